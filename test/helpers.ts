@@ -1,0 +1,63 @@
+// Shared test utilities: seeded random data, closeness checks that report the
+// worst element, and iteration over the native CPU dispatch levels.
+
+import assert from 'node:assert/strict';
+import { Rng } from '../src/core/rng.ts';
+import type { Kernels } from '../src/backend/kernels.ts';
+import { refKernels } from '../src/backend/ref/index.ts';
+import { availableBackends, cpuLevels, setCpuLevel } from '../src/tensor/backends.ts';
+
+export { refKernels };
+
+/** Awkward sizes every kernel test should cover (vector-width remainders). */
+export const awkwardSizes = [1, 3, 7, 16, 33, 257] as const;
+
+export function randF32(rng: Rng, n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal() * scale;
+  return a;
+}
+
+export function randI32(rng: Rng, n: number, hi: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.int(hi);
+  return a;
+}
+
+/** |a - e| <= atol + rtol·|e| elementwise; the message names the worst index. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, opts: { rtol?: number; atol?: number; label?: string } = {}): void {
+  const { rtol = 1e-5, atol = 1e-6, label = 'values' } = opts;
+  assert.equal(actual.length, expected.length, `${label}: length ${actual.length} != ${expected.length}`);
+  let worst = -1, worstExcess = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i], e = expected[i];
+    if (Number.isNaN(a) || Number.isNaN(e)) {
+      if (Number.isNaN(a) !== Number.isNaN(e)) assert.fail(`${label}[${i}]: got ${a}, expected ${e}`);
+      continue;
+    }
+    if (a === e) continue;
+    const excess = Math.abs(a - e) - (atol + rtol * Math.abs(e));
+    if (excess > worstExcess || Number.isNaN(excess)) {
+      worstExcess = excess;
+      worst = i;
+    }
+  }
+  if (worst >= 0) assert.fail(`${label}[${worst}]: got ${actual[worst]}, expected ${expected[worst]} (rtol ${rtol}, atol ${atol})`);
+}
+
+/** The native kernels at every CPU dispatch level this machine supports; empty without the addon. */
+export function nativeLevels(): { name: string; kernels: Kernels; enter(): void; exit(): void }[] {
+  const native = availableBackends().find((b) => b.name === 'native');
+  if (!native) return [];
+  const { max, current } = cpuLevels();
+  const names = ['portable', 'avx2', 'avx512'];
+  const out = [];
+  for (let l = 0; l <= max; l++) {
+    out.push({ name: `native/${names[l]}`, kernels: native.kernels, enter: () => void setCpuLevel(l), exit: () => void setCpuLevel(current) });
+  }
+  return out;
+}
+
+export function rng(seed = 1234): Rng {
+  return new Rng(seed);
+}
