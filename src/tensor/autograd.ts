@@ -1,0 +1,140 @@
+// Reverse-mode autograd on a tape. Every differentiable op records a GradNode
+// (its op name from the typed table in grad-rules.ts, its inputs, what it
+// saved); backward() walks the nodes in reverse topological order, applies
+// each op's rule (written in tensor ops, run without recording), accumulates
+// into leaves' .grad, and frees the graph unless asked to retain it.
+// Not here: the rules themselves (grad-rules.ts).
+
+import { AutogradError, fmtShape } from '../core/errors.ts';
+import { sameShape } from '../core/shape.ts';
+import { gradRules, type DiffOp, type OpSaved } from './grad-rules.ts';
+import type { Tensor } from './tensor.ts';
+import { addInPlace } from './ops.ts';
+
+export interface GradNode<K extends DiffOp = DiffOp> {
+  op: K;
+  inputs: Tensor[];
+  saved: OpSaved[K] | null;
+  freed: boolean;
+}
+
+let gradDepthOff = 0;
+
+export function isGradEnabled(): boolean {
+  return gradDepthOff === 0;
+}
+
+/** Runs fn without recording any op (inference, optimizer updates, gradient rules). */
+export function noGrad<T>(fn: () => T): T {
+  gradDepthOff++;
+  try {
+    return fn();
+  } finally {
+    gradDepthOff--;
+  }
+}
+
+/** Called by op frontends: attaches a node to `out` when grad is on and an input needs it. */
+export function record<K extends DiffOp>(op: K, out: Tensor, inputs: Tensor[], saved: OpSaved[K]): Tensor {
+  if (gradDepthOff > 0) return out;
+  let any = false;
+  for (const t of inputs) if (t.requiresGrad) any = true;
+  if (!any) return out;
+  out.requiresGrad = true;
+  out.node = { op, inputs, saved, freed: false } as GradNode;
+  return out;
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t.node ? t.node.inputs : [];
+    if (i < inputs.length) {
+      top[1]++;
+      const c = inputs[i];
+      if (c.requiresGrad && !seen.has(c)) {
+        seen.add(c);
+        stack.push([c, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+  return order.reverse();
+}
+
+export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: boolean): void {
+  if (!root.requiresGrad) {
+    throw new AutogradError('backward: this tensor does not require grad (no input of the ops that made it was a parameter, or it was computed under noGrad)');
+  }
+  if (grad === undefined) {
+    if (root.size !== 1) {
+      throw new AutogradError(`backward: the tensor has shape ${fmtShape(root.shape)}, not one element; pass a gradient of that shape (t.backward(g)) or reduce it to a scalar first (e.g. t.sum() or t.mean())`);
+    }
+  } else if (!sameShape(grad.shape, root.shape)) {
+    throw new AutogradError(`backward: gradient shape ${fmtShape(grad.shape)} does not match the tensor's shape ${fmtShape(root.shape)}`);
+  }
+  noGrad(() => {
+    // Gradients may alias each other (add passes g to both inputs; reshape returns a view),
+    // so a gradient is only ever modified in place when this pass allocated it (`owned`).
+    const owned = new Set<Tensor>();
+    const g0 = grad ? grad.clone() : onesLike(root);
+    owned.add(g0);
+    const grads = new Map<Tensor, Tensor>([[root, g0]]);
+    const accumulate = (x: Tensor, gi: Tensor): void => {
+      const prev = grads.get(x);
+      if (!prev) {
+        grads.set(x, gi);
+      } else if (owned.has(prev)) {
+        addInPlace(prev, gi);
+      } else {
+        const s = prev.clone();
+        addInPlace(s, gi);
+        owned.add(s);
+        grads.set(x, s);
+      }
+    };
+    for (const t of topoOrder(root)) {
+      const g = grads.get(t);
+      grads.delete(t);
+      if (!g) continue;
+      const node = t.node;
+      if (!node) {
+        if (t.grad) addInPlace(t.grad, g);
+        else t.grad = owned.has(g) ? g : g.clone();
+        continue;
+      }
+      if (node.freed) {
+        throw new AutogradError(`backward: the graph through '${node.op}' was freed by an earlier backward(); pass { retainGraph: true } to the first backward() to run it twice, or recompute the forward pass`);
+      }
+      const needs = node.inputs.map((x) => x.requiresGrad);
+      const rule = gradRules[node.op] as (g: Tensor, inputs: Tensor[], saved: unknown, out: Tensor, needs: boolean[]) => (Tensor | null)[];
+      const ins = rule(g, node.inputs, node.saved, t, needs);
+      node.inputs.forEach((x, i) => {
+        const gi = ins[i];
+        if (!needs[i] || !gi) return;
+        if (!sameShape(gi.shape, x.shape)) {
+          throw new AutogradError(`backward: the gradient rule of '${node.op}' returned shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(x.shape)} (a bug in the rule)`);
+        }
+        accumulate(x, gi);
+      });
+      if (!retainGraph) {
+        node.freed = true;
+        node.saved = null;
+        node.inputs = [];
+      }
+    }
+  });
+}
+
+function onesLike(t: Tensor): Tensor {
+  const g = t.clone();
+  g.data.fill(1);
+  return g;
+}

@@ -1,0 +1,108 @@
+// Op frontends on every backend: values against hand-computed results, shape
+// and dtype errors that name the op and the shapes, and the NaN check mode.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as T from '../../src/tensor/index.ts';
+import { NonFiniteError, ShapeError } from '../../src/core/errors.ts';
+import { assertClose } from '../helpers.ts';
+import { Rng } from '../../src/core/rng.ts';
+
+function onEveryBackend(name: string, fn: () => void): void {
+  for (const b of T.availableBackends()) {
+    test(`${name} (${b.name})`, () => {
+      T.useBackend(b.name);
+      try {
+        fn();
+      } finally {
+        T.useBackend(T.availableBackends()[0].name);
+      }
+    });
+  }
+}
+
+const flat = (t: T.Tensor) => Array.from(t.data);
+
+onEveryBackend('elementwise ops broadcast like NumPy', () => {
+  const a = T.tensor([[1, 2, 3], [4, 5, 6]]);
+  const b = T.tensor([10, 20, 30]);
+  assert.deepEqual(flat(T.add(a, b)), [11, 22, 33, 14, 25, 36]);
+  assert.deepEqual(T.add(a, T.tensor([[1], [2]])).shape, [2, 3]);
+  assert.deepEqual(flat(T.add(a, T.tensor([[1], [2]]))), [2, 3, 4, 6, 7, 8]);
+  assert.deepEqual(flat(T.sub(1, a)), [0, -1, -2, -3, -4, -5]);
+  assert.deepEqual(flat(T.mul(a, 2)), [2, 4, 6, 8, 10, 12]);
+  assertClose(flat(T.div(a, b)), [0.1, 0.1, 0.1, 0.4, 0.25, 0.2]);
+  assert.deepEqual(flat(T.maximum(a, 3.5)), [3.5, 3.5, 3.5, 4, 5, 6]);
+  assert.deepEqual(flat(T.gt(a, 3)), [0, 0, 0, 1, 1, 1]);
+  assertClose(flat(T.exp(T.tensor([0, 1]))), [1, Math.E]);
+  assertClose(flat(T.silu(T.tensor([1]))), [1 / (1 + Math.exp(-1))]);
+});
+
+onEveryBackend('reductions, layout and matmul compute the right values', () => {
+  const a = T.tensor([[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(flat(T.sum(a, 0)), [5, 7, 9]);
+  assert.deepEqual(flat(T.sum(a, 1, true)), [6, 15]);
+  assert.deepEqual(T.sum(a, 1, true).shape, [2, 1]);
+  assert.equal(T.sum(a).item(), 21);
+  assert.equal(T.mean(a).item(), 3.5);
+  assert.deepEqual(flat(T.max(a, -1)), [3, 6]);
+  assert.deepEqual(flat(T.transpose(a)), [1, 4, 2, 5, 3, 6]);
+  assert.deepEqual(flat(T.narrow(a, 1, 1, 2)), [2, 3, 5, 6]);
+  assert.deepEqual(flat(T.cat([a, T.tensor([[7, 8, 9]])], 0)), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(T.reshape(a, [3, -1]).shape, [3, 2]);
+  const b = T.tensor([[1, 0], [0, 1], [1, 1]]);
+  assert.deepEqual(flat(T.matmul(a, b)), [4, 5, 10, 11]);
+  assert.deepEqual(flat(T.matmul(a, a, { transB: true })), [14, 32, 32, 77]);
+  assert.deepEqual(flat(T.linear(a, T.tensor([[1, 1, 1]]), T.tensor([100]))), [106, 115]);
+  const { values, indices } = T.topk(T.tensor([[3, 1, 4, 1, 5]]), 3);
+  assert.deepEqual(flat(values), [5, 4, 3]);
+  assert.deepEqual(flat(indices), [4, 2, 0]);
+  assert.deepEqual(flat(T.argmax(T.tensor([[1, 9, 9], [7, 2, 3]]))), [1, 0]);
+});
+
+onEveryBackend('fused layers agree with their compositions', () => {
+  const r = new Rng(3);
+  const x = T.randn([4, 8], r);
+  assertClose(flat(T.softmax(x)), flat(T.div(T.exp(x), T.sum(T.exp(x), -1, true))), { rtol: 1e-5 });
+  assertClose(flat(T.logSoftmax(x)), flat(T.log(T.softmax(x))), { rtol: 1e-4, atol: 1e-5 });
+  const w = T.randn([8], r);
+  const rms = T.mul(T.mul(x, T.rsqrt(T.add(T.mean(T.square(x), -1, true), 1e-6))), w);
+  assertClose(flat(T.rmsnorm(x, w, 1e-6)), flat(rms), { rtol: 1e-4, atol: 1e-6 });
+  const g = T.randn([4, 8], r), u = T.randn([4, 8], r);
+  assertClose(flat(T.swiglu(g, u)), flat(T.mul(T.silu(g), u)), { rtol: 1e-5 });
+  const targets = T.ids([1, 7, -100, 0]);
+  const ce = T.crossEntropy(x, targets);
+  const lp = T.logSoftmax(x);
+  const want = -(lp.data[1] + lp.data[15] + lp.data[24]) / 3;
+  assertClose([ce.item()], [want], { rtol: 1e-5 });
+  // attention against a materialized softmax(q·kᵀ·scale + causal mask)·v, one head
+  const q = T.randn([1, 3, 1, 4], r), k = T.randn([1, 3, 1, 4], r), v = T.randn([1, 3, 1, 2], r);
+  const s = T.mul(T.matmul(T.reshape(q, [3, 4]), T.reshape(k, [3, 4]), { transB: true }), 0.5);
+  const mask = T.tensor([[0, -1e30, -1e30], [0, 0, -1e30], [0, 0, 0]]);
+  const o = T.matmul(T.softmax(T.add(s, mask)), T.reshape(v, [3, 2]));
+  assertClose(flat(T.attention(q, k, v, { causal: true })), flat(o), { rtol: 1e-5, atol: 1e-6 });
+});
+
+onEveryBackend('bad shapes and dtypes throw errors naming the op and the shapes', () => {
+  const a = T.zeros([2, 3]), b = T.zeros([4, 5]);
+  assert.throws(() => T.add(a, b), (e: Error) => e instanceof ShapeError && /add/.test(e.message) && /\[2, 3\]/.test(e.message) && /\[4, 5\]/.test(e.message));
+  assert.throws(() => T.matmul(a, b), (e: Error) => e instanceof ShapeError && /matmul/.test(e.message) && /\[2, 3\]/.test(e.message) && /\[4, 5\]/.test(e.message));
+  assert.throws(() => T.reshape(a, [4, 2]), /reshape: cannot reshape \[2, 3\]/);
+  assert.throws(() => T.add(T.ids([1, 2]), T.zeros([2])), /add: expected f32 tensors, got an i32 tensor of shape \[2\]/);
+  assert.throws(() => T.embedding(T.zeros([4, 2]), T.zeros([3])), /embedding: expected an i32 tensor/);
+  assert.throws(() => T.embedding(T.zeros([4, 2]), T.ids([0, 4])), RangeError);
+  assert.throws(() => T.crossEntropy(T.zeros([2, 3]), T.ids([0, 3])), RangeError);
+  assert.throws(() => T.softmax(a, 0), /softmax: only the last axis/);
+  assert.throws(() => T.attention(T.zeros([1, 2, 3, 4]), T.zeros([1, 2, 2, 4]), T.zeros([1, 2, 2, 4]), { causal: true }), /attention: expected q \[B,Tq,Hq,D\]/);
+});
+
+onEveryBackend('the NaN check mode names the first op that produced a NaN', () => {
+  T.setCheckNan(true);
+  try {
+    const x = T.tensor([1, -1]);
+    assert.throws(() => T.log(x), (e: Error) => e instanceof NonFiniteError && /^log produced NaN at flat index 1/.test(e.message));
+    assert.doesNotThrow(() => T.exp(x));
+  } finally {
+    T.setCheckNan(false);
+  }
+  assert.ok(Number.isNaN(T.log(T.tensor([-1])).item()), 'without the check mode NaN propagates (not swallowed)');
+});
