@@ -12,22 +12,28 @@ export abstract class Module {
   /** Training mode (dropout-free models use it for MoE balancing and caches). */
   training = true;
 
-  /** Parameters with their dotted names, in declaration order. */
-  namedParameters(prefix = ''): [string, Tensor][] {
+  /**
+   * Every tensor field with its dotted name, in declaration order: parameters (requiresGrad)
+   * and buffers (state that is saved but not trained by gradients, e.g. the MoE routing bias).
+   */
+  namedTensors(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [key, value] of Object.entries(this)) {
       const name = prefix ? `${prefix}.${key}` : key;
-      if (value instanceof Tensor) {
-        if (value.requiresGrad) out.push([name, value]);
-      } else if (value instanceof Module) {
-        out.push(...value.namedParameters(name));
-      } else if (Array.isArray(value)) {
+      if (value instanceof Tensor) out.push([name, value]);
+      else if (value instanceof Module) out.push(...value.namedTensors(name));
+      else if (Array.isArray(value)) {
         value.forEach((v, i) => {
-          if (v instanceof Module) out.push(...v.namedParameters(`${name}.${i}`));
+          if (v instanceof Module) out.push(...v.namedTensors(`${name}.${i}`));
         });
       }
     }
     return out;
+  }
+
+  /** Parameters (tensors that require grad) with their dotted names, in declaration order. */
+  namedParameters(prefix = ''): [string, Tensor][] {
+    return this.namedTensors(prefix).filter(([, t]) => t.requiresGrad);
   }
 
   parameters(): Tensor[] {
@@ -39,9 +45,9 @@ export abstract class Module {
     return this.parameters().reduce((s, p) => s + p.size, 0);
   }
 
-  /** The parameters by name (the tensors themselves, not copies). */
+  /** Parameters and buffers by name (the tensors themselves, not copies). */
   stateDict(): Map<string, Tensor> {
-    return new Map(this.namedParameters());
+    return new Map(this.namedTensors());
   }
 
   /**

@@ -28,6 +28,7 @@ export interface OpSaved {
   rope: { cos: Tensor; sin: Tensor; pos: Tensor; opts: ops.RopeOptions };
   swiglu: null;
   embedding: { ids: Tensor };
+  scatterRows: { ids: Tensor };
   attention: { p: AttentionParams; lse: Float32Array };
   crossEntropy: { targets: Tensor; lse: Float32Array; ignoreIndex: number };
 }
@@ -156,6 +157,7 @@ export const gradRules: { [K in DiffOp]: Rule<K> } = {
   rope: (g, _i, { cos, sin, pos, opts }) => [ops.ropeBackward(g, cos, sin, pos, opts)],
   swiglu: (g, [gate, up]) => ops.swigluBackward(gate, up, g),
   embedding: (g, [table], { ids }) => [ops.embeddingBackward(table.shape, ids, g)],
+  scatterRows: (g, _i, { ids }) => [ops.gatherRows(g, ids)],
   attention: (g, [q, k, v], { p, lse }, out) => ops.attentionBackward(q, k, v, out, lse, g, p),
   crossEntropy: (g, [logits], { targets, lse, ignoreIndex }) => [ops.crossEntropyBackward(logits, targets, lse, g, ignoreIndex)],
 };

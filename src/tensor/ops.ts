@@ -582,3 +582,39 @@ export function sumSquares(x: Tensor): number {
 export function scaleInPlace(x: Tensor, s: number): void {
   kernels().scale(x.f32('scaleInPlace'), x.size, s);
 }
+
+// ------------------------------------------------------------ caches (in place, never recorded)
+
+/**
+ * Writes src [B, Tn, ...] into dst [B, Tmax, ...] at per-batch row offsets: dst[b, starts[b] + t] = src[b, t].
+ * The KV cache's append. Throws when a write would run past Tmax.
+ */
+export function writeRows(dst: Tensor, src: Tensor, starts: readonly number[]): void {
+  if (dst.rank < 2 || src.rank !== dst.rank || src.shape[0] !== dst.shape[0] || !sameShape(src.shape.slice(2), dst.shape.slice(2)) || starts.length !== dst.shape[0]) {
+    throw new ShapeError(`writeRows: src ${fmtShape(src.shape)} does not fit dst ${fmtShape(dst.shape)} with ${starts.length} start offsets`);
+  }
+  const [B, Tn] = src.shape, Tmax = dst.shape[1];
+  const row = sizeOf(src.shape.slice(2));
+  for (let b = 0; b < B; b++) {
+    const s = starts[b];
+    if (!(Number.isInteger(s) && s >= 0 && s + Tn <= Tmax)) throw new ShapeError(`writeRows: rows [${s}, ${s + Tn}) of batch item ${b} do not fit the ${Tmax} rows of ${fmtShape(dst.shape)}`);
+    (dst.data as Float32Array).set((src.data as Float32Array).subarray(b * Tn * row, (b + 1) * Tn * row), (b * Tmax + s) * row);
+  }
+}
+
+// ------------------------------------------------------------ row gather / scatter (MoE token grouping)
+
+/** Rows of x [N, C] at idx (i32 [n]) → [n, C]; differentiable in x (the embedding kernel). */
+export function gatherRows(x: Tensor, idx: Tensor): Tensor {
+  return embedding(x, idx);
+}
+
+/** out [N, C] = Σ over i with idx[i] = r of src[i] (scatter-add of rows); differentiable in src. */
+export function scatterRows(src: Tensor, idx: Tensor, N: number): Tensor {
+  f32('scatterRows', src);
+  if (src.rank !== 2 || idx.size !== src.shape[0]) throw new ShapeError(`scatterRows: src ${fmtShape(src.shape)} needs one index per row, got ${idx.size}`);
+  const C = src.shape[1];
+  const out = newF32([N, C]);
+  kernels().embeddingBackward(idx.i32('scatterRows'), src.data as Float32Array, out.data as Float32Array, idx.size, C);
+  return finish('scatterRows', record('scatterRows', out, [src], { ids: idx }), [src]);
+}

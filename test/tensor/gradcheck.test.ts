@@ -106,6 +106,7 @@ const cases: { [K in DiffOp]: Case[] } = {
   ],
   swiglu: [{ inputs: () => [rnd(r, [3, 4]), rnd(r, [3, 4])], f: ([g, u]) => T.swiglu(g, u) }],
   embedding: [{ inputs: () => [rnd(r, [5, 3])], f: ([t]) => T.embedding(t, T.ids([1, 4, 1, 0], [2, 2])) }],
+  scatterRows: [{ inputs: () => [rnd(r, [5, 3])], f: ([x]) => T.scatterRows(x, T.ids([2, 0, 2, 3, 2]), 4) }],
   attention: [
     { inputs: () => [rnd(r, [2, 5, 4, 6]), rnd(r, [2, 5, 2, 6]), rnd(r, [2, 5, 2, 3])], f: ([q, k, v]) => T.attention(q, k, v, { causal: true }) },
     { inputs: () => [rnd(r, [1, 2, 2, 4]), rnd(r, [1, 5, 1, 4]), rnd(r, [1, 5, 1, 4])], f: ([q, k, v]) => T.attention(q, k, v, { causal: true, scale: 0.7 }) },

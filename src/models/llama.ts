@@ -1,0 +1,86 @@
+// Llama and Qwen2 (the dense families of the R1 distilled models): GQA
+// attention with RoPE on rotated halves, SwiGLU MLP, RMSNorm pre-norm blocks,
+// optionally tied output head. Qwen2 differs only in its q/k/v biases.
+// Internal names follow DeepSeek's (embed, layers.i.attn.wq, ffn.w1, ...);
+// src/io maps Hugging Face names onto them.
+
+import type { Rng } from '../core/rng.ts';
+import { Attention } from '../nn/attention.ts';
+import { Embedding, Linear, MLP, RMSNorm } from '../nn/layers.ts';
+import { KVCache, advanceCache, stepContext, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
+import { Module } from '../nn/module.ts';
+import { RotaryEmbedding } from '../nn/rope.ts';
+import { add, crossEntropy, linear, type Tensor } from '../tensor/index.ts';
+import type { LlamaConfig } from './config.ts';
+import type { CausalLM, ForwardOptions, ForwardResult } from './model.ts';
+
+export class LlamaBlock extends Module {
+  readonly attnNorm: RMSNorm;
+  readonly attn: Attention;
+  readonly ffnNorm: RMSNorm;
+  readonly ffn: MLP;
+
+  constructor(c: LlamaConfig, rng: Rng) {
+    super();
+    const heads = c.num_attention_heads;
+    const qwen = c.model_type === 'qwen2';
+    this.attnNorm = new RMSNorm(c.hidden_size, c.rms_norm_eps);
+    this.attn = new Attention({
+      dim: c.hidden_size, nHeads: heads, nKvHeads: c.num_key_value_heads ?? heads, headDim: c.head_dim ?? c.hidden_size / heads,
+      qkvBias: qwen || c.attention_bias, oBias: !qwen && c.attention_bias,
+    }, rng);
+    this.ffnNorm = new RMSNorm(c.hidden_size, c.rms_norm_eps);
+    this.ffn = new MLP(c.hidden_size, c.intermediate_size, { rng });
+  }
+
+  forward(x: Tensor, ctx: StepContext, rope: RotaryEmbedding, cache: LayerCache | null): Tensor {
+    const h = add(x, this.attn.forward(this.attnNorm.forward(x), ctx, rope, cache)); // [B, T, C]
+    return add(h, this.ffn.forward(this.ffnNorm.forward(h))); // [B, T, C]
+  }
+}
+
+export class Llama extends Module implements CausalLM {
+  readonly embed: Embedding;
+  readonly layers: LlamaBlock[];
+  readonly norm: RMSNorm;
+  /** null when tie_word_embeddings: the head is embed.weight. */
+  readonly head: Linear | null;
+  readonly rope: RotaryEmbedding;
+
+  constructor(readonly config: LlamaConfig, rng: Rng) {
+    super();
+    const c = config;
+    this.embed = new Embedding(c.vocab_size, c.hidden_size, { rng });
+    this.layers = Array.from({ length: c.num_hidden_layers }, () => new LlamaBlock(c, rng));
+    this.norm = new RMSNorm(c.hidden_size, c.rms_norm_eps);
+    this.head = c.tie_word_embeddings ? null : new Linear(c.hidden_size, c.vocab_size, { rng });
+    const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
+    this.rope = new RotaryEmbedding({ dim: headDim, maxSeqLen: c.max_position_embeddings, theta: c.rope_theta, interleaved: false, yarn: null });
+  }
+
+  get maxSeqLen(): number {
+    return this.config.max_position_embeddings;
+  }
+
+  newCache(batch: number, maxSeqLen = this.maxSeqLen): KVCache {
+    return new KVCache(batch, maxSeqLen, this.layers.map((l) => l.attn.cacheShape()));
+  }
+
+  forward(ids: Tensor, opts: ForwardOptions = {}): ForwardResult {
+    const [B, T] = ids.shape;
+    const cache = opts.cache ?? null;
+    const ctx = stepContext(B, T, cache, opts.lengths);
+    let h = this.embed.forward(ids); // [B, T, C]
+    this.layers.forEach((layer, i) => {
+      h = layer.forward(h, ctx, this.rope, cache ? cache.layers[i] : null);
+    });
+    if (cache) advanceCache(cache, T, opts.lengths);
+    const logits = linear(this.norm.forward(h), this.head ? this.head.weight : this.embed.weight); // [B, T, V]
+    return { logits, hidden: h };
+  }
+
+  loss(ids: Tensor, targets: Tensor): { loss: Tensor; main: Tensor } {
+    const main = crossEntropy(this.forward(ids).logits, targets);
+    return { loss: main, main };
+  }
+}

@@ -1,0 +1,89 @@
+// KV cache for batched prefill + decode over sequences of different lengths.
+// Each layer owns preallocated buffers [B, maxSeqLen, heads, dim]; `lens[b]`
+// counts the tokens cached for sequence b. A forward pass with a cache writes
+// its new rows at each sequence's own offset and attends over the whole buffer
+// with per-sequence query offsets and valid-key counts (the attention kernel
+// skips masked keys), so nothing is copied per step.
+// MLA's absorbed path caches the latent instead: see mla.ts.
+
+import { R1tsError } from '../core/errors.ts';
+import { ids, zeros, type Tensor } from '../tensor/index.ts';
+
+/** One layer's buffers: k [B, Tmax, Hk, Dk], v [B, Tmax, Hv, Dv]. */
+export interface LayerCache {
+  k: Tensor;
+  v: Tensor;
+}
+
+export interface LayerCacheShape {
+  kHeads: number;
+  kDim: number;
+  vHeads: number;
+  vDim: number;
+}
+
+export class KVCache {
+  /** Tokens cached per sequence. */
+  readonly lens: Int32Array;
+  readonly layers: LayerCache[];
+
+  constructor(readonly batch: number, readonly maxSeqLen: number, shapes: readonly LayerCacheShape[]) {
+    this.lens = new Int32Array(batch);
+    this.layers = shapes.map((s) => ({ k: zeros([batch, maxSeqLen, s.kHeads, s.kDim]), v: zeros([batch, maxSeqLen, s.vHeads, s.vDim]) }));
+  }
+
+  /** Bytes held by the buffers. */
+  bytes(): number {
+    return this.layers.reduce((s, l) => s + 4 * (l.k.size + l.v.size), 0);
+  }
+
+  /** Forgets sequence b (its slot can take a new sequence). */
+  reset(b?: number): void {
+    if (b === undefined) this.lens.fill(0);
+    else this.lens[b] = 0;
+  }
+}
+
+/**
+ * Everything a layer needs to know about the positions of one forward pass:
+ * the rows' absolute positions, and with a cache, where they go and what they see.
+ */
+export interface StepContext {
+  B: number;
+  T: number;
+  /** Absolute position of every row, i32 [B·T]. */
+  pos: Tensor;
+  /** Present when decoding/prefilling with a cache. */
+  cache: { starts: number[]; qOffsets: Tensor; kvLens: Tensor } | null;
+}
+
+/**
+ * The context of a forward pass over ids [B, T]. With a cache, sequence b's rows go to
+ * positions lens[b] .. lens[b] + lengths[b] - 1 (lengths: valid tokens per row, default T;
+ * rows past a sequence's length are padding whose outputs are meaningless).
+ */
+export function stepContext(B: number, T: number, cache: KVCache | null, lengths?: readonly number[]): StepContext {
+  const pos = new Int32Array(B * T);
+  if (!cache) {
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
+    return { B, T, pos: ids(pos), cache: null };
+  }
+  if (cache.batch !== B) throw new R1tsError(`KV cache: the cache holds ${cache.batch} sequences, the batch has ${B}`);
+  const starts: number[] = [];
+  const kvLens = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const start = cache.lens[b];
+    const len = lengths ? lengths[b] : T;
+    if (!(Number.isInteger(len) && len >= 0 && len <= T)) throw new R1tsError(`KV cache: length ${len} of sequence ${b} is outside [0, ${T}]`);
+    if (start + T > cache.maxSeqLen) throw new R1tsError(`KV cache: sequence ${b} would grow to ${start + T} tokens, past the cache's ${cache.maxSeqLen}`);
+    starts.push(start);
+    kvLens[b] = start + len;
+    for (let t = 0; t < T; t++) pos[b * T + t] = start + t;
+  }
+  return { B, T, pos: ids(pos), cache: { starts, qOffsets: ids(Int32Array.from(starts)), kvLens: ids(kvLens) } };
+}
+
+/** After a forward pass: the cache now holds lengths[b] more tokens of sequence b. */
+export function advanceCache(cache: KVCache, T: number, lengths?: readonly number[]): void {
+  for (let b = 0; b < cache.batch; b++) cache.lens[b] += lengths ? lengths[b] : T;
+}

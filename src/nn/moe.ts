@@ -1,0 +1,201 @@
+// DeepSeekMoE: shared experts plus fine-grained routed experts (SwiGLU), with
+// DeepSeek-V3's gate exactly as the official inference code computes it:
+//   s = softmax(x·Wᵀ) or sigmoid(x·Wᵀ)            (the affinities; weights come from these)
+//   s_sel = s + bias                               (bias only steers selection)
+//   groups (n_group > 1): group score = max of the group without a bias, sum of its top-2
+//     with one; keep the topk_group best groups, others get −∞
+//   experts = top-k of s_sel;  weights = s at those experts,
+//     renormalized to sum 1 only for sigmoid scoring, times routed_scaling_factor.
+// Auxiliary-loss-free balancing (DeepSeek-V3 §2.1.2): `bias` is a buffer, not a
+// gradient-trained parameter; after each training step updateBias() moves it by
+// ±γ toward uniform expert load. An optional sequence-wise balance loss (α) is
+// computed when alpha > 0. Tokens are grouped per expert so each expert runs
+// one GEMM over its tokens, not one per token.
+
+import type { Rng } from '../core/rng.ts';
+import {
+  Tensor, add, cat, div, gatherRows, ids, linear, mean, mul, narrow, noGrad, parameter, randn, reshape, scatterRows, sigmoid, softmax, sum, tensor, zeros,
+} from '../tensor/index.ts';
+import { MLP } from './layers.ts';
+import { Module } from './module.ts';
+
+export interface MoEConfig {
+  dim: number;
+  /** Routed experts (n_routed_experts). */
+  nRoutedExperts: number;
+  /** Shared experts (n_shared_experts): one MLP of nSharedExperts·moeInterDim. */
+  nSharedExperts: number;
+  /** Experts per token (num_experts_per_tok). */
+  topK: number;
+  /** Expert groups (n_group); 1 = no group-limited routing. */
+  nGroup: number;
+  /** Groups each token may use (topk_group). */
+  topkGroup: number;
+  /** Multiplies the routing weights (routed_scaling_factor). */
+  routeScale: number;
+  scoringFunc: 'softmax' | 'sigmoid';
+  /** Hidden size of each expert (moe_intermediate_size). */
+  moeInterDim: number;
+  /** Whether the gate has the selection bias (e_score_correction_bias). */
+  gateBias: boolean;
+  /** Sequence-wise balance loss weight α (0 = off). */
+  auxLossAlpha: number;
+}
+
+/** The router: affinities, selection and weights. */
+export class Gate extends Module {
+  readonly weight: Tensor; // [E, C]
+  /** Selection bias [E] (a buffer: updated by balancing, not by gradients), or null. */
+  readonly bias: Tensor | null;
+
+  constructor(readonly cfg: MoEConfig, rng: Rng) {
+    super();
+    this.weight = parameter(randn([cfg.nRoutedExperts, cfg.dim], rng, 0.02));
+    this.bias = cfg.gateBias ? zeros([cfg.nRoutedExperts]) : null;
+  }
+
+  /** Affinities s [N, E] (differentiable). */
+  scores(x: Tensor): Tensor {
+    const logits = linear(x, this.weight); // [N, E]
+    return this.cfg.scoringFunc === 'softmax' ? softmax(logits) : sigmoid(logits);
+  }
+
+  /** The selected experts [N, k] for affinities s, by the official rule (ties: lower index). */
+  select(s: Float32Array, N: number): Int32Array {
+    const { nRoutedExperts: E, topK: K, nGroup: G, topkGroup } = this.cfg;
+    const bias = this.bias ? (this.bias.data as Float32Array) : null;
+    const out = new Int32Array(N * K);
+    const sel = new Float64Array(E);
+    const per = E / G;
+    const groupScore = new Float64Array(G);
+    for (let n = 0; n < N; n++) {
+      for (let e = 0; e < E; e++) sel[e] = Math.fround(s[n * E + e] + (bias ? bias[e] : 0));
+      if (G > 1) {
+        for (let g = 0; g < G; g++) {
+          if (bias) {
+            let a = -Infinity, b = -Infinity;
+            for (let j = 0; j < per; j++) {
+              const v = sel[g * per + j];
+              if (v > a) [a, b] = [v, a];
+              else if (v > b) b = v;
+            }
+            groupScore[g] = Math.fround(a + b);
+          } else {
+            let a = -Infinity;
+            for (let j = 0; j < per; j++) a = Math.max(a, sel[g * per + j]);
+            groupScore[g] = a;
+          }
+        }
+        const keep = topIndices(groupScore, topkGroup);
+        const kept = new Uint8Array(G);
+        for (const g of keep) kept[g] = 1;
+        for (let e = 0; e < E; e++) if (!kept[Math.floor(e / per)]) sel[e] = -Infinity;
+      }
+      out.set(topIndices(sel, K), n * K);
+    }
+    return out;
+  }
+}
+
+/** Indices of the k largest values, descending; ties go to the lower index. */
+export function topIndices(v: ArrayLike<number>, k: number): number[] {
+  const idx = Array.from({ length: v.length }, (_, i) => i);
+  idx.sort((a, b) => (v[b] > v[a] ? 1 : v[b] < v[a] ? -1 : a - b));
+  return idx.slice(0, k);
+}
+
+export class MoE extends Module {
+  readonly gate: Gate;
+  readonly experts: MLP[];
+  readonly sharedExperts: MLP | null;
+  /** Tokens routed to each expert since the last updateBias() (for balancing and metrics). */
+  readonly load: Float64Array;
+  /** The sequence-wise balance loss of the last forward (when alpha > 0 and training). */
+  auxLoss: Tensor | null = null;
+
+  constructor(readonly cfg: MoEConfig, rng: Rng) {
+    super();
+    if (cfg.nRoutedExperts % cfg.nGroup !== 0) throw new RangeError(`MoE: n_routed_experts ${cfg.nRoutedExperts} is not a multiple of n_group ${cfg.nGroup}`);
+    this.gate = new Gate(cfg, rng);
+    this.experts = Array.from({ length: cfg.nRoutedExperts }, () => new MLP(cfg.dim, cfg.moeInterDim, { rng }));
+    this.sharedExperts = cfg.nSharedExperts > 0 ? new MLP(cfg.dim, cfg.nSharedExperts * cfg.moeInterDim, { rng }) : null;
+    this.load = new Float64Array(cfg.nRoutedExperts);
+  }
+
+  /** x [B, T, C] (or [N, C]) → same shape. */
+  forward(x: Tensor): Tensor {
+    const { dim: C, nRoutedExperts: E, topK: K, scoringFunc, routeScale } = this.cfg;
+    const N = x.size / C;
+    const x2 = reshape(x, [N, C]);
+    const s = this.gate.scores(x2); // [N, E]
+    const chosen = noGrad(() => this.gate.select(s.data as Float32Array, N)); // [N, K]
+
+    // Group the (token, slot) pairs by expert: one gather, one GEMM pair per expert, one scatter.
+    const counts = new Int32Array(E);
+    for (let i = 0; i < N * K; i++) counts[chosen[i]]++;
+    const offsets = new Int32Array(E + 1);
+    for (let e = 0; e < E; e++) offsets[e + 1] = offsets[e] + counts[e];
+    const fill = offsets.slice(0, E);
+    const tokenOf = new Int32Array(N * K), pairOf = new Int32Array(N * K);
+    for (let n = 0; n < N; n++) {
+      for (let j = 0; j < K; j++) {
+        const e = chosen[n * K + j];
+        const at = fill[e]++;
+        tokenOf[at] = n;
+        pairOf[at] = n * E + e; // flat index into s
+      }
+    }
+    if (this.training) for (let e = 0; e < E; e++) this.load[e] += counts[e];
+
+    // Routing weights, gathered from the unbiased affinities (differentiable).
+    let w = gatherRows(reshape(s, [N * E, 1]), ids(pairOf)); // [N·K, 1], expert-sorted
+    if (scoringFunc === 'sigmoid') {
+      const tokenIds = ids(tokenOf);
+      const denom = gatherRows(scatterRows(w, tokenIds, N), tokenIds); // [N·K, 1]: per-token sum of its weights
+      w = div(w, denom);
+    }
+    if (routeScale !== 1) w = mul(w, routeScale);
+
+    const xs = gatherRows(x2, ids(tokenOf)); // [N·K, C]
+    const parts: Tensor[] = [];
+    for (let e = 0; e < E; e++) {
+      if (counts[e] === 0) continue;
+      parts.push(this.experts[e].forward(narrow(xs, 0, offsets[e], counts[e]))); // [n_e, C]
+    }
+    const ys = parts.length === 1 ? parts[0] : cat(parts, 0); // [N·K, C]
+    let y = scatterRows(mul(ys, w), ids(tokenOf), N); // [N, C]
+    if (this.sharedExperts) y = add(y, this.sharedExperts.forward(x2));
+
+    this.auxLoss = this.training && this.cfg.auxLossAlpha > 0 && x.rank === 3 ? this.balanceLoss(s, chosen, x.shape[0], x.shape[1]) : null;
+    return reshape(y, x.shape);
+  }
+
+  /**
+   * Sequence-wise balance loss (DeepSeek-V3 eq. 17–20): α Σ_i f_i P_i per sequence, averaged over
+   * sequences, with f_i = E/(K·T) · #tokens routed to i and P_i = mean over tokens of s_i / Σ_j s_j.
+   */
+  private balanceLoss(s: Tensor, chosen: Int32Array, B: number, T: number): Tensor {
+    const { nRoutedExperts: E, topK: K, auxLossAlpha } = this.cfg;
+    const f = new Float32Array(B * E);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let j = 0; j < K; j++) f[b * E + chosen[(b * T + t) * K + j]] += E / (K * T);
+    const sn = reshape(div(s, sum(s, -1, true)), [B, T, E]);
+    const P = mean(sn, 1); // [B, E]
+    return mul(sum(mul(P, tensor(f, [B, E]))), auxLossAlpha / B);
+  }
+
+  /**
+   * Auxiliary-loss-free balancing: bias_i += γ·sign(mean load − load_i) from the load counted
+   * since the last call; then the counts restart. Returns the load it used (for metrics).
+   */
+  updateBias(gamma: number): Float64Array {
+    const used = Float64Array.from(this.load);
+    const bias = this.gate.bias;
+    if (bias) {
+      const m = used.reduce((a, b) => a + b, 0) / used.length;
+      const d = bias.data as Float32Array;
+      for (let e = 0; e < d.length; e++) d[e] += gamma * Math.sign(m - used[e]);
+    }
+    this.load.fill(0);
+    return used;
+  }
+}
