@@ -1,0 +1,117 @@
+// bench:models — training tokens/s (forward + cross-entropy + backward + AdamW)
+// and greedy decode tokens/s at batch 1 and 64 through the KV cache, for the
+// dense preset (6 layers, d 256, 4 heads; batch 32 × seq 128) and the MoE preset
+// (MLA + DeepSeekMoE + MTP at the same knob), beside the same models in
+// PyTorch (bench/torch_models.py) from the same run. PyTorch gets its best:
+// Debian's system python3 with python3-torch, OPENBLAS_CORETYPE and
+// OPENBLAS_L2_SIZE unset, OMP_WAIT_POLICY=PASSIVE, OMP/OPENBLAS threads set to
+// its thread count, the best of 1 and all threads per figure.
+//
+//   npm run bench:models [-- --json] [-- --quick]
+// The last line with --json: {"train":[{"model","tokens_per_s","torch_tokens_per_s"}],"decode":[{"model","batch","tokens_per_s","torch_tokens_per_s"}]}
+
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { densePreset, moePreset, type ModelConfig } from '../src/models/config.ts';
+import { DeepseekV3 } from '../src/models/deepseek-v3.ts';
+import { Llama } from '../src/models/llama.ts';
+import type { CausalLM } from '../src/models/model.ts';
+import { AdamW } from '../src/optim/adamw.ts';
+import { Rng } from '../src/core/rng.ts';
+import * as T from '../src/tensor/index.ts';
+
+const json = process.argv.includes('--json');
+const quick = process.argv.includes('--quick');
+const spec = {
+  batch: 32, seq: 128, train_steps: quick ? 2 : 6, prompt: 16, new_tokens: quick ? 8 : 32, decode_batches: [1, 64],
+  models: {
+    dense: { config: densePreset(6), moe: false },
+    moe: { config: moePreset(6), moe: true },
+  } as Record<string, { config: ModelConfig; moe: boolean }>,
+};
+
+function build(name: string): CausalLM {
+  const { config } = spec.models[name];
+  return config.model_type === 'deepseek_v3' ? new DeepseekV3(config, new Rng(0)) : new Llama(config, new Rng(0));
+}
+
+function randIds(r: Rng, B: number, n: number, V: number): T.Tensor {
+  return T.ids(Int32Array.from({ length: B * n }, () => r.int(V)), [B, n]);
+}
+
+function trainTokensPerS(name: string): number {
+  const m = build(name);
+  const opt = new AdamW(m.parameters(), { lr: 1e-3 });
+  const r = new Rng(1);
+  const V = spec.models[name].config.vocab_size;
+  const ids = randIds(r, spec.batch, spec.seq, V), tg = randIds(r, spec.batch, spec.seq, V);
+  const times: number[] = [];
+  for (let i = 0; i < spec.train_steps + 2; i++) {
+    const t0 = performance.now();
+    const { loss } = m.loss(ids, tg);
+    opt.zeroGrad();
+    loss.backward();
+    opt.step();
+    if (m instanceof DeepseekV3) m.updateRouterBiases();
+    times.push(performance.now() - t0);
+  }
+  const best = times.slice(2).sort((a, b) => a - b).slice(0, Math.max(1, spec.train_steps >> 1));
+  return (spec.batch * spec.seq) / (best.reduce((a, b) => a + b) / best.length / 1000);
+}
+
+function decodeTokensPerS(name: string, B: number): number {
+  const m = build(name);
+  m.eval();
+  if (m instanceof DeepseekV3) m.setAttnImpl('absorb');
+  const V = spec.models[name].config.vocab_size;
+  return T.noGrad(() => {
+    const cache = m.newCache(B, spec.prompt + spec.new_tokens);
+    let logits = m.forward(randIds(new Rng(2), B, spec.prompt, V), { cache }).logits; // [B, P, V]
+    let tok = T.argmax(T.narrow(logits, 1, spec.prompt - 1, 1)); // [B, 1]
+    const t0 = performance.now();
+    for (let i = 0; i < spec.new_tokens; i++) {
+      logits = m.forward(tok, { cache }).logits; // [B, 1, V]
+      tok = T.argmax(logits);
+    }
+    return (B * spec.new_tokens) / ((performance.now() - t0) / 1000);
+  });
+}
+
+function torchRun(threads: number): { train: Record<string, number>; decode: Record<string, Record<string, number>>; torch: string } | { error: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), R1TS_TORCH_THREADS: String(threads) };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const r = spawnSync('/usr/bin/python3', [resolve(import.meta.dirname, 'torch_models.py'), JSON.stringify(spec)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').at(-1)! };
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+const threads = T.currentBackend().threads();
+const ours = {
+  train: Object.fromEntries(Object.keys(spec.models).map((n) => [n, trainTokensPerS(n)])),
+  decode: Object.fromEntries(Object.keys(spec.models).map((n) => [n, Object.fromEntries(spec.decode_batches.map((b) => [b, decodeTokensPerS(n, b)]))])),
+};
+
+const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const torchRuns = hasTorch ? [...new Set([1, availableParallelism()])].map((t) => ({ t, r: torchRun(t) })) : [];
+const okRuns = torchRuns.filter((x): x is { t: number; r: Exclude<ReturnType<typeof torchRun>, { error: string }> } => !('error' in x.r));
+const bestTorch = (pick: (r: (typeof okRuns)[number]['r']) => number): number | null => (okRuns.length ? Math.max(...okRuns.map((x) => pick(x.r))) : null);
+
+const train = Object.keys(spec.models).map((model) => ({ model, tokens_per_s: ours.train[model], torch_tokens_per_s: bestTorch((r) => r.train[model]) }));
+const decode = Object.keys(spec.models).flatMap((model) => spec.decode_batches.map((batch) => ({
+  model, batch, tokens_per_s: ours.decode[model][batch], torch_tokens_per_s: bestTorch((r) => r.decode[model][String(batch)]),
+})));
+
+const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(0));
+const ratio = (a: number, b: number | null) => (b ? `${(a / b).toFixed(2)}×` : '—');
+console.log(`r1ts backend: ${T.currentBackend().describe()}`);
+console.log(hasTorch ? `torch: ${okRuns[0]?.r.torch ?? 'failed'} (best of ${torchRuns.map((x) => `${x.t} thread${x.t > 1 ? 's' : ''}`).join(', ')}${torchRuns.filter((x) => 'error' in x.r).map((x) => `; ${x.t} threads failed: ${(x.r as { error: string }).error}`).join('')})` : 'torch: not installed (Debian python3-torch for /usr/bin/python3)');
+console.log(`\ntraining (batch ${spec.batch} × seq ${spec.seq}), tokens/s`);
+console.log('model    r1ts     torch    ratio');
+for (const t of train) console.log(`${t.model.padEnd(8)} ${fmt(t.tokens_per_s).padStart(7)}  ${fmt(t.torch_tokens_per_s).padStart(7)}  ${ratio(t.tokens_per_s, t.torch_tokens_per_s)}`);
+console.log(`\ngreedy decode (prompt ${spec.prompt}, ${spec.new_tokens} new tokens), tokens/s`);
+console.log('model    batch   r1ts     torch    ratio');
+for (const d of decode) console.log(`${d.model.padEnd(8)} ${String(d.batch).padStart(5)}  ${fmt(d.tokens_per_s).padStart(7)}  ${fmt(d.torch_tokens_per_s).padStart(7)}  ${ratio(d.tokens_per_s, d.torch_tokens_per_s)}`);
+console.log(`(r1ts on ${threads} threads)`);
+if (json) console.log(JSON.stringify({ train, decode }));
