@@ -3,6 +3,10 @@
 // Qwen2 and DeepSeek-V3. The name tables below are the whole contract between
 // Hugging Face names and r1ts's; every tensor of the directory must map to a
 // model tensor and every model tensor must be present, or the error lists them.
+// DeepSeek-V3's gate selection bias (e_score_correction_bias) is used exactly
+// when the checkpoint has it, whatever topk_method says: DeepSeek's official
+// inference code decides the same way (it builds the bias only for the full-size
+// model), so a small checkpoint made by that code loads and computes as it did.
 // Weight layouts need no permutation: Hugging Face Llama/Qwen2 q/k weights are
 // already in the rotate-halves layout r1ts uses for them, and DeepSeek-V3
 // checkpoints keep the official interleaved layout (rope_interleave).
@@ -171,9 +175,13 @@ export function loadHfModel(dir: string): CausalLM {
   } catch (e) {
     throw new HfError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
   }
-  const config = parseModelConfig(raw);
-  const model = buildModel(config);
+  let config = parseModelConfig(raw);
   const tensors = readHfTensors(dir);
+  if (isDeepseekV3(config)) {
+    const hasBias = [...tensors.keys()].some((n) => n.endsWith('.mlp.gate.e_score_correction_bias'));
+    if (hasBias !== (config.topk_method === 'noaux_tc')) config = { ...config, topk_method: hasBias ? 'noaux_tc' : 'greedy' };
+  }
+  const model = buildModel(config);
   const sd = new Map<string, ReturnType<typeof tensor>>();
   const unknown: string[] = [];
   for (const [name, t] of tensors) {

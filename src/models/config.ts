@@ -19,7 +19,7 @@ const yarnScaling = z.object({
   beta_slow: z.number().positive().default(1),
   /** The m of mscale = 0.1·m·ln(factor) + 1 in the softmax scale (official code: `mscale`). */
   mscale: z.number().default(1),
-  /** Hugging Face's name for the m that scales the softmax; used when present. */
+  /** Hugging Face's second mscale (equal to mscale in released configs); the official code has no such field and r1ts ignores it. */
   mscale_all_dim: z.number().optional(),
 }).refine((r) => r.type === 'yarn' || r.rope_type === 'yarn', { message: 'rope_scaling.type must be "yarn" for DeepSeek-V3' });
 

@@ -3,7 +3,9 @@
 // output head, and an optional depth-1 MTP module. Names follow the official
 // inference code (embed, layers.i.attn/ffn/attnNorm/ffnNorm, norm, head);
 // src/io maps Hugging Face names onto them. Hugging Face config fields select
-// the sizes (config.ts).
+// the sizes (config.ts). YaRN follows the official code: rope_scaling.mscale sets
+// the softmax-scale multiplier and the rotary tables are not rescaled (Hugging
+// Face's mscale_all_dim/mscale ratio on cos/sin is 1 in every released config).
 
 import type { Rng } from '../core/rng.ts';
 import { Embedding, Linear, MLP, RMSNorm } from '../nn/layers.ts';
@@ -86,7 +88,7 @@ export class DeepseekV3 extends Module implements CausalLM {
     const c = config;
     const yarn = c.rope_scaling
       ? { originalSeqLen: c.rope_scaling.original_max_position_embeddings, factor: c.rope_scaling.factor, betaFast: c.rope_scaling.beta_fast,
-        betaSlow: c.rope_scaling.beta_slow, mscale: c.rope_scaling.mscale_all_dim ?? c.rope_scaling.mscale }
+        betaSlow: c.rope_scaling.beta_slow, mscale: c.rope_scaling.mscale }
       : null;
     const ropeCfg: RopeConfig = { dim: c.qk_rope_head_dim, maxSeqLen: c.max_position_embeddings, theta: c.rope_theta, interleaved: c.rope_interleave, yarn };
     const scale = yarnScaleMultiplier(ropeCfg);

@@ -48,3 +48,34 @@ for (const variant of ['sigmoid-groups-yarn', 'softmax-plain']) {
     }
   });
 }
+
+test('the official fixtures survive a trip through a Hugging Face directory (names, config, bias presence)', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { saveHfModel, loadHfModel } = await import('../../src/io/hf.ts');
+  const tmp = mkdtempSync(join(tmpdir(), 'r1ts-v3hf-'));
+  try {
+    for (const variant of ['sigmoid-groups-yarn', 'softmax-plain']) {
+      const dir = join(root, variant);
+      const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      const model = deepseekFromOfficial(parseModelConfig(raw) as DeepseekV3Config, readSafetensors(join(dir, 'model.safetensors')).tensors);
+      const out = join(tmp, variant);
+      saveHfModel(model, out);
+      // Claim the opposite topk_method: the presence of the bias tensors must decide.
+      writeFileSync(join(out, 'config.json'), JSON.stringify({ ...raw, topk_method: raw.topk_method === 'noaux_tc' ? 'greedy' : 'noaux_tc' }));
+      const back = loadHfModel(out);
+      const expected = readSafetensors(join(dir, 'expected.safetensors')).tensors;
+      const idsT = expected.get('ids')!;
+      const got = back.forward(T.ids(idsT.data as Int32Array, idsT.shape)).logits.data;
+      const want = expected.get('logits_naive')!.data;
+      let maxDiff = 0, maxAbs = 0;
+      for (let i = 0; i < want.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(want[i]));
+      }
+      assert.ok(maxDiff <= 1e-5 * maxAbs, `${variant}: max |r1ts − official| = ${maxDiff}`);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
