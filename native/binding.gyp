@@ -17,7 +17,7 @@
       "cflags!": ["-fno-exceptions", "-O2", "-O1", "-O0"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2", "-O1", "-O0"],
       "cflags": ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fexceptions", "-fopenmp-simd"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-fexceptions", "-fopenmp-simd", "-pthread"],
+      "cflags_cc": ["-O3", "-std=c++17", "-Wno-psabi", "-fno-math-errno", "-fno-trapping-math", "-fexceptions", "-fopenmp-simd", "-pthread"],
       "ldflags": ["-pthread"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

@@ -43,7 +43,10 @@ class Pool {
     stop_all();
     nthreads_ = n;
     stopping_ = false;
-    for (int t = 1; t < n; t++) workers_.emplace_back([this, t] { loop(t); });
+    // Each worker starts from the generation current now: reading it inside loop() would race
+    // with a job posted before the new thread first runs (that job would never be seen).
+    const uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int t = 1; t < n; t++) workers_.emplace_back([this, t, gen] { loop(t, gen); });
     return n;
   }
 
@@ -70,8 +73,7 @@ class Pool {
   }
 
  private:
-  void loop(int tid) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+  void loop(int tid, uint64_t seen) {
     for (;;) {
       // Spin for a short while (back-to-back kernels), then sleep.
       auto start = std::chrono::steady_clock::now();
