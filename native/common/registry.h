@@ -27,24 +27,26 @@ struct Registrar {
 
 // Argument access: the TS wrappers (src/backend/native) pass flat positional
 // arguments; these throw a TypeError naming the kernel and position on a mismatch.
-inline float* f32_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, size_t* len = nullptr) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(info.Env(), std::string(kernel) + ": argument " + std::to_string(i) + " must be a Float32Array");
+// One napi_get_typedarray_info call per array (the small-op dispatch cost matters).
+template <class T>
+inline T* typed_array_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, napi_typedarray_type want, const char* what, size_t* len) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_status st = i < info.Length() ? napi_get_typedarray_info(info.Env(), info[i], &type, &length, &data, nullptr, nullptr) : napi_invalid_arg;
+  if (st != napi_ok || type != want) {
+    throw Napi::TypeError::New(info.Env(), std::string(kernel) + ": argument " + std::to_string(i) + " must be a " + what);
   }
-  auto a = v.As<Napi::Float32Array>();
-  if (len) *len = a.ElementLength();
-  return a.Data();
+  if (len) *len = length;
+  return static_cast<T*>(data);
+}
+
+inline float* f32_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, size_t* len = nullptr) {
+  return typed_array_arg<float>(info, i, kernel, napi_float32_array, "Float32Array", len);
 }
 
 inline int32_t* i32_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, size_t* len = nullptr) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw Napi::TypeError::New(info.Env(), std::string(kernel) + ": argument " + std::to_string(i) + " must be an Int32Array");
-  }
-  auto a = v.As<Napi::Int32Array>();
-  if (len) *len = a.ElementLength();
-  return a.Data();
+  return typed_array_arg<int32_t>(info, i, kernel, napi_int32_array, "Int32Array", len);
 }
 
 /** Optional typed array: null/undefined give nullptr. */
