@@ -182,9 +182,15 @@ ATT_TARGET static void gemm(int64_t M, int64_t N, int64_t K, const float* A, int
   }
 }
 
+/** dst [n][w] = rows of src w floats wide, ld apart. */
+ATT_TARGET static void copy_rows(float* dst, const float* src, int64_t ld, int64_t n, int64_t w) {
+  for (int64_t j = 0; j < n; j++) std::memcpy(dst + j * w, src + j * ld, sizeof(float) * w);
+}
+
 // ---- forward --------------------------------------------------------------------------------
 // One block of Br query rows (rows enumerate (position, head in the kv group), position-major)
-// against every key block it can see. Scratch: Qt [D][Br], S [Bc][Br], Ot [Dv][Br], lim, m, l [Br].
+// against every key block it can see. Scratch: Qt [D][Br], S [Bc][Br], Ot [Dv][Br], lim, m, l [Br],
+// Kc [Bc][D], Vc [Bc][Dv] (the key block copied contiguous: rows Hkv·D apart alias in L1).
 ATT_TARGET static void fwd_block(const FwdArgs& a, int64_t bh, int64_t rb, float* ws) {
   const Problem& p = *a.p;
   const int64_t Br = p.Br, D = p.D, Dv = p.Dv, G = p.G;
@@ -195,6 +201,8 @@ ATT_TARGET static void fwd_block(const FwdArgs& a, int64_t bh, int64_t rb, float
   float* lim = Ot + Dv * Br;
   float* mrow = lim + Br;
   float* lrow = mrow + Br;
+  float* Kc = lrow + Br;
+  float* Vc = Kc + kBc * D;
   const int64_t r0 = rb * Br;
   const int64_t rv = p.R - r0 < Br ? p.R - r0 : Br;
   const float qs = p.scale * kLog2e;
@@ -223,7 +231,16 @@ ATT_TARGET static void fwd_block(const FwdArgs& a, int64_t bh, int64_t rb, float
   const vf ninf = vset1(-INFINITY), lowest = vset1(-3.0e38f), zero = vzero();
   for (int64_t j0 = 0; j0 < maxlim; j0 += kBc) {
     const int64_t bc = maxlim - j0 < kBc ? maxlim - j0 : kBc;
-    gemm(bc, Br, D, kb + j0 * ldk, ldk, 1, Qt, Br, S, Br, false);  // Sᵀ = K·(scale·log2e·Q)ᵀ
+    const float* Kblk = Kc;
+    const float* Vblk = Vc;
+    if (a.kvpacked) {
+      Kblk = a.kp + (bh * p.Tk + j0) * D;
+      Vblk = a.vp + (bh * p.Tk + j0) * Dv;
+    } else {
+      copy_rows(Kc, kb + j0 * ldk, ldk, bc, D);
+      copy_rows(Vc, vb + j0 * ldv, ldv, bc, Dv);
+    }
+    gemm(bc, Br, D, Kblk, D, 1, Qt, Br, S, Br, false);  // Sᵀ = K·(scale·log2e·Q)ᵀ
     const bool masked = j0 + bc > minlim;
     for (int64_t c = 0; c < Br; c += W) {
       const vf mo = vload(mrow + c);
@@ -251,7 +268,7 @@ ATT_TARGET static void fwd_block(const FwdArgs& a, int64_t bh, int64_t rb, float
       if (j0 > 0)
         for (int64_t d = 0; d < Dv; d++) vstore(Ot + d * Br + c, vmul(vload(Ot + d * Br + c), alpha));
     }
-    gemm(Dv, Br, bc, vb + j0 * ldv, 1, ldv, S, Br, Ot, Br, true);  // Oᵀ += Vᵀ·Pᵀ
+    gemm(Dv, Br, bc, Vblk, 1, Dv, S, Br, Ot, Br, true);  // Oᵀ += Vᵀ·Pᵀ
   }
 
   for (int64_t r = 0; r < rv; r++) {
@@ -268,7 +285,7 @@ ATT_TARGET static void fwd_block(const FwdArgs& a, int64_t bh, int64_t rb, float
 // Key blocks jb = chunk, chunk + nch, ... of one (batch, kv head) against every query row block
 // that sees them (inputs pre-packed by attention.cc). dK/dV of a key block are summed locally
 // over all rows (all heads of the group) and written once; dQ goes to this chunk's own buffer.
-// Scratch: S/P [Bc][Br], dP/dS [Bc][Br], dK [Bc][D], dV [Bc][Dv].
+// Scratch: S/P [Bc][Br], dP/dS [Bc][Br], dK [Bc][D], dV [Bc][Dv], Kc [Bc][D], Vc [Bc][Dv].
 ATT_TARGET static void bwd_chunk(const BwdArgs& a, int64_t bh, int64_t ch, float* ws) {
   const Problem& p = *a.p;
   const int64_t Br = p.Br, D = p.D, Dv = p.Dv, Rp = p.Rp;
@@ -277,6 +294,8 @@ ATT_TARGET static void bwd_chunk(const BwdArgs& a, int64_t bh, int64_t ch, float
   float* dP = S + kBc * Br;
   float* dK = dP + kBc * Br;
   float* dV = dK + kBc * D;
+  float* Kc = dV + kBc * Dv;
+  float* Vc = Kc + kBc * D;
   const float* Qt = a.qt + bh * D * Rp;
   const float* Qr = a.qr + bh * Rp * D;
   const float* dOt = a.dot + bh * Dv * Rp;
@@ -294,9 +313,12 @@ ATT_TARGET static void bwd_chunk(const BwdArgs& a, int64_t bh, int64_t ch, float
   float* dvb = a.dv + (b * p.Tk * p.Hkv + hk) * Dv;
   const vf sc = vset1(p.scale), zero = vzero();
   const int64_t nkb = (p.Tk + kBc - 1) / kBc;
+  for (int64_t i = 0; i < p.R * D; i++) dQ[i] = 0.0f;
   for (int64_t jb = ch; jb < nkb; jb += a.nch) {
     const int64_t j0 = jb * kBc;
     const int64_t bc = p.Tk - j0 < kBc ? p.Tk - j0 : kBc;
+    copy_rows(Kc, kb + j0 * ldk, ldk, bc, D);
+    copy_rows(Vc, vb + j0 * ldv, ldv, bc, Dv);
     for (int64_t i = 0; i < bc * D; i++) dK[i] = 0.0f;
     for (int64_t i = 0; i < bc * Dv; i++) dV[i] = 0.0f;
     for (int64_t rb = 0; rb < p.nrb; rb++) {
@@ -304,7 +326,7 @@ ATT_TARGET static void bwd_chunk(const BwdArgs& a, int64_t bh, int64_t ch, float
       const bool masked = bmin[rb] < j0 + bc;
       const int64_t r0 = rb * Br;
       const int64_t rv = p.R - r0 < Br ? p.R - r0 : Br;
-      gemm(bc, Br, D, kb + j0 * ldk, ldk, 1, Qt + r0, Rp, S, Br, false);  // Sᵀ (log2 units)
+      gemm(bc, Br, D, Kc, D, 1, Qt + r0 * D, Br, S, Br, false);  // Sᵀ (log2 units)
       for (int64_t c = 0; c < Br; c += W) {
         const vf lv = vload(lse2 + r0 + c), limv = vload(lim + r0 + c);
         for (int64_t j = 0; j < bc; j++) {
@@ -314,7 +336,7 @@ ATT_TARGET static void bwd_chunk(const BwdArgs& a, int64_t bh, int64_t ch, float
         }
       }
       gemm(bc, Dv, rv, S, Br, 1, dOr + r0 * Dv, Dv, dV, Dv, true);      // dV += Pᵀ·dO
-      gemm(bc, Br, Dv, vb + j0 * ldv, ldv, 1, dOt + r0, Rp, dP, Br, false);  // dPᵀ = V·dOᵀ
+      gemm(bc, Br, Dv, Vc, Dv, 1, dOt + r0 * Dv, Br, dP, Br, false);  // dPᵀ = V·dOᵀ
       for (int64_t c = 0; c < Br; c += W) {
         const vf dl = vload(delta + r0 + c);
         for (int64_t j = 0; j < bc; j++) {
@@ -323,7 +345,7 @@ ATT_TARGET static void bwd_chunk(const BwdArgs& a, int64_t bh, int64_t ch, float
         }
       }
       gemm(bc, D, rv, dP, Br, 1, Qr + r0 * D, D, dK, D, true);        // dK += dSᵀ·Q
-      gemm(rv, D, bc, dP, 1, Br, kb + j0 * ldk, ldk, dQ + r0 * D, D, true);  // dQ += dS·K
+      gemm(rv, D, bc, dP, 1, Br, Kc, D, dQ + r0 * D, D, true);  // dQ += dS·K
     }
     for (int64_t j = 0; j < bc; j++) {
       for (int64_t d = 0; d < D; d++) dkb[(j0 + j) * ldk + d] = dK[j * D + d];

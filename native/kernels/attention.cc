@@ -30,6 +30,8 @@
 namespace r1ts {
 namespace attn {
 
+// Block sizes: 64 keys × 64 rows measured best of {32, 64, 128}² on Zen 5 (D = 64): the
+// operands of each block product (16 KiB each) then stay in L1/L2.
 constexpr int64_t kBc = 64;     // keys per block
 constexpr int64_t kBrMax = 64;  // query rows per block (fewer, rounded up to 16, when there are fewer rows)
 constexpr float kLog2e = 1.44269504088896341f;
@@ -62,6 +64,10 @@ struct FwdArgs {
   const Problem* p;
   const float *q, *k, *v;
   float *out, *lse;
+  // K and V of each (batch, kv head) copied contiguous, [bh][Tk][D] and [bh][Tk][Dv], when several
+  // row blocks will read them (rows Hkv·D apart alias in L1); else each block copies its own.
+  bool kvpacked;
+  const float *kp, *vp;
 };
 
 struct BwdArgs {
@@ -69,9 +75,9 @@ struct BwdArgs {
   const float *k, *v;
   float *dk, *dv;
   // Packed per (batch, kv head) = bh, rows r = pos·G + g padded to Rp:
-  const float* qt;     // [bh][D][Rp]  q·scale·log2e, transposed
+  const float* qt;     // [bh][rb][D][Br]  q·scale·log2e, transposed per row block
   const float* qr;     // [bh][Rp][D]  q
-  const float* dot;    // [bh][Dv][Rp] dO transposed
+  const float* dot;    // [bh][rb][Dv][Br] dO transposed per row block
   const float* dor;    // [bh][Rp][Dv] dO
   const float* lse2;   // [bh][Rp]     lse·log2e (0 where no key is visible)
   const float* delta;  // [bh][Rp]     rowsum(dO∘O)
@@ -144,15 +150,20 @@ BwdFn bwd_for_level() {
   return attn_portable::bwd_chunk;
 }
 
-/** 64-byte aligned float scratch, zero-filled. */
-struct Scratch {
-  std::vector<float> buf;
-  float* ptr = nullptr;
-  explicit Scratch(size_t n) : buf(n + 16, 0.0f) {
-    auto u = reinterpret_cast<uintptr_t>(buf.data());
-    ptr = buf.data() + ((64 - (u & 63)) & 63) / sizeof(float);
+/**
+ * 64-byte aligned float scratch of n floats (contents unspecified), carved from a buffer that
+ * the calling JS thread keeps between calls: fresh multi-megabyte allocations for the backward's
+ * packs cost more in page faults and zeroing than the packing itself.
+ */
+float* cached_scratch(std::vector<float>& keep, size_t n) {
+  if (keep.size() < n + 16) {
+    std::vector<float>().swap(keep);
+    keep.resize(n + 16);
   }
-};
+  auto u = reinterpret_cast<uintptr_t>(keep.data());
+  return keep.data() + ((64 - (u & 63)) & 63) / sizeof(float);
+}
+thread_local std::vector<float> tl_fwd_scratch, tl_fwd_packs, tl_bwd_scratch, tl_bwd_packs;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -228,13 +239,28 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   std::stable_sort(tasks.begin(), tasks.end(), [](const Task& x, const Task& y) { return x.cost > y.cost; });
 
   const int nt = static_cast<int>(std::min<int64_t>(pool_threads(), static_cast<int64_t>(tasks.size())));
-  const int64_t per = round_up(p.D * p.Br + kBc * p.Br + p.Dv * p.Br + 3 * p.Br, 16);
-  Scratch ws(static_cast<size_t>(per * nt));
+  const int64_t per = round_up(p.D * p.Br + kBc * p.Br + p.Dv * p.Br + 3 * p.Br + kBc * (p.D + p.Dv), 16);
+  float* ws = cached_scratch(tl_fwd_scratch, static_cast<size_t>(per * nt));
   const FwdFn fn = fwd_for_level();
+  a.kvpacked = p.nrb > 1 && p.Tk > 0;
+  if (a.kvpacked) {
+    const int64_t nbh = p.B * p.Hkv, nkp = round_up(nbh * p.Tk * p.D, 16);
+    float* kp = cached_scratch(tl_fwd_packs, static_cast<size_t>(nkp + nbh * p.Tk * p.Dv));
+    float* vp = kp + nkp;
+    parallel_for(nbh * p.Tk, 256, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; i++) {  // i = bh·Tk + j
+        const int64_t bh = i / p.Tk, j = i % p.Tk, b = bh / p.Hkv, hk = bh % p.Hkv;
+        std::memcpy(kp + i * p.D, a.k + ((b * p.Tk + j) * p.Hkv + hk) * p.D, sizeof(float) * p.D);
+        std::memcpy(vp + i * p.Dv, a.v + ((b * p.Tk + j) * p.Hkv + hk) * p.Dv, sizeof(float) * p.Dv);
+      }
+    });
+    a.kp = kp;
+    a.vp = vp;
+  }
   std::atomic<int64_t> next{0};
   const int64_t ntasks = static_cast<int64_t>(tasks.size());
   parallel_run(nt, [&](int tid, int) {
-    float* w = ws.ptr + per * tid;
+    float* w = ws + per * tid;
     for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < ntasks;) fn(a, tasks[t].bh, tasks[t].rb, w);
   });
   return info.Env().Undefined();
@@ -254,10 +280,12 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   float* dq = f32_sized(info, 6, kn, "dq", nq);
   float* dk = f32_sized(info, 7, kn, "dk", nk);
   float* dv = f32_sized(info, 8, kn, "dv", nv);
-  std::fill(dq, dq + nq, 0.0f);
-  std::fill(dk, dk + nk, 0.0f);
-  std::fill(dv, dv + nv, 0.0f);
-  if (p.B == 0 || p.Tq == 0 || p.Tk == 0) return info.Env().Undefined();
+  if (p.B == 0 || p.Tq == 0 || p.Tk == 0) {  // nothing visible anywhere (every output element is still written below otherwise)
+    std::fill(dq, dq + nq, 0.0f);
+    std::fill(dk, dk + nk, 0.0f);
+    std::fill(dv, dv + nv, 0.0f);
+    return info.Env().Undefined();
+  }
 
   const int64_t nbh = p.B * p.Hkv, D = p.D, Dv = p.Dv, Rp = p.Rp, G = p.G;
   const int threads = pool_threads();
@@ -268,46 +296,65 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   if (threads > 1) nch = std::min<int64_t>(nkb, (4 * threads + nbh - 1) / nbh);
 
   // Everything allocated here, on the JS thread (a worker never allocates or throws).
-  Scratch qt(static_cast<size_t>(nbh * D * Rp)), qr(static_cast<size_t>(nbh * Rp * D));
-  Scratch dot(static_cast<size_t>(nbh * Dv * Rp)), dor(static_cast<size_t>(nbh * Rp * Dv));
-  Scratch lse2(static_cast<size_t>(nbh * Rp)), delta(static_cast<size_t>(nbh * Rp)), lim(static_cast<size_t>(nbh * Rp));
+  const int64_t nrow = nbh * Rp;
+  const int64_t sizes[] = {nrow * D, nrow * D, nrow * Dv, nrow * Dv, nrow, nrow, nrow, nrow * nch * D};
+  int64_t total = 0;
+  for (int64_t z : sizes) total += round_up(z, 16);
+  float* base = cached_scratch(tl_bwd_packs, static_cast<size_t>(total));
+  float* parts[8];
+  for (int i = 0; i < 8; i++) {
+    parts[i] = base;
+    base += round_up(sizes[i], 16);
+  }
+  float *qt = parts[0], *qr = parts[1], *dot = parts[2], *dor = parts[3], *lse2 = parts[4], *delta = parts[5], *lim = parts[6], *dqbuf = parts[7];
   std::vector<int64_t> bmax(static_cast<size_t>(nbh * p.nrb)), bmin(static_cast<size_t>(nbh * p.nrb));
-  Scratch dqbuf(static_cast<size_t>(nbh * nch * Rp * D));
 
-  // Pack (rows r = pos·G + g of each (b, kv head)); padding rows stay zero.
+  // Pack (rows r = pos·G + g of each (b, kv head)), 16 rows at a time so the transposed
+  // stores fill whole cache lines; padding rows get zeros.
   const float qs = p.scale * kLog2e;
   parallel_for(nbh, 1, [&](int64_t bh0, int64_t bh1) {
     for (int64_t bh = bh0; bh < bh1; bh++) {
       const int64_t b = bh / p.Hkv, hk = bh % p.Hkv;
-      float* Qt = qt.ptr + bh * D * Rp;
-      float* Qr = qr.ptr + bh * Rp * D;
-      float* dOt = dot.ptr + bh * Dv * Rp;
-      float* dOr = dor.ptr + bh * Rp * Dv;
-      for (int64_t r = 0; r < p.R; r++) {
-        const int64_t pos = r / G, h = hk * G + r % G;
-        const float* qs_ = q + ((b * p.Tq + pos) * p.Hq + h) * D;
-        const float* o = out + ((b * p.Tq + pos) * p.Hq + h) * Dv;
-        const float* g = dout + ((b * p.Tq + pos) * p.Hq + h) * Dv;
+      float* Qt = qt + bh * D * Rp;
+      float* Qr = qr + bh * Rp * D;
+      float* dOt = dot + bh * Dv * Rp;
+      float* dOr = dor + bh * Rp * Dv;
+      for (int64_t r0 = 0; r0 < Rp; r0 += 16) {
+        const float* qrow[16];
+        const float* grow[16];
+        const int64_t n = std::max<int64_t>(0, std::min<int64_t>(16, p.R - r0));
+        for (int64_t i = 0; i < n; i++) {
+          const int64_t r = r0 + i, pos = r / G, h = hk * G + r % G;
+          qrow[i] = q + ((b * p.Tq + pos) * p.Hq + h) * D;
+          grow[i] = dout + ((b * p.Tq + pos) * p.Hq + h) * Dv;
+          const float* o = out + ((b * p.Tq + pos) * p.Hq + h) * Dv;
+          float dl = 0.0f;
+          for (int64_t d = 0; d < Dv; d++) dl += grow[i][d] * o[d];
+          const float l = lse[(b * p.Hq + h) * p.Tq + pos];
+          const int64_t L = p.visible(b, pos);
+          lse2[bh * Rp + r] = (L > 0 && std::isfinite(l)) ? l * kLog2e : 0.0f;
+          delta[bh * Rp + r] = dl;
+          lim[bh * Rp + r] = static_cast<float>(L);
+          std::memcpy(Qr + r * D, qrow[i], sizeof(float) * D);
+          std::memcpy(dOr + r * Dv, grow[i], sizeof(float) * Dv);
+        }
+        for (int64_t i = n; i < 16; i++) lse2[bh * Rp + r0 + i] = delta[bh * Rp + r0 + i] = lim[bh * Rp + r0 + i] = 0.0f;
+        const int64_t rb = r0 / p.Br, c0 = r0 % p.Br;
         for (int64_t d = 0; d < D; d++) {
-          Qt[d * Rp + r] = qs_[d] * qs;
-          Qr[r * D + d] = qs_[d];
+          float* dst = Qt + (rb * D + d) * p.Br + c0;
+          for (int64_t i = 0; i < n; i++) dst[i] = qrow[i][d] * qs;
+          for (int64_t i = n; i < 16; i++) dst[i] = 0.0f;
         }
-        float dl = 0.0f;
         for (int64_t d = 0; d < Dv; d++) {
-          dOt[d * Rp + r] = g[d];
-          dOr[r * Dv + d] = g[d];
-          dl += g[d] * o[d];
+          float* dst = dOt + (rb * Dv + d) * p.Br + c0;
+          for (int64_t i = 0; i < n; i++) dst[i] = grow[i][d];
+          for (int64_t i = n; i < 16; i++) dst[i] = 0.0f;
         }
-        const float l = lse[(b * p.Hq + h) * p.Tq + pos];
-        const int64_t L = p.visible(b, pos);
-        lse2.ptr[bh * Rp + r] = (L > 0 && std::isfinite(l)) ? l * kLog2e : 0.0f;
-        delta.ptr[bh * Rp + r] = dl;
-        lim.ptr[bh * Rp + r] = static_cast<float>(L);
       }
       for (int64_t rb = 0; rb < p.nrb; rb++) {
         int64_t mx = 0, mn = INT64_MAX;
         for (int64_t r = rb * p.Br; r < std::min(p.R, (rb + 1) * p.Br); r++) {
-          const auto L = static_cast<int64_t>(lim.ptr[bh * Rp + r]);
+          const auto L = static_cast<int64_t>(lim[bh * Rp + r]);
           mx = std::max(mx, L);
           mn = std::min(mn, L);
         }
@@ -323,26 +370,26 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   a.v = v;
   a.dk = dk;
   a.dv = dv;
-  a.qt = qt.ptr;
-  a.qr = qr.ptr;
-  a.dot = dot.ptr;
-  a.dor = dor.ptr;
-  a.lse2 = lse2.ptr;
-  a.delta = delta.ptr;
-  a.lim = lim.ptr;
+  a.qt = qt;
+  a.qr = qr;
+  a.dot = dot;
+  a.dor = dor;
+  a.lse2 = lse2;
+  a.delta = delta;
+  a.lim = lim;
   a.bmax = bmax.data();
   a.bmin = bmin.data();
-  a.dqbuf = dqbuf.ptr;
+  a.dqbuf = dqbuf;
   a.nch = nch;
 
   const int64_t ntasks = nbh * nch;
   const int nt = static_cast<int>(std::min<int64_t>(threads, ntasks));
-  const int64_t per = round_up(2 * kBc * p.Br + kBc * (D + Dv), 16);
-  Scratch ws(static_cast<size_t>(per * nt));
+  const int64_t per = round_up(2 * kBc * p.Br + 2 * kBc * (D + Dv), 16);
+  float* ws = cached_scratch(tl_bwd_scratch, static_cast<size_t>(per * nt));
   const BwdFn fn = bwd_for_level();
   std::atomic<int64_t> next{0};
   parallel_run(nt, [&](int tid, int) {
-    float* w = ws.ptr + per * tid;
+    float* w = ws + per * tid;
     for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < ntasks;) fn(a, t / nch, t % nch, w);
   });
 
@@ -352,7 +399,7 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
       const int64_t bh = i / p.R, r = i % p.R;
       const int64_t b = bh / p.Hkv, hk = bh % p.Hkv, pos = r / G, h = hk * G + r % G;
       float* dst = dq + ((b * p.Tq + pos) * p.Hq + h) * D;
-      const float* src = dqbuf.ptr + (bh * nch * Rp + r) * D;
+      const float* src = dqbuf + (bh * nch * Rp + r) * D;
       for (int64_t d = 0; d < D; d++) dst[d] = src[d];
       for (int64_t c = 1; c < nch; c++)
         for (int64_t d = 0; d < D; d++) dst[d] += src[c * Rp * D + d];
