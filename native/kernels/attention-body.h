@@ -110,12 +110,14 @@ ATT_INLINE vf vexp2(vf x) { return x < -126.0f ? 0.0f : std::exp2(x < 127.0f ? x
 #endif
 
 // ---- small GEMM ---------------------------------------------------------------------------
-// C[M×N] (+)= A·B with A[m][k] = A[m·sm + k·sk] (scalar broadcasts: any layout, read in place),
-// B row-major with leading dim ldb, C row-major with ldc. Vectorized over N.
+// C[M×N] (+)= A·B with A[m][k] = A[m·sm + k·sk] (scalar broadcasts, read in place) where either
+// sk = 1 (AK: A's rows run along k) or sm = 1 (A's columns run along m), B row-major with leading
+// dim ldb, C row-major with ldc. Vectorized over N.
 
 using MkFn = void (*)(int64_t K, const float* A, int64_t sm, int64_t sk, const float* B, int64_t ldb, float* C, int64_t ldc, bool acc, vm tm);
+// (sm = 1 is passed as such; only sk varies there.)
 
-template <int MR, int NV, bool T>
+template <int MR, int NV, bool T, bool AK>
 ATT_TARGET __attribute__((noinline)) static void mk(int64_t K, const float* A, int64_t sm, int64_t sk, const float* B, int64_t ldb, float* C, int64_t ldc,
                                                     bool acc, vm tm) {
   vf c[MR][NV];
@@ -137,11 +139,11 @@ ATT_TARGET __attribute__((noinline)) static void mk(int64_t K, const float* A, i
     B += ldb;
 #pragma GCC unroll 8
     for (int m = 0; m < MR; m++) {
-      const vf av = vset1(*a[m]);
-      a[m] += sk;
+      const vf av = AK ? vset1(a[m][k]) : vset1(A[m]);  // AK: one index for all rows; else one pointer
 #pragma GCC unroll 8
       for (int v = 0; v < NV; v++) c[m][v] = vfma(av, b[v], c[m][v]);
     }
+    if (!AK) A += sk;
   }
 #pragma GCC unroll 8
   for (int m = 0; m < MR; m++)
@@ -153,10 +155,10 @@ ATT_TARGET __attribute__((noinline)) static void mk(int64_t K, const float* A, i
 }
 
 #define ATT_MK2(m, n) \
-  case (m) * 8 + (n): return t ? mk<(m), (n), true> : mk<(m), (n), false>;
+  case (m) * 8 + (n): return ak ? (t ? mk<(m), (n), true, true> : mk<(m), (n), false, true>) : (t ? mk<(m), (n), true, false> : mk<(m), (n), false, false>);
 #define ATT_MKROW(m) ATT_MK2(m, 1) ATT_MK2(m, 2) ATT_MK2(m, 3) ATT_MK2(m, 4)
 
-ATT_TARGET static MkFn pick_mk(int mr, int nv, bool t) {
+ATT_TARGET static MkFn pick_mk(int mr, int nv, bool t, bool ak) {
   switch (mr * 8 + nv) {
     ATT_MKROW(1) ATT_MKROW(2) ATT_MKROW(3) ATT_MKROW(4) ATT_MKROW(5) ATT_MKROW(6)
     default: return nullptr;
@@ -175,10 +177,11 @@ ATT_TARGET static void gemm(int64_t M, int64_t N, int64_t K, const float* A, int
     const int nv = static_cast<int>((nn + W - 1) / W);
     const int rem = static_cast<int>(nn % W);
     const vm tm = tailmask(rem == 0 ? W : rem);
-    const MkFn full = pick_mk(kMR, nv, rem != 0);
+    const bool ak = sk == 1;  // otherwise sm == 1 (every caller is one or the other)
+    const MkFn full = pick_mk(kMR, nv, rem != 0, ak);
     int64_t m0 = 0;
     for (; m0 + kMR <= M; m0 += kMR) full(K, A + m0 * sm, sm, sk, B + n0, ldb, C + m0 * ldc + n0, ldc, acc, tm);
-    if (m0 < M) pick_mk(static_cast<int>(M - m0), nv, rem != 0)(K, A + m0 * sm, sm, sk, B + n0, ldb, C + m0 * ldc + n0, ldc, acc, tm);
+    if (m0 < M) pick_mk(static_cast<int>(M - m0), nv, rem != 0, ak)(K, A + m0 * sm, sm, sk, B + n0, ldb, C + m0 * ldc + n0, ldc, acc, tm);
   }
 }
 

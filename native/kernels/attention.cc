@@ -155,15 +155,27 @@ BwdFn bwd_for_level() {
  * the calling JS thread keeps between calls: fresh multi-megabyte allocations for the backward's
  * packs cost more in page faults and zeroing than the packing itself.
  */
-float* cached_scratch(std::vector<float>& keep, size_t n) {
+float* cached_scratch(const Napi::Env& env, const char* kname, std::vector<float>& keep, size_t n) {
   if (keep.size() < n + 16) {
     std::vector<float>().swap(keep);
-    keep.resize(n + 16);
+    try {
+      keep.resize(n + 16);
+    } catch (const std::bad_alloc&) {
+      throw Napi::RangeError::New(env, std::string(kname) + ": out of memory for " + std::to_string(n * sizeof(float) >> 20) + " MiB of scratch");
+    }
   }
   auto u = reinterpret_cast<uintptr_t>(keep.data());
   return keep.data() + ((64 - (u & 63)) & 63) / sizeof(float);
 }
 thread_local std::vector<float> tl_fwd_scratch, tl_fwd_packs, tl_bwd_scratch, tl_bwd_packs;
+
+/** Frees kept scratch above 64 MiB when a call ends (a rare huge call should not pin its memory). */
+struct TrimScratch {
+  ~TrimScratch() {
+    for (std::vector<float>* v : {&tl_fwd_scratch, &tl_fwd_packs, &tl_bwd_scratch, &tl_bwd_packs})
+      if (v->size() > (size_t(16) << 20)) std::vector<float>().swap(*v);
+  }
+};
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -223,6 +235,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   a.out = f32_sized(info, 3, kn, "out", p.B * p.Tq * p.Hq * p.Dv);
   a.lse = f32_sized(info, 4, kn, "lse", p.B * p.Hq * p.Tq);
   if (p.B == 0 || p.Tq == 0) return info.Env().Undefined();
+  TrimScratch trim;
 
   // Tasks: (bh, row block), the most expensive first (causal blocks see more keys further down).
   struct Task {
@@ -240,12 +253,12 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 
   const int nt = static_cast<int>(std::min<int64_t>(pool_threads(), static_cast<int64_t>(tasks.size())));
   const int64_t per = round_up(p.D * p.Br + kBc * p.Br + p.Dv * p.Br + 3 * p.Br + kBc * (p.D + p.Dv), 16);
-  float* ws = cached_scratch(tl_fwd_scratch, static_cast<size_t>(per * nt));
+  float* ws = cached_scratch(info.Env(), kn, tl_fwd_scratch, static_cast<size_t>(per * nt));
   const FwdFn fn = fwd_for_level();
   a.kvpacked = p.nrb > 1 && p.Tk > 0;
   if (a.kvpacked) {
     const int64_t nbh = p.B * p.Hkv, nkp = round_up(nbh * p.Tk * p.D, 16);
-    float* kp = cached_scratch(tl_fwd_packs, static_cast<size_t>(nkp + nbh * p.Tk * p.Dv));
+    float* kp = cached_scratch(info.Env(), kn, tl_fwd_packs, static_cast<size_t>(nkp + nbh * p.Tk * p.Dv));
     float* vp = kp + nkp;
     parallel_for(nbh * p.Tk, 256, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; i++) {  // i = bh·Tk + j
@@ -286,6 +299,7 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
     std::fill(dv, dv + nv, 0.0f);
     return info.Env().Undefined();
   }
+  TrimScratch trim;
 
   const int64_t nbh = p.B * p.Hkv, D = p.D, Dv = p.Dv, Rp = p.Rp, G = p.G;
   const int threads = pool_threads();
@@ -300,7 +314,7 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   const int64_t sizes[] = {nrow * D, nrow * D, nrow * Dv, nrow * Dv, nrow, nrow, nrow, nrow * nch * D};
   int64_t total = 0;
   for (int64_t z : sizes) total += round_up(z, 16);
-  float* base = cached_scratch(tl_bwd_packs, static_cast<size_t>(total));
+  float* base = cached_scratch(info.Env(), kn, tl_bwd_packs, static_cast<size_t>(total));
   float* parts[8];
   for (int i = 0; i < 8; i++) {
     parts[i] = base;
@@ -385,7 +399,7 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   const int64_t ntasks = nbh * nch;
   const int nt = static_cast<int>(std::min<int64_t>(threads, ntasks));
   const int64_t per = round_up(2 * kBc * p.Br + 2 * kBc * (D + Dv), 16);
-  float* ws = cached_scratch(tl_bwd_scratch, static_cast<size_t>(per * nt));
+  float* ws = cached_scratch(info.Env(), kn, tl_bwd_scratch, static_cast<size_t>(per * nt));
   const BwdFn fn = bwd_for_level();
   std::atomic<int64_t> next{0};
   parallel_run(nt, [&](int tid, int) {
