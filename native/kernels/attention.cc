@@ -195,7 +195,7 @@ Problem parse_problem(const Napi::CallbackInfo& info, size_t first, const char* 
   if (p.D < 1 || p.Dv < 1) throw Napi::RangeError::New(env, std::string(kname) + ": D and Dv must be >= 1");
   p.scale = static_cast<float>(num_arg(info, first + 7));
   p.causal = bool_arg(info, first + 8);
-  p.qOffset = int_arg(info, first + 9);
+  p.qOffset = std::max<int64_t>(-(int64_t(1) << 40), std::min<int64_t>(int64_t(1) << 40, int_arg(info, first + 9)));
   size_t n = 0;
   p.qOffsets = nullptr;
   if (!info[first + 10].IsNull() && !info[first + 10].IsUndefined()) {
@@ -207,6 +207,9 @@ Problem parse_problem(const Napi::CallbackInfo& info, size_t first, const char* 
     p.kvLens = i32_arg(info, first + 11, kname, &n);
     if (static_cast<int64_t>(n) < p.B) throw Napi::RangeError::New(env, std::string(kname) + ": kvLens has " + std::to_string(n) + " entries, expected B = " + std::to_string(p.B));
   }
+  // Element counts must not overflow (a wrapped count would pass the length checks).
+  const double biggest = std::max({double(p.B) * p.Tq * p.Hq * std::max(p.D, p.Dv), double(p.B) * p.Tk * p.Hkv * std::max(p.D, p.Dv)});
+  if (biggest > double(int64_t(1) << 40)) throw Napi::RangeError::New(env, std::string(kname) + ": sizes give more than 2^40 elements");
   p.G = p.Hq / p.Hkv;
   p.R = p.Tq * p.G;
   p.Br = std::min<int64_t>(kBrMax, round_up(std::max<int64_t>(p.R, 1), 16));
