@@ -66,9 +66,11 @@ const cases: Case[] = [
 function run(kernels: Kernels, c: Case, seed: number) {
   const p = params(c);
   const r = rng(seed);
-  const q = randF32(r, p.B * p.Tq * p.Hq * p.D), k = randF32(r, p.B * p.Tk * p.Hkv * p.D);
-  const v = randF32(r, p.B * p.Tk * p.Hkv * p.Dv), dout = randF32(r, p.B * p.Tq * p.Hq * p.Dv);
-  const nOut = p.B * p.Tq * p.Hq * p.Dv, nLse = p.B * p.Hq * p.Tq;
+  const q = randF32(r, p.B * p.Tq * p.Hq * p.D); // [B, Tq, Hq, D]
+  const k = randF32(r, p.B * p.Tk * p.Hkv * p.D); // [B, Tk, Hkv, D]
+  const v = randF32(r, p.B * p.Tk * p.Hkv * p.Dv); // [B, Tk, Hkv, Dv]
+  const dout = randF32(r, p.B * p.Tq * p.Hq * p.Dv); // [B, Tq, Hq, Dv]
+  const nOut = p.B * p.Tq * p.Hq * p.Dv, nLse = p.B * p.Hq * p.Tq; // out [B, Tq, Hq, Dv], lse [B, Hq, Tq]
   const want = { out: new Float32Array(nOut), lse: new Float32Array(nLse), dq: new Float32Array(q.length), dk: new Float32Array(k.length), dv: new Float32Array(v.length) };
   refKernels.attention(q, k, v, want.out, want.lse, p);
   refKernels.attentionBackward(q, k, v, want.out, want.lse, dout, want.dq, want.dk, want.dv, p);
