@@ -190,10 +190,21 @@ ATT_TARGET static void copy_rows(float* dst, const float* src, int64_t ld, int64
   for (int64_t j = 0; j < n; j++) std::memcpy(dst + j * w, src + j * ld, sizeof(float) * w);
 }
 
+/** dst [cols][rows] = src [rows][cols]ᵀ · s, in 16 × 16 tiles (both sides stay in L1). */
+ATT_TARGET static void transpose_scaled(float* dst, const float* src, int64_t rows, int64_t cols, float s) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 16)
+    for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+      const int64_t r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < cols ? c0 + 16 : cols;
+      for (int64_t c = c0; c < c1; c++)
+        for (int64_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c] * s;
+    }
+}
+
 // ---- forward --------------------------------------------------------------------------------
 // One block of Br query rows (rows enumerate (position, head in the kv group), position-major)
 // against every key block it can see. Scratch: Qt [D][Br], S [Bc][Br], Ot [Dv][Br], lim, m, l [Br],
-// Kc [Bc][D], Vc [Bc][Dv] (the key block copied contiguous: rows Hkv·D apart alias in L1).
+// Kc [Bc][D], Vc [Bc][Dv] (the key block copied contiguous: rows Hkv·D apart alias in L1),
+// Tmp [Br][max(D, Dv)] (row-major staging for the transposes of Q in and O out).
 ATT_TARGET static void fwd_block(const FwdArgs& a, int64_t bh, int64_t rb, float* ws) {
   const Problem& p = *a.p;
   const int64_t Br = p.Br, D = p.D, Dv = p.Dv, G = p.G;
@@ -206,26 +217,28 @@ ATT_TARGET static void fwd_block(const FwdArgs& a, int64_t bh, int64_t rb, float
   float* lrow = mrow + Br;
   float* Kc = lrow + Br;
   float* Vc = Kc + kBc * D;
+  float* Tmp = Vc + kBc * Dv;  // [Br][max(D, Dv)]
   const int64_t r0 = rb * Br;
   const int64_t rv = p.R - r0 < Br ? p.R - r0 : Br;
   const float qs = p.scale * kLog2e;
   int64_t maxlim = 0, minlim = INT64_MAX;
+  // Q rows → Tmp [Br][D] (whole-row copies), then Tmp → Qt [D][Br] out of L1.
   for (int64_t r = 0; r < Br; r++) {
     if (r < rv) {
       const int64_t pos = (r0 + r) / G, g = (r0 + r) % G;
-      const float* src = a.q + ((b * p.Tq + pos) * p.Hq + hk * G + g) * D;
-      for (int64_t d = 0; d < D; d++) Qt[d * Br + r] = src[d] * qs;
+      std::memcpy(Tmp + r * D, a.q + ((b * p.Tq + pos) * p.Hq + hk * G + g) * D, sizeof(float) * D);
       const int64_t L = p.visible(b, pos);
       lim[r] = static_cast<float>(L);
       if (L > maxlim) maxlim = L;
       if (L < minlim) minlim = L;
     } else {
-      for (int64_t d = 0; d < D; d++) Qt[d * Br + r] = 0.0f;
+      for (int64_t d = 0; d < D; d++) Tmp[r * D + d] = 0.0f;
       lim[r] = 0.0f;
     }
     mrow[r] = -INFINITY;
     lrow[r] = 0.0f;
   }
+  transpose_scaled(Qt, Tmp, Br, D, qs);
   for (int64_t i = 0; i < Dv * Br; i++) Ot[i] = 0.0f;
 
   const int64_t ldk = p.Hkv * D, ldv = p.Hkv * Dv;
@@ -274,12 +287,13 @@ ATT_TARGET static void fwd_block(const FwdArgs& a, int64_t bh, int64_t rb, float
     gemm(Dv, Br, bc, Vblk, 1, Dv, S, Br, Ot, Br, true);  // Oᵀ += Vᵀ·Pᵀ
   }
 
+  transpose_scaled(Tmp, Ot, Dv, Br, 1.0f);  // Oᵀ → O [Br][Dv]
   for (int64_t r = 0; r < rv; r++) {
     const int64_t pos = (r0 + r) / G, g = (r0 + r) % G, h = hk * G + g;
     float* o = a.out + ((b * p.Tq + pos) * p.Hq + h) * Dv;
     const float l = lrow[r];
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    for (int64_t d = 0; d < Dv; d++) o[d] = Ot[d * Br + r] * inv;
+    for (int64_t d = 0; d < Dv; d++) o[d] = Tmp[r * Dv + d] * inv;
     a.lse[(b * p.Hq + h) * p.Tq + pos] = l > 0.0f ? (mrow[r] + std::log2(l)) * kLn2 : -INFINITY;
   }
 }

@@ -255,7 +255,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   std::stable_sort(tasks.begin(), tasks.end(), [](const Task& x, const Task& y) { return x.cost > y.cost; });
 
   const int nt = static_cast<int>(std::min<int64_t>(pool_threads(), static_cast<int64_t>(tasks.size())));
-  const int64_t per = round_up(p.D * p.Br + kBc * p.Br + p.Dv * p.Br + 3 * p.Br + kBc * (p.D + p.Dv), 16);
+  const int64_t per = round_up(p.D * p.Br + kBc * p.Br + p.Dv * p.Br + 3 * p.Br + kBc * (p.D + p.Dv) + p.Br * std::max(p.D, p.Dv), 16);
   float* ws = cached_scratch(info.Env(), kn, tl_fwd_scratch, static_cast<size_t>(per * nt));
   const FwdFn fn = fwd_for_level();
   a.kvpacked = p.nrb > 1 && p.Tk > 0;
