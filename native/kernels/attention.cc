@@ -88,6 +88,64 @@ struct BwdArgs {
   int64_t nch;
 };
 
+/**
+ * Packs the backward's inputs for one (batch, kv head) bh, rows r = pos·G + g (see BwdArgs), 16
+ * rows at a time so the transposed stores fill whole cache lines; padding rows get zeros.
+ * Also the per-row-block max / min of the visible-key counts.
+ */
+static void pack_backward_pair(const Problem& p, const float* q, const float* out, const float* lse, const float* dout, float* qt, float* qr, float* dot, float* dor,
+                        float* lse2, float* delta, float* lim, int64_t* bmax, int64_t* bmin, int64_t bh) {
+  const int64_t D = p.D, Dv = p.Dv, Rp = p.Rp, G = p.G;
+  const float qs = p.scale * kLog2e;
+  const int64_t b = bh / p.Hkv, hk = bh % p.Hkv;
+  float* Qt = qt + bh * D * Rp;
+  float* Qr = qr + bh * Rp * D;
+  float* dOt = dot + bh * Dv * Rp;
+  float* dOr = dor + bh * Rp * Dv;
+  for (int64_t r0 = 0; r0 < Rp; r0 += 16) {
+    const float* qrow[16];
+    const float* grow[16];
+    const int64_t n = std::max<int64_t>(0, std::min<int64_t>(16, p.R - r0));
+    for (int64_t i = 0; i < n; i++) {
+      const int64_t r = r0 + i, pos = r / G, h = hk * G + r % G;
+      qrow[i] = q + ((b * p.Tq + pos) * p.Hq + h) * D;
+      grow[i] = dout + ((b * p.Tq + pos) * p.Hq + h) * Dv;
+      const float* o = out + ((b * p.Tq + pos) * p.Hq + h) * Dv;
+      float dl = 0.0f;
+      for (int64_t d = 0; d < Dv; d++) dl += grow[i][d] * o[d];
+      const float l = lse[(b * p.Hq + h) * p.Tq + pos];
+      const int64_t L = p.visible(b, pos);
+      lse2[bh * Rp + r] = (L > 0 && std::isfinite(l)) ? l * kLog2e : 0.0f;
+      delta[bh * Rp + r] = dl;
+      lim[bh * Rp + r] = static_cast<float>(L);
+      std::memcpy(Qr + r * D, qrow[i], sizeof(float) * D);
+      std::memcpy(dOr + r * Dv, grow[i], sizeof(float) * Dv);
+    }
+    for (int64_t i = n; i < 16; i++) lse2[bh * Rp + r0 + i] = delta[bh * Rp + r0 + i] = lim[bh * Rp + r0 + i] = 0.0f;
+    const int64_t rb = r0 / p.Br, c0 = r0 % p.Br;
+    for (int64_t d = 0; d < D; d++) {
+      float* dst = Qt + (rb * D + d) * p.Br + c0;
+      for (int64_t i = 0; i < n; i++) dst[i] = qrow[i][d] * qs;
+      for (int64_t i = n; i < 16; i++) dst[i] = 0.0f;
+    }
+    for (int64_t d = 0; d < Dv; d++) {
+      float* dst = dOt + (rb * Dv + d) * p.Br + c0;
+      for (int64_t i = 0; i < n; i++) dst[i] = grow[i][d];
+      for (int64_t i = n; i < 16; i++) dst[i] = 0.0f;
+    }
+  }
+  for (int64_t rb = 0; rb < p.nrb; rb++) {
+    int64_t mx = 0, mn = INT64_MAX;
+    for (int64_t r = rb * p.Br; r < std::min(p.R, (rb + 1) * p.Br); r++) {
+      const auto L = static_cast<int64_t>(lim[bh * Rp + r]);
+      mx = std::max(mx, L);
+      mn = std::min(mn, L);
+    }
+    bmax[bh * p.nrb + rb] = mx;
+    bmin[bh * p.nrb + rb] = mn;
+  }
+}
+
 }  // namespace attn
 }  // namespace r1ts
 
@@ -326,59 +384,8 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   float *qt = parts[0], *qr = parts[1], *dot = parts[2], *dor = parts[3], *lse2 = parts[4], *delta = parts[5], *lim = parts[6], *dqbuf = parts[7];
   std::vector<int64_t> bmax(static_cast<size_t>(nbh * p.nrb)), bmin(static_cast<size_t>(nbh * p.nrb));
 
-  // Pack (rows r = pos·G + g of each (b, kv head)), 16 rows at a time so the transposed
-  // stores fill whole cache lines; padding rows get zeros.
-  const float qs = p.scale * kLog2e;
   parallel_for(nbh, 1, [&](int64_t bh0, int64_t bh1) {
-    for (int64_t bh = bh0; bh < bh1; bh++) {
-      const int64_t b = bh / p.Hkv, hk = bh % p.Hkv;
-      float* Qt = qt + bh * D * Rp;
-      float* Qr = qr + bh * Rp * D;
-      float* dOt = dot + bh * Dv * Rp;
-      float* dOr = dor + bh * Rp * Dv;
-      for (int64_t r0 = 0; r0 < Rp; r0 += 16) {
-        const float* qrow[16];
-        const float* grow[16];
-        const int64_t n = std::max<int64_t>(0, std::min<int64_t>(16, p.R - r0));
-        for (int64_t i = 0; i < n; i++) {
-          const int64_t r = r0 + i, pos = r / G, h = hk * G + r % G;
-          qrow[i] = q + ((b * p.Tq + pos) * p.Hq + h) * D;
-          grow[i] = dout + ((b * p.Tq + pos) * p.Hq + h) * Dv;
-          const float* o = out + ((b * p.Tq + pos) * p.Hq + h) * Dv;
-          float dl = 0.0f;
-          for (int64_t d = 0; d < Dv; d++) dl += grow[i][d] * o[d];
-          const float l = lse[(b * p.Hq + h) * p.Tq + pos];
-          const int64_t L = p.visible(b, pos);
-          lse2[bh * Rp + r] = (L > 0 && std::isfinite(l)) ? l * kLog2e : 0.0f;
-          delta[bh * Rp + r] = dl;
-          lim[bh * Rp + r] = static_cast<float>(L);
-          std::memcpy(Qr + r * D, qrow[i], sizeof(float) * D);
-          std::memcpy(dOr + r * Dv, grow[i], sizeof(float) * Dv);
-        }
-        for (int64_t i = n; i < 16; i++) lse2[bh * Rp + r0 + i] = delta[bh * Rp + r0 + i] = lim[bh * Rp + r0 + i] = 0.0f;
-        const int64_t rb = r0 / p.Br, c0 = r0 % p.Br;
-        for (int64_t d = 0; d < D; d++) {
-          float* dst = Qt + (rb * D + d) * p.Br + c0;
-          for (int64_t i = 0; i < n; i++) dst[i] = qrow[i][d] * qs;
-          for (int64_t i = n; i < 16; i++) dst[i] = 0.0f;
-        }
-        for (int64_t d = 0; d < Dv; d++) {
-          float* dst = dOt + (rb * Dv + d) * p.Br + c0;
-          for (int64_t i = 0; i < n; i++) dst[i] = grow[i][d];
-          for (int64_t i = n; i < 16; i++) dst[i] = 0.0f;
-        }
-      }
-      for (int64_t rb = 0; rb < p.nrb; rb++) {
-        int64_t mx = 0, mn = INT64_MAX;
-        for (int64_t r = rb * p.Br; r < std::min(p.R, (rb + 1) * p.Br); r++) {
-          const auto L = static_cast<int64_t>(lim[bh * Rp + r]);
-          mx = std::max(mx, L);
-          mn = std::min(mn, L);
-        }
-        bmax[bh * p.nrb + rb] = mx;
-        bmin[bh * p.nrb + rb] = mn;
-      }
-    }
+    for (int64_t bh = bh0; bh < bh1; bh++) pack_backward_pair(p, q, out, lse, dout, qt, qr, dot, dor, lse2, delta, lim, bmax.data(), bmin.data(), bh);
   });
 
   BwdArgs a{};
