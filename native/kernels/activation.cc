@@ -63,9 +63,9 @@ R1TS_MULTIVERSION(silu_back_run, (const float* x, const float* dy, float* dx, in
 // (gate, up, out, n)
 Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   const char* k = "swiglu";
-  const float* g = f32_arg(info, 0, k);
-  const float* u = f32_arg(info, 1, k);
-  float* o = f32_arg(info, 2, k);
+  const float* g = arg_f32(info, 0, k);
+  const float* u = arg_f32(info, 1, k);
+  float* o = arg_f32(info, 2, k);
   int64_t n = int_arg(info, 3);
   par_range(n, kGrain, [&](int64_t b, int64_t e) { swiglu_run(g + b, u + b, o + b, e - b); });
   return info.Env().Undefined();
@@ -74,11 +74,11 @@ Napi::Value Swiglu(const Napi::CallbackInfo& info) {
 // (gate, up, dout, dgate, dup, n)
 Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
   const char* k = "swigluBackward";
-  const float* g = f32_arg(info, 0, k);
-  const float* u = f32_arg(info, 1, k);
-  const float* d = f32_arg(info, 2, k);
-  float* dg = f32_arg(info, 3, k);
-  float* du = f32_arg(info, 4, k);
+  const float* g = arg_f32(info, 0, k);
+  const float* u = arg_f32(info, 1, k);
+  const float* d = arg_f32(info, 2, k);
+  float* dg = arg_f32(info, 3, k);
+  float* du = arg_f32(info, 4, k);
   int64_t n = int_arg(info, 5);
   par_range(n, kGrain, [&](int64_t b, int64_t e) { swiglu_back_run(g + b, u + b, d + b, dg + b, du + b, e - b); });
   return info.Env().Undefined();
@@ -87,9 +87,9 @@ Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
 // (x, dy, dx, n)
 Napi::Value SiluBackward(const Napi::CallbackInfo& info) {
   const char* k = "siluBackward";
-  const float* x = f32_arg(info, 0, k);
-  const float* dy = f32_arg(info, 1, k);
-  float* dx = f32_arg(info, 2, k);
+  const float* x = arg_f32(info, 0, k);
+  const float* dy = arg_f32(info, 1, k);
+  float* dx = arg_f32(info, 2, k);
   int64_t n = int_arg(info, 3);
   par_range(n, kGrain, [&](int64_t b, int64_t e) { silu_back_run(x + b, dy + b, dx + b, e - b); });
   return info.Env().Undefined();

@@ -1,8 +1,8 @@
 // Native strided copy (spec: copy in src/backend/ref/elementwise.ts) for
 // Float32Array and Int32Array data: dst[dstOffset + idx·dstStrides] =
 // src[srcOffset + idx·srcStrides]. The iteration is collapsed first
-// (kernel-util.h); runs contiguous on both sides are memcpy'd, others go
-// element by element. Mixed types convert as a JS typed-array store does
+// (kernel-util.h); runs contiguous on both sides are memcpy'd, 2-d transposes
+// (also batched) go in cache tiles, others element by element. Mixed types convert as a JS typed-array store does
 // (int → float; float → int by ToInt32: truncate, wrap mod 2^32, NaN/±Inf → 0).
 // Not here: elementwise math (elementwise.cc).
 #include <cmath>
@@ -62,19 +62,71 @@ R1TS_INLINE void copy_run_body(int kind, const NdIter<2>& it, const void* src, v
 R1TS_MULTIVERSION(copy_run, (int kind, const NdIter<2>& it, const void* src, void* dst, int64_t begin, int64_t end),
                   (kind, it, src, dst, begin, end))
 
+// Transposing copies (dst contiguous along the last dim, src contiguous along the one before) go
+// tile by tile so both sides stay in cache: task t = (outer slice, band of kTile rows of dim rank-2).
+constexpr int64_t kTile = 64;
+
+/** True when the collapsed iteration is a batch of 2-d transposes worth tiling. */
+bool is_transpose(const NdIter<2>& it) {
+  if (it.rank < 2) return false;
+  const int l = it.rank - 1;
+  return it.st[1][l] == 1 && it.st[0][l] != 1 && it.st[0][l - 1] == 1 && it.shape[l] >= kTile && it.shape[l - 1] >= kTile;
+}
+
+template <class S, class D, class Cv>
+R1TS_INLINE void transpose_tasks(Cv cv, const NdIter<2>& it, const S* src, D* dst, int64_t t0, int64_t t1) {
+  const int l = it.rank - 1;
+  const int64_t n0 = it.shape[l], n1 = it.shape[l - 1];
+  const int64_t s0 = it.st[0][l], d1 = it.st[1][l - 1];
+  const int64_t bands = (n1 + kTile - 1) / kTile;
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t o = t / bands, b = (t % bands) * kTile;
+    int64_t so = 0, dof = 0;
+    for (int d = l - 2; d >= 0; d--) {
+      int64_t i = o % it.shape[d];
+      o /= it.shape[d];
+      so += i * it.st[0][d];
+      dof += i * it.st[1][d];
+    }
+    const int64_t be = b + kTile < n1 ? b + kTile : n1;
+    // Through a kTile×kTile buffer: power-of-two strides would make the lines of a direct tile
+    // collide in the same cache sets; here each side is read or written in contiguous runs.
+    S buf[kTile][kTile];
+    const int64_t nb = be - b;
+    for (int64_t c = 0; c < n0; c += kTile) {
+      const int64_t nc = c + kTile < n0 ? kTile : n0 - c;
+      for (int64_t j = 0; j < nc; j++) {
+        const S* sp = src + so + (c + j) * s0 + b;
+        for (int64_t i = 0; i < nb; i++) buf[j][i] = sp[i];
+      }
+      for (int64_t i = 0; i < nb; i++) {
+        D* dp = dst + dof + (b + i) * d1 + c;
+        for (int64_t j = 0; j < nc; j++) dp[j] = cv(buf[j][i]);
+      }
+    }
+  }
+}
+
+template <int L>
+R1TS_INLINE void copy_transpose_body(int kind, const NdIter<2>& it, const void* src, void* dst, int64_t t0, int64_t t1) {
+  switch (kind) {
+    case kSame: transpose_tasks(Same{}, it, static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), t0, t1); return;
+    case kI2F: transpose_tasks(IntToFloat{}, it, static_cast<const int32_t*>(src), static_cast<float*>(dst), t0, t1); return;
+    default: transpose_tasks(FloatToInt{}, it, static_cast<const float*>(src), static_cast<int32_t*>(dst), t0, t1); return;
+  }
+}
+R1TS_MULTIVERSION(copy_transpose, (int kind, const NdIter<2>& it, const void* src, void* dst, int64_t t0, int64_t t1),
+                  (kind, it, src, dst, t0, t1))
+
 /** The data pointer and whether it is an Int32Array (else Float32Array); throws TypeError otherwise. */
 void* typed_data(const Napi::CallbackInfo& info, size_t i, bool* is_int) {
-  Napi::Value v = info[i];
-  if (v.IsTypedArray()) {
-    auto t = v.As<Napi::TypedArray>().TypedArrayType();
-    if (t == napi_float32_array) {
-      *is_int = false;
-      return v.As<Napi::Float32Array>().Data();
-    }
-    if (t == napi_int32_array) {
-      *is_int = true;
-      return v.As<Napi::Int32Array>().Data();
-    }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_status st = napi_get_typedarray_info(info.Env(), info[i], &type, &length, &data, nullptr, nullptr);
+  if (st == napi_ok && (type == napi_float32_array || type == napi_int32_array)) {
+    *is_int = type == napi_int32_array;
+    return data;
   }
   throw Napi::TypeError::New(info.Env(), "copy: argument " + std::to_string(i) + " must be a Float32Array or an Int32Array");
 }
@@ -96,6 +148,14 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   int kind = src_int == dst_int ? kSame : (src_int ? kI2F : kF2I);
   const char* s = static_cast<const char*>(src) + so * 4;
   char* d = static_cast<char*>(dst) + dof * 4;
+  if (is_transpose(it)) {
+    const int l = it.rank - 1;
+    const int64_t bands = (it.shape[l - 1] + kTile - 1) / kTile;
+    const int64_t tasks = it.total / (it.shape[l] * it.shape[l - 1]) * bands;
+    const int64_t grain = (1 << 15) / (kTile * it.shape[l]) + 1;
+    par_range(tasks, grain, [&](int64_t b, int64_t e) { copy_transpose(kind, it, s, d, b, e); });
+    return info.Env().Undefined();
+  }
   par_range(it.total, 1 << 15, [&](int64_t b, int64_t e) { copy_run(kind, it, s, d, b, e); });
   return info.Env().Undefined();
 }

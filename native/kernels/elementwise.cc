@@ -76,8 +76,8 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   const char* k = "unary";
   int op = static_cast<int>(int_arg(info, 0));
   if (op < 0 || op >= kUnaryCount) throw Napi::RangeError::New(info.Env(), "unary: unknown op index " + std::to_string(op));
-  const float* x = f32_arg(info, 1, k);
-  float* out = f32_arg(info, 2, k);
+  const float* x = arg_f32(info, 1, k);
+  float* out = arg_f32(info, 2, k);
   int64_t n = int_arg(info, 3);
   int64_t grain = unary_is_cheap(op) ? (1 << 15) : (1 << 12);
   par_range(n, grain, [&](int64_t b, int64_t e) { unary_run(op, x + b, out + b, e - b); });
@@ -174,9 +174,9 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   const char* k = "binary";
   int op = static_cast<int>(int_arg(info, 0));
   if (op < 0 || op >= kBinaryCount) throw Napi::RangeError::New(info.Env(), "binary: unknown op index " + std::to_string(op));
-  const float* a = f32_arg(info, 1, k);
-  const float* b = f32_arg(info, 2, k);
-  float* out = f32_arg(info, 3, k);
+  const float* a = arg_f32(info, 1, k);
+  const float* b = arg_f32(info, 2, k);
+  float* out = arg_f32(info, 3, k);
   size_t mlen = 0;
   const double* meta = f64_arg(info, 4, k, &mlen);
   int rank = static_cast<int>(meta[0]);

@@ -43,9 +43,9 @@ R1TS_MULTIVERSION(emb_back_cols, (const int32_t* ids, const float* dout, float* 
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
   const char* k = "embedding";
   size_t tlen = 0, ilen = 0;
-  const float* table = f32_arg(info, 0, k, &tlen);
-  const int32_t* ids = i32_arg(info, 1, k, &ilen);
-  float* out = f32_arg(info, 2, k);
+  const float* table = arg_f32(info, 0, k, &tlen);
+  const int32_t* ids = arg_i32(info, 1, k, &ilen);
+  float* out = arg_f32(info, 2, k);
   int64_t n = int_arg(info, 3), dim = int_arg(info, 4);
   if (n <= 0 || dim <= 0) return info.Env().Undefined();
   check_ids(info, "embedding", ids, ilen, n, static_cast<int64_t>(tlen) / dim);
@@ -60,9 +60,9 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
 Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
   const char* k = "embeddingBackward";
   size_t ilen = 0, tlen = 0;
-  const int32_t* ids = i32_arg(info, 0, k, &ilen);
-  const float* dout = f32_arg(info, 1, k);
-  float* dtable = f32_arg(info, 2, k, &tlen);
+  const int32_t* ids = arg_i32(info, 0, k, &ilen);
+  const float* dout = arg_f32(info, 1, k);
+  float* dtable = arg_f32(info, 2, k, &tlen);
   int64_t n = int_arg(info, 3), dim = int_arg(info, 4);
   if (n <= 0 || dim <= 0) return info.Env().Undefined();
   check_ids(info, "embedding backward", ids, ilen, n, static_cast<int64_t>(tlen) / dim);

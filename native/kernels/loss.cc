@@ -88,10 +88,10 @@ void check_targets(const Napi::CallbackInfo& info, const char* op, const int32_t
 Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
   const char* k = "crossEntropy";
   size_t tlen = 0;
-  const float* logits = f32_arg(info, 0, k);
-  const int32_t* targets = i32_arg(info, 1, k, &tlen);
-  float* loss = f32_arg(info, 2, k);
-  float* lse = f32_arg(info, 3, k);
+  const float* logits = arg_f32(info, 0, k);
+  const int32_t* targets = arg_i32(info, 1, k, &tlen);
+  float* loss = arg_f32(info, 2, k);
+  float* lse = arg_f32(info, 3, k);
   int64_t rows = int_arg(info, 4), V = int_arg(info, 5);
   double ignore = num_arg(info, 6);
   if (rows <= 0) return info.Env().Undefined();
@@ -105,11 +105,11 @@ Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
 Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   const char* k = "crossEntropyBackward";
   size_t tlen = 0;
-  const float* logits = f32_arg(info, 0, k);
-  const int32_t* targets = i32_arg(info, 1, k, &tlen);
-  const float* lse = f32_arg(info, 2, k);
-  const float* dloss = f32_arg(info, 3, k);
-  float* dlogits = f32_arg(info, 4, k);
+  const float* logits = arg_f32(info, 0, k);
+  const int32_t* targets = arg_i32(info, 1, k, &tlen);
+  const float* lse = arg_f32(info, 2, k);
+  const float* dloss = arg_f32(info, 3, k);
+  float* dlogits = arg_f32(info, 4, k);
   int64_t rows = int_arg(info, 5), V = int_arg(info, 6);
   double ignore = num_arg(info, 7);
   if (rows <= 0) return info.Env().Undefined();

@@ -74,10 +74,10 @@ R1TS_MULTIVERSION(rmsnorm_back_rows,
 // (x, w, out, rstd, rows, cols, eps)
 Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
   const char* k = "rmsnorm";
-  const float* x = f32_arg(info, 0, k);
-  const float* w = f32_arg(info, 1, k);
-  float* out = f32_arg(info, 2, k);
-  float* rstd = f32_arg(info, 3, k);
+  const float* x = arg_f32(info, 0, k);
+  const float* w = arg_f32(info, 1, k);
+  float* out = arg_f32(info, 2, k);
+  float* rstd = arg_f32(info, 3, k);
   int64_t rows = int_arg(info, 4), cols = int_arg(info, 5);
   float eps = static_cast<float>(num_arg(info, 6));
   if (rows <= 0) return info.Env().Undefined();
@@ -89,12 +89,12 @@ Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
 // (x, w, rstd, dy, dx, dw, rows, cols)
 Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
   const char* k = "rmsnormBackward";
-  const float* x = f32_arg(info, 0, k);
-  const float* w = f32_arg(info, 1, k);
-  const float* rstd = f32_arg(info, 2, k);
-  const float* dy = f32_arg(info, 3, k);
-  float* dx = f32_arg(info, 4, k);
-  float* dw = f32_arg(info, 5, k);
+  const float* x = arg_f32(info, 0, k);
+  const float* w = arg_f32(info, 1, k);
+  const float* rstd = arg_f32(info, 2, k);
+  const float* dy = arg_f32(info, 3, k);
+  float* dx = arg_f32(info, 4, k);
+  float* dw = arg_f32(info, 5, k);
   int64_t rows = int_arg(info, 6), cols = int_arg(info, 7);
   if (cols <= 0) return info.Env().Undefined();
   if (rows < 0) rows = 0;

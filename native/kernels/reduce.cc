@@ -79,8 +79,8 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   const char* k = "reduce";
   int op = static_cast<int>(int_arg(info, 0));
   if (op != kSum && op != kMax) throw Napi::RangeError::New(info.Env(), "reduce: unknown op index " + std::to_string(op));
-  const float* x = f32_arg(info, 1, k);
-  float* out = f32_arg(info, 2, k);
+  const float* x = arg_f32(info, 1, k);
+  float* out = arg_f32(info, 2, k);
   int64_t outer = int_arg(info, 3), r = int_arg(info, 4), inner = int_arg(info, 5);
   if (outer <= 0 || inner <= 0) return info.Env().Undefined();
   const int64_t work = r > 0 ? r : 1;

@@ -73,11 +73,11 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   const char* k = "rope";
   size_t cos_len = 0, sin_len = 0, pos_len = 0;
   RopeArgs a;
-  a.x = f32_arg(info, 0, k);
-  a.out = f32_arg(info, 1, k);
-  a.cos = f32_arg(info, 2, k, &cos_len);
-  a.sin = f32_arg(info, 3, k, &sin_len);
-  a.pos = i32_arg(info, 4, k, &pos_len);
+  a.x = arg_f32(info, 0, k);
+  a.out = arg_f32(info, 1, k);
+  a.cos = arg_f32(info, 2, k, &cos_len);
+  a.sin = arg_f32(info, 3, k, &sin_len);
+  a.pos = arg_i32(info, 4, k, &pos_len);
   int64_t N = int_arg(info, 5);
   a.H = int_arg(info, 6);
   a.D = int_arg(info, 7);

@@ -98,22 +98,22 @@ void run_rows(int kind, const float* a, const float* b, float* out, int64_t rows
 }
 
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
-  run_rows(kSoftmax, f32_arg(info, 0, "softmax"), nullptr, f32_arg(info, 1, "softmax"), int_arg(info, 2), int_arg(info, 3));
+  run_rows(kSoftmax, arg_f32(info, 0, "softmax"), nullptr, arg_f32(info, 1, "softmax"), int_arg(info, 2), int_arg(info, 3));
   return info.Env().Undefined();
 }
 Napi::Value LogSoftmax(const Napi::CallbackInfo& info) {
-  run_rows(kLogSoftmax, f32_arg(info, 0, "logSoftmax"), nullptr, f32_arg(info, 1, "logSoftmax"), int_arg(info, 2), int_arg(info, 3));
+  run_rows(kLogSoftmax, arg_f32(info, 0, "logSoftmax"), nullptr, arg_f32(info, 1, "logSoftmax"), int_arg(info, 2), int_arg(info, 3));
   return info.Env().Undefined();
 }
 // (y, dy, dx, rows, cols)
 Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
   const char* k = "softmaxBackward";
-  run_rows(kSoftmaxBack, f32_arg(info, 0, k), f32_arg(info, 1, k), f32_arg(info, 2, k), int_arg(info, 3), int_arg(info, 4));
+  run_rows(kSoftmaxBack, arg_f32(info, 0, k), arg_f32(info, 1, k), arg_f32(info, 2, k), int_arg(info, 3), int_arg(info, 4));
   return info.Env().Undefined();
 }
 Napi::Value LogSoftmaxBackward(const Napi::CallbackInfo& info) {
   const char* k = "logSoftmaxBackward";
-  run_rows(kLogSoftmaxBack, f32_arg(info, 0, k), f32_arg(info, 1, k), f32_arg(info, 2, k), int_arg(info, 3), int_arg(info, 4));
+  run_rows(kLogSoftmaxBack, arg_f32(info, 0, k), arg_f32(info, 1, k), arg_f32(info, 2, k), int_arg(info, 3), int_arg(info, 4));
   return info.Env().Undefined();
 }
 

@@ -104,9 +104,9 @@ void topk_large(const float* x, float* values, int32_t* indices, int64_t cols, i
 // (x, values, indices, rows, cols, k)
 Napi::Value TopK(const Napi::CallbackInfo& info) {
   const char* kn = "topk";
-  const float* x = f32_arg(info, 0, kn);
-  float* values = f32_arg(info, 1, kn);
-  int32_t* indices = i32_arg(info, 2, kn);
+  const float* x = arg_f32(info, 0, kn);
+  float* values = arg_f32(info, 1, kn);
+  int32_t* indices = arg_i32(info, 2, kn);
   int64_t rows = int_arg(info, 3), cols = int_arg(info, 4), k = int_arg(info, 5);
   if (rows <= 0 || k <= 0) return info.Env().Undefined();
   if (cols < 0) cols = 0;

@@ -188,7 +188,9 @@ for (const lvl of nativeLevels()) {
       cases.push(['broadcast source', [4, 257], [0, 1], 0, [257, 1], 0]);
       cases.push(['scatter into strided', [7, 9], [9, 1], 0, [20, 2], 1]);
       cases.push(['negative stride', [16], [-1], 15, [1], 0]);
-      cases.push(['big (pool)', [300, 257], [1, 300], 0, [257, 1], 0]);
+      cases.push(['big transpose (tiled, pool)', [300, 257], [1, 300], 0, [257, 1], 0]);
+      cases.push(['batched transpose (tiled)', [2, 70, 65], [70 * 65, 1, 70], 3, [70 * 65, 65, 1], 0]);
+      cases.push(['transpose into strided dst (tiled)', [65, 64], [1, 65], 0, [130, 1], 0]);
       cases.push(['empty', [0, 5], [5, 1], 0, [5, 1], 0]);
       cases.push(['rank0', [], [], 5, [], 2]);
       const extent = (shape: number[], strides: number[], off: number) => {
