@@ -16,6 +16,8 @@
 #include "common/threadpool.h"
 
 namespace r1ts {
+// Inline namespace: used as r1ts::name, mangled apart from any same-named helper elsewhere in the addon.
+inline namespace kernel_util {
 
 /**
  * Typed-array arguments with one napi_get_typedarray_info call each (registry.h's helpers make
@@ -156,4 +158,5 @@ template <int K> struct NdIter {
   }
 };
 
+}  // namespace kernel_util
 }  // namespace r1ts
