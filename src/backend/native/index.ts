@@ -7,13 +7,21 @@
 import type { Backend, Kernels } from '../kernels.ts';
 import { addon, addonError } from './addon.ts';
 import { attentionKernels } from './attention.ts';
+import { elementwiseKernels } from './elementwise.ts';
+import { lossKernels } from './loss.ts';
+import { nnKernels } from './nn.ts';
 import { optimKernels } from './optim.ts';
+import { reduceKernels } from './reduce.ts';
 
 export { addonError };
 
 export const nativeKernels: Partial<Kernels> = {
   ...optimKernels,
   ...attentionKernels,
+  ...elementwiseKernels,
+  ...reduceKernels,
+  ...nnKernels,
+  ...lossKernels,
 };
 
 /** Names of the kernels that run natively (the rest come from the fallback). */
