@@ -1,0 +1,264 @@
+// Answer extraction for the math verifier: finds the final answer in a raw
+// dataset answer or model completion and parses it. Candidates come from
+// prioritized patterns, as in Math-Verify's parser: "final answer is ... I hope"
+// (0), \boxed{} / \fbox{} (latex_boxed_match_priority, default 50, 0 puts boxes
+// first), "final answer ... is" (50), "answer: ..." (100), "answer ..." (200),
+// then any LaTeX environment ($...$, $$...$$, \(...\), \[...\], \frac{a}{b}) or
+// any plain number / arithmetic expression (300). Within one priority the match
+// that ends last wins; the first candidate that parses is the answer. An
+// <answer>...</answer> block, when present, is searched instead of the whole text.
+// The first candidate's text is kept as a string fallback (two equal fallback
+// strings verify even when neither parses).
+// Not here: text normalization (math-normalize.ts), the parser (math-parse.ts),
+// equivalence (math-compare.ts).
+
+import { exprValue, numFromString, neg, type MathValue } from './math-ast.ts';
+import { normalizeLatex } from './math-normalize.ts';
+import { parseLatex, parsePlainExpr } from './math-parse.ts';
+
+export type MatchType = 'latex' | 'expr';
+
+export interface ExtractOptions {
+  /** Which notations may be extracted. Default both. */
+  matchTypes: readonly MatchType[];
+  /** Priority of \boxed{} matches: 0 = before everything, 50 = with "final answer ... is", -1 = off. */
+  boxedPriority: number;
+}
+
+export const DEFAULT_EXTRACT_OPTIONS: ExtractOptions = { matchTypes: ['latex', 'expr'], boxedPriority: 50 };
+
+/** What was found: parsed values (at most one) and the first candidate's text. */
+export interface Extraction {
+  values: MathValue[];
+  fallback: string | null;
+}
+
+const MAX_TEXT = 200_000;
+
+/** Case-insensitive literal as a character-class pattern (Node 20 has no inline (?i:)). */
+function ci(s: string): string {
+  return s.replace(/[a-zA-Z]/g, (ch) => `[${ch.toLowerCase()}${ch.toUpperCase()}]`);
+}
+
+function latexEnvPattern(prefix: string, context: 'boxed' | 'plain'): string {
+  const percent = `(?<${prefix}percent>(?:\\\\?%|[Pp]ercent|[Pp]ercentage|[Pp]ct))`;
+  let dd = '(?:[^$]|\\$(?!\\$))';
+  let db = '(?:[^\\\\]|\\\\(?!\\]))';
+  let id = '(?:\\\\[$]|[^\\n$])';
+  let ip = '(?:[^\\\\\\n]|\\\\(?!\\)))';
+  let ib = '[^\\n\\]\\[]';
+  if (context === 'boxed') {
+    const box = (x: string): string => `${x}*?\\\\boxed\\{${x}+?\\}${x}*?`;
+    dd = box(dd);
+    db = box(db);
+    id = box(id);
+    ip = box(ip);
+    ib = box(ib);
+  } else {
+    dd += '+?';
+    db += '+?';
+    id += '+?';
+    ip += '+?';
+    ib += '+?';
+  }
+  const pats = [
+    `(?<!\\\\)\\$\\$(?<${prefix}latexDisplayDollar>${dd})(?<!\\\\)\\$\\$`,
+    `(?<!\\\\)\\\\\\[(?<${prefix}latexDisplayBracket>${db})(?<!\\\\)\\\\\\]`,
+    `(?<!\\\\|\\d)\\$(?<${prefix}latexInlineDollar>${id})(?<!\\\\)\\$`,
+    `(?<!\\\\)\\\\\\((?<${prefix}latexInlineParenthesis>${ip})(?<!\\\\)\\\\\\)`,
+    `\\s\\[(?<${prefix}latexInlineBracket>${ib})\\]\\s`,
+  ];
+  if (context === 'plain') {
+    const simple = '-?\\d+(?:[.,]\\d+)?';
+    pats.push(`(?<${prefix}latexFraction>-?\\\\frac\\{${simple}\\}\\{${simple}\\})`);
+  }
+  return `(?:(?:${pats.join('|')})\\s*${percent}?)`;
+}
+
+type Kind = 'latex' | 'expr';
+interface Pattern {
+  re: RegExp;
+  priority: number;
+  kind: Kind;
+}
+
+function latexPatterns(boxedPriority: number): Pattern[] {
+  let envs = latexEnvPattern('first_', 'plain');
+  for (let i = 1; i <= 5; i++) envs += `(?:\\s*(?:,?and|,?or|,)\\s*${latexEnvPattern(`next${i}_`, 'plain')})?`;
+  const latexRe = `(?:${envs})`;
+  const answer = ci('answer');
+  const out: Array<[string, number]> = [
+    [`${ci('final answer is')}:?\\s*${latexRe}\\.?\\s?I hope`, 0],
+    [`${ci('final answer')}.{0,100}?\\s+is:?\\s*${latexRe}`, 50],
+    [`${answer}:.{0,50}?${latexRe}`, 100],
+    [`${answer}.{0,50}?${latexRe}`, 200],
+    [latexRe, 300],
+  ];
+  if (boxedPriority >= 0) {
+    let boxed = latexEnvPattern('first_', 'boxed');
+    for (let i = 1; i <= 5; i++) boxed += `\\s*(?:\\s*(?:,?and|,?or|,)\\s*${latexEnvPattern(`next${i}_`, 'boxed')})?`;
+    out.push([boxed, boxedPriority]);
+    out.push(['(?<first_latexBoxed>\\\\boxed\\{.+\\})', boxedPriority]);
+  }
+  return out.map(([p, priority]) => ({ re: new RegExp(p, 'gs'), priority, kind: 'latex' }));
+}
+
+function exprPatterns(): Pattern[] {
+  const numberRe =
+    '(?<!\\d)(?:' +
+    '(?<integer1>-?[1-9]\\d{0,2}(?:[ ,]\\d{3})+)(?<decimal1>\\.\\d+)?|' +
+    '(?<integer2>-?\\d+)(?<decimal2>[.,]\\d+)|' +
+    '(?<decimal3>\\.\\d+)|' +
+    '(?<integer3>-?\\d+)' +
+    ')(?<percent>\\s*(?:%|[Pp]ercent|\\s*[Pp]ercentage|\\s*[Pp]ct))?';
+  const ops = '\\+\\-\\*\\×\\/\\^\\(\\)\\÷';
+  const allExprChars = `[\\d\\.\\s${ops}]`;
+  const exprRe = `(?<expr>-?\\(?-?\\d${allExprChars}*[${ops}]${allExprChars}+\\)?)`;
+  const currency = '[$€£¥₹₽₪₩₫฿₡₢₣₤₥₦₧₨₩₪₫₭₮₯₰₱₲₳₴₵₶₷₸₹₺₻₼₽₾₿]';
+  const prefix = '(?:^|\\s|=)(?:\\*\\*)?';
+  const suffix = '(?:\\*\\*)?(?:\\.|,|:|\\s|\\)|\\$|$)';
+  const exprWith = `(?:${prefix}${exprRe}${suffix})`;
+  const numberWith = `(?:${prefix}${currency}?${numberRe})`;
+  const either = `(?:${exprWith}|${numberWith})`;
+  const answer = ci('answer');
+  const out: Array<[string, number]> = [
+    [`${ci('final answer is')}:?\\s*${either}\\.?\\s?I hope`, 0],
+    [`${ci('final answer')}.{0,100}?\\s+is:?${either}`, 50],
+    [`${answer}:(?:.{0,100}=\\s*|.{0,50}?)${either}(?!\\s*=)`, 100],
+    [`${answer}(?:.{0,100}=\\s*|.{0,50}?)${either}(?!\\s*=)`, 200],
+    [exprWith, 300],
+    [numberWith, 300],
+  ];
+  return out.map(([p, priority]) => ({ re: new RegExp(p, 'g'), priority, kind: 'expr' }));
+}
+
+const patternCache = new Map<string, Pattern[][]>();
+
+/** Patterns grouped by priority, lowest first. */
+function patternGroups(o: ExtractOptions): Pattern[][] {
+  const key = `${[...o.matchTypes].sort().join(',')}|${o.boxedPriority}`;
+  let groups = patternCache.get(key);
+  if (!groups) {
+    const all: Pattern[] = [];
+    // latex first, as listed; a stable sort keeps that order within a priority
+    for (const t of ['latex', 'expr'] as const) {
+      if (!o.matchTypes.includes(t)) continue;
+      all.push(...(t === 'latex' ? latexPatterns(o.boxedPriority) : exprPatterns()));
+    }
+    all.sort((a, b) => a.priority - b.priority);
+    groups = [];
+    for (const p of all) {
+      const last = groups[groups.length - 1];
+      if (last && last[0]!.priority === p.priority) last.push(p);
+      else groups.push([p]);
+    }
+    patternCache.set(key, groups);
+  }
+  return groups;
+}
+
+function pct(v: MathValue): MathValue {
+  return v.t === 'expr' ? exprValue({ k: 'pct', arg: v.e }) : v; // percent of a set or relation: kept as is
+}
+
+const LATEX_GROUPS = ['latexDisplayDollar', 'latexDisplayBracket', 'latexInlineDollar', 'latexInlineParenthesis', 'latexInlineBracket', 'latexFraction', 'latexBoxed'];
+
+function extractLatexMatch(m: RegExpExecArray): { value: MathValue | null; text: string } {
+  const groups = m.groups ?? {};
+  const found: Array<{ latex: string; prefix: string; name: string }> = [];
+  for (const prefix of ['first', 'next1', 'next2', 'next3', 'next4', 'next5']) {
+    for (const name of LATEX_GROUPS) {
+      const v = groups[`${prefix}_${name}`];
+      if (v) {
+        found.push({ latex: v, prefix, name });
+        break;
+      }
+    }
+  }
+  if (found.length === 0) return { value: null, text: '' };
+  const values: Array<MathValue | null> = [];
+  const texts: string[] = [];
+  for (const f of found) {
+    const normalized = normalizeLatex(f.latex, f.name === 'latexBoxed' ? 'last' : 'all');
+    texts.push(normalized);
+    let v = parseLatex(normalized);
+    if (v && groups[`${f.prefix}_percent`]) v = pct(v);
+    values.push(v);
+  }
+  if (values.length > 1 && values.every((v) => v !== null)) {
+    const items: MathValue[] = [];
+    for (const v of values as MathValue[]) {
+      if (v.t === 'set') items.push(...v.items);
+      else items.push(v);
+    }
+    return { value: { t: 'set', items }, text: texts.join(' and ') };
+  }
+  return { value: values[0] ?? null, text: texts[0]! };
+}
+
+function extractExprMatch(m: RegExpExecArray): { value: MathValue | null; text: string } {
+  const g = m.groups ?? {};
+  const integer = g.integer1 || g.integer2 || g.integer3 || '';
+  const decimal = g.decimal1 || g.decimal2 || g.decimal3 || '';
+  if (integer || decimal) {
+    let int = integer.replace(/[, ]/g, '');
+    const negative = int.startsWith('-');
+    if (negative) int = int.slice(1);
+    int = int.replace(/^0+/, '');
+    const dec = decimal.replace(',', '.');
+    const numberStr = `${negative ? '-' : ''}${int || (dec ? '' : '0')}${dec}`;
+    let e = numFromString((int || '0') + dec);
+    if (negative) e = neg(e);
+    let v: MathValue = exprValue(e);
+    if (g.percent) v = pct(v);
+    return { value: v, text: numberStr.startsWith('.') ? `0${numberStr}` : numberStr };
+  }
+  const expr = g.expr ?? '';
+  if (expr) return { value: parsePlainExpr(expr), text: expr };
+  return { value: null, text: expr };
+}
+
+/** The text to search: the inside of the last <answer>...</answer> block when there is one. */
+function answerRegion(text: string): string {
+  const i = text.lastIndexOf('<answer>');
+  if (i < 0) return text;
+  const j = text.indexOf('</answer>', i + 8);
+  const inner = text.slice(i + 8, j < 0 ? undefined : j);
+  return inner.trim().length > 0 ? inner : text;
+}
+
+/**
+ * Finds and parses the answer in `text`. Returns the first candidate (in
+ * priority order) that parses, plus the first candidate's text as fallback.
+ */
+export function extractAnswer(text: string, options: Partial<ExtractOptions> = {}): Extraction {
+  const o: ExtractOptions = { ...DEFAULT_EXTRACT_OPTIONS, ...options };
+  let s = answerRegion(typeof text === 'string' ? text : '');
+  if (s.length > MAX_TEXT) s = s.slice(s.length - MAX_TEXT);
+  const values: MathValue[] = [];
+  let fallback: string | null = null;
+  for (const group of patternGroups(o)) {
+    const matches: Array<{ m: RegExpExecArray; kind: Kind }> = [];
+    for (const p of group) {
+      p.re.lastIndex = 0;
+      for (const m of s.matchAll(p.re)) matches.push({ m: m as RegExpExecArray, kind: p.kind });
+    }
+    if (matches.length === 0) continue;
+    // rightmost end first, then leftmost start
+    matches.sort((a, b) => {
+      const ea = a.m.index + a.m[0].length;
+      const eb = b.m.index + b.m[0].length;
+      return eb !== ea ? eb - ea : a.m.index - b.m.index;
+    });
+    for (const { m, kind } of matches) {
+      const r = kind === 'latex' ? extractLatexMatch(m) : extractExprMatch(m);
+      if (r.text && fallback === null) fallback = r.text;
+      if (r.value !== null) {
+        values.push(r.value);
+        break;
+      }
+    }
+    if (values.length > 0) break;
+  }
+  return { values, fallback };
+}
