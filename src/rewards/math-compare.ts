@@ -592,8 +592,16 @@ function relationAsSet(v: MathValue): MathValue | null {
   if (v.t !== 'rel') return null;
   let variable: string | null = null;
   let iv: Iv = { lo: NEG_INF, hi: POS_INF, lopen: true, ropen: true, loV: -Infinity, hiV: Infinity };
-  const varName = (x: MathValue): string | null =>
-    x.t === 'expr' && (x.e.k === 'sym' || (x.e.k === 'fn' && x.e.undef)) ? printExpr(x.e) : null;
+  let absVar = false;
+  const varName = (x: MathValue): string | null => {
+    if (x.t !== 'expr') return null;
+    if (x.e.k === 'sym' || (x.e.k === 'fn' && x.e.undef)) return printExpr(x.e);
+    if (x.e.k === 'fn' && x.e.name === 'abs' && x.e.args.length === 1 && x.e.args[0]!.k === 'sym') {
+      absVar = true;
+      return printExpr(x.e);
+    }
+    return null;
+  };
   if (v.rels.length === 1 && v.rels[0]!.op === '!=') {
     const r = v.rels[0]!;
     const cexpr = varName(r.lhs) !== null ? r.rhs : varName(r.rhs) !== null ? r.lhs : null;
@@ -633,6 +641,15 @@ function relationAsSet(v: MathValue): MathValue | null {
     }
   }
   if (variable === null) return null;
+  if (absVar) {
+    // a <= |z| <= b  ->  [-b, -a] U [a, b]  (or (-b, b) when a <= 0)
+    if (!Number.isFinite(iv.hiV)) return null;
+    if (iv.loV < 0 || (iv.loV === 0 && !iv.lopen)) return { t: 'interval', lo: neg(iv.hi), hi: iv.hi, lopen: iv.ropen, ropen: iv.ropen };
+    return { t: 'union', parts: [
+      { t: 'interval', lo: neg(iv.hi), hi: neg(iv.lo), lopen: iv.ropen, ropen: iv.lopen },
+      { t: 'interval', lo: iv.lo, hi: iv.hi, lopen: iv.lopen, ropen: iv.ropen },
+    ] };
+  }
   return { t: 'interval', lo: iv.lo, hi: iv.hi, lopen: iv.lopen, ropen: iv.ropen };
 }
 

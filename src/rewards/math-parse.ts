@@ -302,6 +302,10 @@ class Parser {
         continue;
       }
       const rop: RelOp = op === 'in' ? '=' : op;
+      // "(p, q) = (3, 2)": a parenthesized list of symbols before = is a tuple, not an interval
+      if (rels.length === 0 && rop === '=' && lhs.t === 'interval' && lhs.lo.k === 'sym' && lhs.hi.k === 'sym') {
+        lhs = { t: 'tuple', items: [exprValue(lhs.lo), exprValue(lhs.hi)] };
+      }
       rels.push({ op: rop, lhs, rhs });
       lhs = rhs;
       result = { t: 'rel', rels: rels.slice() };

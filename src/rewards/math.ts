@@ -46,7 +46,7 @@ export function parseMathVerifyOptions(options: unknown): Resolved {
   return MathVerifyOptionsSchema.parse(options ?? {});
 }
 
-const DELIMITED = /\$|\\\(|\\\[|\\boxed|\\fbox|<answer>/;
+const DELIMITED = /(?<!\\)\$|\\\(|\\\[|\\boxed|\\fbox|<answer>/;
 
 /**
  * Gold answers in datasets are often bare LaTeX ("\frac{1}{2}", "(3, \frac{\pi}{2})").
@@ -54,7 +54,10 @@ const DELIMITED = /\$|\\\(|\\\[|\\boxed|\\fbox|<answer>/;
  * or more letters outside commands), it is parsed whole, as if written in $...$;
  * otherwise it goes through the same extraction as a prediction.
  */
-function extractGold(gold: string, o: ExtractOptions): Extraction {
+function extractGold(goldIn: string, o: ExtractOptions): Extraction {
+  // GSM8K-style references end in "#### N": N is the answer
+  const hashes = goldIn.lastIndexOf('####');
+  const gold = hashes >= 0 && goldIn.slice(hashes + 4).trim().length > 0 ? goldIn.slice(hashes + 4).trim() : goldIn;
   if (o.matchTypes.includes('latex') && !DELIMITED.test(gold) && gold.trim().length > 0) {
     const words = gold.replace(/\\[a-zA-Z]+(\{[^{}]*\})?/g, ' ').replace(/\\[a-zA-Z]+/g, ' ');
     if (!/[a-zA-Z]{3,}/.test(words)) {
