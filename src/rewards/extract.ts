@@ -80,6 +80,16 @@ interface Pattern {
   re: RegExp;
   priority: number;
   kind: Kind;
+  /** A cheap test that must pass for the pattern to match at all (null: none). */
+  needs: RegExp | null;
+}
+
+/** Literal anchors a pattern cannot match without: checked before running the big regex. */
+function needsFor(source: string): RegExp | null {
+  if (source.startsWith(ci('final answer'))) return /final answer/i;
+  if (source.startsWith(ci('answer'))) return /answer/i;
+  if (source.includes('boxed')) return /\\boxed/;
+  return null;
 }
 
 function latexPatterns(boxedPriority: number): Pattern[] {
@@ -100,7 +110,7 @@ function latexPatterns(boxedPriority: number): Pattern[] {
     out.push([boxed, boxedPriority]);
     out.push(['(?<first_latexBoxed>\\\\boxed\\{.+\\})', boxedPriority]);
   }
-  return out.map(([p, priority]) => ({ re: new RegExp(p, 'gs'), priority, kind: 'latex' }));
+  return out.map(([p, priority]) => ({ re: new RegExp(p, 'gs'), priority, kind: 'latex', needs: needsFor(p) }));
 }
 
 function exprPatterns(): Pattern[] {
@@ -129,7 +139,7 @@ function exprPatterns(): Pattern[] {
     [exprWith, 300],
     [numberWith, 300],
   ];
-  return out.map(([p, priority]) => ({ re: new RegExp(p, 'g'), priority, kind: 'expr' }));
+  return out.map(([p, priority]) => ({ re: new RegExp(p, 'g'), priority, kind: 'expr', needs: needsFor(p) }));
 }
 
 const patternCache = new Map<string, Pattern[][]>();
@@ -240,8 +250,12 @@ export function extractAnswer(text: string, options: Partial<ExtractOptions> = {
   for (const group of patternGroups(o)) {
     const matches: Array<{ m: RegExpExecArray; kind: Kind }> = [];
     for (const p of group) {
+      if (p.needs !== null && !p.needs.test(s)) continue;
       p.re.lastIndex = 0;
-      for (const m of s.matchAll(p.re)) matches.push({ m: m as RegExpExecArray, kind: p.kind });
+      for (let m = p.re.exec(s); m !== null; m = p.re.exec(s)) {
+        matches.push({ m, kind: p.kind });
+        if (m[0].length === 0) p.re.lastIndex++;
+      }
     }
     if (matches.length === 0) continue;
     // rightmost end first, then leftmost start

@@ -132,12 +132,22 @@ function isMat(v: V): v is C[][] {
 function cadd(a: C, b: C): C {
   return c(a.re + b.re, a.im + b.im);
 }
+/** Over- or underflow of finite non-zero inputs makes the value unknown (NaN), never a false 0 or infinity. */
+function guard(r: C, a: C, b: C): C {
+  const zr = r.re === 0 && r.im === 0;
+  const fin = Number.isFinite(r.re) && Number.isFinite(r.im);
+  if (fin && !zr) return r;
+  const finIn = Number.isFinite(a.re) && Number.isFinite(a.im) && Number.isFinite(b.re) && Number.isFinite(b.im);
+  if (!fin && finIn) return NAN;
+  if (zr && (a.re !== 0 || a.im !== 0) && (b.re !== 0 || b.im !== 0) && finIn) return NAN;
+  return r;
+}
 function cmul(a: C, b: C): C {
-  if (a.im === 0 && b.im === 0) return c(a.re * b.re);
-  return c(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+  if (a.im === 0 && b.im === 0) return guard(c(a.re * b.re), a, b);
+  return guard(c(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re), a, b);
 }
 function cdiv(a: C, b: C): C {
-  if (a.im === 0 && b.im === 0) return b.re === 0 ? NAN : c(a.re / b.re);
+  if (a.im === 0 && b.im === 0) return b.re === 0 ? NAN : guard(c(a.re / b.re), a, b);
   const d = b.re * b.re + b.im * b.im;
   if (d === 0) return NAN;
   return c((a.re * b.re + a.im * b.im) / d, (a.im * b.re - a.re * b.im) / d);
@@ -147,6 +157,7 @@ function cabs(a: C): number {
 }
 function cexp(a: C): C {
   const m = Math.exp(a.re);
+  if ((m === 0 || !Number.isFinite(m)) && Number.isFinite(a.re)) return NAN;
   return a.im === 0 ? c(m) : c(m * Math.cos(a.im), m * Math.sin(a.im));
 }
 function clog(a: C): C {
@@ -165,9 +176,14 @@ function cpow(a: C, b: C): C {
     }
     return b.re < 0 ? cdiv(c(1), r) : r;
   }
-  if (a.im === 0 && b.im === 0 && a.re > 0) return c(Math.pow(a.re, b.re));
   if (a.re === 0 && a.im === 0) return b.re > 0 ? c(0) : NAN;
-  return cexp(cmul(b, clog(a)));
+  if (a.im === 0 && b.im === 0 && a.re > 0) {
+    const r = c(Math.pow(a.re, b.re));
+    if (a.re === 1) return r;
+    return r.re === 0 || !Number.isFinite(r.re) ? (Number.isFinite(b.re) ? NAN : r) : r;
+  }
+  const r = cexp(cmul(b, clog(a)));
+  return (r.re === 0 && r.im === 0) || !Number.isFinite(r.re) || !Number.isFinite(r.im) ? NAN : r;
 }
 function csin(a: C): C {
   if (a.im === 0) return c(Math.sin(a.re));
@@ -417,6 +433,7 @@ function evalSafe(e: Expr, k: number): V | null {
 function close(a: C, b: C, tol = 1e-9): boolean | null {
   if (!Number.isFinite(a.re) || !Number.isFinite(a.im) || !Number.isFinite(b.re) || !Number.isFinite(b.im)) {
     if (Number.isNaN(a.re) || Number.isNaN(b.re) || Number.isNaN(a.im) || Number.isNaN(b.im)) return null;
+    // infinities only come from an explicit \infty (overflow is NaN)
     return a.re === b.re && a.im === b.im;
   }
   const scale = Math.max(1, cabs(a), cabs(b));
