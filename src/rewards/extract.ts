@@ -88,6 +88,7 @@ interface Pattern {
 function needsFor(source: string): RegExp | null {
   if (source.startsWith(ci('final answer'))) return /final answer/i;
   if (source.startsWith(ci('answer'))) return /answer/i;
+  if (source.includes('fbox')) return /\\fbox/;
   if (source.includes('boxed')) return /\\boxed/;
   return null;
 }
@@ -109,6 +110,7 @@ function latexPatterns(boxedPriority: number): Pattern[] {
     for (let i = 1; i <= 5; i++) boxed += `\\s*(?:\\s*(?:,?and|,?or|,)\\s*${latexEnvPattern(`next${i}_`, 'boxed')})?`;
     out.push([boxed, boxedPriority]);
     out.push(['(?<first_latexBoxed>\\\\boxed\\{.+\\})', boxedPriority]);
+    out.push(['(?<first_latexFbox>\\\\fbox\\{.+\\})', boxedPriority]);
   }
   return out.map(([p, priority]) => ({ re: new RegExp(p, 'gs'), priority, kind: 'latex', needs: needsFor(p) }));
 }
@@ -171,7 +173,7 @@ function pct(v: MathValue): MathValue {
   return v.t === 'expr' ? exprValue({ k: 'pct', arg: v.e }) : v; // percent of a set or relation: kept as is
 }
 
-const LATEX_GROUPS = ['latexDisplayDollar', 'latexDisplayBracket', 'latexInlineDollar', 'latexInlineParenthesis', 'latexInlineBracket', 'latexFraction', 'latexBoxed'];
+const LATEX_GROUPS = ['latexDisplayDollar', 'latexDisplayBracket', 'latexInlineDollar', 'latexInlineParenthesis', 'latexInlineBracket', 'latexFraction', 'latexBoxed', 'latexFbox'];
 
 function extractLatexMatch(m: RegExpExecArray): { value: MathValue | null; text: string } {
   const groups = m.groups ?? {};
@@ -189,7 +191,7 @@ function extractLatexMatch(m: RegExpExecArray): { value: MathValue | null; text:
   const values: Array<MathValue | null> = [];
   const texts: string[] = [];
   for (const f of found) {
-    const normalized = normalizeLatex(f.latex, f.name === 'latexBoxed' ? 'last' : 'all');
+    const normalized = normalizeLatex(f.latex, f.name === 'latexBoxed' || f.name === 'latexFbox' ? 'last' : 'all');
     texts.push(normalized);
     let v = parseLatex(normalized);
     if (v && groups[`${f.prefix}_percent`]) v = pct(v);
