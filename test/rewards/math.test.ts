@@ -202,3 +202,15 @@ test('pathological inputs return a verdict (bounded work)', () => {
   for (const [g, p] of cases) assert.equal(typeof verify(g, p), 'boolean');
   assert.equal(verify('$2^{2^{2^{2^{2^{2^{2}}}}}}$', '$2^{2^{2^{2^{2^{2^{2}}}}}}$'), true);
 });
+
+test('dependencies stay Node 20 compatible and pinned (zod only; no compute-engine)', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  assert.match(pkg.dependencies.zod ?? '', /^\d+\.\d+\.\d+$/, 'zod must be pinned to an exact version');
+  assert.equal(pkg.dependencies['@cortex-js/compute-engine'], undefined);
+  const zodPkg = JSON.parse(readFileSync(join(root, 'node_modules', 'zod', 'package.json'), 'utf8')) as { engines?: { node?: string } };
+  const range = zodPkg.engines?.node;
+  if (range !== undefined) {
+    // every lower bound in the range must admit Node 20
+    for (const m of range.matchAll(/>=?\s*(\d+)(?:\.(\d+))?/g)) assert.ok(Number(m[1]) <= 20, `zod declares engines.node ${range}`);
+  }
+});
