@@ -498,6 +498,15 @@ function isAtomicFloat(e: Expr): boolean {
 
 function roundEq(a: Expr, b: Expr, precision: number): boolean {
   if (freeSymbols(a).size > 0 || freeSymbols(b).size > 0) return false;
+  // Math-Verify (SymPy) rounds both sides, but an exact integer never equals a
+  // rounded float there: 7 = 7.0, yet 7 != 7.0000001 at any precision.
+  const ra0 = isAtomicFloat(a) ? null : exactRat(a);
+  const rb0 = isAtomicFloat(b) ? null : exactRat(b);
+  if ((ra0 && ra0[1] === 1n) || (rb0 && rb0[1] === 1n)) {
+    const x = exactRat(a);
+    const y = exactRat(b);
+    return x !== null && y !== null && x[0] === y[0] && x[1] === y[1];
+  }
   const va = evalSafe(a, 0);
   const vb = evalSafe(b, 0);
   if (va === null || vb === null || isMat(va) || isMat(vb)) return false;
