@@ -51,8 +51,9 @@ const DELIMITED = /(?<!\\)\$|\\\(|\\\[|\\boxed|\\fbox|<answer>/;
 /**
  * Gold answers in datasets are often bare LaTeX ("\frac{1}{2}", "(3, \frac{\pi}{2})").
  * When a gold string has no delimiters and reads as math (no plain words of three
- * or more letters outside commands), it is parsed whole, as if written in $...$;
- * otherwise it goes through the same extraction as a prediction.
+ * or more letters outside commands), it is also parsed whole, as if written in
+ * $...$; the pieces Math-Verify itself would extract still count too, so every
+ * pair it accepts is accepted here.
  */
 function extractGold(goldIn: string, o: ExtractOptions): Extraction {
   // GSM8K-style references end in "#### N": N is the answer
@@ -62,7 +63,9 @@ function extractGold(goldIn: string, o: ExtractOptions): Extraction {
     const words = gold.replace(/\\[a-zA-Z]+(\{[^{}]*\})?/g, ' ').replace(/\\[a-zA-Z]+/g, ' ');
     if (!/[a-zA-Z]{3,}/.test(words)) {
       const whole = extractAnswer(`$${gold.trim()}$`, o);
-      if (whole.values.length > 0) return whole;
+      const raw = extractAnswer(gold, o);
+      // both readings count: the whole string, and what Math-Verify itself would extract
+      return { values: [...whole.values, ...raw.values], fallback: raw.fallback ?? whole.fallback };
     }
   }
   return extractAnswer(gold, o);
