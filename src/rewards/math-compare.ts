@@ -511,7 +511,12 @@ function roundEq(a: Expr, b: Expr, precision: number): boolean {
   const vb = evalSafe(b, 0);
   if (va === null || vb === null || isMat(va) || isMat(vb)) return false;
   const f = 10 ** precision;
-  const r = (x: number): number => Math.round(x * f);
+  // round half to even, as SymPy's Number.round does
+  const r = (x: number): number => {
+    const y = x * f;
+    const fl = Math.floor(y);
+    return y - fl === 0.5 ? (fl % 2 === 0 ? fl : fl + 1) : Math.round(y);
+  };
   if (!Number.isFinite(va.re) || !Number.isFinite(vb.re)) return false;
   if (Math.abs(va.im) > 1e-12 || Math.abs(vb.im) > 1e-12) return r(va.re) === r(vb.re) && r(va.im) === r(vb.im);
   const ra = r(va.re);

@@ -388,7 +388,7 @@ class Parser {
     if (t.t === 'cmd') {
       if (t.v === '{') return false;
       if (REL_CMDS[t.v] || t.v === 'cdot' || t.v === 'times' || t.v === 'div' || t.v === 'pm' || t.v === 'mp') return false;
-      if (['cup', 'cap', 'setminus', 'rfloor', 'rceil', 'rangle', 'end', '\\', '}', 'mod', 'bmod', 'pmod', 'ast', 'circ', 'to', 'rightarrow', 'Rightarrow', 'implies', 'iff', 'dots', 'ldots', 'cdots', 'backslash', 'colon', 'mid', 'vert', 'rvert', 'lvert', '&', '%', 'wedge', 'vee', 'land', 'lor'].includes(t.v)) return false;
+      if (['choose', 'cup', 'cap', 'setminus', 'rfloor', 'rceil', 'rangle', 'end', '\\', '}', 'mod', 'bmod', 'pmod', 'ast', 'circ', 'to', 'rightarrow', 'Rightarrow', 'implies', 'iff', 'dots', 'ldots', 'cdots', 'backslash', 'colon', 'mid', 'vert', 'rvert', 'lvert', '&', '%', 'wedge', 'vee', 'land', 'lor'].includes(t.v)) return false;
       return true;
     }
     return false;
@@ -652,12 +652,18 @@ class Parser {
       if (t.v === '(' || t.v === '[') return this.parseBracketed(t.v);
       if (t.v === '{') {
         this.pos++;
+        const choose = this.tryChoose();
+        if (choose) return choose;
         const groups = this.parseElements();
         this.skipIgnored();
         this.expectCh('}');
         const flat = groups.flat();
         if (flat.length === 0) return { t: 'lit', name: 'empty' };
-        if (groups.length === 1 && flat.length === 1) return flat[0]!;
+        if (groups.length === 1 && flat.length === 1) {
+          // {x} groups an expression, but braces around an interval or tuple make a set of it
+          const only = flat[0]!;
+          return only.t === 'expr' || only.t === 'rel' ? only : { t: 'set', items: [only] };
+        }
         return { t: 'set', items: flat };
       }
       if (t.v === '|') {
@@ -673,6 +679,33 @@ class Parser {
     }
     if (t.t === 'cmd') return this.parseCommand(t.v);
     throw new ParseError('unexpected end');
+  }
+
+  /** {n \choose k} (just after the opening brace): a binomial coefficient, or null. */
+  private tryChoose(): MathValue | null {
+    let depth = 0;
+    let found = false;
+    for (let i = this.pos; i < this.toks.length; i++) {
+      const t = this.toks[i]!;
+      if (t.t === 'eof') break;
+      if (t.t === 'ch' && t.v === '{') depth++;
+      else if (t.t === 'ch' && t.v === '}') {
+        if (depth === 0) break;
+        depth--;
+      } else if (depth === 0 && t.t === 'cmd' && t.v === 'choose') {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return null;
+    const n = this.asExpr(this.parseAdditive());
+    this.skipIgnored();
+    if (!this.isCmd('choose')) throw new ParseError('expected \\choose');
+    this.pos++;
+    const k = this.asExpr(this.parseAdditive());
+    this.skipIgnored();
+    this.expectCh('}');
+    return exprValue({ k: 'fn', name: 'binom', args: [n, k], undef: false });
   }
 
   /** f(x), g(1, 2): an undefined function applied to an atom or to several arguments. */
