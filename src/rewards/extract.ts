@@ -76,7 +76,42 @@ function latexEnvPattern(prefix: string, context: 'boxed' | 'plain'): string {
 }
 
 type Kind = 'latex' | 'expr';
+/** Capture index of every named group in a regex source (reading m[i] is much cheaper than building m.groups for ~200 groups). */
+function groupIndices(source: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let idx = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i];
+    if (ch === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (ch === ']') inClass = false;
+      continue;
+    }
+    if (ch === '[') {
+      inClass = true;
+      continue;
+    }
+    if (ch !== '(') continue;
+    if (source[i + 1] !== '?') {
+      idx++;
+      continue;
+    }
+    if (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
+      idx++;
+      const end = source.indexOf('>', i + 3);
+      out.set(source.slice(i + 3, end), idx);
+    }
+  }
+  return out;
+}
+
 interface Pattern {
+  /** name -> capture index */
+  groups: Map<string, number>;
   re: RegExp;
   priority: number;
   kind: Kind;
@@ -112,7 +147,7 @@ function latexPatterns(boxedPriority: number): Pattern[] {
     out.push(['(?<first_latexBoxed>\\\\boxed\\{.+\\})', boxedPriority]);
     out.push(['(?<first_latexFbox>\\\\fbox\\{.+\\})', boxedPriority]);
   }
-  return out.map(([p, priority]) => ({ re: new RegExp(p, 'gs'), priority, kind: 'latex', needs: needsFor(p) }));
+  return out.map(([p, priority]) => ({ re: new RegExp(p, 'gs'), priority, kind: 'latex', needs: needsFor(p), groups: groupIndices(p) }));
 }
 
 function exprPatterns(): Pattern[] {
@@ -141,7 +176,7 @@ function exprPatterns(): Pattern[] {
     [exprWith, 300],
     [numberWith, 300],
   ];
-  return out.map(([p, priority]) => ({ re: new RegExp(p, 'g'), priority, kind: 'expr', needs: needsFor(p) }));
+  return out.map(([p, priority]) => ({ re: new RegExp(p, 'g'), priority, kind: 'expr', needs: needsFor(p), groups: groupIndices(p) }));
 }
 
 const patternCache = new Map<string, Pattern[][]>();
@@ -175,12 +210,20 @@ function pct(v: MathValue): MathValue {
 
 const LATEX_GROUPS = ['latexDisplayDollar', 'latexDisplayBracket', 'latexInlineDollar', 'latexInlineParenthesis', 'latexInlineBracket', 'latexFraction', 'latexBoxed', 'latexFbox'];
 
-function extractLatexMatch(m: RegExpExecArray): { value: MathValue | null; text: string } {
-  const groups = m.groups ?? {};
+type Groups = (name: string) => string | undefined;
+
+function groupReader(m: RegExpExecArray, idx: Map<string, number>): Groups {
+  return (name) => {
+    const i = idx.get(name);
+    return i === undefined ? undefined : m[i];
+  };
+}
+
+function extractLatexMatch(g: Groups): { value: MathValue | null; text: string } {
   const found: Array<{ latex: string; prefix: string; name: string }> = [];
   for (const prefix of ['first', 'next1', 'next2', 'next3', 'next4', 'next5']) {
     for (const name of LATEX_GROUPS) {
-      const v = groups[`${prefix}_${name}`];
+      const v = g(`${prefix}_${name}`);
       if (v) {
         found.push({ latex: v, prefix, name });
         break;
@@ -194,7 +237,7 @@ function extractLatexMatch(m: RegExpExecArray): { value: MathValue | null; text:
     const normalized = normalizeLatex(f.latex, f.name === 'latexBoxed' || f.name === 'latexFbox' ? 'last' : 'all');
     texts.push(normalized);
     let v = parseLatex(normalized);
-    if (v && groups[`${f.prefix}_percent`]) v = pct(v);
+    if (v && g(`${f.prefix}_percent`)) v = pct(v);
     values.push(v);
   }
   if (values.length > 1 && values.every((v) => v !== null)) {
@@ -208,10 +251,9 @@ function extractLatexMatch(m: RegExpExecArray): { value: MathValue | null; text:
   return { value: values[0] ?? null, text: texts[0]! };
 }
 
-function extractExprMatch(m: RegExpExecArray): { value: MathValue | null; text: string } {
-  const g = m.groups ?? {};
-  const integer = g.integer1 || g.integer2 || g.integer3 || '';
-  const decimal = g.decimal1 || g.decimal2 || g.decimal3 || '';
+function extractExprMatch(g: Groups): { value: MathValue | null; text: string } {
+  const integer = g('integer1') || g('integer2') || g('integer3') || '';
+  const decimal = g('decimal1') || g('decimal2') || g('decimal3') || '';
   if (integer || decimal) {
     let int = integer.replace(/[, ]/g, '');
     const negative = int.startsWith('-');
@@ -222,10 +264,10 @@ function extractExprMatch(m: RegExpExecArray): { value: MathValue | null; text: 
     let e = numFromString((int || '0') + dec);
     if (negative) e = neg(e);
     let v: MathValue = exprValue(e);
-    if (g.percent) v = pct(v);
+    if (g('percent')) v = pct(v);
     return { value: v, text: numberStr.startsWith('.') ? `0${numberStr}` : numberStr };
   }
-  const expr = g.expr ?? '';
+  const expr = g('expr') ?? '';
   if (expr) return { value: parsePlainExpr(expr), text: expr };
   return { value: null, text: expr };
 }
@@ -250,12 +292,12 @@ export function extractAnswer(text: string, options: Partial<ExtractOptions> = {
   const values: MathValue[] = [];
   let fallback: string | null = null;
   for (const group of patternGroups(o)) {
-    const matches: Array<{ m: RegExpExecArray; kind: Kind }> = [];
+    const matches: Array<{ m: RegExpExecArray; kind: Kind; groups: Map<string, number> }> = [];
     for (const p of group) {
       if (p.needs !== null && !p.needs.test(s)) continue;
       p.re.lastIndex = 0;
       for (let m = p.re.exec(s); m !== null; m = p.re.exec(s)) {
-        matches.push({ m, kind: p.kind });
+        matches.push({ m, kind: p.kind, groups: p.groups });
         if (m[0].length === 0) p.re.lastIndex++;
       }
     }
@@ -266,8 +308,9 @@ export function extractAnswer(text: string, options: Partial<ExtractOptions> = {
       const eb = b.m.index + b.m[0].length;
       return eb !== ea ? eb - ea : a.m.index - b.m.index;
     });
-    for (const { m, kind } of matches) {
-      const r = kind === 'latex' ? extractLatexMatch(m) : extractExprMatch(m);
+    for (const { m, kind, groups } of matches) {
+      const g = groupReader(m, groups);
+      const r = kind === 'latex' ? extractLatexMatch(g) : extractExprMatch(g);
       if (r.text && fallback === null) fallback = r.text;
       if (r.value !== null) {
         values.push(r.value);

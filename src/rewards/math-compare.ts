@@ -263,7 +263,10 @@ function undefFnValue(name: string, args: C[]): C {
   return c(0.5 + (mix(hashString(key)) / 4294967296) * 2);
 }
 
-class EvalError extends Error {}
+/** Evaluation failure (cheap to throw: no stack trace). */
+class EvalError {
+  constructor(readonly message: string) {}
+}
 
 function evalV(e: Expr, k: number, depth = 0, env?: Map<string, C>): V {
   if (depth > 300) throw new EvalError('too deep');

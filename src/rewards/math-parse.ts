@@ -156,7 +156,10 @@ export function isOnlySymbols(e: Expr): boolean {
   }
 }
 
-export class ParseError extends Error {}
+/** Thrown on input the grammar does not accept. Not an Error subclass: parse failures are frequent and expected, and a stack trace per failure would dominate the cost. */
+export class ParseError {
+  constructor(readonly message: string) {}
+}
 
 class Parser {
   private pos = 0;
