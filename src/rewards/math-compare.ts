@@ -764,7 +764,97 @@ function compareSets(gold: MathValue, pred: MathValue, o: CompareOptions): boole
   if (b.t === 'interval' && (a.t === 'set' || a.t === 'tuple') && b.lopen && b.ropen && dedupLen(a) === 2) {
     return deepCompareSetTuple(a, { t: 'tuple', items: [{ t: 'expr', e: b.lo }, { t: 'expr', e: b.hi }] }, o);
   }
+  // the same set of reals written differently: [0,1] U [1,2] = [0,2], R \ {3} = (-oo,3) U (3,oo)
+  if ((a.t === 'union' || a.t === 'setop' || b.t === 'union' || b.t === 'setop' || a.t === 'lit' || b.t === 'lit') && a.t !== 'tuple' && b.t !== 'tuple') {
+    const ca = canonicalIntervals(a);
+    const cb = canonicalIntervals(b);
+    if (ca !== null && cb !== null) return sameIntervals(ca, cb);
+  }
   return false;
+}
+
+type NumIv = { lo: number; hi: number; lopen: boolean; ropen: boolean };
+
+/** A set of reals with constant bounds as sorted, merged intervals (points are [p, p]); null when not that simple. */
+function canonicalIntervals(v: MathValue, depth = 0): NumIv[] | null {
+  if (depth > 20) return null;
+  let pieces: NumIv[] = [];
+  const bound = (e: Expr): number | null => {
+    if (e.k === 'const' && e.name === 'inf') return Infinity;
+    if (e.k === 'neg' && e.arg.k === 'const' && e.arg.name === 'inf') return -Infinity;
+    return constValue(e);
+  };
+  switch (v.t) {
+    case 'interval': {
+      const lo = bound(v.lo);
+      const hi = bound(v.hi);
+      if (lo === null || hi === null || lo > hi) return null;
+      pieces = [{ lo, hi, lopen: v.lopen || lo === -Infinity, ropen: v.ropen || hi === Infinity }];
+      break;
+    }
+    case 'set':
+      for (const it of v.items) {
+        if (it.t !== 'expr') return null;
+        const x = constValue(it.e);
+        if (x === null) return null;
+        pieces.push({ lo: x, hi: x, lopen: false, ropen: false });
+      }
+      break;
+    case 'lit':
+      if (v.name === 'R') pieces = [{ lo: -Infinity, hi: Infinity, lopen: true, ropen: true }];
+      else if (v.name === 'empty') pieces = [];
+      else return null;
+      break;
+    case 'union':
+      for (const p of v.parts) {
+        const c = canonicalIntervals(p, depth + 1);
+        if (c === null) return null;
+        pieces.push(...c);
+      }
+      break;
+    case 'setop': {
+      if (v.op !== 'minus') return null;
+      const a = canonicalIntervals(v.a, depth + 1);
+      const b = canonicalIntervals(v.b, depth + 1);
+      if (a === null || b === null || b.some((x) => x.lo !== x.hi)) return null;
+      // remove points
+      pieces = a;
+      for (const { lo: p } of b) {
+        const next: NumIv[] = [];
+        for (const iv of pieces) {
+          if (p < iv.lo || p > iv.hi || (p === iv.lo && iv.lopen) || (p === iv.hi && iv.ropen)) next.push(iv);
+          else {
+            if (p > iv.lo) next.push({ lo: iv.lo, hi: p, lopen: iv.lopen, ropen: true });
+            if (p < iv.hi) next.push({ lo: p, hi: iv.hi, lopen: true, ropen: iv.ropen });
+          }
+        }
+        pieces = next;
+      }
+      break;
+    }
+    default:
+      return null;
+  }
+  pieces.sort((x, y) => x.lo - y.lo || (x.lopen ? 1 : 0) - (y.lopen ? 1 : 0));
+  const out: NumIv[] = [];
+  for (const p of pieces) {
+    const last = out[out.length - 1];
+    if (last && (p.lo < last.hi || (p.lo === last.hi && (!last.ropen || !p.lopen)))) {
+      if (p.hi > last.hi || (p.hi === last.hi && !p.ropen)) {
+        last.hi = p.hi;
+        last.ropen = p.ropen;
+      }
+    } else out.push({ ...p });
+  }
+  return out;
+}
+
+function sameIntervals(a: NumIv[], b: NumIv[]): boolean {
+  const eq = (x: number, y: number): boolean => x === y || Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y));
+  return a.length === b.length && a.every((x, i) => {
+    const y = b[i]!;
+    return eq(x.lo, y.lo) && eq(x.hi, y.hi) && x.lopen === y.lopen && x.ropen === y.ropen;
+  });
 }
 
 function dedupLen(v: MathValue): number {

@@ -103,6 +103,10 @@ const positives: Array<[string, string, MathVerifyOptions?]> = [
   ['$x^2+y^2=1$', '$y^2 + x^2 = 1$'],
   ['$1.5 \\times 10^{3}$', '1500'],
   ['$15\\%$', '15 percent'],
+  ['$[0,1] \\cup [1,2]$', '$[0,2]$'],
+  ['$\\mathbb{R} \\setminus \\{3\\}$', '$(-\\infty,3)\\cup(3,\\infty)$'],
+  ['$(-\\infty, 2) \\cup (3, \\infty)$', '$(3,\\infty) \\cup (-\\infty,2)$'],
+  ['$28$', 'so ${8 \\choose 2} = {28}$'],
 ];
 
 test('equal answers verify (numbers, LaTeX, symbolic identities, sets, matrices, options)', () => {
@@ -136,6 +140,8 @@ const negatives: Array<[string, string, MathVerifyOptions?]> = [
   ['$5$', 'I cannot solve this.'],
   ['$\\frac{\\pi}{2}$', '$\\frac{\\pi}{3}$'],
   ['$1,5$', '15'],
+  ['$[0,1) \\cup (1,2]$', '$[0,2]$'],
+  ['$(1,2)$', '${(1,2)}$'],
 ];
 
 test('clearly different answers do not verify (no free reward)', () => {
