@@ -250,10 +250,11 @@ function mix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** Deterministic pseudo-random value in [0.3, 2.3) for a symbol at sample point k. */
+/** Deterministic pseudo-random value for a symbol at sample point k: in [0.3, 2.3) at even k, in (-2.3, -0.3] at odd k (so |x| is not x). */
 function symbolValue(name: string, k: number): number {
   const h = mix(hashString(name) + k * 0x9e3779b9);
-  return 0.3 + (h / 4294967296) * 2;
+  const v = 0.3 + (h / 4294967296) * 2;
+  return k % 2 === 0 ? v : -v;
 }
 
 /** A fixed pseudo-random function for undefined f(args): equal args give equal values. */

@@ -142,6 +142,8 @@ const negatives: Array<[string, string, MathVerifyOptions?]> = [
   ['$1,5$', '15'],
   ['$[0,1) \\cup (1,2]$', '$[0,2]$'],
   ['$(1,2)$', '${(1,2)}$'],
+  ['$|x|$', '$x$'],
+  ['$\\sqrt{x^2}$', '$x$'],
 ];
 
 test('clearly different answers do not verify (no free reward)', () => {
