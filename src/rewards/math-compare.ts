@@ -459,11 +459,83 @@ function vClose(a: V, b: V): boolean | null {
   return close(a, b);
 }
 
+/** Signed summands of an expression (a - (b + c) -> +a, -b, -c). */
+function summands(e: Expr, sign: number, out: Array<{ sign: number; e: Expr }>): void {
+  if (e.k === 'add') for (const t of e.args) summands(t, sign, out);
+  else if (e.k === 'neg') summands(e.arg, -sign, out);
+  else out.push({ sign, e });
+}
+
+function hasMatrix(e: Expr): boolean {
+  switch (e.k) {
+    case 'mat':
+      return true;
+    case 'add':
+    case 'mul':
+      return e.args.some(hasMatrix);
+    case 'pow':
+      return hasMatrix(e.base) || hasMatrix(e.exp);
+    case 'neg':
+    case 'pct':
+      return hasMatrix(e.arg);
+    case 'fn':
+      return e.args.some(hasMatrix);
+    default:
+      return false;
+  }
+}
+
+/**
+ * Is a - b zero? Identical summands cancel first (so X + 1 is never X, however
+ * large X is); the rest is evaluated at the sample points and must vanish
+ * relative to the size of its terms.
+ */
+function differenceVanishes(a: Expr, b: Expr, points: number): boolean {
+  const terms: Array<{ sign: number; e: Expr }> = [];
+  summands(a, 1, terms);
+  summands(b, -1, terms);
+  const byKey = new Map<string, { sign: number; e: Expr; n: number }>();
+  for (const t of terms) {
+    const key = printExpr(t.e);
+    const cur = byKey.get(key);
+    if (cur) cur.n += t.sign;
+    else byKey.set(key, { sign: 1, e: t.e, n: t.sign });
+  }
+  const rest = [...byKey.values()].filter((t) => t.n !== 0);
+  if (rest.length === 0) return true;
+  let valid = 0;
+  for (let k = 0; k < points; k++) {
+    let sum = c(0);
+    let scale = 0;
+    let bad = false;
+    for (const t of rest) {
+      const v = evalSafe(t.e, k);
+      if (v === null || isMat(v)) return false;
+      if (!Number.isFinite(v.re) || !Number.isFinite(v.im)) {
+        bad = true;
+        break;
+      }
+      const w = cmul(v, c(t.n));
+      sum = cadd(sum, w);
+      scale = Math.max(scale, cabs(w));
+    }
+    if (bad) continue;
+    if (cabs(sum) > 1e-9 * scale + 1e-12) return false;
+    valid++;
+  }
+  return valid > 0;
+}
+
 /** Are two expressions equal as functions of their symbols? (randomized; exact when both are rational). */
 export function exprIdentical(a: Expr, b: Expr): boolean {
   const ra = exactRat(a);
   const rb = exactRat(b);
   if (ra && rb) return ra[0] === rb[0] && ra[1] === rb[1];
+  if (!hasMatrix(a) && !hasMatrix(b)) {
+    const constant = freeSymbols(a).size === 0 && freeSymbols(b).size === 0;
+    if (hasInf(a) || hasInf(b)) return infEqual(a, b);
+    return differenceVanishes(a, b, constant ? 1 : SAMPLE_POINTS);
+  }
   const constant = freeSymbols(a).size === 0 && freeSymbols(b).size === 0;
   const points = constant ? 1 : SAMPLE_POINTS;
   let valid = 0;
@@ -476,6 +548,32 @@ export function exprIdentical(a: Expr, b: Expr): boolean {
     if (r === true) valid++;
   }
   return valid > 0;
+}
+
+function hasInf(e: Expr): boolean {
+  switch (e.k) {
+    case 'const':
+      return e.name === 'inf';
+    case 'add':
+    case 'mul':
+    case 'fn':
+      return e.args.some(hasInf);
+    case 'pow':
+      return hasInf(e.base) || hasInf(e.exp);
+    case 'neg':
+    case 'pct':
+      return hasInf(e.arg);
+    default:
+      return false;
+  }
+}
+
+/** Expressions with an explicit infinity: equal when both evaluate to the same infinity (or equal finite values). */
+function infEqual(a: Expr, b: Expr): boolean {
+  const va = evalSafe(a, 0);
+  const vb = evalSafe(b, 0);
+  if (va === null || vb === null || isMat(va) || isMat(vb)) return false;
+  return close(va, vb) === true;
 }
 
 /** Constant real value of an expression, or null. */
@@ -604,13 +702,13 @@ function compareSingleRel(g: Rel, p: Rel, o: CompareOptions): boolean {
   }
   if (g.op === p.op && exprEqual(dg, dp, o)) return true;
   if (INVERSE[g.op] === p.op && exprEqual(dg, neg(dp), o)) return true;
-  // equivalent after scaling (what solving both for their variables would show)
-  const r = proportional(dg, dp);
-  if (r === null) return false;
-  if (g.op === '=' || g.op === '!=') return g.op === p.op;
-  if (g.op === p.op) return r > 0;
-  if (INVERSE[g.op] === p.op) return r < 0;
-  return false;
+  // Equations in two or more variables are also equal after scaling (Math-Verify
+  // solves both and compares the solution dicts). It does not scale equations in
+  // one variable (2x = 14 vs x = 7), "!=", or inequalities (2x < 14 vs x < 7): neither do we.
+  if (g.op !== '=' || p.op !== '=') return false;
+  const vars = new Set([...freeSymbols(dg), ...freeSymbols(dp)]);
+  if (vars.size < 2) return false;
+  return proportional(dg, dp) !== null;
 }
 
 function compareRelational(g: MathValue & { t: 'rel' }, p: MathValue & { t: 'rel' }, o: CompareOptions): boolean {
