@@ -107,6 +107,10 @@ const positives: Array<[string, string, MathVerifyOptions?]> = [
   ['$\\mathbb{R} \\setminus \\{3\\}$', '$(-\\infty,3)\\cup(3,\\infty)$'],
   ['$(-\\infty, 2) \\cup (3, \\infty)$', '$(3,\\infty) \\cup (-\\infty,2)$'],
   ['$28$', 'so ${8 \\choose 2} = {28}$'],
+  ['$x + y = 2$', '$2x + 2y = 4$'],
+  ['$x + 1 < 8$', '$x < 7$'],
+  ['$x < 7$', '$-x > -7$'],
+  ['$\\left(2 - e^{9}\\right)^{3}$', '$-e^{27} + 6e^{18} - 12e^{9} + 8$'],
 ];
 
 test('equal answers verify (numbers, LaTeX, symbolic identities, sets, matrices, options)', () => {
@@ -144,6 +148,12 @@ const negatives: Array<[string, string, MathVerifyOptions?]> = [
   ['$(1,2)$', '${(1,2)}$'],
   ['$|x|$', '$x$'],
   ['$\\sqrt{x^2}$', '$x$'],
+  // Math-Verify does not rescale one-variable relations (its solve path fails there)
+  ['$2x = 14$', '$x = 7$'],
+  ['$x < 7$', '$2x < 14$'],
+  // X + 1 is never X, however large X is
+  ['$\\left(2 - e^{9}\\right)^{3}$', '$\\left(2 - e^{9}\\right)^{3} + 1$'],
+  ['$e^{y + 216}$', '$e^{y + 216} - 1$'],
 ];
 
 test('clearly different answers do not verify (no free reward)', () => {
