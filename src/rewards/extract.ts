@@ -285,8 +285,15 @@ function answerRegion(text: string): string {
  * Finds and parses the answer in `text`. Returns the first candidate (in
  * priority order) that parses, plus the first candidate's text as fallback.
  */
-export function extractAnswer(text: string, options: Partial<ExtractOptions> = {}): Extraction {
-  const o: ExtractOptions = { ...DEFAULT_EXTRACT_OPTIONS, ...options };
+export function extractAnswer(
+  text: string,
+  options: Partial<ExtractOptions> & { match_types?: readonly MatchType[]; latex_boxed_match_priority?: number } = {},
+): Extraction {
+  // accepts the verifier's option names (match_types, latex_boxed_match_priority) too
+  const o: ExtractOptions = {
+    matchTypes: options.matchTypes ?? options.match_types ?? DEFAULT_EXTRACT_OPTIONS.matchTypes,
+    boxedPriority: options.boxedPriority ?? options.latex_boxed_match_priority ?? DEFAULT_EXTRACT_OPTIONS.boxedPriority,
+  };
   let s = answerRegion(typeof text === 'string' ? text : '');
   if (s.length > MAX_TEXT) s = s.slice(s.length - MAX_TEXT);
   const values: MathValue[] = [];

@@ -30,6 +30,10 @@ test('latex_boxed_match_priority decides between a box and "final answer is"', (
   assert.deepEqual(got(text, { boxedPriority: 0 }), ['5']);
   assert.deepEqual(got(text, { boxedPriority: 50 }), ['6']);
   assert.deepEqual(got(text, { boxedPriority: -1 }), ['6']);
+  // the verifier's option names work too
+  assert.deepEqual(extractAnswer(text, { latex_boxed_match_priority: 0 }).values.map(printValue), ['5']);
+  assert.deepEqual(extractAnswer('x is 3 or \\(4\\)', { match_types: ['expr'] }).values.map(printValue), ['3']);
+  assert.deepEqual(extractAnswer('x is 3 or \\(4\\)', { match_types: ['latex'] }).values.map(printValue), ['4']);
 });
 
 test('anchored answers win over plain numbers', () => {
