@@ -48,7 +48,10 @@ function latexEnvPattern(prefix: string, context: 'boxed' | 'plain'): string {
   let ip = '(?:[^\\\\\\n]|\\\\(?!\\)))';
   let ib = '[^\\n\\]\\[]';
   if (context === 'boxed') {
-    const box = (x: string): string => `${x}*?\\\\boxed\\{${x}+?\\}${x}*?`;
+    // Same language as Math-Verify's `C*? \\boxed{ C+? } C*?` (C cannot cross the closing
+    // delimiter), written so that it cannot backtrack super-linearly: an atomic
+    // lookahead checks that the first \\boxed{ in the span has a } after it.
+    const box = (x: string): string => `(?=(?:(?!\\\\boxed\\{)${x})*\\\\boxed\\{${x}+?\\})${x}*`;
     dd = box(dd);
     db = box(db);
     id = box(id);
@@ -117,6 +120,15 @@ interface Pattern {
   kind: Kind;
   /** A cheap test that must pass for the pattern to match at all (null: none). */
   needs: RegExp | null;
+  /** A direct (non-regex) search used instead of `re` when set. */
+  find: ((s: string) => Found[]) | null;
+}
+
+/** One candidate: its span and its named groups. */
+interface Found {
+  start: number;
+  end: number;
+  get: Groups;
 }
 
 /** Literal anchors a pattern cannot match without: checked before running the big regex. */
@@ -144,10 +156,25 @@ function latexPatterns(boxedPriority: number): Pattern[] {
     let boxed = latexEnvPattern('first_', 'boxed');
     for (let i = 1; i <= 5; i++) boxed += `\\s*(?:\\s*(?:,?and|,?or|,)\\s*${latexEnvPattern(`next${i}_`, 'boxed')})?`;
     out.push([boxed, boxedPriority]);
-    out.push(['(?<first_latexBoxed>\\\\boxed\\{.+\\})', boxedPriority]);
-    out.push(['(?<first_latexFbox>\\\\fbox\\{.+\\})', boxedPriority]);
   }
-  return out.map(([p, priority]) => ({ re: new RegExp(p, 'gs'), priority, kind: 'latex', needs: needsFor(p), groups: groupIndices(p) }));
+  const pats: Pattern[] = out.map(([p, priority]) => ({ re: new RegExp(p, 'gs'), priority, kind: 'latex', needs: needsFor(p), groups: groupIndices(p), find: null }));
+  if (boxedPriority >= 0) {
+    // Math-Verify's `\\boxed{.+}` (DOTALL, greedy): one match at most, from the first
+    // \\boxed{ to the last }. Found directly: the regex is quadratic on unclosed boxes.
+    for (const [cmd, group] of [['\\boxed{', 'first_latexBoxed'], ['\\fbox{', 'first_latexFbox']] as const) {
+      pats.push({
+        re: /$^/g, priority: boxedPriority, kind: 'latex', needs: null, groups: new Map(),
+        find: (s: string) => {
+          const i = s.indexOf(cmd);
+          const j = s.lastIndexOf('}');
+          if (i < 0 || j < i + cmd.length + 1) return [];
+          const text = s.slice(i, j + 1);
+          return [{ start: i, end: j + 1, get: (name: string) => (name === group ? text : undefined) }];
+        },
+      });
+    }
+  }
+  return pats;
 }
 
 function exprPatterns(): Pattern[] {
@@ -176,7 +203,7 @@ function exprPatterns(): Pattern[] {
     [exprWith, 300],
     [numberWith, 300],
   ];
-  return out.map(([p, priority]) => ({ re: new RegExp(p, 'g'), priority, kind: 'expr', needs: needsFor(p), groups: groupIndices(p) }));
+  return out.map(([p, priority]) => ({ re: new RegExp(p, 'g'), priority, kind: 'expr', needs: needsFor(p), groups: groupIndices(p), find: null }));
 }
 
 const patternCache = new Map<string, Pattern[][]>();
@@ -299,24 +326,23 @@ export function extractAnswer(
   const values: MathValue[] = [];
   let fallback: string | null = null;
   for (const group of patternGroups(o)) {
-    const matches: Array<{ m: RegExpExecArray; kind: Kind; groups: Map<string, number> }> = [];
+    const matches: Array<Found & { kind: Kind }> = [];
     for (const p of group) {
       if (p.needs !== null && !p.needs.test(s)) continue;
+      if (p.find !== null) {
+        for (const f of p.find(s)) matches.push({ ...f, kind: p.kind });
+        continue;
+      }
       p.re.lastIndex = 0;
       for (let m = p.re.exec(s); m !== null; m = p.re.exec(s)) {
-        matches.push({ m, kind: p.kind, groups: p.groups });
+        matches.push({ start: m.index, end: m.index + m[0].length, get: groupReader(m, p.groups), kind: p.kind });
         if (m[0].length === 0) p.re.lastIndex++;
       }
     }
     if (matches.length === 0) continue;
     // rightmost end first, then leftmost start
-    matches.sort((a, b) => {
-      const ea = a.m.index + a.m[0].length;
-      const eb = b.m.index + b.m[0].length;
-      return eb !== ea ? eb - ea : a.m.index - b.m.index;
-    });
-    for (const { m, kind, groups } of matches) {
-      const g = groupReader(m, groups);
+    matches.sort((a, b) => (b.end !== a.end ? b.end - a.end : a.start - b.start));
+    for (const { get: g, kind } of matches) {
       const r = kind === 'latex' ? extractLatexMatch(g) : extractExprMatch(g);
       if (r.text && fallback === null) fallback = r.text;
       if (r.value !== null) {

@@ -22,9 +22,12 @@ export function extractBoxedContent(text: string, mode: 'all' | 'last'): string 
   let currentPos = text.length;
   let lastBoxedStart: number | null = null;
   let maxPos = text.length;
-  for (let guard = 0; guard < 10_000; guard++) {
-    const boxedIdx = currentPos > 0 ? text.lastIndexOf('\\boxed', currentPos - 1) : -1;
-    const fboxIdx = currentPos > 0 ? text.lastIndexOf('\\fbox', currentPos - 1) : -1;
+  // last occurrences before currentPos; searched again only when consumed (keeps this linear)
+  let boxedIdx = text.length;
+  let fboxIdx = text.length;
+  for (let guard = 0; guard < 100_000; guard++) {
+    if (boxedIdx >= currentPos) boxedIdx = currentPos > 0 ? text.lastIndexOf('\\boxed', currentPos - 1) : -1;
+    if (fboxIdx >= currentPos) fboxIdx = currentPos > 0 ? text.lastIndexOf('\\fbox', currentPos - 1) : -1;
     if (boxedIdx < 0 && fboxIdx < 0) break;
     const startIdx = Math.max(boxedIdx, fboxIdx);
     const commandEnd = startIdx + (boxedIdx > fboxIdx ? 6 : 5);

@@ -216,6 +216,11 @@ test('pathological inputs return a verdict (bounded work)', () => {
     ['$' + '\\sqrt{'.repeat(500) + '2' + '}'.repeat(500) + '$', '$1$'],
     ['$1000!$', '$1001!$'],
     ['$\\sum_{k=1}^{1000000000}k$', '$500000000500000000$'],
+    // unclosed delimiters before many boxes (once made the regexes backtrack for minutes)
+    ['1', '$$ ' + '\\boxed{1} a '.repeat(3000)],
+    ['1', '\\( ' + '\\boxed{1} a '.repeat(3000)],
+    ['1', '$ ' + '\\boxed{'.repeat(5000)],
+    ['1', '\\boxed{'.repeat(20000)],
   ];
   for (const [g, p] of cases) assert.equal(typeof verify(g, p), 'boolean');
   assert.equal(verify('$2^{2^{2^{2^{2^{2^{2}}}}}}$', '$2^{2^{2^{2^{2^{2^{2}}}}}}$'), true);
