@@ -10,10 +10,12 @@
 // Node-20 releases parse LaTeX differently from Math-Verify's grammar (sets,
 // intervals, "x=" assignments, \approx, mixed numbers, units would all need our
 // own layer anyway), it is a large dependency, and its symbolic equality gives
-// no bounded-time guarantee. A ~1,500-line parser + exact-rational / randomized
-// complex evaluation gives us control of every rule, bounded time (input caps,
-// depth caps, exponent and bit caps, a work budget per call) and >2,000
-// verifications/s on one core. The only dependency is zod for options.
+// no bounded-time guarantee. Our ~2,500 lines (normalizer, parser, exact-rational
+// and randomized complex evaluation) give control of every rule, bounded time
+// (input caps, depth caps, exponent and bit caps, a work budget per call, regexes
+// without catastrophic backtracking) and several thousand verifications/s on one
+// core; differential runs against Math-Verify itself agree on >99.9% of pairs with
+// delimited gold answers (docs/verifier-known-gaps.md). The only dependency is zod.
 //
 // Not here: rewards composition (compose.ts), format rewards, the CLI
 // (src/cli/verify-math.ts).
