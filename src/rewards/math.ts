@@ -29,10 +29,10 @@ export const MathVerifyOptionsSchema = z
   .object({
     /** Which notations may be extracted: latex ($...$, \(...\), \[...\], \boxed{}) and/or expr (plain numbers and expressions). */
     match_types: z.array(z.enum(['latex', 'expr'])).min(1).default(['latex', 'expr']),
-    /** 0: a \boxed{} answer wins over other matches; 50: ties with "final answer is"; -1: boxes ignored. */
-    latex_boxed_match_priority: z.number().int().min(-1).max(1000).default(50),
+    /** 0: a \boxed{} answer wins over other matches; 50: ties with "final answer is"; negative: boxes ignored. */
+    latex_boxed_match_priority: z.number().int().default(50),
     /** Decimal places to which numbers are compared when a float is involved. */
-    precision: z.number().int().min(0).max(15).default(6),
+    precision: z.number().int().min(0).max(100).default(6),
     /** When true, variable names matter (x+1 is not y+1). */
     strict: z.boolean().default(true),
     /** When true, a set {1,2} or interval may equal a relation (x=1 or x=2, -2<=x<=7) in either direction. */
