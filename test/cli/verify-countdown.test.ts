@@ -1,0 +1,66 @@
+// Tests of `r1ts verify countdown`: runs the command in a child process (its output is
+// stdout) on small files built here, checking one output line per input line, in order.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '../..');
+
+function run(args: string[], stdin?: string): { status: number | null; stdout: string; stderr: string } {
+  const script = `import { verifyCountdownCommand } from './src/cli/verify-countdown.ts';
+process.exitCode = await verifyCountdownCommand(JSON.parse(process.argv[1]));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify(args)], {
+    cwd: root,
+    encoding: 'utf8',
+    input: stdin ?? '',
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('verify countdown: one reward line per input line, in order, bad lines marked', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'r1ts-vc-'));
+  const file = join(dir, 'in.jsonl');
+  const lines = [
+    JSON.stringify({ numbers: [30, 100, 93], target: 23, completion: '<think>x</think><answer>30 - (100 - 93)</answer>' }),
+    JSON.stringify({ numbers: [30, 100, 93], target: 23, completion: '<answer>100 - 93 + 30</answer>' }),
+    JSON.stringify({ numbers: [30, 100, 93], target: 23, completion: 'no answer' }),
+    '{not json',
+    JSON.stringify({ numbers: 'x', target: 23, completion: '' }),
+    '',
+    JSON.stringify([1, 2]),
+    JSON.stringify({ numbers: [6, 4, 2], target: 3, completion: '<answer>6/4*2</answer>' }),
+  ];
+  writeFileSync(file, lines.join('\n') + '\n');
+  const r = run(['--jsonl', file]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { reward: number; error?: string });
+  assert.equal(out.length, 7); // the blank line is skipped
+  assert.deepEqual(out.map((o) => o.reward), [1, 0.1, 0, 0, 0, 0, 1]);
+  assert.match(out[3].error ?? '', /not JSON/);
+  assert.match(out[4].error ?? '', /numbers/);
+  assert.match(out[5].error ?? '', /object/);
+  assert.equal(out[0].error, undefined);
+
+  const strict = run(['--jsonl', file, '--no-fractions', '--format-reward', '0.2']);
+  assert.deepEqual(strict.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { reward: number }).reward), [1, 0.2, 0, 0, 0, 0, 0.2]);
+
+  const piped = run(['--jsonl', '-'], lines[0] + '\n');
+  assert.equal(piped.stdout.trim(), '{"reward":1}');
+});
+
+test('verify countdown: missing file, bad flags, help', () => {
+  const missing = run(['--jsonl', '/nonexistent/x.jsonl']);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /no such file/);
+  assert.equal(missing.stdout, '');
+  const noFlag = run([]);
+  assert.equal(noFlag.status, 2);
+  assert.match(noFlag.stderr, /missing --jsonl/);
+  assert.equal(run(['--jsonl', 'x', '--bogus']).status, 2);
+  const help = run(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /usage: r1ts verify countdown/);
+});
