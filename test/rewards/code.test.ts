@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { CodeSandbox, codeReward, containment, detectEntry, extractCode, runCode, valuesEqual, type CodeRunResult, type CodeTest } from '../../src/rewards/code.ts';
 
 // Set before any sandbox process is spawned: the children must not see it.
@@ -118,6 +118,16 @@ test('code: hostile programs are contained', async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;
+  // A world-writable Unix socket: neither the network namespace nor the permission model
+  // covers it; the JS denial of Socket.connect must.
+  const sockPath = `/tmp/r1ts-sandbox-probe-${process.pid}.sock`;
+  rmSync(sockPath, { force: true });
+  const unixServer: Server = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => unixServer.listen(sockPath, () => r()));
+  chmodSync(sockPath, 0o777);
   const probeFile = `/tmp/r1ts-sandbox-probe-${process.pid}`;
   const one = (expected: unknown): CodeTest[] => [{ args: [], expected }];
   const passwd = readFileSync('/etc/passwd', 'utf8');
@@ -126,6 +136,8 @@ test('code: hostile programs are contained', async () => {
     ['read via process.binding', 'function f() { return Object.keys(process.binding("fs")).length; }', one(0), ['error']],
     ['write a file', `function f() { require("fs").writeFileSync(${JSON.stringify(probeFile)}, "x"); return "written"; }`, one('written'), ['error']],
     ['net.connect', `function f() { return new Promise((res, rej) => { const s = require("net").connect(${port}, "127.0.0.1", () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
+    ['unix socket', `function f() { return new Promise((res, rej) => { const s = require("net").connect(${JSON.stringify(sockPath)}, () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
+    ['unix socket via import()', `async function f() { const net = await import("node:net"); return await new Promise((res, rej) => { const s = net.connect(${JSON.stringify(sockPath)}, () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
     ['fetch', `async function f() { const r = await fetch("http://127.0.0.1:${port}/"); return "connected"; }`, one('connected'), ['error']],
     ['http.get', `function f() { return new Promise((res, rej) => { require("http").get("http://127.0.0.1:${port}/", () => res("connected")).on("error", rej); }); }`, one('connected'), ['error']],
     ['tls via getBuiltinModule', `function f() { return new Promise((res, rej) => { const s = process.getBuiltinModule("tls").connect(${port}, "127.0.0.1", () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
@@ -147,6 +159,7 @@ test('code: hostile programs are contained', async () => {
   ];
   const results = await Promise.all(cases.map(([, src, tests]) => sandbox.run(src, tests)));
   server.close();
+  unixServer.close();
   cases.forEach(([name, , , want], i) => {
     const r = results[i];
     assert.deepEqual(verdicts(r), want, `${name}: ${JSON.stringify(r.tests.map((t) => t.message ?? t.actual)).slice(0, 400)}`);

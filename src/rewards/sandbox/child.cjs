@@ -11,7 +11,7 @@
 //   3. denies, in JS, the network entry points (net.Socket.connect, which every TCP/Unix
 //      client goes through, Server.listen, fetch; dgram and dns too without a network
 //      namespace), signals (process.kill) and V8 flag changes (v8.setFlagsFromString);
-//   4. writes {"t":"ready"} on fd 3 and waits for one job line on stdin.
+//   4. writes {"t":"ready"} on fd 3 and reads one job line from stdin (blocking read).
 // Then for each input i it writes {"t":"start","i":i}, calls the function, awaits a
 // returned promise, and writes {"t":"res",...} with the value in a tagged JSON encoding
 // (written by hand, never through JSON.stringify of user objects). Finally {"t":"done"}.
@@ -49,12 +49,29 @@ const PromiseCtor = Promise;
 const setTimeoutFn = setTimeout;
 const WritableLengthGetter = ObjectGetOwnPropertyDescriptor(require('stream').Writable.prototype, 'writableLength').get;
 const exit = process.reallyExit ? process.reallyExit.bind(process) : process.exit.bind(process);
-const stdin = process.stdin;
-// Create the stdio streams now, before the network is locked down (they are pipes).
-const stdoutStream = process.stdout;
-const stderrStream = process.stderr;
+// process.stdout / stderr are created lazily by Node (a few ms each); keep it so, but note
+// the streams when the program first touches them, to wait for their buffers later.
+let stdoutStream;
+let stderrStream;
+for (const name of ['stdout', 'stderr']) {
+  const d = ObjectGetOwnPropertyDescriptor(process, name);
+  if (d && typeof d.get === 'function') {
+    const get = d.get;
+    ObjectDefineProperty(process, name, {
+      configurable: true,
+      enumerable: d.enumerable,
+      get() {
+        const stream = ReflectApply(get, process, []);
+        if (name === 'stdout') stdoutStream = stream;
+        else stderrStream = stream;
+        return stream;
+      },
+    });
+  }
+}
 
 function pendingBytes(stream) {
+  if (stream === undefined) return 0;
   try {
     return ReflectApply(WritableLengthGetter, stream, []);
   } catch {
@@ -111,9 +128,10 @@ function denyProp(obj, key, label) {
     ObjectDefineProperty(obj, key, { value: denied(label), writable: false, configurable: false, enumerable: false });
   } catch {}
 }
-// net is loaded anyway (stdin is a pipe socket). Socket.prototype.connect is the one door of
-// every TCP / Unix-socket client in Node (net, tls, http, https, http2, fetch/undici all
-// end there), so closing it closes them all without loading those modules.
+// Socket.prototype.connect is the one door of every TCP / Unix-socket client in Node (net,
+// tls, http, https, http2, fetch/undici all end there), so closing it closes them all
+// without loading those modules (loading net costs ~8 ms, worth it: neither the network
+// namespace nor the permission model stops a connect() to a world-writable Unix socket).
 const net = require('net');
 denyProp(net.Socket.prototype, 'connect', 'net.Socket.connect');
 denyProp(net.Server.prototype, 'listen', 'net.Server.listen');
@@ -272,32 +290,35 @@ function describeError(e) {
 // ---- 4. ready; read one job line
 send(`{"t":"ready","uid":${uid},"pid":${process.pid}}`);
 
-let buf = '';
-stdin.setEncoding('utf8');
-stdin.on('data', (chunk) => {
-  if (buf === null) return;
-  buf += chunk;
-  const nl = buf.indexOf('\n');
-  if (nl < 0) return;
-  const line = ReflectApply(StringPrototypeSlice, buf, [0, nl]);
-  buf = null;
-  stdin.pause();
-  let job;
-  try {
-    job = JSONParse(line);
-  } catch {
-    send('{"t":"load-error","error":{"name":"ProtocolError","message":"bad job line","code":"","memory":false}}');
-    exit(2);
-    return;
+// A blocking read: nothing else to do until the job comes, and no stdin stream to build.
+const readSync = fs.readSync;
+let line = '';
+{
+  const chunk = Buffer.allocUnsafe(1 << 16);
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(0, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if (e && e.code === 'EAGAIN') continue;
+      exit(0);
+    }
+    if (n === 0) exit(0); // the parent went away before sending a job
+    line += chunk.toString('utf8', 0, n);
+    if (line.indexOf('\n') >= 0) break;
   }
-  run(job).then(
-    () => exit(0),
-    () => exit(3),
-  );
-});
-stdin.on('end', () => {
-  if (buf !== null) exit(0); // the parent went away before sending a job
-});
+}
+let job;
+try {
+  job = JSONParse(ReflectApply(StringPrototypeSlice, line, [0, line.indexOf('\n')]));
+} catch {
+  send('{"t":"load-error","error":{"name":"ProtocolError","message":"bad job line","code":"","memory":false}}');
+  exit(2);
+}
+run(job).then(
+  () => exit(0),
+  () => exit(3),
+);
 
 async function run(job) {
   const inputs = job.inputs; // JSON text of each argument list

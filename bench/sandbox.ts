@@ -1,0 +1,89 @@
+// Throughput of the code sandbox: sandboxed submissions per second through a CodeSandbox
+// pool (one fresh contained process per submission), beside the anchor: bare `node -e 0`
+// processes per second at the same concurrency, with the same empty environment (the
+// ceiling for any one-process-per-submission design; a scrubbed environment matters, see
+// below). Each submission is a correct 'add' with 5 tests.
+// Usage: npx tsx bench/sandbox.ts [--runs N] [--concurrency C] [--json]
+// Note: inheriting NODE_EXTRA_CA_CERTS (set on some machines) makes every Node start load
+// the CA store, ~doubling start time; the sandbox children get an empty environment.
+// Not here: correctness (test/rewards/code.test.ts).
+
+import { spawn } from 'node:child_process';
+import { availableParallelism, cpus } from 'node:os';
+import { CodeSandbox, containment, type CodeTest } from '../src/rewards/code.ts';
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 1) {
+    console.error(`${name} ${process.argv[i + 1]}: expected an integer >= 1`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const runs = flag('--runs', 120);
+const concurrency = flag('--concurrency', availableParallelism());
+const json = process.argv.includes('--json');
+
+const tests: CodeTest[] = [
+  { args: [1, 2], expected: 3 },
+  { args: [-5, 5], expected: 0 },
+  { args: [10, 20], expected: 30 },
+  { args: [0, 0], expected: 0 },
+  { args: [1e6, 1], expected: 1000001 },
+];
+const source = 'function add(a, b) {\n  return a + b;\n}\n';
+
+async function sandboxRate(): Promise<{ perS: number; allPassed: boolean }> {
+  const sb = new CodeSandbox({ concurrency, warm: concurrency });
+  // Warm-up: let the first processes start (not timed).
+  await Promise.all(Array.from({ length: concurrency }, () => sb.run(source, tests)));
+  let allPassed = true;
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < runs) {
+      next++;
+      const r = await sb.run(source, tests);
+      if (r.verdict !== 'pass') allPassed = false;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const s = (performance.now() - t0) / 1000;
+  sb.close();
+  return { perS: runs / s, allPassed };
+}
+
+async function bareNodeRate(): Promise<number> {
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const c = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore', env: {} });
+      c.on('exit', () => resolve());
+      c.on('error', () => resolve());
+    });
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < runs) {
+      next++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency + 1 }, worker)); // +1: spawn overlaps exit
+  return runs / ((performance.now() - t0) / 1000);
+}
+
+const c = containment();
+const sandbox = await sandboxRate();
+const anchor = await bareNodeRate();
+console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, node ${process.version}`);
+console.log(`containment: network=${c.network} rlimits=${c.rlimits} dropsRoot=${c.dropsRoot} permissionModel=${c.permissionModel}`);
+console.log(`runs: ${runs}, concurrency: ${concurrency}, tests per submission: ${tests.length}`);
+console.log('');
+console.log('what                                   per second');
+console.log(`sandboxed code runs (CodeSandbox)      ${sandbox.perS.toFixed(1).padStart(10)}${sandbox.allPassed ? '' : '  (SOME RUNS DID NOT PASS)'}`);
+console.log(`anchor: bare 'node -e 0' processes     ${anchor.toFixed(1).padStart(10)}`);
+console.log(`ratio sandbox / anchor                 ${(sandbox.perS / anchor).toFixed(2).padStart(10)}`);
+if (json) console.log(JSON.stringify({ code_runs_per_s: Number(sandbox.perS.toFixed(2)), bare_node_per_s: Number(anchor.toFixed(2)), concurrency, runs, all_passed: sandbox.allPassed }));
