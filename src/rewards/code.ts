@@ -241,6 +241,11 @@ export class CodeSandbox {
     return this.pool.limits;
   }
 
+  /** pid of the launcher process that spawns the children (undefined in direct mode). */
+  get launcherPid(): number | undefined {
+    return this.pool.launcherPid;
+  }
+
   /** Like runCode, on a pre-started process. */
   async run(source: string, tests: readonly CodeTest[], options: CodeRunOptions = {}): Promise<CodeRunResult> {
     const tol = toleranceOf(options);

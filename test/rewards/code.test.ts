@@ -195,3 +195,33 @@ test('code: containment layers on this machine', () => {
     assert.equal(c.dropsRoot, true);
   }
 });
+
+test('code: the pool survives its launcher dying, and works without one', async () => {
+  const pool = new CodeSandbox({ concurrency: 1, warm: 1 });
+  try {
+    assert.deepEqual(verdicts(await pool.run('function add(a, b) { return a + b; }', add)), ['pass', 'pass', 'pass']);
+    const pid = pool.launcherPid;
+    assert.ok(pid !== undefined);
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    // The next run starts a new launcher.
+    assert.deepEqual(verdicts(await pool.run('function add(a, b) { return a + b; }', add)), ['pass', 'pass', 'pass']);
+    assert.notEqual(pool.launcherPid, pid);
+  } finally {
+    pool.close();
+  }
+  const direct = new CodeSandbox({ concurrency: 1, warm: 1, launcher: false, limits: { timeoutMs: 1000 } });
+  try {
+    assert.equal(direct.launcherPid, undefined);
+    const [ok, loop, env] = await Promise.all([
+      direct.run('function add(a, b) { return a + b; }', add),
+      direct.run('function f() { for (;;) {} }', [{ args: [], expected: 1 }]),
+      direct.run('function f() { return process.env.R1TS_TEST_SECRET; }', [{ args: [], expected: secret }]),
+    ]);
+    assert.deepEqual(verdicts(ok), ['pass', 'pass', 'pass']);
+    assert.deepEqual(verdicts(loop), ['timeout']);
+    assert.deepEqual(verdicts(env), ['fail']);
+  } finally {
+    direct.close();
+  }
+});
