@@ -157,6 +157,7 @@ test('code: hostile programs are contained', async () => {
     ['fake exit hooks', 'function f() { process.exit = () => {}; process.reallyExit = () => {}; process.on("exit", () => { for (;;) {} }); return 1; }', [{ args: [], expected: 1 }, { args: [], expected: 1 }], ['pass', 'pass']],
     ['stack overflow', 'function f() { return f() + 1; }', one(1), ['error']],
   ];
+  if (process.getuid?.() === 0) cases.push(['runs as nobody, not root', 'function f() { return [process.getuid(), process.getgid()]; }', one([65534, 65534]), ['pass']]);
   const results = await Promise.all(cases.map(([, src, tests]) => sandbox.run(src, tests)));
   server.close();
   unixServer.close();
