@@ -9,7 +9,8 @@
 // Not here: correctness (test/rewards/code.test.ts).
 
 import { spawn } from 'node:child_process';
-import { availableParallelism, cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { CodeSandbox, containment, type CodeTest } from '../src/rewards/code.ts';
 
 function flag(name: string, fallback: number): number {
@@ -36,7 +37,21 @@ const tests: CodeTest[] = [
 ];
 const source = 'function add(a, b) {\n  return a + b;\n}\n';
 
-async function sandboxRate(): Promise<{ perS: number; allPassed: boolean }> {
+/** CPU seconds of this process plus its waited-for descendants (Linux /proc; undefined elsewhere). */
+function cpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14-17 (utime stime cutime cstime) are at 11..14 after the ')'
+    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    return ticks / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+async function sandboxRate(): Promise<{ perS: number; allPassed: boolean; cpuMsPerRun: number | undefined }> {
+  const c0 = cpuSeconds();
   const sb = new CodeSandbox({ concurrency, warm: concurrency });
   // Warm-up: let the first processes start (not timed).
   await Promise.all(Array.from({ length: concurrency }, () => sb.run(source, tests)));
@@ -52,8 +67,12 @@ async function sandboxRate(): Promise<{ perS: number; allPassed: boolean }> {
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const s = (performance.now() - t0) / 1000;
-  sb.close();
-  return { perS: runs / s, allPassed };
+  await sb.close();
+  // All CPU of the pool (parent, launcher, children, warm-up and the last warm processes
+  // included), per timed run: the machine-independent cost, whatever else runs beside us.
+  const c1 = cpuSeconds();
+  const cpuMsPerRun = c0 === undefined || c1 === undefined ? undefined : ((c1 - c0) * 1000) / (runs + 2 * concurrency);
+  return { perS: runs / s, allPassed, cpuMsPerRun };
 }
 
 async function bareNodeRate(): Promise<number> {
@@ -76,6 +95,7 @@ async function bareNodeRate(): Promise<number> {
 }
 
 const c = containment();
+const busy = loadavg()[0];
 const sandbox = await sandboxRate();
 const anchor = await bareNodeRate();
 console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, node ${process.version}`);
@@ -86,4 +106,23 @@ console.log('what                                   per second');
 console.log(`sandboxed code runs (CodeSandbox)      ${sandbox.perS.toFixed(1).padStart(10)}${sandbox.allPassed ? '' : '  (SOME RUNS DID NOT PASS)'}`);
 console.log(`anchor: bare 'node -e 0' processes     ${anchor.toFixed(1).padStart(10)}`);
 console.log(`ratio sandbox / anchor                 ${(sandbox.perS / anchor).toFixed(2).padStart(10)}`);
-if (json) console.log(JSON.stringify({ code_runs_per_s: Number(sandbox.perS.toFixed(2)), bare_node_per_s: Number(anchor.toFixed(2)), concurrency, runs, all_passed: sandbox.allPassed }));
+const capacity = sandbox.cpuMsPerRun === undefined ? undefined : (availableParallelism() * 1000) / sandbox.cpuMsPerRun;
+if (sandbox.cpuMsPerRun !== undefined) {
+  console.log(`CPU per sandboxed run (all processes)  ${sandbox.cpuMsPerRun.toFixed(1).padStart(10)} ms`);
+  console.log(`=> runs/s if these ${availableParallelism()} cores were idle ${capacity!.toFixed(1).padStart(7)}`);
+}
+console.log(`load average at start: ${busy.toFixed(2)} (other work on the machine lowers the measured rates)`);
+if (json) {
+  console.log(
+    JSON.stringify({
+      code_runs_per_s: Number(sandbox.perS.toFixed(2)),
+      bare_node_per_s: Number(anchor.toFixed(2)),
+      cpu_ms_per_run: sandbox.cpuMsPerRun === undefined ? null : Number(sandbox.cpuMsPerRun.toFixed(2)),
+      idle_capacity_runs_per_s: capacity === undefined ? null : Number(capacity.toFixed(2)),
+      load_average: Number(busy.toFixed(2)),
+      concurrency,
+      runs,
+      all_passed: sandbox.allPassed,
+    }),
+  );
+}

@@ -255,8 +255,9 @@ export class CodeSandbox {
     return judge(await this.pool.run(p.job), tests, tol);
   }
 
-  close(): void {
-    this.pool.close();
+  /** Stops the pool; resolves when its launcher has exited (never rejects). */
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
 

@@ -5,6 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { CodeSandbox, codeReward, containment, detectEntry, extractCode, runCode, valuesEqual, type CodeRunResult, type CodeTest } from '../../src/rewards/code.ts';
 
@@ -128,6 +129,11 @@ test('code: hostile programs are contained', async () => {
   });
   await new Promise<void>((r) => unixServer.listen(sockPath, () => r()));
   chmodSync(sockPath, 0o777);
+  // UDP is not denied in JS when there is a network namespace: this probes the kernel wall.
+  const udp = createSocket('udp4');
+  udp.on('message', () => connections++);
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  const udpPort = udp.address().port;
   const probeFile = `/tmp/r1ts-sandbox-probe-${process.pid}`;
   const one = (expected: unknown): CodeTest[] => [{ args: [], expected }];
   const passwd = readFileSync('/etc/passwd', 'utf8');
@@ -138,6 +144,7 @@ test('code: hostile programs are contained', async () => {
     ['net.connect', `function f() { return new Promise((res, rej) => { const s = require("net").connect(${port}, "127.0.0.1", () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
     ['unix socket', `function f() { return new Promise((res, rej) => { const s = require("net").connect(${JSON.stringify(sockPath)}, () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
     ['unix socket via import()', `async function f() { const net = await import("node:net"); return await new Promise((res, rej) => { const s = net.connect(${JSON.stringify(sockPath)}, () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
+    ['udp to 127.0.0.1', `function f() { return new Promise((res, rej) => { const s = require("dgram").createSocket("udp4"); s.send("x", ${udpPort}, "127.0.0.1", (e) => (e ? rej(e) : res("sent"))); }); }`, one('sent'), ['error']],
     ['fetch', `async function f() { const r = await fetch("http://127.0.0.1:${port}/"); return "connected"; }`, one('connected'), ['error']],
     ['http.get', `function f() { return new Promise((res, rej) => { require("http").get("http://127.0.0.1:${port}/", () => res("connected")).on("error", rej); }); }`, one('connected'), ['error']],
     ['tls via getBuiltinModule', `function f() { return new Promise((res, rej) => { const s = process.getBuiltinModule("tls").connect(${port}, "127.0.0.1", () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
@@ -159,8 +166,11 @@ test('code: hostile programs are contained', async () => {
   ];
   if (process.getuid?.() === 0) cases.push(['runs as nobody, not root', 'function f() { return [process.getuid(), process.getgid()]; }', one([65534, 65534]), ['pass']]);
   const results = await Promise.all(cases.map(([, src, tests]) => sandbox.run(src, tests)));
+  // Let any datagram that got out arrive before counting.
+  await new Promise((r) => setTimeout(r, 100));
   server.close();
   unixServer.close();
+  udp.close();
   cases.forEach(([name, , , want], i) => {
     const r = results[i];
     assert.deepEqual(verdicts(r), want, `${name}: ${JSON.stringify(r.tests.map((t) => t.message ?? t.actual)).slice(0, 400)}`);

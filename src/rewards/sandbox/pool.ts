@@ -83,7 +83,10 @@ export class SandboxPool {
     const script = fileURLToPath(new URL('./launcher.ts', import.meta.url));
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, ['--import', tsx, script], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, serialization: 'json' });
+      // In the sandbox's network namespace, so the children inherit it (see launcher.ts).
+      const netPrefix = detect().netPrefix;
+      const full = [...netPrefix, process.execPath, '--import', tsx, script];
+      child = spawn(full[0], full.slice(1), { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, serialization: 'json' });
     } catch {
       this.direct = true;
       this.refillDirect();
@@ -122,7 +125,7 @@ export class SandboxPool {
       }
     });
     try {
-      child.send({ type: 'init', limits: this.limits, warm: this.warm });
+      child.send({ type: 'init', limits: this.limits, warm: this.warm, inNetns: detect().netPrefix.length > 0 });
     } catch {
       /* the exit handler takes over */
     }
@@ -177,15 +180,20 @@ export class SandboxPool {
     }
   }
 
-  /** Stops the launcher and idle processes; runs in flight get 'error' verdicts. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Stops the launcher and idle processes; runs in flight get 'error' verdicts. The promise
+   * (never rejected) resolves once the launcher has exited.
+   */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     for (const p of this.idle) p.kill(undefined);
     this.idle = [];
     const l = this.launcher;
     this.launcher = undefined;
-    if (l) {
+    let exited = Promise.resolve();
+    if (l && l.exitCode === null && l.signalCode === null) {
+      exited = new Promise<void>((r) => l.once('exit', () => r()));
       try {
         l.send({ type: 'close' });
         l.disconnect();
@@ -199,5 +207,6 @@ export class SandboxPool {
       this.pending.delete(id);
       p.resolve(failed(p.job, 'sandbox pool closed'));
     }
+    return exited;
   }
 }

@@ -7,9 +7,11 @@
 //     snapshots / reports: Node 20's permission model (--experimental-permission with no
 //     --allow-* flag at all: every fs read and write is refused, even of the child program,
 //     which is passed with -e). Defence in depth: the child drops root to uid/gid 65534.
-//   - network: a fresh network namespace per child (`unshare --net`, which has only a down
-//     loopback, so no IP address is reachable, not even 127.0.0.1 of the host); when we are
-//     not root, an unprivileged user namespace is tried (`unshare --user --map-root-user`).
+//   - network: a fresh network namespace (`unshare --net`: only a loopback, down, so no IP
+//     address is reachable, not even 127.0.0.1 of the host): one per pool, made for its
+//     launcher and inherited by all its children (launcher.ts), or one per child when spawned
+//     without a launcher (runOnce, direct mode); when we are not root, an unprivileged user
+//     namespace is tried (`unshare --user --map-root-user --net`).
 //     In every case the child also replaces, before user code runs, net.Socket.connect (the
 //     one door of every TCP/Unix client: net, tls, http(s), http2, fetch), Server.listen and
 //     fetch with functions that throw (and dgram and dns when there is no namespace);
@@ -102,7 +104,14 @@ function which(cmd: string): string | undefined {
   return undefined;
 }
 
-let detected: { containment: Containment; prefix: string[] } | undefined;
+/** The detected layers, the unshare prefix (may be empty) and the prlimit path (when usable). */
+export interface Detected {
+  readonly containment: Containment;
+  readonly netPrefix: string[];
+  readonly prlimit: string | undefined;
+}
+
+let detected: Detected | undefined;
 
 function works(cmd: string, args: string[]): boolean {
   try {
@@ -113,7 +122,7 @@ function works(cmd: string, args: string[]): boolean {
   }
 }
 
-export function detect(): { containment: Containment; prefix: string[] } {
+export function detect(): Detected {
   if (detected) return detected;
   const unshare = which('unshare');
   const prlimit = which('prlimit');
@@ -135,7 +144,7 @@ export function detect(): { containment: Containment; prefix: string[] } {
   }
   const rlimits = prlimit !== undefined && works(prlimit, ['--cpu=5', '--data=1000000000', '--', truePath]);
   const dropsRoot = typeof process.getuid === 'function' && process.getuid() === 0 && network !== 'user-namespace';
-  detected = { containment: { network, rlimits, permissionModel: true, dropsRoot }, prefix: rlimits ? [...prefix, prlimit!] : prefix };
+  detected = { containment: { network, rlimits, permissionModel: true, dropsRoot }, netPrefix: prefix, prlimit: rlimits ? prlimit : undefined };
   return detected;
 }
 
@@ -150,14 +159,18 @@ function childProgram(): string {
   return childSource;
 }
 
-function commandFor(limits: SandboxLimits): { cmd: string; args: string[] } {
-  const { containment: c, prefix } = detect();
+/**
+ * The command line of a child. `inNetns`: this process already runs in a network namespace
+ * made for the sandbox (the launcher does), so the child inherits it and skips unshare.
+ */
+function commandFor(limits: SandboxLimits, inNetns: boolean): { cmd: string; args: string[] } {
+  const { containment: c, netPrefix, prlimit } = detect();
   const nodeArgs = ['--experimental-permission', '--no-warnings', `--max-old-space-size=${limits.memoryMb}`, '-e', childProgram(), c.network];
-  const rl = c.rlimits
-    ? [`--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`, `--data=${(limits.memoryMb + 768) * 1024 * 1024}`, '--fsize=0', '--core=0', '--']
-    : [];
-  // prefix = [unshare, ...flags, '--', prlimit] (either part may be missing)
-  const full = [...prefix, ...rl, process.execPath, ...nodeArgs];
+  const rl =
+    prlimit !== undefined
+      ? [prlimit, `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`, `--data=${(limits.memoryMb + 768) * 1024 * 1024}`, '--fsize=0', '--core=0', '--']
+      : [];
+  const full = [...(inNetns ? [] : netPrefix), ...rl, process.execPath, ...nodeArgs];
   return { cmd: full[0], args: full.slice(1) };
 }
 
@@ -214,8 +227,11 @@ export class SandboxProcess {
   startError: string | undefined;
   readonly spawnedAt = Date.now();
 
-  constructor(private readonly limits: SandboxLimits) {
-    const { cmd, args } = commandFor(limits);
+  constructor(
+    private readonly limits: SandboxLimits,
+    inNetns = false,
+  ) {
+    const { cmd, args } = commandFor(limits, inNetns);
     try {
       this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true, env: {}, cwd: '/', windowsHide: true });
     } catch (e) {
