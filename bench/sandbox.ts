@@ -75,7 +75,8 @@ async function sandboxRate(): Promise<{ perS: number; allPassed: boolean; cpuMsP
   return { perS: runs / s, allPassed, cpuMsPerRun };
 }
 
-async function bareNodeRate(): Promise<number> {
+async function bareNodeRate(): Promise<{ perS: number; cpuMsPerRun: number | undefined }> {
+  const c0 = cpuSeconds();
   const one = (): Promise<void> =>
     new Promise((resolve) => {
       const c = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore', env: {} });
@@ -91,7 +92,9 @@ async function bareNodeRate(): Promise<number> {
     }
   };
   await Promise.all(Array.from({ length: concurrency + 1 }, worker)); // +1: spawn overlaps exit
-  return runs / ((performance.now() - t0) / 1000);
+  const perS = runs / ((performance.now() - t0) / 1000);
+  const c1 = cpuSeconds();
+  return { perS, cpuMsPerRun: c0 === undefined || c1 === undefined ? undefined : ((c1 - c0) * 1000) / runs };
 }
 
 const c = containment();
@@ -104,8 +107,9 @@ console.log(`runs: ${runs}, concurrency: ${concurrency}, tests per submission: $
 console.log('');
 console.log('what                                   per second');
 console.log(`sandboxed code runs (CodeSandbox)      ${sandbox.perS.toFixed(1).padStart(10)}${sandbox.allPassed ? '' : '  (SOME RUNS DID NOT PASS)'}`);
-console.log(`anchor: bare 'node -e 0' processes     ${anchor.toFixed(1).padStart(10)}`);
-console.log(`ratio sandbox / anchor                 ${(sandbox.perS / anchor).toFixed(2).padStart(10)}`);
+console.log(`anchor: bare 'node -e 0' processes     ${anchor.perS.toFixed(1).padStart(10)}`);
+console.log(`ratio sandbox / anchor                 ${(sandbox.perS / anchor.perS).toFixed(2).padStart(10)}`);
+if (anchor.cpuMsPerRun !== undefined) console.log(`CPU per bare 'node -e 0' (anchor)      ${anchor.cpuMsPerRun.toFixed(1).padStart(10)} ms`);
 const capacity = sandbox.cpuMsPerRun === undefined ? undefined : (availableParallelism() * 1000) / sandbox.cpuMsPerRun;
 if (sandbox.cpuMsPerRun !== undefined) {
   console.log(`CPU per sandboxed run (all processes)  ${sandbox.cpuMsPerRun.toFixed(1).padStart(10)} ms`);
@@ -116,7 +120,8 @@ if (json) {
   console.log(
     JSON.stringify({
       code_runs_per_s: Number(sandbox.perS.toFixed(2)),
-      bare_node_per_s: Number(anchor.toFixed(2)),
+      bare_node_per_s: Number(anchor.perS.toFixed(2)),
+      bare_node_cpu_ms: anchor.cpuMsPerRun === undefined ? null : Number(anchor.cpuMsPerRun.toFixed(2)),
       cpu_ms_per_run: sandbox.cpuMsPerRun === undefined ? null : Number(sandbox.cpuMsPerRun.toFixed(2)),
       idle_capacity_runs_per_s: capacity === undefined ? null : Number(capacity.toFixed(2)),
       load_average: Number(busy.toFixed(2)),

@@ -95,13 +95,15 @@ test('code: correct, wrong, async, module and error solutions', async () => {
   assert.deepEqual(verdicts(noisy), ['pass', 'pass', 'pass']);
   assert.match(noisy.stdout, /thinking 1 2/);
   assert.match(noisy.stderr, /hm/);
-  // one-off run without the pool
-  const once = await runCode('function add(a, b) { return a + b; }', add);
+  // one-off run without the pool, and rewards on completions
+  const [once, r1, r2, r3] = await Promise.all([
+    runCode('function add(a, b) { return a + b; }', add),
+    codeReward(sandbox, '<think>easy</think><answer>```js\nfunction add(a, b) { return a + b; }\n```</answer>', add),
+    codeReward(sandbox, '<answer>```js\nfunction add(a, b) { if (a < 0) throw 1; return a + b; }\n```</answer>', add, { allOrNothing: true }),
+    codeReward(sandbox, 'I cannot do it', add),
+  ]);
   assert.deepEqual(verdicts(once), ['pass', 'pass', 'pass']);
-  // reward on a completion
-  assert.equal(await codeReward(sandbox, '<think>easy</think><answer>```js\nfunction add(a, b) { return a + b; }\n```</answer>', add), 1);
-  assert.equal(await codeReward(sandbox, '<answer>```js\nfunction add(a, b) { if (a < 0) throw 1; return a + b; }\n```</answer>', add, { allOrNothing: true }), 0);
-  assert.equal(await codeReward(sandbox, 'I cannot do it', add), 0);
+  assert.deepEqual([r1, r2, r3], [1, 0, 0]);
 });
 
 test('code: every submission gets a fresh process', async () => {
@@ -208,31 +210,36 @@ test('code: containment layers on this machine', () => {
 });
 
 test('code: the pool survives its launcher dying, and works without one', async () => {
-  const pool = new CodeSandbox({ concurrency: 1, warm: 1 });
-  try {
-    assert.deepEqual(verdicts(await pool.run('function add(a, b) { return a + b; }', add)), ['pass', 'pass', 'pass']);
-    const pid = pool.launcherPid;
-    assert.ok(pid !== undefined);
-    process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
-    // The next run starts a new launcher.
-    assert.deepEqual(verdicts(await pool.run('function add(a, b) { return a + b; }', add)), ['pass', 'pass', 'pass']);
-    assert.notEqual(pool.launcherPid, pid);
-  } finally {
-    pool.close();
-  }
-  const direct = new CodeSandbox({ concurrency: 1, warm: 1, launcher: false, limits: { timeoutMs: 1000 } });
-  try {
-    assert.equal(direct.launcherPid, undefined);
-    const [ok, loop, env] = await Promise.all([
-      direct.run('function add(a, b) { return a + b; }', add),
-      direct.run('function f() { for (;;) {} }', [{ args: [], expected: 1 }]),
-      direct.run('function f() { return process.env.R1TS_TEST_SECRET; }', [{ args: [], expected: secret }]),
-    ]);
-    assert.deepEqual(verdicts(ok), ['pass', 'pass', 'pass']);
-    assert.deepEqual(verdicts(loop), ['timeout']);
-    assert.deepEqual(verdicts(env), ['fail']);
-  } finally {
-    direct.close();
-  }
+  const withLauncher = async (): Promise<void> => {
+    const pool = new CodeSandbox({ concurrency: 1, warm: 1 });
+    try {
+      assert.deepEqual(verdicts(await pool.run('function add(a, b) { return a + b; }', add)), ['pass', 'pass', 'pass']);
+      const pid = pool.launcherPid;
+      assert.ok(pid !== undefined);
+      process.kill(pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 200));
+      // The next run starts a new launcher.
+      assert.deepEqual(verdicts(await pool.run('function add(a, b) { return a + b; }', add)), ['pass', 'pass', 'pass']);
+      assert.notEqual(pool.launcherPid, pid);
+    } finally {
+      await pool.close();
+    }
+  };
+  const withoutLauncher = async (): Promise<void> => {
+    const direct = new CodeSandbox({ concurrency: 3, warm: 1, launcher: false, limits: { timeoutMs: 1000 } });
+    try {
+      assert.equal(direct.launcherPid, undefined);
+      const [ok, loop, env] = await Promise.all([
+        direct.run('function add(a, b) { return a + b; }', add),
+        direct.run('function f() { for (;;) {} }', [{ args: [], expected: 1 }]),
+        direct.run('function f() { return process.env.R1TS_TEST_SECRET; }', [{ args: [], expected: secret }]),
+      ]);
+      assert.deepEqual(verdicts(ok), ['pass', 'pass', 'pass']);
+      assert.deepEqual(verdicts(loop), ['timeout']);
+      assert.deepEqual(verdicts(env), ['fail']);
+    } finally {
+      await direct.close();
+    }
+  };
+  await Promise.all([withLauncher(), withoutLauncher()]);
 });

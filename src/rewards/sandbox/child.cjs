@@ -47,7 +47,7 @@ const SetSizeGetter = ObjectGetOwnPropertyDescriptor(Set.prototype, 'size').get;
 const FunctionCtor = Function;
 const PromiseCtor = Promise;
 const setTimeoutFn = setTimeout;
-const WritableLengthGetter = ObjectGetOwnPropertyDescriptor(require('stream').Writable.prototype, 'writableLength').get;
+const ObjectGetPrototypeOf = Object.getPrototypeOf;
 const exit = process.reallyExit ? process.reallyExit.bind(process) : process.exit.bind(process);
 // process.stdout / stderr are created lazily by Node (a few ms each); keep it so, but note
 // the streams when the program first touches them, to wait for their buffers later.
@@ -70,10 +70,20 @@ for (const name of ['stdout', 'stderr']) {
   }
 }
 
+// The writableLength getter of a stream, found on its prototype chain when it is first
+// needed (require('stream') up front would cost ~10 ms per process).
+let writableLengthGetter;
 function pendingBytes(stream) {
   if (stream === undefined) return 0;
   try {
-    return ReflectApply(WritableLengthGetter, stream, []);
+    if (writableLengthGetter === undefined) {
+      for (let o = stream; o !== null && writableLengthGetter === undefined; o = ObjectGetPrototypeOf(o)) {
+        const d = ObjectGetOwnPropertyDescriptor(o, 'writableLength');
+        if (d && typeof d.get === 'function') writableLengthGetter = d.get;
+      }
+      if (writableLengthGetter === undefined) return 0;
+    }
+    return ReflectApply(writableLengthGetter, stream, []);
   } catch {
     return 0;
   }
