@@ -15,9 +15,9 @@
 //     In every case the child also replaces, before user code runs, net.Socket.connect (the
 //     one door of every TCP/Unix client: net, tls, http(s), http2, fetch), Server.listen and
 //     fetch with functions that throw (and dgram and dns when there is no namespace);
-//     process.binding is refused by the permission model. Unix
-//     sockets on the file system are not covered by the namespace: the JS denial and the
-//     dropped uid stand there.
+//     process.binding is refused by the permission model. Unix sockets on the file system
+//     are covered by neither the namespace nor the permission model: the JS denial and the
+//     dropped uid (no write access to root's sockets) stand there.
 //   - other processes: child_process and worker_threads are refused by the permission model;
 //     signals: process.kill is denied in JS and the child runs as uid 65534, so it cannot
 //     signal the parent (root). No pid namespace: it would make node PID 1, which ignores
@@ -165,7 +165,9 @@ function childProgram(): string {
  */
 function commandFor(limits: SandboxLimits, inNetns: boolean): { cmd: string; args: string[] } {
   const { containment: c, netPrefix, prlimit } = detect();
-  const nodeArgs = ['--experimental-permission', '--no-warnings', `--max-old-space-size=${limits.memoryMb}`, '-e', childProgram(), c.network];
+  // Node 20 spells it --experimental-permission; later lines renamed it --permission.
+  const permission = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
+  const nodeArgs = [permission, '--no-warnings', `--max-old-space-size=${limits.memoryMb}`, '-e', childProgram(), c.network];
   const rl =
     prlimit !== undefined
       ? [prlimit, `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`, `--data=${(limits.memoryMb + 768) * 1024 * 1024}`, '--fsize=0', '--core=0', '--']
