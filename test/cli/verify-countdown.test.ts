@@ -2,25 +2,28 @@
 // stdout) on small files built here, checking one output line per input line, in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
 
-function run(args: string[], stdin?: string): { status: number | null; stdout: string; stderr: string } {
+function run(args: string[], stdin?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const script = `import { verifyCountdownCommand } from './src/cli/verify-countdown.ts';
 process.exitCode = await verifyCountdownCommand(JSON.parse(process.argv[1]));`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify(args)], {
-    cwd: root,
-    encoding: 'utf8',
-    input: stdin ?? '',
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify(args)], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    c.on('close', (status) => resolve({ status, stdout, stderr }));
+    c.stdin.end(stdin ?? '');
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('verify countdown: one reward line per input line, in order, bad lines marked', () => {
+test('verify countdown: one reward line per input line, in order, bad lines marked', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'r1ts-vc-'));
   const file = join(dir, 'in.jsonl');
   const lines = [
@@ -34,7 +37,7 @@ test('verify countdown: one reward line per input line, in order, bad lines mark
     JSON.stringify({ numbers: [6, 4, 2], target: 3, completion: '<answer>6/4*2</answer>' }),
   ];
   writeFileSync(file, lines.join('\n') + '\n');
-  const r = run(['--jsonl', file]);
+  const [r, strict, piped] = await Promise.all([run(['--jsonl', file]), run(['--jsonl', file, '--no-fractions', '--format-reward', '0.2']), run(['--jsonl', '-'], lines[0] + '\n')]);
   assert.equal(r.status, 0, r.stderr);
   const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { reward: number; error?: string });
   assert.equal(out.length, 7); // the blank line is skipped
@@ -44,23 +47,19 @@ test('verify countdown: one reward line per input line, in order, bad lines mark
   assert.match(out[5].error ?? '', /object/);
   assert.equal(out[0].error, undefined);
 
-  const strict = run(['--jsonl', file, '--no-fractions', '--format-reward', '0.2']);
   assert.deepEqual(strict.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { reward: number }).reward), [1, 0.2, 0, 0, 0, 0, 0.2]);
 
-  const piped = run(['--jsonl', '-'], lines[0] + '\n');
   assert.equal(piped.stdout.trim(), '{"reward":1}');
 });
 
-test('verify countdown: missing file, bad flags, help', () => {
-  const missing = run(['--jsonl', '/nonexistent/x.jsonl']);
+test('verify countdown: missing file, bad flags, help', async () => {
+  const [missing, noFlag, bogus, help] = await Promise.all([run(['--jsonl', '/nonexistent/x.jsonl']), run([]), run(['--jsonl', 'x', '--bogus']), run(['--help'])]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /no such file/);
   assert.equal(missing.stdout, '');
-  const noFlag = run([]);
   assert.equal(noFlag.status, 2);
   assert.match(noFlag.stderr, /missing --jsonl/);
-  assert.equal(run(['--jsonl', 'x', '--bogus']).status, 2);
-  const help = run(['--help']);
+  assert.equal(bogus.status, 2);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /usage: r1ts verify countdown/);
 });
