@@ -146,6 +146,7 @@ test('code: hostile programs are contained', async () => {
     ['net.connect', `function f() { return new Promise((res, rej) => { const s = require("net").connect(${port}, "127.0.0.1", () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
     ['unix socket', `function f() { return new Promise((res, rej) => { const s = require("net").connect(${JSON.stringify(sockPath)}, () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
     ['unix socket via import()', `async function f() { const net = await import("node:net"); return await new Promise((res, rej) => { const s = net.connect(${JSON.stringify(sockPath)}, () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
+    ['unix socket via the raw Pipe handle', `function f() { const Pipe = process.stdout._handle.constructor; const h = new Pipe(0); return [h.bind(${JSON.stringify(sockPath + '.bound')}), h.listen(1)]; }`, one([0, 0]), ['error']],
     ['udp to 127.0.0.1', `function f() { return new Promise((res, rej) => { const s = require("dgram").createSocket("udp4"); s.send("x", ${udpPort}, "127.0.0.1", (e) => (e ? rej(e) : res("sent"))); }); }`, one('sent'), ['error']],
     ['fetch', `async function f() { const r = await fetch("http://127.0.0.1:${port}/"); return "connected"; }`, one('connected'), ['error']],
     ['http.get', `function f() { return new Promise((res, rej) => { require("http").get("http://127.0.0.1:${port}/", () => res("connected")).on("error", rej); }); }`, one('connected'), ['error']],
@@ -180,6 +181,7 @@ test('code: hostile programs are contained', async () => {
   });
   assert.equal(connections, 0, 'a sandboxed program reached the listening socket');
   assert.equal(existsSync(probeFile), false, 'a sandboxed program wrote a file');
+  assert.equal(existsSync(sockPath + '.bound'), false, 'a sandboxed program bound a Unix socket');
   // Slow hostile programs, as one-off runs with generous clocks (so that on a loaded machine
   // the limit under test, not the clock, is what stops them): V8's own heap limit (small
   // heap, reached quickly), touching 10 GB of pages (RLIMIT_DATA), 100 MB of output.

@@ -10,7 +10,8 @@
 //   2. drops root: setgroups([]), setgid/setuid(65534 "nobody") when running as root;
 //   3. denies, in JS, the network entry points (net.Socket.connect, which every TCP/Unix
 //      client goes through, Server.listen, fetch; dgram and dns too without a network
-//      namespace), signals (process.kill) and V8 flag changes (v8.setFlagsFromString);
+//      namespace), signals (process.kill) and V8 flag changes (v8.setFlagsFromString),
+//      and, once the job is read, bind/listen/connect of the raw Pipe handle class;
 //   4. writes {"t":"ready"} on fd 3 and reads one job line from stdin (blocking read).
 // Then for each input i it writes {"t":"start","i":i}, calls the function, awaits a
 // returned promise, and writes {"t":"res",...} with the value in a tagged JSON encoding
@@ -325,6 +326,20 @@ try {
   send('{"t":"load-error","error":{"name":"ProtocolError","message":"bad job line","code":"","memory":false}}');
   exit(2);
 }
+// The raw libuv Pipe handle class is reachable from any stdio stream
+// (process.stdout._handle.constructor), and its bind/listen/connect would create or reach
+// Unix sockets on the file system without going through net. Close those doors on the
+// class itself. The class is found through a socket on fd 0, now that the job is read
+// (opening the handle makes the fd non-blocking).
+try {
+  const probe = new net.Socket({ fd: 0, readable: false, writable: false });
+  const PipeProto = ObjectGetPrototypeOf(probe._handle);
+  // (open(fd) stays: stdio streams need it.)
+  for (const k of ['bind', 'listen', 'connect', 'fchmod']) if (ObjectHasOwn(PipeProto, k)) denyProp(PipeProto, k, `Pipe.${k}`);
+} catch {
+  exit(71); // never run user code with the door open
+}
+
 run(job).then(
   () => exit(0),
   () => exit(3),

@@ -16,8 +16,9 @@
 //     one door of every TCP/Unix client: net, tls, http(s), http2, fetch), Server.listen and
 //     fetch with functions that throw (and dgram and dns when there is no namespace);
 //     process.binding is refused by the permission model. Unix sockets on the file system
-//     are covered by neither the namespace nor the permission model: the JS denial and the
-//     dropped uid (no write access to root's sockets) stand there.
+//     are covered by neither the namespace nor the permission model: the JS denial (also of
+//     bind/listen/connect on the raw Pipe handle class, reachable from any stdio stream) and
+//     the dropped uid (no write access to root's sockets) stand there.
 //   - other processes: child_process and worker_threads are refused by the permission model;
 //     signals: process.kill is denied in JS and the child runs as uid 65534, so it cannot
 //     signal the parent (root). No pid namespace: it would make node PID 1, which ignores
