@@ -152,6 +152,7 @@ test('code: hostile programs are contained', async () => {
     ['http.get', `function f() { return new Promise((res, rej) => { require("http").get("http://127.0.0.1:${port}/", () => res("connected")).on("error", rej); }); }`, one('connected'), ['error']],
     ['tls via getBuiltinModule', `function f() { return new Promise((res, rej) => { const s = process.getBuiltinModule("tls").connect(${port}, "127.0.0.1", () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
     ['spawn a process', 'function f() { return require("child_process").execSync("echo hi").toString(); }', one('hi\n'), ['error']],
+    ['spawn through the raw Process handle', `function f() { const h = new (require("child_process").ChildProcess)()._handle; return h.spawn({ file: "/bin/touch", args: ["touch", ${JSON.stringify(probeFile)}], envPairs: [], stdio: [{ type: "ignore" }, { type: "ignore" }, { type: "ignore" }] }); }`, one(0), ['error']],
     ['read env secret', 'function f() { return process.env.R1TS_TEST_SECRET ?? JSON.stringify(process.env); }', one(secret), ['fail']],
     ['signal the parent', 'function f() { process.kill(process.ppid, "SIGKILL"); return "killed"; }', one('killed'), ['error']],
     ['infinite loop', 'function f() { for (;;) {} }', [{ args: [], expected: 1 }, { args: [], expected: 1 }], ['timeout', 'timeout']],
