@@ -1,0 +1,461 @@
+// One sandbox child process: how it is started (containment layers, detected once per
+// machine), the frame protocol with child.cjs, limits, and the verdict when it dies.
+// Each SandboxProcess runs exactly one submission and is killed afterwards.
+//
+// Containment of each child (what IS contained, and how):
+//   - file system, child processes, worker threads, native addons, inspector, WASI, heap
+//     snapshots / reports: Node 20's permission model (--experimental-permission with no
+//     --allow-* flag at all: every fs read and write is refused, even of the child program,
+//     which is passed with -e). Defence in depth: the child drops root to uid/gid 65534.
+//   - network: a fresh network namespace (`unshare --net`: only a loopback, down, so no IP
+//     address is reachable, not even 127.0.0.1 of the host): one per pool, made for its
+//     launcher and inherited by all its children (launcher.ts), or one per child when spawned
+//     without a launcher (runOnce, direct mode); when we are not root, an unprivileged user
+//     namespace is tried (`unshare --user --map-root-user --net`).
+//     In every case the child also replaces, before user code runs, net.Socket.connect (the
+//     one door of every TCP/Unix client: net, tls, http(s), http2, fetch), Server.listen and
+//     fetch with functions that throw (and dgram and dns when there is no namespace);
+//     process.binding is refused by the permission model. Unix sockets on the file system
+//     are covered by neither the namespace nor the permission model: the JS denial (also of
+//     bind/listen/connect on the raw Pipe handle class, reachable from any stdio stream) and
+//     the dropped uid (no write access to root's sockets) stand there.
+//   - other processes: child_process and worker_threads are refused by the permission model;
+//     signals: process.kill is denied in JS and the child runs as uid 65534, so it cannot
+//     signal the parent (root). No pid namespace: it would make node PID 1, which ignores
+//     SIGXCPU/SIGABRT and blurs the verdicts; the sandboxes share uid 65534, so a program
+//     that got past the JS denial could signal another sandbox (not the parent).
+//   - CPU: RLIMIT_CPU (prlimit) on the whole process, plus wall-clock limits per test and per
+//     submission enforced here; on expiry the whole process group gets SIGKILL.
+//   - memory: --max-old-space-size for the V8 heap and RLIMIT_DATA for everything else
+//     (buffers, typed arrays); allocation failures and V8's fatal OOM become 'memory'.
+//   - output: stdout+stderr counted here; past limits.outputBytes the child is killed
+//     ('output-limit'); only the first bytes are kept for diagnostics.
+//   - environment: the child gets an empty environment (no parent secrets), cwd '/'.
+//   - the parent: all child I/O is asynchronous with limits and timers; a child that hangs,
+//     floods, crashes or lies on the protocol cannot block or crash this process. Expected
+//     outputs never enter the child; pass/fail is decided here.
+// What is NOT contained: CPU cache/timing side channels; reading the inputs of the other
+// tests of the same submission; a V8 memory-corruption exploit would escape the permission
+// model (the namespaces, uid and rlimits still hold). Without `unshare` (no root, no user
+// namespaces) there is no kernel network wall, only the JS denial; without `prlimit` there
+// is no CPU/data rlimit, only the wall clock and the V8 heap limit. `containment()` says
+// which layers are active on this machine.
+// Not here: the pool and the launcher process (pool.ts, launcher.ts), comparing values
+// and scoring (code.ts).
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+/** Limits of one submission. Validated by validateLimits. */
+export interface SandboxLimits {
+  /** Wall clock per test, from its start (default 2000 ms). */
+  readonly timeoutMs: number;
+  /** Wall clock for all tests of a submission together, after startup (default 10000 ms). */
+  readonly totalTimeoutMs: number;
+  /** RLIMIT_CPU of the child, whole process, startup included (default 10 s). */
+  readonly cpuSeconds: number;
+  /** V8 old-space size; RLIMIT_DATA is this plus 768 MiB (default 256 MiB). */
+  readonly memoryMb: number;
+  /** stdout + stderr bytes before the child is killed (default 1 MiB). */
+  readonly outputBytes: number;
+  /** Spawn to ready, generous for loaded machines (default 30000 ms). */
+  readonly startupTimeoutMs: number;
+}
+
+export const defaultSandboxLimits: SandboxLimits = {
+  timeoutMs: 2000,
+  totalTimeoutMs: 10000,
+  cpuSeconds: 10,
+  memoryMb: 256,
+  outputBytes: 1 << 20,
+  startupTimeoutMs: 30000,
+};
+
+export function validateLimits(partial: Partial<SandboxLimits> = {}): SandboxLimits {
+  const l = { ...defaultSandboxLimits, ...partial };
+  for (const [k, v] of Object.entries(l)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`sandbox limit ${k}=${String(v)}: expected a number > 0`);
+  }
+  if (!Number.isInteger(l.cpuSeconds)) throw new RangeError(`sandbox limit cpuSeconds=${l.cpuSeconds}: expected an integer`);
+  if (!Number.isInteger(l.memoryMb) || l.memoryMb < 16) throw new RangeError(`sandbox limit memoryMb=${l.memoryMb}: expected an integer >= 16`);
+  return l;
+}
+
+/** Which containment layers this machine provides (detected once). */
+export interface Containment {
+  /** 'namespace': unshare --net (root); 'user-namespace': unprivileged; 'js-only': neither works. */
+  readonly network: 'namespace' | 'user-namespace' | 'js-only';
+  /** true when prlimit applies RLIMIT_CPU / RLIMIT_DATA / RLIMIT_FSIZE / RLIMIT_CORE. */
+  readonly rlimits: boolean;
+  /** Node's permission model (always on; Node >= 20). */
+  readonly permissionModel: true;
+  /** true when the parent is root, so the child drops to uid 65534. */
+  readonly dropsRoot: boolean;
+}
+
+function which(cmd: string): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/bin', '/bin', '/usr/sbin', '/sbin']);
+  for (const d of dirs) {
+    if (d === '') continue;
+    const p = join(d, cmd);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** The detected layers, the unshare prefix (may be empty) and the prlimit path (when usable). */
+export interface Detected {
+  readonly containment: Containment;
+  readonly netPrefix: string[];
+  readonly prlimit: string | undefined;
+}
+
+let detected: Detected | undefined;
+
+function works(cmd: string, args: string[]): boolean {
+  try {
+    const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 10000, env: {} });
+    return r.status === 0;
+  } catch {
+    return false;
+  }
+}
+
+export function detect(): Detected {
+  if (detected) return detected;
+  const unshare = which('unshare');
+  const prlimit = which('prlimit');
+  const truePath = which('true') ?? '/bin/true';
+  let prefix: string[] = [];
+  let network: Containment['network'] = 'js-only';
+  if (unshare) {
+    const variants: [Containment['network'], string[]][] = [
+      ['namespace', ['--net']],
+      ['user-namespace', ['--user', '--map-root-user', '--net']],
+    ];
+    for (const [kind, args] of variants) {
+      if (works(unshare, [...args, '--', truePath])) {
+        prefix = [unshare, ...args, '--'];
+        network = kind;
+        break;
+      }
+    }
+  }
+  const rlimits = prlimit !== undefined && works(prlimit, ['--cpu=5', '--data=1000000000', '--', truePath]);
+  const dropsRoot = typeof process.getuid === 'function' && process.getuid() === 0 && network !== 'user-namespace';
+  detected = { containment: { network, rlimits, permissionModel: true, dropsRoot }, netPrefix: prefix, prlimit: rlimits ? prlimit : undefined };
+  return detected;
+}
+
+/** The containment layers in use on this machine. */
+export function containment(): Containment {
+  return detect().containment;
+}
+
+let childSource: string | undefined;
+function childProgram(): string {
+  childSource ??= readFileSync(new URL('./child.cjs', import.meta.url), 'utf8');
+  return childSource;
+}
+
+/**
+ * The command line of a child. `inNetns`: this process already runs in a network namespace
+ * made for the sandbox (the launcher does), so the child inherits it and skips unshare.
+ */
+function commandFor(limits: SandboxLimits, inNetns: boolean): { cmd: string; args: string[] } {
+  const { containment: c, netPrefix, prlimit } = detect();
+  // Node 20 spells it --experimental-permission; later lines renamed it --permission.
+  const permission = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
+  const nodeArgs = [permission, '--no-warnings', `--max-old-space-size=${limits.memoryMb}`, '-e', childProgram(), c.network];
+  const rl =
+    prlimit !== undefined
+      ? [prlimit, `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`, `--data=${(limits.memoryMb + 768) * 1024 * 1024}`, '--fsize=0', '--core=0', '--']
+      : [];
+  const full = [...(inNetns ? [] : netPrefix), ...rl, process.execPath, ...nodeArgs];
+  return { cmd: full[0], args: full.slice(1) };
+}
+
+// ------------------------------------------------------------------ one child process
+
+/** How a test ended in the child. */
+export type Verdict = 'pass' | 'fail' | 'error' | 'timeout' | 'memory' | 'output-limit';
+
+/** What the child reported for one test (before comparison with the expected value). */
+export type RawOutcome =
+  | { readonly kind: 'value'; readonly encoded: unknown }
+  | { readonly kind: 'error'; readonly verdict: Exclude<Verdict, 'pass' | 'fail'>; readonly message: string; readonly ran: boolean };
+
+export interface RawRun {
+  readonly outcomes: RawOutcome[];
+  /** First bytes of the program's stdout / stderr. */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time from ready to the end of the last test (or the kill). */
+  readonly ms: number;
+}
+
+/** A submission as the child receives it; expected outputs are not part of it. */
+export interface Job {
+  readonly source: string;
+  /** Identifier of the function to call; undefined: module.exports. */
+  readonly entry: string | undefined;
+  /** Argument list of each test. */
+  readonly inputs: readonly (readonly unknown[])[];
+}
+
+const keepBytes = 8192;
+const maxFrameBytes = 64 << 20;
+
+type Frame = { t: 'ready'; uid: number } | { t: 'start'; i: number } | { t: 'res'; i: number; ok: true; v: unknown } | { t: 'res'; i: number; ok: false; error: { name: string; message: string; memory: boolean } } | { t: 'load-error'; error: { name: string; message: string; memory: boolean } } | { t: 'done' };
+
+export class SandboxProcess {
+  private child: ChildProcess | undefined;
+  private ready = false;
+  private readyWaiters: (() => void)[] = [];
+  private dead = false;
+  private deathWaiters: (() => void)[] = [];
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private frameBuf = '';
+  private frameBytes = 0;
+  private outBytes = 0;
+  private stdout = '';
+  private stderr = '';
+  private killedFor: Verdict | undefined;
+  private onFrame: ((f: Frame) => void) | undefined;
+  private pendingFrames: Frame[] = [];
+  private startupTimer: NodeJS.Timeout | undefined;
+  /** Set when the child could not be started or died before ready. */
+  startError: string | undefined;
+  readonly spawnedAt = Date.now();
+
+  constructor(
+    private readonly limits: SandboxLimits,
+    inNetns = false,
+  ) {
+    const { cmd, args } = commandFor(limits, inNetns);
+    try {
+      this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true, env: {}, cwd: '/', windowsHide: true });
+    } catch (e) {
+      this.startError = `spawn failed: ${e instanceof Error ? e.message : String(e)}`;
+      this.markDead();
+      return;
+    }
+    const c = this.child;
+    c.on('error', (e) => {
+      this.startError ??= `spawn failed: ${e.message}`;
+      this.markDead();
+    });
+    c.on('exit', (code, signal) => {
+      this.exitInfo = { code, signal };
+      // 'close' follows once the pipes have drained; do not wait for it forever.
+      setTimeout(() => this.markDead(), 2000).unref();
+    });
+    c.on('close', () => this.markDead());
+    c.stdin?.on('error', () => {});
+    const count = (which: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      this.outBytes += chunk.length;
+      const have = which === 'stdout' ? this.stdout.length : this.stderr.length;
+      if (have < keepBytes) {
+        const add = chunk.subarray(0, keepBytes - have).toString('utf8');
+        if (which === 'stdout') this.stdout += add;
+        else this.stderr += add;
+      }
+      if (this.outBytes > this.limits.outputBytes) this.kill('output-limit');
+    };
+    c.stdout?.on('data', count('stdout'));
+    c.stderr?.on('data', count('stderr'));
+    c.stdout?.on('error', () => {});
+    c.stderr?.on('error', () => {});
+    const fd3 = c.stdio[3] as Readable | null;
+    fd3?.on('error', () => {});
+    fd3?.on('data', (chunk: Buffer) => this.onFrameData(chunk));
+    this.startupTimer = setTimeout(() => {
+      if (!this.ready) {
+        this.startError ??= `not ready after ${this.limits.startupTimeoutMs} ms`;
+        this.kill('error');
+      }
+    }, this.limits.startupTimeoutMs);
+  }
+
+  get isDead(): boolean {
+    return this.dead;
+  }
+
+  private onFrameData(chunk: Buffer): void {
+    this.frameBytes += chunk.length;
+    if (this.frameBytes > maxFrameBytes) {
+      this.kill('output-limit');
+      return;
+    }
+    this.frameBuf += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = this.frameBuf.indexOf('\n')) >= 0) {
+      const line = this.frameBuf.slice(0, nl);
+      this.frameBuf = this.frameBuf.slice(nl + 1);
+      let f: Frame;
+      try {
+        f = JSON.parse(line) as Frame;
+      } catch {
+        continue; // the program wrote garbage to fd 3: ignore it
+      }
+      if (typeof f !== 'object' || f === null) continue;
+      if (f.t === 'ready' && !this.ready) {
+        this.ready = true;
+        clearTimeout(this.startupTimer);
+        for (const w of this.readyWaiters.splice(0)) w();
+      } else if (this.onFrame) this.onFrame(f);
+      else this.pendingFrames.push(f); // arrived before run() installed its handler
+    }
+  }
+
+  private markDead(): void {
+    if (this.dead) return;
+    this.dead = true;
+    clearTimeout(this.startupTimer);
+    if (!this.ready) this.startError ??= `exited before ready (${this.describeExit()}): ${this.stderr.slice(0, 500)}`;
+    for (const w of this.readyWaiters.splice(0)) w();
+    for (const w of this.deathWaiters.splice(0)) w();
+  }
+
+  describeExit(): string {
+    const e = this.exitInfo;
+    if (!e) return 'no exit status';
+    return e.signal ? `signal ${e.signal}` : `code ${e.code}`;
+  }
+
+  /** SIGKILL to the whole process group (idempotent). */
+  kill(reason: Verdict | undefined): void {
+    if (reason !== undefined && !this.dead) this.killedFor ??= reason;
+    const c = this.child;
+    if (!c || c.pid === undefined) return;
+    try {
+      process.kill(-c.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private whenReady(): Promise<void> {
+    if (this.ready || this.dead) return Promise.resolve();
+    return new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  private whenDead(): Promise<void> {
+    if (this.dead) return Promise.resolve();
+    return new Promise((r) => this.deathWaiters.push(r));
+  }
+
+  /** Why the process died, as a verdict for the test that was running. */
+  private deathVerdict(): { verdict: Exclude<Verdict, 'pass' | 'fail'>; message: string } {
+    if (this.killedFor === 'timeout') return { verdict: 'timeout', message: 'time limit exceeded' };
+    if (this.killedFor === 'output-limit') return { verdict: 'output-limit', message: `output exceeded ${this.limits.outputBytes} bytes` };
+    const e = this.exitInfo;
+    if (/heap out of memory|Allocation failed|invalid array length|invalid table size|std::bad_alloc|Cannot allocate memory|out of memory/i.test(this.stderr)) {
+      return { verdict: 'memory', message: 'memory limit exceeded' };
+    }
+    if (e?.signal === 'SIGXCPU' || (this.limits.cpuSeconds > 0 && e?.code === 128 + 24)) return { verdict: 'timeout', message: 'CPU time limit exceeded' };
+    if (e?.signal === 'SIGKILL' && this.killedFor === undefined) return { verdict: 'memory', message: 'killed by the system (likely memory)' };
+    return { verdict: 'error', message: `process ended during the test (${this.describeExit()})${this.stderr ? `: ${this.stderr.slice(-500)}` : ''}` };
+  }
+
+  /** Runs the job on this (fresh) process; never rejects. The process is dead afterwards. */
+  async run(job: Job): Promise<RawRun> {
+    const n = job.inputs.length;
+    const outcomes: (RawOutcome | undefined)[] = new Array(n).fill(undefined);
+    const t0 = Date.now();
+    let readyAt = t0;
+    const finish = (): RawRun => {
+      this.kill(undefined); // the process is never reused
+      let ms = Date.now() - readyAt;
+      if (ms < 0) ms = 0;
+      return {
+        outcomes: outcomes.map((o) => o ?? { kind: 'error', verdict: 'error', message: 'no result', ran: false }),
+        stdout: this.stdout,
+        stderr: this.stderr,
+        ms,
+      };
+    };
+    const fillRest = (from: number, verdict: Exclude<Verdict, 'pass' | 'fail'>, message: string, ranFirst: boolean): void => {
+      for (let i = from; i < n; i++) if (outcomes[i] === undefined) outcomes[i] = { kind: 'error', verdict, message: i === from && ranFirst ? message : `not run: ${message}`, ran: i === from && ranFirst };
+    };
+    if (this.dead || !this.child) {
+      fillRest(0, 'error', `sandbox failed to start: ${this.startError ?? 'unknown'}`, false);
+      return finish();
+    }
+    // Send the job right away (the child reads it once it is ready).
+    const line = JSON.stringify({ source: job.source, entry: job.entry, inputs: job.inputs.map((a) => JSON.stringify(a)) }) + '\n';
+    try {
+      this.child.stdin?.end(line);
+    } catch {
+      /* handled by death */
+    }
+    await this.whenReady();
+    readyAt = Date.now();
+    if (this.dead && !this.ready) {
+      fillRest(0, 'error', `sandbox failed to start: ${this.startError ?? 'unknown'}`, false);
+      return finish();
+    }
+    let current = -1; // test index started and not yet answered
+    let nextStart = 0;
+    let testTimer: NodeJS.Timeout | undefined;
+    const totalTimer = setTimeout(() => this.kill('timeout'), this.limits.totalTimeoutMs);
+    // Loading the source runs user top-level code: it is timed as test 0's budget.
+    testTimer = setTimeout(() => this.kill('timeout'), this.limits.timeoutMs);
+    let doneResolve: () => void = () => {};
+    const done = new Promise<void>((r) => (doneResolve = r));
+    this.onFrame = (f) => {
+      if (f.t === 'start' && f.i === nextStart && current === -1) {
+        current = f.i;
+        nextStart++;
+        clearTimeout(testTimer);
+        testTimer = setTimeout(() => this.kill('timeout'), this.limits.timeoutMs);
+      } else if (f.t === 'res' && f.i === current) {
+        clearTimeout(testTimer);
+        if (f.ok) outcomes[current] = { kind: 'value', encoded: f.v };
+        else {
+          const err = f.error ?? { name: 'Error', message: '', memory: false };
+          outcomes[current] = { kind: 'error', verdict: err.memory ? 'memory' : 'error', message: `${String(err.name)}: ${String(err.message)}`, ran: true };
+        }
+        current = -1;
+      } else if (f.t === 'load-error' && nextStart === 0) {
+        const err = f.error ?? { name: 'Error', message: '', memory: false };
+        fillRest(0, err.memory ? 'memory' : 'error', `the program did not load: ${String(err.name)}: ${String(err.message)}`, true);
+        doneResolve();
+      } else if (f.t === 'done' && nextStart === n && current === -1) {
+        doneResolve();
+      }
+    };
+    for (const f of this.pendingFrames.splice(0)) this.onFrame(f);
+    await Promise.race([done, this.whenDead()]);
+    clearTimeout(testTimer);
+    clearTimeout(totalTimer);
+    this.onFrame = undefined;
+    // Wait for the end of the process: its last output is counted once the pipes close.
+    this.kill(undefined);
+    await this.whenDead();
+    if (this.outBytes > this.limits.outputBytes && outcomes.every((o) => o !== undefined)) {
+      // Overflow seen only after the program finished: the submission as a whole broke the limit.
+      for (let i = 0; i < n; i++) if (outcomes[i] === undefined || outcomes[i]!.kind === 'value') outcomes[i] = { kind: 'error', verdict: 'output-limit', message: `output exceeded ${this.limits.outputBytes} bytes`, ran: true };
+    }
+    if (outcomes.some((o) => o === undefined)) {
+      // The process died (or was killed) part-way: the running test gets the cause.
+      const { verdict, message } = this.deathVerdict();
+      const at = current >= 0 ? current : Math.min(nextStart, n - 1);
+      const first = outcomes.findIndex((o) => o === undefined);
+      fillRest(Math.min(first, at), verdict, message, true);
+    }
+    return finish();
+  }
+}
+
+/** Runs one submission in a fresh process started for it (no pool; slower). Never rejects. */
+export function runOnce(job: Job, limits: Partial<SandboxLimits> = {}): Promise<RawRun> {
+  return new SandboxProcess(validateLimits(limits)).run(job);
+}
