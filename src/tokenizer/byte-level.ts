@@ -18,7 +18,30 @@ export const PRETOKENIZE_PATTERN =
 const WS = '\\t\\n\\v\\f\\r \\x85\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 
 /** The same pattern for JavaScript's engine (`u` flag), with `\s` spelled out as Oniguruma reads it. */
-export const PRETOKENIZE_PATTERN_JS = PRETOKENIZE_PATTERN.replace(/\\s/g, WS).replace(/\\S/g, `[^${WS}]`);
+export const PRETOKENIZE_PATTERN_JS = toJsClasses(PRETOKENIZE_PATTERN);
+
+/** Rewrites `\s`/`\S` as explicit classes (inside a [...] class `\s` is spliced in; `\S` is only used outside). */
+function toJsClasses(pattern: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      const n = pattern[i + 1];
+      if (n === 's') out += inClass ? WS : `[${WS}]`;
+      else if (n === 'S') {
+        if (inClass) throw new Error('pretokenize pattern: \\S inside a class is not supported');
+        out += `[^${WS}]`;
+      } else out += c + n;
+      i++;
+    } else {
+      if (c === '[') inClass = true;
+      else if (c === ']') inClass = false;
+      out += c;
+    }
+  }
+  return out;
+}
 
 /** A fresh global regex for pre-tokenization (global regexes carry state: one per use). */
 export function pretokenizeRegex(): RegExp {
