@@ -146,7 +146,7 @@ export function roleToken(v: TokenizerConfigJson['bos_token']): string | undefin
 /** Our BPE as a standard Hugging Face tokenizer.json object. */
 export function toTokenizerJson(tok: BpeTokenizer): Record<string, unknown> {
   const { vocab, merges, addedTokens } = tok.data;
-  const vocabObj: Record<string, number> = {};
+  const vocabObj: Record<string, number> = Object.create(null); // a token may be "__proto__"
   vocab.forEach((t, id) => (vocabObj[t] = id));
   return {
     version: '1.0',
