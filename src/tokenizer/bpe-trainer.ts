@@ -116,13 +116,19 @@ class PairHeap {
   }
 }
 
-/** Learns merges from a word-count table; returns the merges as id pairs (new id = 256 + rank). */
+/**
+ * Learns merges from a word-count table until numTokens new tokens exist.
+ * Returns [left id, right id, result id] in rank order; new tokens get ids
+ * 256, 257, ... A merge whose result already exists (the same bytes reached
+ * by another split, e.g. ab+c after a+bc) reuses that id, as Hugging Face's
+ * trainer does, so there can be more merges than new tokens.
+ */
 export function learnMerges(
   wordCounts: Map<string, number>,
-  numMerges: number,
+  numTokens: number,
   minFrequency = 2,
   onProgress?: TrainProgress,
-): [number, number][] {
+): [number, number, number][] {
   const words: Int32Array[] = [];
   const freq: number[] = [];
   for (const [w, c] of wordCounts) {
@@ -146,9 +152,12 @@ export function learnMerges(
   const heap = new PairHeap();
   for (const [k, c] of pairCounts) heap.push(c, k);
 
-  const merges: [number, number][] = [];
+  const merges: [number, number, number][] = [];
+  const tokenKey: string[] = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b)); // bytes as latin1
+  const keyId = new Map<string, number>(tokenKey.map((k, id) => [k, id]));
+  let nextId = 256;
   const deltas = new Map<number, number>();
-  while (merges.length < numMerges && heap.size > 0) {
+  while (nextId - 256 < numTokens && heap.size > 0) {
     const [c, key] = heap.pop();
     const actual = pairCounts.get(key) ?? 0;
     if (actual !== c) {
@@ -157,8 +166,14 @@ export function learnMerges(
     }
     if (c < minFrequency) break;
     const a = Math.floor(key / PAIR_SHIFT), b = key - a * PAIR_SHIFT;
-    const newId = 256 + merges.length;
-    merges.push([a, b]);
+    const mergedKey = tokenKey[a] + tokenKey[b];
+    let newId = keyId.get(mergedKey);
+    if (newId === undefined) {
+      newId = nextId++;
+      tokenKey.push(mergedKey);
+      keyId.set(mergedKey, newId);
+    }
+    merges.push([a, b, newId]);
     const ws = where.get(key);
     where.delete(key);
     pairCounts.delete(key);
@@ -199,19 +214,19 @@ export function learnMerges(
       else pairCounts.set(k, nc);
       if (d > 0) heap.push(nc, k); // only pairs with the new token grow; the rest are re-pushed lazily
     }
-    if (onProgress && merges.length % 256 === 0) onProgress(merges.length, numMerges);
+    if (onProgress && merges.length % 256 === 0) onProgress(nextId - 256, numTokens);
   }
-  onProgress?.(merges.length, numMerges);
+  onProgress?.(nextId - 256, numTokens);
   return merges;
 }
 
 /** Builds the model data (vocab strings, merges, added tokens) from learned id merges. */
-export function modelFromMerges(idMerges: readonly [number, number][], cfg: z.output<typeof BpeTrainConfigSchema>): BpeModelData {
+export function modelFromMerges(idMerges: readonly [number, number, number][], cfg: z.output<typeof BpeTrainConfigSchema>): BpeModelData {
   const vocab: string[] = BYTE_TO_UNICODE.slice();
   const merges: [string, string][] = [];
-  for (const [a, b] of idMerges) {
+  for (const [a, b, c] of idMerges) {
     merges.push([vocab[a], vocab[b]]);
-    vocab.push(vocab[a] + vocab[b]);
+    if (c === vocab.length) vocab.push(vocab[a] + vocab[b]);
   }
   const added = cfg.specialTokens.map((t, i) => ({ content: t.content, special: t.special, id: vocab.length + i }));
   return { vocab, merges, addedTokens: added, roles: { bos: cfg.bos, eos: cfg.eos, pad: cfg.pad } };
@@ -263,7 +278,7 @@ export function trainBpe(corpus: string | Iterable<string>, config: BpeTrainConf
     countWords(chunk, counts, specials);
   }
   if (chars === 0 || counts.size === 0) throw new TokenizerError('BPE training corpus is empty: expected at least some text');
-  const numMerges = cfg.vocabSize - 256 - cfg.specialTokens.length;
-  const idMerges = learnMerges(counts, numMerges, cfg.minFrequency, onProgress);
+  const numTokens = cfg.vocabSize - 256 - cfg.specialTokens.length;
+  const idMerges = learnMerges(counts, numTokens, cfg.minFrequency, onProgress);
   return new BpeTokenizer(modelFromMerges(idMerges, cfg));
 }

@@ -14,7 +14,7 @@ test('vocab is 256 bytes, then merges, then the R1 special tokens', () => {
   assert.equal(tok.vocabSize, 1000);
   for (let b = 0; b < 256; b++) assert.equal(tok.idToToken(b), BYTE_TO_UNICODE[b]);
   const n = DEFAULT_SPECIAL_TOKENS.length;
-  assert.equal(tok.numMerges, 1000 - 256 - n);
+  assert.ok(tok.numMerges >= 1000 - 256 - n);
   DEFAULT_SPECIAL_TOKENS.forEach((t, i) => assert.equal(tok.tokenToId(t.content), 1000 - n + i));
   assert.equal(tok.bosToken, BOS_TOKEN);
   assert.equal(tok.eosToken, EOS_TOKEN);
@@ -48,10 +48,16 @@ test('incremental pair counts agree with a naive retrain-from-scratch merge loop
   const counts = new Map<string, number>();
   countWords(smallCorpus().slice(0, 20000), counts);
   const fast = learnMerges(counts, 150, 1);
+  assert.deepEqual(naiveMerges(counts, 150), fast);
+});
+
+/** Recounts every pair over every word after each merge (the slow, obvious algorithm). */
+function naiveMerges(counts: Map<string, number>, numTokens: number): [number, number, number][] {
   // naive: recount every pair over every word after each merge
   const words = [...counts].map(([w, c]) => ({ s: Array.from(new TextEncoder().encode(w)), c }));
-  const naive: [number, number][] = [];
-  for (let m = 0; m < 150; m++) {
+  const naive: [number, number, number][] = [];
+  const keys: string[] = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b));
+  while (keys.length - 256 < numTokens) {
     const pc = new Map<string, number>();
     for (const { s, c } of words) for (let i = 0; i + 1 < s.length; i++) pc.set(`${s[i]},${s[i + 1]}`, (pc.get(`${s[i]},${s[i + 1]}`) ?? 0) + c);
     let best: [number, number] | undefined, bc = 0;
@@ -60,8 +66,9 @@ test('incremental pair counts agree with a naive retrain-from-scratch merge loop
       if (c > bc || (c === bc && best && (x < best[0] || (x === best[0] && y < best[1])))) { best = [x, y]; bc = c; }
     }
     if (!best) break;
-    naive.push(best);
-    const id = 256 + m;
+    let id = keys.indexOf(keys[best[0]] + keys[best[1]]);
+    if (id < 0) { id = keys.length; keys.push(keys[best[0]] + keys[best[1]]); }
+    naive.push([best[0], best[1], id]);
     for (const w of words) {
       const out: number[] = [];
       for (let i = 0; i < w.s.length; ) {
@@ -70,8 +77,8 @@ test('incremental pair counts agree with a naive retrain-from-scratch merge loop
       w.s = out;
     }
   }
-  assert.deepEqual(fast, naive);
-});
+  return naive;
+}
 
 test('custom special tokens and roles', () => {
   const tok = trainBpe(smallCorpus().slice(0, 5000), {
