@@ -83,3 +83,19 @@ test('no assistant turn, or a template that is not prefix-stable, is an error', 
   const unstable = "{% for m in messages %}{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<gen>{% endif %}";
   assert.throws(() => buildSftExample(bound(tok, unstable), tok, [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y' }]), /not prefix-stable at message 1/);
 });
+
+test('the chat template shipped in tokenizer_config.json gives the same example with HfTokenizer and ours', async () => {
+  const { resolve } = await import('node:path');
+  const { loadHfTokenizer } = await import('../../src/tokenizer/hf-tokenizer.ts');
+  const { loadBpeTokenizer } = await import('../../src/tokenizer/tokenizer-json.ts');
+  const dir = resolve(import.meta.dirname, '../fixtures/tokenizer');
+  const hf = loadHfTokenizer(resolve(dir, 'tiny-bpe.json'), resolve(dir, 'tiny-bpe.config.json'));
+  const ours = loadBpeTokenizer(resolve(dir, 'tiny-bpe.json'), resolve(dir, 'tiny-bpe.config.json'));
+  assert.ok(hf.chatTemplate);
+  const msgs = [{ role: 'user', content: 'What is 3 + 4?' }, { role: 'assistant', content: '<think>3 + 4 = 7</think> <answer>7</answer>' }];
+  const a = buildSftExample(bound(hf, hf.chatTemplate!), hf, msgs);
+  const b = buildSftExample(bound(ours, hf.chatTemplate!), ours, msgs);
+  assert.deepEqual(a.ids, b.ids);
+  assert.deepEqual(a.mask, b.mask);
+  assert.deepEqual(a.ids, ours.encode(a.text)); // span boundaries sit on special tokens: same as whole-text encoding
+});
