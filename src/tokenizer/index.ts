@@ -13,6 +13,7 @@ export {
   parseTokenizerJson,
   bpeFromTokenizerJson,
   loadBpeTokenizer,
+  saveTokenizerFiles,
 } from './tokenizer-json.ts';
 export { HfTokenizer, loadHfTokenizer } from './hf-tokenizer.ts';
 export { ChatTemplate, R1_ZERO_TEMPLATE, R1_CHAT_TEMPLATE, R1_ZERO_SYSTEM, r1ZeroPrompt, type ChatMessage } from './chat-template.ts';

@@ -5,7 +5,8 @@
 // any tokenizer.json's structure before a library sees it, so a malformed file
 // fails with a TokenizerError that names the field.
 // Not here: running arbitrary tokenizer.json files (hf-tokenizer.ts).
-import { readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { TokenizerError } from './errors.ts';
 import { PRETOKENIZE_PATTERN } from './byte-level.ts';
@@ -256,4 +257,29 @@ export function loadBpeTokenizer(path: string, configPath?: string): BpeTokenize
     }
   };
   return bpeFromTokenizerJson(read(path), configPath ? read(configPath) : undefined, path);
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/**
+ * Writes dir/tokenizer.json and dir/tokenizer_config.json (each atomically:
+ * temp file, fsync, rename). Returns the two paths.
+ */
+export function saveTokenizerFiles(dir: string, tok: BpeTokenizer, chatTemplate?: string): { tokenizer: string; config: string } {
+  mkdirSync(dir, { recursive: true });
+  const tokenizer = join(dir, 'tokenizer.json');
+  const config = join(dir, 'tokenizer_config.json');
+  writeAtomic(tokenizer, stringifyTokenizerJson(tok));
+  writeAtomic(config, JSON.stringify(toTokenizerConfigJson(tok, chatTemplate), null, 1) + '\n');
+  return { tokenizer, config };
 }

@@ -146,3 +146,23 @@ test('parseTokenizerJson accepts a minimal hand-written file', () => {
   const j = parseTokenizerJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: [] } });
   assert.deepEqual(j.added_tokens, []);
 });
+
+test('saveTokenizerFiles writes a directory both loaders read', async () => {
+  const { mkdtempSync, rmSync, readdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { saveTokenizerFiles } = await import('../../src/tokenizer/tokenizer-json.ts');
+  const { R1_CHAT_TEMPLATE } = await import('../../src/tokenizer/chat-template.ts');
+  const dir = mkdtempSync(resolve(tmpdir(), 'r1ts-tok-'));
+  try {
+    const tok = smallTokenizer();
+    const p = saveTokenizerFiles(resolve(dir, 'out'), tok, R1_CHAT_TEMPLATE);
+    assert.deepEqual(readdirSync(resolve(dir, 'out')).sort(), ['tokenizer.json', 'tokenizer_config.json']);
+    const hf = loadHfTokenizer(p.tokenizer, p.config);
+    const ours = loadBpeTokenizer(p.tokenizer, p.config);
+    assert.equal(hf.chatTemplate, R1_CHAT_TEMPLATE);
+    assert.equal(ours.eosToken, '<|end_of_text|>');
+    assert.deepEqual(hf.encode(VARIED_TEXTS[9]), tok.encode(VARIED_TEXTS[9]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
