@@ -13,6 +13,7 @@ import { Template } from '@huggingface/jinja';
 import { z } from 'zod';
 import { TokenizerError } from './errors.ts';
 import { ASSISTANT_TOKEN, USER_TOKEN } from './special-tokens.ts';
+import type { TextTokenizer } from './types.ts';
 
 export const R1_ZERO_SYSTEM =
   'A conversation between User and Assistant. The user asks a question, and the Assistant solves it. The assistant first thinks about the reasoning process in the mind and then provides the user with the answer. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>.';
@@ -97,4 +98,30 @@ export class ChatTemplate {
       throw new TokenizerError(`chat template failed to render: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * A template bound to a tokenizer's BOS/EOS. Throws TokenizerError when the
+ * template uses bos_token/eos_token that the tokenizer lacks, or when one of
+ * `required` (literal marker tokens the template writes) is not an added token
+ * of the tokenizer, so a mismatch cannot silently tokenize markers as text.
+ */
+export function chatTemplateFor(tokenizer: TextTokenizer, source: string, required: readonly string[] = []): ChatTemplate {
+  const missing: string[] = [];
+  if (source.includes('bos_token') && tokenizer.bosToken === undefined) missing.push('a BOS token (bos_token)');
+  if (source.includes('eos_token') && tokenizer.eosToken === undefined) missing.push('an EOS token (eos_token)');
+  for (const t of [tokenizer.bosToken, tokenizer.eosToken, ...required])
+    if (t !== undefined && !tokenizer.addedTokens.has(t)) missing.push(JSON.stringify(t));
+  if (missing.length) throw new TokenizerError(`chat template needs ${missing.join(', ')}, which the tokenizer does not have as added tokens`);
+  return new ChatTemplate(source, { bosToken: tokenizer.bosToken, eosToken: tokenizer.eosToken });
+}
+
+/** The R1 chat template for a tokenizer that has the R1 role markers and BOS/EOS. */
+export function r1ChatTemplate(tokenizer: TextTokenizer): ChatTemplate {
+  return chatTemplateFor(tokenizer, R1_CHAT_TEMPLATE, [USER_TOKEN, ASSISTANT_TOKEN, '<think>', '</think>']);
+}
+
+/** The R1-Zero template for a tokenizer that has BOS/EOS and the R1 tags. */
+export function r1ZeroTemplate(tokenizer: TextTokenizer): ChatTemplate {
+  return chatTemplateFor(tokenizer, R1_ZERO_TEMPLATE, ['<think>', '</think>', '<answer>', '</answer>']);
 }

@@ -16,6 +16,6 @@ export {
   saveTokenizerFiles,
 } from './tokenizer-json.ts';
 export { HfTokenizer, loadHfTokenizer } from './hf-tokenizer.ts';
-export { ChatTemplate, R1_ZERO_TEMPLATE, R1_CHAT_TEMPLATE, R1_ZERO_SYSTEM, r1ZeroPrompt, type ChatMessage } from './chat-template.ts';
+export { ChatTemplate, chatTemplateFor, r1ChatTemplate, r1ZeroTemplate, R1_ZERO_TEMPLATE, R1_CHAT_TEMPLATE, R1_ZERO_SYSTEM, r1ZeroPrompt, type ChatMessage } from './chat-template.ts';
 export { buildSftExample, sftExamplesPerTurn, sftSegments, type SftExample, type SftSegment } from './loss-mask.ts';
 export { StreamDecoder } from './stream-decoder.ts';

@@ -54,3 +54,14 @@ test('bad templates and messages give TokenizerError', () => {
   assert.throws(() => t.render([{ role: 'user' } as never]), (e: unknown) => e instanceof TokenizerError && /\[0\]\[content\]/.test(e.message));
   assert.throws(() => new ChatTemplate('{{ raise_exception("nope") }}').render([]), /nope/);
 });
+
+test('binding a template to a tokenizer checks its markers exist', async () => {
+  const { smallTokenizer } = await import('./shared.ts');
+  const { trainBpe } = await import('../../src/tokenizer/bpe-trainer.ts');
+  const { r1ChatTemplate, r1ZeroTemplate } = await import('../../src/tokenizer/chat-template.ts');
+  const tok = smallTokenizer();
+  assert.equal(r1ChatTemplate(tok).render([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true }), '<|begin_of_text|><|User|>hi<|Assistant|>');
+  assert.ok(r1ZeroTemplate(tok).render([{ role: 'user', content: 'q' }]).endsWith('User: q. Assistant:'));
+  const plain = trainBpe('some text here '.repeat(20), { vocabSize: 300, specialTokens: [{ content: '<s>', special: true }], eos: '<s>' });
+  assert.throws(() => r1ChatTemplate(plain), (e: unknown) => e instanceof TokenizerError && /BOS token.*"<\|User\|>"/.test(e.message));
+});
