@@ -166,3 +166,13 @@ test('saveTokenizerFiles writes a directory both loaders read', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a Llama-3-style file (Oniguruma (?i:) regex, ignore_merges) runs through HfTokenizer; our encoder refuses it', () => {
+  const j = JSON.parse(readFileSync(resolve(fixtures, 'tiny-bpe.json'), 'utf8'));
+  j.pre_tokenizer.pretokenizers[0].pattern.Regex =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  j.model.ignore_merges = true;
+  const hf = new HfTokenizer(j);
+  for (const t of VARIED_TEXTS) assert.equal(hf.decode(hf.encode(t)), t, JSON.stringify(t));
+  assert.throws(() => bpeFromTokenizerJson(j), (e: unknown) => e instanceof TokenizerError && /pre_tokenizer/.test(e.message));
+});
