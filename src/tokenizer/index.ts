@@ -1,4 +1,9 @@
 // Public surface of src/tokenizer: what other layers import.
+//   const tok = trainBpe(texts, { vocabSize: 4096 });        // byte-level BPE + R1 special tokens
+//   saveTokenizerFiles('out', tok, R1_CHAT_TEMPLATE);        // tokenizer.json + tokenizer_config.json
+//   const any = loadHfTokenizer('x/tokenizer.json', 'x/tokenizer_config.json'); // any HF file
+//   const ex = buildSftExample(r1ChatTemplate(tok), tok, messages);            // ids + 0/1 loss mask
+//   const s = new StreamDecoder(tok); s.push(id) → text as characters complete
 // Not here: any implementation.
 export { TokenizerError } from './errors.ts';
 export type { TextTokenizer, EncodeOptions, DecodeOptions } from './types.ts';

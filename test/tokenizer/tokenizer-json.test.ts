@@ -139,7 +139,7 @@ test('fuzz: 400 mutated tokenizer.json files give a tokenizer or a TokenizerErro
       }
     }
   }
-  assert.ok(loaded > 0 && rejected > 0, `loaded ${loaded}, rejected ${rejected}`);
+  assert.ok(loaded > 50 && rejected > 200, `loaded ${loaded}, rejected ${rejected}`);
 });
 
 test('parseTokenizerJson accepts a minimal hand-written file', () => {
