@@ -28,6 +28,7 @@ export interface BpeModelData {
 const PAIR_SHIFT = 4194304; // 2^22
 const POS_SHIFT = 1073741824; // 2^30: heap key = rank * 2^30 + position
 const CACHE_LIMIT = 200_000;
+const CACHE_MAX_PIECE = 256; // longer pieces are rare and would pin large strings
 
 export class BpeTokenizer implements TextTokenizer {
   readonly data: BpeModelData;
@@ -141,8 +142,10 @@ export class BpeTokenizer implements TextTokenizer {
     let ids = this.cache.get(piece);
     if (ids === undefined) {
       ids = this.bpe(utf8(piece));
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(piece, ids);
+      if (piece.length <= CACHE_MAX_PIECE) {
+        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+        this.cache.set(piece, ids);
+      }
     }
     for (let i = 0; i < ids.length; i++) out.push(ids[i]);
   }

@@ -54,7 +54,24 @@ export function countWords(text: string, counts: Map<string, number>, specials: 
   }
 }
 
+/**
+ * Pre-tokens longer than this (UTF-16 units) are counted as consecutive chunks:
+ * a megabyte-long run of letters (DNA, base64-like blobs) would otherwise be
+ * re-scanned by every merge that touches it. Encoding is not affected.
+ */
+export const MAX_TRAIN_WORD = 256;
+
 function bump(counts: Map<string, number>, w: string): void {
+  if (w.length > MAX_TRAIN_WORD) {
+    for (let i = 0; i < w.length; ) {
+      let j = Math.min(w.length, i + MAX_TRAIN_WORD);
+      const c = w.charCodeAt(j - 1);
+      if (j < w.length && c >= 0xd800 && c <= 0xdbff) j--; // keep surrogate pairs whole
+      bump(counts, w.slice(i, j));
+      i = j;
+    }
+    return;
+  }
   counts.set(w, (counts.get(w) ?? 0) + 1);
 }
 

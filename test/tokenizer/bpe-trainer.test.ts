@@ -110,3 +110,17 @@ test('a corpus with too few pairs stops short of the requested size', () => {
   assert.ok(tok.vocabSize < 5000);
   assert.deepEqual(tok.decode(tok.encode('ab ab')), 'ab ab');
 });
+
+test('a very long run of letters is counted in chunks (training stays fast and exact on the rest)', () => {
+  let dna = '';
+  const bases = 'ACGT';
+  let x = 1;
+  for (let i = 0; i < 200_000; i++) { x = (x * 1103515245 + 12345) >>> 0; dna += bases[x >>> 30]; }
+  const tok = trainBpe(dna + ' 🤗'.repeat(300), { vocabSize: 600 });
+  assert.equal(tok.vocabSize, 600);
+  assert.equal(tok.decode(tok.encode(dna.slice(0, 5000))), dna.slice(0, 5000));
+  const counts = new Map<string, number>();
+  countWords('a'.repeat(600) + ' ' + '😀'.repeat(200), counts);
+  for (const w of counts.keys()) assert.ok(!/[\uD800-\uDBFF]$/.test(w) && !/^[\uDC00-\uDFFF]/.test(w), 'split inside a surrogate pair');
+  assert.deepEqual([...counts.values()].reduce((a, b) => a + b), 3 + 2);
+});
