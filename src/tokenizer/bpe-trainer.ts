@@ -294,7 +294,8 @@ export function trainBpe(corpus: string | Iterable<string>, config: BpeTrainConf
     chars += chunk.length;
     countWords(chunk, counts, specials);
   }
-  if (chars === 0 || counts.size === 0) throw new TokenizerError('BPE training corpus is empty: expected at least some text');
+  if (chars === 0) throw new TokenizerError('BPE training corpus is empty: expected at least some text');
+  if (counts.size === 0) throw new TokenizerError('BPE training corpus holds only special tokens: expected some ordinary text');
   const numTokens = cfg.vocabSize - 256 - cfg.specialTokens.length;
   const idMerges = learnMerges(counts, numTokens, cfg.minFrequency, onProgress);
   return new BpeTokenizer(modelFromMerges(idMerges, cfg));

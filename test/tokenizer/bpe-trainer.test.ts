@@ -124,3 +124,12 @@ test('a very long run of letters is counted in chunks (training stays fast and e
   for (const w of counts.keys()) assert.ok(!/[\uD800-\uDBFF]$/.test(w) && !/^[\uDC00-\uDFFF]/.test(w), 'split inside a surrogate pair');
   assert.deepEqual([...counts.values()].reduce((a, b) => a + b), 3 + 2);
 });
+
+test('edge sizes: no merges at the minimum size; a corpus of only special tokens is an error', () => {
+  const n = 256 + DEFAULT_SPECIAL_TOKENS.length;
+  const tok = trainBpe('hello hello', { vocabSize: n });
+  assert.equal(tok.numMerges, 0);
+  assert.equal(tok.vocabSize, n);
+  assert.deepEqual(tok.encode('hi'), [104, 105]);
+  assert.throws(() => trainBpe('<think></think>', {}), (e: unknown) => e instanceof TokenizerError && /only special tokens/.test(e.message));
+});
