@@ -59,6 +59,8 @@ export type ChatMessage = z.infer<typeof ChatMessageSchema>;
 
 export interface RenderOptions {
   addGenerationPrompt?: boolean;
+  /** Further template variables (tools, date_string, ...); cannot override messages, bos/eos or the generation flag. */
+  extra?: Record<string, unknown>;
 }
 
 /** A compiled chat template with its BOS/EOS strings bound. */
@@ -89,6 +91,7 @@ export class ChatTemplate {
     }
     try {
       return this.template.render({
+        ...options.extra,
         messages: r.data,
         add_generation_prompt: options.addGenerationPrompt ?? false,
         bos_token: this.bosToken,

@@ -65,3 +65,8 @@ test('binding a template to a tokenizer checks its markers exist', async () => {
   const plain = trainBpe('some text here '.repeat(20), { vocabSize: 300, specialTokens: [{ content: '<s>', special: true }], eos: '<s>' });
   assert.throws(() => r1ChatTemplate(plain), (e: unknown) => e instanceof TokenizerError && /BOS token.*"<\|User\|>"/.test(e.message));
 });
+
+test('extra template variables reach the template', () => {
+  const t = new ChatTemplate("{% if tools %}[{{ tools|length }} tools]{% endif %}{{ date_string }}|{{ messages|length }}");
+  assert.equal(t.render([{ role: 'user', content: 'x' }], { extra: { tools: [1, 2], date_string: '30 Nov 2026', messages: [] } }), '[2 tools]30 Nov 2026|1');
+});
