@@ -432,10 +432,6 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Workaround for a start-up race in common/threadpool.cc (a new worker reads the job generation
-// only once it runs, so a job posted before that is never picked up and parallel_run spins
-// forever): build the pool when the addon loads, long before the first kernel posts a job.
-const int kPoolAtLoad = pool_threads();
 
 }  // namespace
 }  // namespace attn

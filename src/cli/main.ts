@@ -1,14 +1,25 @@
 // The r1ts command line: parses the subcommand and hands off to its module.
-// Each command documents its flags in its own file; `r1ts help` lists them.
-
-import { currentBackend } from '../tensor/backends.ts';
+// Each command documents its flags in its own file (`r1ts <command> --help`);
+// `r1ts help` lists them. Modules load lazily so one command's dependencies
+// never slow down another's start.
 
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   info: {
     summary: 'print the backend, CPU dispatch level and threads in use',
     run: async () => {
+      const { currentBackend } = await import('../tensor/backends.ts');
       console.log(`backend: ${currentBackend().describe()}`);
       return 0;
+    },
+  },
+  verify: {
+    summary: 'grade predictions: `verify math --jsonl FILE` or `verify countdown --jsonl FILE` (one JSON verdict per line)',
+    run: async (args) => {
+      const [kind, ...rest] = args;
+      if (kind === 'math') return (await import('./verify-math.ts')).verifyMathCommand(rest);
+      if (kind === 'countdown') return (await import('./verify-countdown.ts')).verifyCountdownCommand(rest);
+      console.error(kind && kind !== '--help' && kind !== '-h' ? `r1ts verify: unknown verifier '${kind}' (expected math or countdown)` : 'usage: r1ts verify math|countdown --jsonl FILE (see `r1ts verify math --help`)');
+      return kind === '--help' || kind === '-h' ? 0 : 2;
     },
   },
 };

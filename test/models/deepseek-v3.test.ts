@@ -192,7 +192,8 @@ test('module gradients match finite differences on a tiny config (MLA both paths
         d[j] = keep - h; const lm = lossOf();
         d[j] = keep;
         const num = (lp - lm) / (2 * h), ana = p.grad!.data[j];
-        assert.ok(Math.abs(num - ana) <= 2e-2 * (Math.abs(num) + 1e-2), `${impl} ${name}[${j}]: analytic ${ana}, numeric ${num}`);
+        // f32 rounding of the loss (~1e-6 relative) divided by 2h sets a noise floor of ~1e-3.
+        assert.ok(Math.abs(num - ana) <= 2e-2 * Math.abs(num) + 1.5e-3, `${impl} ${name}[${j}]: analytic ${ana}, numeric ${num}`);
       }
     }
   }

@@ -42,12 +42,13 @@ test('gradients of a tiny Qwen2 match finite differences', () => {
   for (const [name, p] of m.namedParameters()) {
     const d = p.data as Float32Array;
     for (const j of [0, d.length - 1]) {
-      const keep = d[j], h = 1e-3;
+      const keep = d[j], h = 5e-3;
       d[j] = keep + h; const lp = lossOf();
       d[j] = keep - h; const lm = lossOf();
       d[j] = keep;
       const num = (lp - lm) / (2 * h), ana = p.grad!.data[j];
-      assert.ok(Math.abs(num - ana) <= 2e-2 * (Math.abs(num) + 1e-2), `${name}[${j}]: analytic ${ana}, numeric ${num}`);
+      // f32 rounding of the loss (~1e-6 relative) divided by 2h sets a noise floor of a few 1e-4.
+      assert.ok(Math.abs(num - ana) <= 2e-2 * Math.abs(num) + 5e-4, `${name}[${j}]: analytic ${ana}, numeric ${num}`);
     }
   }
 });
