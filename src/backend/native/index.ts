@@ -6,12 +6,14 @@
 
 import type { Backend, Kernels } from '../kernels.ts';
 import { addon, addonError } from './addon.ts';
+import { gemmKernels } from './gemm.ts';
 import { optimKernels } from './optim.ts';
 
 export { addonError };
 
 export const nativeKernels: Partial<Kernels> = {
   ...optimKernels,
+  ...gemmKernels,
 };
 
 /** Names of the kernels that run natively (the rest come from the fallback). */

@@ -1,0 +1,661 @@
+// The GEMM engine behind kernels/gemm.cc: C[b] = alpha·op(A[b])·op(B[b]) + beta·C[b] (+ bias),
+// row-major, single precision (spec: src/backend/ref/gemm.ts, contract: src/backend/kernels.ts).
+// Two paths:
+//   - packed (m > 8): GotoBLAS/BLIS-style loops. B is packed per KC×NC panel into NR-wide
+//     slivers, A per MC×KC block into MR-tall slivers (zero-padded, so transposes cost nothing
+//     in the inner loop), and a register-blocked micro-kernel computes one MR×NR tile of C with
+//     alpha/beta/bias applied in registers. Micro-tiles: AVX-512 12×32 (24 zmm accumulators),
+//     AVX2+FMA 6×16, portable 4×16 (plain C++ the compiler vectorizes, also on arm64).
+//   - few rows (m <= 8, token-by-token decoding): no packing; B is streamed once, either as
+//     rows of k×n (axpy form) or as rows of n×k (dot products), all m rows at a time.
+// Threads: one persistent pool (common/threadpool.h); big batches split over batch items,
+// otherwise each product splits over whole micro-tile rows or columns, and each thread runs
+// an independent blocked GEMM on its part with its own thread-local packing buffers.
+// Not here: argument parsing (kernels/gemm.cc), shape validation (src/tensor).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include "common/dispatch.h"
+#include "common/threadpool.h"
+#if R1TS_X86
+#include <immintrin.h>
+#endif
+// GCC 12's AVX-512 headers build some results from _mm*_undefined_*(), which its
+// -Wmaybe-uninitialized then reports at every inlined use: a known false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace r1ts {
+namespace gemm {
+
+struct Args {
+  int64_t batch, m, n, k;
+  bool transA, transB;
+  float alpha, beta;
+  int64_t strideA, strideB, strideC;
+  const float* a;
+  const float* b;
+  float* c;
+  const float* bias;
+};
+
+// One C element's epilogue: alpha·acc (+ beta·c) (+ bias). beta == 0 never reads c.
+R1TS_INLINE void store1(float* c, float acc, float alpha, float beta, const float* bias) {
+  float r = alpha * acc;
+  if (beta != 0.0f) r += beta * *c;
+  if (bias) r += *bias;
+  *c = r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Micro-kernels: C[0:mr, 0:nr] (ldc) = epilogue(Ap·Bp) over kc steps, where Ap holds kc columns
+// of MR values and Bp kc rows of NR values (zero-padded past mr/nr). bias points at C column 0's
+// bias (or null).
+using TileFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mr, int nr, float alpha, float beta,
+                        const float* bias);
+
+// Portable: fixed-size loops over a local accumulator block; -O3 vectorizes the j loops.
+template <int MR, int NR>
+void tile_portable(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c, int64_t ldc, int mr, int nr, float alpha,
+                   float beta, const float* bias) {
+  float acc[MR][NR] = {};
+  for (int64_t l = 0; l < kc; l++) {
+    const float* a = ap + l * MR;
+    const float* b = bp + l * NR;
+    for (int i = 0; i < MR; i++) {
+      const float av = a[i];
+      for (int j = 0; j < NR; j++) acc[i][j] += av * b[j];
+    }
+  }
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) store1(c + i * ldc + j, acc[i][j], alpha, beta, bias ? bias + j : nullptr);
+}
+
+#if R1TS_X86
+// AVX2+FMA: MR×16 (two ymm per row), MR = 6 gives 12 accumulators in 16 registers.
+template <int MR>
+R1TS_TARGET_AVX2 void tile_avx2(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c, int64_t ldc, int mr, int nr,
+                                float alpha, float beta, const float* bias) {
+  __m256 c0[MR], c1[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm256_setzero_ps();
+  for (int64_t l = 0; l < kc; l++) {
+    const __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      const __m256 av = _mm256_broadcast_ss(ap + i);
+      c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+    }
+    ap += MR;
+    bp += 16;
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (mr == MR && nr == 16) {
+    const __m256 z = _mm256_setzero_ps();
+    const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : z, bias1 = bias ? _mm256_loadu_ps(bias + 8) : z;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      float* ci = c + i * ldc;
+      __m256 r0 = _mm256_fmadd_ps(va, c0[i], bias0), r1 = _mm256_fmadd_ps(va, c1[i], bias1);
+      if (beta != 0.0f) {
+        r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
+        r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
+      }
+      _mm256_storeu_ps(ci, r0);
+      _mm256_storeu_ps(ci + 8, r1);
+    }
+    return;
+  }
+  alignas(32) float t[MR][16];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    _mm256_store_ps(t[i], c0[i]);
+    _mm256_store_ps(t[i] + 8, c1[i]);
+  }
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) store1(c + i * ldc + j, t[i][j], alpha, beta, bias ? bias + j : nullptr);
+}
+
+// AVX-512: MR×32 (two zmm per row). Edges use masked loads/stores, so no scratch tile.
+template <int MR>
+R1TS_TARGET_AVX512 void tile_avx512(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c, int64_t ldc, int mr,
+                                    int nr, float alpha, float beta, const float* bias) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (int i = 0; i < mr; i++) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+  for (int64_t l = 0; l < kc; l++) {
+    const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(bp + 32 * 8), _MM_HINT_T0);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      const __m512 av = _mm512_set1_ps(ap[i]);
+      c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+    }
+    ap += MR;
+    bp += 32;
+  }
+  const __mmask16 m0 = nr >= 16 ? 0xffff : static_cast<__mmask16>((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : static_cast<__mmask16>((1u << (nr - 16)) - 1);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta), z = _mm512_setzero_ps();
+  const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : z, bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : z;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    if (i >= mr) break;
+    float* ci = c + i * ldc;
+    __m512 r0 = _mm512_fmadd_ps(va, c0[i], bias0), r1 = _mm512_fmadd_ps(va, c1[i], bias1);
+    if (beta != 0.0f) {
+      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+    }
+    _mm512_mask_storeu_ps(ci, m0, r0);
+    _mm512_mask_storeu_ps(ci + 16, m1, r1);
+  }
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Packing. op(A) is m×k: element (i, l) is a[i·k + l], or a[l·m + i] when transposed.
+// op(B) is k×n: element (l, j) is b[l·n + j], or b[j·k + l] when transposed.
+
+// A rows [i0, i0+mc) × cols [l0, l0+kc) → slivers of MR rows: out[s][l][r], zero rows past mc.
+template <int MR>
+void pack_a(const float* a, bool trans, int64_t m, int64_t k, int64_t i0, int64_t mc, int64_t l0, int64_t kc, float* __restrict out) {
+  for (int64_t s = 0; s < mc; s += MR) {
+    const int rows = static_cast<int>(std::min<int64_t>(MR, mc - s));
+    float* o = out + s * kc;
+    if (trans) {
+      const float* src = a + l0 * m + i0 + s;
+      for (int64_t l = 0; l < kc; l++, src += m) {
+        float* d = o + l * MR;
+        int r = 0;
+        for (; r < rows; r++) d[r] = src[r];
+        for (; r < MR; r++) d[r] = 0.0f;
+      }
+    } else {
+      int r = 0;
+      for (; r < rows; r++) {
+        const float* src = a + (i0 + s + r) * k + l0;
+        for (int64_t l = 0; l < kc; l++) o[l * MR + r] = src[l];
+      }
+      for (; r < MR; r++)
+        for (int64_t l = 0; l < kc; l++) o[l * MR + r] = 0.0f;
+    }
+  }
+}
+
+// B rows [l0, l0+kc) × cols [j0, j0+nc) → slivers of NR columns: out[s][l][c], zero cols past nc.
+template <int NR>
+void pack_b(const float* b, bool trans, int64_t k, int64_t n, int64_t l0, int64_t kc, int64_t j0, int64_t nc, float* __restrict out) {
+  for (int64_t s = 0; s < nc; s += NR) {
+    const int cols = static_cast<int>(std::min<int64_t>(NR, nc - s));
+    float* o = out + s * kc;
+    if (!trans) {
+      const float* src = b + l0 * n + j0 + s;
+      if (cols == NR) {
+        for (int64_t l = 0; l < kc; l++, src += n) std::memcpy(o + l * NR, src, NR * sizeof(float));
+      } else {
+        for (int64_t l = 0; l < kc; l++, src += n) {
+          float* d = o + l * NR;
+          int c = 0;
+          for (; c < cols; c++) d[c] = src[c];
+          for (; c < NR; c++) d[c] = 0.0f;
+        }
+      }
+    } else {
+      // Four source rows at a time: contiguous reads, NR-strided writes.
+      int c = 0;
+      for (; c + 4 <= cols; c += 4) {
+        const float* s0 = b + (j0 + s + c) * k + l0;
+        const float* s1 = s0 + k;
+        const float* s2 = s1 + k;
+        const float* s3 = s2 + k;
+        float* d = o + c;
+        for (int64_t l = 0; l < kc; l++, d += NR) {
+          d[0] = s0[l];
+          d[1] = s1[l];
+          d[2] = s2[l];
+          d[3] = s3[l];
+        }
+      }
+      for (; c < cols; c++) {
+        const float* s0 = b + (j0 + s + c) * k + l0;
+        for (int64_t l = 0; l < kc; l++) o[l * NR + c] = s0[l];
+      }
+      for (; c < NR; c++)
+        for (int64_t l = 0; l < kc; l++) o[l * NR + c] = 0.0f;
+    }
+  }
+}
+
+// Thread-local, 64-byte aligned, grow-only scratch (pool threads are persistent).
+struct Scratch {
+  float* p = nullptr;
+  size_t cap = 0;
+  float* get(size_t n) {
+    if (n > cap) {
+      std::free(p);
+      size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      cap = n;
+    }
+    return p;
+  }
+  ~Scratch() { std::free(p); }
+};
+inline Scratch& scratch_a() {
+  static thread_local Scratch s;
+  return s;
+}
+inline Scratch& scratch_b() {
+  static thread_local Scratch s;
+  return s;
+}
+
+// Blocking for one level: micro-tile MR×NR; KC deep panels; A blocks of MC rows (L2);
+// B panels of NC columns (L3).
+template <int MR_, int NR_, int KC_, int MC_, int NC_>
+struct Blocking {
+  static constexpr int MR = MR_, NR = NR_, KC = KC_, MC = MC_, NC = NC_;
+};
+
+// One product, C rows [i0, i1) × cols [j0, j1), on the calling thread.
+template <class BK>
+void blocked(const Args& g, const float* a, const float* b, float* c, int64_t i0, int64_t i1, int64_t j0, int64_t j1, TileFn tile) {
+  constexpr int MR = BK::MR, NR = BK::NR;
+  const int64_t m = g.m, n = g.n, k = g.k;
+  float* bp = scratch_b().get(static_cast<size_t>(BK::KC) * ((std::min<int64_t>(BK::NC, j1 - j0) + NR - 1) / NR * NR));
+  float* ap = scratch_a().get(static_cast<size_t>(BK::KC) * ((std::min<int64_t>(BK::MC, i1 - i0) + MR - 1) / MR * MR));
+  for (int64_t jc = j0; jc < j1; jc += BK::NC) {
+    const int64_t nc = std::min<int64_t>(BK::NC, j1 - jc);
+    for (int64_t pc = 0; pc < k; pc += BK::KC) {
+      const int64_t kc = std::min<int64_t>(BK::KC, k - pc);
+      const bool first = pc == 0;
+      const float beta = first ? g.beta : 1.0f;
+      const float* bias = first && g.bias ? g.bias + jc : nullptr;
+      pack_b<NR>(b, g.transB, k, n, pc, kc, jc, nc, bp);
+      for (int64_t ic = i0; ic < i1; ic += BK::MC) {
+        const int64_t mc = std::min<int64_t>(BK::MC, i1 - ic);
+        pack_a<MR>(a, g.transA, m, k, ic, mc, pc, kc, ap);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            tile(kc, ap + ir * kc, bp + jr * kc, c + (ic + ir) * n + jc + jr, n, mr, nr, g.alpha, beta, bias ? bias + jr : nullptr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Few rows (m <= 8). a points at m contiguous rows of k (transposed A is gathered first).
+// nn: B is k×n (ldb = n), columns [j0, j1). nt: B is n×k, rows [j0, j1) of B = columns of C.
+using FewFn = void (*)(int m, int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha, float beta,
+                       const float* bias);
+
+inline void few_nn_portable(int m, int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+                            float beta, const float* bias) {
+  constexpr int W = 64;
+  float acc[8][W];
+  for (int64_t j = j0; j < j1; j += W) {
+    const int w = static_cast<int>(std::min<int64_t>(W, j1 - j));
+    for (int i = 0; i < m; i++)
+      for (int t = 0; t < W; t++) acc[i][t] = 0.0f;
+    for (int64_t l = 0; l < k; l++) {
+      const float* br = b + l * n + j;
+      for (int i = 0; i < m; i++) {
+        const float av = a[i * k + l];
+        float* ac = acc[i];
+        if (w == W) {
+          for (int t = 0; t < W; t++) ac[t] += av * br[t];
+        } else {
+          for (int t = 0; t < w; t++) ac[t] += av * br[t];
+        }
+      }
+    }
+    for (int i = 0; i < m; i++)
+      for (int t = 0; t < w; t++) store1(c + i * n + j + t, acc[i][t], alpha, beta, bias ? bias + j + t : nullptr);
+  }
+}
+
+inline void few_nt_portable(int m, int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+                            float beta, const float* bias) {
+  for (int64_t j = j0; j < j1; j++) {
+    const float* br = b + j * k;
+    for (int i = 0; i < m; i++) {
+      const float* ar = a + i * k;
+      float s[8] = {};
+      int64_t l = 0;
+      for (; l + 8 <= k; l += 8)
+        for (int t = 0; t < 8; t++) s[t] += ar[l + t] * br[l + t];
+      float acc = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+      for (; l < k; l++) acc += ar[l] * br[l];
+      store1(c + i * n + j, acc, alpha, beta, bias ? bias + j : nullptr);
+    }
+  }
+}
+
+#if R1TS_X86
+template <int M>
+R1TS_TARGET_AVX512 void few_nn_avx512_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+                                        float beta, const float* bias) {
+  // Four zmm columns per row for m <= 2, two otherwise: at most 16 accumulators.
+  constexpr int NV = M <= 2 ? 4 : 2;
+  constexpr int W = 16 * NV;
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta), z = _mm512_setzero_ps();
+  for (int64_t j = j0; j < j1; j += W) {
+    const int64_t w = std::min<int64_t>(W, j1 - j);
+    __mmask16 mk[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      const int64_t r = w - 16 * v;
+      mk[v] = r >= 16 ? 0xffff : r <= 0 ? 0 : static_cast<__mmask16>((1u << r) - 1);
+    }
+    __m512 acc[M][NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) acc[i][v] = z;
+    const float* bp = b + j;
+    if (w == W) {
+      for (int64_t l = 0; l < k; l++, bp += n) {
+        __m512 bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(bp + 16 * v);
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) {
+          const __m512 av = _mm512_set1_ps(a[i * k + l]);
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+        }
+      }
+    } else {
+      for (int64_t l = 0; l < k; l++, bp += n) {
+        __m512 bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) bv[v] = _mm512_maskz_loadu_ps(mk[v], bp + 16 * v);
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) {
+          const __m512 av = _mm512_set1_ps(a[i * k + l]);
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      const __m512 bs = bias ? _mm512_maskz_loadu_ps(mk[v], bias + j + 16 * v) : z;
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++) {
+        float* ci = c + i * n + j + 16 * v;
+        __m512 r = _mm512_fmadd_ps(va, acc[i][v], bs);
+        if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk[v], ci), r);
+        _mm512_mask_storeu_ps(ci, mk[v], r);
+      }
+    }
+  }
+}
+
+R1TS_TARGET_AVX512 R1TS_INLINE float hsum512(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e));
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xb1));
+  __m128 s = _mm512_castps512_ps128(v);
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// J columns of C (rows j.. of B) for all M rows: M·J zmm dot-product accumulators.
+template <int M, int J>
+R1TS_TARGET_AVX512 R1TS_INLINE void few_nt_avx512_block(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j, float alpha,
+                                                        float beta, const float* bias) {
+  const int64_t kv = k / 16 * 16;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (k - kv)) - 1);
+  __m512 acc[M][J];
+#pragma GCC unroll 8
+  for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+    for (int t = 0; t < J; t++) acc[i][t] = _mm512_setzero_ps();
+  for (int64_t l = 0; l < kv; l += 16) {
+    __m512 bv[J];
+#pragma GCC unroll 4
+    for (int t = 0; t < J; t++) bv[t] = _mm512_loadu_ps(b + (j + t) * k + l);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) {
+      const __m512 av = _mm512_loadu_ps(a + i * k + l);
+#pragma GCC unroll 4
+      for (int t = 0; t < J; t++) acc[i][t] = _mm512_fmadd_ps(av, bv[t], acc[i][t]);
+    }
+  }
+  if (tail) {
+    __m512 bv[J];
+#pragma GCC unroll 4
+    for (int t = 0; t < J; t++) bv[t] = _mm512_maskz_loadu_ps(tail, b + (j + t) * k + kv);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) {
+      const __m512 av = _mm512_maskz_loadu_ps(tail, a + i * k + kv);
+#pragma GCC unroll 4
+      for (int t = 0; t < J; t++) acc[i][t] = _mm512_fmadd_ps(av, bv[t], acc[i][t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+    for (int t = 0; t < J; t++) store1(c + i * n + j + t, hsum512(acc[i][t]), alpha, beta, bias ? bias + j + t : nullptr);
+}
+
+template <int M>
+R1TS_TARGET_AVX512 void few_nt_avx512_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+                                        float beta, const float* bias) {
+  constexpr int JB = M <= 4 ? 4 : 2;  // M·JB <= 16 accumulators
+  int64_t j = j0;
+  for (; j + JB <= j1; j += JB) few_nt_avx512_block<M, JB>(k, n, a, b, c, j, alpha, beta, bias);
+  for (; j < j1; j++) few_nt_avx512_block<M, 1>(k, n, a, b, c, j, alpha, beta, bias);
+}
+
+template <int M>
+R1TS_TARGET_AVX2 void few_nn_avx2_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+                                    float beta, const float* bias) {
+  constexpr int NV = M <= 2 ? 4 : M <= 5 ? 2 : 1;  // <= 12 accumulators in 16 ymm
+  constexpr int W = 8 * NV;
+  int64_t j = j0;
+  for (; j + W <= j1; j += W) {
+    __m256 acc[M][NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
+    const float* bp = b + j;
+    for (int64_t l = 0; l < k; l++, bp += n) {
+      __m256 bv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(bp + 8 * v);
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++) {
+        const __m256 av = _mm256_broadcast_ss(a + i * k + l);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+      }
+    }
+    alignas(32) float t[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) {
+        _mm256_store_ps(t, acc[i][v]);
+        for (int u = 0; u < 8; u++) store1(c + i * n + j + 8 * v + u, t[u], alpha, beta, bias ? bias + j + 8 * v + u : nullptr);
+      }
+  }
+  if (j < j1) few_nn_portable(M, k, n, a, b, c, j, j1, alpha, beta, bias);
+}
+
+R1TS_TARGET_AVX2 inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+template <int M>
+R1TS_TARGET_AVX2 void few_nt_avx2_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+                                    float beta, const float* bias) {
+  const int64_t kv = k / 8 * 8;
+  for (int64_t j = j0; j < j1; j++) {
+    const float* br = b + j * k;
+    __m256 acc[M];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t l = 0; l < kv; l += 8) {
+      const __m256 bv = _mm256_loadu_ps(br + l);
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i * k + l), bv, acc[i]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) {
+      float s = hsum256(acc[i]);
+      for (int64_t l = kv; l < k; l++) s += a[i * k + l] * br[l];
+      store1(c + i * n + j, s, alpha, beta, bias ? bias + j : nullptr);
+    }
+  }
+}
+
+#define R1TS_FEW_SWITCH(fn)                                                                  \
+  R1TS_INLINE void fn(int m, int64_t k, int64_t n, const float* a, const float* b, float* c, \
+                      int64_t j0, int64_t j1, float alpha, float beta, const float* bias) {  \
+    switch (m) {                                                                             \
+      case 1: fn##_m<1>(k, n, a, b, c, j0, j1, alpha, beta, bias); return;                   \
+      case 2: fn##_m<2>(k, n, a, b, c, j0, j1, alpha, beta, bias); return;                   \
+      case 3: fn##_m<3>(k, n, a, b, c, j0, j1, alpha, beta, bias); return;                   \
+      case 4: fn##_m<4>(k, n, a, b, c, j0, j1, alpha, beta, bias); return;                   \
+      case 5: fn##_m<5>(k, n, a, b, c, j0, j1, alpha, beta, bias); return;                   \
+      case 6: fn##_m<6>(k, n, a, b, c, j0, j1, alpha, beta, bias); return;                   \
+      case 7: fn##_m<7>(k, n, a, b, c, j0, j1, alpha, beta, bias); return;                   \
+      default: fn##_m<8>(k, n, a, b, c, j0, j1, alpha, beta, bias); return;                  \
+    }                                                                                        \
+  }
+R1TS_FEW_SWITCH(few_nn_avx512)
+R1TS_FEW_SWITCH(few_nt_avx512)
+R1TS_FEW_SWITCH(few_nn_avx2)
+R1TS_FEW_SWITCH(few_nt_avx2)
+#undef R1TS_FEW_SWITCH
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Driver.
+
+using B512 = Blocking<12, 32, 256, 192, 4096>;
+using B256 = Blocking<6, 16, 256, 144, 4096>;
+using BPortable = Blocking<4, 16, 256, 128, 4096>;
+
+struct Level {
+  TileFn tile;
+  FewFn few_nn, few_nt;
+  void (*blocked)(const Args&, const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, TileFn);
+  int mr, nr;
+};
+
+inline Level level_for(int lvl) {
+#if R1TS_X86
+  if (lvl >= kAvx512) return {tile_avx512<B512::MR>, few_nn_avx512, few_nt_avx512, blocked<B512>, B512::MR, B512::NR};
+  if (lvl >= kAvx2) return {tile_avx2<B256::MR>, few_nn_avx2, few_nt_avx2, blocked<B256>, B256::MR, B256::NR};
+#else
+  (void)lvl;
+#endif
+  return {tile_portable<BPortable::MR, BPortable::NR>, few_nn_portable, few_nt_portable, blocked<BPortable>, BPortable::MR, BPortable::NR};
+}
+
+// Products below this many multiply-adds (all batch items) run on the calling thread only.
+constexpr double kSerialMacs = 1 << 18;
+
+// Few rows of one batch item, columns [j0, j1).
+inline void few_rows(const Level& L, const Args& g, int64_t bi, int64_t j0, int64_t j1) {
+  const float* a = g.a + bi * g.strideA;
+  const float* b = g.b + bi * g.strideB;
+  float* c = g.c + bi * g.strideC;
+  const int m = static_cast<int>(g.m);
+  if (g.transA && m > 1) {  // gather op(A) into m contiguous rows
+    float* t = scratch_a().get(static_cast<size_t>(m * g.k));
+    for (int64_t l = 0; l < g.k; l++)
+      for (int i = 0; i < m; i++) t[i * g.k + l] = a[l * m + i];
+    a = t;
+  }
+  (g.transB ? L.few_nt : L.few_nn)(m, g.k, g.n, a, b, c, j0, j1, g.alpha, g.beta, g.bias);
+}
+
+// k == 0: C = beta·C + bias.
+inline void empty_k(const Args& g) {
+  for (int64_t bi = 0; bi < g.batch; bi++) {
+    float* c = g.c + bi * g.strideC;
+    for (int64_t i = 0; i < g.m; i++)
+      for (int64_t j = 0; j < g.n; j++) store1(c + i * g.n + j, 0.0f, 1.0f, g.beta, g.bias ? g.bias + j : nullptr);
+  }
+}
+
+inline void run(const Args& g) {
+  if (g.batch <= 0 || g.m <= 0 || g.n <= 0) return;
+  if (g.k <= 0) return empty_k(g);
+  const Level L = level_for(cpu_level());
+  const double macs = static_cast<double>(g.batch) * g.m * g.n * g.k;
+  const int threads = macs < kSerialMacs ? 1 : pool_threads();
+
+  if (g.m <= 8) {
+    // Tasks: (batch item, column chunk); chunks are multiples of 64 columns.
+    const int64_t col_chunks = g.batch >= threads ? 1 : std::max<int64_t>(1, std::min<int64_t>(threads, (g.n + 63) / 64));
+    const int64_t tasks = g.batch * col_chunks;
+    const int nt = static_cast<int>(std::min<int64_t>(threads, tasks));
+    auto work = [&](int tid, int t) {
+      for (int64_t task = tasks * tid / t; task < tasks * (tid + 1) / t; task++) {
+        const int64_t bi = task / col_chunks, ch = task % col_chunks;
+        const int64_t units = (g.n + 63) / 64;
+        const int64_t j0 = std::min(g.n, units * ch / col_chunks * 64), j1 = std::min(g.n, units * (ch + 1) / col_chunks * 64);
+        if (j0 < j1) few_rows(L, g, bi, j0, j1);
+      }
+    };
+    if (nt <= 1) work(0, 1);
+    else parallel_run(nt, work);
+    return;
+  }
+
+  auto item = [&](int64_t bi, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    L.blocked(g, g.a + bi * g.strideA, g.b + bi * g.strideB, g.c + bi * g.strideC, i0, i1, j0, j1, L.tile);
+  };
+  if (threads <= 1) {
+    for (int64_t bi = 0; bi < g.batch; bi++) item(bi, 0, g.m, 0, g.n);
+    return;
+  }
+  if (g.batch % threads == 0 || g.batch >= 4 * threads) {
+    parallel_run(threads, [&](int tid, int t) {
+      for (int64_t bi = g.batch * tid / t; bi < g.batch * (tid + 1) / t; bi++) item(bi, 0, g.m, 0, g.n);
+    });
+    return;
+  }
+  // Split each product over whole micro-tiles of the dimension whose split duplicates less packing
+  // (splitting N makes every thread pack all of A, splitting M all of B).
+  const bool split_m = g.m >= g.n;
+  const int64_t unit = split_m ? L.mr : L.nr, dim = split_m ? g.m : g.n;
+  const int64_t units = (dim + unit - 1) / unit;
+  const int nt = static_cast<int>(std::min<int64_t>(threads, units));
+  for (int64_t bi = 0; bi < g.batch; bi++) {
+    parallel_run(nt, [&](int tid, int t) {
+      const int64_t lo = std::min(dim, units * tid / t * unit), hi = std::min(dim, units * (tid + 1) / t * unit);
+      if (lo >= hi) return;
+      if (split_m) item(bi, lo, hi, 0, g.n);
+      else item(bi, 0, g.m, lo, hi);
+    });
+  }
+}
+
+}  // namespace gemm
+}  // namespace r1ts
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
