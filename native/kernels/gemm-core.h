@@ -128,10 +128,12 @@ R1TS_TARGET_AVX512 void tile_avx512(int64_t kc, const float* __restrict ap, cons
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
-  for (int i = 0; i < mr; i++) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+  for (int i = 0; i < mr; i++) {  // the C tile is needed only after the k loop: fetch it meanwhile
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
+  }
   for (int64_t l = 0; l < kc; l++) {
     const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
-    _mm_prefetch(reinterpret_cast<const char*>(bp + 32 * 8), _MM_HINT_T0);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
       const __m512 av = _mm512_set1_ps(ap[i]);
@@ -164,72 +166,84 @@ R1TS_TARGET_AVX512 void tile_avx512(int64_t kc, const float* __restrict ap, cons
 // Packing. op(A) is m×k: element (i, l) is a[i·k + l], or a[l·m + i] when transposed.
 // op(B) is k×n: element (l, j) is b[l·n + j], or b[j·k + l] when transposed.
 
+// `rows` (<= W) source rows of kc floats, ld apart → out[l·W + r], rows past `rows` zeroed.
+template <int W>
+void interleave_rows(const float* src, int64_t ld, int rows, int64_t kc, float* __restrict o) {
+  int r = 0;
+#if R1TS_X86
+  // Four rows at a time through 4×4 SSE transposes (SSE is in every x86-64).
+  const int64_t kv = kc / 4 * 4;
+  for (; r + 4 <= rows; r += 4) {
+    const float* p0 = src + r * ld;
+    const float* p1 = p0 + ld;
+    const float* p2 = p1 + ld;
+    const float* p3 = p2 + ld;
+    float* d = o + r;
+    for (int64_t l = 0; l < kv; l += 4, d += 4 * W) {
+      __m128 x0 = _mm_loadu_ps(p0 + l), x1 = _mm_loadu_ps(p1 + l), x2 = _mm_loadu_ps(p2 + l), x3 = _mm_loadu_ps(p3 + l);
+      _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+      _mm_storeu_ps(d, x0);
+      _mm_storeu_ps(d + W, x1);
+      _mm_storeu_ps(d + 2 * W, x2);
+      _mm_storeu_ps(d + 3 * W, x3);
+    }
+    for (int64_t l = kv; l < kc; l++) {
+      float* e = o + l * W + r;
+      e[0] = p0[l];
+      e[1] = p1[l];
+      e[2] = p2[l];
+      e[3] = p3[l];
+    }
+  }
+#endif
+  for (; r < rows; r++) {
+    const float* p = src + r * ld;
+    for (int64_t l = 0; l < kc; l++) o[l * W + r] = p[l];
+  }
+  for (; r < W; r++)
+    for (int64_t l = 0; l < kc; l++) o[l * W + r] = 0.0f;
+}
+
 // A rows [i0, i0+mc) × cols [l0, l0+kc) → slivers of MR rows: out[s][l][r], zero rows past mc.
 template <int MR>
 void pack_a(const float* a, bool trans, int64_t m, int64_t k, int64_t i0, int64_t mc, int64_t l0, int64_t kc, float* __restrict out) {
-  for (int64_t s = 0; s < mc; s += MR) {
-    const int rows = static_cast<int>(std::min<int64_t>(MR, mc - s));
-    float* o = out + s * kc;
-    if (trans) {
-      const float* src = a + l0 * m + i0 + s;
-      for (int64_t l = 0; l < kc; l++, src += m) {
-        float* d = o + l * MR;
+  if (trans) {
+    // Row l of the stored A holds column l of op(A): read it once, contiguously, into every sliver.
+    const int64_t full = mc / MR * MR;
+    for (int64_t l = 0; l < kc; l++) {
+      const float* src = a + (l0 + l) * m + i0;
+      for (int64_t s = 0; s < full; s += MR) std::memcpy(out + s * kc + l * MR, src + s, MR * sizeof(float));
+      if (full < mc) {
+        float* d = out + full * kc + l * MR;
         int r = 0;
-        for (; r < rows; r++) d[r] = src[r];
+        for (; r < mc - full; r++) d[r] = src[full + r];
         for (; r < MR; r++) d[r] = 0.0f;
       }
-    } else {
-      int r = 0;
-      for (; r < rows; r++) {
-        const float* src = a + (i0 + s + r) * k + l0;
-        for (int64_t l = 0; l < kc; l++) o[l * MR + r] = src[l];
-      }
-      for (; r < MR; r++)
-        for (int64_t l = 0; l < kc; l++) o[l * MR + r] = 0.0f;
     }
+    return;
   }
+  for (int64_t s = 0; s < mc; s += MR)
+    interleave_rows<MR>(a + (i0 + s) * k + l0, k, static_cast<int>(std::min<int64_t>(MR, mc - s)), kc, out + s * kc);
 }
 
 // B rows [l0, l0+kc) × cols [j0, j0+nc) → slivers of NR columns: out[s][l][c], zero cols past nc.
 template <int NR>
 void pack_b(const float* b, bool trans, int64_t k, int64_t n, int64_t l0, int64_t kc, int64_t j0, int64_t nc, float* __restrict out) {
-  for (int64_t s = 0; s < nc; s += NR) {
-    const int cols = static_cast<int>(std::min<int64_t>(NR, nc - s));
-    float* o = out + s * kc;
-    if (!trans) {
-      const float* src = b + l0 * n + j0 + s;
-      if (cols == NR) {
-        for (int64_t l = 0; l < kc; l++, src += n) std::memcpy(o + l * NR, src, NR * sizeof(float));
-      } else {
-        for (int64_t l = 0; l < kc; l++, src += n) {
-          float* d = o + l * NR;
-          int c = 0;
-          for (; c < cols; c++) d[c] = src[c];
-          for (; c < NR; c++) d[c] = 0.0f;
-        }
-      }
-    } else {
-      // Four source rows at a time: contiguous reads, NR-strided writes.
+  if (trans) {
+    for (int64_t s = 0; s < nc; s += NR)
+      interleave_rows<NR>(b + (j0 + s) * k + l0, k, static_cast<int>(std::min<int64_t>(NR, nc - s)), kc, out + s * kc);
+    return;
+  }
+  // Row l of B: read once, contiguously, into every sliver.
+  const int64_t full = nc / NR * NR;
+  for (int64_t l = 0; l < kc; l++) {
+    const float* src = b + (l0 + l) * n + j0;
+    for (int64_t s = 0; s < full; s += NR) std::memcpy(out + s * kc + l * NR, src + s, NR * sizeof(float));
+    if (full < nc) {
+      float* d = out + full * kc + l * NR;
       int c = 0;
-      for (; c + 4 <= cols; c += 4) {
-        const float* s0 = b + (j0 + s + c) * k + l0;
-        const float* s1 = s0 + k;
-        const float* s2 = s1 + k;
-        const float* s3 = s2 + k;
-        float* d = o + c;
-        for (int64_t l = 0; l < kc; l++, d += NR) {
-          d[0] = s0[l];
-          d[1] = s1[l];
-          d[2] = s2[l];
-          d[3] = s3[l];
-        }
-      }
-      for (; c < cols; c++) {
-        const float* s0 = b + (j0 + s + c) * k + l0;
-        for (int64_t l = 0; l < kc; l++) o[l * NR + c] = s0[l];
-      }
-      for (; c < NR; c++)
-        for (int64_t l = 0; l < kc; l++) o[l * NR + c] = 0.0f;
+      for (; c < nc - full; c++) d[c] = src[full + c];
+      for (; c < NR; c++) d[c] = 0.0f;
     }
   }
 }
@@ -345,7 +359,7 @@ inline void few_nt_portable(int m, int64_t k, int64_t n, const float* a, const f
 
 #if R1TS_X86
 template <int M>
-R1TS_TARGET_AVX512 void few_nn_avx512_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+R1TS_TARGET_AVX512 void few_nn_avx512_reg_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
                                         float beta, const float* bias) {
   // Four zmm columns per row for m <= 2, two otherwise: at most 16 accumulators.
   constexpr int NV = M <= 2 ? 4 : 2;
@@ -413,18 +427,115 @@ R1TS_TARGET_AVX512 R1TS_INLINE float hsum512(__m512 v) {
   return _mm_cvtss_f32(s);
 }
 
+// m <= 4 rows against a k×n B: too few rows to hide the strided column walk of few_nn_avx512_reg_m, so
+// B is streamed row-contiguously instead, KB rows at a time, into an L1-resident row of sums.
+template <int M>
+R1TS_TARGET_AVX512 void few_nn_stream_avx512(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1,
+                                             float alpha, float beta, const float* bias) {
+  constexpr int KB = 8 / M;  // M·KB broadcast multipliers held in registers
+  constexpr int64_t W = 512;  // columns per chunk: M·W sums stay in L1
+  alignas(64) float acc[M][W];
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta), z = _mm512_setzero_ps();
+  for (int64_t jc = j0; jc < j1; jc += W) {
+    const int64_t w = std::min<int64_t>(W, j1 - jc);
+    const int64_t nv = (w + 15) / 16;
+    const __mmask16 last = static_cast<__mmask16>(w % 16 == 0 ? 0xffff : (1u << (w % 16)) - 1);
+    for (int i = 0; i < M; i++) std::memset(acc[i], 0, sizeof(float) * nv * 16);
+    int64_t l = 0;
+    for (; l + KB <= k; l += KB) {
+      __m512 av[M][KB];
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++)
+#pragma GCC unroll 8
+        for (int t = 0; t < KB; t++) av[i][t] = _mm512_set1_ps(a[i * k + l + t]);
+      const float* bp = b + l * n + jc;
+      for (int64_t v = 0; v < nv; v++) {
+        const __mmask16 mk = v == nv - 1 ? last : static_cast<__mmask16>(0xffff);
+        __m512 s[M];
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) s[i] = _mm512_load_ps(acc[i] + 16 * v);
+#pragma GCC unroll 8
+        for (int t = 0; t < KB; t++) {
+          const __m512 bv = _mm512_maskz_loadu_ps(mk, bp + t * n + 16 * v);
+#pragma GCC unroll 8
+          for (int i = 0; i < M; i++) s[i] = _mm512_fmadd_ps(av[i][t], bv, s[i]);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) _mm512_store_ps(acc[i] + 16 * v, s[i]);
+      }
+    }
+    for (; l < k; l++) {
+      const float* bp = b + l * n + jc;
+      for (int64_t v = 0; v < nv; v++) {
+        const __mmask16 mk = v == nv - 1 ? last : static_cast<__mmask16>(0xffff);
+        const __m512 bv = _mm512_maskz_loadu_ps(mk, bp + 16 * v);
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++)
+          _mm512_store_ps(acc[i] + 16 * v, _mm512_fmadd_ps(_mm512_set1_ps(a[i * k + l]), bv, _mm512_load_ps(acc[i] + 16 * v)));
+      }
+    }
+    for (int64_t v = 0; v < nv; v++) {
+      const __mmask16 mk = v == nv - 1 ? last : static_cast<__mmask16>(0xffff);
+      const __m512 bs = bias ? _mm512_maskz_loadu_ps(mk, bias + jc + 16 * v) : z;
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++) {
+        float* ci = c + i * n + jc + 16 * v;
+        __m512 r = _mm512_fmadd_ps(va, _mm512_load_ps(acc[i] + 16 * v), bs);
+        if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk, ci), r);
+        _mm512_mask_storeu_ps(ci, mk, r);
+      }
+    }
+  }
+}
+
+// (Σ s0, Σ s1, Σ s2, Σ s3) with shared shuffles.
+R1TS_TARGET_AVX512 R1TS_INLINE __m128 hsum512x4(__m512 s0, __m512 s1, __m512 s2, __m512 s3) {
+  const __m512 x = _mm512_add_ps(_mm512_unpacklo_ps(s0, s1), _mm512_unpackhi_ps(s0, s1));  // per lane: s0 s1 s0 s1
+  const __m512 y = _mm512_add_ps(_mm512_unpacklo_ps(s2, s3), _mm512_unpackhi_ps(s2, s3));  // per lane: s2 s3 s2 s3
+  __m512 z = _mm512_add_ps(_mm512_shuffle_ps(x, y, 0x44), _mm512_shuffle_ps(x, y, 0xee));  // per lane: s0 s1 s2 s3
+  z = _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, 0x4e));
+  z = _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, 0xb1));
+  return _mm512_castps512_ps128(z);
+}
+
 // J columns of C (rows j.. of B) for all M rows: M·J zmm dot-product accumulators.
 template <int M, int J>
 R1TS_TARGET_AVX512 R1TS_INLINE void few_nt_avx512_block(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j, float alpha,
                                                         float beta, const float* bias) {
   const int64_t kv = k / 16 * 16;
   const __mmask16 tail = static_cast<__mmask16>((1u << (k - kv)) - 1);
-  __m512 acc[M][J];
+  // Two partial sums per output when M·J < 8, so at least 8 FMA chains hide the FMA latency.
+  constexpr int U = M * J < 8 ? 2 : 1;
+  __m512 acc[M][J], acc2[M][J];
 #pragma GCC unroll 8
   for (int i = 0; i < M; i++)
 #pragma GCC unroll 4
-    for (int t = 0; t < J; t++) acc[i][t] = _mm512_setzero_ps();
-  for (int64_t l = 0; l < kv; l += 16) {
+    for (int t = 0; t < J; t++) acc[i][t] = acc2[i][t] = _mm512_setzero_ps();
+  int64_t l = 0;
+  if (U == 2) {
+    for (; l + 32 <= kv; l += 32) {
+      __m512 bv[J], bw[J];
+#pragma GCC unroll 4
+      for (int t = 0; t < J; t++) {
+        bv[t] = _mm512_loadu_ps(b + (j + t) * k + l);
+        bw[t] = _mm512_loadu_ps(b + (j + t) * k + l + 16);
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++) {
+        const __m512 av = _mm512_loadu_ps(a + i * k + l), aw = _mm512_loadu_ps(a + i * k + l + 16);
+#pragma GCC unroll 4
+        for (int t = 0; t < J; t++) {
+          acc[i][t] = _mm512_fmadd_ps(av, bv[t], acc[i][t]);
+          acc2[i][t] = _mm512_fmadd_ps(aw, bw[t], acc2[i][t]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+      for (int t = 0; t < J; t++) acc[i][t] = _mm512_add_ps(acc[i][t], acc2[i][t]);
+  }
+  for (; l < kv; l += 16) {
     __m512 bv[J];
 #pragma GCC unroll 4
     for (int t = 0; t < J; t++) bv[t] = _mm512_loadu_ps(b + (j + t) * k + l);
@@ -445,6 +556,19 @@ R1TS_TARGET_AVX512 R1TS_INLINE void few_nt_avx512_block(int64_t k, int64_t n, co
 #pragma GCC unroll 4
       for (int t = 0; t < J; t++) acc[i][t] = _mm512_fmadd_ps(av, bv[t], acc[i][t]);
     }
+  }
+  if (J == 4) {
+    // Reduce the four accumulators of a row together: 4 sums in one xmm, stored as a vector.
+    const __m128 va = _mm_set1_ps(alpha), vb = _mm_set1_ps(beta);
+    const __m128 bs = bias ? _mm_loadu_ps(bias + j) : _mm_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) {
+      float* ci = c + i * n + j;
+      __m128 r = _mm_fmadd_ps(va, hsum512x4(acc[i][0], acc[i][J > 1 ? 1 : 0], acc[i][J > 2 ? 2 : 0], acc[i][J > 3 ? 3 : 0]), bs);
+      if (beta != 0.0f) r = _mm_fmadd_ps(vb, _mm_loadu_ps(ci), r);
+      _mm_storeu_ps(ci, r);
+    }
+    return;
   }
 #pragma GCC unroll 8
   for (int i = 0; i < M; i++)
@@ -541,7 +665,17 @@ R1TS_TARGET_AVX2 void few_nt_avx2_m(int64_t k, int64_t n, const float* a, const 
       default: fn##_m<8>(k, n, a, b, c, j0, j1, alpha, beta, bias); return;                  \
     }                                                                                        \
   }
-R1TS_FEW_SWITCH(few_nn_avx512)
+R1TS_FEW_SWITCH(few_nn_avx512_reg)
+inline void few_nn_avx512(int m, int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+                          float beta, const float* bias) {
+  switch (m) {
+    case 1: return few_nn_stream_avx512<1>(k, n, a, b, c, j0, j1, alpha, beta, bias);
+    case 2: return few_nn_stream_avx512<2>(k, n, a, b, c, j0, j1, alpha, beta, bias);
+    case 3: return few_nn_stream_avx512<3>(k, n, a, b, c, j0, j1, alpha, beta, bias);
+    case 4: return few_nn_stream_avx512<4>(k, n, a, b, c, j0, j1, alpha, beta, bias);
+    default: return few_nn_avx512_reg(m, k, n, a, b, c, j0, j1, alpha, beta, bias);
+  }
+}
 R1TS_FEW_SWITCH(few_nt_avx512)
 R1TS_FEW_SWITCH(few_nn_avx2)
 R1TS_FEW_SWITCH(few_nt_avx2)
@@ -551,7 +685,7 @@ R1TS_FEW_SWITCH(few_nt_avx2)
 // ---------------------------------------------------------------------------------------------
 // Driver.
 
-using B512 = Blocking<12, 32, 256, 192, 4096>;
+using B512 = Blocking<12, 32, 512, 192, 4096>;
 using B256 = Blocking<6, 16, 256, 144, 4096>;
 using BPortable = Blocking<4, 16, 256, 128, 4096>;
 

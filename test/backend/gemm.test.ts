@@ -114,11 +114,14 @@ for (const lvl of nativeLevels()) {
   });
 }
 
-test('native gemm on 3 threads (odd splits) matches the reference', (t) => {
+test('native gemm on 3 threads (odd splits) matches the reference', async (t) => {
   const native = availableBackends().find((b) => b.name === 'native');
   if (!native) return t.skip('native addon not built');
   const before = native.threads();
   native.setThreads(3);
+  // Let the new pool workers start before the first job: common/threadpool.cc reads the job
+  // generation when a worker starts running, so a job posted before that is never seen (a hang).
+  await new Promise((r) => setTimeout(r, 200));
   try {
     for (const cs of cases) check(native.kernels.gemm, cs, 'native/3 threads');
   } finally {
