@@ -5,15 +5,19 @@
 //     slivers, A per MC×KC block into MR-tall slivers (zero-padded, so transposes cost nothing
 //     in the inner loop), and a register-blocked micro-kernel computes one MR×NR tile of C with
 //     alpha/beta/bias applied in registers. Micro-tiles: AVX-512 12×32 (24 zmm accumulators),
-//     AVX2+FMA 6×16, portable 4×16 (plain C++ the compiler vectorizes, also on arm64).
+//     AVX2+FMA 6×16, portable 4×8 on x86 / 8×8 elsewhere (plain C++ the compiler vectorizes).
 //   - few rows (m <= 8, token-by-token decoding): no packing; B is streamed once, either as
 //     rows of k×n (axpy form) or as rows of n×k (dot products), all m rows at a time.
-// Threads: one persistent pool (common/threadpool.h); big batches split over batch items,
-// otherwise each product splits over whole micro-tile rows or columns, and each thread runs
-// an independent blocked GEMM on its part with its own thread-local packing buffers.
+// Threads: one persistent pool (common/threadpool.h). Batches split over batch items when they
+// divide evenly (or are many); otherwise each product splits over whole MR-row tiles among a
+// team that packs every B panel together (one barrier per panel) while each member packs its own
+// A blocks, or, for few-row-tile products, over NR-column tiles. Small products stay on the
+// calling thread. Packing buffers are thread-local and grow-only (no allocation per call).
 // Not here: argument parsing (kernels/gemm.cc), shape validation (src/tensor).
 #pragma once
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -271,6 +275,10 @@ inline Scratch& scratch_b() {
   static thread_local Scratch s;
   return s;
 }
+inline Scratch& scratch_shared() {  // the calling thread's, lent to its team
+  static thread_local Scratch s;
+  return s;
+}
 
 // Blocking for one level: micro-tile MR×NR; KC deep panels; A blocks of MC rows (L2);
 // B panels of NC columns (L3).
@@ -279,21 +287,70 @@ struct Blocking {
   static constexpr int MR = MR_, NR = NR_, KC = KC_, MC = MC_, NC = NC_;
 };
 
-// One product, C rows [i0, i1) × cols [j0, j1), on the calling thread.
+// Floats in one packed KC×NC B panel covering `cols` columns.
 template <class BK>
-void blocked(const Args& g, const float* a, const float* b, float* c, int64_t i0, int64_t i1, int64_t j0, int64_t j1, TileFn tile) {
+size_t panel_floats(int64_t cols) {
+  return static_cast<size_t>(BK::KC) * ((std::min<int64_t>(BK::NC, cols) + BK::NR - 1) / BK::NR * BK::NR);
+}
+
+// Spin barrier for the threads of one pool job (they all run at once).
+struct SpinBarrier {
+  std::atomic<int> count{0}, phase{0};
+  int n = 1;
+  void wait() {
+    const int ph = phase.load(std::memory_order_acquire);
+    if (count.fetch_add(1, std::memory_order_acq_rel) == n - 1) {
+      count.store(0, std::memory_order_relaxed);
+      phase.store(ph + 1, std::memory_order_release);
+      return;
+    }
+    for (int spins = 0; phase.load(std::memory_order_acquire) == ph; spins++) {
+      if (spins < 4096) {
+#if R1TS_X86
+        _mm_pause();
+#endif
+      } else {
+        std::this_thread::yield();  // the machine is oversubscribed: let the laggard run
+      }
+    }
+  }
+};
+
+// Threads computing one product together: each packs its share of every B panel into a shared,
+// double-buffered panel (one barrier per panel), then multiplies its own rows against all of it.
+struct Team {
+  int tid, nt;
+  float* panel[2];
+  SpinBarrier* barrier;
+};
+
+// One product, C rows [i0, i1) × cols [j0, j1). Alone (team == null) the thread packs B itself;
+// in a team every member must call this with the same columns (all members meet at each barrier).
+template <class BK>
+void blocked(const Args& g, const float* a, const float* b, float* c, int64_t i0, int64_t i1, int64_t j0, int64_t j1, TileFn tile,
+             const Team* team) {
   constexpr int MR = BK::MR, NR = BK::NR;
   const int64_t m = g.m, n = g.n, k = g.k;
-  float* bp = scratch_b().get(static_cast<size_t>(BK::KC) * ((std::min<int64_t>(BK::NC, j1 - j0) + NR - 1) / NR * NR));
-  float* ap = scratch_a().get(static_cast<size_t>(BK::KC) * ((std::min<int64_t>(BK::MC, i1 - i0) + MR - 1) / MR * MR));
+  float* own = team ? nullptr : scratch_b().get(panel_floats<BK>(j1 - j0));
+  float* ap = scratch_a().get(static_cast<size_t>(BK::KC) * ((std::min<int64_t>(BK::MC, std::max<int64_t>(i1 - i0, 1)) + MR - 1) / MR * MR));
+  int panel_no = 0;
   for (int64_t jc = j0; jc < j1; jc += BK::NC) {
     const int64_t nc = std::min<int64_t>(BK::NC, j1 - jc);
-    for (int64_t pc = 0; pc < k; pc += BK::KC) {
+    for (int64_t pc = 0; pc < k; pc += BK::KC, panel_no++) {
       const int64_t kc = std::min<int64_t>(BK::KC, k - pc);
       const bool first = pc == 0;
       const float beta = first ? g.beta : 1.0f;
       const float* bias = first && g.bias ? g.bias + jc : nullptr;
-      pack_b<NR>(b, g.transB, k, n, pc, kc, jc, nc, bp);
+      float* bp = own;
+      if (team) {
+        bp = team->panel[panel_no & 1];
+        const int64_t slivers = (nc + NR - 1) / NR;
+        const int64_t s0 = slivers * team->tid / team->nt, s1 = slivers * (team->tid + 1) / team->nt;
+        if (s0 < s1) pack_b<NR>(b, g.transB, k, n, pc, kc, jc + s0 * NR, std::min(nc, s1 * NR) - s0 * NR, bp + s0 * NR * kc);
+        team->barrier->wait();
+      } else {
+        pack_b<NR>(b, g.transB, k, n, pc, kc, jc, nc, bp);
+      }
       for (int64_t ic = i0; ic < i1; ic += BK::MC) {
         const int64_t mc = std::min<int64_t>(BK::MC, i1 - ic);
         pack_a<MR>(a, g.transA, m, k, ic, mc, pc, kc, ap);
@@ -687,27 +744,35 @@ R1TS_FEW_SWITCH(few_nt_avx2)
 
 using B512 = Blocking<12, 32, 512, 192, 4096>;
 using B256 = Blocking<6, 16, 256, 144, 4096>;
-using BPortable = Blocking<4, 16, 256, 128, 4096>;
+#if R1TS_X86
+using BPortable = Blocking<4, 8, 256, 128, 4096>;  // 8 xmm accumulators: SSE2 has only 16 registers
+#else
+using BPortable = Blocking<8, 8, 256, 128, 4096>;  // 16 of NEON's 32 q registers
+#endif
 
 struct Level {
   TileFn tile;
   FewFn few_nn, few_nt;
-  void (*blocked)(const Args&, const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, TileFn);
+  void (*blocked)(const Args&, const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, TileFn, const Team*);
+  size_t (*panel_floats)(int64_t cols);
   int mr, nr;
 };
 
 inline Level level_for(int lvl) {
 #if R1TS_X86
-  if (lvl >= kAvx512) return {tile_avx512<B512::MR>, few_nn_avx512, few_nt_avx512, blocked<B512>, B512::MR, B512::NR};
-  if (lvl >= kAvx2) return {tile_avx2<B256::MR>, few_nn_avx2, few_nt_avx2, blocked<B256>, B256::MR, B256::NR};
+  if (lvl >= kAvx512) return {tile_avx512<B512::MR>, few_nn_avx512, few_nt_avx512, blocked<B512>, panel_floats<B512>, B512::MR, B512::NR};
+  if (lvl >= kAvx2) return {tile_avx2<B256::MR>, few_nn_avx2, few_nt_avx2, blocked<B256>, panel_floats<B256>, B256::MR, B256::NR};
 #else
   (void)lvl;
 #endif
-  return {tile_portable<BPortable::MR, BPortable::NR>, few_nn_portable, few_nt_portable, blocked<BPortable>, BPortable::MR, BPortable::NR};
+  return {tile_portable<BPortable::MR, BPortable::NR>, few_nn_portable, few_nt_portable, blocked<BPortable>, panel_floats<BPortable>, BPortable::MR, BPortable::NR};
 }
 
-// Products below this many multiply-adds (all batch items) run on the calling thread only.
+// Products below this many multiply-adds (all batch items) run on the calling thread only: waking
+// the pool costs microseconds, and far more when the workers have to be scheduled back in.
+// Few-row products are bandwidth bound and take a higher bar.
 constexpr double kSerialMacs = 1 << 18;
+constexpr double kSerialMacsFewRows = 1 << 19;
 
 // Few rows of one batch item, columns [j0, j1).
 inline void few_rows(const Level& L, const Args& g, int64_t bi, int64_t j0, int64_t j1) {
@@ -738,7 +803,7 @@ inline void run(const Args& g) {
   if (g.k <= 0) return empty_k(g);
   const Level L = level_for(cpu_level());
   const double macs = static_cast<double>(g.batch) * g.m * g.n * g.k;
-  const int threads = macs < kSerialMacs ? 1 : pool_threads();
+  const int threads = macs < (g.m <= 8 ? kSerialMacsFewRows : kSerialMacs) ? 1 : pool_threads();
 
   if (g.m <= 8) {
     // Tasks: (batch item, column chunk); chunks are multiples of 64 columns.
@@ -758,31 +823,43 @@ inline void run(const Args& g) {
     return;
   }
 
-  auto item = [&](int64_t bi, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    L.blocked(g, g.a + bi * g.strideA, g.b + bi * g.strideB, g.c + bi * g.strideC, i0, i1, j0, j1, L.tile);
+  auto item = [&](int64_t bi, int64_t i0, int64_t i1, int64_t j0, int64_t j1, const Team* team) {
+    L.blocked(g, g.a + bi * g.strideA, g.b + bi * g.strideB, g.c + bi * g.strideC, i0, i1, j0, j1, L.tile, team);
   };
   if (threads <= 1) {
-    for (int64_t bi = 0; bi < g.batch; bi++) item(bi, 0, g.m, 0, g.n);
+    for (int64_t bi = 0; bi < g.batch; bi++) item(bi, 0, g.m, 0, g.n, nullptr);
     return;
   }
   if (g.batch % threads == 0 || g.batch >= 4 * threads) {
     parallel_run(threads, [&](int tid, int t) {
-      for (int64_t bi = g.batch * tid / t; bi < g.batch * (tid + 1) / t; bi++) item(bi, 0, g.m, 0, g.n);
+      for (int64_t bi = g.batch * tid / t; bi < g.batch * (tid + 1) / t; bi++) item(bi, 0, g.m, 0, g.n, nullptr);
     });
     return;
   }
-  // Split each product over whole micro-tiles of the dimension whose split duplicates less packing
-  // (splitting N makes every thread pack all of A, splitting M all of B).
-  const bool split_m = g.m >= g.n;
-  const int64_t unit = split_m ? L.mr : L.nr, dim = split_m ? g.m : g.n;
-  const int64_t units = (dim + unit - 1) / unit;
-  const int nt = static_cast<int>(std::min<int64_t>(threads, units));
+  const int64_t row_tiles = (g.m + L.mr - 1) / L.mr;
+  if (row_tiles >= 4 * threads) {
+    // Enough rows: split M over a team that shares the packing of B.
+    const size_t pf = L.panel_floats(g.n);
+    float* shared = scratch_shared().get(2 * pf);
+    for (int64_t bi = 0; bi < g.batch; bi++) {
+      SpinBarrier barrier;
+      barrier.n = threads;
+      parallel_run(threads, [&](int tid, int t) {
+        // t is `threads`, or 1 when this call runs inside another pool job (then alone).
+        Team team{tid, t, {shared, shared + pf}, &barrier};
+        const int64_t lo = std::min(g.m, row_tiles * tid / t * L.mr), hi = std::min(g.m, row_tiles * (tid + 1) / t * L.mr);
+        item(bi, lo, hi, 0, g.n, t == threads ? &team : nullptr);
+      });
+    }
+    return;
+  }
+  // Few rows, many columns: split N; each thread packs the (small) A itself.
+  const int64_t col_tiles = (g.n + L.nr - 1) / L.nr;
+  const int nt = static_cast<int>(std::min<int64_t>(threads, col_tiles));
   for (int64_t bi = 0; bi < g.batch; bi++) {
     parallel_run(nt, [&](int tid, int t) {
-      const int64_t lo = std::min(dim, units * tid / t * unit), hi = std::min(dim, units * (tid + 1) / t * unit);
-      if (lo >= hi) return;
-      if (split_m) item(bi, lo, hi, 0, g.n);
-      else item(bi, 0, g.m, lo, hi);
+      const int64_t lo = std::min(g.n, col_tiles * tid / t * L.nr), hi = std::min(g.n, col_tiles * (tid + 1) / t * L.nr);
+      if (lo < hi) item(bi, 0, g.m, lo, hi, nullptr);
     });
   }
 }

@@ -79,8 +79,9 @@ function buildCases(): Case[] {
     // Every transpose combination for every shape; alpha, beta and bias rotate with the counter.
     for (let t = 0; t < 4; t++) cases.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36));
   }
-  // Batches: per-item split (3 items on 2 threads), batch split, stride-0 broadcasting, few rows.
-  for (const [m, k, n] of [[64, 64, 64], [8, 33, 100], [33, 16, 7], [1, 257, 257]] as const) {
+  // Batches: per-item splits (3 or 5 items on 2 threads: over columns, or a team sharing the B
+  // panels), batch split (4 items), stride-0 broadcasting, few rows.
+  for (const [m, k, n] of [[64, 64, 64], [100, 40, 50], [8, 33, 100], [33, 16, 7], [1, 257, 257]] as const) {
     for (let t = 0; t < 4; t++) {
       cases.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36, 3, 'a'));
       cases.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36, 4, 'b'));
