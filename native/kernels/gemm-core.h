@@ -576,6 +576,8 @@ R1TS_TARGET_AVX512 R1TS_INLINE void few_nt_avx512_block(int64_t k, int64_t n, co
       for (int t = 0; t < J; t++) {
         bv[t] = _mm512_loadu_ps(b + (j + t) * k + l);
         bw[t] = _mm512_loadu_ps(b + (j + t) * k + l + 16);
+        _mm_prefetch(reinterpret_cast<const char*>(b + (j + J + t) * k + l), _MM_HINT_T0);  // the next block's rows
+        _mm_prefetch(reinterpret_cast<const char*>(b + (j + J + t) * k + l + 16), _MM_HINT_T0);
       }
 #pragma GCC unroll 8
       for (int i = 0; i < M; i++) {
@@ -595,7 +597,10 @@ R1TS_TARGET_AVX512 R1TS_INLINE void few_nt_avx512_block(int64_t k, int64_t n, co
   for (; l < kv; l += 16) {
     __m512 bv[J];
 #pragma GCC unroll 4
-    for (int t = 0; t < J; t++) bv[t] = _mm512_loadu_ps(b + (j + t) * k + l);
+    for (int t = 0; t < J; t++) {
+      bv[t] = _mm512_loadu_ps(b + (j + t) * k + l);
+      _mm_prefetch(reinterpret_cast<const char*>(b + (j + J + t) * k + l), _MM_HINT_T0);  // the next block's rows
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
       const __m512 av = _mm512_loadu_ps(a + i * k + l);
@@ -627,6 +632,19 @@ R1TS_TARGET_AVX512 R1TS_INLINE void few_nt_avx512_block(int64_t k, int64_t n, co
     }
     return;
   }
+  if (J == 2 && M % 2 == 0) {
+    // Two rows × two columns per shared reduction.
+    alignas(16) float sum[4];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i += 2) {
+      _mm_store_ps(sum, hsum512x4(acc[i][0], acc[i][J - 1], acc[i + 1][0], acc[i + 1][J - 1]));
+      store1(c + i * n + j, sum[0], alpha, beta, bias ? bias + j : nullptr);
+      store1(c + i * n + j + 1, sum[1], alpha, beta, bias ? bias + j + 1 : nullptr);
+      store1(c + (i + 1) * n + j, sum[2], alpha, beta, bias ? bias + j : nullptr);
+      store1(c + (i + 1) * n + j + 1, sum[3], alpha, beta, bias ? bias + j + 1 : nullptr);
+    }
+    return;
+  }
 #pragma GCC unroll 8
   for (int i = 0; i < M; i++)
 #pragma GCC unroll 4
@@ -636,10 +654,22 @@ R1TS_TARGET_AVX512 R1TS_INLINE void few_nt_avx512_block(int64_t k, int64_t n, co
 template <int M>
 R1TS_TARGET_AVX512 void few_nt_avx512_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
                                         float beta, const float* bias) {
-  constexpr int JB = M <= 4 ? 4 : 2;  // M·JB <= 16 accumulators
   int64_t j = j0;
-  for (; j + JB <= j1; j += JB) few_nt_avx512_block<M, JB>(k, n, a, b, c, j, alpha, beta, bias);
-  for (; j < j1; j++) few_nt_avx512_block<M, 1>(k, n, a, b, c, j, alpha, beta, bias);
+  if constexpr (M > 4) {
+    // Rows 0-3, then the rest, against the same four B rows (L1-hot the second time): 16
+    // accumulators per pass instead of 2·M with two B rows.
+    for (; j + 4 <= j1; j += 4) {
+      few_nt_avx512_block<4, 4>(k, n, a, b, c, j, alpha, beta, bias);
+      few_nt_avx512_block<M - 4, 4>(k, n, a + 4 * k, b, c + 4 * n, j, alpha, beta, bias);
+    }
+    for (; j < j1; j++) {
+      few_nt_avx512_block<4, 1>(k, n, a, b, c, j, alpha, beta, bias);
+      few_nt_avx512_block<M - 4, 1>(k, n, a + 4 * k, b, c + 4 * n, j, alpha, beta, bias);
+    }
+  } else {
+    for (; j + 4 <= j1; j += 4) few_nt_avx512_block<M, 4>(k, n, a, b, c, j, alpha, beta, bias);
+    for (; j < j1; j++) few_nt_avx512_block<M, 1>(k, n, a, b, c, j, alpha, beta, bias);
+  }
 }
 
 template <int M>
