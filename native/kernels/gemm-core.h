@@ -799,10 +799,12 @@ inline Level level_for(int lvl) {
 }
 
 // Products below this many multiply-adds (all batch items) run on the calling thread only: waking
-// the pool costs microseconds, and far more when the workers have to be scheduled back in.
-// Few-row products are bandwidth bound and take a higher bar.
-constexpr double kSerialMacs = 1 << 18;
-constexpr double kSerialMacsFewRows = 1 << 19;
+// the pool costs microseconds when its workers spin and tens of them (or a scheduler time slice
+// on a busy machine) when they sleep, so a split must save more than that: 2^22 multiply-adds is
+// about 45 µs of one core's packed GEMM; few-row products are bandwidth bound, 2^21 of them read
+// 8 MB of B at m = 1.
+constexpr double kSerialMacs = 1 << 22;
+constexpr double kSerialMacsFewRows = 1 << 21;
 
 // Few rows of one batch item, columns [j0, j1).
 inline void few_rows(const Level& L, const Args& g, int64_t bi, int64_t j0, int64_t j1) {

@@ -30,6 +30,9 @@ function shapes(): [number, number, number][] {
   out.push([257, 257, 257], [257, 7, 33], [33, 257, 7], [7, 33, 257], [1, 257, 257], [257, 1, 3], [16, 257, 33], [200, 70, 65], [9, 5, 4100]);
   for (let m = 1; m <= 8; m++) out.push([m, 37, 100], [m, 300, 70]);
   out.push([8, 257, 300], [2, 16, 1000], [5, 1000, 16]);
+  // Big enough to be split over threads (>= 2^22 multiply-adds, or 2^21 with few rows): a team over
+  // rows is 257³ above; columns split for few row tiles; few rows split over columns.
+  out.push([40, 128, 900], [8, 257, 1100]);
   return out;
 }
 
@@ -79,9 +82,9 @@ function buildCases(): Case[] {
     // Every transpose combination for every shape; alpha, beta and bias rotate with the counter.
     for (let t = 0; t < 4; t++) cases.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36));
   }
-  // Batches: per-item splits (3 or 5 items on 2 threads: over columns, or a team sharing the B
-  // panels), batch split (4 items), stride-0 broadcasting, few rows.
-  for (const [m, k, n] of [[64, 64, 64], [100, 40, 50], [8, 33, 100], [33, 16, 7], [1, 257, 257]] as const) {
+  // Batches, stride-0 broadcasting, few rows; the last two shapes are big enough for threads:
+  // 3 or 5 items on 2 threads split each item (a team sharing the B panels), 4 items split the batch.
+  for (const [m, k, n] of [[64, 64, 64], [100, 40, 50], [8, 33, 100], [33, 16, 7], [1, 257, 257], [160, 100, 90], [1, 257, 3000]] as const) {
     for (let t = 0; t < 4; t++) {
       cases.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36, 3, 'a'));
       cases.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36, 4, 'b'));
