@@ -673,7 +673,7 @@ R1TS_TARGET_AVX512 void few_nt_avx512_m(int64_t k, int64_t n, const float* a, co
 }
 
 template <int M>
-R1TS_TARGET_AVX2 void few_nn_avx2_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+R1TS_TARGET_AVX2 void few_nn_avx2_reg_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
                                     float beta, const float* bias) {
   constexpr int NV = M <= 2 ? 4 : M <= 5 ? 2 : 1;  // <= 12 accumulators in 16 ymm
   constexpr int W = 8 * NV;
@@ -708,6 +708,58 @@ R1TS_TARGET_AVX2 void few_nn_avx2_m(int64_t k, int64_t n, const float* a, const 
   if (j < j1) few_nn_portable(M, k, n, a, b, c, j, j1, alpha, beta, bias);
 }
 
+// m <= 4 rows against a k×n B, streamed row-contiguously (see few_nn_stream_avx512).
+template <int M>
+R1TS_TARGET_AVX2 void few_nn_stream_avx2(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
+                                         float beta, const float* bias) {
+  constexpr int KB = 8 / M;
+  constexpr int64_t W = 512;
+  alignas(32) float acc[M][W];
+  for (int64_t jc = j0; jc < j1; jc += W) {
+    const int64_t w = std::min<int64_t>(W, j1 - jc);
+    const int64_t wv = w / 8 * 8;  // vector columns; the last w % 8 are done in scalar
+    for (int i = 0; i < M; i++) std::memset(acc[i], 0, sizeof(float) * w);
+    int64_t l = 0;
+    for (; l + KB <= k; l += KB) {
+      __m256 av[M][KB];
+#pragma GCC unroll 8
+      for (int i = 0; i < M; i++)
+#pragma GCC unroll 8
+        for (int t = 0; t < KB; t++) av[i][t] = _mm256_broadcast_ss(a + i * k + l + t);
+      const float* bp = b + l * n + jc;
+      for (int64_t v = 0; v < wv; v += 8) {
+        __m256 sm[M];
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) sm[i] = _mm256_load_ps(acc[i] + v);
+#pragma GCC unroll 8
+        for (int t = 0; t < KB; t++) {
+          const __m256 bv = _mm256_loadu_ps(bp + t * n + v);
+#pragma GCC unroll 8
+          for (int i = 0; i < M; i++) sm[i] = _mm256_fmadd_ps(av[i][t], bv, sm[i]);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) _mm256_store_ps(acc[i] + v, sm[i]);
+      }
+    }
+    for (; l < k; l++) {
+      const float* bp = b + l * n + jc;
+      for (int64_t v = 0; v < wv; v += 8) {
+        const __m256 bv = _mm256_loadu_ps(bp + v);
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++)
+          _mm256_store_ps(acc[i] + v, _mm256_fmadd_ps(_mm256_broadcast_ss(a + i * k + l), bv, _mm256_load_ps(acc[i] + v)));
+      }
+    }
+    for (int64_t t = wv; t < w; t++)  // column tail
+      for (int64_t l2 = 0; l2 < k; l2++) {
+        const float bv = b[l2 * n + jc + t];
+        for (int i = 0; i < M; i++) acc[i][t] += a[i * k + l2] * bv;
+      }
+    for (int i = 0; i < M; i++)
+      for (int64_t t = 0; t < w; t++) store1(c + i * n + jc + t, acc[i][t], alpha, beta, bias ? bias + jc + t : nullptr);
+  }
+}
+
 R1TS_TARGET_AVX2 inline float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -715,26 +767,63 @@ R1TS_TARGET_AVX2 inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// J columns of C (rows j.. of B) for M <= 4 rows of A: M·J <= 8 ymm dot-product accumulators.
+template <int M, int J>
+R1TS_TARGET_AVX2 R1TS_INLINE void few_nt_avx2_block(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j, float alpha,
+                                                    float beta, const float* bias) {
+  const int64_t kv = k / 8 * 8;
+  __m256 acc[M][J];
+#pragma GCC unroll 4
+  for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+    for (int t = 0; t < J; t++) acc[i][t] = _mm256_setzero_ps();
+  for (int64_t l = 0; l < kv; l += 8) {
+    __m256 bv[J];
+#pragma GCC unroll 4
+    for (int t = 0; t < J; t++) {
+      bv[t] = _mm256_loadu_ps(b + (j + t) * k + l);
+      _mm_prefetch(reinterpret_cast<const char*>(b + (j + J + t) * k + l), _MM_HINT_T0);  // the next block's rows
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++) {
+      const __m256 av = _mm256_loadu_ps(a + i * k + l);
+#pragma GCC unroll 4
+      for (int t = 0; t < J; t++) acc[i][t] = _mm256_fmadd_ps(av, bv[t], acc[i][t]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+    for (int t = 0; t < J; t++) {
+      const float* br = b + (j + t) * k;
+      float s = hsum256(acc[i][t]);
+      for (int64_t l = kv; l < k; l++) s += a[i * k + l] * br[l];
+      store1(c + i * n + j + t, s, alpha, beta, bias ? bias + j + t : nullptr);
+    }
+}
+
+template <int M>
+R1TS_TARGET_AVX2 void few_nt_avx2_rows(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j, int64_t j1, float alpha,
+                                       float beta, const float* bias) {
+  constexpr int J = M <= 2 ? 4 : 2;
+  for (; j + J <= j1; j += J) few_nt_avx2_block<M, J>(k, n, a, b, c, j, alpha, beta, bias);
+  for (; j < j1; j++) few_nt_avx2_block<M, 1>(k, n, a, b, c, j, alpha, beta, bias);
+}
+
 template <int M>
 R1TS_TARGET_AVX2 void few_nt_avx2_m(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha,
                                     float beta, const float* bias) {
-  const int64_t kv = k / 8 * 8;
-  for (int64_t j = j0; j < j1; j++) {
-    const float* br = b + j * k;
-    __m256 acc[M];
-#pragma GCC unroll 8
-    for (int i = 0; i < M; i++) acc[i] = _mm256_setzero_ps();
-    for (int64_t l = 0; l < kv; l += 8) {
-      const __m256 bv = _mm256_loadu_ps(br + l);
-#pragma GCC unroll 8
-      for (int i = 0; i < M; i++) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i * k + l), bv, acc[i]);
+  if constexpr (M > 4) {
+    // Rows 0-3, then the rest, over column chunks small enough that B stays in L1 between passes.
+    constexpr int64_t kChunkFloats = 4096;
+    const int64_t cols = std::max<int64_t>(2, kChunkFloats / std::max<int64_t>(k, 1));
+    for (int64_t j = j0; j < j1; j += cols) {
+      const int64_t je = std::min(j1, j + cols);
+      few_nt_avx2_rows<4>(k, n, a, b, c, j, je, alpha, beta, bias);
+      few_nt_avx2_rows<M - 4>(k, n, a + 4 * k, b, c + 4 * n, j, je, alpha, beta, bias);
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < M; i++) {
-      float s = hsum256(acc[i]);
-      for (int64_t l = kv; l < k; l++) s += a[i * k + l] * br[l];
-      store1(c + i * n + j, s, alpha, beta, bias ? bias + j : nullptr);
-    }
+  } else {
+    few_nt_avx2_rows<M>(k, n, a, b, c, j0, j1, alpha, beta, bias);
   }
 }
 
@@ -764,7 +853,17 @@ inline void few_nn_avx512(int m, int64_t k, int64_t n, const float* a, const flo
   }
 }
 R1TS_FEW_SWITCH(few_nt_avx512)
-R1TS_FEW_SWITCH(few_nn_avx2)
+R1TS_FEW_SWITCH(few_nn_avx2_reg)
+inline void few_nn_avx2(int m, int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j0, int64_t j1, float alpha, float beta,
+                        const float* bias) {
+  switch (m) {
+    case 1: return few_nn_stream_avx2<1>(k, n, a, b, c, j0, j1, alpha, beta, bias);
+    case 2: return few_nn_stream_avx2<2>(k, n, a, b, c, j0, j1, alpha, beta, bias);
+    case 3: return few_nn_stream_avx2<3>(k, n, a, b, c, j0, j1, alpha, beta, bias);
+    case 4: return few_nn_stream_avx2<4>(k, n, a, b, c, j0, j1, alpha, beta, bias);
+    default: return few_nn_avx2_reg(m, k, n, a, b, c, j0, j1, alpha, beta, bias);
+  }
+}
 R1TS_FEW_SWITCH(few_nt_avx2)
 #undef R1TS_FEW_SWITCH
 #endif
