@@ -555,7 +555,7 @@ R1TS_TARGET_AVX512 R1TS_INLINE __m128 hsum512x4(__m512 s0, __m512 s1, __m512 s2,
   return _mm512_castps512_ps128(z);
 }
 
-// J columns of C (rows j.. of B) for all M rows: M·J zmm dot-product accumulators.
+// J (4 or 1) columns of C (rows j.. of B) for M <= 4 rows of A: M·J zmm dot-product accumulators.
 template <int M, int J>
 R1TS_TARGET_AVX512 R1TS_INLINE void few_nt_avx512_block(int64_t k, int64_t n, const float* a, const float* b, float* c, int64_t j, float alpha,
                                                         float beta, const float* bias) {
@@ -629,19 +629,6 @@ R1TS_TARGET_AVX512 R1TS_INLINE void few_nt_avx512_block(int64_t k, int64_t n, co
       __m128 r = _mm_fmadd_ps(va, hsum512x4(acc[i][0], acc[i][J > 1 ? 1 : 0], acc[i][J > 2 ? 2 : 0], acc[i][J > 3 ? 3 : 0]), bs);
       if (beta != 0.0f) r = _mm_fmadd_ps(vb, _mm_loadu_ps(ci), r);
       _mm_storeu_ps(ci, r);
-    }
-    return;
-  }
-  if (J == 2 && M % 2 == 0) {
-    // Two rows × two columns per shared reduction.
-    alignas(16) float sum[4];
-#pragma GCC unroll 8
-    for (int i = 0; i < M; i += 2) {
-      _mm_store_ps(sum, hsum512x4(acc[i][0], acc[i][J - 1], acc[i + 1][0], acc[i + 1][J - 1]));
-      store1(c + i * n + j, sum[0], alpha, beta, bias ? bias + j : nullptr);
-      store1(c + i * n + j + 1, sum[1], alpha, beta, bias ? bias + j + 1 : nullptr);
-      store1(c + (i + 1) * n + j, sum[2], alpha, beta, bias ? bias + j : nullptr);
-      store1(c + (i + 1) * n + j + 1, sum[3], alpha, beta, bias ? bias + j + 1 : nullptr);
     }
     return;
   }
