@@ -10,6 +10,7 @@ import { attentionKernels } from './attention.ts';
 import { elementwiseKernels } from './elementwise.ts';
 import { lossKernels } from './loss.ts';
 import { nnKernels } from './nn.ts';
+import { gemmKernels } from './gemm.ts';
 import { optimKernels } from './optim.ts';
 import { reduceKernels } from './reduce.ts';
 
@@ -22,6 +23,7 @@ export const nativeKernels: Partial<Kernels> = {
   ...reduceKernels,
   ...nnKernels,
   ...lossKernels,
+  ...gemmKernels,
 };
 
 /** Names of the kernels that run natively (the rest come from the fallback). */
