@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { Rng } from '../src/core/rng.ts';
 import type { Kernels } from '../src/backend/kernels.ts';
 import { refKernels } from '../src/backend/ref/index.ts';
-import { availableBackends, cpuLevels, setCpuLevel } from '../src/tensor/backends.ts';
+import { test } from 'node:test';
+import { availableBackends, cpuLevels, setCpuLevel, useBackend } from '../src/tensor/backends.ts';
 
 export { refKernels };
 
@@ -60,4 +61,18 @@ export function nativeLevels(): { name: string; kernels: Kernels; enter(): void;
 
 export function rng(seed = 1234): Rng {
   return new Rng(seed);
+}
+
+/** Registers one test per available backend (native, ref), running fn with that backend active. */
+export function onEveryBackend(name: string, fn: () => void): void {
+  for (const b of availableBackends()) {
+    test(`${name} (${b.name})`, () => {
+      useBackend(b.name);
+      try {
+        fn();
+      } finally {
+        useBackend(availableBackends()[0].name);
+      }
+    });
+  }
 }

@@ -13,38 +13,20 @@
 #include <cstring>
 #include <string>
 #include "common/dispatch.h"
+#include "common/registry.h"
 #include "common/threadpool.h"
 
 namespace r1ts {
 // Inline namespace: used as r1ts::name, mangled apart from any same-named helper elsewhere in the addon.
 inline namespace kernel_util {
 
-/**
- * Typed-array arguments with one napi_get_typedarray_info call each (registry.h's helpers make
- * four); throws the same TypeError naming the kernel and position on a mismatch.
- */
-template <class T>
-inline T* typed_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, napi_typedarray_type want, const char* what, size_t* len) {
-  napi_typedarray_type type;
-  size_t length = 0;
-  void* data = nullptr;
-  napi_status st = i < info.Length() ? napi_get_typedarray_info(info.Env(), info[i], &type, &length, &data, nullptr, nullptr) : napi_invalid_arg;
-  if (st != napi_ok || type != want) {
-    throw Napi::TypeError::New(info.Env(), std::string(kernel) + ": argument " + std::to_string(i) + " must be a " + what);
-  }
-  if (len) *len = length;
-  return static_cast<T*>(data);
-}
-inline float* arg_f32(const Napi::CallbackInfo& info, size_t i, const char* kernel, size_t* len = nullptr) {
-  return typed_arg<float>(info, i, kernel, napi_float32_array, "Float32Array", len);
-}
-inline int32_t* arg_i32(const Napi::CallbackInfo& info, size_t i, const char* kernel, size_t* len = nullptr) {
-  return typed_arg<int32_t>(info, i, kernel, napi_int32_array, "Int32Array", len);
-}
+/** Typed-array arguments: registry.h's one-call helpers under the names these kernels use. */
+inline float* arg_f32(const Napi::CallbackInfo& info, size_t i, const char* kernel, size_t* len = nullptr) { return f32_arg(info, i, kernel, len); }
+inline int32_t* arg_i32(const Napi::CallbackInfo& info, size_t i, const char* kernel, size_t* len = nullptr) { return i32_arg(info, i, kernel, len); }
 
 /** A Float64Array argument (the packed sizes/strides of binary and copy). */
 inline const double* f64_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, size_t* len) {
-  return typed_arg<double>(info, i, kernel, napi_float64_array, "Float64Array", len);
+  return typed_array_arg<double>(info, i, kernel, napi_float64_array, "Float64Array", len);
 }
 
 /** Formats a number as JS's String(n) does for integers (and close enough otherwise). */

@@ -8,19 +8,8 @@ import * as T from '../../src/tensor/index.ts';
 import { AdamW } from '../../src/optim/adamw.ts';
 import { clipGradNorm } from '../../src/optim/clip.ts';
 import { Rng } from '../../src/core/rng.ts';
+import { onEveryBackend } from '../helpers.ts';
 
-function onEveryBackend(name: string, fn: () => void): void {
-  for (const b of T.availableBackends()) {
-    test(`${name} (${b.name})`, () => {
-      T.useBackend(b.name);
-      try {
-        fn();
-      } finally {
-        T.useBackend(T.availableBackends()[0].name);
-      }
-    });
-  }
-}
 
 onEveryBackend('a 2-layer MLP fits y = sin(3x) with AdamW', () => {
   const r = new Rng(1);

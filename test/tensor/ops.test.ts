@@ -4,21 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.ts';
 import { NonFiniteError, ShapeError } from '../../src/core/errors.ts';
-import { assertClose } from '../helpers.ts';
+import { assertClose, onEveryBackend } from '../helpers.ts';
 import { Rng } from '../../src/core/rng.ts';
 
-function onEveryBackend(name: string, fn: () => void): void {
-  for (const b of T.availableBackends()) {
-    test(`${name} (${b.name})`, () => {
-      T.useBackend(b.name);
-      try {
-        fn();
-      } finally {
-        T.useBackend(T.availableBackends()[0].name);
-      }
-    });
-  }
-}
 
 const flat = (t: T.Tensor) => Array.from(t.data);
 
