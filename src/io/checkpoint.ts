@@ -5,7 +5,8 @@
 // absent: it is written under a temporary name, every file fsynced, then
 // renamed into place (and the parent directory fsynced); `latest` is replaced
 // by an atomic rename after that. A crash at any moment leaves the previous
-// checkpoint intact and `latest` pointing at a complete one.
+// checkpoint intact and `latest` pointing at a complete one; old checkpoints are
+// renamed away before they are deleted, so none is ever seen half-deleted either.
 // Not here: when to checkpoint (the training loop decides).
 
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,7 +77,7 @@ export function saveCheckpoint(root: string, o: SaveOptions): string {
   if (!Number.isInteger(o.step) || o.step < 0) throw new CheckpointError(`saveCheckpoint: step ${o.step} must be a non-negative integer`);
   mkdirSync(root, { recursive: true });
   // Leftovers of a save that was killed midway (one writer per root is assumed).
-  for (const d of readdirSync(root)) if (d.startsWith('.tmp-step-') || d.startsWith('.latest-')) rmSync(join(root, d), { recursive: true, force: true });
+  for (const d of readdirSync(root)) if (d.startsWith('.tmp-step-') || d.startsWith('.latest-') || d.startsWith('.trash-')) rmSync(join(root, d), { recursive: true, force: true });
   const name = stepDir(o.step);
   const final = join(root, name);
   const tmp = join(root, `.tmp-${name}-${process.pid}`);
@@ -102,7 +103,7 @@ export function saveCheckpoint(root: string, o: SaveOptions): string {
     };
     writeFileDurable(join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
     fsyncPath(tmp);
-    if (existsSync(final)) rmSync(final, { recursive: true, force: true }); // an older save of the same step
+    if (existsSync(final)) discard(root, final); // an older save of the same step
     renameSync(tmp, final);
     fsyncPath(root);
   } catch (e) {
@@ -115,8 +116,15 @@ export function saveCheckpoint(root: string, o: SaveOptions): string {
   fsyncPath(root);
   const keep = o.keep ?? 2;
   const all = readdirSync(root).filter((d) => /^step-\d{8}$/.test(d)).sort();
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) if (old !== name) rmSync(join(root, old), { recursive: true, force: true });
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) if (old !== name) discard(root, join(root, old));
   return final;
+}
+
+/** Removes a checkpoint directory so that it is never seen half-deleted: rename away (atomic), then delete. */
+function discard(root: string, dir: string): void {
+  const trash = join(root, `.trash-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  renameSync(dir, trash);
+  rmSync(trash, { recursive: true, force: true });
 }
 
 /** The directory root/latest names, or null when there is no checkpoint yet. */
