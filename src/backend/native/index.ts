@@ -1,8 +1,9 @@
 // The native backend: the C++ addon's kernels behind the Kernels contract.
 // Each kernel group has a thin wrapper file here; this file assembles them.
-// While a kernel has no native version yet, makeNativeBackend fills the gap
-// from the fallback it is given (the reference kernels, passed in by
-// src/tensor, since this layer may not import src/backend/ref).
+// Every kernel of the contract has a native version (test/backend/native-complete
+// checks it); should an addon built from older sources lack one, makeNativeBackend
+// fills the gap from the fallback it is given (the reference kernels, passed in
+// by src/tensor, since this layer may not import src/backend/ref).
 
 import type { Backend, Kernels } from '../kernels.ts';
 import { addon, addonError } from './addon.ts';
