@@ -6,7 +6,6 @@
 // Not here: the rules themselves (grad-rules.ts).
 
 import { AutogradError, fmtShape } from '../core/errors.ts';
-import type { AnyData } from '../core/dtype.ts';
 import { sameShape } from '../core/shape.ts';
 import { gradRules, type DiffOp, type OpSaved } from './grad-rules.ts';
 import type { Tensor } from './tensor.ts';
@@ -119,15 +118,17 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
       const ins = rule(g, node.inputs, node.saved, t, needs);
       // A rule's output is this pass's own (safe to modify in place) unless it shares its buffer
       // with the upstream gradient (add, reshape), an input, or another output of the same rule.
-      const handed = new Set<AnyData>();
+      const handed = new Set<ArrayBufferLike>();
       node.inputs.forEach((x, i) => {
         const gi = ins[i];
         if (!needs[i] || !gi) return;
         if (!sameShape(gi.shape, x.shape)) {
           throw new AutogradError(`backward: the gradient rule of '${node.op}' returned shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(x.shape)} (a bug in the rule)`);
         }
-        if (gi.data !== g.data && !handed.has(gi.data) && !node.inputs.some((y) => y.data === gi.data)) owned.add(gi);
-        handed.add(gi.data);
+        // Compared by underlying buffer, so a subarray view of another gradient never counts as owned.
+        const buf = gi.data.buffer;
+        if (buf !== g.data.buffer && !handed.has(buf) && !node.inputs.some((y) => y.data.buffer === buf)) owned.add(gi);
+        handed.add(buf);
         accumulate(x, gi);
       });
       if (!retainGraph) {
