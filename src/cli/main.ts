@@ -12,6 +12,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
       return 0;
     },
   },
+  inspect: {
+    summary: 'show what a safetensors file, Hugging Face directory or r1ts checkpoint holds',
+    run: async (args) => (await import('./inspect.ts')).inspectCommand(args),
+  },
   verify: {
     summary: 'grade predictions: `verify math --jsonl FILE` or `verify countdown --jsonl FILE` (one JSON verdict per line)',
     run: async (args) => {
