@@ -16,6 +16,14 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
     summary: 'show what a safetensors file, Hugging Face directory or r1ts checkpoint holds',
     run: async (args) => (await import('./inspect.ts')).inspectCommand(args),
   },
+  logits: {
+    summary: 'write full float32 logits (.npy) of a model for JSON token-id rows',
+    run: async (args) => (await import('./model-io.ts')).logitsCommand(args),
+  },
+  export: {
+    summary: 'convert an r1ts checkpoint or Hugging Face directory (--to hf)',
+    run: async (args) => (await import('./model-io.ts')).exportCommand(args),
+  },
   verify: {
     summary: 'grade predictions: `verify math --jsonl FILE` or `verify countdown --jsonl FILE` (one JSON verdict per line)',
     run: async (args) => {

@@ -100,6 +100,8 @@ export function saveCheckpoint(root: string, o: SaveOptions): string {
     const state = {
       format: FORMAT, step: o.step, dataPosition: o.dataPosition ?? null, rng: o.rng ? o.rng.getState() : null,
       optimizer: o.optimizer ? { steps: o.optimizer.steps, lr: o.optimizer.lr } : null, extra: o.extra ?? {},
+      // A model that carries its config (every CausalLM) is rebuildable from the checkpoint alone.
+      modelConfig: (o.model as { config?: unknown }).config ?? null,
     };
     writeFileDurable(join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
     fsyncPath(tmp);
@@ -125,6 +127,15 @@ function discard(root: string, dir: string): void {
   const trash = join(root, `.trash-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   renameSync(dir, trash);
   rmSync(trash, { recursive: true, force: true });
+}
+
+/** The model config stored with a checkpoint (null when the model had none). */
+export function checkpointModelConfig(dir: string): unknown {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).modelConfig ?? null;
+  } catch (e) {
+    throw new CheckpointError(`${dir}: cannot read state.json (${(e as Error).message})`);
+  }
 }
 
 /** The directory root/latest names, or null when there is no checkpoint yet. */
