@@ -1,13 +1,13 @@
 // `r1ts inspect <file|dir>`: what a model file or directory holds — format,
 // architecture, tensors (name, dtype, shape), parameter count, tokenizer —
 // for a safetensors file, a Hugging Face directory or an r1ts training
-// checkpoint. A bad input exits 1 with the error; nothing is modified.
-// GGUF is recognized by its magic and reported as not supported yet.
+// checkpoint, or a GGUF file. A bad input exits 1 with the error; nothing is modified.
 
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { R1tsError } from '../core/errors.ts';
 import { latestCheckpoint } from '../io/checkpoint.ts';
+import { readGgufHeader } from '../io/gguf.ts';
 import { readSafetensorsHeader, type TensorInfo } from '../io/safetensors.ts';
 import { isDeepseekV3, parseModelConfig } from '../models/config.ts';
 import { loadHfTokenizer } from '../tokenizer/index.ts';
@@ -17,13 +17,13 @@ export const INSPECT_HELP = `usage: r1ts inspect <file|dir> [--json]
 Prints the format, architecture, tensors (name, dtype, shape), parameter count and
 tokenizer summary of a safetensors file, a Hugging Face model directory
 (config.json + model.safetensors or shards) or an r1ts training checkpoint
-(a directory with state.json, or a run directory with \`latest\`).
+(a directory with state.json, or a run directory with \`latest\`), or a GGUF file.
   --json   one JSON object instead of text
 Exit status: 0, or 1 with the error when the input is unreadable or malformed.`;
 
 interface Report {
   path: string;
-  format: 'safetensors' | 'huggingface' | 'r1ts-checkpoint';
+  format: 'safetensors' | 'huggingface' | 'r1ts-checkpoint' | 'gguf';
   architecture: string | null;
   config: Record<string, unknown> | null;
   parameters: number;
@@ -62,7 +62,17 @@ export function inspectPath(path: string): Report {
   if (!existsSync(path)) throw new R1tsError(`${path}: no such file or directory`);
   const base = { path, architecture: null, config: null, tokenizer: null, extra: {} };
   if (statSync(path).isFile()) {
-    if (isGguf(path)) throw new R1tsError(`${path}: a GGUF file; r1ts does not read GGUF yet`);
+    if (isGguf(path)) {
+      const g = readGgufHeader(path);
+      const arch = g.metadata.get('general.architecture');
+      const tokens = g.metadata.get('tokenizer.ggml.tokens');
+      return {
+        ...base, format: 'gguf', architecture: arch?.type === 'string' ? arch.value : null,
+        parameters: g.tensors.reduce((s, t) => s + numel(t.shape), 0), tensors: g.tensors.map(({ name, type, shape }) => ({ name, dtype: type, shape })),
+        tokenizer: tokens?.type === 'array' ? { vocabSize: tokens.value.length, specials: [] } : null,
+        extra: { version: g.version, metadataKeys: g.metadata.size },
+      };
+    }
     const h = readSafetensorsHeader(path);
     return { ...base, format: 'safetensors', parameters: h.tensors.reduce((s, t) => s + numel(t.shape), 0), tensors: h.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), extra: { metadata: h.metadata } };
   }

@@ -10,6 +10,7 @@ import { inspectPath } from '../../src/cli/inspect.ts';
 import { buildModel, saveHfModel } from '../../src/io/hf.ts';
 import { saveCheckpoint } from '../../src/io/checkpoint.ts';
 import { trainBpe, saveTokenizerFiles } from '../../src/tokenizer/index.ts';
+import { writeGguf } from '../../src/io/gguf.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { tinyV3 } from '../models/helpers.ts';
 
@@ -47,5 +48,10 @@ test('bad inputs exit 1 with the error', () => {
   assert.throws(() => inspectPath(join(dir, 'missing')), /no such file or directory/);
   assert.throws(() => inspectPath(dir), /not a Hugging Face directory/);
   writeFileSync(join(dir, 'm.gguf'), Buffer.from('GGUF\x03\x00\x00\x00'));
-  assert.throws(() => inspectPath(join(dir, 'm.gguf')), /GGUF file; r1ts does not read GGUF yet/);
+  assert.throws(() => inspectPath(join(dir, 'm.gguf')), /shorter than a GGUF header/);
+  writeGguf(join(dir, 'ok.gguf'), new Map([['general.architecture', { type: 'string', value: 'qwen2' }]]), new Map([['output_norm.weight', { shape: [8], data: new Float32Array(8) }]]));
+  const g = inspectPath(join(dir, 'ok.gguf'));
+  assert.equal(g.format, 'gguf');
+  assert.equal(g.architecture, 'qwen2');
+  assert.equal(g.parameters, 8);
 });
