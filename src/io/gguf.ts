@@ -11,8 +11,9 @@
 // last dim of a row-major shape); offsets are relative to the data section,
 // which starts at the first multiple of general.alignment (default 32).
 
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { R1tsError } from '../core/errors.ts';
+import { writeFileAtomic } from './atomic.ts';
 import { f16ToF32, f32ToF16 } from './safetensors.ts';
 
 export class GgufError extends R1tsError {}
@@ -147,21 +148,7 @@ export function writeGguf(path: string, metadata: Map<string, GgufValue>, tensor
   }
   const h = head.concat();
   const pad = new Uint8Array(Math.ceil(h.length / alignment) * alignment - h.length);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const b of [h, pad, ...blobs]) {
-      let o = 0;
-      while (o < b.length) o += writeSync(fd, b, o, b.length - o);
-    }
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  writeFileAtomic(path, [h, pad, ...blobs]);
 }
 
 // ------------------------------------------------------------------ reading

@@ -1,7 +1,7 @@
 // NumPy .npy writer (format 1.0) for float32 arrays, little endian: the
 // exchange format of `r1ts logits` for parity checks against other runtimes.
 
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.ts';
 
 /** Writes data with shape as a .npy file ('<f4', C order), atomically. */
 export function writeNpyF32(path: string, data: Float32Array, shape: readonly number[]): void {
@@ -16,16 +16,5 @@ export function writeNpyF32(path: string, data: Float32Array, shape: readonly nu
   pre.writeUInt16LE(header.length, 8);
   const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('writeNpyF32: big-endian hosts are not supported');
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const b of [pre, Buffer.from(header, 'latin1'), body]) {
-      let off = 0;
-      while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-    }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, [pre, Buffer.from(header, 'latin1'), body]);
 }

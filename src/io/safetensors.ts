@@ -9,8 +9,9 @@
 // fsync, rename.
 // Not here: sharded checkpoints and name maps (hf.ts), training checkpoints.
 
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { R1tsError } from '../core/errors.ts';
+import { writeFileAtomic } from './atomic.ts';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'I32';
 
@@ -258,11 +259,6 @@ function encode(name: string, t: TensorToWrite): { dtype: SafetensorsDType; byte
   return { dtype, bytes };
 }
 
-function writeAll(fd: number, b: Uint8Array): void {
-  let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-}
-
 /**
  * Writes tensors (in the given order) atomically: a temp file beside `path`, fsync, rename.
  * The header is padded with spaces to a multiple of 8 bytes, as the reference writer does.
@@ -285,16 +281,5 @@ export function writeSafetensors(path: string, tensors: Map<string, TensorToWrit
   const hb = Buffer.from(json);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(hb.length));
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const b of [len, hb, ...blobs]) writeAll(fd, b);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  writeFileAtomic(path, [len, hb, ...blobs]);
 }
