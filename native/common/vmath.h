@@ -61,6 +61,13 @@ template <int W> R1TS_INLINE void store_part(float* p, vf<W> v, int64_t n) {
   store<W>(t, v);
   std::memcpy(p, t, static_cast<size_t>(n) * sizeof(float));
 }
+/** Loads c <= W floats (a full vector when c == W). */
+template <int W> R1TS_INLINE vf<W> ld(const float* p, int64_t c) { return c == W ? load<W>(p) : load_part<W>(p, c); }
+/** Stores the first c <= W lanes (a full vector when c == W). */
+template <int W> R1TS_INLINE void st(float* p, vf<W> v, int64_t c) {
+  if (c == W) store<W>(p, v);
+  else store_part<W>(p, v, c);
+}
 template <int W> R1TS_INLINE vi<W> iota() {
   vi<W> r;
   for (int k = 0; k < W; k++) r[k] = k;

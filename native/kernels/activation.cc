@@ -15,11 +15,8 @@ namespace {
 using vm::vf;
 constexpr int64_t kGrain = 1 << 13;
 
-template <int W> R1TS_INLINE vf<W> ld(const float* p, int64_t c) { return c == W ? vm::load<W>(p) : vm::load_part<W>(p, c); }
-template <int W> R1TS_INLINE void st(float* p, vf<W> v, int64_t c) {
-  if (c == W) vm::store<W>(p, v);
-  else vm::store_part<W>(p, v, c);
-}
+using vm::ld;
+using vm::st;
 
 template <int L>
 R1TS_INLINE void swiglu_run_body(const float* gate, const float* up, float* out, int64_t n) {

@@ -34,11 +34,8 @@ template <int W> R1TS_INLINE float row_max(const float* p, int64_t n) {
   return vm::hmax<W>(acc);
 }
 
-template <int W> R1TS_INLINE vf<W> ld(const float* p, int64_t c) { return c == W ? vm::load<W>(p) : vm::load_part<W>(p, c); }
-template <int W> R1TS_INLINE void st(float* p, vf<W> v, int64_t c) {
-  if (c == W) vm::store<W>(p, v);
-  else vm::store_part<W>(p, v, c);
-}
+using vm::ld;
+using vm::st;
 
 /** Applies f(i, cnt) -> vector to out[0..n) in W-chunks. */
 template <int W, class F> R1TS_INLINE void for_chunks(float* out, int64_t n, F f) {
