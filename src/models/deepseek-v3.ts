@@ -9,14 +9,14 @@
 
 import type { Rng } from '../core/rng.ts';
 import { Embedding, Linear, MLP, RMSNorm } from '../nn/layers.ts';
-import { KVCache, advanceCache, stepContext, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
+import { KVCache, stepContext, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
 import { MLA, type AttnImpl } from '../nn/mla.ts';
 import { MoE } from '../nn/moe.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding, yarnScaleMultiplier, type RopeConfig } from '../nn/rope.ts';
 import { add, cat, crossEntropy, linear, narrow, type Tensor } from '../tensor/index.ts';
 import type { DeepseekV3Config } from './config.ts';
-import type { CausalLM, ForwardOptions, ForwardResult } from './model.ts';
+import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
 
 export class Block extends Module {
   readonly attnNorm: RMSNorm;
@@ -115,14 +115,7 @@ export class DeepseekV3 extends Module implements CausalLM {
   }
 
   forward(ids: Tensor, opts: ForwardOptions = {}): ForwardResult {
-    const [B, T] = ids.shape;
-    const cache = opts.cache ?? null;
-    const ctx = stepContext(B, T, cache, opts.lengths);
-    let h = this.embed.forward(ids); // [B, T, C]
-    this.layers.forEach((layer, i) => {
-      h = layer.forward(h, ctx, this.rope, cache ? cache.layers[i] : null);
-    });
-    if (cache) advanceCache(cache, T, opts.lengths);
+    const h = runDecoder(ids, this.embed, this.layers, this.rope, opts); // [B, T, C]
     const logits = linear(this.norm.forward(h), this.head.weight); // [B, T, V]
     return { logits, hidden: h };
   }

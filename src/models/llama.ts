@@ -7,12 +7,12 @@
 import type { Rng } from '../core/rng.ts';
 import { Attention } from '../nn/attention.ts';
 import { Embedding, Linear, MLP, RMSNorm } from '../nn/layers.ts';
-import { KVCache, advanceCache, stepContext, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
+import { KVCache, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding } from '../nn/rope.ts';
 import { add, crossEntropy, linear, type Tensor } from '../tensor/index.ts';
 import type { LlamaConfig } from './config.ts';
-import type { CausalLM, ForwardOptions, ForwardResult } from './model.ts';
+import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
 
 export class LlamaBlock extends Module {
   readonly attnNorm: RMSNorm;
@@ -67,14 +67,7 @@ export class Llama extends Module implements CausalLM {
   }
 
   forward(ids: Tensor, opts: ForwardOptions = {}): ForwardResult {
-    const [B, T] = ids.shape;
-    const cache = opts.cache ?? null;
-    const ctx = stepContext(B, T, cache, opts.lengths);
-    let h = this.embed.forward(ids); // [B, T, C]
-    this.layers.forEach((layer, i) => {
-      h = layer.forward(h, ctx, this.rope, cache ? cache.layers[i] : null);
-    });
-    if (cache) advanceCache(cache, T, opts.lengths);
+    const h = runDecoder(ids, this.embed, this.layers, this.rope, opts); // [B, T, C]
     const logits = linear(this.norm.forward(h), this.head ? this.head.weight : this.embed.weight); // [B, T, V]
     return { logits, hidden: h };
   }

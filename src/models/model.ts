@@ -2,8 +2,10 @@
 // a forward pass over token ids (optionally through a KV cache, with ragged
 // lengths), a training loss, and its KV cache factory.
 
-import type { KVCache } from '../nn/kv-cache.ts';
+import type { Embedding } from '../nn/layers.ts';
+import { advanceCache, stepContext, type KVCache, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
 import type { Module } from '../nn/module.ts';
+import type { RotaryEmbedding } from '../nn/rope.ts';
 import type { Tensor } from '../tensor/index.ts';
 import type { ModelConfig } from './config.ts';
 
@@ -28,4 +30,25 @@ export interface CausalLM extends Module {
   /** Training loss for ids [B, T] and targets [B, T] (ignore index -100); `loss` is what to backpropagate. */
   loss(ids: Tensor, targets: Tensor): { loss: Tensor; main: Tensor };
   newCache(batch: number, maxSeqLen?: number): KVCache;
+}
+
+/** A pre-norm decoder block of either family. */
+export interface DecoderBlock {
+  forward(x: Tensor, ctx: StepContext, rope: RotaryEmbedding, cache: LayerCache | null): Tensor;
+}
+
+/**
+ * The shared trunk of both families: embed ids [B, T], run the blocks (through the cache when
+ * given, advancing it afterwards), and return the last hidden state [B, T, C] before the final norm.
+ */
+export function runDecoder(ids: Tensor, embed: Embedding, layers: readonly DecoderBlock[], rope: RotaryEmbedding, opts: ForwardOptions): Tensor {
+  const [B, T] = ids.shape;
+  const cache = opts.cache ?? null;
+  const ctx = stepContext(B, T, cache, opts.lengths);
+  let h = embed.forward(ids); // [B, T, C]
+  layers.forEach((layer, i) => {
+    h = layer.forward(h, ctx, rope, cache ? cache.layers[i] : null);
+  });
+  if (cache) advanceCache(cache, T, opts.lengths);
+  return h;
 }
