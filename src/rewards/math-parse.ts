@@ -165,7 +165,7 @@ class Parser {
   private pos = 0;
   private depth = 0;
   private absDepth = 0;
-  constructor(private readonly toks: Tok[], private readonly src: string) {}
+  constructor(private readonly toks: Tok[]) {}
 
   private peek(o = 0): Tok {
     return this.toks[Math.min(this.pos + o, this.toks.length - 1)]!;
@@ -994,7 +994,7 @@ export function parseLatexStrict(latex: string): MathValue {
     const e = numFromString(neg0 ? s.slice(1) : s);
     return exprValue(neg0 ? neg(e) : e);
   }
-  return new Parser(tokenize(latex), latex).parseTop();
+  return new Parser(tokenize(latex)).parseTop();
 }
 
 const EQ_SPLIT_RE = /(?<!\\|<|!|>)=/;
@@ -1025,7 +1025,7 @@ export function parsePlainExpr(text: string): MathValue | null {
   // Python-syntax expressions: no implicit multiplication of numbers ("1 2")
   if (/\d\s+[\d(]|\)\s*[\d(]/.test(s)) return null;
   try {
-    const v = new Parser(tokenize(s.replace(/\^/g, '^')), s).parseTop();
+    const v = new Parser(tokenize(s)).parseTop();
     if (v.t !== 'expr') return null;
     return v;
   } catch {

@@ -2,7 +2,6 @@
 // 2-layer MLP on a regression problem and a 1-block transformer (embedding,
 // RMSNorm, causal attention with RoPE, SwiGLU MLP, fused cross-entropy) on a
 // next-token task. Seeded, so the losses are deterministic per backend.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.ts';
 import { AdamW } from '../../src/optim/adamw.ts';

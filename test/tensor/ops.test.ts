@@ -1,6 +1,5 @@
 // Op frontends on every backend: values against hand-computed results, shape
 // and dtype errors that name the op and the shapes, and the NaN check mode.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.ts';
 import { NonFiniteError, ShapeError } from '../../src/core/errors.ts';
