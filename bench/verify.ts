@@ -5,22 +5,12 @@
 // Usage: npx tsx bench/verify.ts [--json] [--seconds S]
 // Not here: accuracy (test/rewards/math.test.ts checks it).
 
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { readJsonl, requireSharedData } from '../test/data.ts';
 
 import { verify, type MathVerifyOptions } from '../src/rewards/math.ts';
 
-const root = join(import.meta.dirname, '..');
-/** ../shared/data from the project root (or from a folder above it, for git worktrees); R1TS_DATA overrides. */
-function findData(): string {
-  if (process.env.R1TS_DATA) return process.env.R1TS_DATA;
-  for (let dir = root, i = 0; i < 4; i++, dir = dirname(dir)) {
-    const p = join(dir, '..', 'shared', 'data');
-    if (existsSync(p)) return p;
-  }
-  throw new Error('shared data not found: set R1TS_DATA to the shared/data folder');
-}
-const data = findData();
+const data = requireSharedData();
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const si = args.indexOf('--seconds');
@@ -37,10 +27,6 @@ function lastBoxed(s: string): string {
     else if (s[k] === '}' && --d === 0) return s.slice(j + 1, k);
   }
   return '';
-}
-
-function readJsonl(path: string): Array<Record<string, unknown>> {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 const dev: Pair[] = readJsonl(join(data, 'verifier', 'math-equivalence-dev.jsonl')).map((r) => ({

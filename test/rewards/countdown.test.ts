@@ -4,17 +4,15 @@
 // division by zero, rationals, '= target', garbage) and the reward levels.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { requireSharedData } from '../data.ts';
 import { checkCountdownCompletion, checkCountdownExpression, countdownReward, extractCountdownAnswer } from '../../src/rewards/countdown.ts';
 
 // DESIGN.md: real data lives in ../shared/data beside the repository (a worktree sits one level deeper).
-const root = resolve(import.meta.dirname, '../..');
-const candidates = ['../shared', '../../shared'].map((d) => resolve(root, d, 'data/countdown/cd3_test.jsonl'));
 
 function loadItems(): { numbers: number[]; target: number }[] {
-  const path = candidates.find((p) => existsSync(p));
-  assert.ok(path !== undefined, `cd3_test.jsonl not found; looked in ${candidates.join(', ')}`);
+  const path = resolve(requireSharedData(), 'countdown/cd3_test.jsonl');
   const text = readFileSync(path, 'utf8');
   return text
     .split('\n')

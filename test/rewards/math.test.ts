@@ -5,26 +5,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readJsonl, requireSharedData } from '../data.ts';
 
 import { parseMathVerifyOptions, verify, type MathVerifyOptions } from '../../src/rewards/math.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
-/** ../shared/data from the project root, or from a folder above it (git worktrees); R1TS_DATA overrides. */
-function dataDir(): string {
-  if (process.env.R1TS_DATA) return process.env.R1TS_DATA;
-  for (let dir = root, i = 0; i < 4; i++, dir = dirname(dir)) {
-    const p = join(dir, '..', 'shared', 'data');
-    if (existsSync(p)) return p;
-  }
-  throw new Error('shared data not found: set R1TS_DATA');
-}
-
-function readJsonl(path: string): Array<Record<string, unknown>> {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const dataDir = requireSharedData;
 
 function lastBoxed(s: string): string {
   const i = s.lastIndexOf('\\boxed');

@@ -5,16 +5,16 @@
 // Skipped when the shared data folder is absent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { sharedDataDir } from '../data.ts';
 import { trainBpe } from '../../src/tokenizer/bpe-trainer.ts';
 import { HfTokenizer } from '../../src/tokenizer/hf-tokenizer.ts';
 import { stringifyTokenizerJson } from '../../src/tokenizer/tokenizer-json.ts';
 import { r1ZeroTemplate } from '../../src/tokenizer/chat-template.ts';
 import { buildSftExample } from '../../src/tokenizer/loss-mask.ts';
 
-const root = resolve(import.meta.dirname, '../..');
-const dataDir = [resolve(root, '../shared/data'), resolve(root, '../../shared/data')].find((d) => existsSync(resolve(d, 'gsm8k/train.jsonl')));
+const dataDir = sharedDataDir();
 
 function jsonl(path: string, n: number): Record<string, string>[] {
   return readFileSync(path, 'utf8').split('\n').filter(Boolean).slice(0, n).map((l) => JSON.parse(l));

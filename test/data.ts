@@ -1,0 +1,30 @@
+// The project's real data (../shared/data beside the repository, DESIGN.md), found
+// from the project root or a folder above it (git worktrees sit deeper); R1TS_DATA
+// overrides. Shared by the tests and benchmarks that read it.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+
+/** The shared/data folder, or null when it is not there. */
+export function sharedDataDir(): string | null {
+  if (process.env.R1TS_DATA) return process.env.R1TS_DATA;
+  for (let dir = root, i = 0; i < 4; i++, dir = dirname(dir)) {
+    const p = join(dir, '..', 'shared', 'data');
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** The shared/data folder; throws naming R1TS_DATA when it is missing. */
+export function requireSharedData(): string {
+  const d = sharedDataDir();
+  if (!d) throw new Error('shared data not found (../shared/data beside the repository): set R1TS_DATA to the shared/data folder');
+  return d;
+}
+
+/** Non-empty lines of a JSONL file, parsed. */
+export function readJsonl<T = Record<string, unknown>>(path: string): T[] {
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);
+}
