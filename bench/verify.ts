@@ -6,7 +6,7 @@
 // Not here: accuracy (test/rewards/math.test.ts checks it).
 
 import { join } from 'node:path';
-import { readJsonl, requireSharedData } from '../test/data.ts';
+import { lastBoxed, readJsonl, requireSharedData } from '../test/data.ts';
 
 import { verify, type MathVerifyOptions } from '../src/rewards/math.ts';
 
@@ -18,16 +18,6 @@ const seconds = si >= 0 ? Number(args[si + 1]) : 2;
 
 type Pair = { gold: string; pred: string; options?: MathVerifyOptions };
 
-function lastBoxed(s: string): string {
-  const i = s.lastIndexOf('\\boxed');
-  const j = s.indexOf('{', i);
-  let d = 0;
-  for (let k = j; k < s.length; k++) {
-    if (s[k] === '{') d++;
-    else if (s[k] === '}' && --d === 0) return s.slice(j + 1, k);
-  }
-  return '';
-}
 
 const dev: Pair[] = readJsonl(join(data, 'verifier', 'math-equivalence-dev.jsonl')).map((r) => ({
   gold: r.gold as string,

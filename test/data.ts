@@ -28,3 +28,16 @@ export function requireSharedData(): string {
 export function readJsonl<T = Record<string, unknown>>(path: string): T[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);
 }
+
+/** The content of the last brace-matched \\boxed{...} in s ('' when none): how MATH-500 marks a solution's answer. */
+export function lastBoxed(s: string): string {
+  const i = s.lastIndexOf('\\boxed');
+  if (i < 0) return '';
+  const j = s.indexOf('{', i);
+  let d = 0;
+  for (let k = j; k >= 0 && k < s.length; k++) {
+    if (s[k] === '{') d++;
+    else if (s[k] === '}' && --d === 0) return s.slice(j + 1, k);
+  }
+  return '';
+}

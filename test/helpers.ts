@@ -76,3 +76,14 @@ export function onEveryBackend(name: string, fn: () => void): void {
     });
   }
 }
+
+/** Runs fn and returns the RangeError message it throws (fails if it does not throw one). */
+export function rangeErrorOf(fn: () => void, label: string): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof RangeError, `${label}: expected a RangeError, got ${String(e)}`);
+    return e.message;
+  }
+  assert.fail(`${label}: did not throw`);
+}

@@ -5,17 +5,8 @@
 // dlogits rtol 1e-5/atol 1e-7.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertClose, awkwardSizes, nativeLevels, randF32, randI32, refKernels, rng } from '../helpers.ts';
+import { assertClose, awkwardSizes, nativeLevels, randF32, randI32, rangeErrorOf, refKernels, rng } from '../helpers.ts';
 
-function rangeErrorOf(fn: () => void, label: string): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof RangeError, `${label}: expected a RangeError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail(`${label}: did not throw`);
-}
 
 for (const lvl of nativeLevels()) {
   test(`${lvl.name}: crossEntropy and crossEntropyBackward with ignored rows`, () => {

@@ -9,18 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RopeParams } from '../../src/backend/kernels.ts';
-import { assertClose, awkwardSizes, nativeLevels, randF32, randI32, refKernels, rng } from '../helpers.ts';
+import { assertClose, awkwardSizes, nativeLevels, randF32, randI32, rangeErrorOf, refKernels, rng } from '../helpers.ts';
 
-/** Runs fn and returns the RangeError message it throws (fails if it does not throw one). */
-function rangeErrorOf(fn: () => void, label: string): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof RangeError, `${label}: expected a RangeError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail(`${label}: did not throw`);
-}
 
 for (const lvl of nativeLevels()) {
   test(`${lvl.name}: rmsnorm forward and backward`, () => {

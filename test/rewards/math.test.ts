@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readJsonl, requireSharedData } from '../data.ts';
+import { lastBoxed, readJsonl, requireSharedData } from '../data.ts';
 
 import { parseMathVerifyOptions, verify, type MathVerifyOptions } from '../../src/rewards/math.ts';
 
@@ -15,16 +15,6 @@ const root = resolve(import.meta.dirname, '..', '..');
 
 const dataDir = requireSharedData;
 
-function lastBoxed(s: string): string {
-  const i = s.lastIndexOf('\\boxed');
-  const j = s.indexOf('{', i);
-  let d = 0;
-  for (let k = j; k < s.length; k++) {
-    if (s[k] === '{') d++;
-    else if (s[k] === '}' && --d === 0) return s.slice(j + 1, k);
-  }
-  return '';
-}
 
 test('dev set: >= 97% of verdicts match Math-Verify, and the misses are exactly those in docs/verifier-known-gaps.md', () => {
   const rows = readJsonl(join(dataDir(), 'verifier', 'math-equivalence-dev.jsonl'));
