@@ -9,7 +9,8 @@
 // renamed away before they are deleted, so none is ever seen half-deleted either.
 // Not here: when to checkpoint (the training loop decides).
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { fsyncDir, writeFileAtomic } from '../core/atomic.ts';
 import { join } from 'node:path';
 import { R1tsError } from '../core/errors.ts';
 import type { Rng, RngState } from '../core/rng.ts';
@@ -53,31 +54,12 @@ function stepDir(step: number): string {
   return `step-${String(step).padStart(8, '0')}`;
 }
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function writeFileDurable(path: string, text: string): void {
-  const fd = openSync(path, 'w');
-  try {
-    writeFileSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Writes root/step-N atomically and points root/latest at it; returns the directory. */
 export function saveCheckpoint(root: string, o: SaveOptions): string {
   if (!Number.isInteger(o.step) || o.step < 0) throw new CheckpointError(`saveCheckpoint: step ${o.step} must be a non-negative integer`);
   mkdirSync(root, { recursive: true });
   // Leftovers of a save that was killed midway (one writer per root is assumed).
-  for (const d of readdirSync(root)) if (d.startsWith('.tmp-step-') || d.startsWith('.latest-') || d.startsWith('.trash-')) rmSync(join(root, d), { recursive: true, force: true });
+  for (const d of readdirSync(root)) if (d.startsWith('.tmp-step-') || d.startsWith('latest.tmp-') || d.startsWith('.trash-')) rmSync(join(root, d), { recursive: true, force: true });
   const name = stepDir(o.step);
   const final = join(root, name);
   const tmp = join(root, `.tmp-${name}-${process.pid}`);
@@ -103,19 +85,17 @@ export function saveCheckpoint(root: string, o: SaveOptions): string {
       // A model that carries its config (every CausalLM) is rebuildable from the checkpoint alone.
       modelConfig: (o.model as { config?: unknown }).config ?? null,
     };
-    writeFileDurable(join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
-    fsyncPath(tmp);
+    writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+    fsyncDir(tmp);
     if (existsSync(final)) discard(root, final); // an older save of the same step
     renameSync(tmp, final);
-    fsyncPath(root);
+    fsyncDir(root);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  const latestTmp = join(root, `.latest-${process.pid}`);
-  writeFileDurable(latestTmp, name + '\n');
-  renameSync(latestTmp, join(root, 'latest'));
-  fsyncPath(root);
+  writeFileAtomic(join(root, 'latest'), name + '\n');
+  fsyncDir(root);
   const keep = o.keep ?? 2;
   const all = readdirSync(root).filter((d) => /^step-\d{8}$/.test(d)).sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) if (old !== name) discard(root, join(root, old));

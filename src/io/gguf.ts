@@ -13,7 +13,7 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { R1tsError } from '../core/errors.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { f16ToF32, f32ToF16 } from './safetensors.ts';
 
 export class GgufError extends R1tsError {}

@@ -12,8 +12,9 @@
 // checkpoints keep the official interleaved layout (rope_interleave).
 // Not here: the tokenizer files (src/tokenizer).
 
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { isDeepseekV3, parseModelConfig, type ModelConfig } from '../models/config.ts';
@@ -216,12 +217,7 @@ export function saveHfModel(model: CausalLM, dir: string, opts: { dtype?: Safete
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   const archs: Record<string, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', deepseek_v3: 'DeepseekV3ForCausalLM' };
   const cfg = { architectures: [archs[config.model_type]], ...config, torch_dtype: (opts.dtype ?? 'F32') === 'F32' ? 'float32' : opts.dtype === 'F16' ? 'float16' : 'bfloat16' };
-  writeJsonAtomic(join(dir, 'config.json'), cfg);
-  writeJsonAtomic(join(dir, 'generation_config.json'), opts.generationConfig ?? { _from_model_config: true });
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  writeFileAtomic(join(dir, 'generation_config.json'), JSON.stringify(opts.generationConfig ?? { _from_model_config: true }, null, 2) + '\n');
 }
 
-function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, path);
-}

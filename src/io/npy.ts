@@ -1,7 +1,7 @@
 // NumPy .npy writer (format 1.0) for float32 arrays, little endian: the
 // exchange format of `r1ts logits` for parity checks against other runtimes.
 
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 
 /** Writes data with shape as a .npy file ('<f4', C order), atomically. */
 export function writeNpyF32(path: string, data: Float32Array, shape: readonly number[]): void {

@@ -11,7 +11,7 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { R1tsError } from '../core/errors.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'I32';
 

@@ -5,9 +5,10 @@
 // any tokenizer.json's structure before a library sees it, so a malformed file
 // fails with a TokenizerError that names the field.
 // Not here: running arbitrary tokenizer.json files (hf-tokenizer.ts).
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { TokenizerError } from './errors.ts';
 import { PRETOKENIZE_PATTERN } from './byte-level.ts';
 import { BpeTokenizer, type AddedToken } from './bpe-tokenizer.ts';
@@ -76,20 +77,7 @@ function issuePath(path: readonly PropertyKey[]): string {
 
 /** Parses tokenizer.json text or value; throws TokenizerError naming the first bad fields. */
 export function parseTokenizerJson(input: unknown, source = 'tokenizer.json'): TokenizerJson {
-  let value = input;
-  if (typeof input === 'string') {
-    try {
-      value = JSON.parse(input);
-    } catch (e) {
-      throw new TokenizerError(`${source} is not valid JSON: ${(e as Error).message}`);
-    }
-  }
-  const r = TokenizerJsonSchema.safeParse(value);
-  if (!r.success) {
-    const issues = r.error.issues.slice(0, 3).map((i) => `${issuePath(i.path)}: ${i.message}`);
-    throw new TokenizerError(`${source}: ${issues.join('; ')}${r.error.issues.length > 3 ? ` (and ${r.error.issues.length - 3} more)` : ''}`);
-  }
-  const tj = r.data;
+  const tj = validated(TokenizerJsonSchema, input, source);
   const m = tj.model;
   if (m.type === 'BPE') {
     const vocab = m.vocab;
@@ -125,6 +113,11 @@ export function parseTokenizerJson(input: unknown, source = 'tokenizer.json'): T
 
 /** Parses tokenizer_config.json (text or value). */
 export function parseTokenizerConfig(input: unknown, source = 'tokenizer_config.json'): TokenizerConfigJson {
+  return validated(TokenizerConfigSchema, input, source);
+}
+
+/** JSON text or value checked against a schema; a TokenizerError names the first bad fields. */
+function validated<S extends z.ZodType>(schema: S, input: unknown, source: string): z.output<S> {
   let value = input;
   if (typeof input === 'string') {
     try {
@@ -133,8 +126,11 @@ export function parseTokenizerConfig(input: unknown, source = 'tokenizer_config.
       throw new TokenizerError(`${source} is not valid JSON: ${(e as Error).message}`);
     }
   }
-  const r = TokenizerConfigSchema.safeParse(value);
-  if (!r.success) throw new TokenizerError(`${source}: ${r.error.issues.slice(0, 3).map((i) => `${issuePath(i.path)}: ${i.message}`).join('; ')}`);
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issues = r.error.issues.slice(0, 3).map((i) => `${issuePath(i.path)}: ${i.message}`);
+    throw new TokenizerError(`${source}: ${issues.join('; ')}${r.error.issues.length > 3 ? ` (and ${r.error.issues.length - 3} more)` : ''}`);
+  }
   return r.data;
 }
 
@@ -259,18 +255,6 @@ export function loadBpeTokenizer(path: string, configPath?: string): BpeTokenize
   return bpeFromTokenizerJson(read(path), configPath ? read(configPath) : undefined, path);
 }
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
 /**
  * Writes dir/tokenizer.json and dir/tokenizer_config.json (each atomically:
  * temp file, fsync, rename). Returns the two paths.
@@ -279,7 +263,7 @@ export function saveTokenizerFiles(dir: string, tok: BpeTokenizer, chatTemplate?
   mkdirSync(dir, { recursive: true });
   const tokenizer = join(dir, 'tokenizer.json');
   const config = join(dir, 'tokenizer_config.json');
-  writeAtomic(tokenizer, stringifyTokenizerJson(tok));
-  writeAtomic(config, JSON.stringify(toTokenizerConfigJson(tok, chatTemplate), null, 1) + '\n');
+  writeFileAtomic(tokenizer, stringifyTokenizerJson(tok));
+  writeFileAtomic(config, JSON.stringify(toTokenizerConfigJson(tok, chatTemplate), null, 1) + '\n');
   return { tokenizer, config };
 }

@@ -1,10 +1,13 @@
 // Atomic file writes: the bytes go to a temporary file beside the target,
 // which is fsynced and then renamed over it, so a reader (or a crash) sees
-// either the old file or the complete new one, never a partial one.
+// either the old file or the complete new one, never a partial one. Used by
+// every writer of r1ts files (safetensors, GGUF, .npy, tokenizer and model
+// directories, checkpoints).
 
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
-export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): void {
+export function writeFileAtomic(path: string, content: string | readonly Uint8Array[]): void {
+  const chunks = typeof content === 'string' ? [Buffer.from(content, 'utf8')] : content;
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
@@ -20,4 +23,14 @@ export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): vo
     throw e;
   }
   renameSync(tmp, path);
+}
+
+/** fsyncs a directory (so a rename inside it is durable). */
+export function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
