@@ -24,6 +24,16 @@ export function requireSharedData(): string {
   return d;
 }
 
+/**
+ * The `skip` option of a test that needs the shared data: skipped, saying why, on a machine
+ * without it (a fresh clone outside the workspace); under CI=true never skipped, so a missing
+ * data folder fails there loudly instead of hiding.
+ */
+export function skipWithoutData(): string | false {
+  if (sharedDataDir() || process.env.CI === 'true') return false;
+  return 'no ../shared/data beside the repository (set R1TS_DATA to run the real-data tests)';
+}
+
 /** Non-empty lines of a JSONL file, parsed. */
 export function readJsonl<T = Record<string, unknown>>(path: string): T[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);

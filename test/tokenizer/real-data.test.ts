@@ -7,20 +7,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { sharedDataDir } from '../data.ts';
+import { requireSharedData, sharedDataDir, skipWithoutData } from '../data.ts';
 import { trainBpe } from '../../src/tokenizer/bpe-trainer.ts';
 import { HfTokenizer } from '../../src/tokenizer/hf-tokenizer.ts';
 import { stringifyTokenizerJson } from '../../src/tokenizer/tokenizer-json.ts';
 import { r1ZeroTemplate } from '../../src/tokenizer/chat-template.ts';
 import { buildSftExample } from '../../src/tokenizer/loss-mask.ts';
 
-const dataDir = sharedDataDir();
+const dataDir = sharedDataDir() ?? (process.env.CI === 'true' ? requireSharedData() : null);
 
 function jsonl(path: string, n: number): Record<string, string>[] {
   return readFileSync(path, 'utf8').split('\n').filter(Boolean).slice(0, n).map((l) => JSON.parse(l));
 }
 
-test('GSM8K-trained tokenizer agrees with @huggingface/tokenizers on MATH-500', { skip: dataDir ? false : 'no ../shared/data' }, () => {
+test('GSM8K-trained tokenizer agrees with @huggingface/tokenizers on MATH-500', { skip: skipWithoutData() }, () => {
   const gsm = jsonl(resolve(dataDir!, 'gsm8k/train.jsonl'), 3000);
   const tok = trainBpe(gsm.map((r) => `${r.question}\n${r.answer}\n`), { vocabSize: 2048 });
   assert.equal(tok.vocabSize, 2048);
