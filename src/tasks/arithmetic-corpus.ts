@@ -1,0 +1,182 @@
+// The synthetic "pretraining text" of the R1-Zero demo's base model: what a web
+// crawl might hold about adding numbers, written by code, with no human-written
+// reasoning. It mixes
+//   worked   questions followed by the column procedure, in two wordings, introduced by
+//            "Let's work it out:", "Solution:", nothing, or an assorted tag (<work>,
+//            <steps>, … closed by the same tag), ending "So the answer is S.", "Answer: S"
+//            or "<answer>S</answer>"; a few re-check their columns ("Wait, let me check: …")
+//   direct   the same kinds of questions with a bare answer ("S", "The answer is S.")
+//   tagged   direct answers inside assorted tags ("<result>S</result>", "<answer>S</answer>")
+//   prose    the procedure explained in sentences on an example
+//   facts    one-digit addition facts and plain filler sentences
+// so that reasoning is reachable from a question, but is not what usually follows one.
+// It never contains the RL template (no "<think>", no R1-Zero system text) nor
+// any held-out pair (arithmetic.ts isHeldOutPair), and it never puts filler
+// inside a reasoning tag (that teaches skipping the work).
+// The mixture is the knob that sets how often the base model reasons under the
+// R1-Zero prompt; the GRPO issue records what an experiment found. Defaults here
+// were chosen by measuring the base (see docs/zero.md).
+// Not here: tokenization or packing (src/data), the task and grader (arithmetic.ts).
+
+import { Rng } from '../core/rng.ts';
+import { R1tsError } from '../core/errors.ts';
+import { columns, isHeldOutPair } from './arithmetic.ts';
+
+export type CorpusKind = 'worked' | 'direct' | 'tagged' | 'prose' | 'facts';
+
+export interface CorpusOptions {
+  /** Share of each kind (normalised). */
+  mix?: Partial<Record<CorpusKind, number>>;
+  /** Largest operand digit count in the corpus (default 3). */
+  maxDigits?: number;
+  /** Share of worked solutions that re-check their columns (default 0.1). */
+  selfCheck?: number;
+}
+
+export const DEFAULT_MIX: Record<CorpusKind, number> = { worked: 0.25, direct: 0.25, tagged: 0.25, prose: 0.2, facts: 0.05 };
+
+const TAGS = ['work', 'steps', 'calc', 'scratch', 'working', 'notes', 'solution', 'sum', 'reasoning', 'math', 'thoughts', 'draft', 'method', 'column', 'addition', 'process'];
+const QUESTIONS: Array<(a: number, b: number) => string> = [
+  (a, b) => `What is ${a}+${b}?`,
+  (a, b) => `What is ${a} + ${b}?`,
+  (a, b) => `Compute ${a}+${b}.`,
+  (a, b) => `Find the sum of ${a} and ${b}.`,
+  (a, b) => `${a}+${b}=?`,
+  (a, b) => `Add ${a} and ${b}.`,
+  (a, b) => `How much is ${a} plus ${b}?`,
+  (a, b) => `Calculate ${a} + ${b}.`,
+];
+const FRAMES: Array<(q: string, r: string) => string> = [
+  (q, r) => `Q: ${q}\nA: ${r}`,
+  (q, r) => `Question: ${q}\n${r}`,
+  (q, r) => `User: ${q}\nAssistant: ${r}`,
+  (q, r) => `${q} ${r}`,
+  (q, r) => `Problem: ${q}\n${r}`,
+];
+const FILLER = [
+  'I think numbers are fun to learn.', 'Practice makes adding easy.', 'We add numbers every day.', 'The shop was closed on Sunday.',
+  'A good habit is to check your work.', 'I think it will rain today.', 'The answer to a question is not always simple.',
+  'Reading a little every day helps.', 'Some people think slowly and carefully.', 'Write neatly so you can read it later.',
+];
+
+function pick<T>(rng: Rng, xs: readonly T[]): T {
+  return xs[rng.int(xs.length)];
+}
+
+/** The column procedure for a + b in one of two wordings (no answer sentence). */
+export function workedSteps(a: number, b: number, wording: 0 | 1, selfCheck: boolean): string {
+  const cols = columns(a, b);
+  const names = ['ones', 'tens', 'hundreds', 'thousands', 'ten-thousands', 'hundred-thousands'];
+  const parts = cols.map((c, i) => {
+    const lhs = c.carryIn ? `${c.x}+${c.y}+1` : `${c.x}+${c.y}`;
+    if (wording === 0) return `${lhs}=${c.sum}, write ${c.digit}${c.carryOut ? ' carry 1' : ''}.`;
+    return `${names[i] ?? `column ${i + 1}`}: ${lhs}=${c.sum}, digit ${c.digit}${c.carryOut ? ', carry 1' : ''}.`;
+  });
+  const last = cols[cols.length - 1];
+  if (last.carryOut) parts.push(wording === 0 ? 'write 1.' : `${names[cols.length] ?? 'next'}: 1.`);
+  let text = parts.join(' ');
+  if (selfCheck) text += ` Wait, let me check: ${cols.map((c) => `${c.carryIn ? `${c.x}+${c.y}+1` : `${c.x}+${c.y}`}=${c.sum}`).join(', ')}. Yes.`;
+  return text;
+}
+
+function operand(rng: Rng, maxDigits: number): number {
+  const d = 1 + rng.int(maxDigits);
+  // favour the longest operands: they are what the task asks
+  const digits = rng.uniform() < 0.6 ? maxDigits : d;
+  const lo = digits === 1 ? 0 : 10 ** (digits - 1);
+  return lo + rng.int(10 ** digits - lo);
+}
+
+function pair(rng: Rng, maxDigits: number): [number, number] {
+  for (;;) {
+    const a = operand(rng, maxDigits);
+    const b = operand(rng, maxDigits);
+    if (!isHeldOutPair(a, b)) return [a, b];
+  }
+}
+
+function answerSentence(rng: Rng, a: number, b: number, s: number): string {
+  const forms = [`So the answer is ${s}.`, `Answer: ${s}`, `<answer>${s}</answer>`, `So ${a}+${b}=${s}.`];
+  return pick(rng, forms);
+}
+
+function worked(rng: Rng, maxDigits: number, selfCheckShare: number): string {
+  const [a, b] = pair(rng, maxDigits);
+  const steps = workedSteps(a, b, rng.int(2) as 0 | 1, rng.uniform() < selfCheckShare);
+  const intro = rng.int(4);
+  let body: string;
+  if (intro === 0) body = `Let's work it out: ${steps}`;
+  else if (intro === 1) body = `Solution: ${steps}`;
+  else if (intro === 2) body = steps;
+  else {
+    const tag = pick(rng, TAGS);
+    body = `<${tag}> ${steps} </${tag}>`;
+  }
+  return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `${body} ${answerSentence(rng, a, b, a + b)}`);
+}
+
+function direct(rng: Rng, maxDigits: number): string {
+  const [a, b] = pair(rng, maxDigits);
+  const s = a + b;
+  const r = pick(rng, [`${s}`, `The answer is ${s}.`, `Answer: ${s}`, `${s}.`, `It is ${s}.`, `I think it is ${s}.`]);
+  return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), r);
+}
+
+function tagged(rng: Rng, maxDigits: number): string {
+  const [a, b] = pair(rng, maxDigits);
+  const s = a + b;
+  const tag = rng.uniform() < 0.4 ? 'answer' : pick(rng, [...TAGS, 'result', 'final']);
+  return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `<${tag}>${s}</${tag}>`);
+}
+
+function prose(rng: Rng, maxDigits: number): string {
+  const [a, b] = pair(rng, maxDigits);
+  const cols = columns(a, b);
+  const place = ['ones', 'tens', 'hundreds', 'thousands', 'ten-thousands', 'hundred-thousands'];
+  const out = [`To add ${a} and ${b}, write them in columns and start with the ones.`];
+  cols.forEach((c, i) => {
+    const carry = c.carryIn ? ` plus the carried 1` : '';
+    out.push(`In the ${place[i] ?? 'next'} column, ${c.x} plus ${c.y}${carry} makes ${c.sum}, so we write ${c.digit}${c.carryOut ? ' and carry 1' : ''}.`);
+  });
+  if (cols[cols.length - 1].carryOut) out.push('The last carry 1 is written in front.');
+  out.push(`Reading the digits gives ${a + b}.`);
+  return out.join(' ');
+}
+
+function facts(rng: Rng): string {
+  if (rng.uniform() < 0.5) return pick(rng, FILLER);
+  const n = 3 + rng.int(6);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = rng.int(10);
+    const y = rng.int(10);
+    out.push(rng.uniform() < 0.5 ? `${x}+${y}=${x + y}.` : `${x}+${y}+1=${x + y + 1}.`);
+  }
+  return out.join(' ');
+}
+
+/** An endless, seeded stream of corpus documents with their kinds. */
+export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Generator<{ kind: CorpusKind; text: string }> {
+  const maxDigits = opts.maxDigits ?? 3;
+  if (!Number.isInteger(maxDigits) || maxDigits < 1 || maxDigits > 6) throw new R1tsError(`corpus: maxDigits=${maxDigits}: expected an integer in [1, 6]`);
+  const mix = { ...DEFAULT_MIX, ...opts.mix };
+  const kinds = Object.keys(mix) as CorpusKind[];
+  const total = kinds.reduce((s, k) => s + mix[k], 0);
+  if (!(total > 0) || kinds.some((k) => !(mix[k] >= 0))) throw new R1tsError('corpus: mix shares must be non-negative with a positive sum');
+  const selfCheck = opts.selfCheck ?? 0.1;
+  const rng = new Rng(seed);
+  for (;;) {
+    let u = rng.uniform() * total;
+    let kind = kinds[kinds.length - 1];
+    for (const k of kinds) {
+      if (u < mix[k]) {
+        kind = k;
+        break;
+      }
+      u -= mix[k];
+    }
+    const text =
+      kind === 'worked' ? worked(rng, maxDigits, selfCheck) : kind === 'direct' ? direct(rng, maxDigits) : kind === 'tagged' ? tagged(rng, maxDigits) : kind === 'prose' ? prose(rng, maxDigits) : facts(rng);
+    yield { kind, text };
+  }
+}

@@ -1,0 +1,311 @@
+// The GRPO loop (DeepSeekMath §4, DeepSeek-R1 §2.2): sample a group of G
+// completions per prompt from the current policy with the generation engine,
+// score them with the task's grader, turn rewards into group-relative
+// advantages, and take μ optimizer steps on the clipped surrogate (grpo-loss.ts)
+// with π_old log-probs kept from the rollout.
+//
+// Departures from the paper, each behind an option (defaults in GRPO_DEFAULTS,
+// chosen by measurement: docs/zero.md):
+//   aggregation      'sequence' (paper) | 'token' (DAPO) | 'constant' (Dr. GRPO)
+//   scaleStd         divide advantages by the group's std (paper) or not (Dr. GRPO)
+//   epsHigh          clip-higher (DAPO) when > epsLow
+//   dynamicSampling  drop groups whose rewards are all equal (no signal) and draw new
+//                    prompts until the batch is full or maxRefills rounds pass (DAPO)
+//   overlongFilter   truncated completions carry no loss (DAPO)
+//   overlongBuffer   soft overlong punishment: a linear penalty of up to −1 over the last
+//                    `overlongBuffer` tokens of the budget (DAPO); 0 = off
+//   beta = 0         no KL term, and the reference model is never built or run
+//   refRefreshEvery  copy the policy into the reference every N steps (0 = never)
+//   mu               optimizer steps per rollout batch (π_old stays the rollout policy)
+// Metrics per step go to metrics.jsonl, a few completions per step to samples.jsonl.
+// Not here: the loss formula (grpo-loss.ts), prompts/templates (the caller's
+// encodePrompt), evaluation (src/eval, which this loop calls periodically).
+
+import { R1tsError } from '../core/errors.ts';
+import { Rng } from '../core/rng.ts';
+import type { Engine, GenerateResult } from '../engine/generate.ts';
+import type { EvalReport } from '../eval/harness.ts';
+import { sampleSeed, completionText } from '../eval/engine-source.ts';
+import type { CausalLM } from '../models/model.ts';
+import { AdamW } from '../optim/adamw.ts';
+import { clipGradNorm } from '../optim/clip.ts';
+import type { Grade, Task, TaskItem } from '../tasks/task.ts';
+import * as T from '../tensor/index.ts';
+import type { TextTokenizer } from '../tokenizer/index.ts';
+import { groupAdvantages, grpoLoss, type Aggregation } from './grpo-loss.ts';
+
+export interface GrpoOptions {
+  /** Prompts per step (groups). */
+  promptsPerStep: number;
+  /** Completions per prompt, G. */
+  groupSize: number;
+  /** Generation budget per completion, L_max. */
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  lr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  beta: number;
+  epsLow: number;
+  epsHigh: number;
+  aggregation: Aggregation;
+  scaleStd: boolean;
+  mu: number;
+  dynamicSampling: boolean;
+  maxRefills: number;
+  overlongFilter: boolean;
+  overlongBuffer: number;
+  refRefreshEvery: number;
+  seed: number;
+}
+
+export const GRPO_DEFAULTS: GrpoOptions = {
+  promptsPerStep: 16,
+  groupSize: 8,
+  maxTokens: 96,
+  temperature: 1,
+  topP: 1,
+  lr: 1e-4,
+  warmupSteps: 0,
+  weightDecay: 0,
+  gradClip: 1,
+  beta: 0,
+  epsLow: 0.2,
+  epsHigh: 0.2,
+  aggregation: 'token',
+  scaleStd: true,
+  mu: 1,
+  dynamicSampling: true,
+  maxRefills: 2,
+  overlongFilter: false,
+  overlongBuffer: 0,
+  refRefreshEvery: 0,
+  seed: 0,
+};
+
+/** Words whose appearance in the reasoning marks a self-check (the "aha" signal). */
+export const REFLECTION_WORDS = ['wait', 'check', 'verify', 'again', 'recheck', 'mistake'];
+const REFLECTION_RE = new RegExp(`\\b(${REFLECTION_WORDS.join('|')})\\b`, 'gi');
+
+export function reflectionCount(text: string): number {
+  return (text.match(REFLECTION_RE) ?? []).length;
+}
+
+export interface Rollout {
+  item: TaskItem;
+  prompt: number[];
+  result: GenerateResult;
+  text: string;
+  grade: Grade;
+  /** Reward after any overlong punishment. */
+  reward: number;
+  truncated: boolean;
+}
+
+export interface GrpoStepMetrics {
+  step: number;
+  reward: number;
+  [name: string]: number;
+}
+
+export interface GrpoContext {
+  model: CausalLM;
+  /** The reference policy (needed when beta > 0); the trainer copies the policy into it at start. */
+  reference: CausalLM | null;
+  engine: Engine;
+  tokenizer: TextTokenizer;
+  task: Task;
+  encodePrompt: (item: TaskItem) => number[];
+  stopTokens: number[];
+  stopStrings: string[];
+}
+
+/** One GRPO trainer: holds the optimizer and the step counter; `step()` runs one rollout batch. */
+export class GrpoTrainer {
+  readonly opt: AdamW;
+  readonly rng: Rng;
+  stepCount = 0;
+
+  constructor(readonly ctx: GrpoContext, readonly o: GrpoOptions) {
+    validate(o);
+    if (o.beta > 0 && !ctx.reference) throw new R1tsError('GRPO: beta > 0 needs a reference model');
+    this.opt = new AdamW(ctx.model.parameters(), { lr: o.lr, weightDecay: o.weightDecay, beta1: 0.9, beta2: 0.99 });
+    this.rng = new Rng(o.seed);
+    if (ctx.reference) copyWeights(ctx.model, ctx.reference);
+  }
+
+  /** Samples G completions for each item and grades them. */
+  async rollout(items: readonly TaskItem[], round: number): Promise<Rollout[]> {
+    const { engine, tokenizer, task, encodePrompt, stopTokens, stopStrings } = this.ctx;
+    const G = this.o.groupSize;
+    const prompts = items.map((it) => encodePrompt(it));
+    const reqs = items.flatMap((_, i) =>
+      Array.from({ length: G }, (_, j) => ({
+        prompt: prompts[i], maxTokens: this.o.maxTokens, sampling: { temperature: this.o.temperature, topP: this.o.topP },
+        seed: sampleSeed(this.o.seed * 1000003 + this.stepCount * 7 + round, i, j), stopTokens, stopStrings,
+      })));
+    const results = await engine.generate(reqs);
+    return results.map((result, k) => {
+      const item = items[Math.floor(k / G)];
+      const text = completionText(tokenizer, result.tokens, stopTokens);
+      const grade = task.grade(item, text);
+      const truncated = result.finishReason === 'length';
+      let reward = grade.reward;
+      const buf = this.o.overlongBuffer;
+      if (buf > 0) {
+        const excess = result.tokens.length - (this.o.maxTokens - buf);
+        if (excess > 0) reward += -Math.min(1, excess / buf);
+      }
+      return { item, prompt: prompts[Math.floor(k / G)], result, text, grade, reward, truncated };
+    });
+  }
+
+  /** One GRPO step: rollouts (with dynamic-sampling refills), μ optimizer steps, metrics. */
+  async step(): Promise<{ metrics: GrpoStepMetrics; rollouts: Rollout[] }> {
+    const o = this.o;
+    const G = o.groupSize;
+    const t0 = performance.now();
+    let kept: Rollout[] = [];
+    let all: Rollout[] = [];
+    let zeroVarGroups = 0;
+    let groups = 0;
+    for (let round = 0; round <= (o.dynamicSampling ? o.maxRefills : 0); round++) {
+      const need = o.promptsPerStep - kept.length / G;
+      if (need <= 0) break;
+      const items = Array.from({ length: need }, () => this.ctx.task.trainItem(this.rng));
+      const rs = await this.rollout(items, round);
+      all = all.concat(rs);
+      for (let g = 0; g < rs.length; g += G) {
+        const grp = rs.slice(g, g + G);
+        groups++;
+        const zeroVar = grp.every((r) => r.reward === grp[0].reward);
+        if (zeroVar) zeroVarGroups++;
+        if (!o.dynamicSampling || !zeroVar) kept = kept.concat(grp);
+      }
+      if (!o.dynamicSampling) break;
+    }
+    const tGen = performance.now();
+    const genTokens = all.reduce((s, r) => s + r.result.tokens.length, 0);
+
+    const metrics: GrpoStepMetrics = { step: this.stepCount + 1, reward: 0 };
+    // rollout statistics over every sampled completion (not only the kept ones)
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0);
+    metrics.reward = mean(all.map((r) => r.reward));
+    for (const name of Object.keys(all[0]?.grade.rewards ?? {})) metrics[`reward/${name}`] = mean(all.map((r) => r.grade.rewards[name]));
+    metrics.accuracy = mean(all.map((r) => (r.grade.correct ? 1 : 0)));
+    metrics.format = mean(all.map((r) => (r.grade.format ? 1 : 0)));
+    metrics.completion_tokens = mean(all.map((r) => r.result.tokens.length));
+    metrics.completion_tokens_max = Math.max(0, ...all.map((r) => r.result.tokens.length));
+    metrics.completion_chars = mean(all.map((r) => r.text.length));
+    metrics.truncated = mean(all.map((r) => (r.truncated ? 1 : 0)));
+    metrics.zero_variance_groups = groups ? zeroVarGroups / groups : 0;
+    metrics.reflection_words = mean(all.map((r) => reflectionCount(r.text)));
+    const correct = all.filter((r) => r.grade.correct);
+    metrics.reflective_correct = correct.length ? correct.filter((r) => reflectionCount(r.text) > 0).length / correct.length : 0;
+    metrics.rollout_tokens_per_s = genTokens / ((tGen - t0) / 1000);
+    metrics.groups_trained = kept.length / G;
+
+    if (kept.length > 0) {
+      const train = this.trainOn(kept);
+      Object.assign(metrics, train);
+      metrics.train_tokens_per_s = train.train_tokens / ((performance.now() - tGen) / 1000);
+    }
+    this.stepCount++;
+    if (o.refRefreshEvery > 0 && this.ctx.reference && this.stepCount % o.refRefreshEvery === 0) copyWeights(this.ctx.model, this.ctx.reference);
+    metrics.step_seconds = (performance.now() - t0) / 1000;
+    return { metrics, rollouts: all };
+  }
+
+  /** μ optimizer steps on the kept rollouts; returns loss statistics. */
+  private trainOn(rs: Rollout[]): Record<string, number> {
+    const o = this.o;
+    const { model, reference } = this.ctx;
+    const N = rs.length;
+    const advantages = groupAdvantages(rs.map((r) => r.reward), o.groupSize, o.scaleStd);
+    // lay every sequence (prompt + completion) out right-padded to L; position p predicts token p+1
+    const L = Math.max(...rs.map((r) => r.prompt.length + r.result.tokens.length)) - 1;
+    const ids = new Int32Array(N * L);
+    const targets = new Int32Array(N * L).fill(-100);
+    const mask = new Float32Array(N * L);
+    const oldLogp = new Float32Array(N * L);
+    rs.forEach((r, i) => {
+      const seq = [...r.prompt, ...r.result.tokens];
+      for (let p = 0; p < Math.min(L, seq.length); p++) ids[i * L + p] = seq[p];
+      const filtered = o.overlongFilter && r.truncated;
+      r.result.tokens.forEach((tok, j) => {
+        const p = r.prompt.length - 1 + j; // the position whose output predicts completion token j
+        targets[i * L + p] = tok;
+        if (!filtered) mask[i * L + p] = 1;
+        oldLogp[i * L + p] = r.result.logprobs[j];
+      });
+    });
+    const idsT = T.ids(ids, [N, L]);
+    const targetsT = T.ids(targets, [N, L]);
+    let refLogp: Float32Array | null = null;
+    if (o.beta > 0 && reference) {
+      refLogp = T.noGrad(() => {
+        const { logits } = reference.forward(idsT); // [N, L, V]
+        return Float32Array.from(T.neg(T.crossEntropyRows(logits, targetsT)).data as Float32Array);
+      });
+    }
+    const out: Record<string, number> = {};
+    const tokens = mask.reduce((s, m) => s + m, 0);
+    for (let it = 0; it < o.mu; it++) {
+      const lr = o.lr * Math.min(1, (this.stepCount + 1) / Math.max(1, o.warmupSteps));
+      this.opt.lr = lr;
+      const { logits } = model.forward(idsT); // [N, L, V]
+      const logp = T.neg(T.crossEntropyRows(logits, targetsT)); // [N, L], 0 off the completions
+      const { loss, stats } = grpoLoss(logp, { N, T: L, mask, oldLogp, refLogp, advantages }, { epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens });
+      if (it === 0) out.entropy = meanEntropy(logits, mask);
+      this.opt.zeroGrad();
+      loss.backward();
+      const gn = clipGradNorm(model.parameters(), o.gradClip);
+      this.opt.step();
+      if (it === 0) Object.assign(out, { loss: loss.item(), clip_fraction: stats.clipFrac, kl: stats.kl, ratio: stats.ratio, grad_norm: gn, lr });
+    }
+    out.train_tokens = tokens * o.mu;
+    return out;
+  }
+}
+
+/** Mean entropy (nats) of the policy's next-token distributions at the masked positions. */
+function meanEntropy(logits: T.Tensor, mask: Float32Array): number {
+  const V = logits.shape[logits.shape.length - 1];
+  const d = logits.data as Float32Array;
+  let sum = 0;
+  let n = 0;
+  for (let k = 0; k < mask.length; k++) {
+    if (!mask[k]) continue;
+    const off = k * V;
+    let mx = -Infinity;
+    for (let v = 0; v < V; v++) if (d[off + v] > mx) mx = d[off + v];
+    let z = 0;
+    let zx = 0;
+    for (let v = 0; v < V; v++) {
+      const e = Math.exp(d[off + v] - mx);
+      z += e;
+      zx += e * (d[off + v] - mx);
+    }
+    sum += Math.log(z) - zx / z;
+    n++;
+  }
+  return n ? sum / n : 0;
+}
+
+function copyWeights(from: CausalLM, to: CausalLM): void {
+  to.loadStateDict(from.stateDict());
+}
+
+function validate(o: GrpoOptions): void {
+  const ints: Array<keyof GrpoOptions> = ['promptsPerStep', 'groupSize', 'maxTokens', 'mu'];
+  for (const k of ints) if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new R1tsError(`GRPO: ${k}=${o[k]}: expected a positive integer`);
+  if (o.groupSize < 2) throw new R1tsError(`GRPO: groupSize=${o.groupSize}: a group needs at least 2 completions to have an advantage`);
+  if (!(o.lr > 0)) throw new R1tsError(`GRPO: lr=${o.lr}: expected > 0`);
+  if (!(o.beta >= 0)) throw new R1tsError(`GRPO: beta=${o.beta}: expected ≥ 0`);
+  if (!(o.temperature > 0)) throw new R1tsError(`GRPO: temperature=${o.temperature}: rollouts must sample (temperature > 0)`);
+  if (!(o.overlongBuffer >= 0 && o.overlongBuffer < o.maxTokens)) throw new R1tsError(`GRPO: overlongBuffer=${o.overlongBuffer}: expected in [0, maxTokens)`);
+}
+
+export type { EvalReport };

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/core/rng.ts';
+import { additionTask, columns, extractInteger, hasR1Form, isHeldOutPair } from '../../src/tasks/arithmetic.ts';
+import { corpusDocuments, workedSteps } from '../../src/tasks/arithmetic-corpus.ts';
+
+test('columns of the addition procedure, carries included', () => {
+  assert.deepEqual(columns(357, 486).map((c) => [c.sum, c.digit, c.carryOut]), [[13, 3, 1], [14, 4, 1], [8, 8, 0]]);
+  assert.deepEqual(columns(999, 1).map((c) => c.digit), [0, 0, 0]);
+  assert.equal(workedSteps(357, 486, 0, false), '7+6=13, write 3 carry 1. 5+8+1=14, write 4 carry 1. 3+4+1=8, write 8.');
+  assert.equal(workedSteps(950, 50, 1, false), 'ones: 0+0=0, digit 0. tens: 5+5=10, digit 0, carry 1. hundreds: 9+0+1=10, digit 0, carry 1. thousands: 1.');
+  for (let a = 0; a < 1200; a += 37) for (let b = 0; b < 1200; b += 53) {
+    const cols = columns(a, b);
+    const digits = cols.map((c) => c.digit).reverse().join('');
+    assert.equal(Number((cols[cols.length - 1].carryOut ? '1' : '') + digits), a + b);
+  }
+});
+
+test('held-out pairs: about 5%, symmetric, never drawn for training', () => {
+  let held = 0;
+  for (let a = 100; a < 1000; a += 7) for (let b = 100; b < 1000; b += 3) {
+    if (isHeldOutPair(a, b)) held++;
+    assert.equal(isHeldOutPair(a, b), isHeldOutPair(b, a));
+  }
+  const total = Math.ceil(900 / 7) * 300;
+  assert.ok(held / total > 0.04 && held / total < 0.06, `held-out share ${held / total}`);
+  const task = additionTask();
+  const rng = new Rng(1);
+  for (let i = 0; i < 2000; i++) {
+    const it = task.trainItem(rng);
+    const [a, b] = it.id.split('+').map(Number);
+    assert.ok(!isHeldOutPair(a, b) && a >= 100 && a <= 999 && b >= 100 && b <= 999);
+  }
+  const h = task.heldOut(50);
+  assert.equal(new Set(h.map((x) => x.id)).size, 50);
+  assert.deepEqual(additionTask().heldOut(10), h.slice(0, 10), 'the held-out set does not depend on anything');
+  for (const x of h) assert.ok(isHeldOutPair(...(x.id.split('+').map(Number) as [number, number])));
+});
+
+test('the corpus never contains a held-out pair, the RL template or <think>', () => {
+  const held = new Set(additionTask().heldOut(300).map((x) => x.id));
+  let n = 0;
+  const kinds = new Map<string, number>();
+  for (const d of corpusDocuments(3)) {
+    if (++n > 5000) break;
+    kinds.set(d.kind, (kinds.get(d.kind) ?? 0) + 1);
+    assert.ok(!d.text.includes('<think>') && !d.text.includes('</think>') && !d.text.includes('A conversation between'), d.text);
+    for (const m of d.text.matchAll(/(\d+) ?\+ ?(\d+)/g)) {
+      assert.ok(!isHeldOutPair(Number(m[1]), Number(m[2])), `held-out pair in: ${d.text}`);
+      assert.ok(!held.has(`${m[1]}+${m[2]}`));
+    }
+    for (const m of d.text.matchAll(/(?:add|sum of) (\d+) and (\d+)/gi)) assert.ok(!isHeldOutPair(Number(m[1]), Number(m[2])), d.text);
+  }
+  for (const k of ['worked', 'direct', 'tagged', 'prose', 'facts']) assert.ok((kinds.get(k) ?? 0) > 100, `kind ${k}: ${kinds.get(k)}`);
+  // seeded: the same seed gives the same text
+  const a = corpusDocuments(9).next().value!.text;
+  assert.equal(corpusDocuments(9).next().value!.text, a);
+});
+
+test('the grader: answer tag first, else the last integer; format credit only with a right answer', () => {
+  const task = additionTask();
+  const item = { id: '357+486', question: 'What is 357+486?', gold: '843' };
+  const r1 = ' 7+6=13, write 3 carry 1. 5+8+1=14, write 4 carry 1. 3+4+1=8, write 8. </think> <answer>843</answer>';
+  assert.deepEqual(task.grade(item, r1), { correct: true, answer: '843', format: true, reward: 1, rewards: { correct: 1, format: 1 } });
+  assert.equal(task.grade(item, ' 843 </think> <answer>844</answer>').reward, 0);
+  assert.equal(task.grade(item, ' steps </work> So the answer is 843.').reward, 0.5);
+  assert.equal(task.grade(item, ' </think> <answer>844</answer> 843').correct, false, 'the tagged answer wins');
+  assert.equal(task.grade(item, ' <answer>843</answer>').format, false, 'no </think>');
+  assert.equal(task.grade(item, ' x </think> <answer>843</answer> more').format, false, 'text after the answer');
+  assert.equal(task.grade(item, ' x </think> <answer>843</answer></think>').format, false);
+  assert.equal(task.grade(item, '').correct, false);
+  assert.equal(extractInteger('so it is 1,843.'), '1843');
+  assert.equal(extractInteger('<answer> 0843 </answer>'), '843');
+  assert.equal(extractInteger('no digits'), null);
+  assert.ok(hasR1Form('a</think>\n<answer>1</answer>\n'));
+  assert.ok(!hasR1Form('<think>a</think><answer>1</answer>'), 'the prompt opened <think>; the completion must not again');
+});
