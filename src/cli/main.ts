@@ -24,6 +24,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
     summary: 'convert an r1ts checkpoint or Hugging Face directory (--to hf)',
     run: async (args) => (await import('./model-io.ts')).exportCommand(args),
   },
+  generate: {
+    summary: 'sample completions of a text prompt from a model directory (streams to stdout)',
+    run: async (args) => (await import('./generate.ts')).generateCommand(args),
+  },
   verify: {
     summary: 'grade predictions: `verify math --jsonl FILE` or `verify countdown --jsonl FILE` (one JSON verdict per line)',
     run: async (args) => {

@@ -7,7 +7,7 @@
 // MLA's absorbed path caches the latent instead: see mla.ts.
 
 import { R1tsError } from '../core/errors.ts';
-import { ids, zeros, type Tensor } from '../tensor/index.ts';
+import { ids, Tensor, zeros } from '../tensor/index.ts';
 
 /** One layer's buffers: k [B, Tmax, Hk, Dk], v [B, Tmax, Hv, Dv]. */
 export interface LayerCache {
@@ -27,9 +27,39 @@ export class KVCache {
   readonly lens: Int32Array;
   readonly layers: LayerCache[];
 
-  constructor(readonly batch: number, readonly maxSeqLen: number, shapes: readonly LayerCacheShape[]) {
-    this.lens = new Int32Array(batch);
-    this.layers = shapes.map((s) => ({ k: zeros([batch, maxSeqLen, s.kHeads, s.kDim]), v: zeros([batch, maxSeqLen, s.vHeads, s.vDim]) }));
+  /** `shared` (used by rows()): lens and buffers of another cache to alias instead of allocating. */
+  constructor(readonly batch: number, readonly maxSeqLen: number, shapes: readonly LayerCacheShape[], shared?: { lens: Int32Array; layers: LayerCache[] }) {
+    this.lens = shared?.lens ?? new Int32Array(batch);
+    this.layers = shared?.layers ?? shapes.map((s) => ({ k: zeros([batch, maxSeqLen, s.kHeads, s.kDim]), v: zeros([batch, maxSeqLen, s.vHeads, s.vDim]) }));
+  }
+
+  /**
+   * Sequences start .. start + n - 1 as a cache of batch n over the same memory (no copy):
+   * a forward through it reads and writes these rows of this cache, lens included.
+   */
+  rows(start: number, n: number): KVCache {
+    if (!(Number.isInteger(start) && Number.isInteger(n) && start >= 0 && n >= 1 && start + n <= this.batch)) {
+      throw new R1tsError(`KV cache: rows [${start}, ${start + n}) are outside the cache's ${this.batch} sequences`);
+    }
+    const sub = (t: Tensor): Tensor => {
+      const per = t.size / this.batch;
+      return new Tensor(t.data.subarray(start * per, (start + n) * per), [n, ...t.shape.slice(1)]);
+    };
+    return new KVCache(n, this.maxSeqLen, [], { lens: this.lens.subarray(start, start + n), layers: this.layers.map((l) => ({ k: sub(l.k), v: sub(l.v) })) });
+  }
+
+  /** Copies sequence `from` (its cached tokens and length) into slot `to`. */
+  copyRow(from: number, to: number): void {
+    for (const b of [from, to]) if (!(Number.isInteger(b) && b >= 0 && b < this.batch)) throw new R1tsError(`KV cache: sequence ${b} is outside [0, ${this.batch})`);
+    if (from === to) return;
+    const len = this.lens[from];
+    for (const l of this.layers) {
+      for (const t of [l.k, l.v]) {
+        const per = t.size / this.batch, pos = per / this.maxSeqLen;
+        t.data.copyWithin(to * per, from * per, from * per + len * pos);
+      }
+    }
+    this.lens[to] = len;
   }
 
   /** Bytes held by the buffers. */

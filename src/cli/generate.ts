@@ -1,0 +1,96 @@
+// `r1ts generate`: sample completions of a text prompt from a model directory
+// (Hugging Face directory or r1ts checkpoint) with its tokenizer.json, through
+// the batched engine. One sample streams to stdout as it is generated; with
+// -n COUNT the samples run as one batch and print in order, each under a header.
+// Not here: chat templates (the prompt is used as given), serving (src/server).
+
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { R1tsError } from '../core/errors.ts';
+import { Engine, type GenerateRequest } from '../engine/generate.ts';
+import type { SamplingOptions } from '../engine/sampling.ts';
+import { loadModel } from '../io/load.ts';
+import { loadHfTokenizer, StreamDecoder } from '../tokenizer/index.ts';
+
+export const GENERATE_HELP = `usage: r1ts generate <model-path> --prompt TEXT [options]
+
+Samples a completion of TEXT (used as given: no chat template) from a Hugging Face
+directory or r1ts checkpoint. The tokenizer is the tokenizer.json in the model
+directory (or, for a checkpoint, in its run directory). Generation stops at the
+tokenizer's end-of-sequence token or after --max-tokens.
+
+options:
+  --prompt TEXT        the prompt (required)
+  --max-tokens N       most tokens per sample (default 128)
+  --temperature T      0 = greedy (default 1)
+  --top-p P            nucleus sampling, (0, 1] (default 1 = off)
+  --top-k K            keep the K most likely tokens (default 0 = off)
+  --min-p P            keep tokens with p >= P·p_max, [0, 1] (default 0 = off)
+  --seed S             seed of the first sample; sample i uses S + i (default random)
+  -n, --count COUNT    samples of the prompt (default 1); more than one run as a batch
+  -h, --help           this text`;
+
+function fail(msg: string, code = 2): number {
+  console.error(`r1ts generate: ${msg}${code === 2 ? `\n\n${GENERATE_HELP}` : ''}`);
+  return code;
+}
+
+function num(name: string, v: string | undefined, int = false): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || (int && !Number.isInteger(x))) throw new R1tsError(`--${name} ${v}: expected ${int ? 'an integer' : 'a number'}`);
+  return x;
+}
+
+export async function generateCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: true,
+      options: {
+        prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' },
+        'top-k': { type: 'string' }, 'min-p': { type: 'string' }, seed: { type: 'string' }, count: { type: 'string', short: 'n' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) return console.log(GENERATE_HELP), 0;
+  if (positionals.length !== 1 || v.prompt === undefined) return fail('expected a model path and --prompt');
+  try {
+    const maxTokens = num('max-tokens', v['max-tokens'], true) ?? 128;
+    const count = num('count', v.count, true) ?? 1;
+    if (count < 1) throw new R1tsError(`-n ${count}: expected an integer >= 1`);
+    const seed = num('seed', v.seed, true) ?? Math.floor(Math.random() * 0x7fffffff);
+    const sampling: SamplingOptions = {
+      temperature: num('temperature', v.temperature), topP: num('top-p', v['top-p']), topK: num('top-k', v['top-k'], true), minP: num('min-p', v['min-p']),
+    };
+    const path = positionals[0];
+    const tokPath = [join(path, 'tokenizer.json'), join(dirname(path), 'tokenizer.json')].find((p) => existsSync(p));
+    if (!tokPath) throw new R1tsError(`${path}: no tokenizer.json in the model directory (or its parent), so the prompt cannot be tokenized`);
+    const cfgPath = join(dirname(tokPath), 'tokenizer_config.json');
+    const tok = loadHfTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+    const { model } = loadModel(path);
+    const prompt = tok.encode(v.prompt);
+    const eos = tok.eosToken !== undefined ? tok.addedTokens.get(tok.eosToken) : undefined;
+    const engine = new Engine(model, { maxBatch: count, decode: (ids) => tok.decode(ids) });
+    const base: Omit<GenerateRequest, 'seed'> = { prompt, maxTokens, sampling, stopTokens: eos !== undefined && eos < model.config.vocab_size ? [eos] : [] };
+    if (count === 1) {
+      const stream = new StreamDecoder(tok, { skipSpecialTokens: true });
+      const r = await engine.submit({ ...base, seed, onToken: (t) => process.stdout.write(stream.push(t)) });
+      process.stdout.write(stream.flush() + '\n');
+      console.error(`r1ts generate: ${r.tokens.length} tokens, finished by ${r.finishReason}`);
+      return 0;
+    }
+    const results = await engine.generate(Array.from({ length: count }, (_, i) => ({ ...base, seed: seed + i })));
+    results.forEach((r, i) => {
+      process.stdout.write(`=== sample ${i + 1} (${r.tokens.length} tokens, ${r.finishReason}) ===\n${tok.decode(r.tokens, { skipSpecialTokens: true })}\n`);
+    });
+    return 0;
+  } catch (e) {
+    return fail((e as Error).message, 1);
+  }
+}

@@ -1,0 +1,278 @@
+// Batched generation on token ids with continuous batching: one KV cache of
+// maxBatch rows; waiting requests are prefilled (ragged, through the rows they
+// take) and then every active sequence decodes one token per step. A finished
+// sequence (stop token, stop string, maxTokens, full context, abort) leaves
+// its row at once and the last active row moves into it, so the active rows
+// are always 0 .. n-1 and each step runs the model over n rows, not maxBatch.
+// Requests with the same prompt in one admission prefill it once and copy the
+// cache row (GRPO's G samples per prompt).
+// Every request samples from its own Rng (seeded by its seed), so a request
+// gives the same tokens alone or batched with others (up to float rounding).
+// Not here: text (the caller tokenizes; `decode` only serves stop strings),
+// the sampling rules (sampling.ts), the cache layout (src/nn/kv-cache.ts).
+
+import { R1tsError } from '../core/errors.ts';
+import { Rng } from '../core/rng.ts';
+import type { CausalLM } from '../models/model.ts';
+import type { KVCache } from '../nn/kv-cache.ts';
+import { ids, noGrad } from '../tensor/index.ts';
+import { sampleToken, validateSampling, type SamplingOptions } from './sampling.ts';
+
+export interface GenerateRequest {
+  /** Prompt token ids (non-empty, at most the engine's maxSeqLen). */
+  prompt: number[];
+  /** Most tokens to generate (>= 1). */
+  maxTokens: number;
+  sampling?: SamplingOptions;
+  /** Seeds this request's own Rng; default: a random seed. */
+  seed?: number;
+  /** Generation stops after any of these tokens; the stop token is kept in `tokens`. */
+  stopTokens?: number[];
+  /**
+   * Generation stops once the decoded completion contains any of these strings; `tokens`
+   * keeps every token up to and including the one that completed the string. Needs the
+   * engine's `decode`.
+   */
+  stopStrings?: string[];
+  /** Called with every generated token, in order, as it is sampled. */
+  onToken?: (token: number, logprob: number) => void;
+  /** Aborting ends the request at the next step with finishReason 'abort'. */
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  /** log softmax(logits / T) over the full vocabulary at each token (π_old for GRPO). */
+  logprobs: number[];
+  /** 'length': maxTokens reached or the context (maxSeqLen) is full. */
+  finishReason: 'stop' | 'length' | 'abort';
+  /** The stop token or stop string that ended the request. */
+  stoppedBy?: number | string;
+}
+
+export interface EngineOptions {
+  /** Rows of the KV cache: the most sequences decoded at once. */
+  maxBatch: number;
+  /** Context length (prompt + completion); default model.maxSeqLen. */
+  maxSeqLen?: number;
+  /** Token ids to text; needed for stopStrings. */
+  decode?: (ids: number[]) => string;
+  /** Run each step over the active rows only (default true); false runs all maxBatch rows (for measurement). */
+  compact?: boolean;
+}
+
+interface Seq {
+  req: GenerateRequest;
+  rng: Rng;
+  tokens: number[];
+  logprobs: number[];
+  stopTokens: Set<number>;
+  /** Tokens decoded to look for stop strings: enough to hold the longest one. */
+  stopWindow: number;
+  resolve: (r: GenerateResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Most logits floats one prefill chunk may produce (64 MiB). */
+const PREFILL_LOGITS = 1 << 24;
+
+export class Engine {
+  readonly maxBatch: number;
+  readonly maxSeqLen: number;
+  private readonly cache: KVCache;
+  private readonly V: number;
+  private readonly compact: boolean;
+  /** Active sequences; active[i] lives in cache row i. */
+  private active: Seq[] = [];
+  private queue: Seq[] = [];
+  private loop: Promise<void> | null = null;
+
+  constructor(readonly model: CausalLM, private readonly opts: EngineOptions) {
+    const { maxBatch, maxSeqLen = model.maxSeqLen } = opts;
+    if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new R1tsError(`Engine: maxBatch ${maxBatch}: expected an integer >= 1`);
+    if (!(Number.isInteger(maxSeqLen) && maxSeqLen >= 1 && maxSeqLen <= model.maxSeqLen)) {
+      throw new R1tsError(`Engine: maxSeqLen ${maxSeqLen}: expected an integer in [1, ${model.maxSeqLen}] (the model's positions)`);
+    }
+    this.maxBatch = maxBatch;
+    this.maxSeqLen = maxSeqLen;
+    this.V = model.config.vocab_size;
+    this.compact = opts.compact ?? true;
+    this.cache = model.newCache(maxBatch, maxSeqLen);
+  }
+
+  /** Runs all requests (continuously batched); results in request order. Validates them all first. */
+  async generate(reqs: GenerateRequest[]): Promise<GenerateResult[]> {
+    reqs.forEach((r, i) => this.validate(r, `request ${i}`));
+    return Promise.all(reqs.map((r) => this.enqueue(r)));
+  }
+
+  /** One request; it joins the running batch as soon as a row is free. */
+  async submit(req: GenerateRequest): Promise<GenerateResult> {
+    this.validate(req, 'request');
+    return this.enqueue(req);
+  }
+
+  private validate(r: GenerateRequest, what: string): void {
+    const V = this.V;
+    if (!r || !Array.isArray(r.prompt) || r.prompt.length === 0) throw new R1tsError(`${what}: prompt must be a non-empty array of token ids`);
+    if (r.prompt.length > this.maxSeqLen) throw new R1tsError(`${what}: prompt of ${r.prompt.length} tokens is longer than the context of ${this.maxSeqLen}`);
+    r.prompt.forEach((t, j) => {
+      if (!(Number.isInteger(t) && t >= 0 && t < V)) throw new R1tsError(`${what}: prompt[${j}] = ${t}: expected a token id in [0, ${V})`);
+    });
+    if (!(Number.isInteger(r.maxTokens) && r.maxTokens >= 1)) throw new R1tsError(`${what}: maxTokens ${r.maxTokens}: expected an integer >= 1`);
+    validateSampling(r.sampling, `${what}: sampling`);
+    if (r.seed !== undefined && !Number.isInteger(r.seed)) throw new R1tsError(`${what}: seed ${r.seed}: expected an integer`);
+    (r.stopTokens ?? []).forEach((t, j) => {
+      if (!(Number.isInteger(t) && t >= 0 && t < V)) throw new R1tsError(`${what}: stopTokens[${j}] = ${t}: expected a token id in [0, ${V})`);
+    });
+    (r.stopStrings ?? []).forEach((s, j) => {
+      if (typeof s !== 'string' || s.length === 0) throw new R1tsError(`${what}: stopStrings[${j}]: expected a non-empty string`);
+    });
+    if (r.stopStrings?.length && !this.opts.decode) throw new R1tsError(`${what}: stopStrings need the engine's decode option (token ids to text)`);
+  }
+
+  private enqueue(req: GenerateRequest): Promise<GenerateResult> {
+    return new Promise<GenerateResult>((resolve, reject) => {
+      const longest = Math.max(0, ...(req.stopStrings ?? []).map((s) => s.length));
+      this.queue.push({
+        req, resolve, reject, tokens: [], logprobs: [],
+        rng: new Rng(req.seed ?? Math.floor(Math.random() * 0x100000000)),
+        stopTokens: new Set(req.stopTokens ?? []),
+        stopWindow: 4 * longest + 4, // a char is at most 4 bytes; byte-level tokens hold >= 1 byte
+      });
+      this.loop ??= this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        await new Promise<void>((r) => setImmediate(r)); // let submits, aborts and callers in
+        if (this.active.length === 0 && this.queue.length === 0) break;
+        const wasTraining = this.model.training;
+        this.model.eval();
+        try {
+          noGrad(() => this.step());
+        } finally {
+          this.model.train(wasTraining);
+        }
+      }
+    } catch (e) {
+      for (const s of [...this.active, ...this.queue]) s.reject(e);
+      this.active = [];
+      this.queue = [];
+      this.cache.reset();
+    } finally {
+      this.loop = null;
+    }
+  }
+
+  /** Aborts, admission + prefill of waiting requests, then one decode step for every active row. */
+  private step(): void {
+    this.queue = this.queue.filter((s) => !(s.req.signal?.aborted && (this.finish(s, 'abort'), true)));
+    this.retire(this.active.map((s, i) => (s.req.signal?.aborted && (this.finish(s, 'abort'), true) ? i : -1)));
+    if (this.queue.length > 0 && this.active.length < this.maxBatch) this.admit();
+    const n = this.active.length;
+    if (n === 0) return;
+    const rows = this.compact ? n : this.maxBatch;
+    const last = new Int32Array(rows);
+    const lengths = new Array<number>(rows).fill(0);
+    for (let i = 0; i < n; i++) {
+      const s = this.active[i];
+      last[i] = s.tokens[s.tokens.length - 1];
+      lengths[i] = 1;
+    }
+    const cache = rows === this.maxBatch ? this.cache : this.cache.rows(0, rows);
+    const logits = this.model.forward(ids(last, [rows, 1]), { cache, lengths }).logits.data as Float32Array; // [rows, 1, V]
+    this.retire(this.active.map((s, i) => (this.push(s, logits, i * this.V) ? i : -1)));
+  }
+
+  /** Moves waiting requests into free rows n.., prefills each distinct prompt once, samples their first tokens. */
+  private admit(): void {
+    const n0 = this.active.length;
+    const joiners = this.queue.splice(0, this.maxBatch - n0);
+    // Distinct prompts first (rows n0 .. n0+u-1), their copies after.
+    const byKey = new Map<string, Seq[]>();
+    for (const s of joiners) {
+      const key = s.req.prompt.join(',');
+      const g = byKey.get(key);
+      if (g) g.push(s);
+      else byKey.set(key, [s]);
+    }
+    const groups = [...byKey.values()];
+    const u = groups.length;
+    this.active.push(...groups.map((g) => g[0]), ...groups.flatMap((g) => g.slice(1)));
+    for (let i = n0; i < this.active.length; i++) this.cache.reset(i);
+    const firstRow = new Map<Seq, number>(); // seq -> offset of its first-token logits in `rowLogits`
+    const rowLogits = new Float32Array(u * this.V);
+    for (let c = 0; c < u;) {
+      const Tmax0 = groups[c][0].req.prompt.length;
+      let m = 1, Tmax = Tmax0;
+      while (c + m < u) {
+        const t = Math.max(Tmax, groups[c + m][0].req.prompt.length);
+        if ((m + 1) * t * this.V > PREFILL_LOGITS) break;
+        Tmax = t;
+        m++;
+      }
+      const flat = new Int32Array(m * Tmax);
+      const lengths: number[] = [];
+      for (let j = 0; j < m; j++) {
+        const p = groups[c + j][0].req.prompt;
+        flat.set(p, j * Tmax);
+        lengths.push(p.length);
+      }
+      const logits = this.model.forward(ids(flat, [m, Tmax]), { cache: this.cache.rows(n0 + c, m), lengths }).logits.data as Float32Array; // [m, Tmax, V]
+      for (let j = 0; j < m; j++) {
+        const off = (j * Tmax + lengths[j] - 1) * this.V;
+        rowLogits.set(logits.subarray(off, off + this.V), (c + j) * this.V);
+      }
+      c += m;
+    }
+    let dup = n0 + u;
+    groups.forEach((g, j) => {
+      for (const s of g) firstRow.set(s, j * this.V);
+      for (let k = 1; k < g.length; k++) this.cache.copyRow(n0 + j, dup++);
+    });
+    this.retire(this.active.map((s, i) => (i >= n0 && this.push(s, rowLogits, firstRow.get(s)!) ? i : -1)));
+  }
+
+  /** Samples the next token of s from logits[off ..]; returns true when s is finished (and resolved). */
+  private push(s: Seq, logits: Float32Array, off: number): boolean {
+    const { token, logprob } = sampleToken(logits, off, this.V, s.req.sampling, s.rng);
+    s.tokens.push(token);
+    s.logprobs.push(logprob);
+    try {
+      s.req.onToken?.(token, logprob);
+    } catch (e) {
+      s.reject(e);
+      return true;
+    }
+    if (s.stopTokens.has(token)) return this.finish(s, 'stop', token);
+    if (s.req.stopStrings?.length) {
+      const text = this.opts.decode!(s.tokens.slice(-s.stopWindow));
+      const hit = s.req.stopStrings.find((x) => text.includes(x));
+      if (hit !== undefined) return this.finish(s, 'stop', hit);
+    }
+    if (s.tokens.length >= s.req.maxTokens || s.req.prompt.length + s.tokens.length >= this.maxSeqLen) return this.finish(s, 'length');
+    return false;
+  }
+
+  private finish(s: Seq, finishReason: GenerateResult['finishReason'], stoppedBy?: number | string): true {
+    s.resolve({ tokens: s.tokens, logprobs: s.logprobs, finishReason, ...(stoppedBy !== undefined ? { stoppedBy } : {}) });
+    return true;
+  }
+
+  /** Frees the rows listed (>= 0 entries), moving the last active rows into the holes. */
+  private retire(rows: number[]): void {
+    const gone = rows.filter((i) => i >= 0).sort((a, b) => b - a);
+    for (const i of gone) {
+      const last = this.active.length - 1;
+      if (i !== last) {
+        this.cache.copyRow(last, i);
+        this.active[i] = this.active[last];
+      }
+      this.active.pop();
+      this.cache.reset(last);
+    }
+  }
+}
