@@ -33,7 +33,7 @@ export interface CorpusOptions {
   selfCheck?: number;
 }
 
-export const DEFAULT_MIX: Record<CorpusKind, number> = { worked: 0.25, direct: 0.25, tagged: 0.25, prose: 0.2, facts: 0.05 };
+export const DEFAULT_MIX: Record<CorpusKind, number> = { worked: 0.3, direct: 0.25, tagged: 0.25, prose: 0.12, facts: 0.08 };
 
 const TAGS = ['work', 'steps', 'calc', 'scratch', 'working', 'notes', 'solution', 'sum', 'reasoning', 'math', 'thoughts', 'draft', 'method', 'column', 'addition', 'process'];
 const QUESTIONS: Array<(a: number, b: number) => string> = [
@@ -58,6 +58,20 @@ const FILLER = [
   'A good habit is to check your work.', 'I think it will rain today.', 'The answer to a question is not always simple.',
   'Reading a little every day helps.', 'Some people think slowly and carefully.', 'Write neatly so you can read it later.',
 ];
+// Plain sentences built from everyday words (so that ordinary English, prompts included,
+// tokenizes into trained pieces); none of them is an instruction or a template.
+const WHO = ['The user', 'A student', 'The assistant', 'My friend', 'The teacher', 'A person', 'The Assistant', 'The User', 'Everyone'];
+const DOES = ['asks a question', 'solves the problem', 'thinks about it', 'provides the answer', 'writes the reasoning down', 'explains the process',
+  'keeps a note in the mind', 'reads the tags', 'enjoys a conversation', 'first reads the question', 'then gives an answer'];
+const HOW = ['', ' slowly', ' between lessons', ' within a minute', ' in a conversation', ' at home', ' respectively', ' every morning', ' here', ' in the mind'];
+function filler(rng: Rng): string {
+  if (rng.uniform() < 0.3) return pick(rng, FILLER);
+  const n = 1 + rng.int(3);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(`${pick(rng, WHO)} ${pick(rng, DOES)}${pick(rng, HOW)}.`);
+  if (rng.uniform() < 0.2) out.push('The notes are enclosed in brackets, i.e., kept apart.');
+  return out.join(' ');
+}
 
 function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[rng.int(xs.length)];
@@ -144,7 +158,7 @@ function prose(rng: Rng, maxDigits: number): string {
 }
 
 function facts(rng: Rng): string {
-  if (rng.uniform() < 0.5) return pick(rng, FILLER);
+  if (rng.uniform() < 0.5) return filler(rng);
   const n = 3 + rng.int(6);
   const out: string[] = [];
   for (let i = 0; i < n; i++) {

@@ -1,0 +1,80 @@
+// Builds the base model of `r1ts zero` from nothing: the synthetic corpus
+// (tasks/arithmetic-corpus.ts), a byte-level BPE trained on it (with only
+// BOS/EOS/PAD as added tokens, so "<think>" and "</think>" are ordinary text
+// the model can compose from the tags it has seen), and a small Llama-style
+// model pretrained on it with trainLM. The result is a Hugging Face directory
+// (config.json, model.safetensors, tokenizer.json) that `r1ts zero` loads.
+// The shipped assets/zero-base was made by exactly this function with its
+// defaults (`r1ts zero --from-scratch --save-base assets/zero-base`).
+// Not here: RL (zero.ts), the training loop (trainer.ts).
+
+import { join } from 'node:path';
+import { Rng } from '../core/rng.ts';
+import { PackedBatcher } from '../data/pack.ts';
+import { tokenizeDocuments } from '../data/pack.ts';
+import { buildModel } from '../io/hf.ts';
+import { densePreset, parseModelConfig } from '../models/config.ts';
+import { corpusDocuments, type CorpusKind } from '../tasks/arithmetic-corpus.ts';
+import { BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, trainBpe } from '../tokenizer/index.ts';
+import { trainLM } from './trainer.ts';
+
+export interface ZeroBaseOptions {
+  /** Run directory; the model lands in outDir/model. */
+  outDir: string;
+  /** Optimizer steps of B × T tokens (default 1200 × 32 × 256 ≈ 9.8M tokens). */
+  steps?: number;
+  batch?: number;
+  seq?: number;
+  lr?: number;
+  /** BPE vocabulary (bytes + merges + 3 added tokens). */
+  vocab?: number;
+  hidden?: number;
+  layers?: number;
+  heads?: number;
+  ffn?: number;
+  seed?: number;
+  progress?: boolean;
+  resume?: boolean;
+  log?: (line: string) => void;
+}
+
+export const ZERO_BASE_DEFAULTS = { steps: 1200, batch: 32, seq: 256, lr: 3e-3, vocab: 640, hidden: 128, layers: 4, heads: 4, ffn: 352, seed: 0 };
+
+/** Pretrains the zero base; returns the model directory. */
+export async function buildZeroBase(opts: ZeroBaseOptions): Promise<string> {
+  const o = { ...ZERO_BASE_DEFAULTS, ...opts };
+  const log = o.log ?? (() => {});
+  // the corpus: enough documents for one pass over steps × B × T tokens (≈ 48 tokens per document)
+  const docsNeeded = Math.ceil((o.steps * o.batch * (o.seq + 1)) / 45);
+  const docs: string[] = [];
+  const kinds: Record<string, number> = {};
+  const gen = corpusDocuments(o.seed + 1);
+  for (let i = 0; i < docsNeeded; i++) {
+    const d = gen.next().value as { kind: CorpusKind; text: string };
+    kinds[d.kind] = (kinds[d.kind] ?? 0) + 1;
+    docs.push(d.text);
+  }
+  log(`zero base: ${docs.length} corpus documents (${Object.entries(kinds).map(([k, n]) => `${k} ${((100 * n) / docs.length).toFixed(0)}%`).join(', ')})`);
+  const tokenizer = trainBpe(docs.slice(0, 20_000), {
+    vocabSize: o.vocab,
+    specialTokens: [{ content: BOS_TOKEN, special: true }, { content: EOS_TOKEN, special: true }, { content: PAD_TOKEN, special: true }],
+    bos: BOS_TOKEN, eos: EOS_TOKEN, pad: PAD_TOKEN,
+  });
+  const eosId = tokenizer.specialId(EOS_TOKEN);
+  const splits = await tokenizeDocuments(docs, tokenizer, { eosId, heldOutFraction: 0.01, seed: o.seed });
+  log(`zero base: ${splits.train.length} training tokens, ${splits.eval.length} held out; vocabulary ${tokenizer.vocabSize}`);
+  const preset = densePreset(o.layers, tokenizer.vocabSize, o.seq);
+  const config = parseModelConfig({
+    ...preset, hidden_size: o.hidden, intermediate_size: o.ffn, num_hidden_layers: o.layers, num_attention_heads: o.heads, num_key_value_heads: o.heads,
+  });
+  const model = buildModel(config, new Rng(o.seed));
+  log(`zero base: ${(model.numParameters() / 1e6).toFixed(2)}M parameters (${o.layers} layers, width ${o.hidden}, ${o.heads} heads), ${o.steps} steps of ${o.batch} × ${o.seq} tokens`);
+  const r = await trainLM({
+    model, tokenizer, outDir: o.outDir, steps: o.steps, lr: o.lr, minLrRatio: 0.1, warmupSteps: 30, schedule: 'cosine', weightDecay: 0.01,
+    gradClip: 1, evalEvery: 200, evalBatches: 4, checkpointEvery: 100, resume: o.resume ?? false, seed: o.seed, progress: o.progress ?? true, label: 'zero base',
+    train: new PackedBatcher(splits.train, { batch: o.batch, seqLen: o.seq, seed: o.seed }),
+    eval: new PackedBatcher(splits.eval, { batch: o.batch, seqLen: o.seq, shuffle: false }),
+  });
+  if (!r.modelDir) throw new Error('zero base: pretraining stopped before the end; rerun with --resume semantics (same --out) to continue');
+  return join(r.modelDir);
+}

@@ -1,0 +1,134 @@
+// `r1ts zero`: DeepSeek-R1-Zero's experiment, small enough for a laptop CPU.
+// A base model that has only seen "pretraining text" (arithmetic-corpus.ts) is
+// asked questions under the R1-Zero template, with the assistant's turn opened
+// by "<think>"; GRPO with the task's rule-based reward (right answer; full
+// credit only in the R1 form) trains it; held-out accuracy, response length and
+// the reasoning itself are measured before, during and after.
+// The template is the paper's (tokenizer/chat-template.ts R1_ZERO_SYSTEM) and a
+// prompt starts where a document of the corpus starts: after the EOS token.
+// Not here: the GRPO step (grpo.ts), building the base (zero-base.ts), flags (cli/zero.ts).
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine } from '../engine/generate.ts';
+import { engineSource } from '../eval/engine-source.ts';
+import { evaluate, type EvalReport } from '../eval/harness.ts';
+import type { CausalLM } from '../models/model.ts';
+import type { Task, TaskItem } from '../tasks/task.ts';
+import { r1ZeroPrompt, type TextTokenizer } from '../tokenizer/index.ts';
+import { GrpoTrainer, type GrpoOptions } from './grpo.ts';
+import { Progress } from './progress.ts';
+import { RunLog } from './run-log.ts';
+
+export interface ZeroOptions {
+  grpo: GrpoOptions;
+  /** Stop after this many minutes of RL (evaluation time not counted) ... */
+  minutes: number;
+  /** ... or this many steps, whichever comes first (0 = no step limit). */
+  steps: number;
+  /** Held-out evaluation every this many steps (0 = only before and after). */
+  evalEvery: number;
+  /** Held-out items for the periodic evaluations and for before/after. */
+  evalItems: number;
+  finalEvalItems: number;
+  /** Sampling temperature of the evaluations (the targets are stated at T = 1). */
+  evalTemperature: number;
+  outDir: string;
+  progress: boolean;
+  /** Print lines (the CLI passes console.log; tests pass nothing). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface ZeroSummary {
+  task: string;
+  steps: number;
+  rl_minutes: number;
+  acc_before: number;
+  acc_after: number;
+  len_before: number;
+  len_after: number;
+  format_before: number;
+  format_after: number;
+  /** RL minutes until a periodic evaluation first reached 95% (null: never). */
+  minutes_to_95: number | null;
+  /** Lowest periodic accuracy after the first ≥ 95% (null: never reached). */
+  min_acc_after_95: number | null;
+  examples_before: Array<{ question: string; completion: string; correct: boolean }>;
+  examples_after: Array<{ question: string; completion: string; correct: boolean }>;
+}
+
+/** The R1-Zero prompt of a question, as token ids: EOS (a document boundary), template, " <think>". */
+export function zeroPromptIds(tokenizer: TextTokenizer, question: string): number[] {
+  const sep = tokenizer.eosToken !== undefined ? [tokenizer.specialId(tokenizer.eosToken)] : [];
+  return [...sep, ...tokenizer.encode(`${r1ZeroPrompt(question)} <think>`, { parseSpecial: false })];
+}
+
+export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: Task, o: ZeroOptions): Promise<ZeroSummary> {
+  const log = o.log ?? (() => {});
+  mkdirSync(o.outDir, { recursive: true });
+  const eos = tokenizer.eosToken !== undefined ? tokenizer.specialId(tokenizer.eosToken) : undefined;
+  const stopTokens = eos === undefined ? [] : [eos];
+  const stopStrings = ['</answer>'];
+  const encodePrompt = (item: TaskItem) => zeroPromptIds(tokenizer, item.question);
+  const maxBatch = Math.max(o.grpo.promptsPerStep * o.grpo.groupSize, 64);
+  const engine = new Engine(model, { maxBatch, decode: (ids) => tokenizer.decode(ids) });
+  const trainer = new GrpoTrainer({ model, reference: null, engine, tokenizer, task, encodePrompt, stopTokens, stopStrings }, o.grpo);
+  const runLog = new RunLog(o.outDir);
+  const heldOut = task.heldOut(Math.max(o.evalItems, o.finalEvalItems));
+  const evalOn = (n: number, seed: number): Promise<EvalReport> =>
+    evaluate(task, heldOut.slice(0, n), engineSource(engine, tokenizer, { encodePrompt, sampling: { temperature: o.evalTemperature }, maxTokens: o.grpo.maxTokens, seed, stopTokens, stopStrings }));
+  const examples = (r: EvalReport) => r.results.slice(0, 3).map((x) => ({ question: x.question, completion: x.completions[0], correct: x.correct[0] }));
+
+  log(`task: ${task.name} (${task.description})`);
+  log(`evaluating the base on ${o.finalEvalItems} held-out problems (T=${o.evalTemperature}) ...`);
+  const before = await evalOn(o.finalEvalItems, 1);
+  log(`base: accuracy ${pct(before.accuracy)}, R1 form ${pct(before.formatRate)}, mean length ${before.meanLength.toFixed(0)} chars`);
+  runLog.metric({ step: 0, 'eval/accuracy': before.accuracy, 'eval/format': before.formatRate, 'eval/length': before.meanLength, rl_minutes: 0 });
+
+  const limitMs = o.minutes * 60_000;
+  let rlMs = 0;
+  let minutesTo95: number | null = null;
+  let minAfter95: number | null = null;
+  const progress = o.progress ? new Progress({ total: o.steps > 0 ? o.steps : undefined, label: 'GRPO' }) : null;
+  let lastEval = before;
+  while (!o.signal?.aborted && rlMs < limitMs && (o.steps === 0 || trainer.stepCount < o.steps)) {
+    const t0 = performance.now();
+    const { metrics, rollouts } = await trainer.step();
+    rlMs += performance.now() - t0;
+    const row: Record<string, number> = { ...metrics, rl_minutes: rlMs / 60_000 };
+    if (o.evalEvery > 0 && trainer.stepCount % o.evalEvery === 0) {
+      lastEval = await evalOn(o.evalItems, 1000 + trainer.stepCount);
+      row['eval/accuracy'] = lastEval.accuracy;
+      row['eval/format'] = lastEval.formatRate;
+      row['eval/length'] = lastEval.meanLength;
+      if (minutesTo95 === null && lastEval.accuracy >= 0.95) minutesTo95 = rlMs / 60_000;
+      else if (minutesTo95 !== null) minAfter95 = Math.min(minAfter95 ?? 1, lastEval.accuracy);
+    }
+    runLog.metric(row);
+    for (const r of rollouts.filter((_, i) => i % o.grpo.groupSize === 0).slice(0, 4)) {
+      runLog.sample({ step: metrics.step, id: r.item.id, prompt: r.item.question, completion: r.text, rewards: { total: r.reward, ...r.grade.rewards }, correct: r.grade.correct });
+    }
+    progress?.update(trainer.stepCount, { reward: metrics.reward.toFixed(2), acc: pct(metrics.accuracy), len: metrics.completion_chars.toFixed(0), 'eval': pct(lastEval.accuracy), min: (rlMs / 60_000).toFixed(1) });
+  }
+  progress?.done();
+  if (minutesTo95 !== null && minAfter95 === null) minAfter95 = null;
+  log(`evaluating after ${trainer.stepCount} steps (${(rlMs / 60_000).toFixed(1)} RL minutes) on ${o.finalEvalItems} held-out problems ...`);
+  const after = await evalOn(o.finalEvalItems, 1);
+  runLog.metric({ step: trainer.stepCount, 'eval/accuracy': after.accuracy, 'eval/format': after.formatRate, 'eval/length': after.meanLength, rl_minutes: rlMs / 60_000, final: 1 });
+  const summary: ZeroSummary = {
+    task: task.name, steps: trainer.stepCount, rl_minutes: rlMs / 60_000,
+    acc_before: before.accuracy, acc_after: after.accuracy, len_before: before.meanLength, len_after: after.meanLength,
+    format_before: before.formatRate, format_after: after.formatRate,
+    minutes_to_95: minutesTo95, min_acc_after_95: minAfter95,
+    examples_before: examples(before), examples_after: examples(after),
+  };
+  writeFileSync(join(o.outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  writeFileSync(join(o.outDir, 'eval-before.json'), JSON.stringify(before, null, 1) + '\n');
+  writeFileSync(join(o.outDir, 'eval-after.json'), JSON.stringify(after, null, 1) + '\n');
+  return summary;
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}
