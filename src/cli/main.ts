@@ -24,6 +24,8 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
     summary: 'convert an r1ts checkpoint or Hugging Face directory (--to hf)',
     run: async (args) => (await import('./model-io.ts')).exportCommand(args),
   },
+  pretrain: { summary: 'train a small model from scratch on text (or a built-in corpus); checkpoints, resume', run: async (args) => (await import('./pretrain.ts')).pretrainCommand(args) },
+  sft: { summary: 'supervised fine-tuning of a model on chat conversations (assistant tokens only)', run: async (args) => (await import('./sft.ts')).sftCommand(args) },
   verify: {
     summary: 'grade predictions: `verify math --jsonl FILE` or `verify countdown --jsonl FILE` (one JSON verdict per line)',
     run: async (args) => {

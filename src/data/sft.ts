@@ -108,3 +108,26 @@ export class SftBatcher implements Batcher {
     this.cursor.seek(p);
   }
 }
+
+/**
+ * A deterministic toy SFT set for the built-in demo: sums and comparisons asked by the
+ * user, answered with a short <think> and the answer (R1 chat style).
+ */
+export function syntheticConversations(n = 400, seed = 0): ChatMessage[][] {
+  let s = (seed * 2654435761 + 1) >>> 0;
+  const int = (k: number) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % k;
+  };
+  const out: ChatMessage[][] = [];
+  for (let i = 0; i < n; i++) {
+    const a = int(20), b = int(20);
+    if (int(2) === 0) {
+      out.push([{ role: 'user', content: `What is ${a} plus ${b}?` }, { role: 'assistant', content: `<think>${a} plus ${b} is ${a + b}.</think> ${a + b}` }]);
+    } else {
+      const big = a >= b ? a : b;
+      out.push([{ role: 'user', content: `Which is larger, ${a} or ${b}?` }, { role: 'assistant', content: `<think>Compare ${a} and ${b}.</think> ${big}` }]);
+    }
+  }
+  return out;
+}
