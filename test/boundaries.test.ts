@@ -23,7 +23,7 @@ const direct: Record<string, string[]> = {
   'rewards': ['core'],
   'tasks': ['rewards', 'core'],
   'engine': ['models', 'tensor'],
-  'train': ['engine', 'optim', 'io', 'tasks'],
+  'train': ['engine', 'optim', 'io', 'tasks', 'data'],
   'eval': ['engine', 'tasks', 'tokenizer'],
   'server': ['engine', 'tokenizer', 'io'],
   'data': ['tokenizer', 'core'],

@@ -74,7 +74,7 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
   const maxBatch = Math.max(o.grpo.promptsPerStep * o.grpo.groupSize, 64);
   const engine = new Engine(model, { maxBatch, decode: (ids) => tokenizer.decode(ids) });
   const trainer = new GrpoTrainer({ model, reference: null, engine, tokenizer, task, encodePrompt, stopTokens, stopStrings }, o.grpo);
-  const runLog = new RunLog(o.outDir);
+  const runLog = new RunLog(o.outDir, { resumeStep: 0 });
   const heldOut = task.heldOut(Math.max(o.evalItems, o.finalEvalItems));
   const evalOn = (n: number, seed: number): Promise<EvalReport> =>
     evaluate(task, heldOut.slice(0, n), engineSource(engine, tokenizer, { encodePrompt, sampling: { temperature: o.evalTemperature }, maxTokens: o.grpo.maxTokens, seed, stopTokens, stopStrings }));
@@ -84,19 +84,22 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
   log(`evaluating the base on ${o.finalEvalItems} held-out problems (T=${o.evalTemperature}) ...`);
   const before = await evalOn(o.finalEvalItems, 1);
   log(`base: accuracy ${pct(before.accuracy)}, R1 form ${pct(before.formatRate)}, mean length ${before.meanLength.toFixed(0)} chars`);
-  runLog.metric({ step: 0, 'eval/accuracy': before.accuracy, 'eval/format': before.formatRate, 'eval/length': before.meanLength, rl_minutes: 0 });
+  runLog.metrics(0, { 'eval/accuracy': before.accuracy, 'eval/format': before.formatRate, 'eval/length': before.meanLength, rl_minutes: 0 });
 
   const limitMs = o.minutes * 60_000;
   let rlMs = 0;
   let minutesTo95: number | null = null;
   let minAfter95: number | null = null;
-  const progress = o.progress ? new Progress({ total: o.steps > 0 ? o.steps : undefined, label: 'GRPO' }) : null;
+  // the bar counts steps when a step limit is set, else seconds of the RL time budget
+  const bySteps = o.steps > 0;
+  const progress = o.progress ? new Progress({ total: bySteps ? o.steps : Math.round(o.minutes * 60), label: 'GRPO', unit: bySteps ? 'steps' : 's' }) : null;
   let lastEval = before;
   while (!o.signal?.aborted && rlMs < limitMs && (o.steps === 0 || trainer.stepCount < o.steps)) {
     const t0 = performance.now();
     const { metrics, rollouts } = await trainer.step();
     rlMs += performance.now() - t0;
-    const row: Record<string, number> = { ...metrics, rl_minutes: rlMs / 60_000 };
+    const { step: _step, ...figures } = metrics;
+    const row: Record<string, number> = { ...figures, rl_minutes: rlMs / 60_000 };
     if (o.evalEvery > 0 && trainer.stepCount % o.evalEvery === 0) {
       lastEval = await evalOn(o.evalItems, 1000 + trainer.stepCount);
       row['eval/accuracy'] = lastEval.accuracy;
@@ -105,17 +108,17 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
       if (minutesTo95 === null && lastEval.accuracy >= 0.95) minutesTo95 = rlMs / 60_000;
       else if (minutesTo95 !== null) minAfter95 = Math.min(minAfter95 ?? 1, lastEval.accuracy);
     }
-    runLog.metric(row);
+    runLog.metrics(metrics.step, row);
     for (const r of rollouts.filter((_, i) => i % o.grpo.groupSize === 0).slice(0, 4)) {
       runLog.sample({ step: metrics.step, id: r.item.id, prompt: r.item.question, completion: r.text, rewards: { total: r.reward, ...r.grade.rewards }, correct: r.grade.correct });
     }
-    progress?.update(trainer.stepCount, { reward: metrics.reward.toFixed(2), acc: pct(metrics.accuracy), len: metrics.completion_chars.toFixed(0), 'eval': pct(lastEval.accuracy), min: (rlMs / 60_000).toFixed(1) });
+    progress?.update(bySteps ? trainer.stepCount : Math.min(Math.round(o.minutes * 60), Math.round(rlMs / 1000)), { step: trainer.stepCount, reward: metrics.reward.toFixed(2), acc: pct(metrics.accuracy), len: metrics.completion_chars.toFixed(0), 'eval': pct(lastEval.accuracy), min: (rlMs / 60_000).toFixed(1) });
   }
   progress?.done();
   if (minutesTo95 !== null && minAfter95 === null) minAfter95 = null;
   log(`evaluating after ${trainer.stepCount} steps (${(rlMs / 60_000).toFixed(1)} RL minutes) on ${o.finalEvalItems} held-out problems ...`);
   const after = await evalOn(o.finalEvalItems, 1);
-  runLog.metric({ step: trainer.stepCount, 'eval/accuracy': after.accuracy, 'eval/format': after.formatRate, 'eval/length': after.meanLength, rl_minutes: rlMs / 60_000, final: 1 });
+  runLog.metrics(trainer.stepCount, { 'eval/accuracy': after.accuracy, 'eval/format': after.formatRate, 'eval/length': after.meanLength, rl_minutes: rlMs / 60_000, final: 1 });
   const summary: ZeroSummary = {
     task: task.name, steps: trainer.stepCount, rl_minutes: rlMs / 60_000,
     acc_before: before.accuracy, acc_after: after.accuracy, len_before: before.meanLength, len_after: after.meanLength,

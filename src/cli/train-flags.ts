@@ -1,0 +1,58 @@
+// Flags shared by `r1ts pretrain` and `r1ts sft`: kebab-case flags become the
+// camelCase fields of the (zod-validated) configs, numbers are parsed here and
+// named when they are not numbers.
+
+import { parseArgs } from 'node:util';
+import { R1tsError } from '../core/errors.ts';
+
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; number?: boolean }>;
+
+export const COMMON_TRAIN_FLAGS: FlagSpec = {
+  data: { type: 'string' }, tokenizer: { type: 'string' }, seq: { type: 'string', number: true }, batch: { type: 'string', number: true },
+  steps: { type: 'string', number: true }, lr: { type: 'string', number: true }, 'min-lr-ratio': { type: 'string', number: true },
+  warmup: { type: 'string', number: true }, schedule: { type: 'string' }, 'weight-decay': { type: 'string', number: true },
+  'grad-clip': { type: 'string', number: true }, 'grad-accum': { type: 'string', number: true }, 'held-out': { type: 'string', number: true },
+  'eval-every': { type: 'string', number: true }, 'eval-batches': { type: 'string', number: true }, 'checkpoint-every': { type: 'string', number: true },
+  out: { type: 'string' }, resume: { type: 'boolean' }, seed: { type: 'string', number: true }, 'no-progress': { type: 'boolean' },
+};
+
+export const COMMON_TRAIN_HELP = `  --seq T                 positions per row
+  --batch B               rows per micro-batch
+  --steps N               optimizer steps
+  --lr X                  peak learning rate
+  --min-lr-ratio X        cosine floor as a fraction of --lr (0.1)
+  --warmup N              linear warmup steps
+  --schedule cosine|constant
+  --weight-decay X        AdamW decoupled weight decay
+  --grad-clip X           clip the global gradient norm (0: off)
+  --grad-accum N          micro-batches per step
+  --held-out X            fraction of documents held out for eval_loss
+  --eval-every N          evaluate every N steps (and at the end)
+  --eval-batches N        batches per evaluation
+  --checkpoint-every N    checkpoint every N steps (and at the end, and on Ctrl-C)
+  --out DIR               run directory: metrics.jsonl, checkpoints/, model/
+  --resume                continue from DIR/checkpoints/latest
+  --seed N                seed of the model init and data order
+  --no-progress           no progress bar`;
+
+/** Parses args into a config object (help: true when -h/--help was given). */
+export function parseTrainFlags(args: string[], spec: FlagSpec): { config: Record<string, unknown>; help: boolean } {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [k, v] of Object.entries(spec)) options[k] = { type: v.type };
+  const { values } = parseArgs({ args, options, allowPositionals: false, strict: true });
+  const config: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (k === 'help' || v === undefined) continue;
+    if (k === 'no-progress') {
+      config.progress = !v;
+      continue;
+    }
+    const key = k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (spec[k].number) {
+      const n = Number(v);
+      if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) throw new R1tsError(`--${k} ${v}: expected a number`);
+      config[key] = n;
+    } else config[key] = v;
+  }
+  return { config, help: Boolean(values.help) };
+}
