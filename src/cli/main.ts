@@ -30,6 +30,7 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   },
   pretrain: { summary: 'train a small model from scratch on text (or a built-in corpus); checkpoints, resume', run: async (args) => (await import('./pretrain.ts')).pretrainCommand(args) },
   zero: { summary: 'R1-Zero on a CPU: GRPO from the shipped base model, accuracy and response length before → after', run: async (args) => (await import('./zero.ts')).zeroCommand(args) },
+  rl: { summary: 'GRPO with rule-based rewards on any model directory and task (the zero experiment, generalised)', run: async (args) => (await import('./zero.ts')).rlCommand(args) },
   sft: { summary: 'supervised fine-tuning of a model on chat conversations (assistant tokens only)', run: async (args) => (await import('./sft.ts')).sftCommand(args) },
   verify: {
     summary: 'grade predictions: `verify math --jsonl FILE` or `verify countdown --jsonl FILE` (one JSON verdict per line)',

@@ -2,6 +2,8 @@
 // or on one built from scratch (--from-scratch pretrains it on the synthetic
 // corpus first, src/train/zero-base.ts). Prints the before → after summary and
 // writes runs/<name>/{metrics,samples}.jsonl, summary.json and the final model.
+// `r1ts rl` runs the same experiment on any model directory and task, with a
+// reward spec (--reward task | correct:1,format:0.2).
 // Not here: the experiment itself (train/zero.ts), GRPO flags (grpo-flags.ts).
 
 import { existsSync } from 'node:fs';
@@ -14,11 +16,29 @@ import { loadModel } from '../io/load.ts';
 import { additionTask } from '../tasks/arithmetic.ts';
 import type { Task } from '../tasks/task.ts';
 import { loadBpeTokenizer, saveTokenizerFiles } from '../tokenizer/tokenizer-json.ts';
+import { rewardFromSpec } from '../train/grpo.ts';
 import { runZero, type ZeroSummary } from '../train/zero.ts';
 import { GRPO_FLAG_SPECS, GRPO_FLAGS_HELP, grpoOptionsFromFlags } from './grpo-flags.ts';
 
 /** The base model shipped with r1ts (built by `r1ts zero --from-scratch --save-base assets/zero-base`). */
 export const SHIPPED_BASE = fileURLToPath(new URL('../../assets/zero-base', import.meta.url));
+
+const RUN_FLAGS_HELP = `  --minutes M            RL wall-clock budget, evaluations not counted [5]
+  --steps N              stop after N GRPO steps (0 = only the time budget) [0]
+  --eval-every N         held-out evaluation every N steps [5]
+  --eval-items N         held-out problems per periodic evaluation [200]
+  --final-eval-items N   held-out problems before and after [500]
+  --eval-temperature T   sampling temperature of evaluations [1]
+  --out DIR              run directory [runs/<command>-<time>]
+  --no-progress          plain lines only
+  --json                 print the summary as JSON on the last line`;
+
+const RUN_FLAG_SPECS = {
+  task: { type: 'string' }, minutes: { type: 'string' }, steps: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-items': { type: 'string' },
+  'final-eval-items': { type: 'string' }, 'eval-temperature': { type: 'string' }, out: { type: 'string' },
+  'no-progress': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  ...GRPO_FLAG_SPECS,
+} as const;
 
 const HELP = `usage: r1ts zero [options]
 
@@ -29,15 +49,19 @@ never seen the R1-Zero template, on held-out problems it has never seen either.
   --base DIR             base model directory [the shipped assets/zero-base]
   --from-scratch         pretrain the base on the synthetic corpus first (about 20 minutes on 2 cores)
   --save-base DIR        with --from-scratch: also copy the new base there
-  --minutes M            RL wall-clock budget, evaluations not counted [5]
-  --steps N              stop after N GRPO steps (0 = only the time budget) [0]
-  --eval-every N         held-out evaluation every N steps [5]
-  --eval-items N         held-out problems per periodic evaluation [200]
-  --final-eval-items N   held-out problems before and after [500]
-  --eval-temperature T   sampling temperature of evaluations [1]
-  --out DIR              run directory [runs/zero-<time>]
-  --no-progress          plain lines only
-  --json                 print the summary as JSON on the last line
+${RUN_FLAGS_HELP}
+${GRPO_FLAGS_HELP}`;
+
+const RL_HELP = `usage: r1ts rl --model DIR [options]
+
+GRPO with rule-based rewards on any model directory (Hugging Face or r1ts) and
+task, under the R1-Zero template, with held-out evaluations before, during and after.
+
+  --model DIR            the policy's starting weights (with tokenizer.json)
+  --task NAME            add | add4 | add5 [add]
+  --reward SPEC          task (the task's reward: 1 right in R1 form, 0.5 right, 0 wrong)
+                         or weighted parts, e.g. correct:1,format:0.2 [task]
+${RUN_FLAGS_HELP}
 ${GRPO_FLAGS_HELP}`;
 
 export async function zeroCommand(args: string[]): Promise<number> {
@@ -45,13 +69,7 @@ export async function zeroCommand(args: string[]): Promise<number> {
   try {
     v = parseArgs({
       args,
-      options: {
-        task: { type: 'string' }, base: { type: 'string' }, 'from-scratch': { type: 'boolean' }, 'save-base': { type: 'string' },
-        minutes: { type: 'string' }, steps: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-items': { type: 'string' },
-        'final-eval-items': { type: 'string' }, 'eval-temperature': { type: 'string' }, out: { type: 'string' },
-        'no-progress': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-        ...GRPO_FLAG_SPECS,
-      },
+      options: { base: { type: 'string' }, 'from-scratch': { type: 'boolean' }, 'save-base': { type: 'string' }, ...RUN_FLAG_SPECS },
     }).values;
   } catch (e) {
     console.error(`r1ts zero: ${(e as Error).message}\n\n${HELP}`);
@@ -62,47 +80,86 @@ export async function zeroCommand(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    const grpo = grpoOptionsFromFlags(v);
     const task = taskByName(String(v.task ?? 'add'));
-    const outDir = resolve(String(v.out ?? join('runs', `zero-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`)));
+    const outDir = runDir(v, 'zero');
     let baseDir = resolve(String(v.base ?? SHIPPED_BASE));
     if (v['from-scratch']) {
       const { buildZeroBase } = await import('../train/zero-base.ts');
-      baseDir = join(outDir, 'base');
-      await buildZeroBase({ outDir: baseDir, progress: !v['no-progress'], log: console.log });
+      baseDir = await buildZeroBase({ outDir: join(outDir, 'base'), progress: !v['no-progress'], log: console.log });
       if (v['save-base']) {
         const { cpSync } = await import('node:fs');
         cpSync(baseDir, resolve(String(v['save-base'])), { recursive: true });
       }
     }
-    if (!existsSync(join(baseDir, 'tokenizer.json'))) throw new R1tsError(`${baseDir}: no base model with a tokenizer.json here (run \`r1ts zero --from-scratch\` to build one)`);
-    const { model } = loadModel(baseDir);
-    const tokenizer = loadBpeTokenizer(join(baseDir, 'tokenizer.json'), existsSync(join(baseDir, 'tokenizer_config.json')) ? join(baseDir, 'tokenizer_config.json') : undefined);
-    console.log(`base: ${baseDir}`);
-    const summary = await runZero(model, tokenizer, task, {
-      grpo,
-      minutes: positive(v.minutes, 'minutes', 5),
-      steps: intFlag(v.steps, 'steps', 0),
-      evalEvery: intFlag(v['eval-every'], 'eval-every', 5),
-      evalItems: intFlag(v['eval-items'], 'eval-items', 200, 1),
-      finalEvalItems: intFlag(v['final-eval-items'], 'final-eval-items', 500, 1),
-      evalTemperature: nonNegative(v['eval-temperature'], 'eval-temperature', 1),
-      outDir,
-      progress: !v['no-progress'],
-      log: console.log,
-    });
-    saveHfModel(model, join(outDir, 'model'));
-    saveTokenizerFiles(join(outDir, 'model'), tokenizer);
-    printSummary(summary, outDir);
-    if (v.json) console.log(JSON.stringify(summary));
-    return 0;
+    return await runFromFlags(v, baseDir, task, outDir, 'zero');
   } catch (e) {
-    if (e instanceof R1tsError || e instanceof RangeError) {
-      console.error(`r1ts zero: ${e.message}`);
-      return 2;
-    }
-    throw e;
+    return reportError('zero', e);
   }
+}
+
+export async function rlCommand(args: string[]): Promise<number> {
+  let v: Record<string, string | boolean | undefined>;
+  try {
+    v = parseArgs({ args, options: { model: { type: 'string' }, reward: { type: 'string' }, ...RUN_FLAG_SPECS } }).values;
+  } catch (e) {
+    console.error(`r1ts rl: ${(e as Error).message}\n\n${RL_HELP}`);
+    return 2;
+  }
+  if (v.help) {
+    console.log(RL_HELP);
+    return 0;
+  }
+  try {
+    if (typeof v.model !== 'string') throw new R1tsError('--model DIR is required (a Hugging Face or r1ts model directory with tokenizer.json)');
+    const task = taskByName(String(v.task ?? 'add'));
+    return await runFromFlags(v, resolve(v.model), task, runDir(v, 'rl'), 'rl');
+  } catch (e) {
+    return reportError('rl', e);
+  }
+}
+
+function runDir(v: Record<string, unknown>, command: string): string {
+  return resolve(String(v.out ?? join('runs', `${command}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`)));
+}
+
+function reportError(command: string, e: unknown): number {
+  if (e instanceof R1tsError || e instanceof RangeError) {
+    console.error(`r1ts ${command}: ${e.message}`);
+    return 2;
+  }
+  throw e;
+}
+
+async function runFromFlags(v: Record<string, string | boolean | undefined>, modelDir: string, task: Task, outDir: string, command: string): Promise<number> {
+  const grpo = grpoOptionsFromFlags(v);
+  const reward = typeof v.reward === 'string' ? rewardFromSpec(v.reward) : undefined;
+  const tokPath = [join(modelDir, 'tokenizer.json'), join(modelDir, '..', 'tokenizer.json')].find((p) => existsSync(p));
+  if (!existsSync(modelDir) || !tokPath) {
+    throw new R1tsError(`${modelDir}: no model with a tokenizer.json here${command === 'zero' ? ' (run `r1ts zero --from-scratch` to build a base)' : ''}`);
+  }
+  const { model } = loadModel(modelDir);
+  const reference = grpo.beta > 0 ? loadModel(modelDir).model : null;
+  const cfgPath = join(tokPath, '..', 'tokenizer_config.json');
+  const tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+  console.log(`model: ${modelDir} (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
+  const summary = await runZero(model, tokenizer, task, {
+    grpo,
+    reward,
+    minutes: positive(v.minutes, 'minutes', 5),
+    steps: intFlag(v.steps, 'steps', 0),
+    evalEvery: intFlag(v['eval-every'], 'eval-every', 5),
+    evalItems: intFlag(v['eval-items'], 'eval-items', 200, 1),
+    finalEvalItems: intFlag(v['final-eval-items'], 'final-eval-items', 500, 1),
+    evalTemperature: nonNegative(v['eval-temperature'], 'eval-temperature', 1),
+    outDir,
+    progress: !v['no-progress'],
+    log: console.log,
+  }, reference);
+  saveHfModel(model, join(outDir, 'model'));
+  saveTokenizerFiles(join(outDir, 'model'), tokenizer);
+  printSummary(summary, outDir);
+  if (v.json) console.log(JSON.stringify(summary));
+  return 0;
 }
 
 export function taskByName(name: string): Task {

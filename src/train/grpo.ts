@@ -120,6 +120,32 @@ export interface GrpoContext {
   encodePrompt: (item: TaskItem) => number[];
   stopTokens: number[];
   stopStrings: string[];
+  /** The scalar reward of a grade (default: the task's own grade.reward). */
+  reward?: (g: Grade) => number;
+}
+
+/**
+ * A reward spec: 'task' (the task's own reward) or weighted named parts of the grade,
+ * e.g. 'correct:1,format:0.2' (each name must be one the task reports in grade.rewards).
+ */
+export function rewardFromSpec(spec: string): (g: Grade) => number {
+  if (spec === 'task') return (g) => g.reward;
+  const parts = spec.split(',').map((p) => {
+    const m = /^\s*([a-z_][a-z0-9_]*)\s*(?::\s*(-?[0-9.]+(?:e-?[0-9]+)?))?\s*$/i.exec(p);
+    if (!m) throw new R1tsError(`reward spec '${spec}': '${p}' is not name or name:weight`);
+    const w = m[2] === undefined ? 1 : Number(m[2]);
+    if (!Number.isFinite(w)) throw new R1tsError(`reward spec '${spec}': weight of ${m[1]} is not a number`);
+    return { name: m[1], w };
+  });
+  return (g) => {
+    let r = 0;
+    for (const { name, w } of parts) {
+      const v = g.rewards[name];
+      if (v === undefined) throw new R1tsError(`reward spec: the task reports no reward '${name}' (it has ${Object.keys(g.rewards).join(', ')})`);
+      r += w * v;
+    }
+    return r;
+  };
 }
 
 /** One GRPO trainer: holds the optimizer and the step counter; `step()` runs one rollout batch. */
@@ -152,7 +178,7 @@ export class GrpoTrainer {
       const text = completionText(tokenizer, result.tokens, stopTokens);
       const grade = task.grade(item, text);
       const truncated = result.finishReason === 'length';
-      let reward = grade.reward;
+      let reward = this.ctx.reward ? this.ctx.reward(grade) : grade.reward;
       const buf = this.o.overlongBuffer;
       if (buf > 0) {
         const excess = result.tokens.length - (this.o.maxTokens - buf);
@@ -246,7 +272,8 @@ export class GrpoTrainer {
     let refLogp: Float32Array | null = null;
     if (o.beta > 0 && reference) {
       refLogp = T.noGrad(() => {
-        const { logits } = reference.forward(idsT); // [N, L, V]
+        const { logits: raw } = reference.forward(idsT); // [N, L, V]
+        const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [N, L, V]
         return Float32Array.from(T.neg(T.crossEntropyRows(logits, targetsT)).data as Float32Array);
       });
     }
@@ -255,7 +282,9 @@ export class GrpoTrainer {
     for (let it = 0; it < o.mu; it++) {
       const lr = o.lr * Math.min(1, (this.stepCount + 1) / Math.max(1, o.warmupSteps));
       this.opt.lr = lr;
-      const { logits } = model.forward(idsT); // [N, L, V]
+      const { logits: raw } = model.forward(idsT); // [N, L, V]
+      // π_old came from softmax(logits / temperature): the ratio compares like with like
+      const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [N, L, V]
       const logp = T.neg(T.crossEntropyRows(logits, targetsT)); // [N, L], 0 off the completions
       const { loss, stats } = grpoLoss(logp, { N, T: L, mask, oldLogp, refLogp, advantages }, { epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens });
       if (it === 0) out.entropy = meanEntropy(logits, mask);

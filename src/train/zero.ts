@@ -14,7 +14,7 @@ import { Engine } from '../engine/generate.ts';
 import { engineSource } from '../eval/engine-source.ts';
 import { evaluate, type EvalReport } from '../eval/harness.ts';
 import type { CausalLM } from '../models/model.ts';
-import type { Task, TaskItem } from '../tasks/task.ts';
+import type { Grade, Task, TaskItem } from '../tasks/task.ts';
 import { r1ZeroPrompt, type TextTokenizer } from '../tokenizer/index.ts';
 import { GrpoTrainer, type GrpoOptions } from './grpo.ts';
 import { Progress } from './progress.ts';
@@ -38,6 +38,8 @@ export interface ZeroOptions {
   /** Print lines (the CLI passes console.log; tests pass nothing). */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** The scalar RL reward of a grade (default: the task's own; see grpo.ts rewardFromSpec). */
+  reward?: (g: Grade) => number;
 }
 
 export interface ZeroSummary {
@@ -64,7 +66,12 @@ export function zeroPromptIds(tokenizer: TextTokenizer, question: string): numbe
   return [...sep, ...tokenizer.encode(`${r1ZeroPrompt(question)} <think>`, { parseSpecial: false })];
 }
 
-export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: Task, o: ZeroOptions): Promise<ZeroSummary> {
+/**
+ * The whole experiment on any causal LM and task: evaluate, GRPO within the budget with periodic
+ * evaluations, evaluate again, write the run files. `reference` is required when grpo.beta > 0
+ * (a second instance of the same architecture; its weights are overwritten with the policy's).
+ */
+export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: Task, o: ZeroOptions, reference: CausalLM | null = null): Promise<ZeroSummary> {
   const log = o.log ?? (() => {});
   mkdirSync(o.outDir, { recursive: true });
   const eos = tokenizer.eosToken !== undefined ? tokenizer.specialId(tokenizer.eosToken) : undefined;
@@ -73,7 +80,7 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
   const encodePrompt = (item: TaskItem) => zeroPromptIds(tokenizer, item.question);
   const maxBatch = Math.max(o.grpo.promptsPerStep * o.grpo.groupSize, 64);
   const engine = new Engine(model, { maxBatch, decode: (ids) => tokenizer.decode(ids) });
-  const trainer = new GrpoTrainer({ model, reference: null, engine, tokenizer, task, encodePrompt, stopTokens, stopStrings }, o.grpo);
+  const trainer = new GrpoTrainer({ model, reference, engine, tokenizer, task, encodePrompt, stopTokens, stopStrings, reward: o.reward }, o.grpo);
   const runLog = new RunLog(o.outDir, { resumeStep: 0 });
   const heldOut = task.heldOut(Math.max(o.evalItems, o.finalEvalItems));
   const evalOn = (n: number, seed: number): Promise<EvalReport> =>

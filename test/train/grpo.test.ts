@@ -39,6 +39,8 @@ test('GRPO raises a trivially learnable reward (seeded)', async () => {
   for (let s = 0; s < 25; s++) {
     const { metrics } = await trainer.step();
     rewards.push(metrics.reward);
+    // μ = 1: π_old is the rollout's own log-prob, so the training forward must reproduce it
+    if (metrics.ratio !== undefined) assert.ok(Math.abs(metrics.ratio - 1) < 1e-4, `step ${s}: mean ratio ${metrics.ratio} (engine vs training forward disagree)`);
     assert.ok(Number.isFinite(metrics.loss ?? 0) && metrics.completion_tokens > 0);
   }
   const first = (rewards[0] + rewards[1] + rewards[2]) / 3;
@@ -63,4 +65,13 @@ test('GRPO with a KL term against a frozen reference, μ = 2 and sequence aggreg
 test('reflection words are counted as whole words', () => {
   assert.equal(reflectionCount('Wait, let me check: 3+4=7. Yes. Checked again.'), 3);
   assert.equal(reflectionCount('awaiting checkers'), 0);
+});
+
+test('rollouts at temperature ≠ 1: the training forward scales logits the same way (ratio 1 on-policy)', async () => {
+  const { tokenizer, model, task, engine, encodePrompt } = tinySetup(3);
+  const trainer = new GrpoTrainer({ model, reference: null, engine, tokenizer, task, encodePrompt, stopTokens: [], stopStrings: [] }, {
+    ...GRPO_DEFAULTS, promptsPerStep: 2, groupSize: 8, maxTokens: 6, temperature: 0.7, dynamicSampling: false,
+  });
+  const { metrics } = await trainer.step();
+  assert.ok(Math.abs(metrics.ratio - 1) < 1e-4, `mean ratio ${metrics.ratio}`);
 });
