@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { R1tsError } from '../core/errors.ts';
 import type { CausalLM } from '../models/model.ts';
-import { chatTemplateFor, loadHfTokenizer, r1ChatTemplate, type ChatTemplate, type HfTokenizer } from '../tokenizer/index.ts';
+import { chatTemplateFor, loadHfTokenizer, r1ChatTemplate, type ChatTemplate, type HfTokenizer, type TextTokenizer } from '../tokenizer/index.ts';
 import { loadModel } from './load.ts';
 
 export interface ModelDir {
@@ -37,12 +37,12 @@ export function loadModelDir(path: string): ModelDir {
 }
 
 /** The EOS id of a tokenizer when it is below vocabSize (the model can produce it). */
-export function eosIds(tokenizer: HfTokenizer, vocabSize: number): number[] {
+export function eosIds(tokenizer: TextTokenizer, vocabSize: number): number[] {
   const eos = tokenizer.eosToken !== undefined ? tokenizer.addedTokens.get(tokenizer.eosToken) : undefined;
   return eos !== undefined && eos < vocabSize ? [eos] : [];
 }
 
 /** The tokenizer's own chat template (tokenizer_config.json), else the R1 chat template. */
-export function modelChatTemplate(tokenizer: HfTokenizer): ChatTemplate {
+export function modelChatTemplate(tokenizer: TextTokenizer & { chatTemplate?: string }): ChatTemplate {
   return tokenizer.chatTemplate ? chatTemplateFor(tokenizer, tokenizer.chatTemplate) : r1ChatTemplate(tokenizer);
 }

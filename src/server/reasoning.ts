@@ -35,6 +35,11 @@ export class ReasoningSplitter {
     this.sawReasoning = !!opts.startInReasoning;
   }
 
+  /** True while the text seen so far is inside the reasoning. */
+  get inReasoning(): boolean {
+    return this.state === 'reasoning';
+  }
+
   /** Adds text; returns what is now known to be reasoning and content. */
   push(text: string): SplitText {
     const out: SplitText = { reasoning: '', content: '' };
