@@ -4,14 +4,12 @@
 // -n COUNT the samples run as one batch and print in order, each under a header.
 // Not here: chat templates (the prompt is used as given), serving (src/server).
 
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { R1tsError } from '../core/errors.ts';
 import { Engine, type GenerateRequest } from '../engine/generate.ts';
 import type { SamplingOptions } from '../engine/sampling.ts';
-import { loadModel } from '../io/load.ts';
-import { loadHfTokenizer, StreamDecoder } from '../tokenizer/index.ts';
+import { loadModelDir } from '../io/model-dir.ts';
+import { StreamDecoder } from '../tokenizer/index.ts';
 
 export const GENERATE_HELP = `usage: r1ts generate <model-path> --prompt TEXT [options]
 
@@ -68,16 +66,10 @@ export async function generateCommand(args: string[]): Promise<number> {
     const sampling: SamplingOptions = {
       temperature: num('temperature', v.temperature), topP: num('top-p', v['top-p']), topK: num('top-k', v['top-k'], true), minP: num('min-p', v['min-p']),
     };
-    const path = positionals[0];
-    const tokPath = [join(path, 'tokenizer.json'), join(dirname(path), 'tokenizer.json')].find((p) => existsSync(p));
-    if (!tokPath) throw new R1tsError(`${path}: no tokenizer.json in the model directory (or its parent), so the prompt cannot be tokenized`);
-    const cfgPath = join(dirname(tokPath), 'tokenizer_config.json');
-    const tok = loadHfTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
-    const { model } = loadModel(path);
+    const { model, tokenizer: tok, stopTokens } = loadModelDir(positionals[0]);
     const prompt = tok.encode(v.prompt);
-    const eos = tok.eosToken !== undefined ? tok.addedTokens.get(tok.eosToken) : undefined;
     const engine = new Engine(model, { maxBatch: count, decode: (ids) => tok.decode(ids) });
-    const base: Omit<GenerateRequest, 'seed'> = { prompt, maxTokens, sampling, stopTokens: eos !== undefined && eos < model.config.vocab_size ? [eos] : [] };
+    const base: Omit<GenerateRequest, 'seed'> = { prompt, maxTokens, sampling, stopTokens };
     if (count === 1) {
       const stream = new StreamDecoder(tok, { skipSpecialTokens: true });
       const r = await engine.submit({ ...base, seed, onToken: (t) => process.stdout.write(stream.push(t)) });

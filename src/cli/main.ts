@@ -28,6 +28,14 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
     summary: 'sample completions of a text prompt from a model directory (streams to stdout)',
     run: async (args) => (await import('./generate.ts')).generateCommand(args),
   },
+  chat: {
+    summary: 'chat with a model directory in the terminal (reasoning dimmed); -p TEXT for one answer',
+    run: async (args) => (await import('./chat.ts')).chatCommand(args),
+  },
+  serve: {
+    summary: 'OpenAI-compatible HTTP server (chat with reasoning_content, completions, streaming, batching)',
+    run: async (args) => (await import('./serve.ts')).serveCommand(args),
+  },
   pretrain: { summary: 'train a small model from scratch on text (or a built-in corpus); checkpoints, resume', run: async (args) => (await import('./pretrain.ts')).pretrainCommand(args) },
   zero: { summary: 'R1-Zero on a CPU: GRPO from the shipped base model, accuracy and response length before → after', run: async (args) => (await import('./zero.ts')).zeroCommand(args) },
   rl: { summary: 'GRPO with rule-based rewards on any model directory and task (the zero experiment, generalised)', run: async (args) => (await import('./zero.ts')).rlCommand(args) },

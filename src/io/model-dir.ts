@@ -1,0 +1,48 @@
+// A model directory ready to talk to: the model (loadModel: Hugging Face
+// directory or r1ts checkpoint), its tokenizer.json (in the directory or, for a
+// checkpoint, its run directory) with tokenizer_config.json when present, the
+// token ids that end a completion (EOS), and the chat template to use (the
+// tokenizer's own, else the R1 chat template). Shared by `r1ts generate`,
+// `r1ts chat` and `r1ts serve`.
+// Not here: the formats (load.ts, hf.ts, checkpoint.ts), generation (src/engine).
+
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { R1tsError } from '../core/errors.ts';
+import type { CausalLM } from '../models/model.ts';
+import { chatTemplateFor, loadHfTokenizer, r1ChatTemplate, type ChatTemplate, type HfTokenizer, type TextTokenizer } from '../tokenizer/index.ts';
+import { loadModel } from './load.ts';
+
+export interface ModelDir {
+  model: CausalLM;
+  kind: 'huggingface' | 'r1ts-checkpoint';
+  tokenizer: HfTokenizer;
+  /** Ids that end a completion: the tokenizer's EOS when the model's vocabulary holds it. */
+  stopTokens: number[];
+}
+
+/** Loads the tokenizer of a model path; throws R1tsError naming the path when there is none. */
+export function loadModelTokenizer(path: string): HfTokenizer {
+  const tokPath = [join(path, 'tokenizer.json'), join(dirname(path), 'tokenizer.json')].find((p) => existsSync(p));
+  if (!tokPath) throw new R1tsError(`${path}: no tokenizer.json in the model directory (or its parent), so the prompt cannot be tokenized`);
+  const cfgPath = join(dirname(tokPath), 'tokenizer_config.json');
+  return loadHfTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+}
+
+/** Model + tokenizer + stop tokens of a model directory or checkpoint. */
+export function loadModelDir(path: string): ModelDir {
+  const tokenizer = loadModelTokenizer(path);
+  const { model, kind } = loadModel(path);
+  return { model, kind, tokenizer, stopTokens: eosIds(tokenizer, model.config.vocab_size) };
+}
+
+/** The EOS id of a tokenizer when it is below vocabSize (the model can produce it). */
+export function eosIds(tokenizer: TextTokenizer, vocabSize: number): number[] {
+  const eos = tokenizer.eosToken !== undefined ? tokenizer.addedTokens.get(tokenizer.eosToken) : undefined;
+  return eos !== undefined && eos < vocabSize ? [eos] : [];
+}
+
+/** The tokenizer's own chat template (tokenizer_config.json), else the R1 chat template. */
+export function modelChatTemplate(tokenizer: TextTokenizer & { chatTemplate?: string }): ChatTemplate {
+  return tokenizer.chatTemplate ? chatTemplateFor(tokenizer, tokenizer.chatTemplate) : r1ChatTemplate(tokenizer);
+}

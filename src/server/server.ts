@@ -1,0 +1,352 @@
+// The OpenAI-compatible HTTP server (node:http, no framework):
+//   GET  /v1/models              the one model served
+//   POST /v1/chat/completions    chat through the model's chat template; the
+//                                <think>…</think> part goes to reasoning_content
+//   POST /v1/completions         raw text completion of a prompt string
+// Both POSTs stream as server-sent events with `stream: true` (`data: {...}`
+// chunks, then `data: [DONE]`). Every request goes to one Engine (submit), so
+// concurrent requests decode together in one batch. Requests beyond
+// maxBatch + maxQueue in flight get 429; bad input gets a 4xx with OpenAI's
+// error body and the server keeps serving; a client that disconnects aborts
+// its generation; close() stops accepting, lets in-flight requests finish
+// (up to shutdownGraceMs), aborts the rest and closes.
+// Not here: the request schemas (protocol.ts), the reasoning split
+// (reasoning.ts), stop strings (stop-text.ts), the command line (src/cli/serve.ts).
+
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { basename, resolve } from 'node:path';
+import { Engine, type GenerateResult } from '../engine/generate.ts';
+import { validateSampling, type SamplingOptions } from '../engine/sampling.ts';
+import { eosIds, loadModelDir, modelChatTemplate } from '../io/model-dir.ts';
+import type { CausalLM } from '../models/model.ts';
+import type { ChatMessage, ChatTemplate, TextTokenizer } from '../tokenizer/index.ts';
+import {
+  ApiError, ChatRequestSchema, CompletionRequestSchema, messageText, parseRequest, ServeConfigSchema,
+  type ChatRequest, type CompletionRequest, type ServeConfigInput,
+} from './protocol.ts';
+import { promptOpensThink, ReasoningSplitter } from './reasoning.ts';
+import { StopText } from './stop-text.ts';
+
+/** A model to serve: a directory to load, or one already in memory. */
+export type ModelSource =
+  | { modelDir: string }
+  | { model: CausalLM; tokenizer: TextTokenizer & { chatTemplate?: string }; chatTemplate?: ChatTemplate; stopTokens?: number[] };
+
+export type StartServerOptions = ServeConfigInput & ModelSource;
+
+/** Counters for tests and monitoring. */
+export interface ServerStats {
+  /** Requests accepted and not finished (generating or queued in the engine). */
+  inFlight: number;
+  /** Requests that have produced tokens and not finished: the engine rows in use. */
+  generating: number;
+  /** Most requests generating at once since start (> 1 means they were batched). */
+  maxGenerating: number;
+  /** Finished requests by the engine's finish reason. */
+  finished: Record<GenerateResult['finishReason'], number>;
+}
+
+export interface RunningServer {
+  url: string;
+  modelName: string;
+  stats: ServerStats;
+  /** Stops accepting, lets in-flight requests finish (abort: true aborts them at once), closes. */
+  close(opts?: { abort?: boolean }): Promise<void>;
+}
+
+interface Prepared {
+  prompt: number[];
+  maxTokens: number;
+  sampling: SamplingOptions;
+  seed?: number;
+  stops: string[];
+  stream: boolean;
+  includeUsage: boolean;
+  ignoreEos: boolean;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
+  const { modelDir, model: m0, tokenizer: t0, chatTemplate: ct0, stopTokens: st0, ...raw } = opts as StartServerOptions & Partial<{ modelDir: string; model: CausalLM; tokenizer: TextTokenizer & { chatTemplate?: string }; chatTemplate: ChatTemplate; stopTokens: number[] }>;
+  const cfg = ServeConfigSchema.parse(raw);
+  let model: CausalLM, tokenizer: TextTokenizer & { chatTemplate?: string }, eos: number[];
+  if (modelDir !== undefined) {
+    const d = loadModelDir(modelDir);
+    ({ model, tokenizer } = d);
+    eos = d.stopTokens;
+  } else {
+    if (!m0 || !t0) throw new ApiError(500, 'startServer: expected modelDir, or model and tokenizer');
+    model = m0;
+    tokenizer = t0;
+    eos = st0 ?? eosIds(t0, m0.config.vocab_size);
+  }
+  const template = ct0 ?? modelChatTemplate(tokenizer);
+  const modelName = cfg.modelName ?? (modelDir !== undefined ? basename(resolve(modelDir)) : 'r1ts');
+  const engine = new Engine(model, { maxBatch: cfg.maxBatch, decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }) });
+  const stats: ServerStats = { inFlight: 0, generating: 0, maxGenerating: 0, finished: { stop: 0, length: 0, abort: 0 } };
+  const controllers = new Set<AbortController>();
+  let draining = false;
+
+  function prepare(body: ChatRequest | CompletionRequest, prompt: number[], maxTokensField: number | null | undefined, maxTokensParam: string): Prepared {
+    if (body.model !== modelName) throw new ApiError(404, `The model '${body.model}' does not exist (this server serves '${modelName}')`, 'not_found_error', 'model', 'model_not_found');
+    if ((body.n ?? 1) !== 1) throw new ApiError(400, `n ${body.n}: only n = 1 is supported (send several requests; they are batched together)`, 'invalid_request_error', 'n', 'unsupported_value');
+    if (maxTokensField != null && maxTokensField > cfg.maxTokensLimit) {
+      throw new ApiError(400, `${maxTokensParam} ${maxTokensField} is more than this server's limit of ${cfg.maxTokensLimit}`, 'invalid_request_error', maxTokensParam, 'invalid_value');
+    }
+    if (prompt.length === 0) throw new ApiError(400, 'the prompt is empty', 'invalid_request_error', 'prompt', 'invalid_value');
+    if (prompt.length >= engine.maxSeqLen) {
+      throw new ApiError(400, `This model's maximum context length is ${engine.maxSeqLen} tokens; the prompt has ${prompt.length} tokens, which leaves no room for a completion`, 'invalid_request_error', 'messages', 'context_length_exceeded');
+    }
+    const maxTokens = maxTokensField ?? Math.min(cfg.maxTokensLimit, engine.maxSeqLen - prompt.length);
+    const sampling: SamplingOptions = {
+      temperature: body.temperature ?? 1, topP: body.top_p ?? 1, topK: body.top_k == null || body.top_k < 0 ? 0 : body.top_k, minP: body.min_p ?? 0,
+    };
+    try {
+      validateSampling(sampling);
+    } catch (e) {
+      throw new ApiError(400, (e as Error).message, 'invalid_request_error', null, 'invalid_value');
+    }
+    const stops = body.stop == null ? [] : (typeof body.stop === 'string' ? [body.stop] : body.stop).filter((s) => s.length > 0);
+    return {
+      prompt, maxTokens, sampling, stops, seed: body.seed ?? undefined,
+      stream: body.stream === true, includeUsage: body.stream_options?.include_usage === true, ignoreEos: body.ignore_eos === true,
+    };
+  }
+
+  /** Runs one request through the engine; `onText` gets safe-to-send text as it is generated. */
+  async function generate(p: Prepared, signal: AbortSignal, onText: (text: string) => void): Promise<{ result: GenerateResult; text: string }> {
+    const out = new StopText(tokenizer, p.stops);
+    let started = false;
+    stats.inFlight++;
+    try {
+      const result = await engine.submit({
+        prompt: p.prompt, maxTokens: p.maxTokens, sampling: p.sampling, seed: p.seed, signal,
+        stopTokens: p.ignoreEos ? [] : eos,
+        ...(p.stops.length ? { stopStrings: p.stops } : {}),
+        onToken: (t) => {
+          if (!started) {
+            started = true;
+            stats.generating++;
+            stats.maxGenerating = Math.max(stats.maxGenerating, stats.generating);
+          }
+          const s = out.push(t);
+          if (s) onText(s);
+        },
+      });
+      const rest = out.end();
+      if (rest) onText(rest);
+      stats.finished[result.finishReason]++;
+      return { result, text: out.full };
+    } finally {
+      if (started) stats.generating--;
+      stats.inFlight--;
+    }
+  }
+
+  function admit(): AbortController {
+    if (draining) throw new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
+    if (controllers.size >= cfg.maxBatch + cfg.maxQueue) {
+      throw new ApiError(429, `too many requests in flight (${controllers.size}; the limit is max-batch ${cfg.maxBatch} + max-queue ${cfg.maxQueue}); retry later`, 'rate_limit_error', null, 'rate_limit_exceeded');
+    }
+    return new AbortController();
+  }
+
+  function sse(res: ServerResponse): (data: unknown) => void {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+    return (data) => {
+      if (!res.destroyed) res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+    };
+  }
+
+  const finishReason = (r: GenerateResult) => (r.finishReason === 'length' ? 'length' : 'stop');
+  const usage = (p: Prepared, r: GenerateResult) => ({ prompt_tokens: p.prompt.length, completion_tokens: r.tokens.length, total_tokens: p.prompt.length + r.tokens.length });
+
+  async function chat(body: unknown, res: ServerResponse, ac: AbortController): Promise<void> {
+    const req = parseRequest(ChatRequestSchema, body);
+    const messages: ChatMessage[] = req.messages.map((msg) => ({ role: msg.role === 'developer' ? 'system' : msg.role, content: messageText(msg.content) }));
+    let text: string;
+    try {
+      text = template.render(messages, { addGenerationPrompt: true });
+    } catch (e) {
+      throw new ApiError(400, (e as Error).message, 'invalid_request_error', 'messages', 'invalid_value');
+    }
+    const field = req.max_completion_tokens ?? req.max_tokens;
+    const p = prepare(req, tokenizer.encode(text), field, req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
+    const opened = promptOpensThink(text);
+    const id = `chatcmpl-${randomUUID()}`, created = now();
+    const split = new ReasoningSplitter({ startInReasoning: opened });
+    if (!p.stream) {
+      let reasoning = '', content = '';
+      const { result } = await generate(p, ac.signal, (t) => {
+        const d = split.push(t);
+        reasoning += d.reasoning;
+        content += d.content;
+      });
+      const d = split.flush();
+      reasoning += d.reasoning;
+      content += d.content;
+      if (result.finishReason === 'abort') return;
+      sendJson(res, 200, {
+        id, object: 'chat.completion', created, model: modelName,
+        choices: [{ index: 0, message: { role: 'assistant', content, reasoning_content: split.sawReasoning ? reasoning : null }, logprobs: null, finish_reason: finishReason(result) }],
+        usage: usage(p, result),
+      });
+      return;
+    }
+    const send = sse(res);
+    const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
+      id, object: 'chat.completion.chunk', created, model: modelName,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(p.includeUsage ? { usage: null } : {}),
+    });
+    const deltas = (d: { reasoning: string; content: string }) => {
+      if (d.reasoning) send(chunk({ reasoning_content: d.reasoning }, null));
+      if (d.content) send(chunk({ content: d.content }, null));
+    };
+    send(chunk({ role: 'assistant', content: '' }, null));
+    const { result } = await generate(p, ac.signal, (t) => deltas(split.push(t)));
+    deltas(split.flush());
+    if (result.finishReason === 'abort') return void res.end();
+    send(chunk({}, finishReason(result)));
+    if (p.includeUsage) send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(p, result) });
+    send('[DONE]');
+    res.end();
+  }
+
+  async function complete(body: unknown, res: ServerResponse, ac: AbortController): Promise<void> {
+    const req = parseRequest(CompletionRequestSchema, body);
+    const prompt = typeof req.prompt === 'string' ? req.prompt : req.prompt[0];
+    const p = prepare(req, tokenizer.encode(prompt), req.max_tokens, 'max_tokens');
+    const id = `cmpl-${randomUUID()}`, created = now();
+    if (!p.stream) {
+      const { result, text } = await generate(p, ac.signal, () => {});
+      if (result.finishReason === 'abort') return;
+      sendJson(res, 200, {
+        id, object: 'text_completion', created, model: modelName,
+        choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason(result) }], usage: usage(p, result),
+      });
+      return;
+    }
+    const send = sse(res);
+    const chunk = (text: string, finish: string | null) => ({
+      id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], ...(p.includeUsage ? { usage: null } : {}),
+    });
+    const { result } = await generate(p, ac.signal, (t) => send(chunk(t, null)));
+    if (result.finishReason === 'abort') return void res.end();
+    send(chunk('', finishReason(result)));
+    if (p.includeUsage) send({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(p, result) });
+    send('[DONE]');
+    res.end();
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.on('error', () => {}); // a client gone mid-write is not the server's failure
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname.replace(/\/+$/, '');
+    if (cfg.apiKey !== undefined && req.headers.authorization !== `Bearer ${cfg.apiKey}`) {
+      req.resume();
+      throw new ApiError(401, req.headers.authorization ? 'Incorrect API key provided' : 'Missing API key: send Authorization: Bearer <key>', 'authentication_error', null, 'invalid_api_key');
+    }
+    if (path === '/v1/models' || path === `/v1/models/${modelName}`) {
+      if (req.method !== 'GET') throw new ApiError(405, `${req.method} ${path}: expected GET`, 'invalid_request_error', null, 'method_not_allowed');
+      req.resume();
+      const card = { id: modelName, object: 'model', created: 0, owned_by: 'r1ts', max_model_len: engine.maxSeqLen };
+      return sendJson(res, 200, path === '/v1/models' ? { object: 'list', data: [card] } : card);
+    }
+    if (path === '/health') return req.resume(), sendJson(res, 200, { status: draining ? 'draining' : 'ok' });
+    const route = path === '/v1/chat/completions' ? chat : path === '/v1/completions' ? complete : null;
+    if (!route) {
+      req.resume();
+      throw new ApiError(404, `${req.method} ${path}: no such endpoint (try /v1/models, /v1/chat/completions, /v1/completions)`, 'not_found_error', null, 'unknown_url');
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      throw new ApiError(405, `${req.method} ${path}: expected POST`, 'invalid_request_error', null, 'method_not_allowed');
+    }
+    const body = await readJson(req, cfg.maxBodyBytes);
+    const ac = admit();
+    controllers.add(ac);
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort(); // the client went away: free its engine row
+    });
+    try {
+      await route(body, res, ac);
+    } finally {
+      controllers.delete(ac);
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const err = e instanceof ApiError ? e : new ApiError(500, `internal error: ${e instanceof Error ? e.message : String(e)}`, 'server_error');
+      if (res.headersSent) {
+        if (!res.destroyed) res.end(); // mid-stream: nothing better to say
+        return;
+      }
+      sendJson(res, err.status, err.body(), err.status === 413 ? { Connection: 'close' } : {});
+    });
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(cfg.port, cfg.host, () => ok());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+
+  let closing: Promise<void> | null = null;
+  async function close(o: { abort?: boolean } = {}): Promise<void> {
+    draining = true;
+    const closed = new Promise<void>((ok) => server.close(() => ok()));
+    server.closeIdleConnections();
+    const abortAll = () => controllers.forEach((c) => c.abort());
+    if (o.abort) abortAll();
+    const timer = setTimeout(abortAll, cfg.shutdownGraceMs);
+    while (controllers.size > 0) await new Promise((r) => setTimeout(r, 10));
+    clearTimeout(timer);
+    server.closeAllConnections();
+    await closed;
+  }
+
+  return {
+    url: `http://${host}:${addr.port}`, modelName, stats,
+    close: (o) => {
+      if (o?.abort) controllers.forEach((c) => c.abort()); // also cuts short a graceful close under way
+      return (closing ??= close(o));
+    },
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.destroyed) return;
+  const s = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(s), ...headers });
+  res.end(s);
+}
+
+/** Reads a JSON body of at most `limit` bytes (413 beyond, 400 when it does not parse). */
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw new ApiError(413, `request body of ${declared} bytes is larger than the limit of ${limit}`, 'invalid_request_error', null, 'request_too_large');
+  }
+  const parts: Buffer[] = [];
+  let n = 0;
+  await new Promise<void>((ok, fail) => {
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n <= limit) parts.push(c); // past the limit: keep reading (so the 413 reaches the client) but drop it
+    });
+    req.on('end', ok);
+    req.on('error', fail);
+  });
+  if (n > limit) throw new ApiError(413, `request body is larger than the limit of ${limit} bytes`, 'invalid_request_error', null, 'request_too_large');
+  const text = Buffer.concat(parts).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, `the request body is not valid JSON: ${(e as Error).message}`, 'invalid_request_error', null, 'invalid_json');
+  }
+}
