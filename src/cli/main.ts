@@ -30,8 +30,8 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   },
   pretrain: { summary: 'train a small model from scratch on text (or a built-in corpus); checkpoints, resume', run: async (args) => (await import('./pretrain.ts')).pretrainCommand(args) },
   zero: { summary: 'R1-Zero on a CPU: GRPO from the shipped base model, accuracy and response length before → after', run: async (args) => (await import('./zero.ts')).zeroCommand(args) },
-  eval: { summary: 'evaluate a model dir or an OpenAI-compatible endpoint on a task: pass@1, pass@k, cons@k (markdown table, JSON report, resume)', run: async (args) => (await import('./eval.ts')).evalCommand(args) },
   sft: { summary: 'supervised fine-tuning of a model on chat conversations (assistant tokens only)', run: async (args) => (await import('./sft.ts')).sftCommand(args) },
+  eval: { summary: 'evaluate a model dir or an OpenAI-compatible endpoint on a task: pass@1, pass@k, cons@k (markdown table, JSON report, resume)', run: async (args) => (await import('./eval.ts')).evalCommand(args) },
   verify: {
     summary: 'grade predictions: `verify math --jsonl FILE` or `verify countdown --jsonl FILE` (one JSON verdict per line)',
     run: async (args) => {
