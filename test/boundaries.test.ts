@@ -23,7 +23,7 @@ const direct: Record<string, string[]> = {
   'rewards': ['core'],
   'tasks': ['rewards', 'core'],
   'engine': ['models', 'tensor'],
-  'train': ['engine', 'optim', 'io', 'tasks', 'data'],
+  'train': ['engine', 'optim', 'io', 'tasks', 'data', 'eval'], // train → eval: the GRPO loop's periodic held-out evaluation is the eval harness itself (DESIGN.md lists eval after train; eval never imports train),
   'eval': ['engine', 'tasks', 'tokenizer'],
   'server': ['engine', 'tokenizer', 'io'],
   'data': ['tokenizer', 'core'],

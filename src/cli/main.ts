@@ -37,9 +37,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
     run: async (args) => (await import('./serve.ts')).serveCommand(args),
   },
   pretrain: { summary: 'train a small model from scratch on text (or a built-in corpus); checkpoints, resume', run: async (args) => (await import('./pretrain.ts')).pretrainCommand(args) },
+  sft: { summary: 'supervised fine-tuning of a model on chat conversations (assistant tokens only)', run: async (args) => (await import('./sft.ts')).sftCommand(args) },
+  eval: { summary: 'evaluate a model dir or an OpenAI-compatible endpoint on a task: pass@1, pass@k, cons@k (markdown table, JSON report, resume)', run: async (args) => (await import('./eval.ts')).evalCommand(args) },
   zero: { summary: 'R1-Zero on a CPU: GRPO from the shipped base model, accuracy and response length before → after', run: async (args) => (await import('./zero.ts')).zeroCommand(args) },
   rl: { summary: 'GRPO with rule-based rewards on any model directory and task (the zero experiment, generalised)', run: async (args) => (await import('./zero.ts')).rlCommand(args) },
-  sft: { summary: 'supervised fine-tuning of a model on chat conversations (assistant tokens only)', run: async (args) => (await import('./sft.ts')).sftCommand(args) },
   verify: {
     summary: 'grade predictions: `verify math --jsonl FILE` or `verify countdown --jsonl FILE` (one JSON verdict per line)',
     run: async (args) => {

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { R1tsError } from '../core/errors.ts';
 import { saveHfModel } from '../io/hf.ts';
 import { loadModel } from '../io/load.ts';
-import { additionTask } from '../tasks/arithmetic.ts';
+import { taskByName } from '../tasks/registry.ts';
 import type { Task } from '../tasks/task.ts';
 import { loadBpeTokenizer, saveTokenizerFiles } from '../tokenizer/tokenizer-json.ts';
 import { rewardFromSpec } from '../train/grpo.ts';
@@ -46,6 +46,7 @@ R1-Zero on a CPU: GRPO with rule-based rewards only, from a base model that has
 never seen the R1-Zero template, on held-out problems it has never seen either.
 
   --task NAME            add (3-digit addition, default) | add4 | add5 (longer than the corpus's examples)
+                         | countdown (3 numbers, ../shared/data)
   --base DIR             base model directory [the shipped assets/zero-base]
   --from-scratch         pretrain the base on the synthetic corpus first (about 20 minutes on 2 cores)
   --save-base DIR        with --from-scratch: also copy the new base there
@@ -58,7 +59,8 @@ GRPO with rule-based rewards on any model directory (Hugging Face or r1ts) and
 task, under the R1-Zero template, with held-out evaluations before, during and after.
 
   --model DIR            the policy's starting weights (with tokenizer.json)
-  --task NAME            add | add4 | add5 [add]
+  --task NAME            add | add2 … add9 | gsm8k | countdown | FILE.jsonl [add]
+  --grader NAME          for a .jsonl task: math | integer | exact [math]
   --reward SPEC          task (the task's reward: 1 right in R1 form, 0.5 right, 0 wrong)
                          or weighted parts, e.g. correct:1,format:0.2 [task]
 ${RUN_FLAGS_HELP}
@@ -100,7 +102,7 @@ export async function zeroCommand(args: string[]): Promise<number> {
 export async function rlCommand(args: string[]): Promise<number> {
   let v: Record<string, string | boolean | undefined>;
   try {
-    v = parseArgs({ args, options: { model: { type: 'string' }, reward: { type: 'string' }, ...RUN_FLAG_SPECS } }).values;
+    v = parseArgs({ args, options: { model: { type: 'string' }, reward: { type: 'string' }, grader: { type: 'string' }, ...RUN_FLAG_SPECS } }).values;
   } catch (e) {
     console.error(`r1ts rl: ${(e as Error).message}\n\n${RL_HELP}`);
     return 2;
@@ -111,7 +113,7 @@ export async function rlCommand(args: string[]): Promise<number> {
   }
   try {
     if (typeof v.model !== 'string') throw new R1tsError('--model DIR is required (a Hugging Face or r1ts model directory with tokenizer.json)');
-    const task = taskByName(String(v.task ?? 'add'));
+    const task = taskByName(String(v.task ?? 'add'), { grader: typeof v.grader === 'string' ? v.grader : undefined });
     return await runFromFlags(v, resolve(v.model), task, runDir(v, 'rl'), 'rl');
   } catch (e) {
     return reportError('rl', e);
@@ -162,11 +164,6 @@ async function runFromFlags(v: Record<string, string | boolean | undefined>, mod
   return 0;
 }
 
-export function taskByName(name: string): Task {
-  const m = /^add(\d?)$/.exec(name);
-  if (m) return additionTask({ digits: m[1] ? Number(m[1]) : 3 });
-  throw new R1tsError(`unknown task '${name}': expected add, add4, add5, ...`);
-}
 
 function printSummary(s: ZeroSummary, outDir: string): void {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

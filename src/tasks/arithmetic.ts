@@ -5,15 +5,16 @@
 // corpus (arithmetic-corpus.ts). The worked solution is the column procedure
 // (ones first, carries written out), the reasoning RL should learn to select.
 // The grader: the answer is the integer inside <answer>…</answer>, or else the
-// last integer of the completion; the reward is 1 for a right answer in the R1
-// form (… </think> <answer>…</answer>), 0.5 for a right answer in any other
-// form, 0 for a wrong one: format earns credit only together with correctness
-// (a flat format bonus is hacked within a minute, see the GRPO issue's notes).
+// last integer of the completion; the reward is the shared rule of grade.ts
+// (1 right in the R1 form, 0.5 right otherwise, 0 wrong).
 // Not here: the corpus text generator (arithmetic-corpus.ts), templates.
 
 import type { Rng } from '../core/rng.ts';
 import { R1tsError } from '../core/errors.ts';
+import { r1Grade } from './grade.ts';
 import type { Grade, Task, TaskItem } from './task.ts';
+
+export { hasR1Form } from './grade.ts';
 
 /** One column of the procedure: digits x, y, incoming carry, sum, written digit, outgoing carry. */
 export interface Column {
@@ -77,21 +78,10 @@ export function extractInteger(completion: string): string | null {
   return nums[nums.length - 1].replace(/^(-?)0+(?=\d)/, '$1'); // "0843" is 843
 }
 
-/** The R1 form after a prompt that opened <think>: reasoning, </think>, <answer>…</answer>, nothing else. */
-export function hasR1Form(completion: string): boolean {
-  if (completion.includes('<think>')) return false;
-  const once = (t: string) => completion.split(t).length === 2;
-  if (!once('</think>') || !once('<answer>') || !once('</answer>')) return false;
-  return /^[\s\S]*?<\/think>\s*<answer>[^<]*<\/answer>\s*$/.test(completion);
-}
-
 /** Grades an integer-answer completion; shared by the arithmetic tasks. */
 export function gradeInteger(gold: string, completion: string): Grade {
   const answer = extractInteger(completion);
-  const correct = answer !== null && answer === gold;
-  const format = hasR1Form(completion);
-  const reward = correct ? (format ? 1 : 0.5) : 0;
-  return { correct, answer, format, reward, rewards: { correct: correct ? 1 : 0, format: format ? 1 : 0 } };
+  return r1Grade(answer !== null && answer === gold, answer, completion);
 }
 
 export interface AdditionTaskOptions {

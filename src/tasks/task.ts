@@ -38,4 +38,15 @@ export interface Task {
   heldOut(n: number): TaskItem[];
   /** Grades a completion that followed the prompt of `item`. */
   grade(item: TaskItem, completion: string): Grade;
+  /**
+   * Are two extracted answers (Grade.answer) the same answer? Used by cons@k to
+   * group votes (math: the verifier, so 1/2, 0.5 and \frac{1}{2} are one answer).
+   * Absent: equal after trimming.
+   */
+  equivalent?(a: string, b: string, item: TaskItem): boolean;
+}
+
+/** A task's answer equivalence, or trimmed string equality when it has none. */
+export function answersEquivalent(task: Task, item: TaskItem, a: string, b: string): boolean {
+  return task.equivalent ? task.equivalent(a, b, item) : a.trim() === b.trim();
 }

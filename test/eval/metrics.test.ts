@@ -31,3 +31,15 @@ test('mean with a 95% confidence half-width', () => {
   assert.ok(Math.abs(ci95 - 1.96 * Math.sqrt(1 / 3 / 4)) < 1e-12);
   assert.equal(meanCI95([3]).ci95, 0);
 });
+
+test('pass@k equals the closed form on every (n, c, k) with n ≤ 12; pass@1 is c/n; pass@k grows with k', () => {
+  for (let n = 1; n <= 12; n++) {
+    for (let c = 0; c <= n; c++) {
+      assert.ok(Math.abs(passAtK(n, c, 1) - c / n) < 1e-12);
+      for (let k = 1; k <= n; k++) {
+        assert.ok(Math.abs(passAtK(n, c, k) - closedForm(n, c, k)) < 1e-12, `${n} ${c} ${k}`);
+        if (k > 1) assert.ok(passAtK(n, c, k) >= passAtK(n, c, k - 1) - 1e-15);
+      }
+    }
+  }
+});
