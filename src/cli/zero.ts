@@ -50,6 +50,7 @@ never seen the R1-Zero template, on held-out problems it has never seen either.
   --base DIR             base model directory [the shipped assets/zero-base]
   --from-scratch         pretrain the base on the synthetic corpus first (about 20 minutes on 2 cores)
   --save-base DIR        with --from-scratch: also copy the new base there
+  --base-only            with --from-scratch: stop once the base is built
 ${RUN_FLAGS_HELP}
 ${GRPO_FLAGS_HELP}`;
 
@@ -71,7 +72,7 @@ export async function zeroCommand(args: string[]): Promise<number> {
   try {
     v = parseArgs({
       args,
-      options: { base: { type: 'string' }, 'from-scratch': { type: 'boolean' }, 'save-base': { type: 'string' }, ...RUN_FLAG_SPECS },
+      options: { base: { type: 'string' }, 'from-scratch': { type: 'boolean' }, 'save-base': { type: 'string' }, 'base-only': { type: 'boolean' }, ...RUN_FLAG_SPECS },
     }).values;
   } catch (e) {
     console.error(`r1ts zero: ${(e as Error).message}\n\n${HELP}`);
@@ -91,6 +92,10 @@ export async function zeroCommand(args: string[]): Promise<number> {
       if (v['save-base']) {
         const { cpSync } = await import('node:fs');
         cpSync(baseDir, resolve(String(v['save-base'])), { recursive: true });
+      }
+      if (v['base-only']) {
+        console.log(`base: ${baseDir}`);
+        return 0;
       }
     }
     return await runFromFlags(v, baseDir, task, outDir, 'zero');

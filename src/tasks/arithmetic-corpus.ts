@@ -2,11 +2,13 @@
 // crawl might hold about adding numbers, written by code, with no human-written
 // reasoning. It mixes
 //   worked   questions followed by the column procedure, in two wordings, introduced by
-//            "Let's work it out:", "Solution:", nothing, or an assorted tag (<work>,
-//            <steps>, … closed by the same tag), ending "So the answer is S.", "Answer: S"
-//            or "<answer>S</answer>"; a few re-check their columns ("Wait, let me check: …")
+//            "Let's work it out:", "Solution:", nothing, or (40%) a tag closed by the same tag:
+//            a common name (<work>, <steps>, …) or a made-up word, so an unseen tag such as
+//            the template's <think> is neither a stranger nor a cue; ending "So the answer is
+//            S.", "Answer: S" or "<answer>S</answer>"; a few re-check their columns ("Wait, …")
 //   direct   the same kinds of questions with a bare answer ("S", "The answer is S.")
-//   tagged   direct answers inside assorted tags ("<result>S</result>", "<answer>S</answer>")
+//   tagged   direct answers inside tags ("<answer>S</answer>" 40%, else "<result>", "<final>",
+//            a common or a made-up tag name)
 //   prose    the procedure explained in sentences on an example
 //   facts    one-digit addition facts and plain filler sentences
 // so that reasoning is reachable from a question, but is not what usually follows one.
@@ -34,6 +36,9 @@ export interface CorpusOptions {
 }
 
 export const DEFAULT_MIX: Record<CorpusKind, number> = { worked: 0.3, direct: 0.25, tagged: 0.25, prose: 0.12, facts: 0.08 };
+
+/** Share of worked solutions wrapped in a tag (the rest: "Let's work it out:", "Solution:", nothing). */
+export const WORKED_TAG_SHARE = 0.4;
 
 const TAGS = ['work', 'steps', 'calc', 'scratch', 'working', 'notes', 'solution', 'sum', 'reasoning', 'math', 'thoughts', 'draft', 'method', 'column', 'addition', 'process'];
 const QUESTIONS: Array<(a: number, b: number) => string> = [
@@ -77,6 +82,21 @@ function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[rng.int(xs.length)];
 }
 
+/**
+ * A tag name: half the time a common one, half the time a made-up word, so that what
+ * follows an opening tag does not depend on knowing the tag, and closing a tag means
+ * copying its name (never "think": the corpus does not contain the RL template's tags).
+ */
+function tagName(rng: Rng): string {
+  if (rng.uniform() < 0.5) return pick(rng, TAGS);
+  for (;;) {
+    const n = 3 + rng.int(6);
+    let w = '';
+    for (let i = 0; i < n; i++) w += String.fromCharCode(97 + rng.int(26));
+    if (!w.includes('think')) return w;
+  }
+}
+
 /** The column procedure for a + b in one of two wordings (no answer sentence). */
 export function workedSteps(a: number, b: number, wording: 0 | 1, selfCheck: boolean): string {
   const cols = columns(a, b);
@@ -117,14 +137,13 @@ function answerSentence(rng: Rng, a: number, b: number, s: number): string {
 function worked(rng: Rng, maxDigits: number, selfCheckShare: number): string {
   const [a, b] = pair(rng, maxDigits);
   const steps = workedSteps(a, b, rng.int(2) as 0 | 1, rng.uniform() < selfCheckShare);
-  const intro = rng.int(4);
   let body: string;
-  if (intro === 0) body = `Let's work it out: ${steps}`;
-  else if (intro === 1) body = `Solution: ${steps}`;
-  else if (intro === 2) body = steps;
-  else {
-    const tag = pick(rng, TAGS);
+  if (rng.uniform() < WORKED_TAG_SHARE) {
+    const tag = tagName(rng);
     body = `<${tag}> ${steps} </${tag}>`;
+  } else {
+    const intro = rng.int(3);
+    body = intro === 0 ? `Let's work it out: ${steps}` : intro === 1 ? `Solution: ${steps}` : steps;
   }
   return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `${body} ${answerSentence(rng, a, b, a + b)}`);
 }
@@ -139,7 +158,7 @@ function direct(rng: Rng, maxDigits: number): string {
 function tagged(rng: Rng, maxDigits: number): string {
   const [a, b] = pair(rng, maxDigits);
   const s = a + b;
-  const tag = rng.uniform() < 0.4 ? 'answer' : pick(rng, [...TAGS, 'result', 'final']);
+  const tag = rng.uniform() < 0.4 ? 'answer' : rng.uniform() < 0.15 ? pick(rng, ['result', 'final']) : tagName(rng);
   return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `<${tag}>${s}</${tag}>`);
 }
 

@@ -49,6 +49,11 @@ export interface GrpoBatch {
   refLogp: Float32Array | null;
   /** A_i per completion [N]. */
   advantages: Float32Array;
+  /**
+   * Per-token weights w_it [N·T] computed over a larger batch this one is a slice of
+   * (micro-batching: the slices' losses then sum to the whole batch's); default: tokenWeights.
+   */
+  weights?: Float32Array;
 }
 
 export interface GrpoStats {
@@ -112,7 +117,8 @@ export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions): { loss
   if (o.beta > 0 && (!b.refLogp || b.refLogp.length !== N * L)) throw new R1tsError('GRPO: beta > 0 needs refLogp with N·T entries');
   if (!(o.epsLow >= 0 && o.epsLow < 1) || !(o.epsHigh >= 0)) throw new R1tsError(`GRPO: clip range epsLow=${o.epsLow} (expected [0, 1)), epsHigh=${o.epsHigh} (expected ≥ 0)`);
 
-  const w = tokenWeights(b, o.aggregation, o.maxTokens);
+  const w = b.weights ?? tokenWeights(b, o.aggregation, o.maxTokens);
+  if (w.length !== N * L) throw new R1tsError(`GRPO: weights has ${w.length} entries, expected N·T = ${N * L}`);
   const lp = logp.data as Float32Array;
   // which tokens' min() picks the unclipped term (gradient through ρ), and the clipped constant elsewhere
   const active = new Float32Array(N * L); // w·A where ρ is live, else 0

@@ -58,6 +58,8 @@ export interface GrpoOptions {
   overlongFilter: boolean;
   overlongBuffer: number;
   refRefreshEvery: number;
+  /** Padded positions per training micro-batch (bounds the logits' memory: positions × V floats). */
+  microBatchPositions: number;
   seed: number;
 }
 
@@ -82,6 +84,7 @@ export const GRPO_DEFAULTS: GrpoOptions = {
   overlongFilter: false,
   overlongBuffer: 0,
   refRefreshEvery: 0,
+  microBatchPositions: 8192,
   seed: 0,
 };
 
@@ -244,57 +247,95 @@ export class GrpoTrainer {
     return { metrics, rollouts: all };
   }
 
-  /** μ optimizer steps on the kept rollouts; returns loss statistics. */
+  /**
+   * μ optimizer steps on the kept rollouts; returns loss statistics. Rows are sorted by length
+   * and cut into micro-batches of at most o.microBatchPositions padded positions (microBatchPositions), each padded only to
+   * its own longest row; token weights are computed over the whole batch first, so the
+   * micro-batch losses (and gradients) sum to exactly the whole batch's.
+   */
   private trainOn(rs: Rollout[]): Record<string, number> {
     const o = this.o;
     const { model, reference } = this.ctx;
     const N = rs.length;
     const advantages = groupAdvantages(rs.map((r) => r.reward), o.groupSize, o.scaleStd);
-    // lay every sequence (prompt + completion) out right-padded to L; position p predicts token p+1
-    const L = Math.max(...rs.map((r) => r.prompt.length + r.result.tokens.length)) - 1;
-    const ids = new Int32Array(N * L);
-    const targets = new Int32Array(N * L).fill(-100);
-    const mask = new Float32Array(N * L);
-    const oldLogp = new Float32Array(N * L);
-    rs.forEach((r, i) => {
-      const seq = [...r.prompt, ...r.result.tokens];
-      for (let p = 0; p < Math.min(L, seq.length); p++) ids[i * L + p] = seq[p];
-      const filtered = o.overlongFilter && r.truncated;
-      r.result.tokens.forEach((tok, j) => {
-        const p = r.prompt.length - 1 + j; // the position whose output predicts completion token j
-        targets[i * L + p] = tok;
-        if (!filtered) mask[i * L + p] = 1;
-        oldLogp[i * L + p] = r.result.logprobs[j];
-      });
-    });
-    const idsT = T.ids(ids, [N, L]);
-    const targetsT = T.ids(targets, [N, L]);
-    let refLogp: Float32Array | null = null;
-    if (o.beta > 0 && reference) {
-      refLogp = T.noGrad(() => {
-        const { logits: raw } = reference.forward(idsT); // [N, L, V]
-        const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [N, L, V]
-        return Float32Array.from(T.neg(T.crossEntropyRows(logits, targetsT)).data as Float32Array);
-      });
+    const lossTokens = rs.map((r) => (o.overlongFilter && r.truncated ? 0 : r.result.tokens.length));
+    const total = lossTokens.reduce((s, x) => s + x, 0);
+    const rowWeight = lossTokens.map((m) => (m === 0 ? 0 : o.aggregation === 'sequence' ? 1 / (N * m) : o.aggregation === 'token' ? 1 / total : 1 / (N * o.maxTokens)));
+    // position p of a row predicts token p+1: a row of prompt + completion has len − 1 positions
+    const positions = rs.map((r) => r.prompt.length + r.result.tokens.length - 1);
+    const order = rs.map((_, i) => i).sort((a, b) => positions[a] - positions[b]);
+    const chunks: number[][] = [];
+    for (let k = 0; k < order.length; ) {
+      const chunk: number[] = [];
+      while (k < order.length && (chunk.length + 1) * positions[order[k]] <= o.microBatchPositions || (chunk.length === 0 && k < order.length)) chunk.push(order[k++]);
+      chunks.push(chunk);
     }
+    const batches = chunks.map((rows) => {
+      const n = rows.length;
+      const L = Math.max(...rows.map((i) => positions[i]));
+      const ids = new Int32Array(n * L);
+      const targets = new Int32Array(n * L).fill(-100);
+      const mask = new Float32Array(n * L);
+      const oldLogp = new Float32Array(n * L);
+      const weights = new Float32Array(n * L);
+      rows.forEach((i, b) => {
+        const r = rs[i];
+        const seq = [...r.prompt, ...r.result.tokens];
+        for (let p = 0; p < positions[i]; p++) ids[b * L + p] = seq[p];
+        r.result.tokens.forEach((tok, j) => {
+          const p = r.prompt.length - 1 + j; // the position whose output predicts completion token j
+          targets[b * L + p] = tok;
+          oldLogp[b * L + p] = r.result.logprobs[j];
+          if (lossTokens[i] > 0) {
+            mask[b * L + p] = 1;
+            weights[b * L + p] = rowWeight[i];
+          }
+        });
+      });
+      const idsT = T.ids(ids, [n, L]);
+      const targetsT = T.ids(targets, [n, L]);
+      let refLogp: Float32Array | null = null;
+      if (o.beta > 0 && reference) {
+        refLogp = T.noGrad(() => {
+          const { logits: raw } = reference.forward(idsT); // [n, L, V]
+          const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [n, L, V]
+          return Float32Array.from(T.neg(T.crossEntropyRows(logits, targetsT)).data as Float32Array);
+        });
+      }
+      return { n, L, idsT, targetsT, mask, oldLogp, weights, refLogp, advantages: Float32Array.from(rows.map((i) => advantages[i])) };
+    });
     const out: Record<string, number> = {};
-    const tokens = mask.reduce((s, m) => s + m, 0);
     for (let it = 0; it < o.mu; it++) {
       const lr = o.lr * Math.min(1, (this.stepCount + 1) / Math.max(1, o.warmupSteps));
       this.opt.lr = lr;
-      const { logits: raw } = model.forward(idsT); // [N, L, V]
-      // π_old came from softmax(logits / temperature): the ratio compares like with like
-      const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [N, L, V]
-      const logp = T.neg(T.crossEntropyRows(logits, targetsT)); // [N, L], 0 off the completions
-      const { loss, stats } = grpoLoss(logp, { N, T: L, mask, oldLogp, refLogp, advantages }, { epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens });
-      if (it === 0) out.entropy = meanEntropy(logits, mask);
       this.opt.zeroGrad();
-      loss.backward();
+      let loss = 0;
+      const acc = { tokens: 0, clip: 0, kl: 0, ratio: 0, entropy: 0 };
+      for (const b of batches) {
+        const { logits: raw } = model.forward(b.idsT); // [n, L, V]
+        // π_old came from softmax(logits / temperature): the ratio compares like with like
+        const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [n, L, V]
+        const logp = T.neg(T.crossEntropyRows(logits, b.targetsT)); // [n, L], 0 off the completions
+        const r = grpoLoss(logp, { N: b.n, T: b.L, mask: b.mask, oldLogp: b.oldLogp, refLogp: b.refLogp, advantages: b.advantages, weights: b.weights }, {
+          epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens,
+        });
+        r.loss.backward();
+        loss += r.loss.item();
+        const t = r.stats.tokens;
+        acc.tokens += t;
+        acc.clip += r.stats.clipFrac * t;
+        acc.kl += r.stats.kl * t;
+        acc.ratio += r.stats.ratio * t;
+        if (it === 0) acc.entropy += meanEntropy(logits, b.mask) * t;
+      }
       const gn = clipGradNorm(model.parameters(), o.gradClip);
       this.opt.step();
-      if (it === 0) Object.assign(out, { loss: loss.item(), clip_fraction: stats.clipFrac, kl: stats.kl, ratio: stats.ratio, grad_norm: gn, lr });
+      if (it === 0) {
+        const d = Math.max(1, acc.tokens);
+        Object.assign(out, { loss, clip_fraction: acc.clip / d, kl: acc.kl / d, ratio: acc.ratio / d, entropy: acc.entropy / d, grad_norm: gn, lr, micro_batches: batches.length });
+      }
     }
-    out.train_tokens = tokens * o.mu;
+    out.train_tokens = total * o.mu;
     return out;
   }
 }
@@ -328,7 +369,7 @@ function copyWeights(from: CausalLM, to: CausalLM): void {
 }
 
 function validate(o: GrpoOptions): void {
-  const ints: Array<keyof GrpoOptions> = ['promptsPerStep', 'groupSize', 'maxTokens', 'mu'];
+  const ints: Array<keyof GrpoOptions> = ['promptsPerStep', 'groupSize', 'maxTokens', 'mu', 'microBatchPositions'];
   for (const k of ints) if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new R1tsError(`GRPO: ${k}=${o[k]}: expected a positive integer`);
   if (o.groupSize < 2) throw new R1tsError(`GRPO: groupSize=${o.groupSize}: a group needs at least 2 completions to have an advantage`);
   if (!(o.lr > 0)) throw new R1tsError(`GRPO: lr=${o.lr}: expected > 0`);

@@ -75,3 +75,21 @@ test('rollouts at temperature ≠ 1: the training forward scales logits the same
   const { metrics } = await trainer.step();
   assert.ok(Math.abs(metrics.ratio - 1) < 1e-4, `mean ratio ${metrics.ratio}`);
 });
+
+test('micro-batching by length: the same gradient as one batch (weights are global)', async () => {
+  for (const aggregation of ['sequence', 'token', 'constant'] as const) {
+    const grads: Float32Array[][] = [];
+    for (const microBatchPositions of [1 << 20, 8]) {
+      const { tokenizer, model, task, engine, encodePrompt } = tinySetup(3);
+      const trainer = new GrpoTrainer({ model, reference: null, engine, tokenizer, task, encodePrompt, stopTokens: [], stopStrings: [] }, {
+        ...GRPO_DEFAULTS, promptsPerStep: 4, groupSize: 8, maxTokens: 6, seed: 5, microBatchPositions, aggregation, gradClip: 1e9,
+      });
+      const { metrics } = await trainer.step();
+      assert.ok(microBatchPositions === 8 ? metrics.micro_batches > 1 : metrics.micro_batches === 1, `micro-batches: ${metrics.micro_batches}`);
+      grads.push(model.parameters().map((p) => Float32Array.from(p.grad!.data as Float32Array)));
+    }
+    const scale = Math.max(...grads[0].map((g) => g.reduce((m, x) => Math.max(m, Math.abs(x)), 0)));
+    assert.ok(scale > 0);
+    grads[0].forEach((a, i) => a.forEach((x, k) => assert.ok(Math.abs(x - grads[1][i][k]) < 1e-5 * scale, `${aggregation}: gradient ${i}[${k}]: ${x} vs ${grads[1][i][k]}`)));
+  }
+});
