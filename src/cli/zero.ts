@@ -149,7 +149,17 @@ async function runFromFlags(v: Record<string, string | boolean | undefined>, mod
   const cfgPath = join(tokPath, '..', 'tokenizer_config.json');
   const tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
   console.log(`model: ${modelDir} (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
+  // Ctrl-C once: finish the current step, evaluate and save as at the end; twice: exit at once
+  const stop = new AbortController();
+  const onSignal = () => {
+    if (stop.signal.aborted) process.exit(130);
+    console.error('\nstopping after this step (evaluation and save follow; Ctrl-C again to quit now)');
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const summary = await runZero(model, tokenizer, task, {
+    signal: stop.signal,
     grpo,
     reward,
     minutes: positive(v.minutes, 'minutes', 5),
@@ -161,7 +171,10 @@ async function runFromFlags(v: Record<string, string | boolean | undefined>, mod
     outDir,
     progress: !v['no-progress'],
     log: console.log,
-  }, reference);
+  }, reference).finally(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
   saveHfModel(model, join(outDir, 'model'));
   saveTokenizerFiles(join(outDir, 'model'), tokenizer);
   printSummary(summary, outDir);

@@ -2,13 +2,13 @@
 // crawl might hold about adding numbers, written by code, with no human-written
 // reasoning. It mixes
 //   worked   questions followed by the column procedure, in two wordings, introduced by
-//            "Let's work it out:", "Solution:", nothing, or (40%) a tag closed by the same tag:
-//            a common name (<work>, <steps>, …) or a made-up word, so an unseen tag such as
-//            the template's <think> is neither a stranger nor a cue; ending "So the answer is
+//            "Let's work it out:", "Solution:", nothing, or (50%) a tag closed by the same tag:
+//            a common name (<work>, <steps>, …) or (70%) a made-up word, so an unseen tag such
+//            as the template's <think> is neither a stranger nor a cue, and closing a tag is
+//            copying its name, not recalling a favourite one; ending "So the answer is
 //            S.", "Answer: S" or "<answer>S</answer>"; a few re-check their columns ("Wait, …")
 //   direct   the same kinds of questions with a bare answer ("S", "The answer is S.")
-//   tagged   direct answers inside tags ("<answer>S</answer>" 40%, else "<result>", "<final>",
-//            a common or a made-up tag name)
+//   tagged   direct answers inside tags ("<answer>S</answer>" 40%, else a common or made-up name)
 //   prose    the procedure explained in sentences on an example
 //   facts    one-digit addition facts and plain filler sentences
 // so that reasoning is reachable from a question, but is not what usually follows one.
@@ -38,7 +38,7 @@ export interface CorpusOptions {
 export const DEFAULT_MIX: Record<CorpusKind, number> = { worked: 0.3, direct: 0.25, tagged: 0.25, prose: 0.12, facts: 0.08 };
 
 /** Share of worked solutions wrapped in a tag (the rest: "Let's work it out:", "Solution:", nothing). */
-export const WORKED_TAG_SHARE = 0.4;
+export const WORKED_TAG_SHARE = 0.5;
 
 const TAGS = ['work', 'steps', 'calc', 'scratch', 'working', 'notes', 'solution', 'sum', 'reasoning', 'math', 'thoughts', 'draft', 'method', 'column', 'addition', 'process'];
 const QUESTIONS: Array<(a: number, b: number) => string> = [
@@ -59,14 +59,18 @@ const FRAMES: Array<(q: string, r: string) => string> = [
   (q, r) => `Problem: ${q}\n${r}`,
 ];
 const FILLER = [
-  'I think numbers are fun to learn.', 'Practice makes adding easy.', 'We add numbers every day.', 'The shop was closed on Sunday.',
-  'A good habit is to check your work.', 'I think it will rain today.', 'The answer to a question is not always simple.',
-  'Reading a little every day helps.', 'Some people think slowly and carefully.', 'Write neatly so you can read it later.',
+  'I guess numbers are fun to learn.', 'Practice makes adding easy.', 'We add numbers every day.', 'The shop was closed on Sunday.',
+  'A good habit is to check your work.', 'It may rain today.', 'The answer to a question is not always simple.',
+  'Reading a little every day helps.', 'Some people work slowly and carefully.', 'Write neatly so you can read it later.',
 ];
 // Plain sentences built from everyday words (so that ordinary English, prompts included,
-// tokenizes into trained pieces); none of them is an instruction or a template.
+// tokenizes into trained pieces); none of them is an instruction or a template. No word of
+// the corpus contains "think": a word like " thinks" would make the BPE learn the merge
+// "th"+"ink" as a step towards it, and then "<think>" would be spelled with the token "ink",
+// which the corpus never shows alone (an untrained embedding the model cannot copy; measured:
+// such a base closed made-up tags by copying 43% of the time and <think> never).
 const WHO = ['The user', 'A student', 'The assistant', 'My friend', 'The teacher', 'A person', 'The Assistant', 'The User', 'Everyone'];
-const DOES = ['asks a question', 'solves the problem', 'thinks about it', 'provides the answer', 'writes the reasoning down', 'explains the process',
+const DOES = ['asks a question', 'solves the problem', 'ponders it', 'provides the answer', 'writes the reasoning down', 'explains the process',
   'keeps a note in the mind', 'reads the tags', 'enjoys a conversation', 'first reads the question', 'then gives an answer'];
 const HOW = ['', ' slowly', ' between lessons', ' within a minute', ' in a conversation', ' at home', ' respectively', ' every morning', ' here', ' in the mind'];
 function filler(rng: Rng): string {
@@ -83,12 +87,12 @@ function pick<T>(rng: Rng, xs: readonly T[]): T {
 }
 
 /**
- * A tag name: half the time a common one, half the time a made-up word, so that what
+ * A tag name: 30% of the time a common one, else a made-up word, so that what
  * follows an opening tag does not depend on knowing the tag, and closing a tag means
  * copying its name (never "think": the corpus does not contain the RL template's tags).
  */
 function tagName(rng: Rng): string {
-  if (rng.uniform() < 0.5) return pick(rng, TAGS);
+  if (rng.uniform() < 0.3) return pick(rng, TAGS);
   for (;;) {
     const n = 3 + rng.int(6);
     let w = '';
@@ -151,14 +155,14 @@ function worked(rng: Rng, maxDigits: number, selfCheckShare: number): string {
 function direct(rng: Rng, maxDigits: number): string {
   const [a, b] = pair(rng, maxDigits);
   const s = a + b;
-  const r = pick(rng, [`${s}`, `The answer is ${s}.`, `Answer: ${s}`, `${s}.`, `It is ${s}.`, `I think it is ${s}.`]);
+  const r = pick(rng, [`${s}`, `The answer is ${s}.`, `Answer: ${s}`, `${s}.`, `It is ${s}.`, `I guess it is ${s}.`]);
   return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), r);
 }
 
 function tagged(rng: Rng, maxDigits: number): string {
   const [a, b] = pair(rng, maxDigits);
   const s = a + b;
-  const tag = rng.uniform() < 0.4 ? 'answer' : rng.uniform() < 0.15 ? pick(rng, ['result', 'final']) : tagName(rng);
+  const tag = rng.uniform() < 0.4 ? 'answer' : tagName(rng);
   return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `<${tag}>${s}</${tag}>`);
 }
 
