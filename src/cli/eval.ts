@@ -7,7 +7,7 @@
 // to OUT.results.jsonl as they finish; --resume continues from that file.
 // Not here: the harness (src/eval/harness.ts), the tasks (src/tasks).
 
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../core/atomic.ts';
@@ -20,7 +20,8 @@ import { markdownTable, reportJson } from '../eval/report.ts';
 import { loadModel } from '../io/load.ts';
 import { taskByName } from '../tasks/registry.ts';
 import type { TaskItem } from '../tasks/task.ts';
-import { loadHfTokenizer, r1ChatTemplate, r1ZeroPrompt, type TextTokenizer } from '../tokenizer/index.ts';
+import { chatTemplateFor, loadHfTokenizer, r1ChatTemplate, r1ZeroPrompt, type TextTokenizer } from '../tokenizer/index.ts';
+import { parseTokenizerConfig } from '../tokenizer/tokenizer-json.ts';
 import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { Progress } from '../train/progress.ts';
 import { zeroPromptIds } from '../train/zero.ts';
@@ -48,7 +49,8 @@ sampling:
   --top-p P            default 0.95
   --max-tokens N       most tokens per sample (default 1024 for --model; the endpoint's default otherwise)
   --seed S             base seed (default 0)
-  --template T         r1-zero | chat | plain: how a --model sees the question (default r1-zero)
+  --template T         r1-zero | chat (the model's own chat template, else R1's) | plain:
+                       how a --model sees the question (default r1-zero)
   --concurrency N      requests in flight (endpoint, default 8) or items per engine batch (model, default 8)
 output:
   --out FILE           JSON report; per-item results stream to FILE.results.jsonl
@@ -130,7 +132,10 @@ export async function evalCommand(args: string[]): Promise<number> {
       const { model } = loadModel(path);
       const eos = tok.eosToken !== undefined ? tok.addedTokens.get(tok.eosToken) : undefined;
       const stopTokens = eos !== undefined && eos < model.config.vocab_size ? [eos] : [];
-      const chat = template === 'chat' ? r1ChatTemplate(tok) : undefined;
+      // the model's own chat template when its tokenizer_config.json has one (as r1ts serve uses), else R1's
+      const ownTemplate = cfg ? parseTokenizerConfig(JSON.parse(readFileSync(cfg, 'utf8')), cfg).chat_template : undefined;
+      const ownSource = typeof ownTemplate === 'string' ? ownTemplate : Array.isArray(ownTemplate) ? ownTemplate.find((t) => t.name === 'default')?.template : undefined;
+      const chat = template === 'chat' ? (ownSource ? chatTemplateFor(tok, ownSource) : r1ChatTemplate(tok)) : undefined;
       const encodePrompt = (item: TaskItem): number[] =>
         template === 'r1-zero' ? (own ? zeroPromptIds(tok, item.question) : tok.encode(`${r1ZeroPrompt(item.question)} <think>`))
           : chat ? tok.encode(chat.render([{ role: 'user', content: item.question }], { addGenerationPrompt: true }), { parseSpecial: true })

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Rng } from '../../src/core/rng.ts';
@@ -73,3 +73,37 @@ test('r1ts eval flag errors name the flag', () => {
   assert.match(run('eval', '--task', 'add', '--base-url', 'http://x/v1', '--api-model', 'm', '--resume').stderr, /--resume needs --out/);
   assert.match(run('eval', '--help').stdout, /usage: r1ts eval --task TASK/);
 });
+
+test('the same model graded over HTTP (r1ts serve) and in-process gives the same per-item verdicts at temperature 0', async () => {
+  const { startServer } = await import('../../src/server/server.ts');
+  const hf = join(dir, 'hf-serve');
+  // a model that writes digits: the shipped zero base, so verdicts are not trivially all wrong
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) copyFileSync(join(root, 'assets/zero-base', f), join(mkdirp(hf), f));
+  // a plain chat template of the model's own, which both the server and `eval --template chat` use
+  const cfg = JSON.parse(readFileSync(join(root, 'assets/zero-base/tokenizer_config.json'), 'utf8'));
+  writeFileSync(join(hf, 'tokenizer_config.json'), JSON.stringify({ ...cfg, chat_template: "{{ eos_token }}User: {{ messages[-1]['content'] }}\nAssistant:" }));
+  const server = await startServer({ modelDir: hf, port: 0, modelName: 'base' });
+  try {
+    const local = join(dir, 'local.json');
+    const remote = join(dir, 'remote.json');
+    const common = ['--task', 'add', '--limit', '12', '--temperature', '0', '--max-tokens', '40'];
+    const a = await runAsync('eval', ...common, '--model', hf, '--template', 'chat', '--out', local);
+    assert.equal(a.status, 0, a.stderr);
+    const b = await runAsync('eval', ...common, '--base-url', `${server.url}/v1`, '--api-model', 'base', '--out', remote);
+    assert.equal(b.status, 0, b.stderr);
+    type Row = { id: string; answers: (string | null)[]; correct: boolean[] };
+    const ra = JSON.parse(readFileSync(local, 'utf8')).results as Row[];
+    const rb = JSON.parse(readFileSync(remote, 'utf8')).results as Row[];
+    assert.deepEqual(rb.map((r) => r.id), ra.map((r) => r.id));
+    assert.deepEqual(rb.map((r) => r.answers), ra.map((r) => r.answers), 'the extracted answers differ between HTTP and in-process');
+    assert.deepEqual(rb.map((r) => r.correct), ra.map((r) => r.correct));
+    assert.ok(ra.some((r) => r.answers[0] !== null), 'the model should answer with numbers');
+  } finally {
+    await server.close();
+  }
+});
+
+function mkdirp(p: string): string {
+  mkdirSync(p, { recursive: true });
+  return p;
+}
