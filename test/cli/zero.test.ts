@@ -1,0 +1,51 @@
+// `r1ts zero` and `r1ts rl` through the real entry point: the shipped base
+// loads, a one-step run writes its files and a JSON summary, bad flags are
+// refused with the flag's name. (The learning itself is measured by bench/zero.ts.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadModel } from '../../src/io/load.ts';
+import { readJsonl } from '../../src/train/run-log.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const run = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/r1ts.mjs'), ...args], { cwd: root, encoding: 'utf8' });
+
+test('r1ts zero on the shipped base: one GRPO step, the run files and a JSON summary', () => {
+  assert.ok(existsSync(join(root, 'assets/zero-base/model.safetensors')), 'the shipped base model is part of the repository');
+  const dir = mkdtempSync(join(tmpdir(), 'r1ts-cli-zero-'));
+  try {
+    const r = run('zero', '--steps', '1', '--prompts', '2', '--group', '4', '--eval-items', '4', '--final-eval-items', '4', '--out', dir, '--no-progress', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.equal(summary.steps, 1);
+    assert.equal(summary.task, 'add');
+    assert.match(r.stdout, /held-out accuracy/);
+    assert.equal(readJsonl(join(dir, 'metrics.jsonl')).length, 3);
+    assert.equal(loadModel(join(dir, 'model')).kind, 'huggingface');
+    assert.ok(existsSync(join(dir, 'model', 'tokenizer.json')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('r1ts zero / rl refuse bad flags and missing models with the reason', () => {
+  const bad = run('zero', '--group', '1');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--group: expected an integer ≥ 2/);
+  const agg = run('zero', '--aggregation', 'mean');
+  assert.equal(agg.status, 2);
+  assert.match(agg.stderr, /--aggregation: expected sequence, token or constant/);
+  const task = run('zero', '--task', 'poetry');
+  assert.equal(task.status, 2);
+  assert.match(task.stderr, /unknown task 'poetry'/);
+  const model = run('rl', '--model', join(tmpdir(), 'no-such-model'));
+  assert.equal(model.status, 2);
+  assert.match(model.stderr, /no model with a tokenizer.json here/);
+  const spec = run('rl', '--model', join(root, 'assets/zero-base'), '--reward', 'correct:x');
+  assert.equal(spec.status, 2);
+  assert.match(spec.stderr, /reward spec/);
+  assert.match(run('zero', '--help').stdout, /--from-scratch/);
+});
