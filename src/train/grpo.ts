@@ -24,7 +24,6 @@
 import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { Engine, GenerateResult } from '../engine/generate.ts';
-import type { EvalReport } from '../eval/harness.ts';
 import { sampleSeed, completionText } from '../eval/engine-source.ts';
 import type { CausalLM } from '../models/model.ts';
 import { AdamW } from '../optim/adamw.ts';
@@ -378,4 +377,3 @@ function validate(o: GrpoOptions): void {
   if (!(o.overlongBuffer >= 0 && o.overlongBuffer < o.maxTokens)) throw new R1tsError(`GRPO: overlongBuffer=${o.overlongBuffer}: expected in [0, maxTokens)`);
 }
 
-export type { EvalReport };

@@ -122,7 +122,6 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
     progress?.update(bySteps ? trainer.stepCount : Math.min(Math.round(o.minutes * 60), Math.round(rlMs / 1000)), { step: trainer.stepCount, reward: metrics.reward.toFixed(2), acc: pct(metrics.accuracy), len: metrics.completion_chars.toFixed(0), 'eval': pct(lastEval.accuracy), min: (rlMs / 60_000).toFixed(1) });
   }
   progress?.done();
-  if (minutesTo95 !== null && minAfter95 === null) minAfter95 = null;
   log(`evaluating after ${trainer.stepCount} steps (${(rlMs / 60_000).toFixed(1)} RL minutes) on ${o.finalEvalItems} held-out problems ...`);
   const after = await evalOn(o.finalEvalItems, 1);
   runLog.metrics(trainer.stepCount, { 'eval/accuracy': after.accuracy, 'eval/format': after.formatRate, 'eval/length': after.meanLength, rl_minutes: rlMs / 60_000, final: 1 });
