@@ -5,7 +5,7 @@
 // with π_old log-probs kept from the rollout.
 //
 // Departures from the paper, each behind an option (defaults in GRPO_DEFAULTS,
-// chosen by measurement: docs/zero.md):
+// from the GRPO issue's experiment; what was and was not compared: docs/zero.md):
 //   aggregation      'sequence' (paper) | 'token' (DAPO) | 'constant' (Dr. GRPO)
 //   scaleStd         divide advantages by the group's std (paper) or not (Dr. GRPO)
 //   epsHigh          clip-higher (DAPO) when > epsLow
