@@ -7,35 +7,18 @@
 // as its longest row. Order: seeded shuffle per epoch, like pack.ts.
 // Not here: the template and mask rules themselves (src/tokenizer/loss-mask.ts).
 
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { R1tsError } from '../core/errors.ts';
 import { ChatMessageSchema } from '../tokenizer/chat-template.ts';
 import { buildSftExample, type ChatMessage, type ChatTemplate, type TextTokenizer } from '../tokenizer/index.ts';
+import { readJsonlValues } from './text-dataset.ts';
 import { EpochCursor, IGNORE_INDEX, type Batch, type Batcher, type BatcherPosition } from './batcher.ts';
 
 /** Streams the conversations of a JSONL file ({"messages": [{role, content}, ...]} per line). */
 export async function* readConversations(path: string): AsyncGenerator<ChatMessage[]> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let lineNo = 0;
-  try {
-    for await (const line of rl) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      let obj: unknown;
-      try {
-        obj = JSON.parse(line);
-      } catch (e) {
-        throw new R1tsError(`${path}:${lineNo}: not valid JSON (${(e as Error).message})`);
-      }
-      const msgs = (obj as { messages?: unknown } | null)?.messages;
-      const parsed = ChatMessageSchema.array().min(1).safeParse(msgs);
-      if (!parsed.success) throw new R1tsError(`${path}:${lineNo}: expected {"messages": [{"role": ..., "content": ...}, ...]}`);
-      yield parsed.data;
-    }
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new R1tsError(`${path}: no such file`);
-    throw e;
+  for await (const { value, lineNo } of readJsonlValues(path)) {
+    const parsed = ChatMessageSchema.array().min(1).safeParse((value as { messages?: unknown } | null)?.messages);
+    if (!parsed.success) throw new R1tsError(`${path}:${lineNo}: expected {"messages": [{"role": ..., "content": ...}, ...]}`);
+    yield parsed.data;
   }
 }
 

@@ -10,36 +10,50 @@ import { createInterface } from 'node:readline';
 import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 
-/** Streams the documents of a .txt or .jsonl file. */
-export async function* readDocuments(path: string): AsyncGenerator<string> {
-  const jsonl = path.endsWith('.jsonl');
+/** The lines of a text file, streamed, numbered from 1; a missing file is an R1tsError naming it. */
+async function* readLines(path: string): AsyncGenerator<{ line: string; lineNo: number }> {
   const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNo = 0;
-  let para: string[] = [];
   try {
-    for await (const line of rl) {
-      lineNo++;
-      if (jsonl) {
-        if (line.trim() === '') continue;
-        let obj: unknown;
-        try {
-          obj = JSON.parse(line);
-        } catch (e) {
-          throw new R1tsError(`${path}:${lineNo}: not valid JSON (${(e as Error).message})`);
-        }
-        const text = (obj as { text?: unknown } | null)?.text;
-        if (typeof text !== 'string') throw new R1tsError(`${path}:${lineNo}: expected an object with a string "text" field`);
-        if (text.length) yield text;
-      } else if (line.trim() === '') {
-        if (para.length) yield para.join('\n');
-        para = [];
-      } else {
-        para.push(line);
-      }
-    }
+    for await (const line of rl) yield { line, lineNo: ++lineNo };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new R1tsError(`${path}: no such file`);
     throw e;
+  }
+}
+
+/** The JSON values of a JSONL file, streamed (blank lines skipped); a bad line is an error naming path:line. */
+export async function* readJsonlValues(path: string): AsyncGenerator<{ value: unknown; lineNo: number }> {
+  for await (const { line, lineNo } of readLines(path)) {
+    if (line.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (e) {
+      throw new R1tsError(`${path}:${lineNo}: not valid JSON (${(e as Error).message})`);
+    }
+    yield { value, lineNo };
+  }
+}
+
+/** Streams the documents of a .txt or .jsonl file. */
+export async function* readDocuments(path: string): AsyncGenerator<string> {
+  if (path.endsWith('.jsonl')) {
+    for await (const { value, lineNo } of readJsonlValues(path)) {
+      const text = (value as { text?: unknown } | null)?.text;
+      if (typeof text !== 'string') throw new R1tsError(`${path}:${lineNo}: expected an object with a string "text" field`);
+      if (text.length) yield text;
+    }
+    return;
+  }
+  let para: string[] = [];
+  for await (const { line } of readLines(path)) {
+    if (line.trim() === '') {
+      if (para.length) yield para.join('\n');
+      para = [];
+    } else {
+      para.push(line);
+    }
   }
   if (para.length) yield para.join('\n');
 }
