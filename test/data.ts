@@ -2,20 +2,11 @@
 // from the project root or a folder above it (git worktrees sit deeper); R1TS_DATA
 // overrides. Shared by the tests and benchmarks that read it.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readJsonl as readJsonlFile } from '../src/core/jsonl.ts';
+import { findDataDir } from '../src/tasks/data-files.ts';
 
-const root = resolve(import.meta.dirname, '..');
-
-/** The shared/data folder, or null when it is not there. */
-export function sharedDataDir(): string | null {
-  if (process.env.R1TS_DATA) return process.env.R1TS_DATA;
-  for (let dir = root, i = 0; i < 4; i++, dir = dirname(dir)) {
-    const p = join(dir, '..', 'shared', 'data');
-    if (existsSync(p)) return p;
-  }
-  return null;
-}
+/** The shared/data folder, or null when it is not there (the same search the dataset tasks use). */
+export const sharedDataDir = findDataDir;
 
 /** The shared/data folder; throws naming R1TS_DATA when it is missing. */
 export function requireSharedData(): string {
@@ -36,7 +27,7 @@ export function skipWithoutData(): string | false {
 
 /** Non-empty lines of a JSONL file, parsed. */
 export function readJsonl<T = Record<string, unknown>>(path: string): T[] {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);
+  return readJsonlFile<T>(path, { strict: true });
 }
 
 /** The content of the last brace-matched \\boxed{...} in s ('' when none): how MATH-500 marks a solution's answer. */

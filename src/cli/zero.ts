@@ -51,6 +51,7 @@ never seen the R1-Zero template, on held-out problems it has never seen either.
   --from-scratch         pretrain the base on the synthetic corpus first (about 20 minutes on 2 cores)
   --save-base DIR        with --from-scratch: also copy the new base there
   --base-only            with --from-scratch: stop once the base is built
+  --resume               with --from-scratch and the same --out: continue an interrupted base build
 ${RUN_FLAGS_HELP}
 ${GRPO_FLAGS_HELP}`;
 
@@ -72,7 +73,7 @@ export async function zeroCommand(args: string[]): Promise<number> {
   try {
     v = parseArgs({
       args,
-      options: { base: { type: 'string' }, 'from-scratch': { type: 'boolean' }, 'save-base': { type: 'string' }, 'base-only': { type: 'boolean' }, ...RUN_FLAG_SPECS },
+      options: { base: { type: 'string' }, 'from-scratch': { type: 'boolean' }, 'save-base': { type: 'string' }, 'base-only': { type: 'boolean' }, resume: { type: 'boolean' }, ...RUN_FLAG_SPECS },
     }).values;
   } catch (e) {
     console.error(`r1ts zero: ${(e as Error).message}\n\n${HELP}`);
@@ -88,7 +89,7 @@ export async function zeroCommand(args: string[]): Promise<number> {
     let baseDir = resolve(String(v.base ?? SHIPPED_BASE));
     if (v['from-scratch']) {
       const { buildZeroBase } = await import('../train/zero-base.ts');
-      baseDir = await buildZeroBase({ outDir: join(outDir, 'base'), progress: !v['no-progress'], log: console.log });
+      baseDir = await buildZeroBase({ outDir: join(outDir, 'base'), resume: Boolean(v.resume), progress: !v['no-progress'], log: console.log });
       if (v['save-base']) {
         const { cpSync } = await import('node:fs');
         cpSync(baseDir, resolve(String(v['save-base'])), { recursive: true });

@@ -14,7 +14,6 @@ import { R1tsError } from '../core/errors.ts';
 import { r1Grade } from './grade.ts';
 import type { Grade, Task, TaskItem } from './task.ts';
 
-export { hasR1Form } from './grade.ts';
 
 /** One column of the procedure: digits x, y, incoming carry, sum, written digit, outgoing carry. */
 export interface Column {
@@ -58,13 +57,6 @@ export function isHeldOutPair(a: number, b: number): boolean {
 
 export function additionItem(a: number, b: number): TaskItem {
   return { id: `${a}+${b}`, question: `What is ${a}+${b}?`, gold: String(a + b) };
-}
-
-/** The operands of an addition item (its id is "a+b"). */
-export function additionOperands(item: TaskItem): [number, number] {
-  const m = /^(\d+)\+(\d+)$/.exec(item.id);
-  if (!m) throw new R1tsError(`addition task: item id '${item.id}' is not of the form a+b`);
-  return [Number(m[1]), Number(m[2])];
 }
 
 const ANSWER_RE = /<answer>([\s\S]*?)<\/answer>/;

@@ -3,10 +3,11 @@
 // and every dataset task also takes an explicit `dataDir`.
 // Not here: what a dataset's fields mean (each task file), downloads (none).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { R1tsError } from '../core/errors.ts';
+import { readJsonl } from '../core/jsonl.ts';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -34,19 +35,10 @@ export function dataFile(rel: string, dataDir?: string): string {
 /** The objects of a JSONL file (blank lines skipped); a malformed line throws naming file and line. */
 export function readJsonlObjects(path: string): Record<string, unknown>[] {
   if (!existsSync(path)) throw new R1tsError(`${path}: no such file`);
-  const out: Record<string, unknown>[] = [];
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      throw new R1tsError(`${path}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new R1tsError(`${path}:${i + 1}: expected a JSON object`);
-    out.push(v as Record<string, unknown>);
+  return readJsonl<unknown>(path, { strict: true }).map((v, i) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new R1tsError(`${path}: record ${i + 1}: expected a JSON object`);
+    return v as Record<string, unknown>;
   });
-  return out;
 }
 
 /** A string field of a dataset row (numbers are accepted and printed); throws naming the row and field. */

@@ -8,10 +8,9 @@
 // defaults (`r1ts zero --from-scratch --save-base assets/zero-base`).
 // Not here: RL (zero.ts), the training loop (trainer.ts).
 
-import { join } from 'node:path';
+import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
-import { PackedBatcher } from '../data/pack.ts';
-import { tokenizeDocuments } from '../data/pack.ts';
+import { PackedBatcher, tokenizeDocuments } from '../data/pack.ts';
 import { buildModel } from '../io/hf.ts';
 import { densePreset, parseModelConfig } from '../models/config.ts';
 import { corpusDocuments, type CorpusKind } from '../tasks/arithmetic-corpus.ts';
@@ -75,6 +74,6 @@ export async function buildZeroBase(opts: ZeroBaseOptions): Promise<string> {
     train: new PackedBatcher(splits.train, { batch: o.batch, seqLen: o.seq, seed: o.seed }),
     eval: new PackedBatcher(splits.eval, { batch: o.batch, seqLen: o.seq, shuffle: false }),
   });
-  if (!r.modelDir) throw new Error('zero base: pretraining stopped before the end; rerun with --resume semantics (same --out) to continue');
-  return join(r.modelDir);
+  if (!r.modelDir) throw new R1tsError(`zero base: pretraining stopped at step ${r.step} of ${o.steps}; the same command with --resume (and the same --out) continues it`);
+  return r.modelDir;
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { syntheticCorpus } from '../../src/data/text-dataset.ts';
 import { loadModel } from '../../src/io/load.ts';
-import { readJsonl } from '../../src/train/run-log.ts';
+import { readJsonl } from '../../src/core/jsonl.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const run = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/r1ts.mjs'), ...args], { cwd: root, encoding: 'utf8' });

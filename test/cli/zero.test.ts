@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadModel } from '../../src/io/load.ts';
-import { readJsonl } from '../../src/train/run-log.ts';
+import { readJsonl } from '../../src/core/jsonl.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const run = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/r1ts.mjs'), ...args], { cwd: root, encoding: 'utf8' });

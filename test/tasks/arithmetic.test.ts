@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.ts';
-import { additionTask, columns, extractInteger, hasR1Form, isHeldOutPair } from '../../src/tasks/arithmetic.ts';
+import { additionTask, columns, extractInteger, isHeldOutPair } from '../../src/tasks/arithmetic.ts';
+import { hasR1Form } from '../../src/tasks/grade.ts';
 import { corpusDocuments, workedSteps } from '../../src/tasks/arithmetic-corpus.ts';
 
 test('columns of the addition procedure, carries included', () => {

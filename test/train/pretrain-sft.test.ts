@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { syntheticCorpus } from '../../src/data/text-dataset.ts';
 import { syntheticConversations } from '../../src/data/sft.ts';
 import { loadModel } from '../../src/io/load.ts';
-import { readJsonl } from '../../src/train/run-log.ts';
+import { readJsonl } from '../../src/core/jsonl.ts';
 import { pretrain } from '../../src/train/pretrain.ts';
 import { sft } from '../../src/train/sft.ts';
 

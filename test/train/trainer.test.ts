@@ -14,7 +14,7 @@ import { loadModel } from '../../src/io/load.ts';
 import { densePreset } from '../../src/models/config.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { ids, noGrad } from '../../src/tensor/index.ts';
-import { readJsonl } from '../../src/train/run-log.ts';
+import { readJsonl } from '../../src/core/jsonl.ts';
 import { measurePeakFlops, trainLM, type TrainOptions } from '../../src/train/trainer.ts';
 import { tinySetup, V } from './fixtures/tiny-setup.ts';
 

@@ -11,7 +11,7 @@ import { Llama } from '../../src/models/llama.ts';
 import { additionTask } from '../../src/tasks/arithmetic.ts';
 import { corpusDocuments } from '../../src/tasks/arithmetic-corpus.ts';
 import { BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, r1ZeroPrompt, trainBpe } from '../../src/tokenizer/index.ts';
-import { readJsonl } from '../../src/train/run-log.ts';
+import { readJsonl } from '../../src/core/jsonl.ts';
 import { GRPO_DEFAULTS } from '../../src/train/grpo.ts';
 import { runZero, zeroPromptIds } from '../../src/train/zero.ts';
 
