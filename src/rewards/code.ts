@@ -1,8 +1,13 @@
 // Code-execution verifier: runs a model-written JavaScript function against test cases in
-// the sandbox (sandbox/pool.ts: one fresh, contained child process per submission) and
-// scores it here, in the parent, where the expected outputs stay.
+// the sandbox (sandbox/pool.ts: contained child processes; by default long-lived ones that
+// run each submission in a fresh V8 context, or with isolation 'process' one fresh process
+// per submission) and scores it here, in the parent, where the expected outputs stay.
 //   runCode(source, tests, limits?, options?)  one submission, fresh process (no pool)
-//   new CodeSandbox({ concurrency, warm, limits }).run(source, tests, options)  pooled
+//   new CodeSandbox({ concurrency, warm, limits, isolation }).run(source, tests, options)  pooled
+// What a submission can use: in realm mode (default) ECMAScript plus console, timers,
+// queueMicrotask and a small `process` stand-in (env {}, argv, stdout/stderr.write, exit,
+// nextTick); no require/Buffer/Node API. In process mode (and runCode), whatever of Node's
+// API the permission model leaves (require works; fs, net, child_process… are refused).
 //   extractCode(completion)                    the code block of a completion
 //   codeReward(sandbox, completion, tests)     fraction of tests passed (0 without code)
 // The function: `options.entry` names it; without one, the first top-level
@@ -19,9 +24,9 @@
 // tests after it the same verdict (marked not run). score = passed / total.
 // Not here: the containment itself (sandbox/pool.ts), languages other than JavaScript.
 
-import { runOnce, SandboxPool, type Job, type RawOutcome, type RawRun, type SandboxLimits, type SandboxPoolOptions, type Verdict } from './sandbox/pool.ts';
+import { runOnce, SandboxPool, type Isolation, type Job, type RawOutcome, type RawRun, type SandboxLimits, type SandboxPoolOptions, type Verdict } from './sandbox/pool.ts';
 
-export type { Verdict, SandboxLimits } from './sandbox/pool.ts';
+export type { Isolation, Verdict, SandboxLimits, SandboxPoolOptions } from './sandbox/pool.ts';
 export { containment, defaultSandboxLimits } from './sandbox/pool.ts';
 
 export interface CodeTest {
@@ -59,6 +64,8 @@ export interface CodeRunResult {
   readonly stdout: string;
   readonly stderr: string;
   readonly ms: number;
+  /** Diagnostics: the child that ran it (pid, its nth submission, why it was retired after it). */
+  readonly worker?: { readonly pid: number; readonly run: number; readonly retired?: string };
 }
 
 const identRe = /^[A-Za-z_$][\w$]*$/;
@@ -194,6 +201,7 @@ function judge(raw: RawRun, tests: readonly CodeTest[], tolerance: number): Code
     stdout: raw.stdout,
     stderr: raw.stderr,
     ms: raw.ms,
+    ...(raw.worker === undefined ? {} : { worker: raw.worker }),
   };
 }
 
@@ -229,7 +237,7 @@ export async function runCode(source: string, tests: readonly CodeTest[], limits
   return judge(await runOnce(p.job, limits), tests, tol);
 }
 
-/** A warm pool of fresh sandbox processes (see sandbox/pool.ts); close() when done. */
+/** A warm pool of sandbox processes (see sandbox/pool.ts); close() when done. */
 export class CodeSandbox {
   private readonly pool: SandboxPool;
 
@@ -241,12 +249,17 @@ export class CodeSandbox {
     return this.pool.limits;
   }
 
+  /** 'realm' (default) or 'process'. */
+  get isolation(): Isolation {
+    return this.pool.isolation;
+  }
+
   /** pid of the launcher process that spawns the children (undefined in direct mode). */
   get launcherPid(): number | undefined {
     return this.pool.launcherPid;
   }
 
-  /** Like runCode, on a pre-started process. */
+  /** Like runCode, on a pooled process. */
   async run(source: string, tests: readonly CodeTest[], options: CodeRunOptions = {}): Promise<CodeRunResult> {
     const tol = toleranceOf(options);
     const p = prepare(source, tests, options);

@@ -1,8 +1,17 @@
-// The sandbox child program: runs ONE submission (a JavaScript function and its test
-// inputs) and reports what the function returned for each input. Plain CommonJS, run by
-// the parent as `node --experimental-permission --no-warnings ... -e <this file's text>`
-// (no file access at all is granted, not even to this file), inside the wrappers the
-// parent chose (network/pid namespace, rlimits). See pool.ts for the whole containment.
+// The sandbox child program. Plain CommonJS, run by the parent as
+// `node --experimental-permission --no-warnings ... -e <this file's text> <network> <mode>`
+// (no file access at all is granted, not even to this file), inside the wrappers the parent
+// chose (network namespace, rlimits). See process.ts for the whole containment and the
+// threat model of the two modes.
+//   mode 'process': runs ONE submission (a JavaScript function and its test inputs) in this
+//     process's own realm, then exits. The submission gets the whole Node API (whatever the
+//     permission model leaves).
+//   mode 'realm': long-lived; runs many submissions one after another, each in a FRESH V8
+//     context (node:vm) holding no object of this runner, only ECMAScript built-ins plus a
+//     console, timers and a small `process` stand-in defined inside that context. Started
+//     with --frozen-intrinsics and --disallow-code-generation-from-strings, so this realm's
+//     built-ins cannot be changed and an object of this realm that leaks into a context
+//     does not hand out `Function('return process')`.
 //
 // What this program does, in order, before any untrusted code runs:
 //   1. captures the built-ins it needs later (so user tampering with Object.prototype,
@@ -11,14 +20,19 @@
 //   3. denies, in JS, the network entry points (net.Socket.connect, which every TCP/Unix
 //      client goes through, Server.listen, fetch; dgram and dns too without a network
 //      namespace), signals (process.kill) and V8 flag changes (v8.setFlagsFromString),
-//      and, once the job is read, bind/listen/connect of the raw Pipe handle class;
-//   4. writes {"t":"ready"} on fd 3 and reads one job line from stdin (blocking read).
+//      and bind/listen/connect of the raw Pipe handle class;
+//   4. writes {"t":"ready"} on fd 3 and reads a job line from stdin (blocking read).
 // Then for each input i it writes {"t":"start","i":i}, calls the function, awaits a
 // returned promise, and writes {"t":"res",...} with the value in a tagged JSON encoding
 // (written by hand, never through JSON.stringify of user objects). Finally {"t":"done"}.
-// Frames go to fd 3; fd 1/2 are the program's own output, which the parent counts/caps.
-// Not here: deciding pass/fail (the expected outputs never enter this process), time,
-// memory and output limits (the parent and the kernel enforce those).
+// In realm mode every frame carries the job's nonce "n" (the parent ignores frames without
+// it), the program's console output travels as {"t":"out"} frames, and {"t":"done"} says
+// whether this process must be recycled (a timeout, a memory error, a tampered runner,
+// leftover async work, a large heap); then the next job line is read.
+// Frames go to fd 3; in process mode fd 1/2 are the program's own output, which the parent
+// counts/caps.
+// Not here: deciding pass/fail (the expected outputs never enter this process), the
+// wall-clock, memory and output limits as enforced (the parent and the kernel do that).
 'use strict';
 
 // ---- 1. captured built-ins
@@ -39,6 +53,8 @@ const JSONStringify = JSON.stringify;
 const JSONParse = JSON.parse;
 const StringPrototypeSlice = String.prototype.slice;
 const StringPrototypeReplace = String.prototype.replace;
+const StringPrototypeIndexOf = String.prototype.indexOf;
+const BufferPrototypeToString = Buffer.prototype.toString;
 const RegExpPrototypeExec = RegExp.prototype.exec;
 const BigIntPrototypeToString = BigInt.prototype.toString;
 const MapPrototypeForEach = Map.prototype.forEach;
@@ -96,9 +112,16 @@ async function flushed() {
   while (pendingBytes(stdoutStream) + pendingBytes(stderrStream) > 0) await new PromiseCtor((r) => setTimeoutFn(r, 1));
 }
 
+const BufferFrom = Buffer.from;
+const BufferPrototypeSubarray = Buffer.prototype.subarray;
 function send(line) {
   try {
-    writeSync(3, line + '\n');
+    let b = BufferFrom(line + '\n', 'utf8');
+    for (;;) {
+      const n = writeSync(3, b);
+      if (n >= b.length) break;
+      b = ReflectApply(BufferPrototypeSubarray, b, [n]); // a partial write: send the rest
+    }
   } catch {
     exit(70);
   }
@@ -298,67 +321,88 @@ function describeError(e) {
   return `{"name":${quote(name)},"message":${quote(message)},"code":${quote(code)},"memory":${memory ? 'true' : 'false'}}`;
 }
 
-// ---- 4. ready; read one job line
-send(`{"t":"ready","uid":${uid},"pid":${process.pid}}`);
+// ---- 4. ready; read job lines
+const REALM = process.argv.includes('realm');
+// Tests only: puts this runner's `process` into every context, to simulate a vm escape.
+const EXPOSE_HOST = process.argv.includes('expose-host-for-tests');
 
-// A blocking read: nothing else to do until the job comes, and no stdin stream to build.
+// The raw libuv Pipe handle class is reachable from any stdio stream
+// (process.stdout._handle.constructor), and its bind/listen/connect would create or reach
+// Unix sockets on the file system without going through net. Close those doors on the
+// class itself, found through a socket on `fd` (opening the handle makes the fd
+// non-blocking, so not on an fd read with readSync afterwards).
+function denyPipeHandle(fd) {
+  try {
+    const probe = new net.Socket({ fd, readable: false, writable: false });
+    const PipeProto = ObjectGetPrototypeOf(probe._handle);
+    // (open(fd) stays: stdio streams need it.)
+    for (const k of ['bind', 'listen', 'connect', 'fchmod']) if (ObjectHasOwn(PipeProto, k)) denyProp(PipeProto, k, `Pipe.${k}`);
+  } catch {
+    exit(71); // never run user code with the door open
+  }
+}
+
+// Blocking reads of stdin up to the next newline; `rest` keeps what came after it.
 const readSync = fs.readSync;
-let line = '';
-{
-  const chunk = Buffer.allocUnsafe(1 << 16);
+const readChunk = Buffer.allocUnsafe(1 << 16);
+let stdinRest = '';
+function readLine() {
   for (;;) {
+    const nl = ReflectApply(StringPrototypeIndexOf, stdinRest, ['\n']);
+    if (nl >= 0) {
+      const line = ReflectApply(StringPrototypeSlice, stdinRest, [0, nl]);
+      stdinRest = ReflectApply(StringPrototypeSlice, stdinRest, [nl + 1]);
+      return line;
+    }
     let n = 0;
     try {
-      n = readSync(0, chunk, 0, chunk.length, null);
+      n = readSync(0, readChunk, 0, readChunk.length, null);
     } catch (e) {
       if (e && e.code === 'EAGAIN') continue;
       exit(0);
     }
-    if (n === 0) exit(0); // the parent went away before sending a job
-    line += chunk.toString('utf8', 0, n);
-    if (line.indexOf('\n') >= 0) break;
+    if (n === 0) exit(0); // the parent went away
+    stdinRest += ReflectApply(BufferPrototypeToString, readChunk, ['utf8', 0, n]);
   }
 }
-let job;
-try {
-  job = JSONParse(ReflectApply(StringPrototypeSlice, line, [0, line.indexOf('\n')]));
-} catch {
-  send('{"t":"load-error","error":{"name":"ProtocolError","message":"bad job line","code":"","memory":false}}');
-  exit(2);
-}
-// The raw libuv Pipe handle class is reachable from any stdio stream
-// (process.stdout._handle.constructor), and its bind/listen/connect would create or reach
-// Unix sockets on the file system without going through net. Close those doors on the
-// class itself. The class is found through a socket on fd 0, now that the job is read
-// (opening the handle makes the fd non-blocking).
-try {
-  const probe = new net.Socket({ fd: 0, readable: false, writable: false });
-  const PipeProto = ObjectGetPrototypeOf(probe._handle);
-  // (open(fd) stays: stdio streams need it.)
-  for (const k of ['bind', 'listen', 'connect', 'fchmod']) if (ObjectHasOwn(PipeProto, k)) denyProp(PipeProto, k, `Pipe.${k}`);
-} catch {
-  exit(71); // never run user code with the door open
+
+// ES module syntax is tolerated: `export default` → module.exports =, `export ` dropped;
+// the returned body ends by returning the entry function.
+function moduleBody(source, entry) {
+  let body = ReflectApply(StringPrototypeReplace, source, [/^[ \t]*export\s+default\s+/m, 'module.exports = ']);
+  body = ReflectApply(StringPrototypeReplace, body, [/^([ \t]*)export\s+(?=(async\s+)?(function|const|let|var|class)\b)/gm, '$1']);
+  const pick =
+    typeof entry === 'string' && entry !== ''
+      ? `\n;return typeof ${entry} === 'function' ? ${entry} : (typeof module.exports === 'function' ? module.exports : module.exports && module.exports[${quote(entry)}]);`
+      : `\n;return typeof module.exports === 'function' ? module.exports : undefined;`;
+  return body + pick;
 }
 
-run(job).then(
-  () => exit(0),
-  () => exit(3),
-);
+function processMain() {
+  send(`{"t":"ready","uid":${uid},"pid":${process.pid}}`);
+  const line = readLine();
+  let job;
+  try {
+    job = JSONParse(line);
+  } catch {
+    send('{"t":"load-error","error":{"name":"ProtocolError","message":"bad job line","code":"","memory":false}}');
+    exit(2);
+  }
+  denyPipeHandle(0);
+  run(job).then(
+    () => exit(0),
+    () => exit(3),
+  );
+}
 
 async function run(job) {
   const inputs = job.inputs; // JSON text of each argument list
   let fn;
   try {
-    // ES module syntax is tolerated: `export default` → module.exports =, `export ` dropped.
-    let source = ReflectApply(StringPrototypeReplace, job.source, [/^[ \t]*export\s+default\s+/m, 'module.exports = ']);
-    source = ReflectApply(StringPrototypeReplace, source, [/^([ \t]*)export\s+(?=(async\s+)?(function|const|let|var|class)\b)/gm, '$1']);
     const entry = job.entry;
-    const pick =
-      typeof entry === 'string' && entry !== ''
-        ? `\n;return typeof ${entry} === 'function' ? ${entry} : (typeof module.exports === 'function' ? module.exports : module.exports && module.exports[${quote(entry)}]);`
-        : `\n;return typeof module.exports === 'function' ? module.exports : undefined;`;
+    const source = moduleBody(job.source, entry);
     const module = { exports: {} };
-    const factory = new FunctionCtor('require', 'module', 'exports', source + pick);
+    const factory = new FunctionCtor('require', 'module', 'exports', source);
     fn = ReflectApply(factory, undefined, [require, module, module.exports]);
     if (typeof fn !== 'function') throw new TypeError(`entry function ${quote(entry ?? '(module.exports)')} not found`);
   } catch (e) {
@@ -398,3 +442,392 @@ async function run(job) {
   }
   send('{"t":"done"}');
 }
+
+// ---- realm mode: many submissions, each in a fresh V8 context
+
+// Evaluated inside each new context before the submission's code: defines the globals a
+// submission gets (console, timers, queueMicrotask, a `process` stand-in) out of the
+// context's own built-ins, and returns the runner's handle on the context. The runner's
+// functions it receives stay in this closure: the program can call them only through the
+// wrappers below, which pass primitives and never let an error of the runner's realm
+// reach the program.
+const BOOT = `(function boot(hostWrite, hostTimer, hostClear, hostExit, hostSettle, key, hostProcess) {
+  'use strict';
+  const g = globalThis;
+  const ReflectApply = Reflect.apply;
+  const JSONParse = JSON.parse;
+  const JSONStringify = JSON.stringify;
+  const ObjectDefineProperty = Object.defineProperty;
+  const ObjectFreeze = Object.freeze;
+  const StringCtor = String;
+  const TypeErrorCtor = TypeError;
+  const RangeErrorCtor = RangeError;
+  const PromiseCtor = Promise;
+  const PromisePrototypeThen = Promise.prototype.then;
+  const SymbolPrototypeToString = Symbol.prototype.toString;
+  const MapCtor = Map;
+  const MapGet = Map.prototype.get;
+  const MapSet = Map.prototype.set;
+  const MapDelete = Map.prototype.delete;
+  const resolved = new PromiseCtor((r) => r());
+  // Async sources the runner could not cancel when the submission ends.
+  delete g.FinalizationRegistry;
+  if (typeof Atomics === 'object') delete Atomics.waitAsync;
+  function host(fn, a, b, c) {
+    try {
+      return fn(a, b, c);
+    } catch {
+      throw new RangeErrorCtor('sandbox runner call failed');
+    }
+  }
+  const define = (name, value) => ObjectDefineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+
+  const timers = new MapCtor();
+  let nextTimer = 1;
+  function addTimer(kind, cb, ms, args) {
+    if (typeof cb !== 'function') throw new TypeErrorCtor('The "callback" argument must be of type function');
+    let delay = +ms;
+    if (!(delay >= 1)) delay = 1;
+    if (delay > 2147483647) delay = 1;
+    const id = nextTimer++;
+    ReflectApply(MapSet, timers, [id, { cb, args }]);
+    host(hostTimer, kind, id, delay);
+    return id;
+  }
+  function clearTimer(id) {
+    if (typeof id !== 'number' || !ReflectApply(MapDelete, timers, [id])) return;
+    host(hostClear, id);
+  }
+  function fire(id, repeat) {
+    const t = ReflectApply(MapGet, timers, [id]);
+    if (t === undefined) return;
+    if (!repeat) ReflectApply(MapDelete, timers, [id]);
+    ReflectApply(t.cb, undefined, t.args);
+  }
+  function queueMicrotask(cb) {
+    if (typeof cb !== 'function') throw new TypeErrorCtor('The "callback" argument must be of type function');
+    ReflectApply(PromisePrototypeThen, resolved, [() => ReflectApply(cb, undefined, [])]);
+  }
+  define('setTimeout', function setTimeout(cb, ms, ...args) { return addTimer('timeout', cb, ms, args); });
+  define('setInterval', function setInterval(cb, ms, ...args) { return addTimer('interval', cb, ms, args); });
+  define('setImmediate', function setImmediate(cb, ...args) { return addTimer('immediate', cb, 0, args); });
+  define('clearTimeout', clearTimer);
+  define('clearInterval', clearTimer);
+  define('clearImmediate', clearTimer);
+  define('queueMicrotask', queueMicrotask);
+
+  // console: a plain formatter (strings as they are, other values as JSON where possible).
+  function show(x) {
+    if (typeof x === 'string') return x;
+    if (typeof x === 'symbol') return ReflectApply(SymbolPrototypeToString, x, []);
+    if (typeof x === 'function') return '[Function]';
+    if (x === null || typeof x !== 'object') return StringCtor(x);
+    try {
+      const j = JSONStringify(x);
+      if (typeof j === 'string') return j;
+    } catch {}
+    try {
+      return StringCtor(x);
+    } catch {
+      return '[object]';
+    }
+  }
+  function line(args) {
+    let s = '';
+    for (let i = 0; i < args.length; i++) s += (i === 0 ? '' : ' ') + show(args[i]);
+    return s + '\\n';
+  }
+  const toStdout = (...args) => { host(hostWrite, 1, line(args)); };
+  const toStderr = (...args) => { host(hostWrite, 2, line(args)); };
+  define('console', { log: toStdout, info: toStdout, debug: toStdout, dir: toStdout, table: toStdout, warn: toStderr, error: toStderr, trace: toStderr });
+
+  if (hostProcess !== undefined) define('process', hostProcess); // tests only: a simulated escape
+  else {
+    const stream = (fd) => ({
+      isTTY: false,
+      write(s) {
+        host(hostWrite, fd, typeof s === 'string' ? s : StringCtor(s));
+        return true;
+      },
+    });
+    const proc = {
+      env: {},
+      argv: ['node'],
+      platform: 'linux',
+      stdout: stream(1),
+      stderr: stream(2),
+      exit(code) { host(hostExit, code === undefined ? 0 : +code); },
+      nextTick(cb, ...args) { queueMicrotask(() => ReflectApply(cb, undefined, args)); },
+      on() { return proc; },
+      once() { return proc; },
+      off() { return proc; },
+      removeListener() { return proc; },
+      emit() { return false; },
+    };
+    define('process', proc);
+  }
+
+  // The runner's handle: load the program, prepare test calls, fire timers. The vm Script
+  // the runner runs under its time limit calls this[key](), which runs what was prepared.
+  let fn;
+  let pending;
+  let testGen = 0;
+  function runPending() {
+    const p = pending;
+    pending = undefined;
+    if (p !== undefined) p();
+  }
+  ObjectDefineProperty(g, key, { value: runPending, writable: false, enumerable: false, configurable: false });
+  function settle(gen, ok, v) {
+    if (gen === testGen) host(hostSettle, gen, ok, v);
+  }
+  return ObjectFreeze({
+    load(factory, name) {
+      pending = () => {
+        const module = { exports: {} };
+        const f = ReflectApply(factory, undefined, [module, module.exports]);
+        if (typeof f !== 'function') throw new TypeErrorCtor('entry function ' + name + ' not found');
+        fn = f;
+      };
+    },
+    test(argsJson) {
+      const gen = ++testGen;
+      pending = () => {
+        const r = ReflectApply(fn, undefined, JSONParse(argsJson));
+        if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
+          const p = new PromiseCtor((res) => res(r));
+          ReflectApply(PromisePrototypeThen, p, [(v) => settle(gen, true, v), (e) => settle(gen, false, e)]);
+        } else settle(gen, true, r);
+      };
+      return gen;
+    },
+    fire,
+  });
+})`;
+
+function realmMain() {
+  const vm = require('vm');
+  const v8 = require('v8');
+  const createContext = vm.createContext;
+  const compileFunction = vm.compileFunction;
+  const ScriptCtor = vm.Script;
+  const ScriptPrototypeRunInContext = vm.Script.prototype.runInContext;
+  const ObjectCreate = Object.create;
+  const ObjectGetOwnPropertyNames = Object.getOwnPropertyNames;
+  const ObjectPrototypeIsPrototypeOf = Object.prototype.isPrototypeOf;
+  const ErrorPrototype = Error.prototype;
+  const ArrayPrototypeSort = Array.prototype.sort;
+  const ArrayPrototypeJoin = Array.prototype.join;
+  const MathRandom = Math.random;
+  const NumberPrototypeToString = Number.prototype.toString;
+  const BufferByteLength = Buffer.byteLength;
+  const setIntervalFn = setInterval;
+  const setImmediateFn = setImmediate;
+  const clearTimeoutFn = clearTimeout;
+  const clearIntervalFn = clearInterval;
+  const clearImmediateFn = clearImmediate;
+  const getActiveResources = process.getActiveResourcesInfo;
+  const MapPrototypeGet = Map.prototype.get;
+  const MapPrototypeClear = Map.prototype.clear;
+  const getHeapStatistics = v8.getHeapStatistics;
+  const rss = process.memoryUsage.rss;
+
+  denyPipeHandle(1); // fd 0 stays blocking for readLine; fd 1 is not written in this mode
+
+  const key = '__r1ts_' + ReflectApply(StringPrototypeSlice, ReflectApply(NumberPrototypeToString, MathRandom(), [36]), [2]);
+  const callScript = new ScriptCtor(`'use strict'; this.${key}();`, { filename: 'r1ts-runner' });
+  const bootScript = new ScriptCtor(BOOT, { filename: 'r1ts-boot' });
+  const heapLimit = getHeapStatistics().heap_size_limit;
+
+  // Tamper checks, run after each submission: what an escaped program would have to change
+  // to reach a later one. Properties are compared by descriptor (no getter is called).
+  const watched = [];
+  const watch = (obj, k) => {
+    const d = ObjectGetOwnPropertyDescriptor(obj, k);
+    watched[watched.length] = [obj, k, d === undefined ? undefined : d.get ?? d.value];
+  };
+  for (const k of ['writeSync', 'readSync', 'write', 'read']) watch(fs, k);
+  for (const k of ['stdout', 'stderr', 'stdin', 'exit', 'reallyExit', 'emit', 'on', 'nextTick', 'getActiveResourcesInfo', 'binding', 'dlopen']) watch(process, k);
+  for (const k of ['createContext', 'compileFunction', 'Script', 'runInContext']) watch(vm, k);
+  watch(vm.Script.prototype, 'runInContext');
+  for (const k of ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'queueMicrotask', 'process', 'Buffer', 'require']) watch(globalThis, k);
+  const namesOf = (o) => ObjectGetOwnPropertyNames(o).length;
+  const globalNames = namesOf(globalThis);
+  const processNames = namesOf(process);
+  const resourcesText = () => ReflectApply(ArrayPrototypeJoin, ReflectApply(ArrayPrototypeSort, ReflectApply(getActiveResources, process, []), []), [',']);
+  const baselineResources = resourcesText();
+  function tampered() {
+    for (let i = 0; i < watched.length; i++) {
+      const [obj, k, v] = watched[i];
+      const d = ObjectGetOwnPropertyDescriptor(obj, k);
+      if ((d === undefined ? undefined : d.get ?? d.value) !== v) return `runner state changed (${k})`;
+    }
+    if (namesOf(globalThis) !== globalNames || namesOf(process) !== processNames) return 'runner globals changed';
+    const now = resourcesText();
+    if (now !== baselineResources) return `async work left behind (${ReflectApply(StringPrototypeSlice, now, [0, 200])})`;
+    return '';
+  }
+
+  // Per-job state, read by the functions the context receives.
+  let jobGen = 0;
+  let nonce = '';
+  let outLimit = 0;
+  let outCount = 0;
+  let expectGen = -1;
+  let settled;
+  let wake;
+  let fireTimer;
+  const handles = new MapCtor(); // timer id → [kind, host handle]
+  const timerHost = (kind, id, ms) => {
+    if (typeof id !== 'number' || typeof ms !== 'number') return;
+    const gen = jobGen;
+    const fire = fireTimer;
+    const cb = () => {
+      if (gen !== jobGen) return;
+      if (kind !== 'interval') ReflectApply(MapPrototypeDelete, handles, [id]);
+      ReflectApply(fire, undefined, [id, kind === 'interval']);
+    };
+    const h = kind === 'immediate' ? setImmediateFn(cb) : kind === 'interval' ? setIntervalFn(cb, ms) : setTimeoutFn(cb, ms);
+    ReflectApply(MapPrototypeSet, handles, [id, [kind, h]]);
+  };
+  const clearOne = (kind, h) => (kind === 'immediate' ? clearImmediateFn(h) : kind === 'interval' ? clearIntervalFn(h) : clearTimeoutFn(h));
+  const clearHost = (id) => {
+    const e = ReflectApply(MapPrototypeGet, handles, [id]);
+    if (e === undefined) return;
+    ReflectApply(MapPrototypeDelete, handles, [id]);
+    clearOne(e[0], e[1]);
+  };
+  const writeHost = (fd, s) => {
+    if (typeof s !== 'string' || (fd !== 1 && fd !== 2)) return;
+    const bytes = BufferByteLength(s, 'utf8');
+    if (outCount + bytes > outLimit) {
+      // Past the limit: report enough to put the parent over it, and stop here.
+      send(`{"t":"out","n":${quote(nonce)},"fd":${fd},"s":${quote(ReflectApply(StringPrototypeSlice, s, [0, outLimit - outCount + 1]))}}`);
+      exit(76);
+    }
+    outCount += bytes;
+    send(`{"t":"out","n":${quote(nonce)},"fd":${fd},"s":${quote(s)}}`);
+  };
+  const exitHost = (code) => exit(typeof code === 'number' && code === code ? code | 0 : 1);
+  const settleHost = (gen, ok, v) => {
+    if (gen !== expectGen || settled !== undefined) return;
+    settled = { ok: ok === true, v };
+    if (wake !== undefined) wake();
+  };
+  const hostProcess = EXPOSE_HOST ? process : undefined;
+  // vm's time limit ends the script with ERR_SCRIPT_EXECUTION_TIMEOUT; the elapsed time
+  // tells it from a program that throws an object with that code.
+  const DateNow = Date.now;
+  const isTimeout = (e, since, limit) => {
+    try {
+      return DateNow() - since >= limit - 1 && e !== null && typeof e === 'object' && e.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
+    } catch {
+      return false;
+    }
+  };
+  const timeoutError = '{"name":"TimeoutError","message":"time limit exceeded","code":"","memory":false,"timeout":true}';
+
+  send(`{"t":"ready","uid":${uid},"pid":${process.pid}}`);
+  const loop = async () => {
+    for (;;) {
+      const line = readLine();
+      let job;
+      try {
+        job = JSONParse(line);
+      } catch {
+        exit(2);
+      }
+      const recycle = await runJob(job);
+      send(`{"t":"done","n":${quote(nonce)},"recycle":${quote(recycle)}}`);
+    }
+  };
+  loop().then(
+    () => exit(0),
+    () => exit(3),
+  );
+
+  // Runs one job; returns why the process must be recycled ('' when it may be reused).
+  async function runJob(job) {
+    jobGen++;
+    nonce = typeof job.n === 'string' ? job.n : '';
+    outLimit = typeof job.outputBytes === 'number' ? job.outputBytes : 1 << 20;
+    outCount = 0;
+    const timeout = typeof job.timeoutMs === 'number' && job.timeoutMs >= 1 ? job.timeoutMs : 2000;
+    const inputs = job.inputs;
+    const runOpts = { timeout, breakOnSigint: false };
+    const n = `,"n":${quote(nonce)}`;
+    let recycle = '';
+    let ctx = createContext(ObjectCreate(null), { codeGeneration: { strings: true, wasm: false } });
+    const boot = ReflectApply(ScriptPrototypeRunInContext, bootScript, [ctx]);
+    const api = boot(writeHost, timerHost, clearHost, exitHost, settleHost, key, hostProcess);
+    const load = api.load;
+    const test = api.test;
+    fireTimer = api.fire;
+    const call = () => ReflectApply(ScriptPrototypeRunInContext, callScript, [ctx, runOpts]);
+    let loaded = false;
+    let since = DateNow();
+    try {
+      const factory = compileFunction(moduleBody(job.source, job.entry), ['module', 'exports'], { parsingContext: ctx, filename: 'submission.js' });
+      load(factory, quote(job.entry ?? '(module.exports)'));
+      since = DateNow();
+      call();
+      loaded = true;
+    } catch (e) {
+      if (isTimeout(e, since, timeout)) {
+        recycle = 'timeout';
+        send(`{"t":"load-error"${n},"error":${timeoutError}}`);
+      } else send(`{"t":"load-error"${n},"error":${describeError(e)}}`);
+    }
+    for (let i = 0; loaded && i < inputs.length; i++) {
+      send(`{"t":"start"${n},"i":${i}}`);
+      let frame;
+      settled = undefined;
+      wake = undefined;
+      try {
+        expectGen = test(inputs[i]);
+        since = DateNow();
+        call();
+        if (settled === undefined) await new PromiseCtor((r) => (wake = r));
+        const s = settled;
+        if (s.ok) frame = `{"t":"res"${n},"i":${i},"ok":true,"v":${encode(s.v)}}`;
+        else {
+          const err = describeError(s.v);
+          if (ReflectApply(RegExpPrototypeExec, /"memory":true/, [err]) !== null) recycle ||= 'memory error';
+          frame = `{"t":"res"${n},"i":${i},"ok":false,"error":${err}}`;
+        }
+      } catch (e) {
+        if (isTimeout(e, since, timeout)) {
+          recycle = 'timeout';
+          send(`{"t":"res"${n},"i":${i},"ok":false,"error":${timeoutError}}`);
+          break; // the rest are not run, as when a fresh process is killed
+        }
+        let ours = false;
+        try {
+          ours = e !== null && typeof e === 'object' && ObjectHasOwn(e, 'marker') && e.marker === encodeErrorMarker;
+        } catch {}
+        const err = ours ? `{"name":"EncodeError","message":${quote(ReflectApply(StringPrototypeSlice, e.message, [0, 200]))},"code":"","memory":false}` : describeError(e);
+        if (ReflectApply(RegExpPrototypeExec, /"memory":true/, [err]) !== null) recycle ||= 'memory error';
+        frame = `{"t":"res"${n},"i":${i},"ok":false,"error":${err}}`;
+      }
+      send(frame);
+    }
+    // End of the submission: cancel its timers, drop the context, let one macrotask turn
+    // pass (microtasks it left run now; a never-ending chain of them never lets this
+    // resolve, and the parent's clock recycles the process), then check the runner.
+    expectGen = -1;
+    jobGen++;
+    ReflectApply(MapPrototypeForEach, handles, [(e) => clearOne(e[0], e[1])]);
+    ReflectApply(MapPrototypeClear, handles, []);
+    fireTimer = undefined;
+    ctx = undefined;
+    await new PromiseCtor((r) => setImmediateFn(r));
+    recycle ||= tampered();
+    if (!recycle && getHeapStatistics().used_heap_size > heapLimit / 2) recycle = 'large heap';
+    if (!recycle && rss() > (heapLimit + (768 << 20)) / 2) recycle = 'large memory';
+    return recycle;
+  }
+}
+
+// Last, so that every declaration above is initialised.
+if (REALM) realmMain();
+else processMain();

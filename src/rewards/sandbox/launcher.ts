@@ -1,59 +1,46 @@
 // The sandbox launcher: a small long-lived process, started once per SandboxPool, that
-// spawns the sandbox children and keeps the warm ones. It exists because fork() cost grows
+// spawns the sandbox children and keeps the warm ones (a ChildSet: fresh processes in
+// process mode, long-lived reusable ones in realm mode; see process.ts). It exists because fork() cost grows
 // with the parent's memory: from a 2 GB training process one spawn costs ~50 ms of CPU and
 // blocks the event loop for ~0.4 s (measured here), from this process a few ms.
 // The pool starts it inside a fresh network namespace (when unshare works), so its children
 // inherit that namespace instead of each creating one (~8 ms of CPU per child saved); the
 // children of one pool share it: no interface is up in it, so there is still no IP route.
-// Protocol (Node IPC, JSON): parent → {type:'init', limits, warm}, {type:'run', id, job},
+// Protocol (Node IPC, JSON): parent → {type:'init', limits, warm, inNetns, isolation,
+// recycleAfter, exposeHostForTests}, {type:'run', id, job},
 // {type:'close'}; launcher → {type:'result', id, raw}. On close or when the parent goes
 // away, every child is killed and the launcher exits.
 // Not here: containment (process.ts) and scoring (code.ts); it is trusted code.
 
-import { SandboxProcess, validateLimits, type Job, type RawRun, type SandboxLimits } from './process.ts';
+import { ChildSet, validateLimits, type Isolation, type Job, type RawRun, type SandboxLimits } from './process.ts';
 
-type Message = { type: 'init'; limits: SandboxLimits; warm: number; inNetns: boolean } | { type: 'run'; id: number; job: Job } | { type: 'close' };
+type Message =
+  | { type: 'init'; limits: SandboxLimits; warm: number; inNetns: boolean; isolation: Isolation; recycleAfter: number; exposeHostForTests: boolean }
+  | { type: 'run'; id: number; job: Job }
+  | { type: 'close' };
 
-let limits: SandboxLimits | undefined;
-let warm = 0;
-let inNetns = false;
-let idle: SandboxProcess[] = [];
-const running = new Set<SandboxProcess>();
-
-function refill(): void {
-  if (!limits) return;
-  idle = idle.filter((p) => !p.isDead);
-  while (idle.length < warm) idle.push(new SandboxProcess(limits, inNetns));
-}
+let children: ChildSet | undefined;
 
 function shutdown(): never {
-  for (const p of idle) p.kill(undefined);
-  for (const p of running) p.kill(undefined);
+  children?.close();
   process.exit(0);
 }
 
 async function run(id: number, job: Job): Promise<void> {
-  if (!limits) return;
-  idle = idle.filter((p) => !p.isDead);
-  const p = idle.shift() ?? new SandboxProcess(limits, inNetns);
-  refill();
-  running.add(p);
+  if (!children) return;
   let raw: RawRun;
   try {
-    raw = await p.run(job);
+    raw = await children.run(job);
   } catch (e) {
     raw = { outcomes: job.inputs.map(() => ({ kind: 'error', verdict: 'error', message: `launcher: ${e instanceof Error ? e.message : String(e)}`, ran: false })), stdout: '', stderr: '', ms: 0 };
   }
-  running.delete(p);
   process.send?.({ type: 'result', id, raw });
 }
 
 process.on('message', (m: Message) => {
   if (m.type === 'init') {
-    limits = validateLimits(m.limits);
-    warm = m.warm;
-    inNetns = m.inNetns;
-    refill();
+    children?.close();
+    children = new ChildSet(validateLimits(m.limits), { warm: m.warm, inNetns: m.inNetns, isolation: m.isolation, recycleAfter: m.recycleAfter, exposeHostForTests: m.exposeHostForTests });
   } else if (m.type === 'run') void run(m.id, m.job);
   else if (m.type === 'close') shutdown();
 });
