@@ -1,9 +1,18 @@
 // Throughput of the code sandbox: sandboxed submissions per second through a CodeSandbox
-// pool (one fresh contained process per submission), beside the anchor: bare `node -e 0`
-// processes per second at the same concurrency, with the same empty environment (the
-// ceiling for any one-process-per-submission design; a scrubbed environment matters, see
-// below). Each submission is a correct 'add' with 5 tests.
+// pool in both isolation modes, beside the anchor: bare `node -e 0` processes per second at
+// the same concurrency, with the same empty environment (the ceiling for any
+// one-process-per-submission design; a scrubbed environment matters, see below). Each
+// submission is a correct 'add' with 5 tests.
+//   realm (the default): long-lived contained children, a fresh V8 context per submission,
+//     the child recycled after a timeout/memory/output-limit hit, a crash, detected
+//     tampering or 64 submissions. Gives up, against 'process': a context escape that also
+//     evades the tamper checks could reach later submissions of the same child (never
+//     outside the OS sandbox, which is the same in both modes); no Node API in submissions.
+//   process: one fresh contained process per submission (bounded by the anchor).
+// The threat model in full: the top of src/rewards/sandbox/process.ts.
 // Usage: npx tsx bench/sandbox.ts [--runs N] [--concurrency C] [--json]
+// --json: the last line is one JSON object; code_runs_per_s, cpu_ms_per_run and
+// idle_capacity_runs_per_s are the default (realm) mode's, realm_* and process_* each mode's.
 // Note: inheriting NODE_EXTRA_CA_CERTS (set on some machines) makes every Node start load
 // the CA store, ~doubling start time; the sandbox children get an empty environment.
 // Not here: correctness (test/rewards/code.test.ts).
@@ -11,7 +20,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { CodeSandbox, containment, type CodeTest } from '../src/rewards/code.ts';
+import { CodeSandbox, containment, type CodeTest, type Isolation } from '../src/rewards/code.ts';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -24,7 +33,7 @@ function flag(name: string, fallback: number): number {
   return v;
 }
 
-const runs = flag('--runs', 120);
+const runs = flag('--runs', 200);
 const concurrency = flag('--concurrency', availableParallelism());
 const json = process.argv.includes('--json');
 
@@ -50,9 +59,18 @@ function cpuSeconds(): number | undefined {
   }
 }
 
-async function sandboxRate(): Promise<{ perS: number; allPassed: boolean; cpuMsPerRun: number | undefined }> {
+interface Rate {
+  perS: number;
+  allPassed: boolean;
+  cpuMsPerRun: number | undefined;
+  /** Children that served the runs (realm: recycled ones included). */
+  children: number;
+}
+
+async function sandboxRate(isolation: Isolation): Promise<Rate> {
   const c0 = cpuSeconds();
-  const sb = new CodeSandbox({ concurrency, warm: concurrency });
+  const sb = new CodeSandbox({ isolation, concurrency, warm: concurrency });
+  const pids = new Set<number>();
   // Warm-up: let the first processes start (not timed).
   await Promise.all(Array.from({ length: concurrency }, () => sb.run(source, tests)));
   let allPassed = true;
@@ -63,6 +81,7 @@ async function sandboxRate(): Promise<{ perS: number; allPassed: boolean; cpuMsP
       next++;
       const r = await sb.run(source, tests);
       if (r.verdict !== 'pass') allPassed = false;
+      if (r.worker) pids.add(r.worker.pid);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -72,7 +91,7 @@ async function sandboxRate(): Promise<{ perS: number; allPassed: boolean; cpuMsP
   // included), per timed run: the machine-independent cost, whatever else runs beside us.
   const c1 = cpuSeconds();
   const cpuMsPerRun = c0 === undefined || c1 === undefined ? undefined : ((c1 - c0) * 1000) / (runs + 2 * concurrency);
-  return { perS: runs / s, allPassed, cpuMsPerRun };
+  return { perS: runs / s, allPassed, cpuMsPerRun, children: pids.size };
 }
 
 async function bareNodeRate(): Promise<{ perS: number; cpuMsPerRun: number | undefined }> {
@@ -99,35 +118,50 @@ async function bareNodeRate(): Promise<{ perS: number; cpuMsPerRun: number | und
 
 const c = containment();
 const busy = loadavg()[0];
-const sandbox = await sandboxRate();
+const realm = await sandboxRate('realm');
+const proc = await sandboxRate('process');
 const anchor = await bareNodeRate();
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, node ${process.version}`);
+const cores = availableParallelism();
+const capacityOf = (r: Rate): number | undefined => (r.cpuMsPerRun === undefined ? undefined : (cores * 1000) / r.cpuMsPerRun);
+const fixed = (v: number | undefined): number | null => (v === undefined ? null : Number(v.toFixed(2)));
+console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cores} cores, node ${process.version}`);
 console.log(`containment: network=${c.network} rlimits=${c.rlimits} dropsRoot=${c.dropsRoot} permissionModel=${c.permissionModel}`);
-console.log(`runs: ${runs}, concurrency: ${concurrency}, tests per submission: ${tests.length}`);
+console.log(`runs: ${runs} per mode, concurrency: ${concurrency}, tests per submission: ${tests.length}`);
 console.log('');
-console.log('what                                   per second');
-console.log(`sandboxed code runs (CodeSandbox)      ${sandbox.perS.toFixed(1).padStart(10)}${sandbox.allPassed ? '' : '  (SOME RUNS DID NOT PASS)'}`);
-console.log(`anchor: bare 'node -e 0' processes     ${anchor.perS.toFixed(1).padStart(10)}`);
-console.log(`ratio sandbox / anchor                 ${(sandbox.perS / anchor.perS).toFixed(2).padStart(10)}`);
-if (anchor.cpuMsPerRun !== undefined) console.log(`CPU per bare 'node -e 0' (anchor)      ${anchor.cpuMsPerRun.toFixed(1).padStart(10)} ms`);
-const capacity = sandbox.cpuMsPerRun === undefined ? undefined : (availableParallelism() * 1000) / sandbox.cpuMsPerRun;
-if (sandbox.cpuMsPerRun !== undefined) {
-  console.log(`CPU per sandboxed run (all processes)  ${sandbox.cpuMsPerRun.toFixed(1).padStart(10)} ms`);
-  console.log(`=> runs/s if these ${availableParallelism()} cores were idle ${capacity!.toFixed(1).padStart(7)}`);
-}
+console.log('what                                        per second   CPU ms/run   runs/s on idle cores');
+const row = (what: string, perS: number, cpuMs: number | undefined, note = ''): void => {
+  const cap = cpuMs === undefined ? undefined : (cores * 1000) / cpuMs;
+  console.log(`${what.padEnd(42)}${perS.toFixed(1).padStart(12)}${(cpuMs?.toFixed(1) ?? '-').padStart(13)}${(cap?.toFixed(1) ?? '-').padStart(23)}${note}`);
+};
+const bad = (r: Rate): string => (r.allPassed ? '' : '  (SOME RUNS DID NOT PASS)');
+row(`realm mode, default (${realm.children} children)`, realm.perS, realm.cpuMsPerRun, bad(realm));
+row('process mode (a fresh process per run)', proc.perS, proc.cpuMsPerRun, bad(proc));
+row("anchor: bare 'node -e 0' processes", anchor.perS, anchor.cpuMsPerRun);
+console.log(`ratio realm / anchor                      ${(realm.perS / anchor.perS).toFixed(2).padStart(12)}`);
+console.log(`ratio process / anchor                    ${(proc.perS / anchor.perS).toFixed(2).padStart(12)}`);
+console.log('(CPU ms/run: all CPU of the pool, parent, launcher and children included, per timed run;');
+console.log(' runs/s on idle cores: what these cores would give at that cost if nothing else ran.)');
 console.log(`load average at start: ${busy.toFixed(2)} (other work on the machine lowers the measured rates)`);
 if (json) {
   console.log(
     JSON.stringify({
-      code_runs_per_s: Number(sandbox.perS.toFixed(2)),
+      code_runs_per_s: Number(realm.perS.toFixed(2)),
       bare_node_per_s: Number(anchor.perS.toFixed(2)),
-      bare_node_cpu_ms: anchor.cpuMsPerRun === undefined ? null : Number(anchor.cpuMsPerRun.toFixed(2)),
-      cpu_ms_per_run: sandbox.cpuMsPerRun === undefined ? null : Number(sandbox.cpuMsPerRun.toFixed(2)),
-      idle_capacity_runs_per_s: capacity === undefined ? null : Number(capacity.toFixed(2)),
+      bare_node_cpu_ms: fixed(anchor.cpuMsPerRun),
+      cpu_ms_per_run: fixed(realm.cpuMsPerRun),
+      idle_capacity_runs_per_s: fixed(capacityOf(realm)),
       load_average: Number(busy.toFixed(2)),
       concurrency,
       runs,
-      all_passed: sandbox.allPassed,
+      all_passed: realm.allPassed && proc.allPassed,
+      default_isolation: 'realm',
+      realm_runs_per_s: Number(realm.perS.toFixed(2)),
+      realm_cpu_ms_per_run: fixed(realm.cpuMsPerRun),
+      realm_idle_capacity_runs_per_s: fixed(capacityOf(realm)),
+      realm_children: realm.children,
+      process_runs_per_s: Number(proc.perS.toFixed(2)),
+      process_cpu_ms_per_run: fixed(proc.cpuMsPerRun),
+      process_idle_capacity_runs_per_s: fixed(capacityOf(proc)),
     }),
   );
 }

@@ -246,26 +246,27 @@ async function runCases(sandbox: CodeSandbox, p: Probes, cases: Case[], want: (c
 
 for (const mode of modes) {
   test(`code: hostile programs are contained (${mode})`, async () => {
+    // Slow hostile programs with generous clocks (so that on a loaded machine the limit under
+    // test, not the clock, is what stops them), run beside the others: V8's own heap limit
+    // (small heap, reached quickly), touching 10 GB of pages (RLIMIT_DATA), 100 MB of
+    // output. Process mode: as one-off runs; realm mode: through a pool with those limits.
+    const slow = { memoryMb: 32, timeoutMs: 30000, totalTimeoutMs: 30000 };
+    const realmSlow = mode === 'realm' ? new CodeSandbox({ isolation: 'realm', concurrency: 3, warm: 0, limits: slow }) : undefined;
+    const go = (src: string, tests: CodeTest[]): Promise<CodeRunResult> => (realmSlow ? realmSlow.run(src, tests) : runCode(src, tests, slow));
+    const touch = mode === 'realm' ? 'new Uint8Array(100 * 1024 * 1024)' : 'Buffer.allocUnsafe(100 * 1024 * 1024)';
+    const slowRuns = Promise.all([
+      go('function f() { const a = []; for (;;) a.push(new Array(1e5).fill(1.5)); }', one(1)),
+      go(`function f() { const a = []; for (let i = 0; i < 100; i++) { const b = ${touch}; b.fill(1); a.push(b); } return a.length; }`, one(100)),
+      go('function f() { const s = "x".repeat(1 << 20); for (let i = 0; i < 100; i++) process.stdout.write(s); return 1; }', one(1)),
+    ]);
     const p = await openProbes(mode);
     try {
       await runCases(pools[mode], p, hostileCases(p), (c) => (mode === 'realm' ? (c[4] ?? c[3]) : c[3]));
     } finally {
       p.close();
     }
-    // Slow hostile programs with generous clocks (so that on a loaded machine the limit under
-    // test, not the clock, is what stops them): V8's own heap limit (small heap, reached
-    // quickly), touching 10 GB of pages (RLIMIT_DATA), 100 MB of output. Process mode: as
-    // one-off runs; realm mode: through a pool with those limits.
-    const slow = { memoryMb: 32, timeoutMs: 30000, totalTimeoutMs: 30000 };
-    const realmSlow = mode === 'realm' ? new CodeSandbox({ isolation: 'realm', concurrency: 3, warm: 0, limits: slow }) : undefined;
-    const go = (src: string, tests: CodeTest[]): Promise<CodeRunResult> => (realmSlow ? realmSlow.run(src, tests) : runCode(src, tests, slow));
     try {
-      const touch = mode === 'realm' ? 'new Uint8Array(100 * 1024 * 1024)' : 'Buffer.allocUnsafe(100 * 1024 * 1024)';
-      const [heap, touched, flood] = await Promise.all([
-        go('function f() { const a = []; for (;;) a.push(new Array(1e5).fill(1.5)); }', one(1)),
-        go(`function f() { const a = []; for (let i = 0; i < 100; i++) { const b = ${touch}; b.fill(1); a.push(b); } return a.length; }`, one(100)),
-        go('function f() { const s = "x".repeat(1 << 20); for (let i = 0; i < 100; i++) process.stdout.write(s); return 1; }', one(1)),
-      ]);
+      const [heap, touched, flood] = await slowRuns;
       assert.deepEqual(verdicts(heap), ['memory']);
       assert.deepEqual(verdicts(touched), ['memory']);
       assert.deepEqual(verdicts(flood), ['output-limit']);
@@ -422,6 +423,16 @@ test('code: realm mode recycles a child after recycleAfter submissions', async (
     assert.match(runs[2].worker?.retired ?? '', /ran 3 submissions/);
     assert.equal(runs[0].worker?.pid, runs[2].worker?.pid);
     assert.notEqual(runs[3].worker?.pid, runs[2].worker?.pid);
+    // A reused child that dies before saying anything about a job (here: killed from outside
+    // while the program's top level runs) costs the job nothing: it runs again on a fresh one.
+    const pid = runs[3].worker!.pid;
+    const slowLoad = 'const end = Date.now() + 1000; while (Date.now() < end) {}\nfunction add(a, b) { return a + b; }';
+    const pending = sandbox.run(slowLoad, add);
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(pid, 'SIGKILL');
+    const again = await pending;
+    assert.deepEqual(verdicts(again), ['pass', 'pass', 'pass']);
+    assert.notEqual(again.worker?.pid, pid);
   } finally {
     await sandbox.close();
   }

@@ -21,13 +21,17 @@ type Message =
 
 let children: ChildSet | undefined;
 
-function shutdown(): never {
-  children?.close();
-  process.exit(0);
+// Waits for the children to exit first, so that their CPU time is reaped into this
+// process's (bench/sandbox.ts counts it).
+let shuttingDown = false;
+function shutdown(): void {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  void (children?.close() ?? Promise.resolve()).then(() => process.exit(0));
 }
 
 async function run(id: number, job: Job): Promise<void> {
-  if (!children) return;
+  if (!children || shuttingDown) return;
   let raw: RawRun;
   try {
     raw = await children.run(job);
@@ -39,7 +43,7 @@ async function run(id: number, job: Job): Promise<void> {
 
 process.on('message', (m: Message) => {
   if (m.type === 'init') {
-    children?.close();
+    void children?.close();
     children = new ChildSet(validateLimits(m.limits), { warm: m.warm, inNetns: m.inNetns, isolation: m.isolation, recycleAfter: m.recycleAfter, exposeHostForTests: m.exposeHostForTests });
   } else if (m.type === 'run') void run(m.id, m.job);
   else if (m.type === 'close') shutdown();

@@ -216,7 +216,7 @@ export class SandboxPool {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    this.children?.close();
+    const childrenExited = this.children?.close() ?? Promise.resolve();
     const l = this.launcher;
     this.launcher = undefined;
     let exited = Promise.resolve();
@@ -228,13 +228,13 @@ export class SandboxPool {
       } catch {
         /* already gone */
       }
-      setTimeout(() => l.kill('SIGKILL'), 2000).unref();
+      setTimeout(() => l.kill('SIGKILL'), 4000).unref(); // it waits up to ~2 s for its children
     }
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(id);
       p.resolve(failed(p.job, 'sandbox pool closed'));
     }
-    return exited;
+    return Promise.all([exited, childrenExited]).then(() => undefined);
   }
 }

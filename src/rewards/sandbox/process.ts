@@ -324,7 +324,10 @@ export class SandboxProcess {
   private startupTimer: NodeJS.Timeout | undefined;
   private nonce = '';
   private runs = 0;
+  /** Realm mode: the last job got no frame at all before the process died. */
+  lastJobUnseen = false;
   private busy = false;
+  private jobFrames = 0;
   /** Realm mode: why this child must not run another submission (undefined: it may). */
   retireReason: string | undefined;
   /** Set when the child could not be started or died before ready. */
@@ -388,6 +391,11 @@ export class SandboxProcess {
     return this.child?.pid;
   }
 
+  /** Submissions this process has been given. */
+  get jobs(): number {
+    return this.runs;
+  }
+
   /** Free to take a submission: fresh (process mode), or alive and not retired (realm mode). */
   get usable(): boolean {
     if (this.dead || this.busy) return false;
@@ -438,6 +446,7 @@ export class SandboxProcess {
       }
       // Realm mode: only frames of the submission now running count.
       if (this.isolation === 'realm' && (this.nonce === '' || f.n !== this.nonce)) continue;
+      this.jobFrames++;
       if (f.t === 'out') {
         if (typeof f.s === 'string') this.output(f.fd === 2 ? 'stderr' : 'stdout', Buffer.byteLength(f.s, 'utf8'), () => f.s);
       } else if (this.onFrame) this.onFrame(f);
@@ -487,6 +496,11 @@ export class SandboxProcess {
     return new Promise((r) => this.deathWaiters.push(r));
   }
 
+  /** Resolves once the process has exited and its pipes have closed. */
+  exited(): Promise<void> {
+    return this.whenDead();
+  }
+
   /** Why the process died, as a verdict for the test that was running. */
   private deathVerdict(): { verdict: Exclude<Verdict, 'pass' | 'fail'>; message: string } {
     if (this.killedFor === 'timeout') return { verdict: 'timeout', message: 'time limit exceeded' };
@@ -524,6 +538,7 @@ export class SandboxProcess {
     this.stdout = '';
     this.stderr = '';
     this.pendingFrames = [];
+    this.jobFrames = 0;
     const t0 = Date.now();
     let readyAt = t0;
     let doneSeen = false;
@@ -641,6 +656,7 @@ export class SandboxProcess {
       const first = outcomes.findIndex((o) => o === undefined);
       fillRest(Math.min(first, at), verdict, message, true);
     }
+    this.lastJobUnseen = realm && this.jobFrames === 0 && this.dead;
     if (realm && !this.dead && this.retireReason === undefined) {
       const pid = this.child.pid;
       const used = pid === undefined ? undefined : cpuSecondsOf(pid);
@@ -703,14 +719,26 @@ export class ChildSet {
     while (this.idle.length < want) this.idle.push(this.spawnOne());
   }
 
-  /** Runs the job on a usable child; never rejects. */
+  /**
+   * Runs the job on a usable child; never rejects. A reused realm child that died before
+   * saying anything about the job (so before the job's own code could have run long, or at
+   * all) is not the job's fault as far as we can tell: the job is run again, once, on a
+   * fresh child, whose verdict stands.
+   */
   async run(job: Job): Promise<RawRun> {
+    const raw = await this.runOn(job);
+    return raw.retry ? (await this.runOn(job, true)).raw : raw.raw;
+  }
+
+  private async runOn(job: Job, fresh = false): Promise<{ raw: RawRun; retry: boolean }> {
     this.prune();
-    const p = this.idle.shift() ?? this.spawnOne();
+    const p = (fresh ? undefined : this.idle.shift()) ?? this.spawnOne();
     this.busy.add(p);
     this.refill();
+    const reused = p.jobs > 0;
     try {
-      return await p.run(job);
+      const raw = await p.run(job);
+      return { raw, retry: !fresh && reused && p.lastJobUnseen && !this.closed };
     } finally {
       this.busy.delete(p);
       if (!this.closed && p.usable && this.idle.length + this.busy.size < Math.max(1, this.options.warm)) this.idle.unshift(p);
@@ -719,11 +747,12 @@ export class ChildSet {
     }
   }
 
-  /** Kills every child (idle and busy). */
-  close(): void {
+  /** Kills every child (idle and busy); resolves once they have exited (at most ~2 s). */
+  close(): Promise<void> {
     this.closed = true;
-    for (const p of this.idle) p.kill(undefined);
-    for (const p of this.busy) p.kill(undefined);
+    const all = [...this.idle, ...this.busy];
     this.idle = [];
+    for (const p of all) p.kill(undefined);
+    return Promise.race([Promise.all(all.map((p) => p.exited())).then(() => undefined), new Promise<void>((r) => setTimeout(r, 2000).unref())]);
   }
 }
