@@ -414,7 +414,8 @@ test('code: containment layers on this machine', () => {
 });
 
 test('code: realm mode recycles a child after recycleAfter submissions', async () => {
-  const sandbox = new CodeSandbox({ isolation: 'realm', concurrency: 1, warm: 1, recycleAfter: 3 });
+  // (A fractional time limit: vm's own timeout takes whole milliseconds only.)
+  const sandbox = new CodeSandbox({ isolation: 'realm', concurrency: 1, warm: 1, recycleAfter: 3, limits: { timeoutMs: 1500.5 } });
   try {
     const runs: CodeRunResult[] = [];
     for (let i = 0; i < 4; i++) runs.push(await sandbox.run(addSource, add));
@@ -438,6 +439,7 @@ test('code: realm mode recycles a child after recycleAfter submissions', async (
   }
   assert.throws(() => new CodeSandbox({ isolation: 'threads' as Isolation }), /isolation='threads': expected 'realm' or 'process'/);
   assert.throws(() => new CodeSandbox({ recycleAfter: 0 }), /recycleAfter=0: expected an integer >= 1/);
+  assert.throws(() => new CodeSandbox({ limits: { timeoutMs: 2 ** 31 } }), /timeoutMs=2147483648: expected at most 2147483647/);
 });
 
 test('code: the pool survives its launcher dying, and works without one', async () => {

@@ -619,6 +619,8 @@ function realmMain() {
   const ArrayPrototypeSort = Array.prototype.sort;
   const ArrayPrototypeJoin = Array.prototype.join;
   const MathRandom = Math.random;
+  const MathCeil = Math.ceil;
+  const MathMin = Math.min;
   const NumberPrototypeToString = Number.prototype.toString;
   const BufferByteLength = Buffer.byteLength;
   const setIntervalFn = setInterval;
@@ -752,7 +754,8 @@ function realmMain() {
     nonce = typeof job.n === 'string' ? job.n : '';
     outLimit = typeof job.outputBytes === 'number' ? job.outputBytes : 1 << 20;
     outCount = 0;
-    const timeout = typeof job.timeoutMs === 'number' && job.timeoutMs >= 1 ? job.timeoutMs : 2000;
+    // vm wants a whole number of milliseconds below 2^32.
+    const timeout = typeof job.timeoutMs === 'number' && job.timeoutMs > 0 ? MathMin(MathCeil(job.timeoutMs), 0xffffffff) : 2000;
     const inputs = job.inputs;
     const runOpts = { timeout, breakOnSigint: false };
     const n = `,"n":${quote(nonce)}`;

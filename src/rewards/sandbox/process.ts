@@ -123,6 +123,9 @@ export function validateLimits(partial: Partial<SandboxLimits> = {}): SandboxLim
   for (const [k, v] of Object.entries(l)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`sandbox limit ${k}=${String(v)}: expected a number > 0`);
   }
+  for (const k of ['timeoutMs', 'totalTimeoutMs', 'startupTimeoutMs'] as const) {
+    if (l[k] > 2147483647) throw new RangeError(`sandbox limit ${k}=${l[k]}: expected at most 2147483647 (ms, Node's largest timer)`);
+  }
   if (!Number.isInteger(l.cpuSeconds)) throw new RangeError(`sandbox limit cpuSeconds=${l.cpuSeconds}: expected an integer`);
   if (!Number.isInteger(l.memoryMb) || l.memoryMb < 16) throw new RangeError(`sandbox limit memoryMb=${l.memoryMb}: expected an integer >= 16`);
   return l;
