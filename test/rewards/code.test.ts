@@ -211,6 +211,8 @@ function hostileCases(p: Probes): Case[] {
   return [
     ...reachCases(p),
     ['unix socket via import()', `async function f() { const net = await import("node:net"); return await new Promise((res, rej) => { const s = net.connect(${JSON.stringify(p.sockPath)}, () => res("connected")); s.on("error", rej); }); }`, one('connected'), ['error']],
+    // Realm mode: the error of a refused import() is an object of the runner's realm; its Function cannot compile strings there.
+    ['escape through a runner error', 'async function f() { try { await import("node:fs"); return "imported"; } catch (e) { try { return typeof e.constructor.constructor("return process")().getBuiltinModule; } catch (x) { return x.name; } } }', one('function'), ['fail']],
     ['fetch', `async function f() { const r = await fetch("http://127.0.0.1:${p.port}/"); return "connected"; }`, one('connected'), ['error']],
     ['infinite loop', 'function f() { for (;;) {} }', [{ args: [], expected: 1 }, { args: [], expected: 1 }], ['timeout', 'timeout']],
     ['setImmediate loop', 'function f() { return new Promise(() => { const spin = () => setImmediate(spin); spin(); }); }', one(1), ['timeout']],
