@@ -3,7 +3,7 @@
 //   'realm' (default): `warm` long-lived children, each running many submissions, every
 //     one in a fresh V8 context; a child is recycled after a timeout, memory error, output
 //     limit, crash, detected tampering, leftover async work, or `recycleAfter` submissions.
-//     A submission costs a context (~3 ms), not a Node start (~90 ms of CPU): the mode
+//     A submission costs a fresh context (a few ms), not a Node start (~90 ms of CPU): the mode
 //     that reaches the throughput the verifiers need on 2 cores (bench/sandbox.ts).
 //   'process': a fresh process per submission, never reused, `warm` of them pre-started so
 //     a submission does not wait for Node to boot. The stronger separation: nothing a
@@ -193,7 +193,8 @@ export class SandboxPool {
 
   private async viaDirect(job: Job): Promise<RawRun> {
     this.refillDirect();
-    return this.children!.run(job);
+    if (!this.children) return failed(job, 'sandbox pool closed');
+    return this.children.run(job);
   }
 
   /** Runs one submission; never rejects (failures are outcomes). */

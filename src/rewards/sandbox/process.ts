@@ -83,7 +83,8 @@
 // the submission itself; (2) the program sees ECMAScript plus console, timers and a small
 // `process` stand-in, not the Node API (no require, Buffer, fs…); (3) timing and GC state
 // carry over (a submission can observe that others ran before it, not what they did).
-// In exchange a submission costs a context (~3 ms) instead of a Node start (~90 ms CPU).
+// In exchange a submission costs a fresh context (a few ms of CPU) instead of a Node start
+// (~90 ms of CPU): bench/sandbox.ts measures both modes.
 // Not here: the pool and the launcher process (pool.ts, launcher.ts), comparing values
 // and scoring (code.ts).
 
