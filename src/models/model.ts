@@ -3,7 +3,9 @@
 // lengths), a training loss, and its KV cache factory.
 
 import type { Embedding } from '../nn/layers.ts';
-import { advanceCache, stepContext, type KVCache, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
+import { advanceCache, packStepContext, stepContext, type KVCache, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
+import type { PrefixPack } from '../nn/prefix-pack.ts';
+import { R1tsError } from '../core/errors.ts';
 import type { Module } from '../nn/module.ts';
 import type { RotaryEmbedding } from '../nn/rope.ts';
 import type { Tensor } from '../tensor/index.ts';
@@ -14,6 +16,8 @@ export interface ForwardOptions {
   cache?: KVCache | null;
   /** Valid tokens per row of ids (right padding); default: all T. */
   lengths?: readonly number[];
+  /** ids [1, N] is a shared-prefix packed row (src/nn/prefix-pack.ts); no cache, no lengths. */
+  pack?: PrefixPack | null;
 }
 
 export interface ForwardResult {
@@ -44,7 +48,10 @@ export interface DecoderBlock {
 export function runDecoder(ids: Tensor, embed: Embedding, layers: readonly DecoderBlock[], rope: RotaryEmbedding, opts: ForwardOptions): Tensor {
   const [B, T] = ids.shape;
   const cache = opts.cache ?? null;
-  const ctx = stepContext(B, T, cache, opts.lengths);
+  if (opts.pack && (cache || opts.lengths || B !== 1 || T !== opts.pack.tokens)) {
+    throw new R1tsError(`forward: a packed pass takes ids [1, ${opts.pack.tokens}] without a cache or lengths; got ids [${B}, ${T}]${cache ? ' and a cache' : ''}${opts.lengths ? ' and lengths' : ''}`);
+  }
+  const ctx = opts.pack ? packStepContext(opts.pack) : stepContext(B, T, cache, opts.lengths);
   let h = embed.forward(ids); // [B, T, C]
   layers.forEach((layer, i) => {
     h = layer.forward(h, ctx, rope, cache ? cache.layers[i] : null);

@@ -8,6 +8,7 @@
 import { attention, linear, reshape, writeRows, type Tensor } from '../tensor/index.ts';
 import type { Rng } from '../core/rng.ts';
 import type { LayerCache, StepContext } from './kv-cache.ts';
+import { packedAttention } from './prefix-pack.ts';
 import { Linear } from './layers.ts';
 import { Module } from './module.ts';
 import type { RotaryEmbedding } from './rope.ts';
@@ -53,6 +54,8 @@ export class Attention extends Module {
       writeRows(cache.k, k, ctx.cache.starts);
       writeRows(cache.v, v, ctx.cache.starts);
       o = attention(q, cache.k, cache.v, { causal: true, qOffsets: ctx.cache.qOffsets, kvLens: ctx.cache.kvLens }); // [B, T, H, D]
+    } else if (ctx.pack) {
+      o = packedAttention(q, k, v, ctx.pack); // [1, T, H, D]
     } else {
       o = attention(q, k, v, { causal: true, qOffset: 0 }); // [B, T, H, D]
     }

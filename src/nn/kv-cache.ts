@@ -8,6 +8,7 @@
 
 import { R1tsError } from '../core/errors.ts';
 import { ids, Tensor, zeros } from '../tensor/index.ts';
+import { packPositions, type PrefixPack } from './prefix-pack.ts';
 
 /** One layer's buffers: k [B, Tmax, Hk, Dk], v [B, Tmax, Hv, Dv]. */
 export interface LayerCache {
@@ -85,6 +86,13 @@ export interface StepContext {
   pos: Tensor;
   /** Present when decoding/prefilling with a cache. */
   cache: { starts: number[]; qOffsets: Tensor; kvLens: Tensor } | null;
+  /** Present for a shared-prefix packed row (prefix-pack.ts); never together with a cache. */
+  pack: PrefixPack | null;
+}
+
+/** The context of a forward pass over a packed row [1, pack.tokens]. */
+export function packStepContext(pack: PrefixPack): StepContext {
+  return { B: 1, T: pack.tokens, pos: ids(packPositions(pack)), cache: null, pack };
 }
 
 /**
@@ -96,7 +104,7 @@ export function stepContext(B: number, T: number, cache: KVCache | null, lengths
   const pos = new Int32Array(B * T);
   if (!cache) {
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
-    return { B, T, pos: ids(pos), cache: null };
+    return { B, T, pos: ids(pos), cache: null, pack: null };
   }
   if (cache.batch !== B) throw new R1tsError(`KV cache: the cache holds ${cache.batch} sequences, the batch has ${B}`);
   const starts: number[] = [];
@@ -110,7 +118,7 @@ export function stepContext(B: number, T: number, cache: KVCache | null, lengths
     kvLens[b] = start + len;
     for (let t = 0; t < T; t++) pos[b * T + t] = start + t;
   }
-  return { B, T, pos: ids(pos), cache: { starts, qOffsets: ids(Int32Array.from(starts)), kvLens: ids(kvLens) } };
+  return { B, T, pos: ids(pos), cache: { starts, qOffsets: ids(Int32Array.from(starts)), kvLens: ids(kvLens) }, pack: null };
 }
 
 /** After a forward pass: the cache now holds lengths[b] more tokens of sequence b. */

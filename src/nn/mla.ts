@@ -15,6 +15,7 @@
 import type { Rng } from '../core/rng.ts';
 import { attention, broadcastTo, cat, linear, matmul, narrow, permute, reshape, writeRows, type Tensor } from '../tensor/index.ts';
 import type { LayerCache, LayerCacheShape, StepContext } from './kv-cache.ts';
+import { packedAttention } from './prefix-pack.ts';
 import { Linear, RMSNorm } from './layers.ts';
 import { Module } from './module.ts';
 import type { RotaryEmbedding } from './rope.ts';
@@ -119,6 +120,7 @@ export class MLA extends Module {
       writeRows(cache.v, v, ctx.cache.starts);
       return attention(q, cache.k, cache.v, { causal: true, scale: this.softmaxScale, qOffsets: ctx.cache.qOffsets, kvLens: ctx.cache.kvLens });
     }
+    if (ctx.pack) return packedAttention(q, k, v, ctx.pack, this.softmaxScale);
     return attention(q, k, v, { causal: true, scale: this.softmaxScale, qOffset: 0 });
   }
 }

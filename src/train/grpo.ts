@@ -32,6 +32,7 @@ import type { Grade, Task, TaskItem } from '../tasks/task.ts';
 import * as T from '../tensor/index.ts';
 import type { TextTokenizer } from '../tokenizer/index.ts';
 import { groupAdvantages, grpoLoss, type Aggregation } from './grpo-loss.ts';
+import { prefixPack, type PrefixPack } from '../nn/prefix-pack.ts';
 
 export interface GrpoOptions {
   /** Prompts per step (groups). */
@@ -59,6 +60,8 @@ export interface GrpoOptions {
   refRefreshEvery: number;
   /** Padded positions per training micro-batch (bounds the logits' memory: positions × V floats). */
   microBatchPositions: number;
+  /** Train on each group's prompt once, its completions packed after it (exact; src/nn/prefix-pack.ts). */
+  sharePrefix: boolean;
   seed: number;
 }
 
@@ -84,6 +87,7 @@ export const GRPO_DEFAULTS: GrpoOptions = {
   overlongBuffer: 0,
   refRefreshEvery: 0,
   microBatchPositions: 8192,
+  sharePrefix: true,
   seed: 0,
 };
 
@@ -247,10 +251,13 @@ export class GrpoTrainer {
   }
 
   /**
-   * μ optimizer steps on the kept rollouts; returns loss statistics. Rows are sorted by length
-   * and cut into micro-batches of at most o.microBatchPositions padded positions (microBatchPositions), each padded only to
-   * its own longest row; token weights are computed over the whole batch first, so the
-   * micro-batch losses (and gradients) sum to exactly the whole batch's.
+   * μ optimizer steps on the kept rollouts; returns loss statistics. The rows are cut into
+   * micro-batches of at most o.microBatchPositions positions. With sharePrefix (default) a
+   * micro-batch packs whole groups, each group's prompt once and its G completions after it
+   * (src/nn/prefix-pack.ts: exact, and far fewer positions when the prompt is long);
+   * otherwise rows are sorted by length, each micro-batch padded to its own longest row.
+   * Token weights are computed over the whole batch first, so the micro-batch losses (and
+   * gradients) sum to exactly the whole batch's.
    */
   private trainOn(rs: Rollout[]): Record<string, number> {
     const o = this.o;
@@ -260,49 +267,16 @@ export class GrpoTrainer {
     const lossTokens = rs.map((r) => (o.overlongFilter && r.truncated ? 0 : r.result.tokens.length));
     const total = lossTokens.reduce((s, x) => s + x, 0);
     const rowWeight = lossTokens.map((m) => (m === 0 ? 0 : o.aggregation === 'sequence' ? 1 / (N * m) : o.aggregation === 'token' ? 1 / total : 1 / (N * o.maxTokens)));
-    // position p of a row predicts token p+1: a row of prompt + completion has len − 1 positions
-    const positions = rs.map((r) => r.prompt.length + r.result.tokens.length - 1);
-    const order = rs.map((_, i) => i).sort((a, b) => positions[a] - positions[b]);
-    const chunks: number[][] = [];
-    for (let k = 0; k < order.length; ) {
-      const chunk: number[] = [];
-      while (k < order.length && (chunk.length + 1) * positions[order[k]] <= o.microBatchPositions || (chunk.length === 0 && k < order.length)) chunk.push(order[k++]);
-      chunks.push(chunk);
-    }
-    const batches = chunks.map((rows) => {
-      const n = rows.length;
-      const L = Math.max(...rows.map((i) => positions[i]));
-      const ids = new Int32Array(n * L);
-      const targets = new Int32Array(n * L).fill(-100);
-      const mask = new Float32Array(n * L);
-      const oldLogp = new Float32Array(n * L);
-      const weights = new Float32Array(n * L);
-      rows.forEach((i, b) => {
-        const r = rs[i];
-        const seq = [...r.prompt, ...r.result.tokens];
-        for (let p = 0; p < positions[i]; p++) ids[b * L + p] = seq[p];
-        r.result.tokens.forEach((tok, j) => {
-          const p = r.prompt.length - 1 + j; // the position whose output predicts completion token j
-          targets[b * L + p] = tok;
-          oldLogp[b * L + p] = r.result.logprobs[j];
-          if (lossTokens[i] > 0) {
-            mask[b * L + p] = 1;
-            weights[b * L + p] = rowWeight[i];
-          }
-        });
-      });
-      const idsT = T.ids(ids, [n, L]);
-      const targetsT = T.ids(targets, [n, L]);
-      let refLogp: Float32Array | null = null;
+    const batches = o.sharePrefix ? this.packedBatches(rs, lossTokens, rowWeight, advantages) : this.paddedBatches(rs, lossTokens, rowWeight, advantages);
+    for (const b of batches) {
       if (o.beta > 0 && reference) {
-        refLogp = T.noGrad(() => {
-          const { logits: raw } = reference.forward(idsT); // [n, L, V]
-          const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [n, L, V]
-          return Float32Array.from(T.neg(T.crossEntropyRows(logits, targetsT)).data as Float32Array);
+        b.refLogp = T.noGrad(() => {
+          const { logits: raw } = reference.forward(b.idsT, { pack: b.pack }); // [Bm, Tm, V]
+          const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [Bm, Tm, V]
+          return Float32Array.from(T.neg(T.crossEntropyRows(logits, b.targetsT)).data as Float32Array);
         });
       }
-      return { n, L, idsT, targetsT, mask, oldLogp, weights, refLogp, advantages: Float32Array.from(rows.map((i) => advantages[i])) };
-    });
+    }
     const out: Record<string, number> = {};
     for (let it = 0; it < o.mu; it++) {
       const lr = o.lr * Math.min(1, (this.stepCount + 1) / Math.max(1, o.warmupSteps));
@@ -311,32 +285,163 @@ export class GrpoTrainer {
       let loss = 0;
       const acc = { tokens: 0, clip: 0, kl: 0, ratio: 0, entropy: 0 };
       for (const b of batches) {
-        const { logits: raw } = model.forward(b.idsT); // [n, L, V]
+        const { logits: raw } = model.forward(b.idsT, { pack: b.pack }); // [Bm, Tm, V]
         // π_old came from softmax(logits / temperature): the ratio compares like with like
-        const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [n, L, V]
-        const logp = T.neg(T.crossEntropyRows(logits, b.targetsT)); // [n, L], 0 off the completions
-        const r = grpoLoss(logp, { N: b.n, T: b.L, mask: b.mask, oldLogp: b.oldLogp, refLogp: b.refLogp, advantages: b.advantages, weights: b.weights }, {
-          epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens,
-        });
-        r.loss.backward();
-        loss += r.loss.item();
-        const t = r.stats.tokens;
-        acc.tokens += t;
-        acc.clip += r.stats.clipFrac * t;
-        acc.kl += r.stats.kl * t;
-        acc.ratio += r.stats.ratio * t;
-        if (it === 0) acc.entropy += meanEntropy(logits, b.mask) * t;
+        const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [Bm, Tm, V]
+        const logpAll = T.neg(T.crossEntropyRows(logits, b.targetsT)); // [Bm, Tm], 0 off the completions
+        const flat = T.reshape(logpAll, [1, logpAll.size]); // [1, Bm·Tm]
+        let mbLoss: T.Tensor | null = null;
+        for (const seg of b.segments) {
+          const n = seg.advantages.length;
+          const span = n * seg.L;
+          const at = (a: Float32Array) => a.subarray(seg.offset, seg.offset + span);
+          const logp = b.segments.length === 1 && span === logpAll.size ? T.reshape(logpAll, [n, seg.L]) : T.reshape(T.narrow(flat, 1, seg.offset, span), [n, seg.L]); // [n, L]
+          const r = grpoLoss(logp, { N: n, T: seg.L, mask: at(b.mask), oldLogp: at(b.oldLogp), refLogp: b.refLogp ? at(b.refLogp) : null, advantages: seg.advantages, weights: at(b.weights) }, {
+            epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens,
+          });
+          mbLoss = mbLoss ? T.add(mbLoss, r.loss) : r.loss;
+          const t = r.stats.tokens;
+          acc.tokens += t;
+          acc.clip += r.stats.clipFrac * t;
+          acc.kl += r.stats.kl * t;
+          acc.ratio += r.stats.ratio * t;
+        }
+        if (mbLoss) {
+          mbLoss.backward();
+          loss += mbLoss.item();
+        }
+        if (it === 0) acc.entropy += meanEntropy(logits, b.mask) * b.maskTokens;
       }
       const gn = clipGradNorm(model.parameters(), o.gradClip);
       this.opt.step();
       if (it === 0) {
         const d = Math.max(1, acc.tokens);
-        Object.assign(out, { loss, clip_fraction: acc.clip / d, kl: acc.kl / d, ratio: acc.ratio / d, entropy: acc.entropy / d, grad_norm: gn, lr, micro_batches: batches.length });
+        Object.assign(out, { loss, clip_fraction: acc.clip / d, kl: acc.kl / d, ratio: acc.ratio / d, entropy: acc.entropy / d, grad_norm: gn, lr, micro_batches: batches.length, train_positions: batches.reduce((s, b) => s + b.idsT.size, 0) });
       }
     }
     out.train_tokens = total * o.mu;
     return out;
   }
+
+  /** Rows sorted by length, cut into micro-batches, each padded to its longest row. */
+  private paddedBatches(rs: Rollout[], lossTokens: number[], rowWeight: number[], advantages: Float32Array): MicroBatch[] {
+    // position p of a row predicts token p+1: a row of prompt + completion has len − 1 positions
+    const positions = rs.map((r) => r.prompt.length + r.result.tokens.length - 1);
+    const order = rs.map((_, i) => i).sort((a, b) => positions[a] - positions[b]);
+    const chunks: number[][] = [];
+    for (let k = 0; k < order.length; ) {
+      const chunk: number[] = [];
+      while (k < order.length && ((chunk.length + 1) * positions[order[k]] <= this.o.microBatchPositions || chunk.length === 0)) chunk.push(order[k++]);
+      chunks.push(chunk);
+    }
+    return chunks.map((rows) => {
+      const n = rows.length;
+      const L = Math.max(...rows.map((i) => positions[i]));
+      const mb = newMicroBatch(n * L);
+      const ids = new Int32Array(n * L);
+      rows.forEach((i, b) => {
+        const r = rs[i];
+        const seq = [...r.prompt, ...r.result.tokens];
+        for (let p = 0; p < positions[i]; p++) ids[b * L + p] = seq[p];
+        // the position whose output predicts completion token j
+        fillRow(mb, b * L + r.prompt.length - 1, r, lossTokens[i] > 0 ? rowWeight[i] : 0);
+      });
+      return finishMicroBatch(mb, T.ids(ids, [n, L]), null, [{ offset: 0, L, advantages: Float32Array.from(rows.map((i) => advantages[i])) }]);
+    });
+  }
+
+  /**
+   * Whole groups packed with their shared prompt (src/nn/prefix-pack.ts). A row is the
+   * prompt's last token then the completion but its last token, so every row position
+   * predicts one completion token; the shared prefix is the prompt without its last token.
+   * Rows that carry no loss are left out; consecutive rows form a group only when their
+   * prompts are equal (a group of G completions of one prompt always is).
+   */
+  private packedBatches(rs: Rollout[], lossTokens: number[], rowWeight: number[], advantages: Float32Array): MicroBatch[] {
+    const G = this.o.groupSize;
+    const groups: number[][] = [];
+    for (let g = 0; g < rs.length; g += G) {
+      const rows = Array.from({ length: Math.min(G, rs.length - g) }, (_, j) => g + j).filter((i) => lossTokens[i] > 0);
+      for (const i of rows) {
+        const last = groups[groups.length - 1];
+        if (last && last[0] >= g && samePrompt(rs[last[0]].prompt, rs[i].prompt)) last.push(i);
+        else groups.push([i]);
+      }
+    }
+    const cost = (rows: number[]) => rs[rows[0]].prompt.length - 1 + rows.length * Math.max(...rows.map((i) => rs[i].result.tokens.length));
+    const chunks: number[][][] = [];
+    for (const grp of groups) {
+      const last = chunks[chunks.length - 1];
+      if (last && last.reduce((s, g) => s + cost(g), 0) + cost(grp) <= this.o.microBatchPositions) last.push(grp);
+      else chunks.push([grp]);
+    }
+    return chunks.map((chunk) => {
+      const pack = prefixPack(chunk.map((rows) => ({ prefix: rs[rows[0]].prompt.length - 1, lens: rows.map((i) => rs[i].result.tokens.length) })));
+      const mb = newMicroBatch(pack.tokens);
+      const ids = new Int32Array(pack.tokens);
+      const segments: Segment[] = [];
+      chunk.forEach((rows, gi) => {
+        const pg = pack.groups[gi];
+        const prompt = rs[rows[0]].prompt;
+        for (let t = 0; t < pg.prefix; t++) ids[pg.start + t] = prompt[t];
+        rows.forEach((i, r) => {
+          const at = pg.start + pg.prefix + r * pg.rowLen;
+          const toks = rs[i].result.tokens;
+          ids[at] = prompt[prompt.length - 1];
+          for (let j = 0; j + 1 < toks.length; j++) ids[at + 1 + j] = toks[j];
+          fillRow(mb, at, rs[i], rowWeight[i]);
+        });
+        segments.push({ offset: pg.start + pg.prefix, L: pg.rowLen, advantages: Float32Array.from(rows.map((i) => advantages[i])) });
+      });
+      return finishMicroBatch(mb, T.ids(ids, [1, pack.tokens]), pack, segments);
+    });
+  }
+}
+
+/** A run of `advantages.length` rows of L positions each, starting at `offset` of the flattened micro-batch. */
+interface Segment {
+  offset: number;
+  L: number;
+  advantages: Float32Array;
+}
+
+/** One forward/backward: ids and, per position, the target and the loss inputs. */
+interface MicroBatch {
+  idsT: T.Tensor;
+  pack: PrefixPack | null;
+  targets: Int32Array;
+  targetsT: T.Tensor;
+  mask: Float32Array;
+  maskTokens: number;
+  oldLogp: Float32Array;
+  weights: Float32Array;
+  refLogp: Float32Array | null;
+  segments: Segment[];
+}
+
+function newMicroBatch(n: number) {
+  return { targets: new Int32Array(n).fill(-100), mask: new Float32Array(n), oldLogp: new Float32Array(n), weights: new Float32Array(n) };
+}
+
+/** Completion token j of r is predicted at flattened position at + j. */
+function fillRow(mb: ReturnType<typeof newMicroBatch>, at: number, r: Rollout, weight: number): void {
+  r.result.tokens.forEach((tok, j) => {
+    mb.targets[at + j] = tok;
+    mb.oldLogp[at + j] = r.result.logprobs[j];
+    if (weight > 0) {
+      mb.mask[at + j] = 1;
+      mb.weights[at + j] = weight;
+    }
+  });
+}
+
+function finishMicroBatch(mb: ReturnType<typeof newMicroBatch>, idsT: T.Tensor, pack: PrefixPack | null, segments: Segment[]): MicroBatch {
+  const targetsT = T.ids(mb.targets, idsT.shape);
+  return { ...mb, idsT, pack, targetsT, maskTokens: mb.mask.reduce((s, x) => s + x, 0), refLogp: null, segments };
+}
+
+function samePrompt(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Mean entropy (nats) of the policy's next-token distributions at the masked positions. */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.ts';
 import { additionTask, columns, extractInteger, isHeldOutPair } from '../../src/tasks/arithmetic.ts';
-import { hasR1Form } from '../../src/tasks/grade.ts';
+import { editDistance, hasR1Form } from '../../src/tasks/grade.ts';
 import { corpusDocuments, workedSteps } from '../../src/tasks/arithmetic-corpus.ts';
 
 test('columns of the addition procedure, carries included', () => {
@@ -62,9 +62,24 @@ test('the grader: answer tag first, else the last integer; format credit only wi
   const task = additionTask();
   const item = { id: '357+486', question: 'What is 357+486?', gold: '843' };
   const r1 = ' 7+6=13, write 3 carry 1. 5+8+1=14, write 4 carry 1. 3+4+1=8, write 8. </think> <answer>843</answer>';
-  assert.deepEqual(task.grade(item, r1), { correct: true, answer: '843', format: true, reward: 1, rewards: { correct: 1, format: 1 } });
+  assert.deepEqual(task.grade(item, r1), { correct: true, answer: '843', format: true, reward: 1, rewards: { correct: 1, format: 1, think_close: 1, answer_tags: 1 } });
   assert.equal(task.grade(item, ' 843 </think> <answer>844</answer>').reward, 0);
-  assert.equal(task.grade(item, ' steps </work> So the answer is 843.').reward, 0.5);
+  assert.equal(task.grade(item, ' steps </work> So the answer is 843.').reward, 0.52, '</work>: edit distance 4 from think');
+  assert.equal(task.grade(item, ' So the answer is 843.').reward, 0.5);
+  // each half of the form earns 0.2, but only with a right answer
+  assert.equal(task.grade(item, ' steps </think> So the answer is 843.').reward, 0.7);
+  assert.equal(task.grade(item, ' steps </thnk> <answer>843</answer>').reward, 0.78, 'a near name: 0.2·0.5·(1 − 1/5)');
+  assert.equal(task.grade(item, ' steps </qqqqqqq> <answer>843</answer>').reward, 0.7, 'a far name earns nothing');
+  assert.equal(task.grade(item, ' steps <answer>843</answer>').reward, 0.7);
+  assert.equal(editDistance('tthuk', 'think'), 3);
+  assert.equal(editDistance('thnk', 'think'), 1);
+  assert.equal(editDistance('', 'think'), 5);
+  assert.equal(editDistance('think', 'think'), 0);
+  assert.equal(task.grade(item, ' steps </think> So <answer>843</answer>').reward, 0.9, 'both halves, text between: not the form');
+  assert.equal(task.grade(item, ' steps </think> So <answer>843</answer>').format, false);
+  assert.equal(task.grade(item, ' steps </think> So the answer is 844.').reward, 0);
+  assert.equal(task.grade(item, ' </think> x </think> <answer>843</answer>').rewards.think_close, 0, 'two closes');
+  assert.equal(task.grade(item, ' <answer>843</answer> so').rewards.answer_tags, 0, 'not at the end');
   assert.equal(task.grade(item, ' </think> <answer>844</answer> 843').correct, false, 'the tagged answer wins');
   assert.equal(task.grade(item, ' <answer>843</answer>').format, false, 'no </think>');
   assert.equal(task.grade(item, ' x </think> <answer>843</answer> more').format, false, 'text after the answer');

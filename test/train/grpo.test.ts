@@ -11,7 +11,7 @@ import type { Task } from '../../src/tasks/task.ts';
 import { trainBpe } from '../../src/tokenizer/index.ts';
 import { GRPO_DEFAULTS, GrpoTrainer, reflectionCount } from '../../src/train/grpo.ts';
 
-function tinySetup(seed: number) {
+function tinySetup(seed: number, prompt = 'the ') {
   const tokenizer = trainBpe('the cat sat on a mat and a bat ate a rat. abc xyz 0123456789', {
     vocabSize: 256 + 8 + 1, specialTokens: [{ content: '<eos>', special: true }], eos: '<eos>',
   });
@@ -26,7 +26,7 @@ function tinySetup(seed: number) {
     },
   };
   const engine = new Engine(model, { maxBatch: 64, decode: (ids) => tokenizer.decode(ids) });
-  const encodePrompt = () => tokenizer.encode('the ');
+  const encodePrompt = () => tokenizer.encode(prompt);
   return { tokenizer, model, task, engine, encodePrompt };
 }
 
@@ -76,20 +76,30 @@ test('rollouts at temperature ≠ 1: the training forward scales logits the same
   assert.ok(Math.abs(metrics.ratio - 1) < 1e-4, `mean ratio ${metrics.ratio}`);
 });
 
-test('micro-batching by length: the same gradient as one batch (weights are global)', async () => {
-  for (const aggregation of ['sequence', 'token', 'constant'] as const) {
+test('micro-batching, padded or prefix-packed: the same gradient as one batch (weights are global)', async () => {
+  for (const [aggregation, beta] of [['sequence', 0], ['token', 0.04], ['constant', 0]] as const) {
     const grads: Float32Array[][] = [];
-    for (const microBatchPositions of [1 << 20, 8]) {
-      const { tokenizer, model, task, engine, encodePrompt } = tinySetup(3);
-      const trainer = new GrpoTrainer({ model, reference: null, engine, tokenizer, task, encodePrompt, stopTokens: [], stopStrings: [] }, {
-        ...GRPO_DEFAULTS, promptsPerStep: 4, groupSize: 8, maxTokens: 6, seed: 5, microBatchPositions, aggregation, gradClip: 1e9,
+    const positions: number[] = [];
+    const layouts = [[false, 1 << 20], [false, 8], [true, 1 << 20], [true, 8]] as const;
+    for (const [sharePrefix, microBatchPositions] of layouts) {
+      const { tokenizer, model, task, engine, encodePrompt } = tinySetup(3, 'the cat sat on a mat and ');
+      const reference = beta > 0 ? tinySetup(3).model : null;
+      const trainer = new GrpoTrainer({ model, reference, engine, tokenizer, task, encodePrompt, stopTokens: [], stopStrings: [] }, {
+        ...GRPO_DEFAULTS, promptsPerStep: 4, groupSize: 8, maxTokens: 6, seed: 5, microBatchPositions, sharePrefix, aggregation, beta, gradClip: 1e9,
       });
+      // the trainer starts the reference as a copy of the policy: move it away so the KL term acts
+      for (const p of reference?.parameters() ?? []) (p.data as Float32Array).forEach((x, k, a) => (a[k] = x * 1.05));
       const { metrics } = await trainer.step();
       assert.ok(microBatchPositions === 8 ? metrics.micro_batches > 1 : metrics.micro_batches === 1, `micro-batches: ${metrics.micro_batches}`);
+      if (beta > 0) assert.ok(metrics.kl > 0, 'the reference differs from the policy');
       grads.push(model.parameters().map((p) => Float32Array.from(p.grad!.data as Float32Array)));
+      positions.push(metrics.train_positions);
     }
+    assert.ok(positions[2] < 0.6 * positions[0], `the prompt is trained once per group: ${positions[2]} packed vs ${positions[0]} padded positions`);
     const scale = Math.max(...grads[0].map((g) => g.reduce((m, x) => Math.max(m, Math.abs(x)), 0)));
     assert.ok(scale > 0);
-    grads[0].forEach((a, i) => a.forEach((x, k) => assert.ok(Math.abs(x - grads[1][i][k]) < 1e-5 * scale, `${aggregation}: gradient ${i}[${k}]: ${x} vs ${grads[1][i][k]}`)));
+    for (let l = 1; l < layouts.length; l++) {
+      grads[0].forEach((a, i) => a.forEach((x, k) => assert.ok(Math.abs(x - grads[l][i][k]) < 1e-5 * scale, `${aggregation}, layout ${layouts[l]}: gradient ${i}[${k}]: ${x} vs ${grads[l][i][k]}`)));
+    }
   }
 });
