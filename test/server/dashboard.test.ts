@@ -30,6 +30,8 @@ test.after(async () => {
   await Promise.all(servers.map((s) => s.close()));
   rmSync(dir, { recursive: true, force: true });
 });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const getJson = async (url: string): Promise<any> => (await fetch(url)).json();
 const start = async (webDir = web) => {
   const s = await startDashboard({ runsDir: runs, port: 0, webDir, pollMs: 5000, maxPoints: 400 });
   servers.push(s);
@@ -92,25 +94,25 @@ async function sse(url: string) {
 
 test('runs list, downsampled metrics and paged samples', async () => {
   const s = await start();
-  const list = await (await fetch(`${s.url}api/runs`)).json();
+  const list = await getJson(`${s.url}api/runs`);
   assert.deepEqual(list.runs.map((r: { name: string }) => r.name), ['r1']);
-  const m = await (await fetch(`${s.url}api/runs/r1/metrics`)).json();
+  const m = await getJson(`${s.url}api/runs/r1/metrics`);
   assert.equal(m.rows, 3000);
   assert.equal(m.downsampled, true);
   assert.ok(m.points <= 400 && m.step.length === m.points);
   assert.equal(Math.max(...m.series.reward), Math.sin(1234 / 50) + 10); // the spike survives
-  const full = await (await fetch(`${s.url}api/runs/r1/metrics?maxPoints=5000`)).json();
+  const full = await getJson(`${s.url}api/runs/r1/metrics?maxPoints=5000`);
   assert.equal(full.points, 3000);
   assert.equal((await fetch(`${s.url}api/runs/r1/metrics?maxPoints=1`)).status, 400);
-  const page = await (await fetch(`${s.url}api/runs/r1/samples?filter=incorrect&limit=10&offset=5`)).json();
+  const page = await getJson(`${s.url}api/runs/r1/samples?filter=incorrect&limit=10&offset=5`);
   assert.deepEqual([page.total, page.matched, page.items.length], [120, 60, 10]);
   assert.ok(page.items.every((x: { correct: boolean }) => x.correct === false));
   assert.equal(page.items[0].index, 108); // newest first: incorrect are the even ones, 118, 116, ... the 6th is 108
-  const byPrompt = await (await fetch(`${s.url}api/runs/r1/samples?prompt=p3&order=asc&limit=1000`)).json();
+  const byPrompt = await getJson(`${s.url}api/runs/r1/samples?prompt=p3&order=asc&limit=1000`);
   assert.deepEqual(byPrompt.items.map((x: { step: number }) => x.step).slice(0, 3), [3, 10, 17]);
   const bad = await fetch(`${s.url}api/runs/r1/samples?filter=maybe`);
   assert.equal(bad.status, 400);
-  assert.match((await bad.json()).error, /expected all, correct or incorrect/);
+  assert.match(((await bad.json()) as { error: string }).error, /expected all, correct or incorrect/);
 });
 
 test('bad run names get 404 and never reach outside the runs folder', async () => {
@@ -143,8 +145,8 @@ test('the built page is served; without it / says how to build it', async () => 
 
 test('events: appended lines arrive, a torn line only once complete, a rewrite restarts', async () => {
   const s = await start();
-  const m0 = await (await fetch(`${s.url}api/runs/r1/metrics`)).json();
-  const p0 = await (await fetch(`${s.url}api/runs/r1/samples?limit=1`)).json();
+  const m0 = await getJson(`${s.url}api/runs/r1/metrics`);
+  const p0 = await getJson(`${s.url}api/runs/r1/samples?limit=1`);
   const ev = await sse(`${s.url}api/runs/r1/events?metrics=${m0.offset}&samples=${p0.offset}&samplesCount=${p0.total}`);
   try {
     await new Promise((r) => setTimeout(r, 100));
