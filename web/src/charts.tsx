@@ -88,6 +88,7 @@ function buildData(lines: Line[], runs: RunData[], xMode: XMode, w: number): uPl
   return tables.length === 1 ? tables[0] : uPlot.join(tables);
 }
 
+const axisFmt = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 1e5 || Math.abs(v) < 1e-3 ? v.toExponential(1) : String(Number(v.toPrecision(4))));
 const fmt = (v: number | null) => (v === null || v === undefined ? '–' : Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(2) : v.toFixed(3));
 
 export function Chart(props: { group: ChartGroup | { id: string; title: string }; lines: Line[]; runs: RunData[]; xMode: XMode; smoothing: number; versions: string }) {
@@ -108,10 +109,14 @@ export function Chart(props: { group: ChartGroup | { id: string; title: string }
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height: 220,
-      scales: { x: { time: false } },
+      scales: {
+        x: { time: false },
+        // a flat curve gets a small band around it, not uPlot's 0..100
+        y: { range: (_u, min, max) => (min === max ? [min - (Math.abs(min) || 1) * 0.1, max + (Math.abs(max) || 1) * 0.1] : uPlot.rangeNum(min, max, 0.1, true)) },
+      },
       axes: [
         { label: xMode === 'step' ? 'step' : 'minutes since start', stroke: '#333', grid: { stroke: '#e5e5e5' } },
-        { stroke: '#333', grid: { stroke: '#e5e5e5' }, size: 60, values: (_u, vs) => vs.map((v) => fmt(v)) },
+        { stroke: '#333', grid: { stroke: '#e5e5e5' }, size: 70, values: (_u, vs) => vs.map((v) => axisFmt(v)) },
       ],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },

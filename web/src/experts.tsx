@@ -77,7 +77,7 @@ export function Experts(props: { run: RunData | null }) {
         return (
           <section key={k}>
             <h3>{k} <span class="muted">(colour: 0 → {vmax.toFixed(1)}, 1 = balanced)</span></h3>
-            <div class="scale" aria-hidden="true" />
+            <div class="scale-row" aria-hidden="true"><span>0</span><div class="scale" /><span>{vmax.toFixed(1)}</span><span class="muted">rows: experts 0…E−1 top to bottom; columns: steps left to right</span></div>
             {Array.from({ length: L }, (_, layer) => (
               <Heatmap key={layer} title={`layer ${layer}`} steps={steps} rows={frames.map((f) => f[layer] ?? [])} vmax={vmax} />
             ))}
