@@ -80,7 +80,7 @@ export async function dashboardCommand(args: string[]): Promise<number> {
     return 2;
   }
   const runsDir = resolve(v.runs ?? 'runs');
-  const d = await startDashboard({ runsDir, port, host: v.host });
+  const d = await startDashboard({ runsDir, port, host: v.host, prewarm: 8 });
   console.log(`dashboard of ${runsDir}: ${d.url}  (Ctrl-C to stop)`);
   await new Promise<void>((ok) => {
     const stop = () => {

@@ -41,6 +41,12 @@ export const DashboardOptionsSchema = z.object({
   maxPointsLimit: z.number().int().min(2).default(20000),
   /** SSE keep-alive comment interval, ms. */
   heartbeatMs: z.number().int().min(100).default(15000),
+  /**
+   * Read the newest runs' files in the background after start, so the first view of a large
+   * run finds them parsed (r1ts dashboard does; the --dashboard of a training run does not,
+   * to leave the CPU to training).
+   */
+  prewarm: z.number().int().min(0).default(0),
   /** With the port in use, take a free one instead of failing. */
   fallbackPort: z.boolean().default(false),
 });
@@ -51,6 +57,8 @@ export interface RunningDashboard {
   port: number;
   /** Open event streams (for tests). */
   readonly streams: number;
+  /** Runs whose files have been read into the cache (for tests). */
+  readonly cached: number;
   close(): Promise<void>;
 }
 
@@ -247,6 +255,22 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     await listen(0);
   }
   const port = (server.address() as AddressInfo).port;
+  let closed = false;
+  if (o.prewarm > 0) {
+    // one run per macrotask, so requests are served between them
+    const queue = listRuns(runsDir).slice(0, o.prewarm).map((r) => r.name);
+    const next = () => {
+      const name = queue.shift();
+      if (closed || name === undefined) return;
+      try {
+        const r = run(name);
+        r.metrics.update();
+        r.samples.update();
+      } catch { /* gone or unreadable: the request for it will say so */ }
+      setImmediate(next);
+    };
+    setImmediate(next);
+  }
   const host = o.host === '0.0.0.0' || o.host === '::' ? 'localhost' : o.host.includes(':') ? `[${o.host}]` : o.host;
   return {
     url: `http://${host}:${port}/`,
@@ -254,7 +278,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     get streams() {
       return closers.size;
     },
+    get cached() {
+      return cache.size;
+    },
     close: () => new Promise<void>((ok) => {
+      closed = true;
       for (const c of [...closers]) c();
       server.close(() => ok());
       server.closeAllConnections();

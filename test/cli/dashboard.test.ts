@@ -153,6 +153,22 @@ test('live dashboard of a real GRPO run in headless Chromium', { skip, timeout: 
       await page2.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
       console.log(`# 100,000-step metrics file: smoothing change redrawn in ${(performance.now() - t2).toFixed(0)} ms`);
       await page2.screenshot({ path: join(root, 'test-artifacts', 'dashboard-100k.png') });
+
+      // two runs overlaid: one reward line per run
+      await page2.goto(`${d.url}?run=big,e2e`);
+      await page2.waitForFunction(`document.querySelector('[data-testid="chart-reward"] .u-legend')?.textContent.includes('e2e: reward')`, undefined, { timeout: 30_000 });
+      const legend = (await page2.getByTestId('chart-reward').locator('.u-legend').textContent()) ?? '';
+      assert.match(legend, /big: reward/);
+
+      // MoE expert load: one heatmap per layer
+      const moe = join(runs, 'moe');
+      mkdirSync(moe);
+      writeFileSync(join(moe, 'metrics.jsonl'), Array.from({ length: 50 }, (_, i) => JSON.stringify({ step: i + 1, time: 1.7e9 + i, loss: 1, expert_load: [[1 + i / 50, 1, 1 - i / 50, 1], [2, 0, 1, 1]] })).join('\n') + '\n');
+      await page2.goto(`${d.url}?run=moe&tab=experts`);
+      await page2.locator('.heatmap canvas').nth(1).waitFor({ timeout: 30_000 });
+      assert.equal(await page2.locator('.heatmap canvas').count(), 2);
+      assert.match((await page2.locator('.heatmap figcaption').first().textContent()) ?? '', /layer 0 — 4 experts × 50 steps/);
+      await page2.screenshot({ path: join(root, 'test-artifacts', 'dashboard-experts.png') });
     } finally {
       await d.close();
     }

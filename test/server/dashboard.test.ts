@@ -195,3 +195,13 @@ test('events fall back to polling when no watch event comes', async () => {
     ev.close();
   }
 });
+
+test('prewarm reads the newest runs in the background after start', async () => {
+  const s = await startDashboard({ runsDir: runs, port: 0, webDir: web, prewarm: 1 });
+  servers.push(s);
+  const cold = await start();
+  const deadline = Date.now() + 3000;
+  while (s.cached < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(s.cached, 1);
+  assert.equal(cold.cached, 0);
+});
