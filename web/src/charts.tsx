@@ -50,7 +50,7 @@ export function smooth(ys: (number | null)[], w: number): (number | null)[] {
   });
 }
 
-/** [x, ...ys] of one run for the given keys: x strictly increasing (rows with equal x merged, later wins). */
+/** [x, ...ys] of one run for the given keys, over the rows that have any of them: x strictly increasing (rows with equal x merged, later wins). */
 function runTable(run: RunData, keys: string[], xMode: XMode, w: number): [number[], ...(number | null)[][]] {
   const t0 = run.time.find((t) => Number.isFinite(t)) ?? 0;
   const rawX = xMode === 'step' ? run.step : run.time.map((t) => (t - t0) / 60);
@@ -60,7 +60,7 @@ function runTable(run: RunData, keys: string[], xMode: XMode, w: number): [numbe
   const ys: (number | null)[][] = keys.map(() => []);
   for (const i of order) {
     const x = rawX[i];
-    if (!Number.isFinite(x)) continue;
+    if (!Number.isFinite(x) || keys.every((k) => (run.series[k]?.[i] ?? null) === null)) continue; // rows without these figures
     const same = xs.length > 0 && xs[xs.length - 1] === x;
     if (!same) xs.push(x);
     keys.forEach((k, j) => {

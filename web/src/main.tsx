@@ -24,7 +24,8 @@ function setUrl(sel: string[], tab: Tab, x: XMode, smoothing: number): void {
   if (tab !== 'curves') p.set('tab', tab);
   if (x !== 'step') p.set('x', x);
   if (smoothing > 0) p.set('smooth', String(smoothing));
-  history.replaceState(null, '', `${location.pathname}${p.size ? `?${p}` : ''}`);
+  const q = p.toString();
+  history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}`);
 }
 
 /** Re-renders whenever any of the runs reports new data. */
