@@ -85,19 +85,22 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   const o = DashboardOptionsSchema.parse(options);
   const runsDir = resolve(o.runsDir);
   const webDir = resolve(o.webDir);
-  const cache = new Map<string, { metrics: MetricsColumns; samples: SampleStore }>();
+  const cache = new Map<string, { metrics: MetricsColumns; samples: SampleStore; last?: { key: string; body: string } }>();
   const closers = new Set<() => void>();
 
-  function run(name: string): { dir: string; metrics: MetricsColumns; samples: SampleStore } {
+  function run(name: string): { dir: string; metrics: MetricsColumns; samples: SampleStore; last?: { key: string; body: string } } {
     if (!runInfo(runsDir, name)) throw new HttpError(404, `no run '${name}' in ${runsDir} (expected a folder there holding metrics.jsonl or samples.jsonl)`);
     const dir = join(runsDir, name);
     let c = cache.get(name);
     if (!c) cache.set(name, (c = { metrics: new MetricsColumns(join(dir, 'metrics.jsonl')), samples: new SampleStore(join(dir, 'samples.jsonl')) }));
-    return { dir, ...c };
+    return Object.assign(c, { dir });
   }
 
   function json(res: ServerResponse, status: number, body: unknown): void {
-    const s = JSON.stringify(body);
+    sendBody(res, status, JSON.stringify(body));
+  }
+
+  function sendBody(res: ServerResponse, status: number, s: string): void {
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(s), 'Cache-Control': 'no-store' });
     res.end(s);
   }
@@ -205,7 +208,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       case 'metrics': {
         r.metrics.update();
         const maxPoints = intParam(u, 'maxPoints', o.maxPoints, 2, o.maxPointsLimit);
-        return json(res, 200, { run: name, ...downsample(r.metrics, maxPoints) });
+        const key = `${maxPoints}@${r.metrics.offset}`; // the last answer, while the file has not grown
+        if (r.last?.key !== key) r.last = { key, body: JSON.stringify({ run: name, ...downsample(r.metrics, maxPoints) }) };
+        return sendBody(res, 200, r.last.body);
       }
       case 'samples': {
         r.samples.update();

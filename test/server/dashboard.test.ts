@@ -103,6 +103,8 @@ test('runs list, downsampled metrics and paged samples', async () => {
   assert.equal(Math.max(...m.series.reward), Math.sin(1234 / 50) + 10); // the spike survives
   const full = await getJson(`${s.url}api/runs/r1/metrics?maxPoints=5000`);
   assert.equal(full.points, 3000);
+  appendFileSync(metrics, JSON.stringify({ step: 3000.5, time: 1e9 + 3000, reward: 0 }) + '\n'); // the cached answer is not reused once the file grew
+  assert.equal((await getJson(`${s.url}api/runs/r1/metrics?maxPoints=5000`)).points, 3001);
   assert.equal((await fetch(`${s.url}api/runs/r1/metrics?maxPoints=1`)).status, 400);
   const page = await getJson(`${s.url}api/runs/r1/samples?filter=incorrect&limit=10&offset=5`);
   assert.deepEqual([page.total, page.matched, page.items.length], [120, 60, 10]);

@@ -4,7 +4,7 @@
 // Charts are created once per set of series and fed with setData as rows stream in.
 // Not here: fetching (api.ts).
 
-import { useEffect, useMemo, useRef } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { RunData } from './api.ts';
 
@@ -159,6 +159,7 @@ export function Chart(props: { group: ChartGroup | { id: string; title: string }
 /** The chart groups present in the selected runs, then one chart per other numeric figure. */
 export function Curves(props: { runs: RunData[]; xMode: XMode; smoothing: number }) {
   const { runs } = props;
+  const [othersOpen, setOthersOpen] = useState(false); // drawn only when opened
   const versions = runs.map((r) => `${r.name}@${r.version}`).join(',');
   const keysOf = (r: RunData) => Object.keys(r.series).filter((k) => r.series[k].some((v) => v !== null));
   const allKeys = new Set(runs.flatMap(keysOf));
@@ -181,14 +182,14 @@ export function Curves(props: { runs: RunData[]; xMode: XMode; smoothing: number
         {charts.map((c) => <Chart key={c.group.id} group={c.group} lines={c.lines} runs={runs} xMode={props.xMode} smoothing={props.smoothing} versions={versions} />)}
       </div>
       {others.length > 0 && (
-        <details class="others">
-          <summary>Other figures ({others.length})</summary>
-          <div class="charts">
+        <details class="others" onToggle={(e) => setOthersOpen((e.target as HTMLDetailsElement).open)}>
+          <summary>Other figures ({others.length}): {others.join(', ')}</summary>
+          {othersOpen && <div class="charts">
             {others.map((k) => {
               const lines = runs.flatMap((run, runIndex) => (run.series[k] ? [{ run, runIndex, key: k }] : []));
               return <Chart key={k} group={{ id: `other-${k}`, title: k }} lines={lines} runs={runs} xMode={props.xMode} smoothing={props.smoothing} versions={versions} />;
             })}
-          </div>
+          </div>}
         </details>
       )}
     </div>
