@@ -51,7 +51,7 @@ test('live dashboard of a real GRPO run in headless Chromium', { skip, timeout: 
   try {
     // a short real GRPO run: tiny batches so a step takes a second or two on 2 cores
     child = spawn(process.execPath, [join(root, 'bin/r1ts.mjs'), 'zero', '--dashboard', '0', '--out', out, '--steps', '40', '--minutes', '3',
-      '--prompts', '2', '--group', '4', '--max-tokens', '40', '--eval-every', '3', '--eval-items', '4', '--final-eval-items', '4', '--no-progress'],
+      '--prompts', '2', '--group', '4', '--max-tokens', '64', '--no-dynamic-sampling', '--beta', '0.01', '--eval-every', '3', '--eval-items', '4', '--final-eval-items', '4', '--no-progress'],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, R1TS_THREADS: process.env.R1TS_THREADS ?? '1' } });
     let log = '';
     child.stdout!.on('data', (d) => (log += d));
@@ -86,6 +86,9 @@ test('live dashboard of a real GRPO run in headless Chromium', { skip, timeout: 
     console.log(`# reward chart points while the run goes on: ${first} → ${later}`);
     assert.ok(later > first);
     assert.ok(await chart.locator('canvas').count() >= 1, 'uPlot drew a canvas');
+    for (const id of ['accuracy', 'length', 'truncated', 'kl', 'entropy', 'clip', 'loss', 'lr', 'throughput']) {
+      assert.equal(await page.getByTestId(`chart-${id}`).count(), 1, `the ${id} chart is drawn`);
+    }
 
     // the sample browser: open one sample and read its reasoning, as in samples.jsonl
     await page.getByTestId('tab-samples').click();
@@ -99,6 +102,19 @@ test('live dashboard of a real GRPO run in headless Chromium', { skip, timeout: 
     assert.ok(match.length > 0, `the opened sample's prompt '${prompt}' is in samples.jsonl`);
     assert.ok(match.some((s) => s.completion.replace(/^\s*<think>/, '').trim().startsWith(reasoning.trim())), `reasoning '${reasoning}' is the start of a completion of '${prompt}'`);
 
+    // the same prompt across steps, side by side
+    await firstSample.getByRole('button', { name: 'Same prompt across steps' }).click();
+    const across = page.locator('section.across');
+    await across.locator('article.card').first().waitFor({ timeout: 15_000 });
+    assert.equal(await across.locator('h3 code').textContent(), prompt);
+    await across.getByRole('button', { name: 'Close' }).click();
+
+    // search: only samples whose prompt or completion holds the text
+    const needle = prompt.slice(0, 10);
+    await page.getByTestId('search').fill(needle);
+    await page.waitForFunction(`[...document.querySelectorAll('[data-testid="sample"] .prompt')].length > 0 && [...document.querySelectorAll('[data-testid="sample"] .prompt')].every((e) => e.textContent.includes(${JSON.stringify(needle)}))`, undefined, { timeout: 15_000 });
+    await page.getByTestId('search').fill('');
+
     // filter: incorrect only
     await page.getByTestId('filter').selectOption('incorrect');
     await page.waitForFunction(`(() => {
@@ -110,6 +126,8 @@ test('live dashboard of a real GRPO run in headless Chromium', { skip, timeout: 
     assert.ok(lines.some((s) => s.correct === false));
     mkdirSync(join(root, 'test-artifacts'), { recursive: true });
     await page.getByTestId('tab-curves').click();
+    await page.locator('select').first().selectOption('elapsed'); // wall-clock x axis
+    await page.waitForFunction(`document.querySelector('[data-testid="chart-reward"] .u-legend .u-series .u-label')?.textContent === 'min'`, undefined, { timeout: 15_000 });
     await page.screenshot({ path: join(root, 'test-artifacts', 'dashboard-curves.png'), fullPage: true });
     await page.getByTestId('tab-samples').click();
     await page.getByTestId('sample').first().locator('button.sample-head').click();
