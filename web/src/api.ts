@@ -146,6 +146,12 @@ export class RunData {
       this.append(d.rows);
       if (this.step.length > 2 * MAX_POINTS && this.step.length - this.fetched > MAX_POINTS) void this.load();
     });
+    // a dropped stream (server restarted, run's dashboard closed): EventSource would reconnect from the
+    // first offsets and repeat rows, so start over from a fresh fetch instead, every few seconds until it answers
+    es.onerror = () => {
+      es.close();
+      if (this.es === es && !this.closed) setTimeout(() => void this.load(), 3000);
+    };
     es.addEventListener('samples', (ev) => {
       const d = JSON.parse((ev as MessageEvent).data) as { items: Sample[]; reset: boolean };
       this.samplesSeen = d.reset ? d.items.length : this.samplesSeen + d.items.length;
