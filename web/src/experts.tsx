@@ -72,8 +72,11 @@ export function Experts(props: { run: RunData | null }) {
             frames.push(l);
           }
         });
-        const L = Math.max(...frames.map((f) => f.length));
-        const vmax = Math.max(2, ...frames.flatMap((f) => f.flat()));
+        let L = 0, vmax = 2; // loops, not Math.max(...): steps × layers × experts can pass the argument limit
+        for (const f of frames) {
+          L = Math.max(L, f.length);
+          for (const row of f) for (const v of row) if (v > vmax) vmax = v;
+        }
         return (
           <section key={k}>
             <h3>{k} <span class="muted">(colour: 0 → {vmax.toFixed(1)}, 1 = balanced)</span></h3>
