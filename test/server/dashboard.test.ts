@@ -5,11 +5,11 @@
 // written arrives only once its '\n' does, a rewritten file restarts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { startDashboard, type RunningDashboard } from '../../src/server/dashboard.ts';
+import { startDashboard, WEB_DIST, type RunningDashboard } from '../../src/server/dashboard.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'r1ts-dash-'));
 const runs = join(dir, 'runs');
@@ -206,4 +206,21 @@ test('prewarm reads the newest runs in the background after start', async () => 
   while (s.cached < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   assert.equal(s.cached, 1);
   assert.equal(cold.cached, 0);
+});
+
+test('the page is built (npm install does it): index.html, its assets, offline, a few hundred KB at most', () => {
+  const index = join(WEB_DIST, 'index.html');
+  assert.ok(existsSync(index), `${index} is missing: npm install builds it (prepare), or npm run build:web`);
+  const html = readFileSync(index, 'utf8');
+  const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]).filter((r) => !r.startsWith('data:'));
+  assert.ok(refs.some((r) => r.endsWith('.js')), `index.html loads a script: ${refs.join(', ')}`);
+  let bytes = html.length;
+  for (const r of refs) {
+    assert.doesNotMatch(r, /^(https?:)?\/\//, `${r}: the page must not load anything from the network`);
+    const f = join(WEB_DIST, r);
+    assert.ok(existsSync(f), `${r} is referenced by index.html but missing`);
+    bytes += statSync(f).size;
+    assert.doesNotMatch(readFileSync(f, 'utf8'), /<script[^>]+src="https?:|@import url\(["']?https?:/, `${r} loads from the network`);
+  }
+  assert.ok(bytes < 400_000, `the page is ${bytes} bytes`);
 });
