@@ -4,8 +4,8 @@
 // not parse), and a malformed line anywhere else is an error naming path:line.
 // `repair` also fixes the file in place before appending resumes: a torn tail
 // is cut off, a whole last line that only lost its '\n' gets it back.
-// Used by run directories (metrics.jsonl, samples.jsonl) and resumable
-// evaluation results, and (strict) by the tasks' dataset files. Not here: what the records hold.
+// Used by run directories (metrics.jsonl, samples.jsonl; readJsonlFrom tails them for the
+// dashboard) and resumable evaluation results, and (strict) by the tasks' dataset files. Not here: what the records hold.
 
 import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, truncateSync } from 'node:fs';
 import { R1tsError } from './errors.ts';

@@ -20,7 +20,7 @@ import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { readJsonlFrom } from '../core/jsonl.ts';
-import { ahaMoments, downsample, listRuns, MetricsColumns, querySamples, runInfo, SampleStore, toSample } from './run-data.ts';
+import { ahaMoments, downsample, inode, listRuns, MetricsColumns, querySamples, runInfo, SampleStore, toSample } from './run-data.ts';
 
 /** Where `npm install` builds the page (web/dist). */
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist', import.meta.url));
@@ -107,8 +107,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
 
   function events(req: IncomingMessage, res: ServerResponse, dir: string, u: URL): void {
     const files = {
-      metrics: { path: join(dir, 'metrics.jsonl'), offset: intParam(u, 'metrics', 0, 0, Number.MAX_SAFE_INTEGER) },
-      samples: { path: join(dir, 'samples.jsonl'), offset: intParam(u, 'samples', 0, 0, Number.MAX_SAFE_INTEGER) },
+      metrics: { path: join(dir, 'metrics.jsonl'), offset: intParam(u, 'metrics', 0, 0, Number.MAX_SAFE_INTEGER), ino: inode(join(dir, 'metrics.jsonl')) },
+      samples: { path: join(dir, 'samples.jsonl'), offset: intParam(u, 'samples', 0, 0, Number.MAX_SAFE_INTEGER), ino: inode(join(dir, 'samples.jsonl')) },
     };
     let samplesCount = intParam(u, 'samplesCount', 0, 0, Number.MAX_SAFE_INTEGER);
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
@@ -120,7 +120,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       for (const [kind, f] of Object.entries(files)) {
         let r;
         try {
-          r = readJsonlFrom<Record<string, unknown>>(f.path, f.offset);
+          const ino = inode(f.path);
+          const replaced = ino !== f.ino && f.offset > 0; // rewritten atomically (a resumed run): start over
+          f.ino = ino;
+          r = readJsonlFrom<Record<string, unknown>>(f.path, replaced ? 0 : f.offset);
+          if (replaced) r.reset = true;
         } catch (e) {
           send('error', { message: `${f.path}: ${(e as Error).message}` });
           continue;

@@ -60,6 +60,18 @@ function fileStat(p: string): { size: number; mtimeMs: number } | null {
 }
 
 /**
+ * The file's inode, or null when it is missing: a resumed run rewrites metrics.jsonl atomically
+ * (a new file renamed over the old), which can leave it as long as before; a new inode says so.
+ */
+export function inode(path: string): number | null {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * A metrics file as columns: `step`, `time` and every numeric figure (null where a row lacks it),
  * plus numeric-array figures (e.g. expert load) kept per row where present. Extended by `update()`
  * from the byte offset it has read to, so a growing file is parsed once.
@@ -67,6 +79,9 @@ function fileStat(p: string): { size: number; mtimeMs: number } | null {
 export class MetricsColumns {
   readonly path: string;
   offset = 0;
+  /** Complete lines that were not JSON (skipped). */
+  badLines = 0;
+  private ino: number | null = null;
   rows = 0;
   step: number[] = [];
   time: number[] = [];
@@ -79,8 +94,14 @@ export class MetricsColumns {
 
   /** Reads what was appended since the last call; returns the new records (a rewritten file starts over). */
   update(): Record<string, unknown>[] {
+    const ino = inode(this.path);
+    if (ino !== this.ino) {
+      this.clear();
+      this.ino = ino;
+    }
     const r = readJsonlFrom<Record<string, unknown>>(this.path, this.offset);
     if (r.reset) this.clear();
+    this.badLines += r.bad.length;
     this.offset = r.next;
     for (const rec of r.records) this.push(rec);
     return r.records;
@@ -88,6 +109,7 @@ export class MetricsColumns {
 
   private clear(): void {
     this.offset = 0;
+    this.badLines = 0;
     this.rows = 0;
     this.step = [];
     this.time = [];
@@ -121,6 +143,8 @@ export class MetricsColumns {
 export interface DownsampledMetrics {
   /** Rows in the file. */
   rows: number;
+  /** Complete lines that were not JSON (skipped). */
+  badLines: number;
   /** Rows returned (≤ 2 × buckets when downsampled). */
   points: number;
   downsampled: boolean;
@@ -141,7 +165,7 @@ export interface DownsampledMetrics {
  */
 export function downsample(c: MetricsColumns, maxPoints: number): DownsampledMetrics {
   const n = c.rows;
-  const base = { rows: n, offset: c.offset, arrays: downsampleArrays(c, maxPoints) };
+  const base = { rows: n, badLines: c.badLines, offset: c.offset, arrays: downsampleArrays(c, maxPoints) };
   if (n <= maxPoints || maxPoints < 2) {
     return { ...base, points: n, downsampled: false, step: c.step.slice(), time: c.time.slice(), series: Object.fromEntries([...c.series].map(([k, v]) => [k, v.slice()])) };
   }
@@ -220,11 +244,18 @@ export class SampleStore {
   readonly path: string;
   offset = 0;
   items: SampleItem[] = [];
+  private ino: number | null = null;
   constructor(path: string) {
     this.path = path;
   }
 
   update(): SampleItem[] {
+    const ino = inode(this.path);
+    if (ino !== this.ino) {
+      this.offset = 0;
+      this.items = [];
+      this.ino = ino;
+    }
     const r = readJsonlFrom<Record<string, unknown>>(this.path, this.offset);
     if (r.reset) this.items = [];
     this.offset = r.next;

@@ -5,7 +5,7 @@
 // written arrives only once its '\n' does, a rewritten file restarts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
@@ -174,6 +174,12 @@ test('events: appended lines arrive, a torn line only once complete, a rewrite r
     writeFileSync(metrics, JSON.stringify({ step: 1, time: 1, reward: 0 }) + '\n');
     await ev.until(() => ev.events.some((e) => e.event === 'metrics' && e.data.reset), 'the reset');
     assert.deepEqual(ev.events.find((e) => e.data.reset)!.data.rows, [{ step: 1, time: 1, reward: 0 }]);
+    // rewritten atomically and longer (RunLog.truncateAfter then appends): a reset too, not a garbled tail
+    const resets = () => ev.events.filter((e) => e.event === 'metrics' && e.data.reset).length;
+    writeFileSync(metrics + '.tmp', [1, 2, 3].map((i) => JSON.stringify({ step: i, time: i, reward: -i })).join('\n') + '\n');
+    renameSync(metrics + '.tmp', metrics);
+    await ev.until(() => resets() === 2, 'the reset of the replaced file');
+    assert.deepEqual(ev.events.filter((e) => e.data.reset)[1].data.rows.map((r: { step: number }) => r.step), [1, 2, 3]);
     assert.equal(s.streams, 1);
   } finally {
     ev.close();

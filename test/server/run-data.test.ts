@@ -4,7 +4,7 @@
 // sample queries and the aha-moment list.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/core/rng.ts';
@@ -44,6 +44,13 @@ test('MetricsColumns grows with the file, waits for a torn line, starts over on 
   assert.deepEqual(c.step, [1]);
   assert.deepEqual(c.series.get('loss'), [9]);
   assert.equal(c.series.has('lr'), false);
+  // an atomic rewrite (new file renamed over it, as a resumed run does) as long or longer: starts over too
+  writeFileSync(p + '.tmp', '{"step":1,"time":10,"loss":7}\n{"step":2,"time":11,"loss":6}\nnot json\n');
+  renameSync(p + '.tmp', p);
+  c.update();
+  assert.deepEqual(c.step, [1, 2]);
+  assert.deepEqual(c.series.get('loss'), [7, 6]);
+  assert.equal(c.badLines, 1);
 });
 
 test('downsample keeps every bucket\'s min and max of every series, in order, within maxPoints', () => {

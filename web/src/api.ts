@@ -37,6 +37,7 @@ export interface Aha {
 
 interface MetricsResponse {
   rows: number;
+  badLines: number;
   points: number;
   downsampled: boolean;
   offset: number;
@@ -79,6 +80,8 @@ export class RunData {
   series: Record<string, (number | null)[]> = {};
   arrays: Record<string, { step: number[]; value: unknown[] }> = {};
   rows = 0;
+  /** Complete lines of metrics.jsonl that were not JSON (skipped by the server). */
+  badLines = 0;
   downsampled = false;
   /** Samples seen by the stream (bumped as they arrive). */
   samplesSeen = 0;
@@ -133,6 +136,7 @@ export class RunData {
     this.series = m.series;
     this.arrays = m.arrays;
     this.rows = m.rows;
+    this.badLines = m.badLines;
     this.downsampled = m.downsampled;
     this.fetched = m.step.length;
     this.samplesSeen = samples.total;

@@ -114,7 +114,7 @@ function App() {
           ))}
           {primary && (
             <span class="status" data-testid="status">
-              {primary.error ? `${primary.name}: ${primary.error}` : `${primary.name}: ${primary.rows} steps${primary.downsampled ? ' (downsampled)' : ''}, ${primary.samplesSeen} samples`}
+              {primary.error ? `${primary.name}: ${primary.error}` : `${primary.name}: ${primary.rows} steps${primary.downsampled ? ' (downsampled)' : ''}, ${primary.samplesSeen} samples${primary.badLines ? `; ${primary.badLines} unreadable lines of metrics.jsonl skipped` : ''}`}
             </span>
           )}
         </nav>
