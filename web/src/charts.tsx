@@ -95,6 +95,7 @@ export function Chart(props: { group: ChartGroup | { id: string; title: string }
   const { lines, runs, xMode, smoothing } = props;
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const zoomed = useRef(false); // a user's zoom survives live updates until a double-click resets it
   const keyColors = useMemo(() => {
     const keys = [...new Set(lines.map((l) => l.key))];
     return new Map(keys.map((k, i) => [k, PALETTE[i % PALETTE.length]]));
@@ -119,6 +120,7 @@ export function Chart(props: { group: ChartGroup | { id: string; title: string }
         { stroke: '#333', grid: { stroke: '#e5e5e5' }, size: 70, values: (_u, vs) => vs.map((v) => axisFmt(v)) },
       ],
       legend: { live: true },
+      hooks: { setSelect: [(u: uPlot) => void (u.select.width > 0 && (zoomed.current = true))] },
       cursor: { drag: { x: true, y: false } },
       series: [
         { label: xMode === 'step' ? 'step' : 'min' },
@@ -135,6 +137,8 @@ export function Chart(props: { group: ChartGroup | { id: string; title: string }
     };
     const u = new uPlot(opts, data, el);
     plot.current = u;
+    zoomed.current = false;
+    u.over.addEventListener('dblclick', () => (zoomed.current = false));
     const ro = new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height: 220 }));
     ro.observe(el);
     return () => {
@@ -145,7 +149,7 @@ export function Chart(props: { group: ChartGroup | { id: string; title: string }
   }, [signature, runs.length]);
 
   useEffect(() => {
-    plot.current?.setData(data);
+    plot.current?.setData(data, !zoomed.current);
   }, [data]);
 
   return (
