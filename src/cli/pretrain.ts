@@ -3,6 +3,7 @@
 // model/}. Ctrl-C saves a checkpoint; --resume continues it.
 
 import { pretrain } from '../train/pretrain.ts';
+import { DASHBOARD_FLAG_HELP, openRunDashboard, takeDashboardFlag } from './dashboard.ts';
 import { COMMON_TRAIN_FLAGS, COMMON_TRAIN_HELP, parseTrainFlags, type FlagSpec } from './train-flags.ts';
 
 export const PRETRAIN_HELP = `usage: r1ts pretrain [--data FILE.txt|FILE.jsonl] [--tokenizer tokenizer.json | --vocab N] [options]
@@ -21,6 +22,7 @@ options:
   --depth N               preset size knob: layers (2)
   --arch dense|moe        model family (dense)
 ${COMMON_TRAIN_HELP}
+${DASHBOARD_FLAG_HELP}
 defaults: --seq 128 --batch 16 --steps 500 --lr 3e-3 --warmup 20 --schedule cosine
 --held-out 0.05 --eval-every 50 --checkpoint-every 100 --out runs/pretrain`;
 
@@ -28,13 +30,16 @@ const FLAGS: FlagSpec = { ...COMMON_TRAIN_FLAGS, vocab: { type: 'string', number
 
 export async function pretrainCommand(args: string[]): Promise<number> {
   let parsed;
+  let dashboard: number | null | undefined;
   try {
+    ({ args, port: dashboard } = takeDashboardFlag(args));
     parsed = parseTrainFlags(args, FLAGS);
   } catch (e) {
     console.error(`r1ts pretrain: ${(e as Error).message}\n\n${PRETRAIN_HELP}`);
     return 2;
   }
   if (parsed.help) return console.log(PRETRAIN_HELP), 0;
+  const closeDashboard = dashboard === null ? null : await openRunDashboard(dashboard, String(parsed.config.out ?? 'runs/pretrain'));
   try {
     const r = await pretrain(parsed.config);
     const last = r.losses.at(-1);
@@ -47,5 +52,7 @@ export async function pretrainCommand(args: string[]): Promise<number> {
   } catch (e) {
     console.error(`r1ts pretrain: ${(e as Error).message}`);
     return 1;
+  } finally {
+    await closeDashboard?.();
   }
 }

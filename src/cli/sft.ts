@@ -3,6 +3,7 @@
 // assistant tokens of the R1 chat template.
 
 import { sft } from '../train/sft.ts';
+import { DASHBOARD_FLAG_HELP, openRunDashboard, takeDashboardFlag } from './dashboard.ts';
 import { COMMON_TRAIN_FLAGS, COMMON_TRAIN_HELP, parseTrainFlags, type FlagSpec } from './train-flags.ts';
 
 export const SFT_HELP = `usage: r1ts sft --model DIR [--data FILE.jsonl] [options]
@@ -18,6 +19,7 @@ options:
   --data FILE             conversations JSONL
   --tokenizer FILE        tokenizer.json (default: the model's)
 ${COMMON_TRAIN_HELP}
+${DASHBOARD_FLAG_HELP}
 defaults: --seq 128 --batch 8 --steps 100 --lr 1e-3 --warmup 10 --held-out 0.1
 --eval-every 25 --checkpoint-every 50 --out runs/sft`;
 
@@ -25,7 +27,9 @@ const FLAGS: FlagSpec = { ...COMMON_TRAIN_FLAGS, model: { type: 'string' } };
 
 export async function sftCommand(args: string[]): Promise<number> {
   let parsed;
+  let dashboard: number | null | undefined;
   try {
+    ({ args, port: dashboard } = takeDashboardFlag(args));
     parsed = parseTrainFlags(args, FLAGS);
   } catch (e) {
     console.error(`r1ts sft: ${(e as Error).message}\n\n${SFT_HELP}`);
@@ -36,6 +40,7 @@ export async function sftCommand(args: string[]): Promise<number> {
     console.error(`r1ts sft: --model is required\n\n${SFT_HELP}`);
     return 2;
   }
+  const closeDashboard = dashboard === null ? null : await openRunDashboard(dashboard, String(parsed.config.out ?? 'runs/sft'));
   try {
     const r = await sft(parsed.config as { model: string });
     if (r.stopped) {
@@ -47,5 +52,7 @@ export async function sftCommand(args: string[]): Promise<number> {
   } catch (e) {
     console.error(`r1ts sft: ${(e as Error).message}`);
     return 1;
+  } finally {
+    await closeDashboard?.();
   }
 }

@@ -18,6 +18,7 @@ import type { Task } from '../tasks/task.ts';
 import { loadBpeTokenizer, saveTokenizerFiles } from '../tokenizer/tokenizer-json.ts';
 import { rewardFromSpec } from '../train/grpo.ts';
 import { runZero, type ZeroSummary } from '../train/zero.ts';
+import { DASHBOARD_FLAG_HELP, openRunDashboard, takeDashboardFlag } from './dashboard.ts';
 import { GRPO_FLAG_SPECS, GRPO_FLAGS_HELP, grpoOptionsFromFlags } from './grpo-flags.ts';
 
 /** The base model shipped with r1ts (built by `r1ts zero --from-scratch --save-base assets/zero-base`). */
@@ -31,7 +32,8 @@ const RUN_FLAGS_HELP = `  --minutes M            RL wall-clock budget, evaluatio
   --eval-temperature T   sampling temperature of evaluations [1]
   --out DIR              run directory [runs/<command>-<time>]
   --no-progress          plain lines only
-  --json                 print the summary as JSON on the last line`;
+  --json                 print the summary as JSON on the last line
+${DASHBOARD_FLAG_HELP}`;
 
 const RUN_FLAG_SPECS = {
   task: { type: 'string' }, minutes: { type: 'string' }, steps: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-items': { type: 'string' },
@@ -70,7 +72,9 @@ ${GRPO_FLAGS_HELP}`;
 
 export async function zeroCommand(args: string[]): Promise<number> {
   let v: Record<string, string | boolean | undefined>;
+  let dashboard: number | null | undefined;
   try {
+    ({ args, port: dashboard } = takeDashboardFlag(args));
     v = parseArgs({
       args,
       options: { base: { type: 'string' }, 'from-scratch': { type: 'boolean' }, 'save-base': { type: 'string' }, 'base-only': { type: 'boolean' }, resume: { type: 'boolean' }, ...RUN_FLAG_SPECS },
@@ -99,7 +103,7 @@ export async function zeroCommand(args: string[]): Promise<number> {
         return 0;
       }
     }
-    return await runFromFlags(v, baseDir, task, outDir, 'zero');
+    return await runFromFlags(v, baseDir, task, outDir, 'zero', dashboard);
   } catch (e) {
     return reportError('zero', e);
   }
@@ -107,7 +111,9 @@ export async function zeroCommand(args: string[]): Promise<number> {
 
 export async function rlCommand(args: string[]): Promise<number> {
   let v: Record<string, string | boolean | undefined>;
+  let dashboard: number | null | undefined;
   try {
+    ({ args, port: dashboard } = takeDashboardFlag(args));
     v = parseArgs({ args, options: { model: { type: 'string' }, reward: { type: 'string' }, grader: { type: 'string' }, ...RUN_FLAG_SPECS } }).values;
   } catch (e) {
     console.error(`r1ts rl: ${(e as Error).message}\n\n${RL_HELP}`);
@@ -120,7 +126,7 @@ export async function rlCommand(args: string[]): Promise<number> {
   try {
     if (typeof v.model !== 'string') throw new R1tsError('--model DIR is required (a Hugging Face or r1ts model directory with tokenizer.json)');
     const task = taskByName(String(v.task ?? 'add'), { grader: typeof v.grader === 'string' ? v.grader : undefined });
-    return await runFromFlags(v, resolve(v.model), task, runDir(v, 'rl'), 'rl');
+    return await runFromFlags(v, resolve(v.model), task, runDir(v, 'rl'), 'rl', dashboard);
   } catch (e) {
     return reportError('rl', e);
   }
@@ -138,7 +144,16 @@ function reportError(command: string, e: unknown): number {
   throw e;
 }
 
-async function runFromFlags(v: Record<string, string | boolean | undefined>, modelDir: string, task: Task, outDir: string, command: string): Promise<number> {
+async function runFromFlags(v: Record<string, string | boolean | undefined>, modelDir: string, task: Task, outDir: string, command: string, dashboard: number | null | undefined = null): Promise<number> {
+  const closeDashboard = dashboard === null ? null : await openRunDashboard(dashboard, outDir);
+  try {
+    return await runFromFlagsInner(v, modelDir, task, outDir, command);
+  } finally {
+    await closeDashboard?.();
+  }
+}
+
+async function runFromFlagsInner(v: Record<string, string | boolean | undefined>, modelDir: string, task: Task, outDir: string, command: string): Promise<number> {
   const grpo = grpoOptionsFromFlags(v);
   const reward = typeof v.reward === 'string' ? rewardFromSpec(v.reward) : undefined;
   const tokPath = [join(modelDir, 'tokenizer.json'), join(modelDir, '..', 'tokenizer.json')].find((p) => existsSync(p));

@@ -16,7 +16,7 @@ export interface MetricsRecord {
   step: number;
   /** Unix seconds. */
   time: number;
-  [figure: string]: number | string | boolean | null | number[];
+  [figure: string]: number | string | boolean | null | number[] | number[][];
 }
 
 export class RunLog {
@@ -44,7 +44,7 @@ export class RunLog {
   }
 
   /** Appends one metrics line: { step, time, ...figures }. */
-  metrics(step: number, figures: Record<string, number | string | boolean | null | number[]>, time = Date.now() / 1000): MetricsRecord {
+  metrics(step: number, figures: Record<string, number | string | boolean | null | number[] | number[][]>, time = Date.now() / 1000): MetricsRecord {
     const rec: MetricsRecord = { step, time, ...figures };
     appendJsonl(this.metricsPath, rec);
     return rec;

@@ -263,9 +263,10 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
       if (!Number.isFinite(total)) throw new R1tsError(`${cfg.label}: the loss is ${total} at step ${s}; lower the learning rate (now ${opt.lr}) or check the data`);
       const norm = cfg.gradClip > 0 ? clipGradNorm(params, cfg.gradClip) : gradNorm(params);
       opt.step();
-      const figures: Record<string, number> = {};
+      const figures: Record<string, number | number[][]> = {};
       if (router) {
-        // Expert load of this step per MoE layer as max/mean and min/mean (1 = balanced).
+        // Expert load of this step per MoE layer as max/mean and min/mean (1 = balanced), and
+        // every expert's load/mean per layer (expert_load: layers × experts, the dashboard's heatmap).
         const loads = router.updateRouterBiases();
         let maxRatio = 0, minRatio = Infinity;
         for (const l of loads) {
@@ -277,13 +278,17 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
         }
         figures.expert_load_max = maxRatio;
         figures.expert_load_min = Number.isFinite(minRatio) ? minRatio : 0;
+        figures.expert_load = loads.map((l) => {
+          const mean = l.reduce((a, v) => a + v, 0) / l.length;
+          return Array.from(l, (v) => (mean > 0 ? Math.round((1000 * v) / mean) / 1000 : 0));
+        });
       }
       const dt = (performance.now() - t0) / 1000;
       tokensSeen += tokens;
       secondsSpent += dt;
       step = s;
       losses.push(loss);
-      const rec: Record<string, number> = { loss, lr: opt.lr, grad_norm: norm, tokens_per_s: tokens / dt, mfu: flops / dt / peak, tokens, step_s: dt };
+      const rec: Record<string, number | number[][]> = { loss, lr: opt.lr, grad_norm: norm, tokens_per_s: tokens / dt, mfu: flops / dt / peak, tokens, step_s: dt };
       if (total !== loss) rec.total_loss = total;
       Object.assign(rec, figures);
       if (evalData && ((cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || step === cfg.steps)) {

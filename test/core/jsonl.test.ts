@@ -41,3 +41,28 @@ test('repair cuts a torn tail and restores a lost newline, so appends start clea
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('readJsonlFrom returns only whole lines after an offset and leaves a torn tail for later', async () => {
+  const { readJsonlFrom } = await import('../../src/core/jsonl.ts');
+  const dir = tmp();
+  try {
+    const p = join(dir, 't.jsonl');
+    assert.deepEqual(readJsonlFrom(p, 0), { records: [], next: 0, reset: false, bad: [] });
+    writeFileSync(p, '{"a":1}\n{"a":"é"}\n{"a":3');
+    const r1 = readJsonlFrom(p, 0);
+    assert.deepEqual(r1.records, [{ a: 1 }, { a: 'é' }]);
+    assert.equal(r1.next, Buffer.byteLength('{"a":1}\n{"a":"é"}\n'));
+    assert.deepEqual(readJsonlFrom(p, r1.next).records, []);
+    writeFileSync(p, '{"a":1}\n{"a":"é"}\n{"a":3}\nnot json\n');
+    const r2 = readJsonlFrom(p, r1.next);
+    assert.deepEqual(r2.records, [{ a: 3 }]);
+    assert.equal(r2.bad.length, 1);
+    assert.equal(r2.bad[0].offset, r1.next + '{"a":3}\n'.length);
+    writeFileSync(p, '{"b":1}\n'); // rewritten shorter: starts over
+    const r3 = readJsonlFrom(p, r2.next);
+    assert.equal(r3.reset, true);
+    assert.deepEqual(r3.records, [{ b: 1 }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -70,7 +70,14 @@ for (const arch of ['dense', 'moe'] as const) {
       const ma = readJsonl(join(a, 'metrics.jsonl')), mb = readJsonl(join(b, 'metrics.jsonl'));
       assert.deepEqual(mb.map((m) => m.step), ma.map((m) => m.step));
       assert.deepEqual(mb.map((m) => m.eval_loss), ma.map((m) => m.eval_loss));
-      if (arch === 'moe') assert.ok((ma[0].expert_load_max as number) >= 1);
+      if (arch === 'moe') {
+        assert.ok((ma[0].expert_load_max as number) >= 1);
+        // per layer, every expert's load over the mean (the dashboard's heatmap): averages 1, max is expert_load_max
+        const load = ma[0].expert_load as number[][];
+        assert.ok(Array.isArray(load) && load.length > 0 && load.every((l) => l.length === load[0].length && l.length > 1));
+        for (const l of load) assert.ok(Math.abs(l.reduce((x, v) => x + v, 0) / l.length - 1) < 0.01, `mean ${l}`);
+        assert.ok(Math.abs(Math.max(...load.flat()) - (ma[0].expert_load_max as number)) < 1e-3);
+      }
       // a fresh run refuses to write over a run's checkpoints
       await assert.rejects(trainLM(opts(b, arch)), /already holds checkpoints/);
     } finally {
