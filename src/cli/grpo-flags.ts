@@ -24,6 +24,7 @@ export const GRPO_FLAG_SPECS = {
   'no-scale-std': { type: 'boolean' },
   mu: { type: 'string' },
   'no-dynamic-sampling': { type: 'boolean' },
+  'no-share-prefix': { type: 'boolean' },
   'max-refills': { type: 'string' },
   'overlong-filter': { type: 'boolean' },
   'overlong-buffer': { type: 'string' },
@@ -49,6 +50,7 @@ export const GRPO_FLAGS_HELP = `GRPO (defaults in brackets):
   --mu N                 optimizer steps per rollout batch [${GRPO_DEFAULTS.mu}]
   --no-dynamic-sampling  keep groups whose rewards are all equal
   --max-refills N        dynamic-sampling refill rounds per step [${GRPO_DEFAULTS.maxRefills}]
+  --no-share-prefix      train each completion with its own copy of the prompt (same gradient, slower)
   --overlong-filter      truncated completions carry no loss (DAPO)
   --overlong-buffer N    soft overlong punishment over the last N tokens (DAPO) [${GRPO_DEFAULTS.overlongBuffer}]
   --ref-refresh N        copy the policy into the reference every N steps (0 = never) [${GRPO_DEFAULTS.refRefreshEvery}]
@@ -82,6 +84,7 @@ export function grpoOptionsFromFlags(v: Record<string, string | boolean | undefi
   if (v['no-scale-std']) o.scaleStd = false;
   set('mu', 'mu', int('mu', 1));
   if (v['no-dynamic-sampling']) o.dynamicSampling = false;
+  if (v['no-share-prefix']) o.sharePrefix = false;
   set('maxRefills', 'max-refills', int('max-refills', 0));
   if (v['overlong-filter']) o.overlongFilter = true;
   set('overlongBuffer', 'overlong-buffer', int('overlong-buffer', 0));
