@@ -27,6 +27,7 @@ const direct: Record<string, string[]> = {
   'eval': ['engine', 'tasks', 'tokenizer'],
   'server': ['engine', 'tokenizer', 'io'],
   'data': ['tokenizer', 'core'],
+  'recipe': ['train', 'eval', 'server', 'io', 'tasks', 'engine', 'tokenizer', 'data', 'core'], // recipe → train, eval, server: the R1 stages (sampling, distillation, the pipeline, the reward service) compose those layers, and none of them may import a sibling
   'cli': ['*'],
 };
 
