@@ -83,7 +83,15 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     tokenizer = t0;
     eos = st0 ?? eosIds(t0, m0.config.vocab_size);
   }
-  const template = ct0 ?? modelChatTemplate(tokenizer);
+  // a base model without chat markers still serves /v1/completions; only chat requests fail, naming why
+  let template: ChatTemplate | null = ct0 ?? null, templateError = '';
+  if (!template) {
+    try {
+      template = modelChatTemplate(tokenizer);
+    } catch (e) {
+      templateError = (e as Error).message;
+    }
+  }
   const modelName = cfg.modelName ?? (modelDir !== undefined ? basename(resolve(modelDir)) : 'r1ts');
   const engine = new Engine(model, { maxBatch: cfg.maxBatch, decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }) });
   const stats: ServerStats = { inFlight: 0, generating: 0, maxGenerating: 0, finished: { stop: 0, length: 0, abort: 0 } };
@@ -168,6 +176,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     const req = parseRequest(ChatRequestSchema, body);
     const messages: ChatMessage[] = req.messages.map((msg) => ({ role: msg.role === 'developer' ? 'system' : msg.role, content: messageText(msg.content) }));
     let text: string;
+    if (!template) throw new ApiError(400, `this model has no usable chat template (${templateError}); use /v1/completions with a prompt`, 'invalid_request_error', 'messages', 'no_chat_template');
     try {
       text = template.render(messages, { addGenerationPrompt: true });
     } catch (e) {
