@@ -43,6 +43,7 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   sample: { summary: 'rejection sampling: k completions per prompt from a teacher (model dir or OpenAI-compatible endpoint), verified, kept as SFT JSONL (resumable)', run: async (args) => (await import('./sample.ts')).sampleCommand(args) },
   'reward-server': { summary: 'the task verifiers over HTTP: a stateless batch reward endpoint for verl / OpenRLHF / TRL', run: async (args) => (await import('./reward-server.ts')).rewardServerCommand(args) },
   distill: { summary: 'SFT a student (preset or model dir) on verified traces; held-out accuracy before → after', run: async (args) => (await import('./distill.ts')).distillCommand(args) },
+  pipeline: { summary: 'the R1 recipe: cold-start SFT → RL → rejection sampling → SFT → RL, each stage checkpointed, resumable, held-out accuracy per stage', run: async (args) => (await import('./pipeline.ts')).pipelineCommand(args) },
   rl: { summary: 'GRPO with rule-based rewards on any model directory and task (the zero experiment, generalised)', run: async (args) => (await import('./zero.ts')).rlCommand(args) },
   verify: {
     summary: 'grade predictions: `verify math --jsonl FILE` or `verify countdown --jsonl FILE` (one JSON verdict per line)',
