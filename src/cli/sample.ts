@@ -50,6 +50,7 @@ keeping:
   --max-per-prompt N     keep at most N correct completions per prompt, the shortest
 limits:
   --concurrency N        prompts in flight (and requests in flight; default 8)
+  --request-n            one request with n = k per prompt (endpoints that support n) instead of k requests
   --retries N            retries of a 429/5xx/timeout/reset (default 6; backoff with jitter, Retry-After honoured)
   --backoff-ms MS        first backoff (default 1000)
   --timeout S            per-request timeout in seconds (default 600)
@@ -83,7 +84,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
         teacher: { type: 'string' }, 'base-url': { type: 'string' }, model: { type: 'string' }, 'api-model': { type: 'string' }, 'api-key': { type: 'string' },
         template: { type: 'string' }, 'prompt-prefix': { type: 'string' },
         k: { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'max-tokens': { type: 'string' }, stop: { type: 'string', multiple: true }, seed: { type: 'string' },
-        dedup: { type: 'boolean' }, 'max-per-prompt': { type: 'string' },
+        dedup: { type: 'boolean' }, 'max-per-prompt': { type: 'string' }, 'request-n': { type: 'boolean' },
         concurrency: { type: 'string' }, retries: { type: 'string' }, 'backoff-ms': { type: 'string' }, timeout: { type: 'string' }, 'token-budget': { type: 'string' },
         out: { type: 'string' }, fresh: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
@@ -117,13 +118,13 @@ export async function sampleCommand(args: string[]): Promise<number> {
     if (v['base-url']) {
       teacher = openaiTeacher({
         baseURL: v['base-url'], model: apiModel!, apiKey: v['api-key'] ?? process.env.OPENAI_API_KEY, template, promptPrefix: v['prompt-prefix'],
-        temperature, topP, maxTokens, seed, concurrency, stop: v.stop ?? (template === 'r1-zero' ? ['</answer>'] : undefined),
+        temperature, topP, maxTokens, seed, concurrency, mode: v['request-n'] ? 'n' : 'separate', stop: v.stop ?? (template === 'r1-zero' ? ['</answer>'] : undefined),
         retries: num('retries', v.retries, { int: true, min: 0 }), backoffMs: num('backoff-ms', v['backoff-ms'], { min: 0 }),
         timeoutMs: v.timeout !== undefined ? num('timeout', v.timeout, { min: 0.001 })! * 1000 : undefined,
         onRetry: (attempt, wait, reason) => { if (attempt >= 3) console.error(`r1ts sample: retry ${attempt} in ${(wait / 1000).toFixed(1)} s: ${reason.slice(0, 160)}`); },
       });
     } else {
-      if (v['prompt-prefix'] !== undefined || v.stop) throw new R1tsError('--prompt-prefix and --stop are for an endpoint teacher (--base-url)');
+      if (v['prompt-prefix'] !== undefined || v.stop || v['request-n']) throw new R1tsError('--prompt-prefix, --stop and --request-n are for an endpoint teacher (--base-url)');
       teacher = localTeacher({ modelDir: v.teacher!, template, temperature, topP, maxTokens, seed, maxBatch: Math.max(1, concurrency * k) });
     }
     if (v.fresh) for (const p of [v.out, doneFileOf(v.out)]) if (existsSync(p)) rmSync(p);
