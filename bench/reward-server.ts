@@ -40,7 +40,16 @@ const directPerSecond = graded / ((performance.now() - a0) / 1000);
 const port = workers > 1 ? 18000 + Math.floor(Math.random() * 1000) : 0;
 const server = spawn(process.execPath, [join(root, 'bin/r1ts.mjs'), 'reward-server', '--port', String(port), ...(workers > 1 ? ['--workers', String(workers)] : [])], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
 const url = workers > 1
-  ? await new Promise<string>((ok) => setTimeout(() => ok(`http://127.0.0.1:${port}`), 4000))
+  ? await (async () => {
+    const u = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 120; i++) {
+      try {
+        if ((await fetch(`${u}/health`)).ok) return u;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error('the reward-server workers did not come up in 60 s');
+  })()
   : await new Promise<string>((ok, fail) => {
     let out = '';
     server.stdout!.on('data', (c) => {

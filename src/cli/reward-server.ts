@@ -57,7 +57,7 @@ export async function rewardServerCommand(args: string[]): Promise<number> {
     if (cfg.port === 0) return fail('--workers needs a fixed --port (workers share it)');
     for (let i = 0; i < workers; i++) cluster.fork();
     console.error(`r1ts reward-server: ${workers} workers on http://${cfg.host}:${cfg.port}; Ctrl-C to stop`);
-    cluster.on('exit', (w, code) => { if (code !== 0) console.error(`r1ts reward-server: worker ${w.process.pid} exited with ${code}`); });
+    cluster.on('exit', (w, code) => { if (code !== 0 && code !== null) console.error(`r1ts reward-server: worker ${w.process.pid} exited with ${code}`); });
     await new Promise<void>((done) => {
       const stop = () => {
         for (const w of Object.values(cluster.workers ?? {})) w?.kill();
