@@ -90,15 +90,19 @@ export const doneFileOf = (out: string): string => `${out}.done.jsonl`;
  * The assistant message of a completion in the R1 form "<think> reasoning </think> answer".
  * `opensThink`: the prompt ended with <think>, so the completion starts in the reasoning.
  * An <answer> left open at the end (an endpoint cut its stop string "</answer>") is closed.
+ * A completion with no </think> cannot be split into reasoning and answer: it is kept as it
+ * came (after the prompt's <think> when the prompt opened one), never given an invented empty block.
  */
 export function assistantContent(completion: string, opensThink: boolean): string {
   const text = opensThink ? `<think>${completion}` : completion;
   const close = text.lastIndexOf('</think>');
-  const reasoning = close < 0 ? '' : text.slice(0, close).replace(/^\s*<think>/, '').trim();
-  let answer = (close < 0 ? text.replace(/^\s*<think>/, '') : text.slice(close + '</think>'.length)).trim();
-  const open = answer.lastIndexOf('<answer>');
-  if (open >= 0 && !answer.includes('</answer>', open)) answer += '</answer>';
-  return `<think> ${reasoning} </think> ${answer}`;
+  const closeAnswer = (a: string) => {
+    const open = a.lastIndexOf('<answer>');
+    return open >= 0 && !a.includes('</answer>', open) ? `${a}</answer>` : a;
+  };
+  if (close < 0) return closeAnswer(text.trim());
+  const reasoning = text.slice(0, close).replace(/^\s*<think>/, '').trim();
+  return `<think> ${reasoning} </think> ${closeAnswer(text.slice(close + '</think>'.length).trim())}`;
 }
 
 /** Reads OUT and OUT.done.jsonl for a resume: torn tails cut, lines of unfinished prompts dropped (atomic rewrite). */

@@ -33,10 +33,11 @@ function expectedKept(ids: string[], k: number): string[] {
 
 const keptSet = (out: string) => readJsonl<SampleRecord>(out).map((r) => `${r.id}#${r.sample}`).sort();
 
-test('assistantContent puts the reasoning in <think> and closes a cut </answer>', () => {
+test('assistantContent puts the reasoning in <think>, closes a cut </answer>, invents no block', () => {
   assert.equal(assistantContent(' 3+4 is 7 </think> <answer>7', true), '<think> 3+4 is 7 </think> <answer>7</answer>');
   assert.equal(assistantContent('<think>r</think> <answer>7</answer>', false), '<think> r </think> <answer>7</answer>');
-  assert.equal(assistantContent('just 7', false), '<think>  </think> just 7');
+  assert.equal(assistantContent('just 7', false), 'just 7', 'no </think>: kept as it came');
+  assert.equal(assistantContent(' 3+4 is 7 </thx> So <answer>7', true), '<think> 3+4 is 7 </thx> So <answer>7</answer>');
 });
 
 test('chooseKept: correct only, dedup, shortest first', () => {
