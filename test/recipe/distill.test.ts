@@ -59,4 +59,10 @@ test('serve → sample over HTTP → distill: the student beats its pre-distilla
   t.diagnostic(`student: held-out accuracy ${r.acc_before.toFixed(3)} → ${r.acc_after.toFixed(3)} (${r.eval_items} items × 8 samples)`);
   assert.equal(r.conversations, s0.kept);
   assert.ok(r.acc_after > r.acc_before, `after ${r.acc_after} > before ${r.acc_before}`);
+
+  // a model directory as the student: the distilled one, a few more steps; its "before" is the accuracy above
+  const again = await distill({ data, student: r.model, task: evalPath, grader: 'integer', out: join(dir, 'run2'), evalItems: 20, evalK: 8, evalTemperature: 1, maxTokens: 16, seq: 48, steps: 2, heldOut: 0, progress: false }, () => {});
+  assert.equal(again.params, r.params);
+  assert.equal(again.acc_before, r.acc_after, 'the same model, items and seeds: the same accuracy');
+  await assert.rejects(distill({ data, student: 'no-such-dir', task: evalPath, grader: 'integer', out: join(dir, 'run3') }, () => {}), /--student no-such-dir: neither a model directory nor a preset/);
 });
