@@ -27,6 +27,7 @@ const direct: Record<string, string[]> = {
   'eval': ['engine', 'tasks', 'tokenizer'],
   'server': ['engine', 'tokenizer', 'io'],
   'data': ['tokenizer', 'core'],
+  'recipe': ['train', 'eval', 'io', 'tasks', 'engine', 'tokenizer', 'data', 'core'], // recipe → train, eval: the R1 stages (rejection sampling, distillation, the multi-stage pipeline) and the reward service compose SFT/GRPO with the eval sources and the graders; train and eval may not import each other's callers, so the composition sits above both (below cli)
   'cli': ['*'],
 };
 

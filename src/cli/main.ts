@@ -40,6 +40,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   sft: { summary: 'supervised fine-tuning of a model on chat conversations (assistant tokens only)', run: async (args) => (await import('./sft.ts')).sftCommand(args) },
   eval: { summary: 'evaluate a model dir or an OpenAI-compatible endpoint on a task: pass@1, pass@k, cons@k (markdown table, JSON report, resume)', run: async (args) => (await import('./eval.ts')).evalCommand(args) },
   zero: { summary: 'R1-Zero on a CPU: GRPO from the shipped base model, accuracy and response length before → after', run: async (args) => (await import('./zero.ts')).zeroCommand(args) },
+  sample: { summary: 'rejection sampling: k completions per prompt from a teacher (model dir or OpenAI-compatible endpoint), verified, kept as SFT JSONL (resumable)', run: async (args) => (await import('./sample.ts')).sampleCommand(args) },
+  'reward-server': { summary: 'the task verifiers over HTTP: a stateless batch reward endpoint for verl / OpenRLHF / TRL', run: async (args) => (await import('./reward-server.ts')).rewardServerCommand(args) },
+  distill: { summary: 'SFT a student (preset or model dir) on verified traces; held-out accuracy before → after', run: async (args) => (await import('./distill.ts')).distillCommand(args) },
+  pipeline: { summary: 'the R1 recipe: cold-start SFT → RL → rejection sampling → SFT → RL, each stage checkpointed, resumable, held-out accuracy per stage', run: async (args) => (await import('./pipeline.ts')).pipelineCommand(args) },
   rl: { summary: 'GRPO with rule-based rewards on any model directory and task (the zero experiment, generalised)', run: async (args) => (await import('./zero.ts')).rlCommand(args) },
   dashboard: { summary: 'live dashboard of training runs in a browser (curves, samples, expert load); --dashboard on zero, rl, pretrain, sft', run: async (args) => (await import('./dashboard.ts')).dashboardCommand(args) },
   verify: {

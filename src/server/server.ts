@@ -4,7 +4,8 @@
 //                                <think>…</think> part goes to reasoning_content
 //   POST /v1/completions         raw text completion of a prompt string
 // Both POSTs stream as server-sent events with `stream: true` (`data: {...}`
-// chunks, then `data: [DONE]`). Every request goes to one Engine (submit), so
+// chunks, then `data: [DONE]`); without streaming, n > 1 asks n choices (each
+// its own engine row, choice j seeded seed + j). Every request goes to one Engine (submit), so
 // concurrent requests decode together in one batch. Requests beyond
 // maxBatch + maxQueue in flight get 429; bad input gets a 4xx with OpenAI's
 // error body and the server keeps serving; a client that disconnects aborts
@@ -65,6 +66,8 @@ interface Prepared {
   stream: boolean;
   includeUsage: boolean;
   ignoreEos: boolean;
+  /** Choices asked (n); more than 1 only without streaming. */
+  n: number;
 }
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -83,7 +86,15 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     tokenizer = t0;
     eos = st0 ?? eosIds(t0, m0.config.vocab_size);
   }
-  const template = ct0 ?? modelChatTemplate(tokenizer);
+  // a base model without chat markers still serves /v1/completions; only chat requests fail, naming why
+  let template: ChatTemplate | null = ct0 ?? null, templateError = '';
+  if (!template) {
+    try {
+      template = modelChatTemplate(tokenizer);
+    } catch (e) {
+      templateError = (e as Error).message;
+    }
+  }
   const modelName = cfg.modelName ?? (modelDir !== undefined ? basename(resolve(modelDir)) : 'r1ts');
   const engine = new Engine(model, { maxBatch: cfg.maxBatch, decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }) });
   const stats: ServerStats = { inFlight: 0, generating: 0, maxGenerating: 0, finished: { stop: 0, length: 0, abort: 0 } };
@@ -92,7 +103,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
 
   function prepare(body: ChatRequest | CompletionRequest, prompt: number[], maxTokensField: number | null | undefined, maxTokensParam: string): Prepared {
     if (body.model !== modelName) throw new ApiError(404, `The model '${body.model}' does not exist (this server serves '${modelName}')`, 'not_found_error', 'model', 'model_not_found');
-    if ((body.n ?? 1) !== 1) throw new ApiError(400, `n ${body.n}: only n = 1 is supported (send several requests; they are batched together)`, 'invalid_request_error', 'n', 'unsupported_value');
+    const n = body.n ?? 1;
+    if (n > 1 && body.stream === true) throw new ApiError(400, `n ${n} with stream: only n = 1 streams (send several requests; they are batched together)`, 'invalid_request_error', 'n', 'unsupported_value');
+    if (n > cfg.maxBatch) throw new ApiError(400, `n ${n} is more than this server's max batch of ${cfg.maxBatch}`, 'invalid_request_error', 'n', 'invalid_value');
     if (maxTokensField != null && maxTokensField > cfg.maxTokensLimit) {
       throw new ApiError(400, `${maxTokensParam} ${maxTokensField} is more than this server's limit of ${cfg.maxTokensLimit}`, 'invalid_request_error', maxTokensParam, 'invalid_value');
     }
@@ -111,7 +124,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     }
     const stops = body.stop == null ? [] : (typeof body.stop === 'string' ? [body.stop] : body.stop).filter((s) => s.length > 0);
     return {
-      prompt, maxTokens, sampling, stops, seed: body.seed ?? undefined,
+      prompt, maxTokens, sampling, stops, seed: body.seed ?? undefined, n,
       stream: body.stream === true, includeUsage: body.stream_options?.include_usage === true, ignoreEos: body.ignore_eos === true,
     };
   }
@@ -162,12 +175,18 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   }
 
   const finishReason = (r: GenerateResult) => (r.finishReason === 'length' ? 'length' : 'stop');
-  const usage = (p: Prepared, r: GenerateResult) => ({ prompt_tokens: p.prompt.length, completion_tokens: r.tokens.length, total_tokens: p.prompt.length + r.tokens.length });
+  const usage = (p: Prepared, ...rs: GenerateResult[]) => {
+    const completion = rs.reduce((a, r) => a + r.tokens.length, 0);
+    return { prompt_tokens: p.prompt.length, completion_tokens: completion, total_tokens: p.prompt.length + completion };
+  };
+  /** Choice j of an n > 1 request: its own seed (seed + j) when the request gave one. */
+  const choice = (p: Prepared, j: number): Prepared => (j === 0 || p.seed === undefined ? p : { ...p, seed: p.seed + j });
 
   async function chat(body: unknown, res: ServerResponse, ac: AbortController): Promise<void> {
     const req = parseRequest(ChatRequestSchema, body);
     const messages: ChatMessage[] = req.messages.map((msg) => ({ role: msg.role === 'developer' ? 'system' : msg.role, content: messageText(msg.content) }));
     let text: string;
+    if (!template) throw new ApiError(400, `this model has no usable chat template (${templateError}); use /v1/completions with a prompt`, 'invalid_request_error', 'messages', 'no_chat_template');
     try {
       text = template.render(messages, { addGenerationPrompt: true });
     } catch (e) {
@@ -179,20 +198,24 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     const id = `chatcmpl-${randomUUID()}`, created = now();
     const split = new ReasoningSplitter({ startInReasoning: opened });
     if (!p.stream) {
-      let reasoning = '', content = '';
-      const { result } = await generate(p, ac.signal, (t) => {
-        const d = split.push(t);
+      const outs = await Promise.all(Array.from({ length: p.n }, async (_, j) => {
+        const sp = j === 0 ? split : new ReasoningSplitter({ startInReasoning: opened });
+        let reasoning = '', content = '';
+        const { result } = await generate(choice(p, j), ac.signal, (t) => {
+          const d = sp.push(t);
+          reasoning += d.reasoning;
+          content += d.content;
+        });
+        const d = sp.flush();
         reasoning += d.reasoning;
         content += d.content;
-      });
-      const d = split.flush();
-      reasoning += d.reasoning;
-      content += d.content;
-      if (result.finishReason === 'abort') return;
+        return { result, message: { role: 'assistant', content, reasoning_content: sp.sawReasoning ? reasoning : null } };
+      }));
+      if (outs.some((o) => o.result.finishReason === 'abort')) return;
       sendJson(res, 200, {
         id, object: 'chat.completion', created, model: modelName,
-        choices: [{ index: 0, message: { role: 'assistant', content, reasoning_content: split.sawReasoning ? reasoning : null }, logprobs: null, finish_reason: finishReason(result) }],
-        usage: usage(p, result),
+        choices: outs.map((o, j) => ({ index: j, message: o.message, logprobs: null, finish_reason: finishReason(o.result) })),
+        usage: usage(p, ...outs.map((o) => o.result)),
       });
       return;
     }
@@ -221,11 +244,11 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     const p = prepare(req, tokenizer.encode(prompt), req.max_tokens, 'max_tokens');
     const id = `cmpl-${randomUUID()}`, created = now();
     if (!p.stream) {
-      const { result, text } = await generate(p, ac.signal, () => {});
-      if (result.finishReason === 'abort') return;
+      const outs = await Promise.all(Array.from({ length: p.n }, (_, j) => generate(choice(p, j), ac.signal, () => {})));
+      if (outs.some((o) => o.result.finishReason === 'abort')) return;
       sendJson(res, 200, {
         id, object: 'text_completion', created, model: modelName,
-        choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason(result) }], usage: usage(p, result),
+        choices: outs.map((o, j) => ({ index: j, text: o.text, logprobs: null, finish_reason: finishReason(o.result) })), usage: usage(p, ...outs.map((o) => o.result)),
       });
       return;
     }

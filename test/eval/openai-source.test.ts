@@ -104,3 +104,13 @@ test('the OpenAI source: a 4xx fails at once naming the status; retries give up 
     await busy.close();
   }
 });
+
+test('retryAfterMs: delay-seconds, an HTTP date, and nothing usable', async () => {
+  const { retryAfterMs } = await import('../../src/eval/openai-source.ts');
+  assert.equal(retryAfterMs('2'), 2000);
+  assert.equal(retryAfterMs('0'), 0);
+  assert.equal(retryAfterMs(new Date(10_000 + 3000).toUTCString(), 10_000), 3000);
+  assert.equal(retryAfterMs(null), undefined);
+  assert.equal(retryAfterMs('soon'), undefined);
+  assert.equal(retryAfterMs('-1'), undefined);
+});

@@ -108,6 +108,21 @@ test('models, chat (plain and streamed alike), completions, stop strings', async
   }
 });
 
+test('n > 1 (without streaming): n choices, choice j as a request seeded seed + j; usage sums them', async () => {
+  const s = await start({ modelDir: hf, port: 0, modelName: 'tiny', maxBatch: 8 });
+  const client = clientOf(s);
+  const one = async (seed: number) => (await client.completions.create({ model: 'tiny', prompt: 'hello world', max_tokens: 12, temperature: 1, seed })).choices[0].text;
+  const c = await client.completions.create({ model: 'tiny', prompt: 'hello world', max_tokens: 12, temperature: 1, seed: 11, n: 3 });
+  assert.deepEqual(c.choices.map((x) => x.index), [0, 1, 2]);
+  assert.deepEqual(c.choices.map((x) => x.text), [await one(11), await one(12), await one(13)]);
+  const r = await client.chat.completions.create({ model: 'tiny', messages: msgs, max_tokens: 12, temperature: 1, seed: 5, n: 2 });
+  assert.equal(r.choices.length, 2);
+  const single = await client.chat.completions.create({ model: 'tiny', messages: msgs, max_tokens: 12, temperature: 1, seed: 6 });
+  assert.equal(r.choices[1].message.content, single.choices[0].message.content);
+  assert.equal(r.usage!.prompt_tokens, single.usage!.prompt_tokens);
+  assert.ok(r.usage!.completion_tokens >= 2 && r.usage!.total_tokens === r.usage!.prompt_tokens + r.usage!.completion_tokens);
+});
+
 /** The model's forward with its logits forced so that token a is followed by next[a] (greedy). */
 function rig(model: CausalLM, next: Map<number, number>): CausalLM {
   const f = model.forward.bind(model);
@@ -173,7 +188,8 @@ test('bad requests get OpenAI-style 4xx bodies and the server keeps serving; bea
   await expectError(await chat({ max_tokens: 1.5 }), 400, 'invalid_value', 'max_tokens');
   await expectError(await chat({ max_tokens: 1_000_000 }), 400, 'invalid_value', 'max_tokens');
   await expectError(await chat({ max_completion_tokens: 101 }), 400, 'invalid_value', 'max_completion_tokens');
-  await expectError(await chat({ n: 2 }), 400, 'unsupported_value', 'n');
+  await expectError(await chat({ n: 2, stream: true }), 400, 'unsupported_value', 'n');
+  await expectError(await chat({ n: 1000 }), 400, 'invalid_value', 'n');
   await expectError(await chat({ top_p: 0 }), 400, 'invalid_value', 'top_p');
   await expectError(await chat({ stop: 5 }), 400, 'invalid_value', 'stop');
   await expectError(await chat({ messages: [{ role: 'user', content: 'word '.repeat(2000) }] }), 400, 'context_length_exceeded');
