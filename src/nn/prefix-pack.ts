@@ -11,7 +11,7 @@
 // Not here: a KV cache (a packed pass has none), choosing the groups (src/train/grpo.ts).
 
 import { R1tsError } from '../core/errors.ts';
-import { attention, broadcastTo, cat, ids, narrow, reshape, type Tensor } from '../tensor/index.ts';
+import { attention, cat, gatherRows, ids, narrow, reshape, scatterRows, type Tensor } from '../tensor/index.ts';
 
 export interface PackGroupSpec {
   /** Shared prefix tokens P (may be 0). */
@@ -29,14 +29,37 @@ export interface PackGroup {
   readonly rows: number;
   readonly rowLen: number;
   readonly lens: readonly number[];
-  /** Valid keys of each row's attention (prefix + len), i32 [rows]. */
-  readonly kvLens: Tensor;
 }
 
 export interface PrefixPack {
   readonly groups: readonly PackGroup[];
   /** Packed length N = Σ (P + G·L). */
   readonly tokens: number;
+  /** Gather/scatter plan of packedAttention (built once, used by every layer). */
+  readonly plan: AttentionPlan;
+}
+
+/**
+ * packedAttention gathers every row's queries [R, Lmax] and keys/values (its group's prefix,
+ * then its own tokens) [R, Kmax] from the packed row in one gather each, and the prefixes'
+ * queries/keys [nG, Pmax] likewise; slots past a row's end gather token 0 and are masked
+ * (as keys) or dropped (as queries: their outputs scatter to row N, cut off afterwards).
+ * One gather per tensor keeps the backward at one scatter-add of [N, ·] per tensor, however
+ * many groups there are.
+ */
+interface AttentionPlan {
+  R: number;
+  Lmax: number;
+  Kmax: number;
+  rowQ: Tensor; // i32 [R·Lmax]
+  rowKV: Tensor; // i32 [R·Kmax]
+  rowOffsets: Tensor; // i32 [R]: the row's prefix length
+  rowKvLens: Tensor; // i32 [R]: prefix + valid tokens
+  nP: number;
+  Pmax: number;
+  preQ: Tensor | null; // i32 [nP·Pmax]
+  preKvLens: Tensor | null; // i32 [nP]
+  out: Tensor; // i32 [nP·Pmax + R·Lmax]: where each output slot goes (N = dropped)
 }
 
 /** Lays out groups one after another; validates every length. */
@@ -52,10 +75,51 @@ export function prefixPack(specs: readonly PackGroupSpec[]): PrefixPack {
     for (const len of s.lens) {
       if (!Number.isInteger(len) || len < 1 || len > rowLen) throw new R1tsError(`prefix pack: group ${g} has a row of ${len} tokens, expected 1..${rowLen}`);
     }
-    groups.push({ start, prefix: s.prefix, rows: s.lens.length, rowLen, lens: [...s.lens], kvLens: ids(Int32Array.from(s.lens, (l) => s.prefix + l)) });
+    groups.push({ start, prefix: s.prefix, rows: s.lens.length, rowLen, lens: [...s.lens] });
     start += s.prefix + s.lens.length * rowLen;
   });
-  return { groups, tokens: start };
+  return { groups, tokens: start, plan: attentionPlan(groups, start) };
+}
+
+function attentionPlan(groups: readonly PackGroup[], N: number): AttentionPlan {
+  const R = groups.reduce((s, g) => s + g.rows, 0);
+  const Lmax = Math.max(...groups.map((g) => g.rowLen));
+  const Kmax = Math.max(...groups.map((g) => g.prefix + g.rowLen));
+  const withPrefix = groups.filter((g) => g.prefix > 0);
+  const nP = withPrefix.length;
+  const Pmax = Math.max(0, ...groups.map((g) => g.prefix));
+  const rowQ = new Int32Array(R * Lmax);
+  const rowKV = new Int32Array(R * Kmax);
+  const rowOffsets = new Int32Array(R);
+  const rowKvLens = new Int32Array(R);
+  const preQ = new Int32Array(nP * Pmax);
+  const preKvLens = new Int32Array(nP);
+  const out = new Int32Array(nP * Pmax + R * Lmax).fill(N);
+  withPrefix.forEach((g, i) => {
+    preKvLens[i] = g.prefix;
+    for (let t = 0; t < g.prefix; t++) {
+      preQ[i * Pmax + t] = g.start + t;
+      out[i * Pmax + t] = g.start + t;
+    }
+  });
+  let r = 0;
+  for (const g of groups) {
+    for (let j = 0; j < g.rows; j++, r++) {
+      const at = g.start + g.prefix + j * g.rowLen;
+      rowOffsets[r] = g.prefix;
+      rowKvLens[r] = g.prefix + g.lens[j];
+      for (let t = 0; t < g.rowLen; t++) {
+        rowQ[r * Lmax + t] = at + t;
+        out[nP * Pmax + r * Lmax + t] = at + t;
+      }
+      for (let t = 0; t < g.prefix; t++) rowKV[r * Kmax + t] = g.start + t;
+      for (let t = 0; t < g.rowLen; t++) rowKV[r * Kmax + g.prefix + t] = at + t;
+    }
+  }
+  return {
+    R, Lmax, Kmax, rowQ: ids(rowQ), rowKV: ids(rowKV), rowOffsets: ids(rowOffsets), rowKvLens: ids(rowKvLens),
+    nP, Pmax, preQ: nP ? ids(preQ) : null, preKvLens: nP ? ids(preKvLens) : null, out: ids(out),
+  };
 }
 
 /** Absolute position of every packed token: prefix tokens 0..P−1, row tokens P..P+L−1. */
@@ -76,22 +140,22 @@ export function packedAttention(q: Tensor, k: Tensor, v: Tensor, pack: PrefixPac
   const [B, N, Hq, D] = q.shape;
   const [Hkv, Dv] = [k.shape[2], v.shape[3]];
   if (B !== 1 || N !== pack.tokens) throw new R1tsError(`packed attention: q has shape [${q.shape}], expected [1, ${pack.tokens}, H, D] for this pack`);
-  const outs: Tensor[] = [];
-  for (const g of pack.groups) {
-    const { prefix: P, rows: G, rowLen: L } = g;
-    const rowsAt = g.start + P;
-    const qc = reshape(narrow(q, 1, rowsAt, G * L), [G, L, Hq, D]); // [G, L, Hq, D]
-    let kc = reshape(narrow(k, 1, rowsAt, G * L), [G, L, Hkv, D]); // [G, L, Hkv, D]
-    let vc = reshape(narrow(v, 1, rowsAt, G * L), [G, L, Hkv, Dv]); // [G, L, Hkv, Dv]
-    if (P > 0) {
-      const kp = narrow(k, 1, g.start, P); // [1, P, Hkv, D]
-      const vp = narrow(v, 1, g.start, P); // [1, P, Hkv, Dv]
-      outs.push(attention(narrow(q, 1, g.start, P), kp, vp, { causal: true, scale, qOffset: 0 })); // [1, P, Hq, Dv]
-      kc = cat([broadcastTo(kp, [G, P, Hkv, D]), kc], 1); // [G, P+L, Hkv, D]
-      vc = cat([broadcastTo(vp, [G, P, Hkv, Dv]), vc], 1); // [G, P+L, Hkv, Dv]
-    }
-    const oc = attention(qc, kc, vc, { causal: true, scale, qOffset: P, kvLens: g.kvLens }); // [G, L, Hq, Dv]
-    outs.push(reshape(oc, [1, G * L, Hq, Dv]));
+  const p = pack.plan;
+  const q2 = reshape(q, [N, Hq * D]); // [N, Hq·D]
+  const k2 = reshape(k, [N, Hkv * D]); // [N, Hkv·D]
+  const v2 = reshape(v, [N, Hkv * Dv]); // [N, Hkv·Dv]
+  const qr = reshape(gatherRows(q2, p.rowQ), [p.R, p.Lmax, Hq, D]); // [R, Lmax, Hq, D]
+  const kr = reshape(gatherRows(k2, p.rowKV), [p.R, p.Kmax, Hkv, D]); // [R, Kmax, Hkv, D]
+  const vr = reshape(gatherRows(v2, p.rowKV), [p.R, p.Kmax, Hkv, Dv]); // [R, Kmax, Hkv, Dv]
+  const or = attention(qr, kr, vr, { causal: true, scale, qOffsets: p.rowOffsets, kvLens: p.rowKvLens }); // [R, Lmax, Hq, Dv]
+  let slots = reshape(or, [p.R * p.Lmax, Hq * Dv]); // [R·Lmax, Hq·Dv]
+  if (p.preQ && p.preKvLens) {
+    const qp = reshape(gatherRows(q2, p.preQ), [p.nP, p.Pmax, Hq, D]); // [nP, Pmax, Hq, D]
+    const kp = reshape(gatherRows(k2, p.preQ), [p.nP, p.Pmax, Hkv, D]); // [nP, Pmax, Hkv, D]
+    const vp = reshape(gatherRows(v2, p.preQ), [p.nP, p.Pmax, Hkv, Dv]); // [nP, Pmax, Hkv, Dv]
+    const op = attention(qp, kp, vp, { causal: true, scale, qOffset: 0, kvLens: p.preKvLens }); // [nP, Pmax, Hq, Dv]
+    slots = cat([reshape(op, [p.nP * p.Pmax, Hq * Dv]), slots], 0); // [nP·Pmax + R·Lmax, Hq·Dv]
   }
-  return outs.length === 1 ? outs[0] : cat(outs, 1); // [1, N, Hq, Dv]
+  const o = narrow(scatterRows(slots, p.out, N + 1), 0, 0, N); // [N, Hq·Dv]
+  return reshape(o, [1, N, Hq, Dv]);
 }
