@@ -1,0 +1,52 @@
+// The llama.cpp anchor for r1ts's parity tests and benchmarks, through
+// node-llama-cpp (pinned in this folder's package.json, installed apart from
+// the main package: it brings ~700 MB of prebuilt llama.cpp binaries).
+// CPU only, prebuilt binaries only (no build, no download at run time).
+// Not here: the checks themselves (test/interop/, bench/generate.ts).
+
+import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from 'node-llama-cpp';
+
+let llamaP: Promise<Llama> | null = null;
+
+/** The shared llama.cpp instance (CPU, prebuilt binaries). */
+export function llamaCpp(): Promise<Llama> {
+  llamaP ??= getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false, skipDownload: true });
+  return llamaP;
+}
+
+export async function loadLlamaCppModel(modelPath: string): Promise<LlamaModel> {
+  const llama = await llamaCpp();
+  return llama.loadModel({ modelPath, gpuLayers: 0 });
+}
+
+/**
+ * Next-token log-probabilities after `prompt` (llama.cpp's softmax at temperature 1
+ * with no truncation, as natural logs), and the greedy continuation of `nGen` tokens.
+ */
+export async function llamaCppNextAndGreedy(model: LlamaModel, prompt: number[], nGen: number, threads = 1): Promise<{ logProbs: Float64Array; greedy: number[] }> {
+  // F32 KV cache: llama.cpp's default F16 cache alone moves logits by ~1e-3 on random models.
+  const ctx = await model.createContext({
+    contextSize: Math.max(64, prompt.length + nGen + 8), sequences: 1, threads, batchSize: Math.max(32, prompt.length),
+    experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32', flashAttention: false,
+  });
+  try {
+    const seq = ctx.getSequence();
+    const last = prompt[prompt.length - 1];
+    const items = [...prompt.slice(0, -1), [last, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }]] as Parameters<typeof seq.controlledEvaluate>[0];
+    const res = await seq.controlledEvaluate(items);
+    const probs = res[res.length - 1]?.next.probabilities;
+    if (!probs) throw new Error('llama.cpp returned no probabilities');
+    const n = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? probs.size;
+    const logProbs = new Float64Array(n).fill(-Infinity);
+    for (const [tok, p] of probs) logProbs[tok as unknown as number] = Math.log(p);
+    await seq.clearHistory();
+    const greedy: number[] = [];
+    for await (const t of seq.evaluate(prompt as never[], { temperature: 0 })) {
+      greedy.push(t as unknown as number);
+      if (greedy.length >= nGen) break;
+    }
+    return { logProbs, greedy };
+  } finally {
+    await ctx.dispose();
+  }
+}
