@@ -213,7 +213,7 @@ export function ggufModelMetadata(c: ModelConfig, opts: { name?: string; dtype?:
   }
   k('attention.head_count_kv', u32(1));
   k('leading_dense_block_count', u32(c.first_k_dense_replace));
-  if (c.q_lora_rank > 0) k('attention.q_lora_rank', u32(c.q_lora_rank));
+  k('attention.q_lora_rank', u32(c.q_lora_rank)); // 0: a plain wq (llama.cpp needs the key unless it has 26 or 27 layers)
   k('attention.kv_lora_rank', u32(c.kv_lora_rank));
   k('attention.key_length', u32(c.kv_lora_rank + c.qk_rope_head_dim));
   k('attention.value_length', u32(c.kv_lora_rank));
@@ -339,16 +339,18 @@ export interface GgufExportOptions {
   dtype?: GgmlType;
   /** general.name */
   name?: string;
-  /** Tokenizer metadata source; without it the file has no tokenizer (llama.cpp then loads it with no vocabulary). */
-  tokenizer?: GgufTokenizerSource;
+  /**
+   * The tokenizer (required: llama.cpp 3.21.1's runtime aborts the process on a file whose
+   * tokenizer.ggml.model is "none" once anything tokenizes, so r1ts writes no such files).
+   */
+  tokenizer: GgufTokenizerSource;
 }
 
 /** Writes a model (and its tokenizer) as a GGUF file llama.cpp loads; returns the r1ts tensors left out (MTP). */
-export function saveGgufModel(model: CausalLM, path: string, opts: GgufExportOptions = {}): { skipped: string[] } {
+export function saveGgufModel(model: CausalLM, path: string, opts: GgufExportOptions): { skipped: string[] } {
   const c = model.config;
   const md = ggufModelMetadata(c, opts);
-  if (opts.tokenizer) for (const [k, v] of ggufTokenizerMetadata(opts.tokenizer, c.vocab_size)) md.set(k, v);
-  else md.set('tokenizer.ggml.model', str('none'));
+  for (const [k, v] of ggufTokenizerMetadata(opts.tokenizer, c.vocab_size)) md.set(k, v);
   // r1ts's own config (training knobs GGUF has no key for); readers that do not know it ignore it.
   md.set('r1ts.config', str(JSON.stringify(c)));
   const { tensors, skipped } = exportTensors(model, opts.dtype ?? 'F32');

@@ -1,0 +1,73 @@
+// Parity with the real llama.cpp runtime (node-llama-cpp 3.21.1, installed in
+// interop/): for a tiny random model of each architecture (llama, qwen2,
+// deepseek2 with MLA + MoE) exported to GGUF F32, llama.cpp's next-token
+// distribution matches ours and greedy generation of 32 tokens is identical.
+// Comparison: node-llama-cpp returns probabilities, not raw logits, so we compare
+// log-probabilities (logits minus their log-sum-exp: the logits up to the one
+// shift softmax ignores): max |ours − llama.cpp| over the vocabulary, divided by
+// the logit scale max(1, max |logit|), must be ≤ 1e-3.
+// llama.cpp runs with an F32 KV cache and without flash attention: its CPU flash
+// attention rounds to F16 and alone moves log-probs by ~2e-3 on these models.
+// Skips (saying why) without interop/node_modules; fails under CI=true then.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Engine } from '../../src/engine/generate.ts';
+import { saveGgufModel, type GgufArch } from '../../src/io/gguf-model.ts';
+import { ids, noGrad } from '../../src/tensor/index.ts';
+import { TINY_ARCHS, TINY_PROMPT, TINY_VOCAB, tinyConfig, tinyModel, tinyTokenizer } from '../io/gguf-tiny.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const installed = existsSync(join(root, 'interop', 'node_modules', 'node-llama-cpp', 'package.json'));
+const why = 'interop/node_modules is absent: run `npm --prefix interop ci` to check GGUF export against llama.cpp';
+
+interface LlamaCppHelper {
+  loadLlamaCppModel(path: string): Promise<{ dispose(): Promise<void> }>;
+  llamaCppNextAndGreedy(model: unknown, prompt: number[], nGen: number, threads?: number): Promise<{ logProbs: Float64Array; greedy: number[] }>;
+}
+
+if (!installed && process.env.CI === 'true') {
+  test('llama.cpp parity needs interop/ installed under CI', () => assert.fail(`${why} (.ci/run installs it before npm test)`));
+} else {
+  const dir = mkdtempSync(join(tmpdir(), 'r1ts-llamacpp-'));
+  test.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cases: [string, GgufArch, Record<string, unknown>][] = [
+    ...TINY_ARCHS.map((a) => [a, a, {}] as [string, GgufArch, Record<string, unknown>]),
+    ['deepseek2 (plain wq, softmax gate, halves rope layout)', 'deepseek2', { q_lora_rank: 0, scoring_func: 'softmax', topk_method: 'greedy', rope_interleave: false }],
+  ];
+  for (const [label, arch, extra] of cases) {
+    test(`${label}: llama.cpp's next-token log-probs and 32 greedy tokens match r1ts on our GGUF F32`, { skip: installed ? false : why }, async (t) => {
+      const lc = (await import(pathToFileURL(join(root, 'interop', 'llamacpp.ts')).href)) as LlamaCppHelper;
+      const model = tinyModel(tinyConfig(arch, extra));
+      const p = join(dir, `${arch}-${Object.keys(extra).length}.gguf`);
+      saveGgufModel(model, p, { tokenizer: { tokenizer: tinyTokenizer() } });
+
+      const V = TINY_VOCAB, T = TINY_PROMPT.length;
+      const logits = noGrad(() => model.forward(ids(Int32Array.from(TINY_PROMPT), [1, T])).logits).data as Float32Array;
+      const last = Array.from(logits.subarray((T - 1) * V, T * V));
+      const mx = Math.max(...last);
+      const lse = mx + Math.log(last.reduce((s, x) => s + Math.exp(x - mx), 0));
+      const [ours] = await new Engine(model, { maxBatch: 1 }).generate([{ prompt: TINY_PROMPT, maxTokens: 32, sampling: { temperature: 0 } }]);
+
+      const lm = await lc.loadLlamaCppModel(p);
+      try {
+        const { logProbs, greedy } = await lc.llamaCppNextAndGreedy(lm, TINY_PROMPT, 32);
+        assert.equal(logProbs.length, V);
+        let worst = 0, at = -1;
+        for (let i = 0; i < V; i++) {
+          const d = Math.abs(last[i] - lse - logProbs[i]);
+          if (!(d <= worst)) [worst, at] = [d, i];
+        }
+        const scale = Math.max(1, ...last.map(Math.abs));
+        t.diagnostic(`max |Δ log-prob| ${worst.toExponential(2)} (token ${at}), logit scale ${scale.toFixed(2)}`);
+        assert.ok(worst / scale <= 1e-3, `${label}: log-prob of token ${at} differs by ${worst} (logit scale ${scale})`);
+        assert.deepEqual(greedy, ours.tokens, `${label}: greedy tokens differ`);
+      } finally {
+        await lm.dispose();
+      }
+    });
+  }
+}
