@@ -11,11 +11,11 @@ import { dirname, join } from 'node:path';
 import { R1tsError } from '../core/errors.ts';
 import type { CausalLM } from '../models/model.ts';
 import { chatTemplateFor, loadHfTokenizer, r1ChatTemplate, type ChatTemplate, type HfTokenizer, type TextTokenizer } from '../tokenizer/index.ts';
-import { loadModel } from './load.ts';
+import { loadModel, type ModelKind } from './load.ts';
 
 export interface ModelDir {
   model: CausalLM;
-  kind: 'huggingface' | 'r1ts-checkpoint';
+  kind: ModelKind;
   tokenizer: HfTokenizer;
   /** Ids that end a completion: the tokenizer's EOS when the model's vocabulary holds it. */
   stopTokens: number[];
