@@ -50,3 +50,42 @@ export async function llamaCppNextAndGreedy(model: LlamaModel, prompt: number[],
     await ctx.dispose();
   }
 }
+
+/**
+ * Greedy decode throughput of `prompts.length` sequences in one context (llama.cpp batches
+ * their tokens into one decode per step): after every sequence has its prompt evaluated and
+ * its first token sampled (a barrier), the clock runs over `newTokens` more tokens each.
+ * Returns decode tokens/s summed over the sequences. F16 KV cache and flash attention as
+ * llama.cpp chooses by default (its fastest settings).
+ */
+export async function llamaCppDecodeTokensPerS(model: LlamaModel, prompts: number[][], newTokens: number, threads: number): Promise<number> {
+  const B = prompts.length;
+  const maxPrompt = Math.max(...prompts.map((p) => p.length));
+  const ctx = await model.createContext({
+    contextSize: B * (maxPrompt + newTokens + 8), sequences: B, threads: { ideal: threads, min: threads }, batchSize: Math.max(512, B * maxPrompt),
+  });
+  try {
+    let arrived = 0;
+    let release!: () => void;
+    const barrier = new Promise<void>((r) => (release = r));
+    let t0 = 0;
+    const runs = prompts.map(async (prompt) => {
+      const seq = ctx.getSequence();
+      let n = 0;
+      for await (const _t of seq.evaluate(prompt as never[], { temperature: 0 })) {
+        if (n === 0) {
+          if (++arrived === B) {
+            t0 = performance.now();
+            release();
+          }
+          await barrier;
+        }
+        if (++n > newTokens) break;
+      }
+    });
+    await Promise.all(runs);
+    return (B * newTokens) / ((performance.now() - t0) / 1000);
+  } finally {
+    await ctx.dispose();
+  }
+}
