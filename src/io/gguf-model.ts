@@ -30,8 +30,8 @@ import { R1tsError } from '../core/errors.ts';
 import { isDeepseekV3, parseModelConfig, type LlamaConfig, type ModelConfig } from '../models/config.ts';
 import type { CausalLM } from '../models/model.ts';
 import { tensor, type Tensor } from '../tensor/index.ts';
-import { R1_CHAT_TEMPLATE, type BpeTokenizer } from '../tokenizer/index.ts';
-import { readGguf, writeGguf, type GgmlType, type GgufTensorToWrite, type GgufValue } from './gguf.ts';
+import { BpeTokenizer, R1_CHAT_TEMPLATE, type AddedToken } from '../tokenizer/index.ts';
+import { readGguf, readGgufHeader, writeGguf, type GgmlType, type GgufTensorToWrite, type GgufValue } from './gguf.ts';
 import { buildModel } from './hf.ts';
 
 export class GgufModelError extends R1tsError {}
@@ -490,4 +490,48 @@ export function loadGgufModel(path: string): CausalLM {
   }
   model.loadStateDict(sd);
   return model;
+}
+
+// ------------------------------------------------------------ tokenizer back
+
+/**
+ * Our BPE from a GGUF file's tokenizer metadata (tokenizer.ggml.model "gpt2" with the "qwen2"
+ * pre-tokenizer, as r1ts writes it): normal tokens are the byte-level vocabulary (ids 0..n-1),
+ * control and user-defined tokens the added ones, unused ones are dropped. Other tokenizers
+ * get a GgufModelError naming what differs.
+ */
+export function tokenizerFromGguf(path: string): { tokenizer: BpeTokenizer; chatTemplate?: string } {
+  const md = readGgufHeader(path).metadata;
+  const get = (k: string) => md.get(k);
+  const model = get('tokenizer.ggml.model'), pre = get('tokenizer.ggml.pre');
+  if (model?.type !== 'string' || model.value !== 'gpt2') throw new GgufModelError(`${path}: tokenizer.ggml.model is ${JSON.stringify(model?.value)}, expected "gpt2" (byte-level BPE)`);
+  if (pre?.type !== 'string' || pre.value !== GGUF_PRE_TOKENIZER) throw new GgufModelError(`${path}: tokenizer.ggml.pre is ${JSON.stringify(pre?.value)}; r1ts's encoder runs only the "${GGUF_PRE_TOKENIZER}" pre-tokenizer`);
+  const tokens = get('tokenizer.ggml.tokens'), types = get('tokenizer.ggml.token_type'), merges = get('tokenizer.ggml.merges');
+  if (tokens?.type !== 'array' || tokens.elem !== 'string') throw new GgufModelError(`${path}: tokenizer.ggml.tokens is missing or not an array of strings`);
+  if (types?.type !== 'array' || types.value.length !== tokens.value.length) throw new GgufModelError(`${path}: tokenizer.ggml.token_type is missing or not one type per token`);
+  if (merges?.type !== 'array' || merges.elem !== 'string') throw new GgufModelError(`${path}: tokenizer.ggml.merges is missing or not an array of strings`);
+  const vocab: string[] = [];
+  const added: AddedToken[] = [];
+  tokens.value.forEach((t, id) => {
+    const ty = Number(types.value[id]);
+    if (ty === TOKEN_TYPE.normal) {
+      if (id !== vocab.length) throw new GgufModelError(`${path}: normal token ${id} ${JSON.stringify(t)} comes after added tokens; r1ts's encoder needs the byte-level vocabulary first`);
+      vocab.push(t as string);
+    } else if (ty === TOKEN_TYPE.control || ty === TOKEN_TYPE.userDefined) added.push({ id, content: t as string, special: ty === TOKEN_TYPE.control });
+    else if (ty !== TOKEN_TYPE.unused) throw new GgufModelError(`${path}: token ${id} has type ${ty}, which r1ts's encoder does not handle`);
+  });
+  const role = (k: string) => {
+    const v = get(k);
+    return v && v.type !== 'array' && v.type !== 'string' && v.type !== 'bool' ? (tokens.value[Number(v.value)] as string | undefined) : undefined;
+  };
+  try {
+    const tokenizer = new BpeTokenizer({
+      vocab, merges: (merges.value as string[]).map((m) => m.split(' ') as [string, string]), addedTokens: added,
+      roles: { bos: role('tokenizer.ggml.bos_token_id'), eos: role('tokenizer.ggml.eos_token_id'), pad: role('tokenizer.ggml.padding_token_id') },
+    });
+    const ct = get('tokenizer.chat_template');
+    return { tokenizer, chatTemplate: ct?.type === 'string' ? ct.value : undefined };
+  } catch (e) {
+    throw new GgufModelError(`${path}: the tokenizer metadata does not make a byte-level BPE: ${(e as Error).message}`);
+  }
 }

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gguf } from '@huggingface/gguf';
 import { readGguf, writeGguf } from '../../src/io/gguf.ts';
-import { exportTensors, GgufModelError, loadGgufModel, saveGgufModel } from '../../src/io/gguf-model.ts';
+import { exportTensors, GgufModelError, loadGgufModel, saveGgufModel, tokenizerFromGguf } from '../../src/io/gguf-model.ts';
+import { loadModelDir, modelChatTemplate } from '../../src/io/model-dir.ts';
 import type { CausalLM } from '../../src/models/model.ts';
 import { ids, noGrad } from '../../src/tensor/index.ts';
 import { assertClose } from '../helpers.ts';
@@ -120,6 +121,26 @@ test('tokenizer metadata: tokens, types, merges, special ids, pre-tokenizer and 
   assert.equal(md.get('tokenizer.ggml.pre')!.value, 'qwen2');
   assert.equal(md.get('tokenizer.chat_template')!.value, '{{ x }}');
   assert.throws(() => saveGgufModel(tinyModel(tinyConfig('qwen2', { vocab_size: 200 })), p, { tokenizer: { tokenizer: tok } }), /300 tokens but the model only 200/);
+});
+
+test('the tokenizer comes back from the GGUF file: same ids, roles and chat template; loadModelDir reads a .gguf', () => {
+  const tok = tinyTokenizer();
+  const p = join(dir, 'tok-back.gguf');
+  const model = tinyModel(tinyConfig('llama', { vocab_size: 305 }));
+  saveGgufModel(model, p, { tokenizer: { tokenizer: tok, chatTemplate: '{{ bos_token }}{{ messages[0].content }}' } });
+  const { tokenizer: back, chatTemplate } = tokenizerFromGguf(p);
+  const text = 'hello world, <think> 12345 the lazy fox </think>';
+  assert.deepEqual(back.encode(text), tok.encode(text));
+  assert.equal(back.vocabSize, tok.vocabSize);
+  assert.deepEqual([back.bosToken, back.eosToken, back.padToken], [tok.bosToken, tok.eosToken, tok.padToken]);
+  assert.equal(chatTemplate, '{{ bos_token }}{{ messages[0].content }}');
+  const md = loadModelDir(p);
+  assert.equal(md.kind, 'gguf');
+  assert.deepEqual(md.tokenizer.encode(text), tok.encode(text));
+  assert.deepEqual(md.stopTokens, [tok.specialId(tok.eosToken!)]);
+  assert.equal(modelChatTemplate(md.tokenizer).render([{ role: 'user', content: 'hi' }]), `${tok.bosToken}hi`);
+  md.model.eval();
+  assert.deepEqual(Array.from(logits(md.model)), Array.from(logits(model)));
 });
 
 test('bad GGUF files name what is wrong', () => {
