@@ -36,7 +36,9 @@ import { trainBpe } from '../src/tokenizer/index.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
-const spec = { prompt: 16, newTokens: quick ? 16 : 64, batches: [1, 64] as const, clients: 16, serverTokens: quick ? 16 : 64 };
+const spec = { prompt: 16, newTokens: quick ? 16 : 32, batches: [1, 64] as const, clients: 16, serverTokens: quick ? 16 : 64 };
+/** Each figure as it is measured (stderr), so a slow or interrupted run still shows what it got. */
+const note = (what: string, v: number) => console.error(`  ${what}: ${v.toFixed(0)} tokens/s`);
 const root = resolve(import.meta.dirname, '..');
 const interop = join(root, 'interop', 'llamacpp.ts');
 if (!existsSync(join(root, 'interop', 'node_modules', 'node-llama-cpp'))) {
@@ -108,8 +110,10 @@ async function serverThroughput(): Promise<number> {
 
 // ours
 oursDecode(model, 1); // warm up
-const ours = { 1: oursDecode(model, 1), 64: oursDecode(model, 64) };
+const ours: Record<number, number> = {};
+for (const B of spec.batches) note(`r1ts decode batch ${B}`, (ours[B] = oursDecode(model, B)));
 const server = await serverThroughput();
+note(`r1ts server, ${spec.clients} streaming clients`, server);
 
 // llama.cpp on the same weights
 const dir = mkdtempSync(join(tmpdir(), 'r1ts-bench-gen-'));
@@ -122,7 +126,7 @@ try {
   await lc.llamaCppDecodeTokensPerS(lm, prompts(1), 4, 1); // warm up
   for (const B of [...spec.batches, spec.clients]) {
     anchor[B] = {};
-    for (const th of threadSettings) anchor[B][th] = await lc.llamaCppDecodeTokensPerS(lm, prompts(B), spec.newTokens, th);
+    for (const th of threadSettings) note(`llama.cpp decode ${B} sequences, ${th} thread${th > 1 ? 's' : ''}`, (anchor[B][th] = await lc.llamaCppDecodeTokensPerS(lm, prompts(B), spec.newTokens, th)));
   }
 } finally {
   await lm.dispose();

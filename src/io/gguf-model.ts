@@ -23,8 +23,8 @@
 //   converter drops it too); it does not change the main model's logits.
 // - F16 files keep 1-D tensors (norms, biases, the router's selection bias) and
 //   the router weight in F32, as llama.cpp's converter does.
-// YaRN keys are written as llama.cpp's converter writes them; parity with
-// llama.cpp under YaRN has not been measured (the parity test uses plain RoPE).
+// YaRN keys are written as llama.cpp's converter writes them (yarn_log_multiplier
+// = 0.1·mscale); test/interop/ checks llama.cpp under YaRN against r1ts too.
 
 import { R1tsError } from '../core/errors.ts';
 import { isDeepseekV3, parseModelConfig, type LlamaConfig, type ModelConfig } from '../models/config.ts';
@@ -237,7 +237,9 @@ export function ggufModelMetadata(c: ModelConfig, opts: { name?: string; dtype?:
     k('rope.scaling.original_context_length', u32(y.original_max_position_embeddings));
     k('rope.scaling.yarn_beta_fast', f32(y.beta_fast));
     k('rope.scaling.yarn_beta_slow', f32(y.beta_slow));
-    k('rope.scaling.yarn_log_multiplier', f32(0.1 * (y.mscale_all_dim ?? y.mscale)));
+    // llama.cpp's loader divides this by 0.1 (its converter writes 0.1·mscale_all_dim) and scales the
+    // softmax by (1 + 0.1·m·ln factor)²: m is r1ts's (the official code's) mscale.
+    k('rope.scaling.yarn_log_multiplier', f32(0.1 * y.mscale));
   }
   return md;
 }

@@ -1,7 +1,9 @@
 // Parity with the real llama.cpp runtime (node-llama-cpp 3.21.1, installed in
 // interop/): for a tiny random model of each architecture (llama, qwen2,
 // deepseek2 with MLA + MoE) exported to GGUF F32, llama.cpp's next-token
-// distribution matches ours and greedy generation of 32 tokens is identical.
+// distribution matches ours and greedy generation of 32 tokens is identical;
+// also deepseek2 variants: plain wq + softmax gate + halves rope layout,
+// group-limited routing, and YaRN (positions past the original context).
 // Comparison: node-llama-cpp returns probabilities, not raw logits, so we compare
 // log-probabilities (logits minus their log-sum-exp: the logits up to the one
 // shift softmax ignores): max |ours − llama.cpp| over the vocabulary, divided by
@@ -34,27 +36,34 @@ if (!installed && process.env.CI === 'true') {
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'r1ts-llamacpp-'));
   test.after(() => rmSync(dir, { recursive: true, force: true }));
-  const cases: [string, GgufArch, Record<string, unknown>][] = [
-    ...TINY_ARCHS.map((a) => [a, a, {}] as [string, GgufArch, Record<string, unknown>]),
-    ['deepseek2 (plain wq, softmax gate, halves rope layout)', 'deepseek2', { q_lora_rank: 0, scoring_func: 'softmax', topk_method: 'greedy', rope_interleave: false }],
+  const longPrompt = Array.from({ length: 60 }, (_, i) => (i * 37 + 11) % 256);
+  const cases: [string, GgufArch, Record<string, unknown>, number[]][] = [
+    ...TINY_ARCHS.map((a) => [a, a, {}, TINY_PROMPT] as [string, GgufArch, Record<string, unknown>, number[]]),
+    ['deepseek2 (plain wq, softmax gate, halves rope layout)', 'deepseek2', { q_lora_rank: 0, scoring_func: 'softmax', topk_method: 'greedy', rope_interleave: false }, TINY_PROMPT],
+    ['deepseek2 (group-limited routing: 2 groups, 1 kept)', 'deepseek2', { n_group: 2, topk_group: 1 }, TINY_PROMPT],
+    // YaRN ×4 over an original context of 32, mscale 0.707 (DeepSeek-V2's), positions up to 92.
+    ['deepseek2 (YaRN)', 'deepseek2', {
+      max_position_embeddings: 128,
+      rope_scaling: { type: 'yarn', factor: 4, original_max_position_embeddings: 32, beta_fast: 32, beta_slow: 1, mscale: 0.707, mscale_all_dim: 0.707 },
+    }, longPrompt],
   ];
-  for (const [label, arch, extra] of cases) {
+  for (const [label, arch, extra, prompt] of cases) {
     test(`${label}: llama.cpp's next-token log-probs and 32 greedy tokens match r1ts on our GGUF F32`, { skip: installed ? false : why }, async (t) => {
       const lc = (await import(pathToFileURL(join(root, 'interop', 'llamacpp.ts')).href)) as LlamaCppHelper;
       const model = tinyModel(tinyConfig(arch, extra));
-      const p = join(dir, `${arch}-${Object.keys(extra).length}.gguf`);
+      const p = join(dir, `${label.replace(/\W+/g, '-')}.gguf`);
       saveGgufModel(model, p, { tokenizer: { tokenizer: tinyTokenizer() } });
 
-      const V = TINY_VOCAB, T = TINY_PROMPT.length;
-      const logits = noGrad(() => model.forward(ids(Int32Array.from(TINY_PROMPT), [1, T])).logits).data as Float32Array;
+      const V = TINY_VOCAB, T = prompt.length;
+      const logits = noGrad(() => model.forward(ids(Int32Array.from(prompt), [1, T])).logits).data as Float32Array;
       const last = Array.from(logits.subarray((T - 1) * V, T * V));
       const mx = Math.max(...last);
       const lse = mx + Math.log(last.reduce((s, x) => s + Math.exp(x - mx), 0));
-      const [ours] = await new Engine(model, { maxBatch: 1 }).generate([{ prompt: TINY_PROMPT, maxTokens: 32, sampling: { temperature: 0 } }]);
+      const [ours] = await new Engine(model, { maxBatch: 1 }).generate([{ prompt, maxTokens: 32, sampling: { temperature: 0 } }]);
 
       const lm = await lc.loadLlamaCppModel(p);
       try {
-        const { logProbs, greedy } = await lc.llamaCppNextAndGreedy(lm, TINY_PROMPT, 32);
+        const { logProbs, greedy } = await lc.llamaCppNextAndGreedy(lm, prompt, 32);
         assert.equal(logProbs.length, V);
         let worst = 0, at = -1;
         for (let i = 0; i < V; i++) {
