@@ -8,7 +8,9 @@
 // figure; batch 64 (and 16 for the server's anchor) is that many sequences in
 // one context, whose tokens llama.cpp decodes together in one batch per step.
 // Decode figures exclude the prompt (16 tokens) and the first sampled token on
-// both sides: the clock runs over the next N tokens of every sequence. The
+// both sides: the clock runs over the next N tokens of every sequence (for
+// llama.cpp at most 30 s: on a busy machine its 2-thread setting can collapse
+// to a few tokens/s, and it then counts the tokens of those 30 s). The
 // server figure is wall-clock: 16 clients each stream a /v1/completions of
 // 64 tokens (ignore_eos, temperature 0), completion tokens summed over the time
 // from the first request to the last [DONE], prompt processing included; its
