@@ -469,7 +469,6 @@ export function importTensors(c: ModelConfig, data: Map<string, Float32Array>, s
       sd.set(`layers.${/^blk\.(\d+)/.exec(g)![1]}.attn.wkvB.weight`, tensor(w, shape));
       continue;
     }
-    if (g === 'rope_freqs.weight') continue;
     unknown.push(g);
   }
   if (unknown.length) throw new GgufModelError(`${path}: ${unknown.length} tensors have no place in a ${ggufArch(c)} model: ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`);

@@ -93,6 +93,9 @@ test('export --to gguf of a checkpoint with its tokenizer; logits of the .gguf m
     assert.equal(e.status, 0, e.stderr);
     assert.match(e.stderr, /left out \d+ MTP tensors/);
     assert.equal(readGgufHeader(g).metadata.get('tokenizer.chat_template')?.value, '{{ messages }}');
+    const ins = run('inspect', g);
+    assert.equal(ins.status, 0, ins.stderr);
+    assert.match(ins.stdout, /deepseek2/);
     const out = join(dir, `l-${dtype}.npy`);
     const r = run('logits', g, '--ids', join(dir, 'ids3.json'), '--out', out);
     assert.equal(r.status, 0, r.stderr);
