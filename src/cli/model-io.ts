@@ -94,7 +94,12 @@ export async function exportCommand(args: string[]): Promise<number> {
       const tokPath = [join(src, 'tokenizer.json'), join(dirname(src), 'tokenizer.json')].find((p) => existsSync(p));
       if (!tokPath) throw new R1tsError(`${src}: no tokenizer.json in the model directory (or its parent); a GGUF file for llama.cpp must carry its tokenizer`);
       const cfgPath = join(dirname(tokPath), 'tokenizer_config.json');
-      const tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+      let tokenizer;
+      try {
+        tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+      } catch (e) {
+        throw new R1tsError(`GGUF export writes r1ts's byte-level BPE tokenizers ("qwen2" pre-tokenizer in llama.cpp) and this one is not: ${(e as Error).message}`);
+      }
       let chatTemplate: string | undefined;
       if (existsSync(cfgPath)) {
         const t = (JSON.parse(readFileSync(cfgPath, 'utf8')) as { chat_template?: unknown }).chat_template;

@@ -3,7 +3,8 @@
 // deepseek2 with MLA + MoE) exported to GGUF F32, llama.cpp's next-token
 // distribution matches ours and greedy generation of 32 tokens is identical;
 // also deepseek2 variants: plain wq + softmax gate + halves rope layout,
-// group-limited routing, and YaRN (positions past the original context).
+// group-limited routing, and YaRN (positions past the original context); GGUF
+// F16 files within a looser bound; and llama.cpp's tokenizer on our metadata.
 // Comparison: node-llama-cpp returns probabilities, not raw logits, so we compare
 // log-probabilities (logits minus their log-sum-exp: the logits up to the one
 // shift softmax ignores): max |ours − llama.cpp| over the vocabulary, divided by
@@ -80,6 +81,26 @@ if (!installed && process.env.CI === 'true') {
       }
     });
   }
+
+  test('llama.cpp tokenizes and detokenizes like r1ts from the exported tokenizer metadata ("qwen2" pre-tokenizer)', { skip: installed ? false : why }, async () => {
+    const lc = (await import(pathToFileURL(join(root, 'interop', 'llamacpp.ts')).href)) as LlamaCppHelper;
+    const tok = tinyTokenizer();
+    const p = join(dir, 'tok.gguf');
+    saveGgufModel(tinyModel(tinyConfig('qwen2')), p, { tokenizer: { tokenizer: tok } });
+    const lm = (await lc.loadLlamaCppModel(p)) as unknown as { tokenize(t: string, special: boolean): number[]; detokenize(ids: number[], special: boolean): string; dispose(): Promise<void> };
+    try {
+      const texts = [
+        'hello world, the quick brown fox', "It's 12345 o'clock; we'll see  you\n\n  there!", 'naïve café — 東京 🙂 x=3.14',
+        '<think> a </think><|end_of_text|>', '   leading\tand trailing   ', "DON'T Shout 99 bottles",
+      ];
+      for (const t of texts) {
+        assert.deepEqual(Array.from(lm.tokenize(t, true)), tok.encode(t), JSON.stringify(t));
+        assert.equal(lm.detokenize(tok.encode(t), true), t);
+      }
+    } finally {
+      await lm.dispose();
+    }
+  });
 
   // F16 files: llama.cpp against r1ts reading the same file (so both use the same F16-rounded
   // weights). llama.cpp's F16 matrix products round activations to F16 as well, which moved
