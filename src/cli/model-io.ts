@@ -1,26 +1,33 @@
 // `r1ts logits` and `r1ts export`: full-vocabulary logits for parity checks
-// against other runtimes, and conversion of a checkpoint or directory to a
-// Hugging Face directory. GGUF export is not implemented yet and says so.
+// against other runtimes, and conversion of a checkpoint, directory or GGUF
+// file to a Hugging Face directory or a GGUF file (llama.cpp's layout, with the
+// tokenizer, which GGUF carries inside).
 
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { R1tsError } from '../core/errors.ts';
+import { saveGgufModel } from '../io/gguf-model.ts';
 import { saveHfModel } from '../io/hf.ts';
 import { loadModel } from '../io/load.ts';
 import { writeNpyF32 } from '../io/npy.ts';
 import { ids, noGrad } from '../tensor/index.ts';
+import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
 
 export const LOGITS_HELP = `usage: r1ts logits <checkpoint|dir> --ids ids.json --out logits.npy
 
 Writes the full float32 logits (NumPy .npy, shape B×T×V) of the model for a JSON
 array of B token-id rows of equal length T (no tokenizer needed).`;
 
-export const EXPORT_HELP = `usage: r1ts export <checkpoint|dir> --to hf|gguf --out PATH [--dtype f32|f16|bf16]
+export const EXPORT_HELP = `usage: r1ts export <checkpoint|dir|file.gguf> --to hf|gguf --out PATH [--dtype f32|f16|bf16]
 
-Writes the model as a Hugging Face directory (config.json, model.safetensors,
-generation_config.json, and the source's tokenizer files when it has them).
-GGUF export is not implemented yet.`;
+--to hf    a Hugging Face directory (config.json, model.safetensors,
+           generation_config.json, and the source's tokenizer files when it has them);
+           --dtype f32, f16 or bf16.
+--to gguf  one GGUF file as llama.cpp reads it (architecture llama, qwen2 or
+           deepseek2; the MTP module is left out), with the tokenizer (tokenizer.json
+           and tokenizer_config.json of the model directory or its run directory,
+           which must be r1ts's byte-level BPE); --dtype f32 or f16.`;
 
 function fail(cmd: string, msg: string, help: string, code = 2): number {
   console.error(`r1ts ${cmd}: ${msg}${code === 2 ? `\n\n${help}` : ''}`);
@@ -78,10 +85,31 @@ export async function exportCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1 || !v.to || !v.out) return fail('export', 'expected a model path, --to and --out', EXPORT_HELP);
   const dtypes = { f32: 'F32', f16: 'F16', bf16: 'BF16' } as const;
   if (!(v.dtype! in dtypes)) return fail('export', `--dtype ${v.dtype}: expected f32, f16 or bf16`, EXPORT_HELP);
-  if (v.to === 'gguf') return fail('export', 'GGUF export is not implemented yet (only --to hf)', EXPORT_HELP, 1);
-  if (v.to !== 'hf') return fail('export', `--to ${v.to}: expected hf or gguf`, EXPORT_HELP);
+  if (v.to !== 'hf' && v.to !== 'gguf') return fail('export', `--to ${v.to}: expected hf or gguf`, EXPORT_HELP);
+  if (v.to === 'gguf' && v.dtype === 'bf16') return fail('export', '--dtype bf16: GGUF export writes f32 or f16', EXPORT_HELP);
   try {
     const { model } = loadModel(positionals[0]);
+    if (v.to === 'gguf') {
+      const src = positionals[0];
+      const tokPath = [join(src, 'tokenizer.json'), join(dirname(src), 'tokenizer.json')].find((p) => existsSync(p));
+      if (!tokPath) throw new R1tsError(`${src}: no tokenizer.json in the model directory (or its parent); a GGUF file for llama.cpp must carry its tokenizer`);
+      const cfgPath = join(dirname(tokPath), 'tokenizer_config.json');
+      let tokenizer;
+      try {
+        tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+      } catch (e) {
+        throw new R1tsError(`GGUF export writes r1ts's byte-level BPE tokenizers ("qwen2" pre-tokenizer in llama.cpp) and this one is not: ${(e as Error).message}`);
+      }
+      let chatTemplate: string | undefined;
+      if (existsSync(cfgPath)) {
+        const t = (JSON.parse(readFileSync(cfgPath, 'utf8')) as { chat_template?: unknown }).chat_template;
+        if (typeof t === 'string') chatTemplate = t;
+      }
+      const { skipped } = saveGgufModel(model, v.out, { dtype: v.dtype === 'f16' ? 'F16' : 'F32', tokenizer: { tokenizer, chatTemplate } });
+      if (skipped.length) console.error(`r1ts export: left out ${skipped.length} MTP tensors (llama.cpp does not run the MTP module)`);
+      console.error(`r1ts export: wrote ${v.out}`);
+      return 0;
+    }
     saveHfModel(model, v.out, { dtype: dtypes[v.dtype as keyof typeof dtypes] });
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) if (existsSync(join(positionals[0], f))) copyFileSync(join(positionals[0], f), join(v.out, f));
     console.error(`r1ts export: wrote ${v.out}`);

@@ -1,8 +1,7 @@
 // GGUF (version 3) container read/write: typed metadata key/values, tensor
 // infos and aligned tensor data, F32 and F16 tensors. This is the format
 // layer only; which metadata keys and tensor names llama.cpp expects for
-// each architecture (llama, qwen2, deepseek2) belongs to the export, which
-// waits for its parity check against llama.cpp itself.
+// each architecture (llama, qwen2, deepseek2) is gguf-model.ts.
 // Reading validates everything before allocating (counts and lengths bounded
 // by the file size, dims by GGML's 4, offsets aligned and inside the data,
 // sizes from type × shape), so a lying header gives an error, not a huge

@@ -1,6 +1,7 @@
 // A model directory ready to talk to: the model (loadModel: Hugging Face
-// directory or r1ts checkpoint), its tokenizer.json (in the directory or, for a
-// checkpoint, its run directory) with tokenizer_config.json when present, the
+// directory, r1ts checkpoint or GGUF file), its tokenizer.json (in the directory
+// or, for a checkpoint, its run directory; a GGUF file carries its own) with
+// tokenizer_config.json when present, the
 // token ids that end a completion (EOS), and the chat template to use (the
 // tokenizer's own, else the R1 chat template). Shared by `r1ts generate`,
 // `r1ts chat` and `r1ts serve`.
@@ -10,12 +11,14 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { R1tsError } from '../core/errors.ts';
 import type { CausalLM } from '../models/model.ts';
-import { chatTemplateFor, loadHfTokenizer, r1ChatTemplate, type ChatTemplate, type HfTokenizer, type TextTokenizer } from '../tokenizer/index.ts';
-import { loadModel } from './load.ts';
+import { chatTemplateFor, HfTokenizer, loadHfTokenizer, r1ChatTemplate, type ChatTemplate, type TextTokenizer } from '../tokenizer/index.ts';
+import { tokenizerFromGguf } from './gguf-model.ts';
+import { loadModel, type ModelKind } from './load.ts';
+import { toTokenizerConfigJson, toTokenizerJson } from '../tokenizer/tokenizer-json.ts';
 
 export interface ModelDir {
   model: CausalLM;
-  kind: 'huggingface' | 'r1ts-checkpoint';
+  kind: ModelKind;
   tokenizer: HfTokenizer;
   /** Ids that end a completion: the tokenizer's EOS when the model's vocabulary holds it. */
   stopTokens: number[];
@@ -23,6 +26,11 @@ export interface ModelDir {
 
 /** Loads the tokenizer of a model path; throws R1tsError naming the path when there is none. */
 export function loadModelTokenizer(path: string): HfTokenizer {
+  if (path.endsWith('.gguf') && existsSync(path)) {
+    // A GGUF file carries its tokenizer.
+    const { tokenizer, chatTemplate } = tokenizerFromGguf(path);
+    return new HfTokenizer(toTokenizerJson(tokenizer), toTokenizerConfigJson(tokenizer, chatTemplate), path);
+  }
   const tokPath = [join(path, 'tokenizer.json'), join(dirname(path), 'tokenizer.json')].find((p) => existsSync(p));
   if (!tokPath) throw new R1tsError(`${path}: no tokenizer.json in the model directory (or its parent), so the prompt cannot be tokenized`);
   const cfgPath = join(dirname(tokPath), 'tokenizer_config.json');

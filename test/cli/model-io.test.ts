@@ -1,7 +1,7 @@
 // r1ts logits and r1ts export through the real command: the .npy holds the
 // model's logits (parsed here, and by NumPy when it is installed), exporting a
-// checkpoint gives a Hugging Face directory that computes the same, and bad
-// inputs are errors.
+// checkpoint gives a Hugging Face directory (or a GGUF file, read back through
+// `r1ts logits`) that computes the same, and bad inputs are errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,9 @@ import { saveCheckpoint } from '../../src/io/checkpoint.ts';
 import { Rng } from '../../src/core/rng.ts';
 import * as T from '../../src/tensor/index.ts';
 import { tinyLlama } from '../models/helpers.ts';
+import { readGgufHeader } from '../../src/io/gguf.ts';
+import { saveTokenizerFiles } from '../../src/tokenizer/tokenizer-json.ts';
+import { TINY_PROMPT, tinyConfig, tinyModel, tinyTokenizer } from '../io/gguf-tiny.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'r1ts-mio-'));
@@ -71,5 +74,32 @@ test('bad ids, missing models and GGUF export are clear errors', () => {
   assert.match(c.stderr, /no such directory/);
   const d = run('export', ck, '--to', 'gguf', '--out', join(dir, 'y.gguf'));
   assert.equal(d.status, 1);
-  assert.match(d.stderr, /GGUF export is not implemented yet/);
+  assert.match(d.stderr, /no tokenizer\.json .* must carry its tokenizer/);
+  const f = run('export', ck, '--to', 'gguf', '--dtype', 'bf16', '--out', join(dir, 'y.gguf'));
+  assert.equal(f.status, 2);
+  assert.match(f.stderr, /GGUF export writes f32 or f16/);
+});
+
+test('export --to gguf of a checkpoint with its tokenizer; logits of the .gguf match; f16 too', () => {
+  const m = tinyModel(tinyConfig('deepseek2'));
+  const ck = join(dir, 'run3');
+  saveCheckpoint(ck, { model: m, optimizer: null, rng: null, step: 1 });
+  saveTokenizerFiles(ck, tinyTokenizer(), '{{ messages }}');
+  writeFileSync(join(dir, 'ids3.json'), JSON.stringify([TINY_PROMPT]));
+  const want = T.noGrad(() => m.forward(T.ids(TINY_PROMPT, [1, TINY_PROMPT.length])).logits).data;
+  for (const dtype of ['f32', 'f16']) {
+    const g = join(dir, `m-${dtype}.gguf`);
+    const e = run('export', ck, '--to', 'gguf', '--dtype', dtype, '--out', g);
+    assert.equal(e.status, 0, e.stderr);
+    assert.match(e.stderr, /left out \d+ MTP tensors/);
+    assert.equal(readGgufHeader(g).metadata.get('tokenizer.chat_template')?.value, '{{ messages }}');
+    const ins = run('inspect', g);
+    assert.equal(ins.status, 0, ins.stderr);
+    assert.match(ins.stdout, /deepseek2/);
+    const out = join(dir, `l-${dtype}.npy`);
+    const r = run('logits', g, '--ids', join(dir, 'ids3.json'), '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    if (dtype === 'f32') assert.deepEqual(Array.from(readNpy(out).data), Array.from(want));
+    else readNpy(out).data.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 5e-2, `f16 logit ${i}: ${v} vs ${want[i]}`));
+  }
 });
