@@ -2,13 +2,14 @@
 // crawl might hold about adding numbers, written by code, with no human-written
 // reasoning. It mixes
 //   worked   questions followed by the column procedure, in two wordings, introduced by
-//            "Let's work it out:", "Solution:", nothing, or (50%) a tag closed by the same tag:
-//            a common name (<work>, <steps>, …) or (70%) a made-up word, so an unseen tag such
+//            "Let's work it out:", "Solution:", nothing, or (60%) a tag closed by the same tag:
+//            a common name (<work>, <steps>, …) or (80%) a made-up word, so an unseen tag such
 //            as the template's <think> is neither a stranger nor a cue, and closing a tag is
 //            copying its name, not recalling a favourite one; ending "So the answer is
 //            S.", "Answer: S" or "<answer>S</answer>"; a few re-check their columns ("Wait, …")
 //   direct   the same kinds of questions with a bare answer ("S", "The answer is S.")
-//   tagged   direct answers inside tags ("<answer>S</answer>" 40%, else a common or made-up name)
+//   tagged   direct answers inside tags ("<answer>S</answer>" 25%, else a common or made-up
+//            name: short-range practice in copying a tag's name, which closing <think> needs)
 //   prose    the procedure explained in sentences on an example
 //   facts    one-digit addition facts and plain filler sentences
 // so that reasoning is reachable from a question, but is not what usually follows one.
@@ -35,10 +36,14 @@ export interface CorpusOptions {
   selfCheck?: number;
 }
 
-export const DEFAULT_MIX: Record<CorpusKind, number> = { worked: 0.3, direct: 0.25, tagged: 0.25, prose: 0.12, facts: 0.08 };
+export const DEFAULT_MIX: Record<CorpusKind, number> = { worked: 0.26, direct: 0.14, tagged: 0.5, prose: 0.06, facts: 0.04 };
 
 /** Share of worked solutions wrapped in a tag (the rest: "Let's work it out:", "Solution:", nothing). */
-export const WORKED_TAG_SHARE = 0.5;
+export const WORKED_TAG_SHARE = 0.6;
+/** Share of tagged direct answers whose tag is <answer> (the rest: a common or made-up name). */
+export const TAGGED_ANSWER_SHARE = 0.25;
+/** Share of tag names that are made-up words (the rest: common names such as <work>). */
+export const MADE_UP_TAG_SHARE = 0.8;
 
 const TAGS = ['work', 'steps', 'calc', 'scratch', 'working', 'notes', 'solution', 'sum', 'reasoning', 'math', 'thoughts', 'draft', 'method', 'column', 'addition', 'process'];
 const QUESTIONS: Array<(a: number, b: number) => string> = [
@@ -92,7 +97,7 @@ function pick<T>(rng: Rng, xs: readonly T[]): T {
  * copying its name (never "think": the corpus does not contain the RL template's tags).
  */
 function tagName(rng: Rng): string {
-  if (rng.uniform() < 0.3) return pick(rng, TAGS);
+  if (rng.uniform() >= MADE_UP_TAG_SHARE) return pick(rng, TAGS);
   for (;;) {
     const n = 3 + rng.int(6);
     let w = '';
@@ -162,7 +167,7 @@ function direct(rng: Rng, maxDigits: number): string {
 function tagged(rng: Rng, maxDigits: number): string {
   const [a, b] = pair(rng, maxDigits);
   const s = a + b;
-  const tag = rng.uniform() < 0.4 ? 'answer' : tagName(rng);
+  const tag = rng.uniform() < TAGGED_ANSWER_SHARE ? 'answer' : tagName(rng);
   return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `<${tag}>${s}</${tag}>`);
 }
 
