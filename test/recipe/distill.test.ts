@@ -54,7 +54,7 @@ test('serve → sample over HTTP → distill: the student beats its pre-distilla
   }
   const r = await distill({
     data, student: '1', task: evalPath, grader: 'integer', out: join(dir, 'run'), evalItems: 20, evalK: 8, evalTemperature: 1, maxTokens: 16,
-    vocab: 300, seq: 48, steps: 120, batch: 16, lr: 1e-2, warmup: 10, heldOut: 0, progress: false,
+    vocab: 300, seq: 48, steps: 300, batch: 16, lr: 1e-2, warmup: 10, heldOut: 0, progress: false,
   }, () => {});
   t.diagnostic(`student: held-out accuracy ${r.acc_before.toFixed(3)} → ${r.acc_after.toFixed(3)} (${r.eval_items} items × 8 samples)`);
   assert.equal(r.conversations, s0.kept);

@@ -43,8 +43,9 @@ test('POST /openrlhf: query = prompt + response, labels, task from the query str
     const prompts = ['Q: What is 2+2?', 'Q: What is 3+3?'];
     const r = await post(`${s.url}/openrlhf?task=integer`, { query: [`${prompts[0]} <answer>4</answer>`, `${prompts[1]} <answer>7</answer>`], prompts, labels: ['4', '6'] });
     assert.equal(r.status, 200);
-    assert.deepEqual(r.json.rewards, [0.5, 0]);
-    assert.deepEqual(r.json.scores, [0.5, 0]);
+    // right, in <answer> tags but without </think>: 0.5 + 0.2 for the answer half of the R1 form (src/tasks/grade.ts)
+    assert.deepEqual(r.json.rewards, [0.7, 0]);
+    assert.deepEqual(r.json.scores, [0.7, 0]);
     assert.deepEqual((r.json.extra_logs as { correct: number[] }).correct, [1, 0]);
   } finally {
     await s.close();
