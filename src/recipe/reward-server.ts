@@ -14,6 +14,7 @@
 // reward 0 and an "error", never a failed batch.
 // Not here: the graders (src/tasks, src/rewards); file-backed tasks (no paths from clients).
 
+import { readJsonBody, sendJson } from '../core/http-json.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
@@ -180,33 +181,6 @@ function parse<S extends z.ZodType>(schema: S, body: unknown, expected: string):
   throw new HttpError(400, `${issue.path.map(String).join('.') || 'body'}: ${issue.message} (expected ${expected})`);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.destroyed) return;
-  const s = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(s), ...headers });
-  res.end(s);
-}
-
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    throw new HttpError(413, `request body of ${declared} bytes is larger than the limit of ${limit}`);
-  }
-  const parts: Buffer[] = [];
-  let n = 0;
-  await new Promise<void>((ok, fail) => {
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n <= limit) parts.push(c);
-    });
-    req.on('end', ok);
-    req.on('error', fail);
-  });
-  if (n > limit) throw new HttpError(413, `request body is larger than the limit of ${limit} bytes`);
-  try {
-    return JSON.parse(Buffer.concat(parts).toString('utf8'));
-  } catch (e) {
-    throw new HttpError(400, `the request body is not valid JSON: ${(e as Error).message}`);
-  }
+function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  return readJsonBody(req, limit, (status, message) => new HttpError(status, message));
 }

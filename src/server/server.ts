@@ -14,6 +14,7 @@
 // Not here: the request schemas (protocol.ts), the reasoning split
 // (reasoning.ts), stop strings (stop-text.ts), the command line (src/cli/serve.ts).
 
+import { readJsonBody, sendJson } from '../core/http-json.ts';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -341,35 +342,6 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.destroyed) return;
-  const s = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(s), ...headers });
-  res.end(s);
-}
-
-/** Reads a JSON body of at most `limit` bytes (413 beyond, 400 when it does not parse). */
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    throw new ApiError(413, `request body of ${declared} bytes is larger than the limit of ${limit}`, 'invalid_request_error', null, 'request_too_large');
-  }
-  const parts: Buffer[] = [];
-  let n = 0;
-  await new Promise<void>((ok, fail) => {
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n <= limit) parts.push(c); // past the limit: keep reading (so the 413 reaches the client) but drop it
-    });
-    req.on('end', ok);
-    req.on('error', fail);
-  });
-  if (n > limit) throw new ApiError(413, `request body is larger than the limit of ${limit} bytes`, 'invalid_request_error', null, 'request_too_large');
-  const text = Buffer.concat(parts).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, `the request body is not valid JSON: ${(e as Error).message}`, 'invalid_request_error', null, 'invalid_json');
-  }
+function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  return readJsonBody(req, limit, (status, message, code) => new ApiError(status, message, 'invalid_request_error', null, code));
 }
