@@ -12,7 +12,8 @@ export const SERVE_HELP = `usage: r1ts serve <model-dir> [options]
 Serves a Hugging Face directory or r1ts checkpoint (with its tokenizer.json) behind an
 OpenAI-compatible API: GET /v1/models, POST /v1/chat/completions (reasoning between
 <think> and </think> comes back as reasoning_content), POST /v1/completions; stream: true
-gives server-sent events. Concurrent requests are batched together.
+gives server-sent events; n, logprobs and top_logprobs as OpenAI's API has them.
+Concurrent requests are batched together.
 
 options:
   --port N               TCP port (default 8000; 0 = any free port)

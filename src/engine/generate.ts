@@ -16,7 +16,7 @@ import { Rng } from '../core/rng.ts';
 import type { CausalLM } from '../models/model.ts';
 import type { KVCache } from '../nn/kv-cache.ts';
 import { ids, noGrad } from '../tensor/index.ts';
-import { sampleToken, validateSampling, type SamplingOptions } from './sampling.ts';
+import { rawLogprobs, sampleToken, validateSampling, type SamplingOptions, type TokenLogprobs } from './sampling.ts';
 
 export interface GenerateRequest {
   /** Prompt token ids (non-empty, at most the engine's maxSeqLen). */
@@ -34,8 +34,14 @@ export interface GenerateRequest {
    * engine's `decode`.
    */
   stopStrings?: string[];
-  /** Called with every generated token, in order, as it is sampled. */
-  onToken?: (token: number, logprob: number) => void;
+  /**
+   * Also report the model's raw log-probabilities (T = 1, before truncation) of each
+   * generated token and of its `topLogprobs` most likely alternatives (0 = the token's
+   * own only), in `tokenLogprobs` and to onToken. Off when undefined.
+   */
+  topLogprobs?: number;
+  /** Called with every generated token, in order, as it is sampled (`info` when topLogprobs is set). */
+  onToken?: (token: number, logprob: number, info?: TokenLogprobs) => void;
   /** Aborting ends the request at the next step with finishReason 'abort'. */
   signal?: AbortSignal;
 }
@@ -44,6 +50,8 @@ export interface GenerateResult {
   tokens: number[];
   /** log softmax(logits / T) over the full vocabulary at each token (π_old for GRPO). */
   logprobs: number[];
+  /** Raw log-probabilities per token; only when the request set topLogprobs. */
+  tokenLogprobs?: TokenLogprobs[];
   /** 'length': maxTokens reached or the context (maxSeqLen) is full. */
   finishReason: 'stop' | 'length' | 'abort';
   /** The stop token or stop string that ended the request. */
@@ -66,6 +74,7 @@ interface Seq {
   rng: Rng;
   tokens: number[];
   logprobs: number[];
+  tokenLogprobs?: TokenLogprobs[];
   stopTokens: Set<number>;
   /** Tokens decoded to look for stop strings: enough to hold the longest one. */
   stopWindow: number;
@@ -128,6 +137,9 @@ export class Engine {
     (r.stopStrings ?? []).forEach((s, j) => {
       if (typeof s !== 'string' || s.length === 0) throw new R1tsError(`${what}: stopStrings[${j}]: expected a non-empty string`);
     });
+    if (r.topLogprobs !== undefined && !(Number.isInteger(r.topLogprobs) && r.topLogprobs >= 0 && r.topLogprobs <= V)) {
+      throw new R1tsError(`${what}: topLogprobs ${r.topLogprobs}: expected an integer in [0, ${V}]`);
+    }
     if (r.stopStrings?.length && !this.opts.decode) throw new R1tsError(`${what}: stopStrings need the engine's decode option (token ids to text)`);
   }
 
@@ -135,7 +147,7 @@ export class Engine {
     return new Promise<GenerateResult>((resolve, reject) => {
       const longest = Math.max(0, ...(req.stopStrings ?? []).map((s) => s.length));
       this.queue.push({
-        req, resolve, reject, tokens: [], logprobs: [],
+        req, resolve, reject, tokens: [], logprobs: [], ...(req.topLogprobs !== undefined ? { tokenLogprobs: [] } : {}),
         rng: new Rng(req.seed ?? Math.floor(Math.random() * 0x100000000)),
         stopTokens: new Set(req.stopTokens ?? []),
         stopWindow: 4 * longest + 4, // a char is at most 4 bytes; byte-level tokens hold >= 1 byte
@@ -241,8 +253,10 @@ export class Engine {
     const { token, logprob } = sampleToken(logits, off, this.V, s.req.sampling, s.rng);
     s.tokens.push(token);
     s.logprobs.push(logprob);
+    const info = s.tokenLogprobs ? rawLogprobs(logits, off, this.V, token, s.req.topLogprobs!) : undefined;
+    if (info) s.tokenLogprobs!.push(info);
     try {
-      s.req.onToken?.(token, logprob);
+      s.req.onToken?.(token, logprob, info);
     } catch (e) {
       s.reject(e);
       return true;
@@ -258,7 +272,7 @@ export class Engine {
   }
 
   private finish(s: Seq, finishReason: GenerateResult['finishReason'], stoppedBy?: number | string): true {
-    s.resolve({ tokens: s.tokens, logprobs: s.logprobs, finishReason, ...(stoppedBy !== undefined ? { stoppedBy } : {}) });
+    s.resolve({ tokens: s.tokens, logprobs: s.logprobs, ...(s.tokenLogprobs ? { tokenLogprobs: s.tokenLogprobs } : {}), finishReason, ...(stoppedBy !== undefined ? { stoppedBy } : {}) });
     return true;
   }
 

@@ -120,3 +120,40 @@ function draw(probs: Float64Array, idx: Int32Array | null, n: number, sum: numbe
   }
   return { token: last, logprob: logprobOf(last) }; // rounding left u >= 0: the last token with mass
 }
+
+/** The model's own log-probabilities at one step: the chosen token's and its k most likely alternatives. */
+export interface TokenLogprobs {
+  /** log softmax(logits) at the chosen token (temperature 1, no truncation). */
+  logprob: number;
+  /** The k most likely tokens, most likely first (ties: lower id first). */
+  top: { token: number; logprob: number }[];
+}
+
+/**
+ * Raw log-probabilities of logits[offset .. offset + V): log softmax at T = 1 over the
+ * whole vocabulary, as OpenAI-style APIs report them, whatever the sampling settings.
+ * One pass for the normaliser (float64) and one for the top k (insertion into a sorted
+ * list of at most k, so O(V·k) only in the worst case; k is small).
+ */
+export function rawLogprobs(logits: Float32Array, offset: number, V: number, token: number, k: number): TokenLogprobs {
+  if (!(Number.isInteger(V) && V > 0 && offset >= 0 && offset + V <= logits.length)) {
+    throw new R1tsError(`rawLogprobs: row [${offset}, ${offset + V}) does not fit ${logits.length} logits`);
+  }
+  if (!(Number.isInteger(token) && token >= 0 && token < V)) throw new R1tsError(`rawLogprobs: token ${token}: expected an id in [0, ${V})`);
+  if (!(Number.isInteger(k) && k >= 0 && k <= V)) throw new R1tsError(`rawLogprobs: k ${k}: expected an integer in [0, ${V}]`);
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) if (logits[offset + i] > max) max = logits[offset + i];
+  let sum = 0;
+  for (let i = 0; i < V; i++) sum += Math.exp(logits[offset + i] - max);
+  const logZ = max + Math.log(sum);
+  const ids: number[] = []; // top ids, best first
+  for (let i = 0; i < V && k > 0; i++) {
+    const x = logits[offset + i];
+    if (ids.length === k && !(x > logits[offset + ids[k - 1]])) continue; // equal: the lower id, already in, wins
+    if (ids.length === k) ids.pop();
+    let j = ids.length;
+    while (j > 0 && x > logits[offset + ids[j - 1]]) j--;
+    ids.splice(j, 0, i);
+  }
+  return { logprob: logits[offset + token] - logZ, top: ids.map((t) => ({ token: t, logprob: logits[offset + t] - logZ })) };
+}

@@ -2,7 +2,8 @@
 // bodies (/v1/chat/completions, /v1/completions), the flat server config, and
 // ApiError, which carries an HTTP status and OpenAI's error body
 // {"error": {"message", "type", "param", "code"}}.
-// Extensions beyond OpenAI's fields (as vLLM offers them): top_k, min_p, ignore_eos.
+// Extensions beyond OpenAI's fields (as vLLM offers them): top_k, min_p, ignore_eos;
+// legacy completions accept logprobs up to 20 (OpenAI: 5).
 // Not here: HTTP handling and generation (server.ts).
 
 import { z } from 'zod';
@@ -72,12 +73,18 @@ export const ChatRequestSchema = z.object({
   ...common,
   messages: z.array(MessageSchema).min(1),
   max_completion_tokens: z.number().int().min(1).nullable().optional(),
+  /** Report each generated token's log-probability (raw: temperature 1, before truncation). */
+  logprobs: z.boolean().nullable().optional(),
+  /** With logprobs: also the most likely alternatives at each position. */
+  top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
 }).loose();
 export type ChatRequest = z.output<typeof ChatRequestSchema>;
 
 export const CompletionRequestSchema = z.object({
   ...common,
   prompt: z.union([z.string(), z.array(z.string()).length(1)]),
+  /** Legacy: report log-probabilities with this many alternatives per token (0 = the token's own). */
+  logprobs: z.number().int().min(0).max(20).nullable().optional(),
 }).loose();
 export type CompletionRequest = z.output<typeof CompletionRequestSchema>;
 

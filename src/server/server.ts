@@ -4,8 +4,12 @@
 //                                <think>…</think> part goes to reasoning_content
 //   POST /v1/completions         raw text completion of a prompt string
 // Both POSTs stream as server-sent events with `stream: true` (`data: {...}`
-// chunks, then `data: [DONE]`); without streaming, n > 1 asks n choices (each
-// its own engine row, choice j seeded seed + j). Every request goes to one Engine (submit), so
+// chunks, then `data: [DONE]`); n > 1 asks n choices, streamed or not (each its
+// own engine row, choice j seeded seed + j; streamed chunks carry their choice's
+// index). `logprobs` (chat: logprobs + top_logprobs; completions: logprobs = k)
+// reports every generated token's raw log-probability (logprobs.ts); a streamed
+// chunk carries the tokens generated since the previous chunk of its choice.
+// Every request goes to one Engine (submit), so
 // concurrent requests decode together in one batch. Requests beyond
 // maxBatch + maxQueue in flight get 429; bad input gets a 4xx with OpenAI's
 // error body and the server keeps serving; a client that disconnects aborts
@@ -28,6 +32,7 @@ import {
   ApiError, ChatRequestSchema, CompletionRequestSchema, messageText, parseRequest, ServeConfigSchema,
   type ChatRequest, type CompletionRequest, type ServeConfigInput,
 } from './protocol.ts';
+import { chatLogprobs, completionLogprobs, LogprobTrack, TokenPieces, type TokenEntry } from './logprobs.ts';
 import { promptOpensThink, ReasoningSplitter } from './reasoning.ts';
 import { StopText } from './stop-text.ts';
 
@@ -67,8 +72,10 @@ interface Prepared {
   stream: boolean;
   includeUsage: boolean;
   ignoreEos: boolean;
-  /** Choices asked (n); more than 1 only without streaming. */
+  /** Choices asked (n). */
   n: number;
+  /** Alternatives per token when log-probabilities were asked; undefined: not asked. */
+  topLogprobs?: number;
 }
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -102,10 +109,11 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const controllers = new Set<AbortController>();
   let draining = false;
 
-  function prepare(body: ChatRequest | CompletionRequest, prompt: number[], maxTokensField: number | null | undefined, maxTokensParam: string): Prepared {
+  const pieces = new TokenPieces(tokenizer);
+
+  function prepare(body: ChatRequest | CompletionRequest, prompt: number[], maxTokensField: number | null | undefined, maxTokensParam: string, topLogprobs: number | undefined): Prepared {
     if (body.model !== modelName) throw new ApiError(404, `The model '${body.model}' does not exist (this server serves '${modelName}')`, 'not_found_error', 'model', 'model_not_found');
     const n = body.n ?? 1;
-    if (n > 1 && body.stream === true) throw new ApiError(400, `n ${n} with stream: only n = 1 streams (send several requests; they are batched together)`, 'invalid_request_error', 'n', 'unsupported_value');
     if (n > cfg.maxBatch) throw new ApiError(400, `n ${n} is more than this server's max batch of ${cfg.maxBatch}`, 'invalid_request_error', 'n', 'invalid_value');
     if (maxTokensField != null && maxTokensField > cfg.maxTokensLimit) {
       throw new ApiError(400, `${maxTokensParam} ${maxTokensField} is more than this server's limit of ${cfg.maxTokensLimit}`, 'invalid_request_error', maxTokensParam, 'invalid_value');
@@ -125,14 +133,18 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     }
     const stops = body.stop == null ? [] : (typeof body.stop === 'string' ? [body.stop] : body.stop).filter((s) => s.length > 0);
     return {
-      prompt, maxTokens, sampling, stops, seed: body.seed ?? undefined, n,
+      prompt, maxTokens, sampling, stops, seed: body.seed ?? undefined, n, ...(topLogprobs !== undefined ? { topLogprobs } : {}),
       stream: body.stream === true, includeUsage: body.stream_options?.include_usage === true, ignoreEos: body.ignore_eos === true,
     };
   }
 
-  /** Runs one request through the engine; `onText` gets safe-to-send text as it is generated. */
-  async function generate(p: Prepared, signal: AbortSignal, onText: (text: string) => void): Promise<{ result: GenerateResult; text: string }> {
+  /**
+   * Runs one request through the engine; `onText` gets safe-to-send text as it is generated,
+   * and each token's log-probability entry (when asked) as the token arrives, with or without text.
+   */
+  async function generate(p: Prepared, signal: AbortSignal, onText: (text: string, entry?: TokenEntry) => void): Promise<{ result: GenerateResult; text: string }> {
     const out = new StopText(tokenizer, p.stops);
+    const track = p.topLogprobs !== undefined ? new LogprobTrack(tokenizer, pieces) : null;
     let started = false;
     stats.inFlight++;
     try {
@@ -140,14 +152,16 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         prompt: p.prompt, maxTokens: p.maxTokens, sampling: p.sampling, seed: p.seed, signal,
         stopTokens: p.ignoreEos ? [] : eos,
         ...(p.stops.length ? { stopStrings: p.stops } : {}),
-        onToken: (t) => {
+        ...(p.topLogprobs !== undefined ? { topLogprobs: p.topLogprobs } : {}),
+        onToken: (t, _lp, info) => {
           if (!started) {
             started = true;
             stats.generating++;
             stats.maxGenerating = Math.max(stats.maxGenerating, stats.generating);
           }
           const s = out.push(t);
-          if (s) onText(s);
+          const entry = track && info ? track.push(t, info) : undefined;
+          if (s || entry) onText(s, entry);
         },
       });
       const rest = out.end();
@@ -188,53 +202,71 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     const messages: ChatMessage[] = req.messages.map((msg) => ({ role: msg.role === 'developer' ? 'system' : msg.role, content: messageText(msg.content) }));
     let text: string;
     if (!template) throw new ApiError(400, `this model has no usable chat template (${templateError}); use /v1/completions with a prompt`, 'invalid_request_error', 'messages', 'no_chat_template');
+    if (req.top_logprobs != null && req.logprobs !== true) {
+      throw new ApiError(400, 'top_logprobs needs logprobs: true', 'invalid_request_error', 'top_logprobs', 'invalid_value');
+    }
     try {
       text = template.render(messages, { addGenerationPrompt: true });
     } catch (e) {
       throw new ApiError(400, (e as Error).message, 'invalid_request_error', 'messages', 'invalid_value');
     }
     const field = req.max_completion_tokens ?? req.max_tokens;
-    const p = prepare(req, tokenizer.encode(text), field, req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
+    const p = prepare(req, tokenizer.encode(text), field, req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens', req.logprobs === true ? req.top_logprobs ?? 0 : undefined);
     const opened = promptOpensThink(text);
     const id = `chatcmpl-${randomUUID()}`, created = now();
-    const split = new ReasoningSplitter({ startInReasoning: opened });
+    const lp = (entries: TokenEntry[]) => (p.topLogprobs !== undefined ? chatLogprobs(entries) : null);
     if (!p.stream) {
       const outs = await Promise.all(Array.from({ length: p.n }, async (_, j) => {
-        const sp = j === 0 ? split : new ReasoningSplitter({ startInReasoning: opened });
+        const split = new ReasoningSplitter({ startInReasoning: opened });
         let reasoning = '', content = '';
-        const { result } = await generate(choice(p, j), ac.signal, (t) => {
-          const d = sp.push(t);
+        const entries: TokenEntry[] = [];
+        const { result } = await generate(choice(p, j), ac.signal, (t, entry) => {
+          if (entry) entries.push(entry);
+          const d = split.push(t);
           reasoning += d.reasoning;
           content += d.content;
         });
-        const d = sp.flush();
+        const d = split.flush();
         reasoning += d.reasoning;
         content += d.content;
-        return { result, message: { role: 'assistant', content, reasoning_content: sp.sawReasoning ? reasoning : null } };
+        return { result, entries, message: { role: 'assistant', content, reasoning_content: split.sawReasoning ? reasoning : null } };
       }));
       if (outs.some((o) => o.result.finishReason === 'abort')) return;
       sendJson(res, 200, {
         id, object: 'chat.completion', created, model: modelName,
-        choices: outs.map((o, j) => ({ index: j, message: o.message, logprobs: null, finish_reason: finishReason(o.result) })),
+        choices: outs.map((o, j) => ({ index: j, message: o.message, logprobs: lp(o.entries), finish_reason: finishReason(o.result) })),
         usage: usage(p, ...outs.map((o) => o.result)),
       });
       return;
     }
     const send = sse(res);
-    const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
+    const chunk = (index: number, delta: Record<string, unknown>, logprobs: unknown, finish: string | null) => ({
       id, object: 'chat.completion.chunk', created, model: modelName,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(p.includeUsage ? { usage: null } : {}),
+      choices: [{ index, delta, logprobs, finish_reason: finish }], ...(p.includeUsage ? { usage: null } : {}),
     });
-    const deltas = (d: { reasoning: string; content: string }) => {
-      if (d.reasoning) send(chunk({ reasoning_content: d.reasoning }, null));
-      if (d.content) send(chunk({ content: d.content }, null));
-    };
-    send(chunk({ role: 'assistant', content: '' }, null));
-    const { result } = await generate(p, ac.signal, (t) => deltas(split.push(t)));
-    deltas(split.flush());
-    if (result.finishReason === 'abort') return void res.end();
-    send(chunk({}, finishReason(result)));
-    if (p.includeUsage) send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(p, result) });
+    for (let j = 0; j < p.n; j++) send(chunk(j, { role: 'assistant', content: '' }, null, null));
+    const results = await Promise.all(Array.from({ length: p.n }, async (_, j) => {
+      const split = new ReasoningSplitter({ startInReasoning: opened });
+      let pending: TokenEntry[] = [];
+      const take = () => {
+        const e = pending;
+        pending = [];
+        return lp(e);
+      };
+      const deltas = (d: { reasoning: string; content: string }) => {
+        if (d.reasoning) send(chunk(j, { reasoning_content: d.reasoning }, take(), null));
+        if (d.content) send(chunk(j, { content: d.content }, take(), null));
+      };
+      const { result } = await generate(choice(p, j), ac.signal, (t, entry) => {
+        if (entry) pending.push(entry);
+        deltas(split.push(t));
+      });
+      deltas(split.flush());
+      if (result.finishReason !== 'abort') send(chunk(j, {}, pending.length ? take() : null, finishReason(result)));
+      return result;
+    }));
+    if (results.some((r) => r.finishReason === 'abort')) return void res.end();
+    if (p.includeUsage) send({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [], usage: usage(p, ...results) });
     send('[DONE]');
     res.end();
   }
@@ -242,25 +274,42 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   async function complete(body: unknown, res: ServerResponse, ac: AbortController): Promise<void> {
     const req = parseRequest(CompletionRequestSchema, body);
     const prompt = typeof req.prompt === 'string' ? req.prompt : req.prompt[0];
-    const p = prepare(req, tokenizer.encode(prompt), req.max_tokens, 'max_tokens');
+    const p = prepare(req, tokenizer.encode(prompt), req.max_tokens, 'max_tokens', req.logprobs ?? undefined);
     const id = `cmpl-${randomUUID()}`, created = now();
+    const lp = (entries: TokenEntry[]) => (p.topLogprobs !== undefined ? completionLogprobs(entries) : null);
     if (!p.stream) {
-      const outs = await Promise.all(Array.from({ length: p.n }, (_, j) => generate(choice(p, j), ac.signal, () => {})));
+      const outs = await Promise.all(Array.from({ length: p.n }, async (_, j) => {
+        const entries: TokenEntry[] = [];
+        const o = await generate(choice(p, j), ac.signal, (_t, entry) => void (entry && entries.push(entry)));
+        return { ...o, entries };
+      }));
       if (outs.some((o) => o.result.finishReason === 'abort')) return;
       sendJson(res, 200, {
         id, object: 'text_completion', created, model: modelName,
-        choices: outs.map((o, j) => ({ index: j, text: o.text, logprobs: null, finish_reason: finishReason(o.result) })), usage: usage(p, ...outs.map((o) => o.result)),
+        choices: outs.map((o, j) => ({ index: j, text: o.text, logprobs: lp(o.entries), finish_reason: finishReason(o.result) })), usage: usage(p, ...outs.map((o) => o.result)),
       });
       return;
     }
     const send = sse(res);
-    const chunk = (text: string, finish: string | null) => ({
-      id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], ...(p.includeUsage ? { usage: null } : {}),
+    const chunk = (index: number, text: string, logprobs: unknown, finish: string | null) => ({
+      id, object: 'text_completion', created, model: modelName, choices: [{ index, text, logprobs, finish_reason: finish }], ...(p.includeUsage ? { usage: null } : {}),
     });
-    const { result } = await generate(p, ac.signal, (t) => send(chunk(t, null)));
-    if (result.finishReason === 'abort') return void res.end();
-    send(chunk('', finishReason(result)));
-    if (p.includeUsage) send({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(p, result) });
+    const results = await Promise.all(Array.from({ length: p.n }, async (_, j) => {
+      let pending: TokenEntry[] = [];
+      const take = () => {
+        const e = pending;
+        pending = [];
+        return lp(e);
+      };
+      const { result } = await generate(choice(p, j), ac.signal, (t, entry) => {
+        if (entry) pending.push(entry);
+        if (t) send(chunk(j, t, take(), null));
+      });
+      if (result.finishReason !== 'abort') send(chunk(j, '', pending.length ? take() : null, finishReason(result)));
+      return result;
+    }));
+    if (results.some((r) => r.finishReason === 'abort')) return void res.end();
+    if (p.includeUsage) send({ id, object: 'text_completion', created, model: modelName, choices: [], usage: usage(p, ...results) });
     send('[DONE]');
     res.end();
   }

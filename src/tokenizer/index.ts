@@ -8,7 +8,7 @@
 export { TokenizerError } from './errors.ts';
 export type { TextTokenizer, EncodeOptions, DecodeOptions } from './types.ts';
 export * from './special-tokens.ts';
-export { PRETOKENIZE_PATTERN, pretokenize, BYTE_TO_UNICODE } from './byte-level.ts';
+export { PRETOKENIZE_PATTERN, pretokenize, BYTE_TO_UNICODE, tokenStringToBytes, utf8 } from './byte-level.ts';
 export { BpeTokenizer, type BpeModelData, type AddedToken } from './bpe-tokenizer.ts';
 export { trainBpe, BpeTrainConfigSchema, type BpeTrainConfig, type TrainProgress } from './bpe-trainer.ts';
 export {

@@ -79,6 +79,33 @@ for (const [name, make] of models) {
   });
 }
 
+test('topLogprobs: raw (T = 1) log-probs of each token and its alternatives, equal to the uncached forward pass', async () => {
+  const m = models[0][1]();
+  const prompt = [3, 14, 15, 9];
+  const seen: number[] = [];
+  const r = await new Engine(m, { maxBatch: 2 }).submit({
+    prompt, maxTokens: 6, seed: 4, sampling: { temperature: 1.7, topK: 5 }, topLogprobs: 4,
+    onToken: (_t, _lp, info) => seen.push(info!.logprob),
+  });
+  assert.equal(r.tokenLogprobs!.length, r.tokens.length);
+  assert.deepEqual(seen, r.tokenLogprobs!.map((t) => t.logprob));
+  const seq = [...prompt, ...r.tokens];
+  const lo = T.noGrad(() => m.forward(T.ids(seq, [1, seq.length])).logits); // [1, L, V]
+  r.tokens.forEach((tok, i) => {
+    const row = Array.from(lo.data.subarray((prompt.length - 1 + i) * V, (prompt.length + i) * V));
+    const max = Math.max(...row);
+    const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+    const info = r.tokenLogprobs![i];
+    assertClose([info.logprob], [row[tok] - lse], { rtol: 1e-4, atol: 1e-4, label: `token ${i}` });
+    const best = row.map((_, j) => j).sort((a, b) => row[b] - row[a] || a - b).slice(0, 4);
+    assert.deepEqual(info.top.map((t) => t.token), best, `token ${i} alternatives`);
+    assert.ok(r.logprobs[i] !== info.logprob, 'the sampled logprob is at T = 1.7, the raw one at T = 1');
+  });
+  const plain = await new Engine(m, { maxBatch: 1 }).submit({ prompt, maxTokens: 2 });
+  assert.equal(plain.tokenLogprobs, undefined, 'off unless asked');
+  await assert.rejects(new Engine(m, { maxBatch: 1 }).submit({ prompt, maxTokens: 2, topLogprobs: V + 1 }), /topLogprobs 62: expected an integer in \[0, 61\]/);
+});
+
 test('the uncompacted path (all maxBatch rows every step) gives the same tokens', async () => {
   const m = models[0][1]();
   const reqs = prompts(5, 30).map((prompt, i) => ({ prompt, maxTokens: 2 + 2 * i, seed: i, sampling: { temperature: 0.8 } }));

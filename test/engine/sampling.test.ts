@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.ts';
 import { R1tsError } from '../../src/core/errors.ts';
-import { sampleToken, type SamplingOptions } from '../../src/engine/sampling.ts';
+import { rawLogprobs, sampleToken, type SamplingOptions } from '../../src/engine/sampling.ts';
 
 const logits = Float32Array.from([1.0, 3.0, 0.5, 2.5, -1.0, 2.0, 0.0, -3.0]); // V = 8
 const V = logits.length;
@@ -126,4 +126,22 @@ test('bad options throw naming the field and its range', () => {
     [{ minP: 2 }, /minP 2 is outside \[0, 1\]/],
   ];
   for (const [o, re] of bad) assert.throws(() => sampleToken(logits, 0, V, o, new Rng(1)), (e: unknown) => e instanceof R1tsError && re.test((e as Error).message));
+});
+
+test('rawLogprobs: log softmax at T = 1 of the token and the k most likely, ties to the lower id', () => {
+  const r = new Rng(5);
+  const x = Float32Array.from({ length: 300 }, () => Math.round(r.normal() * 4) / 2); // many ties
+  const off = 37, n = 200;
+  const row = Array.from(x.subarray(off, off + n));
+  const lp = softmax(row).map(Math.log);
+  const order = row.map((_, i) => i).sort((a, b) => row[b] - row[a] || a - b);
+  for (const k of [0, 1, 5, 20, n]) {
+    const got = rawLogprobs(x, off, n, 17, k);
+    assert.ok(Math.abs(got.logprob - lp[17]) < 1e-9, `k ${k}: token logprob`);
+    assert.deepEqual(got.top.map((t) => t.token), order.slice(0, k), `k ${k}: top ids`);
+    got.top.forEach((t) => assert.ok(Math.abs(t.logprob - lp[t.token]) < 1e-9));
+  }
+  assert.throws(() => rawLogprobs(x, off, n, n, 1), /token 200: expected an id in \[0, 200\)/);
+  assert.throws(() => rawLogprobs(x, off, n, 0, -1), /k -1/);
+  assert.throws(() => rawLogprobs(x, 250, n, 0, 1), /does not fit 300 logits/);
 });

@@ -16,6 +16,7 @@ import { Rng } from '../../src/core/rng.ts';
 import { Engine } from '../../src/engine/generate.ts';
 import { buildModel, saveHfModel } from '../../src/io/hf.ts';
 import { loadModel } from '../../src/io/load.ts';
+import { loadModelDir } from '../../src/io/model-dir.ts';
 import { densePreset } from '../../src/models/config.ts';
 import type { CausalLM } from '../../src/models/model.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
@@ -108,7 +109,7 @@ test('models, chat (plain and streamed alike), completions, stop strings', async
   }
 });
 
-test('n > 1 (without streaming): n choices, choice j as a request seeded seed + j; usage sums them', async () => {
+test('n > 1: n choices, choice j as a request seeded seed + j; usage sums them; streamed choices joined by index equal them', async () => {
   const s = await start({ modelDir: hf, port: 0, modelName: 'tiny', maxBatch: 8 });
   const client = clientOf(s);
   const one = async (seed: number) => (await client.completions.create({ model: 'tiny', prompt: 'hello world', max_tokens: 12, temperature: 1, seed })).choices[0].text;
@@ -121,6 +122,79 @@ test('n > 1 (without streaming): n choices, choice j as a request seeded seed + 
   assert.equal(r.choices[1].message.content, single.choices[0].message.content);
   assert.equal(r.usage!.prompt_tokens, single.usage!.prompt_tokens);
   assert.ok(r.usage!.completion_tokens >= 2 && r.usage!.total_tokens === r.usage!.prompt_tokens + r.usage!.completion_tokens);
+
+  // streamed: chunks of the n choices interleave; joined per index they equal the plain reply
+  const st = await client.chat.completions.create({ model: 'tiny', messages: msgs, max_tokens: 12, temperature: 1, seed: 5, n: 2, stream: true, stream_options: { include_usage: true } });
+  const joined = ['', ''], finishes = [0, 0];
+  let usage: OpenAI.CompletionUsage | null | undefined;
+  for await (const raw of st) {
+    const c = raw as unknown as Chunk & { choices: { index: number }[] };
+    for (const ch of c.choices) {
+      joined[ch.index] += (ch.delta.reasoning_content ?? '') + (ch.delta.content ?? '');
+      if (ch.finish_reason) finishes[ch.index]++;
+    }
+    if (c.usage) usage = c.usage;
+  }
+  const plain = r.choices.map((ch) => ((ch.message as { reasoning_content?: string | null }).reasoning_content ?? '') + (ch.message.content ?? ''));
+  assert.deepEqual(joined, plain);
+  assert.deepEqual(finishes, [1, 1], 'one finish chunk per choice');
+  assert.deepEqual(usage, r.usage);
+  const sc = await client.completions.create({ model: 'tiny', prompt: 'hello world', max_tokens: 12, temperature: 1, seed: 11, n: 3, stream: true });
+  const texts = ['', '', ''];
+  for await (const ch of sc) for (const x of ch.choices) texts[x.index] += x.text;
+  assert.deepEqual(texts, c.choices.map((x) => x.text));
+});
+
+test('logprobs: raw log-probabilities of every token (chat and completions, streamed or not) equal the engine\'s', async () => {
+  const s = await start({ modelDir: hf, port: 0, modelName: 'tiny', maxBatch: 4 });
+  const client = clientOf(s);
+  const { model, tokenizer, stopTokens: eos } = loadModelDir(hf);
+  const render = new ChatTemplate(tok.chatTemplate!, { bosToken: tok.bosToken, eosToken: tok.eosToken }).render(msgs as never, { addGenerationPrompt: true });
+  // sampled (seeded): the same request on an engine of our own gives the same tokens and raw log-probs
+  const ref = await new Engine(model, { maxBatch: 1 }).submit({ prompt: tokenizer.encode(render), maxTokens: 16, sampling: { temperature: 1.3 }, seed: 3, stopTokens: eos, topLogprobs: 3 });
+  const r = await client.chat.completions.create({ model: 'tiny', messages: msgs, max_tokens: 16, temperature: 1.3, seed: 3, logprobs: true, top_logprobs: 3 });
+  const content = r.choices[0].logprobs!.content!;
+  assert.equal(content.length, r.usage!.completion_tokens);
+  assert.equal(content.length, ref.tokens.length);
+  const piece = (id: number) => { const c = [...tok.addedTokens].find(([, i]) => i === id)?.[0]; return c ?? tok.decode([id]); };
+  content.forEach((e, i) => {
+    const want = ref.tokenLogprobs![i];
+    assert.ok(Math.abs(e.logprob - want.logprob) < 1e-6, `token ${i}: ${e.logprob} vs engine ${want.logprob}`);
+    assert.ok(Math.abs(e.logprob - ref.logprobs[i]) > 1e-6, 'raw (T = 1), not the sampling temperature\'s');
+    assert.equal(e.token, piece(ref.tokens[i]));
+    if (!e.token.includes('\uFFFD')) assert.deepEqual(e.bytes, Array.from(Buffer.from(e.token)));
+    assert.deepEqual(e.top_logprobs.map((t) => t.token), want.top.map((t) => piece(t.token)));
+    assert.ok(e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob && e.top_logprobs[1].logprob >= e.top_logprobs[2].logprob);
+  });
+  assert.ok(content.some((e) => !tok.addedTokens.has(e.token)), 'the sample holds ordinary tokens too');
+  // bytes are exact even where a token holds part of a character: joined, they are the text's bytes
+  const special = (id: number) => tok.decode([id], { skipSpecialTokens: true }) === '';
+  const joinedBytes = Buffer.concat(content.filter((_, i) => !special(ref.tokens[i])).map((e) => Buffer.from(e.bytes!)));
+  assert.equal(new TextDecoder().decode(joinedBytes), tok.decode(ref.tokens, { skipSpecialTokens: true }));
+  // streamed: the chunks' entries, joined, are the same list
+  const st = await client.chat.completions.create({ model: 'tiny', messages: msgs, max_tokens: 16, temperature: 1.3, seed: 3, logprobs: true, top_logprobs: 3, stream: true });
+  const streamed: OpenAI.ChatCompletionTokenLogprob[] = [];
+  for await (const ch of st) for (const x of ch.choices) streamed.push(...(x.logprobs?.content ?? []));
+  assert.deepEqual(streamed, content);
+  // without logprobs: null
+  assert.equal((await client.chat.completions.create({ model: 'tiny', messages: msgs, max_tokens: 4 })).choices[0].logprobs, null);
+
+  // legacy completions: tokens, token_logprobs, top_logprobs (k entries), text_offset
+  const cref = await new Engine(model, { maxBatch: 1 }).submit({ prompt: tokenizer.encode('hello world'), maxTokens: 10, sampling: { temperature: 0 }, stopTokens: eos });
+  const c = await client.completions.create({ model: 'tiny', prompt: 'hello world', max_tokens: 10, temperature: 0, logprobs: 2 });
+  const lp = c.choices[0].logprobs!;
+  assert.equal(lp.tokens!.length, cref.tokens.length);
+  lp.token_logprobs!.forEach((x, i) => assert.ok(Math.abs(x - cref.logprobs[i]) < 1e-5, `completion token ${i}`));
+  lp.top_logprobs!.forEach((t) => assert.ok(Object.keys(t).length >= 1 && Object.keys(t).length <= 2));
+  let at = 0;
+  lp.tokens!.forEach((t, i) => {
+    assert.equal(lp.text_offset![i], at, `text_offset ${i}`);
+    if (!tok.addedTokens.has(t)) at += tok.decode([cref.tokens[i]]).length;
+  });
+  const cs = await client.completions.create({ model: 'tiny', prompt: 'hello world', max_tokens: 10, temperature: 0, logprobs: 2, stream: true });
+  const toks: string[] = [];
+  for await (const ch of cs) toks.push(...(ch.choices[0]?.logprobs?.tokens ?? []));
+  assert.deepEqual(toks, lp.tokens);
 });
 
 /** The model's forward with its logits forced so that token a is followed by next[a] (greedy). */
@@ -188,7 +262,9 @@ test('bad requests get OpenAI-style 4xx bodies and the server keeps serving; bea
   await expectError(await chat({ max_tokens: 1.5 }), 400, 'invalid_value', 'max_tokens');
   await expectError(await chat({ max_tokens: 1_000_000 }), 400, 'invalid_value', 'max_tokens');
   await expectError(await chat({ max_completion_tokens: 101 }), 400, 'invalid_value', 'max_completion_tokens');
-  await expectError(await chat({ n: 2, stream: true }), 400, 'unsupported_value', 'n');
+  await expectError(await chat({ top_logprobs: 2 }), 400, 'invalid_value', 'top_logprobs');
+  await expectError(await chat({ logprobs: true, top_logprobs: 21 }), 400, 'invalid_value', 'top_logprobs');
+  await expectError(await post(s, '/v1/completions', JSON.stringify({ model: 'tiny', prompt: 'x', logprobs: -1 })), 400, 'invalid_value', 'logprobs');
   await expectError(await chat({ n: 1000 }), 400, 'invalid_value', 'n');
   await expectError(await chat({ top_p: 0 }), 400, 'invalid_value', 'top_p');
   await expectError(await chat({ stop: 5 }), 400, 'invalid_value', 'stop');
