@@ -2,8 +2,10 @@
 // model's chat template (the tokenizer's, else the R1 chat template) and the
 // engine. History is kept across turns (the template drops old reasoning).
 // The reasoning (<think>…</think>) streams dimmed on a terminal; piped, or with
-// --hide-thinking, it is one line "thinking… (N tokens)". `-p TEXT` answers one
-// message and prints only the answer (--show-thinking adds the reasoning first).
+// --hide-thinking, it is one line "thinking… (N tokens)"; /hide and /show
+// collapse or expand it for the next replies, /thinking prints the last reply's
+// in full. `-p TEXT` answers one message and prints only the answer
+// (--show-thinking adds the reasoning first).
 // Not here: the reasoning split itself (src/server/reasoning.ts), serving.
 
 import { createInterface } from 'node:readline';
@@ -20,7 +22,9 @@ export const CHAT_HELP = `usage: r1ts chat <model-dir> [options]
 
 Chats with a Hugging Face directory or r1ts checkpoint in the terminal, through the
 model's chat template (or the R1 chat template). Type a message and Enter; /reset
-clears the history, /exit (or Ctrl-D) quits.
+clears the history, /exit (or Ctrl-D) quits. The reasoning streams dimmed; /hide
+collapses it to one line for the next replies, /show expands it again, /thinking
+prints the last reply's reasoning in full.
 
 options:
   -p, --prompt TEXT    one-shot: answer TEXT, print only the answer, exit
@@ -69,8 +73,8 @@ export async function chatCommand(args: string[]): Promise<number> {
     const tty = process.stdout.isTTY === true;
     const history: ChatMessage[] = v.system !== undefined ? [{ role: 'system', content: v.system }] : [];
 
-    /** One reply; `show` says how the reasoning is shown. Returns the answer. */
-    const reply = async (show: 'stream' | 'summary' | 'none' | 'after', signal?: AbortSignal): Promise<string> => {
+    /** One reply; `show` says how the reasoning is shown. Returns the answer and the reasoning. */
+    const reply = async (show: 'stream' | 'summary' | 'none' | 'after', signal?: AbortSignal): Promise<{ answer: string; reasoning: string }> => {
       const text = template.render(history, { addGenerationPrompt: true });
       const prompt = tokenizer.encode(text);
       if (prompt.length >= engine.maxSeqLen) throw new R1tsError(`the conversation is ${prompt.length} tokens, the model's context is ${engine.maxSeqLen}: /reset to start over`);
@@ -104,7 +108,7 @@ export async function chatCommand(args: string[]): Promise<number> {
       if (show === 'after') process.stdout.write((reasoning ? `${tty ? DIM : ''}${reasoning}${tty ? UNDIM : ''}\n\n` : '') + answer);
       if (r.finishReason === 'length') process.stderr.write(`\n[r1ts chat: stopped at ${r.tokens.length} tokens (--max-tokens or the context)]`);
       process.stdout.write('\n');
-      return answer;
+      return { answer, reasoning };
     };
 
     if (v.prompt !== undefined) {
@@ -112,9 +116,10 @@ export async function chatCommand(args: string[]): Promise<number> {
       await reply(v['show-thinking'] ? 'after' : 'none');
       return 0;
     }
-    const show = v['hide-thinking'] || !tty ? 'summary' : 'stream';
+    let show: 'summary' | 'stream' = v['hide-thinking'] || !tty ? 'summary' : 'stream';
+    let lastReasoning: string | null = null;
     const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true && tty });
-    if (tty) console.error(`r1ts chat: ${positionals[0]} (/reset clears the history, /exit quits)`);
+    if (tty) console.error(`r1ts chat: ${positionals[0]} (/reset clears the history, /hide or /show the thinking, /thinking shows the last, /exit quits)`);
     rl.setPrompt(tty ? '\n> ' : '');
     rl.prompt();
     for await (const line of rl) {
@@ -123,10 +128,18 @@ export async function chatCommand(args: string[]): Promise<number> {
       if (msg === '/reset') {
         history.splice(v.system !== undefined ? 1 : 0);
         console.error('(history cleared)');
+      } else if (msg === '/hide' || msg === '/show') {
+        show = msg === '/hide' ? 'summary' : 'stream';
+        console.error(msg === '/hide' ? '(thinking collapsed: one line per reply; /thinking shows it)' : '(thinking shown as it streams)');
+      } else if (msg === '/thinking') {
+        if (lastReasoning === null) console.error('(no reply yet)');
+        else if (lastReasoning === '') console.error('(the last reply had no reasoning)');
+        else process.stdout.write(`${tty ? DIM : ''}${lastReasoning}${tty ? UNDIM : ''}\n`);
       } else if (msg) {
         history.push({ role: 'user', content: msg });
         try {
-          const answer = await reply(show);
+          const { answer, reasoning } = await reply(show);
+          lastReasoning = reasoning;
           history.push({ role: 'assistant', content: answer });
         } catch (e) {
           history.pop();
