@@ -133,6 +133,9 @@ export class GpuContext {
   private pass: GPUComputePassEncoder | null = null;
   private readonly status: GpuTensor;
   private lost: string | null = null;
+  /** Validation scopes of submitted batches, awaited by read()/sync(); with the pipeline keys each batch compiled. */
+  private scopes: Promise<{ error: string | null; keys: string[] }>[] = [];
+  private batchKeys: string[] = [];
   private gpuError: string | null = null;
   /** Counters for reports and tests. */
   readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0 };
@@ -233,12 +236,22 @@ export class GpuContext {
     if (data.length > 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
   }
 
+  /** Opens the batch's encoder (and its validation error scope) when none is open. */
+  private openBatch(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder();
+    }
+    return this.encoder;
+  }
+
   private pipeline(key: string, wgsl: () => string): GPUComputePipeline {
     let p = this.pipelines.get(key);
     if (!p) {
       const module = this.device.createShaderModule({ code: wgsl(), label: key });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
       this.pipelines.set(key, p);
+      this.batchKeys.push(key);
       this.stats.pipelinesCompiled++;
     }
     return p;
@@ -250,6 +263,7 @@ export class GpuContext {
     if (d.groups.some((g) => g === 0)) return;
     const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (d.groups.some((g) => g > limit)) throw new R1tsError(`webgpu ${d.key}: ${d.groups.join('×')} workgroups exceed the per-dimension limit ${limit}`);
+    this.openBatch();
     const pipe = this.pipeline(d.key, d.wgsl);
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
@@ -263,8 +277,7 @@ export class GpuContext {
     }
     if (d.status) entries.push({ binding: binding++, resource: { buffer: this.status.buffer } });
     const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    if (!this.pass) this.pass = this.openBatch().beginComputePass();
     this.pass.setPipeline(pipe);
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
@@ -287,8 +300,7 @@ export class GpuContext {
     if (src.size !== dst.size) throw new R1tsError(`webgpu copy: ${src.size} elements into ${dst.size}`);
     if (src.size === 0) return;
     if (this.pass) { this.pass.end(); this.pass = null; }
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    this.encoder.copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, src.size * 4);
+    this.openBatch().copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, src.size * 4);
   }
 
   /** Submits the recorded batch (a no-op when nothing is pending) and recycles the buffers released during it. */
@@ -298,6 +310,9 @@ export class GpuContext {
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
       this.stats.submits++;
+      const keys = this.batchKeys;
+      this.batchKeys = [];
+      this.scopes.push(this.device.popErrorScope().then((e) => ({ error: e ? e.message : null, keys })));
     }
     for (const [key, buf] of this.pendingFree) {
       let list = this.pool.get(key);
@@ -324,10 +339,16 @@ export class GpuContext {
     const offsets = all.map((t) => { const o = total; total += Math.ceil((t.size * 4) / 8) * 8; return o; });
     const staging = this.device.createBuffer({ size: Math.max(8, total), usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
     if (this.pass) { this.pass.end(); this.pass = null; }
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    all.forEach((t, i) => { if (t.size > 0) this.encoder!.copyBufferToBuffer(t.buffer, 0, staging, offsets[i], t.size * 4); });
-    this.encoder.clearBuffer(this.status.buffer, 0, 16);
+    const enc = this.openBatch();
+    all.forEach((t, i) => { if (t.size > 0) enc.copyBufferToBuffer(t.buffer, 0, staging, offsets[i], t.size * 4); });
+    enc.clearBuffer(this.status.buffer, 0, 16);
     this.flush();
+    try {
+      await this.checkScopes();
+    } catch (e) {
+      staging.destroy();
+      throw e;
+    }
     await staging.mapAsync(0x0001 /* READ */);
     const mapped = staging.getMappedRange();
     const outs = all.map((t, i) => {
@@ -348,8 +369,22 @@ export class GpuContext {
   /** Submits pending work and waits until the device has finished it. */
   async sync(): Promise<void> {
     this.flush();
+    await this.checkScopes();
     await this.device.queue.onSubmittedWorkDone();
     this.checkLive();
+  }
+
+  /** Awaits the validation scopes of submitted batches; throws the first error and forgets the pipelines compiled in that batch. */
+  private async checkScopes(): Promise<void> {
+    const scopes = this.scopes;
+    this.scopes = [];
+    const errors: string[] = [];
+    for (const r of await Promise.all(scopes)) {
+      if (r.error === null) continue;
+      errors.push(r.error);
+      for (const k of r.keys) this.pipelines.delete(k);
+    }
+    if (errors.length > 0) throw new R1tsError(`WebGPU reported an error: ${errors[0]}`);
   }
 
   /** Frees every pooled buffer and the device. */

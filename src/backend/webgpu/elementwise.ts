@@ -27,11 +27,11 @@ const unaryExpr: { [K in UnaryOp]: string } = {
 const powFn = `fn powf(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
   if (a < 0.0) {
-    if (b != floor(b)) { return bitcast<f32>(0x7fc00000u); }
+    if (b != floor(b)) { let z = a - a; return z / z; } // NaN, made at run time
     let r = pow(-a, b);
     return select(r, -r, fract(b * 0.5) != 0.0);
   }
-  if (a == 0.0) { return select(bitcast<f32>(0x7f800000u), 0.0, b > 0.0); }
+  if (a == 0.0) { return select(1.0 / a, 0.0, b > 0.0); } // +Inf for 0^negative
   return pow(a, b);
 }`;
 

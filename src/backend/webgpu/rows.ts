@@ -27,7 +27,7 @@ function decls(ins: string[], outs: string[], extra = ''): string {
 
 /** WGSL: max of x over the row (strided over lanes) and the row's log-sum-exp. */
 const rowLse = `
-  var mx = -3.4028235e38;
+  var mx = bitcast<f32>(0xff7fffffu); // -FLT_MAX
   for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { mx = max(mx, x[off + j]); }
   mx = wgMax(mx, lid);
   var s = 0.0;
@@ -48,7 +48,7 @@ function rowDispatch(ctx: GpuContext, key: string, body: string, ins: [string, G
   });
 }
 
-const reduceFields: Fields = [['outer', 'u32'], ['r', 'u32'], ['inner', 'u32']];
+const reduceFields: Fields = [['outer', 'u32'], ['r', 'u32'], ['inner', 'u32'], ['negInf', 'u32']];
 
 /** x viewed as [outer, r, inner] → out [outer, inner]; one thread per output walks r. */
 export function reduce(ctx: GpuContext, op: ReduceOp, x: GpuTensor, out: GpuTensor, outer: number, r: number, inner: number): void {
@@ -66,12 +66,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   ${linearIndex}
   if (i >= p.outer * p.inner) { return; }
   let oi = i / p.inner; let j = i % p.inner;
-  var acc = ${op === 'sum' ? '0.0' : 'bitcast<f32>(0xff800000u)'};
+  // max over an empty axis is -Infinity; the bits come from the uniform (WGSL constants may not be infinite).
+  var acc = ${op === 'sum' ? '0.0' : 'bitcast<f32>(p.negInf)'};
   for (var k = 0u; k < p.r; k = k + 1u) { let v = x[(oi * p.r + k) * p.inner + j]; ${update} }
   o[i] = acc;
 }`,
     buffers: [x, out],
-    uniforms: packUniforms(reduceFields, { outer, r, inner }),
+    uniforms: packUniforms(reduceFields, { outer, r, inner, negInf: 0xff800000 }),
     groups: grid(n, WG),
   });
 }
