@@ -29,7 +29,7 @@ export async function gpuOrSkip(t: TestContext): Promise<WebGpuKernels | null> {
   const k = await gpu();
   if (typeof k !== 'string') return k;
   if (process.env.CI === 'true') throw new Error(`CI=true but no WebGPU adapter: ${k}`);
-  t.skip(`no WebGPU adapter: ${k}`);
+  t.skip(k);
   return null;
 }
 

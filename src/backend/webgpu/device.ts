@@ -57,7 +57,9 @@ type WebGpuModule = { create(flags: string[]): GPU };
 
 async function loadDawn(): Promise<WebGpuModule> {
   try {
-    return (await import('webgpu')) as WebGpuModule;
+    // A variable specifier: the package is optional, so the typecheck must not need it installed.
+    const spec = 'webgpu';
+    return (await import(spec)) as WebGpuModule;
   } catch (e) {
     throw new R1tsError(`WebGPU is unavailable: the optional package 'webgpu' (Dawn for Node) did not load (${(e as Error).message}); run npm install, then ${noAdapterHint}`);
   }
