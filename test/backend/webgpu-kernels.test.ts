@@ -262,3 +262,34 @@ test('webgpu embedding gather and scatter-add backward with duplicate ids; a bad
   k.embedding(gt, k.ctx.upload(bad), out, n, dim);
   await assert.rejects(k.ctx.read(out), (err: Error) => err instanceof RangeError && /embedding id -3 at position 9/.test(err.message));
 });
+
+test('webgpu strided copy (f32 and i32, offsets, a transpose) and sumSquares', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const shape = [3, 4, 5];
+  for (const [so, ss, dof, ds] of [[0, [20, 5, 1], 0, [20, 5, 1]], [7, [1, 3, 12], 2, [20, 5, 1]], [1, [0, 5, 1], 0, [1, 15, 3]]] as [number, number[], number, number[]][]) {
+    const srcLen = so + ss.reduce((a, s, d) => a + s * (shape[d] - 1), 0) + 1;
+    const dstLen = dof + ds.reduce((a, s, d) => a + s * (shape[d] - 1), 0) + 1;
+    const src = randF32(r, srcLen); // flat storage of the source view
+    const dst0 = randF32(r, dstLen); // untouched elements must stay
+    const e = dst0.slice();
+    refKernels.copy(src, so, ss, e, dof, ds, shape);
+    const gd = k.ctx.upload(dst0);
+    k.copy(k.ctx.upload(src), so, ss, gd, dof, ds, shape);
+    assertClose(await readF32(k, gd), e, { rtol: 0, atol: 0, label: `copy ${ss} → ${ds}` });
+    const isrc = randI32(r, srcLen, 1000), idst = new Int32Array(dstLen), ie = idst.slice();
+    refKernels.copy(isrc, so, ss, ie, dof, ds, shape);
+    const gi = k.ctx.upload(idst);
+    k.copy(k.ctx.upload(isrc), so, ss, gi, dof, ds, shape);
+    assert.deepEqual([...(await k.ctx.read(gi))], [...ie], `i32 copy ${ss} → ${ds}`);
+  }
+  for (const n of [1, 255, 70001]) {
+    const x = randF32(r, n); // [n]
+    const out = k.ctx.alloc([1]);
+    k.sumSquares(k.ctx.upload(x), n, out);
+    const want = refKernels.sumSquares(x, n);
+    const got = (await readF32(k, out))[0];
+    // f32 partial sums of n positive terms: relative error <= about (log2 n + n/65536 + 2)·2^-24, well inside 1e-5.
+    assert.ok(Math.abs(got - want) <= 1e-5 * want, `sumSquares n=${n}: ${got} vs ${want}`);
+  }
+});

@@ -177,3 +177,93 @@ ${head}
     groups: grid(n, WG),
   });
 }
+
+const copyFields: Fields = [['n', 'u32'], ['so', 'u32'], ['do_', 'u32'],
+  ...Array.from({ length: MAX_RANK }, (_, d) => [`sh${d}`, 'u32'] as const),
+  ...Array.from({ length: MAX_RANK }, (_, d) => [`ss${d}`, 'u32'] as const),
+  ...Array.from({ length: MAX_RANK }, (_, d) => [`ds${d}`, 'u32'] as const)];
+
+/** Strided copy (f32 or i32, bit for bit): dst[dstOffset + idx·dstStrides] = src[srcOffset + idx·srcStrides]. */
+export function copy(ctx: GpuContext, src: GpuTensor, srcOffset: number, srcStrides: readonly number[], dst: GpuTensor, dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
+  const rank = shape.length;
+  if (rank > MAX_RANK) throw new R1tsError(`webgpu copy: rank ${rank} exceeds ${MAX_RANK}`);
+  if (srcStrides.length !== rank || dstStrides.length !== rank) throw new R1tsError(`webgpu copy: strides [${srcStrides}] and [${dstStrides}] must both have rank ${rank} like shape [${shape}]`);
+  if (src.dtype !== dst.dtype) throw new R1tsError(`webgpu copy: ${src.dtype} into ${dst.dtype}`);
+  if (src === dst) throw new R1tsError('webgpu copy: src and dst must be different buffers');
+  sizes('copy', { srcOffset, dstOffset });
+  let n = 1, lastS = srcOffset, lastD = dstOffset;
+  for (let d = 0; d < rank; d++) {
+    sizes('copy', { [`shape[${d}]`]: shape[d], [`srcStrides[${d}]`]: srcStrides[d], [`dstStrides[${d}]`]: dstStrides[d] });
+    n *= shape[d];
+    lastS += (shape[d] - 1) * srcStrides[d];
+    lastD += (shape[d] - 1) * dstStrides[d];
+  }
+  if (n === 0) return;
+  if (src.size <= lastS) throw new R1tsError(`webgpu copy: src has ${src.size} elements, the view reaches element ${lastS}`);
+  if (dst.size <= lastD) throw new R1tsError(`webgpu copy: dst has ${dst.size} elements, the view reaches element ${lastD}`);
+  const vals: Record<string, number> = { n, so: srcOffset, do_: dstOffset };
+  for (let d = 0; d < MAX_RANK; d++) {
+    vals[`sh${d}`] = d < rank ? shape[d] : 1;
+    vals[`ss${d}`] = d < rank ? srcStrides[d] : 0;
+    vals[`ds${d}`] = d < rank ? dstStrides[d] : 0;
+  }
+  const peel = Array.from({ length: rank }, (_, k) => rank - 1 - k)
+    .map((d) => `  { let c = rem % p.sh${d}; rem = rem / p.sh${d}; is = is + c * p.ss${d}; id = id + c * p.ds${d}; }`).join('\n');
+  ctx.dispatch({
+    key: `copy:${rank}`,
+    wgsl: () => `${uniformWgsl(copyFields)}
+@group(0) @binding(1) var<storage, read> s: array<u32>;
+@group(0) @binding(2) var<storage, read_write> o: array<u32>;
+${head}
+  if (i >= p.n) { return; }
+  var rem = i; var is = p.so; var id = p.do_;
+${peel}
+  o[id] = s[is];
+}`,
+    buffers: [src, dst],
+    uniforms: packUniforms(copyFields, vals),
+    groups: grid(n, WG),
+  });
+}
+
+const SS_GROUPS = 256;
+/** out[0] = Σ x[i]² in f32 (the reference sums in double): 256-lane partial sums over a grid stride, then one workgroup adds them. */
+export function sumSquares(ctx: GpuContext, x: GpuTensor, n: number, out: GpuTensor): void {
+  sizes('sumSquares', { n });
+  need('sumSquares', 'x', x, n); need('sumSquares', 'out', out, 1);
+  const groups = Math.max(1, Math.min(SS_GROUPS, Math.ceil(n / WG)));
+  const partial = ctx.alloc([groups]);
+  const body = (src: string, len: string, stride: string) => `
+var<workgroup> red: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_id) lidv: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let lid = lidv.x;
+  var acc = 0.0;
+  for (var i = wid.x * ${WG}u + lid; i < ${len}; i = i + ${stride}) { let v = ${src}[i]; acc = acc + v * v; }
+  red[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { o[wid.x] = red[0]; }
+}`;
+  ctx.dispatch({
+    key: 'sumSquares:partial',
+    wgsl: () => `${uniformWgsl([['n', 'u32'], ['g', 'u32']])}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+${body('x', 'p.n', `p.g * ${WG}u`)}`,
+    buffers: [x, partial], uniforms: packUniforms([['n', 'u32'], ['g', 'u32']], { n, g: groups }), groups: [groups, 1, 1],
+  });
+  // Second pass: squares of square sums would be wrong, so it adds the partials plainly.
+  ctx.dispatch({
+    key: 'sumSquares:total',
+    wgsl: () => `${uniformWgsl([['n', 'u32'], ['g', 'u32']])}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+${body('x', 'p.n', `${WG}u`).replace('acc = acc + v * v;', 'acc = acc + v;')}`,
+    buffers: [partial, out], uniforms: packUniforms([['n', 'u32'], ['g', 'u32']], { n: groups, g: 1 }), groups: [1, 1, 1],
+  });
+  ctx.release(partial);
+}

@@ -2,7 +2,7 @@
 // (device buffers) and records into the context's current batch; nothing is read back
 // until the caller awaits ctx.read(). Kernels match src/backend/kernels.ts entry for entry
 // (same argument meanings and layouts) and are tested against the ref backend.
-// Not yet here: attention (fwd/bwd), topk, sumSquares, strided copy, f16 GEMM, and the
+// Not yet here: attention (fwd/bwd), topk, f16 GEMM, and the
 // tie to the tensor engine. That tie is the next step, designed as follows:
 //
 // NEXT STEP (tensor engine on the device). The host contract (Kernels: synchronous, host
@@ -21,7 +21,7 @@
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
 import { GpuContext } from './device.ts';
-import { adamw, binary, scale, siluBackward, swiglu, swigluBackward, unary } from './elementwise.ts';
+import { adamw, binary, copy, scale, siluBackward, sumSquares, swiglu, swigluBackward, unary } from './elementwise.ts';
 import { gemm, type GpuGemmParams } from './gemm.ts';
 import { embedding, embeddingBackward, rope } from './nn.ts';
 import { crossEntropy, crossEntropyBackward, logSoftmax, logSoftmaxBackward, reduce, rmsnorm, rmsnormBackward, softmax, softmaxBackward } from './rows.ts';
@@ -62,6 +62,11 @@ export class WebGpuKernels {
   }
   adamw(param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, n: number, p: AdamWParams): void { adamw(this.ctx, param, grad, m, v, n, p); }
   scale(x: GpuTensor, n: number, s: number): void { scale(this.ctx, x, n, s); }
+  /** Σ x² into out[0] on the device (the host contract returns a number; here the value stays on the GPU until read). */
+  sumSquares(x: GpuTensor, n: number, out: GpuTensor): void { sumSquares(this.ctx, x, n, out); }
+  copy(src: GpuTensor, srcOffset: number, srcStrides: readonly number[], dst: GpuTensor, dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
+    copy(this.ctx, src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+  }
 }
 
 /** Opens a context (throws R1tsError naming what to install when no adapter exists) and binds the kernels. */
