@@ -46,28 +46,36 @@ export const linearIndex = `let i = gid.x + gid.y * (nwg.x * ${WG}u);`;
 /** WGSL: the row of a kernel dispatched with grid(rows, 1). */
 export const rowIndex = 'let row = wid.x + wid.y * nwg.x;';
 
-/** WGSL: workgroup-wide sum and max over ROW_WG lanes (call from uniform control flow). */
+/**
+ * WGSL: workgroup-wide sum and max over ROW_WG lanes (call from uniform control flow).
+ * Mesa 22.3's llvmpipe (seen through Dawn's GL backend) sinks a workgroup-memory load past the
+ * barrier that follows it when the loaded value is used only inside a later if-block, so a lane
+ * could read red[0] after another lane had started the next reduction. Two defences: sum and max
+ * use separate arrays (the reduction that follows one never overwrites its result), and callers
+ * use results through select() rather than inside an if where they can.
+ */
 export const workgroupReduce = `
-var<workgroup> red: array<f32, ${ROW_WG}>;
+var<workgroup> redSum: array<f32, ${ROW_WG}>;
+var<workgroup> redMax: array<f32, ${ROW_WG}>;
 fn wgSum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
+  redSum[lid] = v;
   workgroupBarrier();
   for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    if (lid < s) { redSum[lid] = redSum[lid] + redSum[lid + s]; }
     workgroupBarrier();
   }
-  let r = red[0];
+  let r = redSum[0];
   workgroupBarrier();
   return r;
 }
 fn wgMax(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
+  redMax[lid] = v;
   workgroupBarrier();
   for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    if (lid < s) { redMax[lid] = max(redMax[lid], redMax[lid + s]); }
     workgroupBarrier();
   }
-  let r = red[0];
+  let r = redMax[0];
   workgroupBarrier();
   return r;
 }

@@ -2,7 +2,7 @@
 // (device buffers) and records into the context's current batch; nothing is read back
 // until the caller awaits ctx.read(). Kernels match src/backend/kernels.ts entry for entry
 // (same argument meanings and layouts) and are tested against the ref backend.
-// Not yet here: attention (fwd/bwd), topk, f16 GEMM, and the
+// Not yet here: topk, f16 GEMM, and the
 // tie to the tensor engine. That tie is the next step, designed as follows:
 //
 // NEXT STEP (tensor engine on the device). The host contract (Kernels: synchronous, host
@@ -20,6 +20,7 @@
 // R1tsError of GpuContext.open when no adapter exists.
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
+import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';
 import { GpuContext } from './device.ts';
 import { adamw, binary, copy, scale, siluBackward, sumSquares, swiglu, swigluBackward, unary } from './elementwise.ts';
 import { gemm, type GpuGemmParams } from './gemm.ts';
@@ -30,6 +31,7 @@ import type { GpuTensor } from './tensor.ts';
 export { GpuContext, noAdapterHint, type AdapterReport, type OpenOptions } from './device.ts';
 export { GpuTensor } from './tensor.ts';
 export type { GpuGemmParams } from './gemm.ts';
+export type { GpuAttentionParams } from './attention.ts';
 
 /** The device kernels bound to one context (the shape a later GPU Backend object will wrap). */
 export class WebGpuKernels {
@@ -62,6 +64,10 @@ export class WebGpuKernels {
   }
   adamw(param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, n: number, p: AdamWParams): void { adamw(this.ctx, param, grad, m, v, n, p); }
   scale(x: GpuTensor, n: number, s: number): void { scale(this.ctx, x, n, s); }
+  attention(q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, p: GpuAttentionParams): void { attention(this.ctx, q, k, v, out, lse, p); }
+  attentionBackward(q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, dout: GpuTensor, dq: GpuTensor, dk: GpuTensor, dv: GpuTensor, p: GpuAttentionParams): void {
+    attentionBackward(this.ctx, q, k, v, out, lse, dout, dq, dk, dv, p);
+  }
   /** Σ x² into out[0] on the device (the host contract returns a number; here the value stays on the GPU until read). */
   sumSquares(x: GpuTensor, n: number, out: GpuTensor): void { sumSquares(this.ctx, x, n, out); }
   copy(src: GpuTensor, srcOffset: number, srcStrides: readonly number[], dst: GpuTensor, dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
