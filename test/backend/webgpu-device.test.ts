@@ -1,9 +1,12 @@
 // The WebGPU device layer (src/backend/webgpu/device.ts): pipelines compile once per kernel
 // specialization, a batch of dispatches is one submit, released buffers are reused from the
 // pool only after the batch that used them was submitted, a released tensor cannot be used,
-// and a shader-level mistake surfaces as an R1tsError at the next read. Also the adapter report.
+// and a shader-level mistake surfaces as an R1tsError at the next read. Also the adapter report,
+// and that the device layer covers every kernel name of the contract.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { WebGpuKernels } from '../../src/backend/webgpu/index.ts';
+import { refKernels } from '../helpers.ts';
 import { gpuOrSkip, readF32 } from './webgpu-setup.ts';
 
 test('webgpu adapter report names the adapter and says whether it is software', async (t) => {
@@ -53,4 +56,9 @@ test('webgpu: a shader error surfaces as an R1tsError at the next read, then the
   const y = k.ctx.alloc([2]);
   k.unary('square', x, y, 2);
   assert.deepEqual([...await readF32(k, y)], [1, 4]);
+});
+
+test('webgpu: every kernel of the contract (src/backend/kernels.ts) has a device counterpart', () => {
+  const missing = Object.keys(refKernels).filter((name) => typeof (WebGpuKernels.prototype as unknown as Record<string, unknown>)[name] !== 'function');
+  assert.deepEqual(missing, []);
 });

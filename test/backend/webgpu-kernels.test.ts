@@ -293,3 +293,19 @@ test('webgpu strided copy (f32 and i32, offsets, a transpose) and sumSquares', a
     assert.ok(Math.abs(got - want) <= 1e-5 * want, `sumSquares n=${n}: ${got} vs ${want}`);
   }
 });
+
+test('webgpu topk: descending values, lower index first on ties, k = 1..cols', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  for (const [rows, cols, kk] of [[1, 1, 1], [3, 70, 5], [2, 9, 9], [4, 130, 1]]) {
+    const x = randF32(r, rows * cols); // [rows, cols]
+    for (let i = 0; i < x.length; i += 3) x[i] = Math.round(x[i]); // ties
+    const ev = new Float32Array(rows * kk), ei = new Int32Array(rows * kk); // [rows, k]
+    refKernels.topk(x, ev, ei, rows, cols, kk);
+    const gv = k.ctx.alloc([rows, kk]), gi = k.ctx.alloc([rows, kk], 'i32');
+    k.topk(k.ctx.upload(x), gv, gi, rows, cols, kk);
+    const [av, ai] = await k.ctx.readMany([gv, gi]);
+    assert.deepEqual([...av], [...ev], `topk values ${rows}x${cols} k=${kk}`);
+    assert.deepEqual([...ai], [...ei], `topk indices ${rows}x${cols} k=${kk}`);
+  }
+});

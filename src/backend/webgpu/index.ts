@@ -2,7 +2,7 @@
 // (device buffers) and records into the context's current batch; nothing is read back
 // until the caller awaits ctx.read(). Kernels match src/backend/kernels.ts entry for entry
 // (same argument meanings and layouts) and are tested against the ref backend.
-// Not yet here: topk, f16 GEMM, and the
+// Every kernel of the contract has a device counterpart here. Not yet here: f16 GEMM, and the
 // tie to the tensor engine. That tie is the next step, designed as follows:
 //
 // NEXT STEP (tensor engine on the device). The host contract (Kernels: synchronous, host
@@ -25,7 +25,7 @@ import { GpuContext } from './device.ts';
 import { adamw, binary, copy, scale, siluBackward, sumSquares, swiglu, swigluBackward, unary } from './elementwise.ts';
 import { gemm, type GpuGemmParams } from './gemm.ts';
 import { embedding, embeddingBackward, rope } from './nn.ts';
-import { crossEntropy, crossEntropyBackward, logSoftmax, logSoftmaxBackward, reduce, rmsnorm, rmsnormBackward, softmax, softmaxBackward } from './rows.ts';
+import { crossEntropy, crossEntropyBackward, logSoftmax, logSoftmaxBackward, reduce, rmsnorm, rmsnormBackward, softmax, softmaxBackward, topk } from './rows.ts';
 import type { GpuTensor } from './tensor.ts';
 
 export { GpuContext, noAdapterHint, type AdapterReport, type OpenOptions } from './device.ts';
@@ -64,6 +64,7 @@ export class WebGpuKernels {
   }
   adamw(param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, n: number, p: AdamWParams): void { adamw(this.ctx, param, grad, m, v, n, p); }
   scale(x: GpuTensor, n: number, s: number): void { scale(this.ctx, x, n, s); }
+  topk(x: GpuTensor, values: GpuTensor, indices: GpuTensor, rows: number, cols: number, k: number): void { topk(this.ctx, x, values, indices, rows, cols, k); }
   attention(q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, p: GpuAttentionParams): void { attention(this.ctx, q, k, v, out, lse, p); }
   attentionBackward(q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, dout: GpuTensor, dq: GpuTensor, dk: GpuTensor, dv: GpuTensor, p: GpuAttentionParams): void {
     attentionBackward(this.ctx, q, k, v, out, lse, dout, dq, dk, dv, p);

@@ -7,6 +7,7 @@
 // next read() throws RangeError) and that row gets loss 0 / gradient 0.
 
 import type { ReduceOp } from '../kernels.ts';
+import { R1tsError } from '../../core/errors.ts';
 import { ROW_WG, WG, grid, linearIndex, need, packUniforms, rowIndex, sizes, statusWgsl, uniformWgsl, workgroupReduce, type Fields } from './common.ts';
 import type { GpuContext } from './device.ts';
 import type { GpuTensor } from './tensor.ts';
@@ -198,5 +199,64 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     uniforms: packUniforms(rcFields, { rows, cols: V, eps: 0, ignore: ignoreIndex }),
     groups: grid(n, WG),
     status: true,
+  });
+}
+
+const topkFields: Fields = [['rows', 'u32'], ['cols', 'u32'], ['k', 'u32']];
+
+/**
+ * Per row of x [rows, cols]: the k largest values in descending order and their indices (ties:
+ * lower index first), as Kernels.topk. One workgroup per row runs k rounds; each round every lane
+ * finds its best column among those ordered after the previous pick, and a workgroup argmax
+ * (value, then lower index) picks the next. O(k·cols/64) per row: meant for small k (sampling, MoE).
+ */
+export function topk(ctx: GpuContext, x: GpuTensor, values: GpuTensor, indices: GpuTensor, rows: number, cols: number, k: number): void {
+  sizes('topk', { rows, cols, k });
+  if (k > cols) throw new R1tsError(`webgpu topk: k = ${k} exceeds cols = ${cols}`);
+  need('topk', 'x', x, rows * cols); need('topk', 'values', values, rows * k); need('topk', 'indices', indices, rows * k, 'i32');
+  if (rows === 0 || k === 0) return;
+  ctx.dispatch({
+    key: 'topk',
+    wgsl: () => `${uniformWgsl(topkFields)}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> vals: array<f32>;
+@group(0) @binding(3) var<storage, read_write> idx: array<i32>;
+var<workgroup> rv: array<f32, ${ROW_WG}>;
+var<workgroup> ri: array<u32, ${ROW_WG}>;
+fn better(v: f32, i: u32, w: f32, j: u32) -> bool { return v > w || (v == w && i < j); }
+@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${rowIndex}
+  let lid = lidv.x;
+  if (row >= p.rows) { return; }
+  let off = row * p.cols;
+  let none = 0xffffffffu;
+  // The previous pick (pv, pi); a candidate must come after it in the order (value desc, index asc).
+  var pv = 0.0; var pi = none;
+  for (var r = 0u; r < p.k; r = r + 1u) {
+    var bv = 0.0; var bi = none;
+    for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) {
+      let v = x[off + j];
+      let after = pi == none || better(pv, pi, v, j);
+      if (after && (bi == none || better(v, j, bv, bi))) { bv = v; bi = j; }
+    }
+    rv[lid] = bv; ri[lid] = bi;
+    workgroupBarrier();
+    for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
+      if (lid < s) {
+        let oi = ri[lid + s];
+        if (oi != none && (ri[lid] == none || better(rv[lid + s], oi, rv[lid], ri[lid]))) { rv[lid] = rv[lid + s]; ri[lid] = oi; }
+      }
+      workgroupBarrier();
+    }
+    // Every lane carries the pick into the next round (an unconditional use: see workgroupReduce in common.ts).
+    pv = rv[0]; pi = ri[0];
+    workgroupBarrier();
+    if (lid == 0u) { vals[row * p.k + r] = pv; idx[row * p.k + r] = i32(pi); }
+  }
+}`,
+    buffers: [x, values, indices],
+    uniforms: packUniforms(topkFields, { rows, cols, k }),
+    groups: grid(rows, 1),
   });
 }
