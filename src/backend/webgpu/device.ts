@@ -230,7 +230,7 @@ export class GpuContext {
     return t;
   }
 
-  /** Overwrites t with data (queued before any unsubmitted work, so flush first if pending work reads t). */
+  /** Overwrites t with data. Submits the pending batch first: queue writes run before unsubmitted commands, so this keeps program order. */
   write(t: GpuTensor, data: Float32Array | Int32Array | Uint32Array): void {
     t.assertLive('write');
     if (data.length !== t.size) throw new R1tsError(`webgpu write: ${data.length} values for a tensor of ${t.size}`);
