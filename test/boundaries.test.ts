@@ -14,6 +14,7 @@ const direct: Record<string, string[]> = {
   'backend': ['core'],
   'backend/ref': ['backend', 'core'],
   'backend/native': ['backend', 'core'],
+  'backend/webgpu': ['backend', 'core'], // the WebGPU device kernels: like native, beside ref, reached by tensor in the next step
   'tensor': ['backend', 'backend/ref', 'backend/native', 'core'],
   'nn': ['tensor'],
   'optim': ['tensor'],

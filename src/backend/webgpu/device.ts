@@ -1,0 +1,399 @@
+// The WebGPU device layer: opens an adapter and device through Dawn (the `webgpu`
+// npm package), owns the buffer pool, the pipeline cache and the one command
+// encoder that records a batch of kernel dispatches, and reads buffers back
+// asynchronously only when asked.
+// Not here: the kernels themselves (kernels.ts, WGSL in wgsl.ts) and any tie to
+// the tensor engine (see index.ts for the next step's design).
+//
+// Adapter order: first a core-WebGPU adapter with Dawn's defaults (a real GPU through
+// Vulkan/Metal/D3D12); if there is none, Dawn's OpenGL ES backend at the WebGPU
+// compatibility feature level, which on a machine without a GPU runs on Mesa's llvmpipe
+// through headless EGL (EGL_PLATFORM=surfaceless). On Debian 12 that needs the packages
+// libegl-dev (Dawn dlopens the unversioned libEGL.so) and libgl1-mesa-dri (llvmpipe).
+// Mesa 22.3's lavapipe (mesa-vulkan-drivers) is not usable: Dawn rejects it for lacking
+// shaderUniform*ArrayDynamicIndexing.
+
+/// <reference types="@webgpu/types" />
+import { R1tsError } from '../../core/errors.ts';
+import { GpuTensor, type GpuDtype } from './tensor.ts';
+
+/** What to install when no adapter can be created (printed in errors and test skips). */
+export const noAdapterHint =
+  'install a GPU driver with Vulkan (or Metal/D3D12), or for the CPU software adapter Mesa llvmpipe with headless EGL ' +
+  '(Debian/Ubuntu: apt-get install libegl-dev libgl1-mesa-dri)';
+
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** Dawn backend flag used ('default' or 'opengles'). */
+  backend: string;
+  featureLevel: 'core' | 'compatibility';
+  /** True for CPU rasterizers (llvmpipe, lavapipe, SwiftShader, WARP): figures from it are not GPU figures. */
+  software: boolean;
+  shaderF16: boolean;
+}
+
+export interface OpenOptions {
+  /** Force one path: 'default' (core adapter only) or 'opengles' (compat on GL ES only). */
+  backend?: 'default' | 'opengles';
+}
+
+const softwareRe = /llvmpipe|lavapipe|softpipe|swiftshader|warp|microsoft basic render/i;
+
+function describeAdapter(ad: GPUAdapter, backend: string, featureLevel: 'core' | 'compatibility'): AdapterReport {
+  const i = ad.info;
+  const text = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`;
+  return {
+    vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,
+    backend, featureLevel,
+    software: softwareRe.test(text) || (i as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
+    shaderF16: ad.features.has('shader-f16'),
+  };
+}
+
+type WebGpuModule = { create(flags: string[]): GPU };
+
+async function loadDawn(): Promise<WebGpuModule> {
+  try {
+    // A variable specifier: the package is optional, so the typecheck must not need it installed.
+    const spec = 'webgpu';
+    return (await import(spec)) as WebGpuModule;
+  } catch (e) {
+    throw new R1tsError(`WebGPU is unavailable: the optional package 'webgpu' (Dawn for Node) did not load (${(e as Error).message}); run npm install, then ${noAdapterHint}`);
+  }
+}
+
+// The GPU object from create() must outlive its devices: when it is garbage-collected Dawn tears
+// down the instance under a live device (on llvmpipe: a crash in the middle of a dispatch).
+interface Found { gpu: GPU; adapter: GPUAdapter; report: AdapterReport }
+
+async function findAdapter(opts: OpenOptions): Promise<Found> {
+  const dawn = await loadDawn();
+  const tried: string[] = [];
+  if (opts.backend !== 'opengles') {
+    const gpu = dawn.create([]);
+    const ad = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (ad) return { gpu, adapter: ad, report: describeAdapter(ad, 'default', 'core') };
+    tried.push('a core adapter (Vulkan/Metal/D3D12)');
+  }
+  if (opts.backend !== 'default') {
+    // Headless EGL: Mesa reads EGL_PLATFORM when libEGL initialises, which happens on this first request.
+    if (process.env.EGL_PLATFORM === undefined) process.env.EGL_PLATFORM = 'surfaceless';
+    const gpu = dawn.create(['backend=opengles']);
+    const ad = await gpu.requestAdapter({ featureLevel: 'compatibility' });
+    if (ad) return { gpu, adapter: ad, report: describeAdapter(ad, 'opengles', 'compatibility') };
+    tried.push(`a compatibility adapter on OpenGL ES (EGL_PLATFORM=${process.env.EGL_PLATFORM})`);
+  }
+  throw new R1tsError(`no WebGPU adapter: tried ${tried.join(' and ')}; ${noAdapterHint}`);
+}
+
+/** Bytes of the smallest pool bucket; buckets are powers of two from here. */
+const minBucket = 256;
+function bucketOf(bytes: number): number {
+  let b = minBucket;
+  while (b < bytes) b *= 2;
+  return b;
+}
+
+const storageUsage = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
+const uniformUsage = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
+
+/** Where the first out-of-range id a kernel met is recorded: [code, position, value, unused]. */
+export const statusCodes = ['', 'embedding id', 'embedding backward id', 'rope position', 'cross-entropy target', 'cross-entropy backward target'] as const;
+
+export interface Dispatch {
+  /** Pipeline cache key: kernel name plus every specialization that changes the WGSL. */
+  key: string;
+  /** Builds the WGSL for key (called once per key). */
+  wgsl: () => string;
+  /** Storage buffers in binding order 1.. (binding 0 is the uniform block when `uniforms` is given). */
+  buffers: GpuTensor[];
+  /** Uniform block contents (4-byte scalars), or null for none. */
+  uniforms: ArrayBuffer | null;
+  /** Workgroup counts. */
+  groups: [number, number, number];
+  /** Binds the status buffer after the storage buffers (kernels that validate data-derived indices). */
+  status?: boolean;
+}
+
+/**
+ * One WebGPU device with its pool, pipeline cache and current batch. Kernels record
+ * dispatches into the open compute pass; nothing is submitted until flush() (called by
+ * read(), or by the caller at a step boundary). Buffers released during a batch return to
+ * the pool only after the batch is submitted, so an upload (queue.writeBuffer, which runs
+ * before any unsubmitted commands) never lands in a buffer that pending work still reads.
+ */
+export class GpuContext {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterReport;
+  private readonly pool = new Map<string, GPUBuffer[]>();
+  private readonly pendingFree: [string, GPUBuffer][] = [];
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly status: GpuTensor;
+  private lost: string | null = null;
+  /** Validation scopes of submitted batches, awaited by read()/sync(); with the pipeline keys each batch compiled. */
+  private scopes: Promise<{ error: string | null; keys: string[] }>[] = [];
+  private batchKeys: string[] = [];
+  private gpuError: string | null = null;
+  /** Counters for reports and tests. */
+  readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0 };
+
+  /** Held so that Dawn's instance lives as long as this context (see Found). */
+  private readonly gpu: GPU;
+
+  private constructor(gpu: GPU, device: GPUDevice, report: AdapterReport) {
+    this.gpu = gpu;
+    this.device = device;
+    this.adapter = report;
+    device.lost.then((info) => { this.lost = `${info.reason}: ${info.message}`; }, () => {});
+    // Validation errors (a bad shader, a bad binding) arrive here asynchronously; the next read() or sync() throws the first.
+    device.addEventListener('uncapturederror', (ev) => {
+      this.gpuError ??= (ev as GPUUncapturedErrorEvent).error.message;
+    });
+    this.status = this.alloc([4], 'u32');
+    this.device.queue.writeBuffer(this.status.buffer, 0, new Uint32Array(4));
+  }
+
+  static async open(opts: OpenOptions = {}): Promise<GpuContext> {
+    const { gpu, adapter, report } = await findAdapter(opts);
+    const al = adapter.limits;
+    // Compatibility devices default to lower limits (4 storage buffers per stage); ask for what the adapter has.
+    const device = await adapter.requestDevice({
+      requiredLimits: {
+        maxStorageBuffersPerShaderStage: al.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: al.maxComputeWorkgroupStorageSize,
+        maxStorageBufferBindingSize: al.maxStorageBufferBindingSize,
+        maxBufferSize: al.maxBufferSize,
+        maxComputeInvocationsPerWorkgroup: al.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: al.maxComputeWorkgroupSizeX,
+        maxComputeWorkgroupSizeY: al.maxComputeWorkgroupSizeY,
+      },
+    });
+    return new GpuContext(gpu, device, report);
+  }
+
+  /** One line for logs and bench reports. */
+  describe(): string {
+    const a = this.adapter;
+    return `webgpu ${a.backend}/${a.featureLevel}: ${a.description || a.device || a.vendor}${a.software ? ' (software adapter, CPU)' : ''}`;
+  }
+
+  private checkLive(): void {
+    if (this.lost !== null) throw new R1tsError(`the WebGPU device was lost (${this.lost})`);
+    if (this.gpuError !== null) {
+      const e = this.gpuError;
+      this.gpuError = null;
+      throw new R1tsError(`WebGPU reported an error: ${e}`);
+    }
+  }
+
+  /** A pooled device buffer for `shape`; contents are undefined (kernels overwrite outputs). */
+  alloc(shape: readonly number[], dtype: GpuDtype = 'f32'): GpuTensor {
+    this.checkLive();
+    let size = 1;
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new R1tsError(`webgpu alloc: shape [${shape.join(', ')}] has a dimension that is not a non-negative integer`);
+      size *= d;
+    }
+    const bytes = bucketOf(size * 4);
+    if (bytes > this.device.limits.maxStorageBufferBindingSize) {
+      throw new R1tsError(`webgpu alloc: [${shape.join(', ')}] needs ${size * 4} bytes, over this device's storage binding limit of ${this.device.limits.maxStorageBufferBindingSize}`);
+    }
+    const key = `s${bytes}`;
+    const free = this.pool.get(key);
+    let buffer = free?.pop();
+    if (buffer) this.stats.poolHits++;
+    else {
+      buffer = this.device.createBuffer({ size: bytes, usage: storageUsage });
+      this.stats.buffersCreated++;
+    }
+    return new GpuTensor(buffer, shape, dtype);
+  }
+
+  /** Returns t's buffer to the pool (after the current batch is submitted); t must not be used again. */
+  release(t: GpuTensor): void {
+    t.assertLive('release');
+    this.pendingFree.push([`s${t.buffer.size}`, t.buffer]);
+    t.markReleased();
+  }
+
+  /** A new device buffer holding `data` (shape defaults to [data.length]). */
+  upload(data: Float32Array | Int32Array | Uint32Array, shape: readonly number[] = [data.length]): GpuTensor {
+    const dtype: GpuDtype = data instanceof Float32Array ? 'f32' : data instanceof Int32Array ? 'i32' : 'u32';
+    const t = this.alloc(shape, dtype);
+    if (t.size !== data.length) throw new R1tsError(`webgpu upload: ${data.length} values do not fill shape [${shape.join(', ')}] (${t.size})`);
+    this.write(t, data);
+    return t;
+  }
+
+  /** Overwrites t with data. Submits the pending batch first: queue writes run before unsubmitted commands, so this keeps program order. */
+  write(t: GpuTensor, data: Float32Array | Int32Array | Uint32Array): void {
+    t.assertLive('write');
+    if (data.length !== t.size) throw new R1tsError(`webgpu write: ${data.length} values for a tensor of ${t.size}`);
+    this.flush();
+    if (data.length > 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Opens the batch's encoder (and its validation error scope) when none is open. */
+  private openBatch(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder();
+    }
+    return this.encoder;
+  }
+
+  private pipeline(key: string, wgsl: () => string): GPUComputePipeline {
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: wgsl(), label: key });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      this.pipelines.set(key, p);
+      this.batchKeys.push(key);
+      this.stats.pipelinesCompiled++;
+    }
+    return p;
+  }
+
+  /** Records one dispatch into the current batch (opening an encoder and pass when needed). */
+  dispatch(d: Dispatch): void {
+    this.checkLive();
+    if (d.groups.some((g) => g === 0)) return;
+    const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (d.groups.some((g) => g > limit)) throw new R1tsError(`webgpu ${d.key}: ${d.groups.join('×')} workgroups exceed the per-dimension limit ${limit}`);
+    this.openBatch();
+    const pipe = this.pipeline(d.key, d.wgsl);
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    if (d.uniforms) {
+      const ub = this.uniformBuffer(d.uniforms);
+      entries.push({ binding: binding++, resource: { buffer: ub } });
+    }
+    for (const t of d.buffers) {
+      t.assertLive(d.key);
+      entries.push({ binding: binding++, resource: { buffer: t.buffer } });
+    }
+    if (d.status) entries.push({ binding: binding++, resource: { buffer: this.status.buffer } });
+    const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    if (!this.pass) this.pass = this.openBatch().beginComputePass();
+    this.pass.setPipeline(pipe);
+    this.pass.setBindGroup(0, group);
+    this.pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
+    this.stats.dispatches++;
+  }
+
+  private uniformBuffer(data: ArrayBuffer): GPUBuffer {
+    const bytes = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    const key = `u${bytes}`;
+    const buf = this.pool.get(key)?.pop() ?? this.device.createBuffer({ size: bytes, usage: uniformUsage });
+    // Written now (queue order: before this batch's commands), so it may be reused only after the batch is submitted.
+    this.device.queue.writeBuffer(buf, 0, data);
+    this.pendingFree.push([key, buf]);
+    return buf;
+  }
+
+  /** Copies src into dst (same element count) inside the current batch. */
+  copy(src: GpuTensor, dst: GpuTensor): void {
+    src.assertLive('copy'); dst.assertLive('copy');
+    if (src.size !== dst.size) throw new R1tsError(`webgpu copy: ${src.size} elements into ${dst.size}`);
+    if (src.size === 0) return;
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    this.openBatch().copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, src.size * 4);
+  }
+
+  /** Submits the recorded batch (a no-op when nothing is pending) and recycles the buffers released during it. */
+  flush(): void {
+    if (this.encoder) {
+      if (this.pass) { this.pass.end(); this.pass = null; }
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      this.stats.submits++;
+      const keys = this.batchKeys;
+      this.batchKeys = [];
+      this.scopes.push(this.device.popErrorScope().then((e) => ({ error: e ? e.message : null, keys })));
+    }
+    for (const [key, buf] of this.pendingFree) {
+      let list = this.pool.get(key);
+      if (!list) this.pool.set(key, (list = []));
+      list.push(buf);
+    }
+    this.pendingFree.length = 0;
+  }
+
+  /**
+   * Submits pending work and reads t back. Also reads the status word the index-validating
+   * kernels write, and throws RangeError for the first out-of-range id since the last read.
+   */
+  async read(t: GpuTensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    t.assertLive('read');
+    const [out] = await this.readMany([t]);
+    return out;
+  }
+
+  async readMany(ts: GpuTensor[]): Promise<(Float32Array | Int32Array | Uint32Array)[]> {
+    this.checkLive();
+    const all = [...ts, this.status];
+    let total = 0;
+    const offsets = all.map((t) => { const o = total; total += Math.ceil((t.size * 4) / 8) * 8; return o; });
+    const staging = this.device.createBuffer({ size: Math.max(8, total), usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    const enc = this.openBatch();
+    all.forEach((t, i) => { if (t.size > 0) enc.copyBufferToBuffer(t.buffer, 0, staging, offsets[i], t.size * 4); });
+    enc.clearBuffer(this.status.buffer, 0, 16);
+    this.flush();
+    try {
+      await this.checkScopes();
+    } catch (e) {
+      staging.destroy();
+      throw e;
+    }
+    await staging.mapAsync(0x0001 /* READ */);
+    const mapped = staging.getMappedRange();
+    const outs = all.map((t, i) => {
+      const view = t.dtype === 'f32' ? Float32Array : t.dtype === 'i32' ? Int32Array : Uint32Array;
+      return new view(mapped.slice(offsets[i], offsets[i] + t.size * 4));
+    });
+    staging.unmap();
+    staging.destroy();
+    this.checkLive();
+    const st = outs.pop() as Uint32Array;
+    if (st[0] !== 0) {
+      const what = statusCodes[st[0]] ?? `code ${st[0]}`;
+      throw new RangeError(`webgpu: ${what} ${st[2] | 0} at position ${st[1]} was out of range (the kernel wrote 0 there and did not read or write out of bounds)`);
+    }
+    return outs;
+  }
+
+  /** Submits pending work and waits until the device has finished it. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.checkScopes();
+    await this.device.queue.onSubmittedWorkDone();
+    this.checkLive();
+  }
+
+  /** Awaits the validation scopes of submitted batches; throws the first error and forgets the pipelines compiled in that batch. */
+  private async checkScopes(): Promise<void> {
+    const scopes = this.scopes;
+    this.scopes = [];
+    const errors: string[] = [];
+    for (const r of await Promise.all(scopes)) {
+      if (r.error === null) continue;
+      errors.push(r.error);
+      for (const k of r.keys) this.pipelines.delete(k);
+    }
+    if (errors.length > 0) throw new R1tsError(`WebGPU reported an error: ${errors[0]}`);
+  }
+
+  /** Frees every pooled buffer and the device. */
+  destroy(): void {
+    this.flush();
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.pool.clear();
+    this.device.destroy();
+  }
+}

@@ -1,0 +1,269 @@
+// Elementwise WGSL kernels, the WebGPU counterparts of Kernels.unary, .binary (strided
+// broadcasting up to rank 8), .swiglu, .swigluBackward, .siluBackward, .scale and .adamw,
+// with the same argument meanings. One pipeline per op (and per rank for binary).
+// Not here: strided copy of arbitrary views (the next step's tensor glue needs it).
+// NaN note: WGSL lets an implementation assume no NaN/Inf inputs, so max/min/comparisons on
+// NaN are not guaranteed to match the reference's NaN propagation.
+
+import type { AdamWParams, BinaryOp, UnaryOp } from '../kernels.ts';
+import { R1tsError } from '../../core/errors.ts';
+import { WG, grid, linearIndex, need, packUniforms, sizes, uniformWgsl, type Fields } from './common.ts';
+import type { GpuContext } from './device.ts';
+import type { GpuTensor } from './tensor.ts';
+
+const head = `@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${linearIndex}`;
+
+// tanh is clamped: GL's tanh overflows to NaN for large |x| on some drivers; |x| >= 15 is ±1 in f32 anyway.
+const unaryExpr: { [K in UnaryOp]: string } = {
+  neg: '-x', exp: 'exp(x)', log: 'log(x)', sqrt: 'sqrt(x)', rsqrt: '1.0 / sqrt(x)', abs: 'abs(x)',
+  square: 'x * x', recip: '1.0 / x', tanh: 'tanh(clamp(x, -15.0, 15.0))', sigmoid: '1.0 / (1.0 + exp(-x))',
+  silu: 'x / (1.0 + exp(-x))', relu: 'select(0.0, x, x > 0.0)',
+  gelu: '0.5 * x * (1.0 + tanh(clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0)))',
+};
+
+// pow follows Math.pow for the cases a training graph meets: x^0 = 1, negative bases with integer exponents.
+const powFn = `fn powf(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (a < 0.0) {
+    if (b != floor(b)) { let z = a - a; return z / z; } // NaN, made at run time
+    let r = pow(-a, b);
+    return select(r, -r, fract(b * 0.5) != 0.0);
+  }
+  if (a == 0.0) { return select(1.0 / a, 0.0, b > 0.0); } // +Inf for 0^negative
+  return pow(a, b);
+}`;
+
+const binaryExpr: { [K in BinaryOp]: string } = {
+  add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b',
+  max: 'select(b, a, a > b || a != a)', min: 'select(b, a, a < b || a != a)', pow: 'powf(a, b)',
+  eq: 'select(0.0, 1.0, a == b)', gt: 'select(0.0, 1.0, a > b)', ge: 'select(0.0, 1.0, a >= b)',
+};
+
+const nFields: Fields = [['n', 'u32']];
+
+export function unary(ctx: GpuContext, op: UnaryOp, x: GpuTensor, out: GpuTensor, n: number): void {
+  sizes('unary', { n });
+  need(op, 'x', x, n); need(op, 'out', out, n);
+  const inPlace = x === out;
+  ctx.dispatch({
+    key: `unary:${op}:${+inPlace}`,
+    wgsl: () => `${uniformWgsl(nFields)}
+${inPlace ? '@group(0) @binding(1) var<storage, read_write> o: array<f32>;' : '@group(0) @binding(1) var<storage, read> xs: array<f32>;\n@group(0) @binding(2) var<storage, read_write> o: array<f32>;'}
+${head}
+  if (i >= p.n) { return; }
+  let x = ${inPlace ? 'o' : 'xs'}[i];
+  o[i] = ${unaryExpr[op]};
+}`,
+    buffers: inPlace ? [out] : [x, out],
+    uniforms: packUniforms(nFields, { n }),
+    groups: grid(n, WG),
+  });
+}
+
+const MAX_RANK = 8;
+const binFields: Fields = [['n', 'u32'],
+  ...Array.from({ length: MAX_RANK }, (_, d) => [`sh${d}`, 'u32'] as const),
+  ...Array.from({ length: MAX_RANK }, (_, d) => [`sa${d}`, 'u32'] as const),
+  ...Array.from({ length: MAX_RANK }, (_, d) => [`sb${d}`, 'u32'] as const)];
+
+export function binary(ctx: GpuContext, op: BinaryOp, a: GpuTensor, aStrides: readonly number[], b: GpuTensor, bStrides: readonly number[], out: GpuTensor, shape: readonly number[]): void {
+  const rank = shape.length;
+  if (rank > MAX_RANK) throw new R1tsError(`webgpu binary ${op}: rank ${rank} exceeds ${MAX_RANK}`);
+  if (aStrides.length !== rank || bStrides.length !== rank) throw new R1tsError(`webgpu binary ${op}: strides [${aStrides}] and [${bStrides}] must both have rank ${rank} like shape [${shape}]`);
+  let n = 1, lastA = 0, lastB = 0;
+  for (let d = 0; d < rank; d++) {
+    sizes(`binary ${op}`, { [`shape[${d}]`]: shape[d], [`aStrides[${d}]`]: aStrides[d], [`bStrides[${d}]`]: bStrides[d] });
+    n *= shape[d];
+    lastA += (shape[d] - 1) * aStrides[d];
+    lastB += (shape[d] - 1) * bStrides[d];
+  }
+  if (n === 0) return;
+  need(op, 'a', a, lastA + 1); need(op, 'b', b, lastB + 1); need(op, 'out', out, n);
+  if (out === a || out === b) throw new R1tsError(`webgpu binary ${op}: out may not alias an input`);
+  const vals: Record<string, number> = { n };
+  for (let d = 0; d < MAX_RANK; d++) {
+    vals[`sh${d}`] = d < rank ? shape[d] : 1;
+    vals[`sa${d}`] = d < rank ? aStrides[d] : 0;
+    vals[`sb${d}`] = d < rank ? bStrides[d] : 0;
+  }
+  // Peel the multi-index from the innermost dim outwards (unrolled for this rank).
+  const peel = Array.from({ length: rank }, (_, k) => rank - 1 - k)
+    .map((d) => `  { let c = rem % p.sh${d}; rem = rem / p.sh${d}; ia = ia + c * p.sa${d}; ib = ib + c * p.sb${d}; }`).join('\n');
+  ctx.dispatch({
+    key: `binary:${op}:${rank}`,
+    wgsl: () => `${uniformWgsl(binFields)}
+@group(0) @binding(1) var<storage, read> as_: array<f32>;
+@group(0) @binding(2) var<storage, read> bs_: array<f32>;
+@group(0) @binding(3) var<storage, read_write> o: array<f32>;
+${op === 'pow' ? powFn : ''}
+${head}
+  if (i >= p.n) { return; }
+  var rem = i; var ia = 0u; var ib = 0u;
+${peel}
+  let a = as_[ia]; let b = bs_[ib];
+  o[i] = ${binaryExpr[op]};
+}`,
+    buffers: [a, b, out],
+    uniforms: packUniforms(binFields, vals),
+    groups: grid(n, WG),
+  });
+}
+
+function threeWay(ctx: GpuContext, name: string, ins: GpuTensor[], outs: GpuTensor[], n: number, body: string): void {
+  sizes(name, { n });
+  for (const t of [...ins, ...outs]) need(name, 'argument', t, n);
+  const decl = [...ins.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<f32>;`),
+    ...outs.map((_, k) => `@group(0) @binding(${ins.length + k + 1}) var<storage, read_write> out${k}: array<f32>;`)].join('\n');
+  ctx.dispatch({
+    key: name,
+    wgsl: () => `${uniformWgsl(nFields)}\n${decl}\n${head}\n  if (i >= p.n) { return; }\n${body}\n}`,
+    buffers: [...ins, ...outs],
+    uniforms: packUniforms(nFields, { n }),
+    groups: grid(n, WG),
+  });
+}
+
+/** out = silu(gate) ⊙ up. */
+export function swiglu(ctx: GpuContext, gate: GpuTensor, up: GpuTensor, out: GpuTensor, n: number): void {
+  threeWay(ctx, 'swiglu', [gate, up], [out], n, '  let g = in0[i];\n  out0[i] = g / (1.0 + exp(-g)) * in1[i];');
+}
+
+export function swigluBackward(ctx: GpuContext, gate: GpuTensor, up: GpuTensor, dout: GpuTensor, dgate: GpuTensor, dup: GpuTensor, n: number): void {
+  threeWay(ctx, 'swigluBackward', [gate, up, dout], [dgate, dup], n, `  let g = in0[i]; let sg = 1.0 / (1.0 + exp(-g)); let d = in2[i];
+  out0[i] = d * in1[i] * sg * (1.0 + g * (1.0 - sg));
+  out1[i] = d * g * sg;`);
+}
+
+export function siluBackward(ctx: GpuContext, x: GpuTensor, dy: GpuTensor, dx: GpuTensor, n: number): void {
+  threeWay(ctx, 'siluBackward', [x, dy], [dx], n, '  let x = in0[i]; let sg = 1.0 / (1.0 + exp(-x));\n  out0[i] = in1[i] * sg * (1.0 + x * (1.0 - sg));');
+}
+
+const scaleFields: Fields = [['n', 'u32'], ['s', 'f32']];
+/** x[i] *= s in place. */
+export function scale(ctx: GpuContext, x: GpuTensor, n: number, s: number): void {
+  sizes('scale', { n });
+  need('scale', 'x', x, n);
+  ctx.dispatch({
+    key: 'scale',
+    wgsl: () => `${uniformWgsl(scaleFields)}\n@group(0) @binding(1) var<storage, read_write> x: array<f32>;\n${head}\n  if (i >= p.n) { return; }\n  x[i] = x[i] * p.s;\n}`,
+    buffers: [x], uniforms: packUniforms(scaleFields, { n, s }), groups: grid(n, WG),
+  });
+}
+
+const adamFields: Fields = [['n', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['eps', 'f32'], ['decay', 'f32'], ['bc1', 'f32'], ['bc2', 'f32']];
+/** AdamW (PyTorch semantics, decoupled decay) in place on param, m, v; bias corrections computed in double on the host. */
+export function adamw(ctx: GpuContext, param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, n: number, p: AdamWParams): void {
+  sizes('adamw', { n, step: p.step });
+  for (const [k, t] of [['param', param], ['grad', grad], ['m', m], ['v', v]] as const) need('adamw', k, t, n);
+  ctx.dispatch({
+    key: 'adamw',
+    wgsl: () => `${uniformWgsl(adamFields)}
+@group(0) @binding(1) var<storage, read_write> w: array<f32>;
+@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+${head}
+  if (i >= p.n) { return; }
+  let gi = g[i];
+  let mi = p.b1 * m[i] + (1.0 - p.b1) * gi;
+  let vi = p.b2 * v[i] + (1.0 - p.b2) * gi * gi;
+  m[i] = mi; v[i] = vi;
+  w[i] = w[i] * p.decay - (p.lr * (mi / p.bc1)) / (sqrt(vi / p.bc2) + p.eps);
+}`,
+    buffers: [param, grad, m, v],
+    uniforms: packUniforms(adamFields, { n, lr: p.lr, b1: p.beta1, b2: p.beta2, eps: p.eps, decay: 1 - p.lr * p.weightDecay, bc1: 1 - Math.pow(p.beta1, p.step), bc2: 1 - Math.pow(p.beta2, p.step) }),
+    groups: grid(n, WG),
+  });
+}
+
+const copyFields: Fields = [['n', 'u32'], ['so', 'u32'], ['do_', 'u32'],
+  ...Array.from({ length: MAX_RANK }, (_, d) => [`sh${d}`, 'u32'] as const),
+  ...Array.from({ length: MAX_RANK }, (_, d) => [`ss${d}`, 'u32'] as const),
+  ...Array.from({ length: MAX_RANK }, (_, d) => [`ds${d}`, 'u32'] as const)];
+
+/** Strided copy (f32 or i32, bit for bit): dst[dstOffset + idx·dstStrides] = src[srcOffset + idx·srcStrides]. */
+export function copy(ctx: GpuContext, src: GpuTensor, srcOffset: number, srcStrides: readonly number[], dst: GpuTensor, dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
+  const rank = shape.length;
+  if (rank > MAX_RANK) throw new R1tsError(`webgpu copy: rank ${rank} exceeds ${MAX_RANK}`);
+  if (srcStrides.length !== rank || dstStrides.length !== rank) throw new R1tsError(`webgpu copy: strides [${srcStrides}] and [${dstStrides}] must both have rank ${rank} like shape [${shape}]`);
+  if (src.dtype !== dst.dtype) throw new R1tsError(`webgpu copy: ${src.dtype} into ${dst.dtype}`);
+  if (src === dst) throw new R1tsError('webgpu copy: src and dst must be different buffers');
+  sizes('copy', { srcOffset, dstOffset });
+  let n = 1, lastS = srcOffset, lastD = dstOffset;
+  for (let d = 0; d < rank; d++) {
+    sizes('copy', { [`shape[${d}]`]: shape[d], [`srcStrides[${d}]`]: srcStrides[d], [`dstStrides[${d}]`]: dstStrides[d] });
+    n *= shape[d];
+    lastS += (shape[d] - 1) * srcStrides[d];
+    lastD += (shape[d] - 1) * dstStrides[d];
+  }
+  if (n === 0) return;
+  if (src.size <= lastS) throw new R1tsError(`webgpu copy: src has ${src.size} elements, the view reaches element ${lastS}`);
+  if (dst.size <= lastD) throw new R1tsError(`webgpu copy: dst has ${dst.size} elements, the view reaches element ${lastD}`);
+  const vals: Record<string, number> = { n, so: srcOffset, do_: dstOffset };
+  for (let d = 0; d < MAX_RANK; d++) {
+    vals[`sh${d}`] = d < rank ? shape[d] : 1;
+    vals[`ss${d}`] = d < rank ? srcStrides[d] : 0;
+    vals[`ds${d}`] = d < rank ? dstStrides[d] : 0;
+  }
+  const peel = Array.from({ length: rank }, (_, k) => rank - 1 - k)
+    .map((d) => `  { let c = rem % p.sh${d}; rem = rem / p.sh${d}; is = is + c * p.ss${d}; id = id + c * p.ds${d}; }`).join('\n');
+  ctx.dispatch({
+    key: `copy:${rank}`,
+    wgsl: () => `${uniformWgsl(copyFields)}
+@group(0) @binding(1) var<storage, read> s: array<u32>;
+@group(0) @binding(2) var<storage, read_write> o: array<u32>;
+${head}
+  if (i >= p.n) { return; }
+  var rem = i; var is = p.so; var id = p.do_;
+${peel}
+  o[id] = s[is];
+}`,
+    buffers: [src, dst],
+    uniforms: packUniforms(copyFields, vals),
+    groups: grid(n, WG),
+  });
+}
+
+const SS_GROUPS = 256;
+/** out[0] = Σ x[i]² in f32 (the reference sums in double): 256-lane partial sums over a grid stride, then one workgroup adds them. */
+export function sumSquares(ctx: GpuContext, x: GpuTensor, n: number, out: GpuTensor): void {
+  sizes('sumSquares', { n });
+  need('sumSquares', 'x', x, n); need('sumSquares', 'out', out, 1);
+  const groups = Math.max(1, Math.min(SS_GROUPS, Math.ceil(n / WG)));
+  const partial = ctx.alloc([groups]);
+  const body = (src: string, len: string, stride: string) => `
+var<workgroup> red: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_id) lidv: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let lid = lidv.x;
+  var acc = 0.0;
+  for (var i = wid.x * ${WG}u + lid; i < ${len}; i = i + ${stride}) { let v = ${src}[i]; acc = acc + v * v; }
+  red[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { o[wid.x] = red[0]; }
+}`;
+  ctx.dispatch({
+    key: 'sumSquares:partial',
+    wgsl: () => `${uniformWgsl([['n', 'u32'], ['g', 'u32']])}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+${body('x', 'p.n', `p.g * ${WG}u`)}`,
+    buffers: [x, partial], uniforms: packUniforms([['n', 'u32'], ['g', 'u32']], { n, g: groups }), groups: [groups, 1, 1],
+  });
+  // Second pass: squares of square sums would be wrong, so it adds the partials plainly.
+  ctx.dispatch({
+    key: 'sumSquares:total',
+    wgsl: () => `${uniformWgsl([['n', 'u32'], ['g', 'u32']])}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+${body('x', 'p.n', `${WG}u`).replace('acc = acc + v * v;', 'acc = acc + v;')}`,
+    buffers: [partial, out], uniforms: packUniforms([['n', 'u32'], ['g', 'u32']], { n: groups, g: 1 }), groups: [1, 1, 1],
+  });
+  ctx.release(partial);
+}

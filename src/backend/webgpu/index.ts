@@ -1,0 +1,82 @@
+// The WebGPU backend's device-side kernel layer: every kernel takes and returns GpuTensors
+// (device buffers) and records into the context's current batch; nothing is read back
+// until the caller awaits ctx.read(). Kernels match src/backend/kernels.ts entry for entry
+// (same argument meanings and layouts) and are tested against the ref backend.
+// Every kernel of the contract has a device counterpart here. Not yet here: f16 GEMM, and the
+// tie to the tensor engine. That tie is the next step, designed as follows:
+//
+// NEXT STEP (tensor engine on the device). The host contract (Kernels: synchronous, host
+// Float32Arrays) stays for ref/native. A Tensor gains a storage that is either a host typed
+// array or a GpuTensor; src/tensor's op frontends, when the active device is webgpu, call
+// these device kernels on GpuTensors and allocate outputs from ctx.alloc (released through
+// the tape's free of dead intermediates, so the pool recycles them at the next flush). The
+// tape records dispatches exactly as today; nothing is read back during forward/backward/AdamW.
+// Reads happen only where a value must reach JS: `await tensor.data()` (loss logging, the
+// sampler's logits row, checkpoint save), each of which calls ctx.readMany once for all the
+// values it needs; a training step therefore costs one submit and one small readback (the
+// loss) — ctx.flush() at the step boundary. Index validation (ids, targets, positions) is
+// reported at that readback via the status word (RangeError), not at the op. The engine
+// selects the device with --device webgpu / R1TS_DEVICE=webgpu and falls back with the
+// R1tsError of GpuContext.open when no adapter exists.
+
+import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
+import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';
+import { GpuContext } from './device.ts';
+import { adamw, binary, copy, scale, siluBackward, sumSquares, swiglu, swigluBackward, unary } from './elementwise.ts';
+import { gemm, type GpuGemmParams } from './gemm.ts';
+import { embedding, embeddingBackward, rope } from './nn.ts';
+import { crossEntropy, crossEntropyBackward, logSoftmax, logSoftmaxBackward, reduce, rmsnorm, rmsnormBackward, softmax, softmaxBackward, topk } from './rows.ts';
+import type { GpuTensor } from './tensor.ts';
+
+export { GpuContext, noAdapterHint, type AdapterReport, type OpenOptions } from './device.ts';
+export { GpuTensor } from './tensor.ts';
+export type { GpuGemmParams } from './gemm.ts';
+export type { GpuAttentionParams } from './attention.ts';
+
+/** The device kernels bound to one context (the shape a later GPU Backend object will wrap). */
+export class WebGpuKernels {
+  constructor(readonly ctx: GpuContext) {}
+  gemm(a: GpuTensor, b: GpuTensor, c: GpuTensor, p: GpuGemmParams): void { gemm(this.ctx, a, b, c, p); }
+  unary(op: UnaryOp, x: GpuTensor, out: GpuTensor, n: number): void { unary(this.ctx, op, x, out, n); }
+  binary(op: BinaryOp, a: GpuTensor, aStrides: readonly number[], b: GpuTensor, bStrides: readonly number[], out: GpuTensor, shape: readonly number[]): void {
+    binary(this.ctx, op, a, aStrides, b, bStrides, out, shape);
+  }
+  reduce(op: ReduceOp, x: GpuTensor, out: GpuTensor, outer: number, r: number, inner: number): void { reduce(this.ctx, op, x, out, outer, r, inner); }
+  softmax(x: GpuTensor, out: GpuTensor, rows: number, cols: number): void { softmax(this.ctx, x, out, rows, cols); }
+  logSoftmax(x: GpuTensor, out: GpuTensor, rows: number, cols: number): void { logSoftmax(this.ctx, x, out, rows, cols); }
+  softmaxBackward(y: GpuTensor, dy: GpuTensor, dx: GpuTensor, rows: number, cols: number): void { softmaxBackward(this.ctx, y, dy, dx, rows, cols); }
+  logSoftmaxBackward(y: GpuTensor, dy: GpuTensor, dx: GpuTensor, rows: number, cols: number): void { logSoftmaxBackward(this.ctx, y, dy, dx, rows, cols); }
+  rmsnorm(x: GpuTensor, w: GpuTensor, out: GpuTensor, rstd: GpuTensor, rows: number, cols: number, eps: number): void { rmsnorm(this.ctx, x, w, out, rstd, rows, cols, eps); }
+  rmsnormBackward(x: GpuTensor, w: GpuTensor, rstd: GpuTensor, dy: GpuTensor, dx: GpuTensor, dw: GpuTensor, rows: number, cols: number): void {
+    rmsnormBackward(this.ctx, x, w, rstd, dy, dx, dw, rows, cols);
+  }
+  rope(x: GpuTensor, out: GpuTensor, cos: GpuTensor, sin: GpuTensor, pos: GpuTensor, p: RopeParams): void { rope(this.ctx, x, out, cos, sin, pos, p); }
+  swiglu(gate: GpuTensor, up: GpuTensor, out: GpuTensor, n: number): void { swiglu(this.ctx, gate, up, out, n); }
+  swigluBackward(gate: GpuTensor, up: GpuTensor, dout: GpuTensor, dgate: GpuTensor, dup: GpuTensor, n: number): void { swigluBackward(this.ctx, gate, up, dout, dgate, dup, n); }
+  siluBackward(x: GpuTensor, dy: GpuTensor, dx: GpuTensor, n: number): void { siluBackward(this.ctx, x, dy, dx, n); }
+  embedding(table: GpuTensor, ids: GpuTensor, out: GpuTensor, n: number, dim: number): void { embedding(this.ctx, table, ids, out, n, dim); }
+  embeddingBackward(ids: GpuTensor, dout: GpuTensor, dtable: GpuTensor, n: number, dim: number): void { embeddingBackward(this.ctx, ids, dout, dtable, n, dim); }
+  crossEntropy(logits: GpuTensor, targets: GpuTensor, loss: GpuTensor, lse: GpuTensor, rows: number, V: number, ignoreIndex: number): void {
+    crossEntropy(this.ctx, logits, targets, loss, lse, rows, V, ignoreIndex);
+  }
+  crossEntropyBackward(logits: GpuTensor, targets: GpuTensor, lse: GpuTensor, dloss: GpuTensor, dlogits: GpuTensor, rows: number, V: number, ignoreIndex: number): void {
+    crossEntropyBackward(this.ctx, logits, targets, lse, dloss, dlogits, rows, V, ignoreIndex);
+  }
+  adamw(param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, n: number, p: AdamWParams): void { adamw(this.ctx, param, grad, m, v, n, p); }
+  scale(x: GpuTensor, n: number, s: number): void { scale(this.ctx, x, n, s); }
+  topk(x: GpuTensor, values: GpuTensor, indices: GpuTensor, rows: number, cols: number, k: number): void { topk(this.ctx, x, values, indices, rows, cols, k); }
+  attention(q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, p: GpuAttentionParams): void { attention(this.ctx, q, k, v, out, lse, p); }
+  attentionBackward(q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, dout: GpuTensor, dq: GpuTensor, dk: GpuTensor, dv: GpuTensor, p: GpuAttentionParams): void {
+    attentionBackward(this.ctx, q, k, v, out, lse, dout, dq, dk, dv, p);
+  }
+  /** Σ x² into out[0] on the device (the host contract returns a number; here the value stays on the GPU until read). */
+  sumSquares(x: GpuTensor, n: number, out: GpuTensor): void { sumSquares(this.ctx, x, n, out); }
+  copy(src: GpuTensor, srcOffset: number, srcStrides: readonly number[], dst: GpuTensor, dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
+    copy(this.ctx, src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+  }
+}
+
+/** Opens a context (throws R1tsError naming what to install when no adapter exists) and binds the kernels. */
+export async function openWebGpu(opts: { backend?: 'default' | 'opengles' } = {}): Promise<WebGpuKernels> {
+  return new WebGpuKernels(await GpuContext.open(opts));
+}

@@ -1,0 +1,262 @@
+// Row kernels in WGSL, counterparts of Kernels.reduce, .softmax, .logSoftmax and their
+// backwards, .rmsnorm (+ backward) and .crossEntropy (+ backward), same arguments and
+// layouts. One 64-lane workgroup per row reduces through workgroup memory (f32; the
+// reference accumulates in double). Column-wise sums (reduce's inner axis, rmsnorm's dw)
+// give each output element one thread that walks the reduced axis in order.
+// Targets outside [0, V) other than ignoreIndex are recorded in the status word (the
+// next read() throws RangeError) and that row gets loss 0 / gradient 0.
+
+import type { ReduceOp } from '../kernels.ts';
+import { R1tsError } from '../../core/errors.ts';
+import { ROW_WG, WG, grid, linearIndex, need, packUniforms, rowIndex, sizes, statusWgsl, uniformWgsl, workgroupReduce, type Fields } from './common.ts';
+import type { GpuContext } from './device.ts';
+import type { GpuTensor } from './tensor.ts';
+
+const rowHead = `@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${rowIndex}
+  let lid = lidv.x;
+  if (row >= p.rows) { return; }
+  let off = row * p.cols;`;
+
+const rcFields: Fields = [['rows', 'u32'], ['cols', 'u32'], ['eps', 'f32'], ['ignore', 'i32']];
+
+function decls(ins: string[], outs: string[], extra = ''): string {
+  return [...ins.map((n, k) => `@group(0) @binding(${k + 1}) var<storage, read> ${n};`),
+    ...outs.map((n, k) => `@group(0) @binding(${ins.length + k + 1}) var<storage, read_write> ${n};`)].join('\n') + extra;
+}
+
+/** WGSL: max of x over the row (strided over lanes) and the row's log-sum-exp. */
+const rowLse = `
+  var mx = bitcast<f32>(0xff7fffffu); // -FLT_MAX
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { mx = max(mx, x[off + j]); }
+  mx = wgMax(mx, lid);
+  var s = 0.0;
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { s = s + exp(x[off + j] - mx); }
+  let lse = mx + log(wgSum(s, lid));`;
+
+function rowDispatch(ctx: GpuContext, key: string, body: string, ins: [string, GpuTensor][], outs: [string, GpuTensor][], rows: number, cols: number, extra: { eps?: number; ignore?: number; status?: boolean } = {}): void {
+  sizes(key, { rows, cols });
+  if (rows === 0) return;
+  const n = ins.length + outs.length;
+  ctx.dispatch({
+    key,
+    wgsl: () => `${uniformWgsl(rcFields)}${decls(ins.map(([d]) => d), outs.map(([d]) => d))}\n${extra.status ? statusWgsl(n + 1) : ''}${workgroupReduce}\n${rowHead}\n${body}\n}`,
+    buffers: [...ins.map(([, t]) => t), ...outs.map(([, t]) => t)],
+    uniforms: packUniforms(rcFields, { rows, cols, eps: extra.eps ?? 0, ignore: extra.ignore ?? 0 }),
+    groups: grid(rows, 1),
+    status: extra.status ?? false,
+  });
+}
+
+const reduceFields: Fields = [['outer', 'u32'], ['r', 'u32'], ['inner', 'u32'], ['negInf', 'u32']];
+
+/** x viewed as [outer, r, inner] → out [outer, inner]; one thread per output walks r. */
+export function reduce(ctx: GpuContext, op: ReduceOp, x: GpuTensor, out: GpuTensor, outer: number, r: number, inner: number): void {
+  sizes('reduce', { outer, r, inner });
+  need('reduce', 'x', x, outer * r * inner); need('reduce', 'out', out, outer * inner);
+  const n = outer * inner;
+  const update = op === 'sum' ? 'acc = acc + v;' : 'if (v > acc || v != v) { acc = v; }';
+  ctx.dispatch({
+    key: `reduce:${op}`,
+    wgsl: () => `${uniformWgsl(reduceFields)}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${linearIndex}
+  if (i >= p.outer * p.inner) { return; }
+  let oi = i / p.inner; let j = i % p.inner;
+  // max over an empty axis is -Infinity; the bits come from the uniform (WGSL constants may not be infinite).
+  var acc = ${op === 'sum' ? '0.0' : 'bitcast<f32>(p.negInf)'};
+  for (var k = 0u; k < p.r; k = k + 1u) { let v = x[(oi * p.r + k) * p.inner + j]; ${update} }
+  o[i] = acc;
+}`,
+    buffers: [x, out],
+    uniforms: packUniforms(reduceFields, { outer, r, inner, negInf: 0xff800000 }),
+    groups: grid(n, WG),
+  });
+}
+
+export function softmax(ctx: GpuContext, x: GpuTensor, out: GpuTensor, rows: number, cols: number): void {
+  need('softmax', 'x', x, rows * cols); need('softmax', 'out', out, rows * cols);
+  rowDispatch(ctx, 'softmax', `${rowLse}
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { o[off + j] = exp(x[off + j] - lse); }`, [['x: array<f32>', x]], [['o: array<f32>', out]], rows, cols);
+}
+
+export function logSoftmax(ctx: GpuContext, x: GpuTensor, out: GpuTensor, rows: number, cols: number): void {
+  need('logSoftmax', 'x', x, rows * cols); need('logSoftmax', 'out', out, rows * cols);
+  rowDispatch(ctx, 'logSoftmax', `${rowLse}
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { o[off + j] = x[off + j] - lse; }`, [['x: array<f32>', x]], [['o: array<f32>', out]], rows, cols);
+}
+
+export function softmaxBackward(ctx: GpuContext, y: GpuTensor, dy: GpuTensor, dx: GpuTensor, rows: number, cols: number): void {
+  for (const [k, t] of [['y', y], ['dy', dy], ['dx', dx]] as const) need('softmaxBackward', k, t, rows * cols);
+  rowDispatch(ctx, 'softmaxBackward', `
+  var d = 0.0;
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { d = d + dy[off + j] * y[off + j]; }
+  let dot = wgSum(d, lid);
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { dx[off + j] = y[off + j] * (dy[off + j] - dot); }`,
+  [['y: array<f32>', y], ['dy: array<f32>', dy]], [['dx: array<f32>', dx]], rows, cols);
+}
+
+export function logSoftmaxBackward(ctx: GpuContext, y: GpuTensor, dy: GpuTensor, dx: GpuTensor, rows: number, cols: number): void {
+  for (const [k, t] of [['y', y], ['dy', dy], ['dx', dx]] as const) need('logSoftmaxBackward', k, t, rows * cols);
+  rowDispatch(ctx, 'logSoftmaxBackward', `
+  var d = 0.0;
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { d = d + dy[off + j]; }
+  let s = wgSum(d, lid);
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { dx[off + j] = dy[off + j] - exp(y[off + j]) * s; }`,
+  [['y: array<f32>', y], ['dy: array<f32>', dy]], [['dx: array<f32>', dx]], rows, cols);
+}
+
+export function rmsnorm(ctx: GpuContext, x: GpuTensor, w: GpuTensor, out: GpuTensor, rstd: GpuTensor, rows: number, cols: number, eps: number): void {
+  need('rmsnorm', 'x', x, rows * cols); need('rmsnorm', 'w', w, cols); need('rmsnorm', 'out', out, rows * cols); need('rmsnorm', 'rstd', rstd, rows);
+  rowDispatch(ctx, 'rmsnorm', `
+  var ss = 0.0;
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { let v = x[off + j]; ss = ss + v * v; }
+  let rs = 1.0 / sqrt(wgSum(ss, lid) / f32(p.cols) + p.eps);
+  if (lid == 0u) { rstd[row] = rs; }
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { o[off + j] = x[off + j] * rs * w[j]; }`,
+  [['x: array<f32>', x], ['w: array<f32>', w]], [['o: array<f32>', out], ['rstd: array<f32>', rstd]], rows, cols, { eps });
+}
+
+/** dx by rows (one workgroup each), then dw by columns (one thread each, rows in order). */
+export function rmsnormBackward(ctx: GpuContext, x: GpuTensor, w: GpuTensor, rstd: GpuTensor, dy: GpuTensor, dx: GpuTensor, dw: GpuTensor, rows: number, cols: number): void {
+  for (const [k, t] of [['x', x], ['dy', dy], ['dx', dx]] as const) need('rmsnormBackward', k, t, rows * cols);
+  need('rmsnormBackward', 'w', w, cols); need('rmsnormBackward', 'dw', dw, cols); need('rmsnormBackward', 'rstd', rstd, rows);
+  rowDispatch(ctx, 'rmsnormBackward:dx', `
+  let rs = rstd[row];
+  var d = 0.0;
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { d = d + dy[off + j] * w[j] * x[off + j]; }
+  let c = wgSum(d, lid) * rs * rs * rs / f32(p.cols);
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { dx[off + j] = rs * w[j] * dy[off + j] - x[off + j] * c; }`,
+  [['x: array<f32>', x], ['w: array<f32>', w], ['rstd: array<f32>', rstd], ['dy: array<f32>', dy]], [['dx: array<f32>', dx]], rows, cols);
+  if (cols === 0) return;
+  ctx.dispatch({
+    key: 'rmsnormBackward:dw',
+    wgsl: () => `${uniformWgsl(rcFields)}${decls(['x: array<f32>', 'rstd: array<f32>', 'dy: array<f32>'], ['dw: array<f32>'])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${linearIndex}
+  if (i >= p.cols) { return; }
+  var acc = 0.0;
+  for (var r = 0u; r < p.rows; r = r + 1u) { acc = acc + dy[r * p.cols + i] * x[r * p.cols + i] * rstd[r]; }
+  dw[i] = acc;
+}`,
+    buffers: [x, rstd, dy, dw],
+    uniforms: packUniforms(rcFields, { rows, cols, eps: 0, ignore: 0 }),
+    groups: grid(cols, WG),
+  });
+}
+
+/** loss[r] = lse[r] - logits[r, t]; lse always written; ignored rows get loss 0. */
+export function crossEntropy(ctx: GpuContext, logits: GpuTensor, targets: GpuTensor, loss: GpuTensor, lse: GpuTensor, rows: number, V: number, ignoreIndex: number): void {
+  need('crossEntropy', 'logits', logits, rows * V); need('crossEntropy', 'targets', targets, rows, 'i32');
+  need('crossEntropy', 'loss', loss, rows); need('crossEntropy', 'lse', lse, rows);
+  rowDispatch(ctx, 'crossEntropy', `${rowLse}
+  if (lid == 0u) {
+    lse_[row] = lse;
+    let t = tg[row];
+    var l = 0.0;
+    if (t != p.ignore) {
+      if (t < 0 || u32(t) >= p.cols) { flagBad(4u, row, t); } else { l = lse - x[off + u32(t)]; }
+    }
+    loss[row] = l;
+  }`, [['x: array<f32>', logits], ['tg: array<i32>', targets]], [['loss: array<f32>', loss], ['lse_: array<f32>', lse]], rows, V, { ignore: ignoreIndex, status: true });
+}
+
+/** dlogits[r] = (softmax(logits[r]) - onehot(t)) · dloss[r], one thread per element. */
+export function crossEntropyBackward(ctx: GpuContext, logits: GpuTensor, targets: GpuTensor, lse: GpuTensor, dloss: GpuTensor, dlogits: GpuTensor, rows: number, V: number, ignoreIndex: number): void {
+  sizes('crossEntropyBackward', { rows, V });
+  need('crossEntropyBackward', 'logits', logits, rows * V); need('crossEntropyBackward', 'targets', targets, rows, 'i32');
+  need('crossEntropyBackward', 'lse', lse, rows); need('crossEntropyBackward', 'dloss', dloss, rows); need('crossEntropyBackward', 'dlogits', dlogits, rows * V);
+  const n = rows * V;
+  if (n === 0) return;
+  ctx.dispatch({
+    key: 'crossEntropyBackward',
+    wgsl: () => `${uniformWgsl(rcFields)}${decls(['x: array<f32>', 'tg: array<i32>', 'lse: array<f32>', 'dl: array<f32>'], ['dx: array<f32>'])}
+${statusWgsl(6)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${linearIndex}
+  if (i >= p.rows * p.cols) { return; }
+  let r = i / p.cols; let j = i % p.cols;
+  let t = tg[r];
+  var v = 0.0;
+  if (t != p.ignore) {
+    if (t < 0 || u32(t) >= p.cols) {
+      if (j == 0u) { flagBad(5u, r, t); }
+    } else {
+      let g = dl[r];
+      v = exp(x[i] - lse[r]) * g;
+      if (u32(t) == j) { v = v - g; }
+    }
+  }
+  dx[i] = v;
+}`,
+    buffers: [logits, targets, lse, dloss, dlogits],
+    uniforms: packUniforms(rcFields, { rows, cols: V, eps: 0, ignore: ignoreIndex }),
+    groups: grid(n, WG),
+    status: true,
+  });
+}
+
+const topkFields: Fields = [['rows', 'u32'], ['cols', 'u32'], ['k', 'u32']];
+
+/**
+ * Per row of x [rows, cols]: the k largest values in descending order and their indices (ties:
+ * lower index first), as Kernels.topk. One workgroup per row runs k rounds; each round every lane
+ * finds its best column among those ordered after the previous pick, and a workgroup argmax
+ * (value, then lower index) picks the next. O(k·cols/64) per row: meant for small k (sampling, MoE).
+ */
+export function topk(ctx: GpuContext, x: GpuTensor, values: GpuTensor, indices: GpuTensor, rows: number, cols: number, k: number): void {
+  sizes('topk', { rows, cols, k });
+  if (k > cols) throw new R1tsError(`webgpu topk: k = ${k} exceeds cols = ${cols}`);
+  need('topk', 'x', x, rows * cols); need('topk', 'values', values, rows * k); need('topk', 'indices', indices, rows * k, 'i32');
+  if (rows === 0 || k === 0) return;
+  ctx.dispatch({
+    key: 'topk',
+    wgsl: () => `${uniformWgsl(topkFields)}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> vals: array<f32>;
+@group(0) @binding(3) var<storage, read_write> idx: array<i32>;
+var<workgroup> rv: array<f32, ${ROW_WG}>;
+var<workgroup> ri: array<u32, ${ROW_WG}>;
+fn better(v: f32, i: u32, w: f32, j: u32) -> bool { return v > w || (v == w && i < j); }
+@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${rowIndex}
+  let lid = lidv.x;
+  if (row >= p.rows) { return; }
+  let off = row * p.cols;
+  let none = 0xffffffffu;
+  // The previous pick (pv, pi); a candidate must come after it in the order (value desc, index asc).
+  var pv = 0.0; var pi = none;
+  for (var r = 0u; r < p.k; r = r + 1u) {
+    var bv = 0.0; var bi = none;
+    for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) {
+      let v = x[off + j];
+      let after = pi == none || better(pv, pi, v, j);
+      if (after && (bi == none || better(v, j, bv, bi))) { bv = v; bi = j; }
+    }
+    rv[lid] = bv; ri[lid] = bi;
+    workgroupBarrier();
+    for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
+      if (lid < s) {
+        let oi = ri[lid + s];
+        if (oi != none && (ri[lid] == none || better(rv[lid + s], oi, rv[lid], ri[lid]))) { rv[lid] = rv[lid + s]; ri[lid] = oi; }
+      }
+      workgroupBarrier();
+    }
+    // Every lane carries the pick into the next round (an unconditional use: see workgroupReduce in common.ts).
+    pv = rv[0]; pi = ri[0];
+    workgroupBarrier();
+    if (lid == 0u) { vals[row * p.k + r] = pv; idx[row * p.k + r] = i32(pi); }
+  }
+}`,
+    buffers: [x, values, indices],
+    uniforms: packUniforms(topkFields, { rows, cols, k }),
+    groups: grid(rows, 1),
+  });
+}

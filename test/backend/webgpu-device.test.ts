@@ -1,0 +1,64 @@
+// The WebGPU device layer (src/backend/webgpu/device.ts): pipelines compile once per kernel
+// specialization, a batch of dispatches is one submit, released buffers are reused from the
+// pool only after the batch that used them was submitted, a released tensor cannot be used,
+// and a shader-level mistake surfaces as an R1tsError at the next read. Also the adapter report,
+// and that the device layer covers every kernel name of the contract.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebGpuKernels } from '../../src/backend/webgpu/index.ts';
+import { refKernels } from '../helpers.ts';
+import { gpuOrSkip, readF32 } from './webgpu-setup.ts';
+
+test('webgpu adapter report names the adapter and says whether it is software', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const a = k.ctx.adapter;
+  assert.ok(`${a.vendor}${a.device}${a.description}`.length > 0);
+  assert.equal(typeof a.software, 'boolean');
+  if (/llvmpipe/i.test(a.description + a.device)) assert.equal(a.software, true);
+  assert.match(k.ctx.describe(), /^webgpu /);
+});
+
+test('webgpu: pipelines are cached, a batch is one submit, the pool recycles after the submit', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const s = k.ctx.stats;
+  const x = k.ctx.upload(new Float32Array([1, 2, 3])); // [3]
+  const y = k.ctx.alloc([3]);
+  k.unary('neg', x, y, 3);
+  await k.ctx.read(y);
+  const compiled = s.pipelinesCompiled, submits = s.submits;
+  for (let i = 0; i < 5; i++) { k.unary('neg', y, y, 3); k.unary('neg', x, y, 3); }
+  assert.equal(s.submits, submits, 'recording must not submit');
+  assert.deepEqual([...await readF32(k, y)], [-1, -2, -3]);
+  assert.equal(s.submits, submits + 1, 'one read: one submit');
+  assert.equal(s.pipelinesCompiled, compiled + 1, 'only the in-place neg was new');
+
+  // Released during a batch: not handed out again until that batch is submitted.
+  const a = k.ctx.alloc([1000]);
+  k.unary('neg', x, a, 3);
+  k.ctx.release(a);
+  const b = k.ctx.alloc([1000]);
+  assert.notEqual(b.buffer, a.buffer);
+  k.ctx.flush();
+  const c = k.ctx.alloc([1000]);
+  assert.equal(c.buffer, a.buffer, 'recycled after the submit');
+  assert.throws(() => k.unary('neg', a, y, 3), /used after release/);
+  k.ctx.release(b); k.ctx.release(c);
+});
+
+test('webgpu: a shader error surfaces as an R1tsError at the next read, then the context works again', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const x = k.ctx.upload(new Float32Array([1, 2]));
+  k.ctx.dispatch({ key: 'broken', wgsl: () => 'this is not wgsl', buffers: [x], uniforms: null, groups: [1, 1, 1] });
+  await assert.rejects(k.ctx.read(x), /WebGPU reported an error/);
+  const y = k.ctx.alloc([2]);
+  k.unary('square', x, y, 2);
+  assert.deepEqual([...await readF32(k, y)], [1, 4]);
+});
+
+test('webgpu: every kernel of the contract (src/backend/kernels.ts) has a device counterpart', () => {
+  const missing = Object.keys(refKernels).filter((name) => typeof (WebGpuKernels.prototype as unknown as Record<string, unknown>)[name] !== 'function');
+  assert.deepEqual(missing, []);
+});

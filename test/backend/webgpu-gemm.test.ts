@@ -1,0 +1,81 @@
+// WebGPU GEMM (src/backend/webgpu/gemm.ts) against the reference GEMM on the available adapter:
+// sizes that are not multiples of the 64×64 tile or the 16-deep K panel (1, 7, 17, 33, 65, 130),
+// all four transpose combinations, batches with stride-0 broadcasting of A or B, alpha != 1,
+// beta = 0 over NaN-filled C, beta = 1 and 0.5, the bias, and k = 0.
+// Tolerance: the float32 worst-case summation bound 4·2^-24·(k+3) relative to
+// Σ|alpha·a·b| + |beta·c| + |bias| per element (the GPU sums k products in f32 in its own
+// order; the reference in double), the same bound the native GEMM is held to.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { GemmParams } from '../../src/backend/kernels.ts';
+import { randF32, refKernels, rng } from '../helpers.ts';
+import { gpuOrSkip, readF32 } from './webgpu-setup.ts';
+
+interface Case { p: GemmParams; a: Float32Array; b: Float32Array; c0: Float32Array; label: string }
+
+function makeCase(r: ReturnType<typeof rng>, m: number, k: number, n: number, v: number, batch = 1, broadcast: 'none' | 'a' | 'b' = 'none'): Case {
+  const transA = (v & 1) !== 0, transB = (v & 2) !== 0;
+  const alpha = [1, 0.7, -1.5][v % 3], beta = [0, 1, 0.5][Math.floor(v / 3) % 3];
+  const withBias = ((v >> 2) & 1) === 0;
+  const strideA = broadcast === 'a' ? 0 : m * k, strideB = broadcast === 'b' ? 0 : k * n, strideC = m * n;
+  const a = randF32(r, Math.max(1, strideA * (batch - 1) + m * k)); // [batch?, m, k] or [k, m]
+  const b = randF32(r, Math.max(1, strideB * (batch - 1) + k * n)); // [batch?, k, n] or [n, k]
+  const c0 = beta === 0 ? new Float32Array(batch * m * n).fill(NaN) : randF32(r, batch * m * n); // [batch, m, n]
+  const bias = withBias ? randF32(r, n) : null; // [n]
+  const p: GemmParams = { batch, m, n, k, transA, transB, alpha, beta, strideA, strideB, strideC, bias };
+  return { p, a, b, c0, label: `m=${m} k=${k} n=${n} batch=${batch} ${broadcast} tA=${transA} tB=${transB} alpha=${alpha} beta=${beta} bias=${withBias}` };
+}
+
+function cases(): Case[] {
+  const r = rng(7);
+  const out: Case[] = [];
+  let v = 0;
+  const shapes: [number, number, number][] = [[1, 1, 1], [7, 17, 33], [33, 7, 1], [65, 33, 17], [1, 130, 65], [130, 65, 7], [64, 16, 64], [17, 1, 130]];
+  for (const [m, k, n] of shapes) for (let t = 0; t < 4; t++) out.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36));
+  for (const [m, k, n] of [[33, 17, 7], [65, 20, 70]] as const) {
+    for (let t = 0; t < 4; t++) {
+      out.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36, 3, 'a'));
+      out.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36, 2, 'b'));
+      out.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36, 3, 'none'));
+    }
+  }
+  out.push(makeCase(r, 5, 0, 9, 4), makeCase(r, 20, 0, 3, 2));
+  return out;
+}
+
+test('webgpu gemm matches the reference on awkward sizes, transposes, batches and broadcasts', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const all = cases();
+  // Record every case into one batch, then read all results at once (one submit, one readback).
+  const dev = all.map((cs) => {
+    const c = k.ctx.upload(cs.c0);
+    k.gemm(k.ctx.upload(cs.a), k.ctx.upload(cs.b), c, { ...cs.p, bias: cs.p.bias ? k.ctx.upload(cs.p.bias) : null });
+    return c;
+  });
+  const got = await k.ctx.readMany(dev);
+  all.forEach((cs, ci) => {
+    const expected = cs.c0.slice();
+    refKernels.gemm(cs.a, cs.b, expected, cs.p);
+    const abs = (x: Float32Array) => x.map(Math.abs);
+    const mag = new Float32Array(expected.length);
+    refKernels.gemm(abs(cs.a), abs(cs.b), mag, { ...cs.p, alpha: Math.abs(cs.p.alpha), beta: 0, bias: null });
+    const g = 4 * 2 ** -24 * (cs.p.k + 3);
+    const c = got[ci];
+    for (let i = 0; i < c.length; i++) {
+      const j = i % cs.p.n;
+      const tol = g * (mag[i] + (cs.p.beta !== 0 ? Math.abs(cs.p.beta * cs.c0[i]) : 0) + (cs.p.bias ? Math.abs(cs.p.bias[j]) : 0)) + 1e-30;
+      if (!(Math.abs(c[i] - expected[i]) <= tol)) assert.fail(`${cs.label}: C[${i}] = ${c[i]}, expected ${expected[i]} (tolerance ${tol})`);
+    }
+  });
+});
+
+test('webgpu gemm rejects buffers too small for the sizes and C aliasing an input', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const p = { batch: 2, m: 4, n: 4, k: 4, transA: false, transB: false, alpha: 1, beta: 0, strideA: 16, strideB: 16, strideC: 16, bias: null };
+  const a = k.ctx.alloc([16]), b = k.ctx.alloc([32]), c = k.ctx.alloc([32]); // A holds one item, not two
+  assert.throws(() => k.gemm(a, b, c, p), /A has 16 elements .* needs 32/);
+  assert.throws(() => k.gemm(c, b, c, { ...p, strideA: 16 }), /may not alias/);
+  for (const x of [a, b, c]) k.ctx.release(x);
+});
