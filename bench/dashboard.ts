@@ -6,7 +6,8 @@
 //            drawn (the whole cold path a user waits for: server read + page).
 // Median of --trials (default 3). No external anchor: the target (issue #11) is 2 s for the
 // page, printed beside the figure as a ratio. Needs Chromium (CHROMIUM_PATH or Debian's).
-// Usage: npx tsx bench/dashboard.ts [--steps N] [--trials K] [--json]
+// --light: the browser test's lighter rows instead (14 figures of smooth curves, fewer digits).
+// Usage: npx tsx bench/dashboard.ts [--steps N] [--trials K] [--light] [--json]
 // Not here: correctness (test/server/run-data.test.ts, test/cli/dashboard.test.ts).
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,7 +30,7 @@ if (args[0] === '--serve') {
 } else await main();
 
 async function main(): Promise<void> {
-  const json = args.includes('--json');
+  const json = args.includes('--json'), light = args.includes('--light');
   const steps = flag('steps', 100_000), trials = flag('trials', 3);
   const TARGET_MS = 2000;
   const chromiumPath = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
@@ -44,6 +45,10 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   for (let i = 1; i <= steps; i++) {
     const acc = Math.min(1, i / steps + 0.1 * rand());
+    if (light) {
+      lines.push(JSON.stringify({ step: i, time: 1.7e9 + i, reward: Math.sin(i / 3000) + 0.1 * Math.sin(i), accuracy: i / steps, completion_tokens: 40 + 20 * Math.cos(i / 5000), completion_tokens_max: 96, truncated: 0.01, kl: 1e-3 * Math.sqrt(i), entropy: 1 / Math.sqrt(i), clip_fraction: 0.02, loss: 1 / i, lr: 1e-4, grad_norm: 1, rollout_tokens_per_s: 700 }));
+      continue;
+    }
     lines.push(JSON.stringify({
       step: i, time: 1.7e9 + i * 1.37 + rand(), reward: acc + 0.2 * rand(), 'reward/correct': acc, 'reward/format': 0.9 + 0.1 * rand(),
       accuracy: acc, format: 0.95 + 0.05 * rand(), completion_tokens: 40 + 60 * (i / steps) + 5 * rand(), completion_tokens_max: 64 + Math.floor(64 * rand()),
@@ -94,7 +99,7 @@ async function main(): Promise<void> {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       const t1 = performance.now();
       await page.goto(`${s.url}?run=big`);
-      await page.waitForFunction(`Number(document.querySelector('[data-testid="chart-reward"]')?.getAttribute('data-points')) > 0 && document.querySelectorAll('.chart canvas').length >= 11`, undefined, { timeout: 60_000, polling: 'raf' });
+      await page.waitForFunction(`Number(document.querySelector('[data-testid="chart-reward"]')?.getAttribute('data-points')) > 0 && document.querySelectorAll('.chart canvas').length >= ${light ? 11 : 12}`, undefined, { timeout: 60_000, polling: 'raf' });
       pageMs.push(performance.now() - t1);
       charts = await page.locator('.chart canvas').count();
       points = Number(await page.getByTestId('chart-reward').getAttribute('data-points'));
@@ -107,9 +112,9 @@ async function main(): Promise<void> {
   }
   const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const server = median(serverMs), pageTotal = median(pageMs);
-  console.log(`dashboard cold path: ${steps} steps, ${mb.toFixed(1)} MB metrics.jsonl (24 fields a line), fresh server process each time, median of ${trials}`);
+  console.log(`dashboard cold path: ${steps} steps, ${mb.toFixed(1)} MB metrics.jsonl (${light ? 16 : 24} fields a line), fresh server process each time, median of ${trials}`);
   console.log(`  server first read (GET metrics)      ${server.toFixed(0).padStart(6)} ms   (${serverMs.map((x) => x.toFixed(0)).join(', ')}); payload ${(median(bytes) / 1e3).toFixed(0)} kB`);
   console.log(`  page to ${charts} charts drawn (cold)     ${pageTotal.toFixed(0).padStart(6)} ms   (${pageMs.map((x) => x.toFixed(0)).join(', ')}); ${points} points per curve`);
   console.log(`  target (issue #11): ${TARGET_MS} ms → ${(pageTotal / TARGET_MS).toFixed(2)}× the target (${pageTotal <= TARGET_MS ? 'met' : 'NOT met'}); Node ${process.version}`);
-  if (json) console.log(JSON.stringify({ steps, file_mb: mb, server_first_read_ms: Math.round(server), page_cold_ms: Math.round(pageTotal), target_ms: TARGET_MS, ratio_to_target: pageTotal / TARGET_MS, payload_bytes: median(bytes), charts, points }));
+  if (json) console.log(JSON.stringify({ steps, light, file_mb: mb, server_first_read_ms: Math.round(server), page_cold_ms: Math.round(pageTotal), target_ms: TARGET_MS, ratio_to_target: pageTotal / TARGET_MS, payload_bytes: median(bytes), charts, points }));
 }
