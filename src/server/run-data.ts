@@ -169,6 +169,7 @@ export class MetricsColumns {
         }
         const n = readSync(fd, buf, keep, Math.min(buf.length - keep, size - pos), pos);
         if (n === 0) break;
+        if (pos === this.offset) this.reserve(buf, n, size - pos);
         pos += n;
         const got = keep + n;
         const end = buf.lastIndexOf(10, got - 1); // the last '\n'
@@ -204,6 +205,7 @@ export class MetricsColumns {
       let pos = this.offset; // file position just past `cur`'s data
       let tail: Buffer | null = null; // an unfinished line carried over from earlier chunks
       let got = pos < size ? (await fh.read(cur, 0, Math.min(len, size - pos), pos)).bytesRead : 0;
+      this.reserve(cur, got, size - pos);
       pos += got;
       while (got > 0) {
         const pending = pos < size ? fh.read(next, 0, Math.min(len, size - pos), pos) : null;
@@ -430,10 +432,12 @@ export class MetricsColumns {
       scale += sign * x;
     }
     // m < 2^53: every partial sum was exact too (they only grow, and rounding cannot cross 2^53)
-    if (m < TWO53 && scale >= -22 && scale <= 22) {
-      const v = scale < 0 ? m / POW10[-scale] : m * POW10[scale]; // both exact: one correctly rounded operation
-      this.stage(id, b[s] === 0x2d ? -v : v);
-    } else this.stage(id, Number(b.toString('latin1', s, i))); // V8's exact conversion
+    let v = m < TWO53 && scale >= -22 && scale <= 22
+      ? (scale < 0 ? m / POW10[-scale] : m * POW10[scale]) // both exact: one correctly rounded operation
+      : scale <= 0 && scale >= -22 ? wideDecimal(b, s, i, -scale) : NaN;
+    if (Number.isNaN(v)) v = Number(b.toString('latin1', s, i)); // V8's exact conversion
+    else if (b[s] === 0x2d) v = -v;
+    this.stage(id, v);
     return i;
   }
 
@@ -483,8 +487,20 @@ export class MetricsColumns {
     }
   }
 
-  private grow(): void {
-    const cap = Math.max(1024, this.cap * 2);
+  /**
+   * Sizes the columns for the rows `ahead` bytes will hold, judged by the first line of buf[0, n)
+   * (at most one row per 11 bytes, the shortest row: {"step":0}), so that a large file is not
+   * copied column by column through repeated doublings.
+   */
+  private reserve(buf: Buffer, n: number, ahead: number): void {
+    const nl = buf.indexOf(10);
+    if (nl < 0 || nl >= n) return;
+    const rows = this.rows + Math.ceil(Math.min(ahead / 11, (1.1 * ahead) / (nl + 1)));
+    if (rows > this.cap) this.grow(rows);
+  }
+
+  private grow(want = 0): void {
+    const cap = Math.max(1024, this.cap * 2, want);
     const more = (old: Float64Array) => {
       const c = new Float64Array(cap).fill(NaN, this.cap); // [cap]
       c.set(old.subarray(0, this.cap));
@@ -503,16 +519,71 @@ export class MetricsColumns {
   }
 }
 
-const ws = (b: Buffer, i: number, e: number): number => {
+// Dekker's exact product a·b = PH + PL (no FMA in JavaScript): the operands split in 26-bit halves.
+const SPLIT = 134217729; // 2^27 + 1
+let PH = 0, PL = 0;
+function twoProduct(a: number, b: number): void {
+  PH = a * b;
+  let t = SPLIT * a;
+  const ah = t - (t - a), al = a - ah;
+  t = SPLIT * b;
+  const bh = t - (t - b), bl = b - bh;
+  PL = ah * bh - PH + ah * bl + al * bh + al * bl;
+}
+const F64 = new Float64Array(1), U32 = new Uint32Array(F64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A decimal of 16 to 19 significant digits over 10^p (p ≤ 22), the digits in b[s, end) (sign,
+ * point and exponent skipped), correctly rounded; NaN where it cannot be sure (the caller then
+ * uses Number()). m = hi·10^k + lo is held exactly as s1 + e1, divided by D = 10^p in
+ * double-double (q1 = RN(s1/D), whose remainder s1 − q1·D is exactly a double, plus its
+ * correction q2), which is m/D within about 2^-104 of its size; d = RN(q1 + q2) is then the
+ * correctly rounded quotient unless q1 + q2 lies within 2^-30 half-ulps of a rounding midpoint
+ * (far beyond that error; ties and powers of two also go to Number()).
+ */
+function wideDecimal(b: Buffer, s: number, end: number, p: number): number {
+  if (!LITTLE_ENDIAN) return NaN;
+  let hi = 0, lo = 0, nh = 0, nl = 0;
+  for (let j = s; j < end; j++) {
+    const c = b[j];
+    if (c === 0x2d || c === 0x2e) continue; // '-' '.'
+    if (c === 0x65 || c === 0x45) break; // 'e' 'E'
+    const d = c - 0x30;
+    if (nh === 0 && d === 0) continue; // leading zeros
+    if (nh < 15) (hi = hi * 10 + d), nh++;
+    else if (nl < 4) (lo = lo * 10 + d), nl++;
+    else return NaN; // more than 19 digits
+  }
+  twoProduct(hi, POW10[nl]); // hi·10^nl = PH + PL exactly; integers below 2^64
+  const s1 = PH + lo, bv = s1 - PH;
+  const e1 = PH - (s1 - bv) + (lo - bv) + PL; // m = s1 + e1 exactly (two integers of at most 11 bits)
+  const D = POW10[p];
+  const q1 = s1 / D;
+  twoProduct(q1, D);
+  const q2 = (s1 - PH - PL + e1) / D; // s1 − PH exact (Sterbenz), − PL exact (the remainder is a double)
+  const d = q1 + q2, bq = d - q1;
+  const err = q1 - (d - bq) + (q2 - bq); // q1 + q2 = d + err exactly
+  F64[0] = d;
+  const exp = (U32[1] >>> 20) & 0x7ff;
+  if (exp < 60 || exp === 0x7ff || ((U32[1] & 0xfffff) === 0 && U32[0] === 0)) return NaN; // tiny, not finite, or a power of two
+  U32[1] = (exp - 53) << 20; // 2^(exp − 1076): half an ulp of d
+  U32[0] = 0;
+  const half = F64[0];
+  return half - Math.abs(err) > half * 2 ** -30 ? d : NaN;
+}
+
+/** The index of the first byte at or after i that is not JSON whitespace. */
+function ws(b: Buffer, i: number, e: number): number {
   while (i < e && (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0d || b[i] === 0x0a)) i++;
   return i;
-};
+}
 
-const isWord = (b: Buffer, i: number, e: number, w: string): boolean => {
+function isWord(b: Buffer, i: number, e: number, w: string): boolean {
   if (i + w.length > e) return false;
   for (let j = 0; j < w.length; j++) if (b[i + j] !== w.charCodeAt(j)) return false;
   return true;
-};
+}
 
 /** The index of the ']' closing the '[' at b[i] (strings skipped), or -1. */
 function matchBracket(b: Buffer, i: number, e: number): number {

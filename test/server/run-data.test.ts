@@ -179,6 +179,40 @@ test('the fast scanner reads every line exactly as JSON.parse does (hand-picked 
   }
 });
 
+test('numbers of 16 to 19 digits (the double-double path) convert exactly as Number() does, midpoints included', () => {
+  const rng = new Rng(5);
+  const texts: string[] = [
+    '9007199254740993', '9007199254740995', '18014398509481986', '18014398509481990', '-18014398509481986', '1801439850948198.6', '0.18014398509481986',
+    '9223372036854775807', '9999999999999999999', '1000000000000000001', '0.1000000000000000055511151231257827', '0.30000000000000004', '123456789.12345678',
+    '4.3500000000000000', '0.0000099999999999999999', '1.7976931348623157e-5', '5.0000000000000005', '2.2250738585072014e-3',
+  ];
+  const digits = (n: number) => Array.from({ length: n }, (_, k) => String(k === 0 ? 1 + rng.int(9) : rng.int(10))).join('');
+  for (let k = 0; k < 20_000; k++) {
+    const r = rng.uniform();
+    if (r < 0.4) texts.push(JSON.stringify((rng.uniform() - 0.5) * 10 ** (rng.int(12) - 6)));
+    else if (r < 0.8) { // 16–19 digits with the point anywhere (10^-22 .. 10^0 scale)
+      const d = digits(16 + rng.int(4));
+      const at = rng.int(d.length);
+      texts.push(`${rng.uniform() < 0.5 ? '-' : ''}${at === 0 ? '0' : d.slice(0, at)}.${d.slice(at)}`);
+    } else { // near a midpoint: a double's exact neighbour halfway, cut to 17–19 digits
+      const x = rng.uniform() * 10 ** rng.int(6);
+      const mid = (x + x * (1 + 2 ** -52)) / 2;
+      texts.push(mid.toPrecision(17 + rng.int(3)).replace(/e\+?/, 'e'));
+    }
+  }
+  const p = join(dir, 'wide.jsonl');
+  writeFileSync(p, texts.map((t, i) => `{"step":${i},"v":${t}}`).join('\n') + '\n');
+  const c = new MetricsColumns(p);
+  c.update();
+  assert.equal(c.fastLines, texts.length);
+  const got = c.column('v')!;
+  let wrong = 0;
+  texts.forEach((t, i) => {
+    if (!Object.is(got[i], Number(t))) wrong++;
+  });
+  assert.equal(wrong, 0, `${wrong} of ${texts.length} differ from Number(), e.g. ${texts.find((t, i) => !Object.is(got[i], Number(t)))}`);
+});
+
 test('downsample keeps every bucket\'s min and max of every series, in order, within maxPoints', () => {
   const rng = new Rng(3);
   const n = 10_007, maxPoints = 500;
