@@ -11,6 +11,9 @@
 // some container filesystems drop inotify events); only complete lines are sent, so a line being
 // written (or torn by a crash) goes out once its '\n' is there. Run names are single folder
 // names checked against the listing, so no request reaches outside the runs folder.
+// A run's metrics are read asynchronously, chunk by chunk (one read in flight per run, shared by
+// every request for it); the page's own URL (?run=a,b) starts the read of those runs while the
+// page loads, so the first /metrics finds it under way.
 // Not here: parsing and downsampling (run-data.ts), the page (web/), the command (src/cli/dashboard.ts).
 
 import { existsSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
