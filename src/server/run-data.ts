@@ -1,6 +1,7 @@
 // What the dashboard reads from a runs folder: the run directories in it, a
-// run's metrics as columns (cached and extended incrementally as the file
-// grows), min/max-preserving downsampling of those columns, and the sample
+// run's metrics as Float64Array columns (read by a hand-written scanner that
+// agrees with JSON.parse line for line, cached and extended incrementally as
+// the file grows), min/max-preserving downsampling of those columns, and the sample
 // browser's queries (paging, correct/incorrect, search, one prompt across
 // steps, the first steps where reflection words appear in correct answers).
 // Not here: HTTP (dashboard.ts), writing the files (src/train/run-log.ts).
@@ -88,7 +89,8 @@ const STEP = 0, TIME = 1; // key ids of `step` and `time`
  * The file is read in chunks and each line goes through a hand-written scanner of the flat shape
  * run-log.ts writes (`{"key":number|string|bool|null|[...],...}`): numbers are converted exactly
  * (Clinger's fast path, m·10^e with m < 2^53 and |e| ≤ 22 is one correctly rounded operation;
- * other numbers go through Number() on their text), arrays through JSON.parse of their own text.
+ * 16 to 19 digits over 10^p, p ≤ 22, in double-double: wideDecimal; anything else through Number()
+ * on its text), arrays through JSON.parse of their own text.
  * A line it does not fully understand (an escape in a string, a nested object, a duplicate key,
  * anything not JSON) goes to JSON.parse whole, so a line is never read differently from JSON.parse:
  * test/server/run-data.test.ts checks the two on varied lines.
