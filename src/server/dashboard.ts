@@ -11,6 +11,9 @@
 // some container filesystems drop inotify events); only complete lines are sent, so a line being
 // written (or torn by a crash) goes out once its '\n' is there. Run names are single folder
 // names checked against the listing, so no request reaches outside the runs folder.
+// A run's metrics are read asynchronously, chunk by chunk (one read in flight per run, shared by
+// every request for it); the page's own URL (?run=a,b) starts the read of those runs while the
+// page loads, so the first /metrics finds it under way.
 // Not here: parsing and downsampling (run-data.ts), the page (web/), the command (src/cli/dashboard.ts).
 
 import { existsSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
@@ -85,15 +88,21 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   const o = DashboardOptionsSchema.parse(options);
   const runsDir = resolve(o.runsDir);
   const webDir = resolve(o.webDir);
-  const cache = new Map<string, { metrics: MetricsColumns; samples: SampleStore; last?: { key: string; body: string } }>();
+  type Run = { dir: string; metrics: MetricsColumns; samples: SampleStore; last?: { key: string; body: string }; reading?: Promise<void> | null };
+  const cache = new Map<string, Omit<Run, 'dir'>>();
   const closers = new Set<() => void>();
 
-  function run(name: string): { dir: string; metrics: MetricsColumns; samples: SampleStore; last?: { key: string; body: string } } {
+  function run(name: string): Run {
     if (!runInfo(runsDir, name)) throw new HttpError(404, `no run '${name}' in ${runsDir} (expected a folder there holding metrics.jsonl or samples.jsonl)`);
     const dir = join(runsDir, name);
     let c = cache.get(name);
     if (!c) cache.set(name, (c = { metrics: new MetricsColumns(join(dir, 'metrics.jsonl')), samples: new SampleStore(join(dir, 'samples.jsonl')) }));
     return Object.assign(c, { dir });
+  }
+
+  /** Brings the run's metrics up to date: one asynchronous read in flight per run, shared by whoever asks. */
+  function readMetrics(r: Run): Promise<void> {
+    return (r.reading ??= r.metrics.updateAsync().then(() => {}).finally(() => (r.reading = null)));
   }
 
   function json(res: ServerResponse, status: number, body: unknown): void {
@@ -169,7 +178,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     pump();
   }
 
-  function serveStatic(res: ServerResponse, pathname: string): void {
+  function serveStatic(res: ServerResponse, pathname: string, query: URLSearchParams): void {
     const index = join(webDir, 'index.html');
     if (!existsSync(index)) {
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -188,17 +197,24 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       if (rel.startsWith('/assets/')) throw new HttpError(404, `no such file ${pathname}`);
       file = index; // the page's own routes
     }
+    if (file === index) {
+      // the page will ask for these runs' metrics: start reading them now, while it loads
+      for (const name of (query.get('run') ?? '').split(',')) {
+        if (!runInfo(runsDir, name)) continue;
+        readMetrics(run(name)).catch(() => { /* its own request will say what went wrong */ });
+      }
+    }
     const body = readFileSync(file);
     const immutable = file.includes(`${sep}assets${sep}`);
     res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Content-Length': body.length, 'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache' });
     res.end(body);
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  function handle(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     const u = new URL(req.url ?? '/', 'http://x');
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method}: only GET is served`);
     const parts = u.pathname.split('/').filter((p) => p !== '');
-    if (parts[0] !== 'api') return serveStatic(res, u.pathname);
+    if (parts[0] !== 'api') return serveStatic(res, u.pathname, u.searchParams);
     if (parts.length === 2 && parts[1] === 'runs') return json(res, 200, { runsDir, runs: listRuns(runsDir) });
     if (parts.length !== 4 || parts[1] !== 'runs') throw new HttpError(404, `no endpoint ${u.pathname}`);
     let name: string;
@@ -210,11 +226,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     const r = run(name);
     switch (parts[3]) {
       case 'metrics': {
-        r.metrics.update();
         const maxPoints = intParam(u, 'maxPoints', o.maxPoints, 2, o.maxPointsLimit);
-        const key = `${maxPoints}@${r.metrics.offset}`; // the last answer, while the file has not grown
-        if (r.last?.key !== key) r.last = { key, body: JSON.stringify({ run: name, ...downsample(r.metrics, maxPoints) }) };
-        return sendBody(res, 200, r.last.body);
+        return readMetrics(r).then(() => {
+          const key = `${maxPoints}@${r.metrics.offset}`; // the last answer, while the file has not grown
+          if (r.last?.key !== key) r.last = { key, body: JSON.stringify({ run: name, ...downsample(r.metrics, maxPoints) }) };
+          sendBody(res, 200, r.last.body);
+        });
       }
       case 'samples': {
         r.samples.update();
@@ -240,12 +257,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   }
 
   const server = createServer((req, res) => {
-    try {
-      handle(req, res);
-    } catch (e) {
+    const fail = (e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       if (!res.headersSent) json(res, status, { error: (e as Error).message });
       else res.end();
+    };
+    try {
+      handle(req, res)?.catch(fail);
+    } catch (e) {
+      fail(e);
     }
   });
 
@@ -266,19 +286,19 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   const port = (server.address() as AddressInfo).port;
   let closed = false;
   if (o.prewarm > 0) {
-    // one run per macrotask, so requests are served between them
+    // one run at a time, read asynchronously, so requests are served meanwhile
     const queue = listRuns(runsDir).slice(0, o.prewarm).map((r) => r.name);
-    const next = () => {
-      const name = queue.shift();
-      if (closed || name === undefined) return;
-      try {
-        const r = run(name);
-        r.metrics.update();
-        r.samples.update();
-      } catch { /* gone or unreadable: the request for it will say so */ }
-      setImmediate(next);
+    const next = async (): Promise<void> => {
+      for (let name = queue.shift(); !closed && name !== undefined; name = queue.shift()) {
+        try {
+          const r = run(name);
+          await readMetrics(r);
+          r.samples.update();
+        } catch { /* gone or unreadable: the request for it will say so */ }
+        await new Promise((ok) => setImmediate(ok));
+      }
     };
-    setImmediate(next);
+    setImmediate(() => void next());
   }
   const host = o.host === '0.0.0.0' || o.host === '::' ? 'localhost' : o.host.includes(':') ? `[${o.host}]` : o.host;
   return {

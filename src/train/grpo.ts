@@ -18,6 +18,9 @@
 //   refRefreshEvery  copy the policy into the reference every N steps (0 = never)
 //   mu               optimizer steps per rollout batch (π_old stays the rollout policy)
 // Metrics per step go to metrics.jsonl, a few completions per step to samples.jsonl.
+// MoE policies (DeepSeek-V3): the auxiliary-loss-free router-bias update runs after each of
+// the μ optimizer steps, on the load of that step's training forwards (rollouts run in eval
+// mode and are not counted); the first one's load is logged as expert_load (expert-load.ts).
 // Not here: the loss formula (grpo-loss.ts), prompts/templates (the caller's
 // encodePrompt), evaluation (src/eval, which this loop calls periodically).
 
@@ -31,6 +34,7 @@ import { clipGradNorm } from '../optim/clip.ts';
 import type { Grade, Task, TaskItem } from '../tasks/task.ts';
 import * as T from '../tensor/index.ts';
 import type { TextTokenizer } from '../tokenizer/index.ts';
+import { balanceRouter, routerOf, type ExpertLoadFigures } from './expert-load.ts';
 import { groupAdvantages, grpoLoss, type Aggregation } from './grpo-loss.ts';
 import { prefixPack, type PrefixPack } from '../nn/prefix-pack.ts';
 
@@ -195,7 +199,7 @@ export class GrpoTrainer {
   }
 
   /** One GRPO step: rollouts (with dynamic-sampling refills), μ optimizer steps, metrics. */
-  async step(): Promise<{ metrics: GrpoStepMetrics; rollouts: Rollout[] }> {
+  async step(): Promise<{ metrics: GrpoStepMetrics; rollouts: Rollout[]; expertLoad?: number[][] }> {
     const o = this.o;
     const G = o.groupSize;
     const t0 = performance.now();
@@ -239,15 +243,21 @@ export class GrpoTrainer {
     metrics.rollout_tokens_per_s = genTokens / ((tGen - t0) / 1000);
     metrics.groups_trained = kept.length / G;
 
+    let expertLoad: number[][] | undefined;
     if (kept.length > 0) {
-      const train = this.trainOn(kept);
+      const { moe, ...train } = this.trainOn(kept);
       Object.assign(metrics, train);
+      if (moe) {
+        metrics.expert_load_max = moe.expert_load_max;
+        metrics.expert_load_min = moe.expert_load_min;
+        expertLoad = moe.expert_load; // layers × experts: not a number, so beside the metrics
+      }
       metrics.train_tokens_per_s = train.train_tokens / ((performance.now() - tGen) / 1000);
     }
     this.stepCount++;
     if (o.refRefreshEvery > 0 && this.ctx.reference && this.stepCount % o.refRefreshEvery === 0) copyWeights(this.ctx.model, this.ctx.reference);
     metrics.step_seconds = (performance.now() - t0) / 1000;
-    return { metrics, rollouts: all };
+    return { metrics, rollouts: all, ...(expertLoad ? { expertLoad } : {}) };
   }
 
   /**
@@ -259,7 +269,7 @@ export class GrpoTrainer {
    * Token weights are computed over the whole batch first, so the micro-batch losses (and
    * gradients) sum to exactly the whole batch's.
    */
-  private trainOn(rs: Rollout[]): Record<string, number> {
+  private trainOn(rs: Rollout[]): Record<string, number> & { moe?: ExpertLoadFigures } {
     const o = this.o;
     const { model, reference } = this.ctx;
     const N = rs.length;
@@ -277,7 +287,8 @@ export class GrpoTrainer {
         });
       }
     }
-    const out: Record<string, number> = {};
+    const out: Record<string, number> & { moe?: ExpertLoadFigures } = {};
+    const router = routerOf(model);
     for (let it = 0; it < o.mu; it++) {
       const lr = o.lr * Math.min(1, (this.stepCount + 1) / Math.max(1, o.warmupSteps));
       this.opt.lr = lr;
@@ -314,7 +325,9 @@ export class GrpoTrainer {
       }
       const gn = clipGradNorm(model.parameters(), o.gradClip);
       this.opt.step();
+      const moe = router ? balanceRouter(router) : null; // DeepSeek-V3: after every training step
       if (it === 0) {
+        if (moe) out.moe = moe;
         const d = Math.max(1, acc.tokens);
         Object.assign(out, { loss, clip_fraction: acc.clip / d, kl: acc.kl / d, ratio: acc.ratio / d, entropy: acc.entropy / d, grad_norm: gn, lr, micro_batches: batches.length, train_positions: batches.reduce((s, b) => s + b.idsT.size, 0) });
       }

@@ -29,6 +29,7 @@ import { AdamW } from '../optim/adamw.ts';
 import { clipGradNorm, gradNorm } from '../optim/clip.ts';
 import { ids, matmul, noGrad, randn, type Tensor } from '../tensor/index.ts';
 import { saveTokenizerFiles, type BpeTokenizer } from '../tokenizer/index.ts';
+import { balanceRouter, routerOf } from './expert-load.ts';
 import { Progress, type ProgressStream } from './progress.ts';
 import { RunLog, type MetricsRecord } from './run-log.ts';
 import { lrAt } from './schedule.ts';
@@ -138,14 +139,6 @@ export function measurePeakFlops(seconds = 0.3): number {
     cachedPeak = (count * 2 * n * n * n) / dt;
   });
   return cachedPeak!;
-}
-
-interface MoELike { experts: { numParameters(): number }[]; cfg: { topK: number } }
-interface RouterModel { moeLayers(): MoELike[]; updateRouterBiases(): Float64Array[] }
-
-function routerOf(model: CausalLM): RouterModel | null {
-  const m = model as unknown as Partial<RouterModel>;
-  return isDeepseekV3(model.config) && typeof m.updateRouterBiases === 'function' && typeof m.moeLayers === 'function' && m.moeLayers().length > 0 ? (m as RouterModel) : null;
 }
 
 /** Training FLOPs per token at sequence length T (see the file header). */
@@ -263,26 +256,8 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
       if (!Number.isFinite(total)) throw new R1tsError(`${cfg.label}: the loss is ${total} at step ${s}; lower the learning rate (now ${opt.lr}) or check the data`);
       const norm = cfg.gradClip > 0 ? clipGradNorm(params, cfg.gradClip) : gradNorm(params);
       opt.step();
-      const figures: Record<string, number | number[][]> = {};
-      if (router) {
-        // Expert load of this step per MoE layer as max/mean and min/mean (1 = balanced), and
-        // every expert's load/mean per layer (expert_load: layers × experts, the dashboard's heatmap).
-        const loads = router.updateRouterBiases();
-        let maxRatio = 0, minRatio = Infinity;
-        for (const l of loads) {
-          const mean = l.reduce((a, v) => a + v, 0) / l.length;
-          if (mean > 0) {
-            maxRatio = Math.max(maxRatio, Math.max(...l) / mean);
-            minRatio = Math.min(minRatio, Math.min(...l) / mean);
-          }
-        }
-        figures.expert_load_max = maxRatio;
-        figures.expert_load_min = Number.isFinite(minRatio) ? minRatio : 0;
-        figures.expert_load = loads.map((l) => {
-          const mean = l.reduce((a, v) => a + v, 0) / l.length;
-          return Array.from(l, (v) => (mean > 0 ? Math.round((1000 * v) / mean) / 1000 : 0));
-        });
-      }
+      // the router-bias update and this step's expert load (expert_load_max/min, expert_load: expert-load.ts)
+      const figures: Record<string, number | number[][]> = router ? { ...balanceRouter(router) } : {};
       const dt = (performance.now() - t0) / 1000;
       tokensSeen += tokens;
       secondsSpent += dt;

@@ -103,7 +103,7 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
   let lastEval = before;
   while (!o.signal?.aborted && rlMs < limitMs && (o.steps === 0 || trainer.stepCount < o.steps)) {
     const t0 = performance.now();
-    const { metrics, rollouts } = await trainer.step();
+    const { metrics, rollouts, expertLoad } = await trainer.step();
     rlMs += performance.now() - t0;
     const { step: _step, ...figures } = metrics;
     const row: Record<string, number> = { ...figures, rl_minutes: rlMs / 60_000 };
@@ -115,7 +115,7 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
       if (minutesTo95 === null && lastEval.accuracy >= 0.95) minutesTo95 = rlMs / 60_000;
       else if (minutesTo95 !== null) minAfter95 = Math.min(minAfter95 ?? 1, lastEval.accuracy);
     }
-    runLog.metrics(metrics.step, row);
+    runLog.metrics(metrics.step, expertLoad ? { ...row, expert_load: expertLoad } : row);
     for (const r of rollouts.filter((_, i) => i % o.grpo.groupSize === 0).slice(0, 4)) {
       runLog.sample({ step: metrics.step, id: r.item.id, prompt: r.item.question, completion: r.text, rewards: { total: r.reward, ...r.grade.rewards }, correct: r.grade.correct });
     }

@@ -214,6 +214,17 @@ test('prewarm reads the newest runs in the background after start', async () => 
   assert.equal(cold.cached, 0);
 });
 
+test('the page\'s ?run= starts reading those runs while the page loads; concurrent metrics requests share one read', async () => {
+  mkdirSync(join(runs, 'big'));
+  writeFileSync(join(runs, 'big', 'metrics.jsonl'), Array.from({ length: 5000 }, (_, i) => JSON.stringify({ step: i + 1, loss: 1 / (i + 1) })).join('\n') + '\n');
+  const s = await start();
+  assert.equal((await fetch(`${s.url}?run=nope,..,big`)).status, 200);
+  assert.equal(s.cached, 1, 'only the real run is read');
+  const [a, b] = await Promise.all([0, 1].map(async () => (await fetch(`${s.url}api/runs/big/metrics?maxPoints=20000`)).json() as Promise<{ rows: number; step: number[] }>));
+  assert.deepEqual([a.rows, b.rows, a.step.length], [5000, 5000, 5000]);
+  assert.deepEqual(a, b);
+});
+
 test('the page is built (npm install does it): index.html, its assets, offline, a few hundred KB at most', () => {
   const index = join(WEB_DIST, 'index.html');
   assert.ok(existsSync(index), `${index} is missing: npm install builds it (prepare), or npm run build:web`);

@@ -105,8 +105,13 @@ export class RunData {
     return () => this.listeners.delete(f);
   }
 
-  private notify(): void {
+  /** Tells the subscribers at the next animation frame, or at once (`now`: the first data, drawn without waiting a frame). */
+  private notify(now = false): void {
     this.version++;
+    if (now) {
+      for (const f of this.listeners) f();
+      return;
+    }
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
@@ -141,7 +146,7 @@ export class RunData {
     this.fetched = m.step.length;
     this.samplesSeen = samples.total;
     this.loaded = true;
-    this.notify();
+    this.notify(true);
     const es = new EventSource(`${runUrl(this.name, 'events')}?metrics=${m.offset}&samples=${samples.offset}&samplesCount=${samples.total}`);
     this.es = es;
     es.addEventListener('metrics', (ev) => {

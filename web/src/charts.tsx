@@ -4,7 +4,7 @@
 // Charts are created once per set of series and fed with setData as rows stream in.
 // Not here: fetching (api.ts).
 
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { RunData } from './api.ts';
 
@@ -103,7 +103,8 @@ export function Chart(props: { group: ChartGroup | { id: string; title: string }
   const signature = `${lines.map((l) => `${l.run.name}:${l.key}`).join('|')}#${xMode}`;
   const data = useMemo(() => buildData(lines, runs, xMode, smoothing), [props.versions, signature, smoothing]);
 
-  useEffect(() => {
+  // layout effects: the plots are made and filled before the first paint, not a frame later
+  useLayoutEffect(() => {
     const el = host.current;
     if (!el) return;
     const multi = runs.length > 1;
@@ -148,7 +149,7 @@ export function Chart(props: { group: ChartGroup | { id: string; title: string }
     };
   }, [signature, runs.length]);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     plot.current?.setData(data, !zoomed.current);
   }, [data]);
 
