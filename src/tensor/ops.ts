@@ -36,8 +36,44 @@ function finish(op: string, out: Tensor, inputs: Tensor[] = []): Tensor {
   return out;
 }
 
-function newF32(shape: Shape): Tensor {
-  return new Tensor(new Float32Array(sizeOf(shape)), shape);
+// Recycled f32 buffers. Every op output is a fresh zeroed array; V8 counts their
+// memory as external and runs a full GC whenever some tens of MB of it have been
+// allocated (on a small model, one mark-compact per training step). backward()
+// hands back the gradients it provably no longer references (releaseF32), and
+// the next outputs of the same length reuse them, zeroed. Only whole-buffer arrays
+// of at least POOL_MIN elements are kept, at most POOL_MAX_BYTES in all.
+const POOL_MIN = 4096;
+const POOL_MAX_BYTES = 256 << 20;
+const pool = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+
+/** Gives `a` back for reuse by later op outputs; the caller guarantees nothing reads or writes it again. */
+export function releaseF32(a: Float32Array): void {
+  if (a.length < POOL_MIN || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength || pooledBytes + a.byteLength > POOL_MAX_BYTES) return;
+  const list = pool.get(a.length);
+  if (list) list.push(a);
+  else pool.set(a.length, [a]);
+  pooledBytes += a.byteLength;
+}
+
+/** Buffers and bytes now held for reuse (tests, benchmarks). */
+export function pooledF32(): { buffers: number; bytes: number } {
+  let buffers = 0;
+  for (const l of pool.values()) buffers += l.length;
+  return { buffers, bytes: pooledBytes };
+}
+
+/** An f32 array of n elements, zeroed unless `zero` is false (then a recycled one holds stale values): recycled when the pool has that length. */
+export function allocF32(n: number, zero = true): Float32Array {
+  const a = n >= POOL_MIN ? pool.get(n)?.pop() : undefined;
+  if (!a) return new Float32Array(n);
+  pooledBytes -= a.byteLength;
+  return zero ? a.fill(0) : a;
+}
+
+/** An op output; `zero` false only where the kernel writes every element. */
+function newF32(shape: Shape, zero = true): Tensor {
+  return new Tensor(allocF32(sizeOf(shape), zero), shape);
 }
 
 function scalarLike(v: number): Tensor {
@@ -56,7 +92,7 @@ function f32(op: string, ...ts: Tensor[]): void {
 
 function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   f32(op, x);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   kernels().unary(op, x.data as Float32Array, out.data as Float32Array, x.size);
   return finish(op, record(op, out, [x], null), [x]);
 }
@@ -79,7 +115,7 @@ export const gelu = (x: Tensor) => unaryOp('gelu', x);
 function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   f32(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = newF32(shape);
+  const out = newF32(shape, false);
   kernels().binary(op, a.data as Float32Array, broadcastStrides(a.shape, shape), b.data as Float32Array, broadcastStrides(b.shape, shape), out.data as Float32Array, shape);
   return out;
 }
@@ -302,14 +338,14 @@ function matmulRaw(a: Tensor, b: Tensor, opts: MatmulOptions, bias: Tensor | nul
   if (bB.length === 0 && !transA) {
     // One product: a's batch folds into the rows.
     const rows = sizeOf(aB) * M;
-    const out = newF32([...batchShape, M, N]);
+    const out = newF32([...batchShape, M, N], K === 0);
     k.gemm(a.data as Float32Array, b.data as Float32Array, out.data as Float32Array, {
       batch: 1, m: rows, n: N, k: K, transA: false, transB, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: bias ? (bias.data as Float32Array) : null,
     });
     return out;
   }
   const batch = sizeOf(batchShape);
-  const out = newF32([...batchShape, M, N]);
+  const out = newF32([...batchShape, M, N], K === 0);
   k.gemm(a.data as Float32Array, b.data as Float32Array, out.data as Float32Array, {
     batch, m: M, n: N, k: K, transA, transB, alpha: 1, beta: 0,
     strideA: aB.length ? M * K : 0, strideB: bB.length ? K * N : 0, strideC: M * N, bias: bias ? (bias.data as Float32Array) : null,
@@ -371,7 +407,7 @@ export function rmsnorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
   f32('rmsnorm', x, w);
   const [rows, cols] = rowsCols('rmsnorm', x);
   if (w.rank !== 1 || w.shape[0] !== cols) throw new ShapeError(`rmsnorm: weight ${fmtShape(w.shape)} must be [${cols}] for input ${fmtShape(x.shape)}`);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   const rstd = new Float32Array(rows);
   kernels().rmsnorm(x.data as Float32Array, w.data as Float32Array, out.data as Float32Array, rstd, rows, cols, eps);
   return finish('rmsnorm', record('rmsnorm', out, [x, w], { rstd }), [x, w]);
@@ -430,7 +466,7 @@ export function ropeBackward(g: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, o
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   f32('swiglu', gate, up);
   if (!sameShape(gate.shape, up.shape)) throw new ShapeError(`swiglu: gate ${fmtShape(gate.shape)} and up ${fmtShape(up.shape)} must have the same shape`);
-  const out = newF32(gate.shape);
+  const out = newF32(gate.shape, false);
   kernels().swiglu(gate.data as Float32Array, up.data as Float32Array, out.data as Float32Array, gate.size);
   return finish('swiglu', record('swiglu', out, [gate, up], null), [gate, up]);
 }

@@ -93,3 +93,21 @@ onEveryBackend('the NaN check mode names the first op that produced a NaN', () =
   }
   assert.ok(Number.isNaN(T.log(T.tensor([-1])).item()), 'without the check mode NaN propagates (not swallowed)');
 });
+
+onEveryBackend('ops that skip zeroing recycled outputs overwrite every element (stale NaN buffers in the pool)', () => {
+  const r = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + s));
+  const x = T.tensor(r(64 * 96, 1), [64, 96]), y = T.tensor(r(64 * 96, 2), [64, 96]);
+  const w = T.tensor(r(96 * 80, 3), [80, 96]), nw = T.tensor(r(96, 4), [96]);
+  const cases: [string, () => T.Tensor][] = [
+    ['unary', () => T.tanh(x)], ['binary', () => T.mul(x, y)], ['broadcast binary', () => T.add(x, nw)],
+    ['matmul', () => T.matmul(x, w, { transB: true })], ['linear', () => T.linear(x, w)],
+    ['rmsnorm', () => T.rmsnorm(x, nw)], ['swiglu', () => T.swiglu(x, y)],
+  ];
+  for (const [name, f] of cases) {
+    const want = Array.from(f().data);
+    // Poison the pool with NaN buffers of this output's length, then run the op on one of them.
+    for (let i = 0; i < 4; i++) T.releaseF32(new Float32Array(want.length).fill(NaN));
+    const got = f();
+    assert.deepEqual(Array.from(got.data), want, name);
+  }
+});
