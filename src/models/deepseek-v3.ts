@@ -14,7 +14,7 @@ import { MLA, type AttnImpl } from '../nn/mla.ts';
 import { MoE } from '../nn/moe.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding, yarnScaleMultiplier, type RopeConfig } from '../nn/rope.ts';
-import { add, cat, crossEntropy, linear, narrow, type Tensor } from '../tensor/index.ts';
+import { add, cat, crossEntropy, ephemeralScope, linear, narrow, type Tensor } from '../tensor/index.ts';
 import type { DeepseekV3Config } from './config.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
 
@@ -124,7 +124,12 @@ export class DeepseekV3 extends Module implements CausalLM {
    * Training loss: next-token cross-entropy, plus λ·MTP loss (token i+2 from position i) when the
    * model has MTP, plus the MoE balance losses when α > 0. targets[b, t] = ids[b, t+1] (ignoreIndex -100).
    */
+  /** Main + MTP + balance losses; activations are recycled by backward() (ephemeralScope): use only the returned tensors after it. */
   loss(ids: Tensor, targets: Tensor): { loss: Tensor; main: Tensor; mtp: Tensor | null } {
+    return ephemeralScope(() => this.lossInScope(ids, targets));
+  }
+
+  private lossInScope(ids: Tensor, targets: Tensor): { loss: Tensor; main: Tensor; mtp: Tensor | null } {
     const [B, T] = ids.shape;
     const { logits, hidden } = this.forward(ids);
     const main = crossEntropy(logits, targets);

@@ -9,13 +9,15 @@ import { AutogradError, fmtShape } from '../core/errors.ts';
 import { sameShape } from '../core/shape.ts';
 import { gradRules, type DiffOp, type OpSaved } from './grad-rules.ts';
 import type { Tensor } from './tensor.ts';
-import { addInPlace, releaseF32 } from './ops.ts';
+import { addInPlace, doneGraphTensor, isBornF32, noteGraphTensor, releaseF32 } from './ops.ts';
 
 export interface GradNode<K extends DiffOp = DiffOp> {
   op: K;
   inputs: Tensor[];
   saved: OpSaved[K] | null;
   freed: boolean;
+  /** The output's buffer was born in an activation scope (ops.ts ephemeralScope) and is counted there. */
+  scoped: boolean;
 }
 
 let gradDepthOff = 0;
@@ -41,7 +43,7 @@ export function record<K extends DiffOp>(op: K, out: Tensor, inputs: Tensor[], s
   for (const t of inputs) if (t.requiresGrad) any = true;
   if (!any) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs, saved, freed: false } as GradNode;
+  out.node = { op, inputs, saved, freed: false, scoped: out.data instanceof Float32Array && noteGraphTensor(out.data.buffer) } as GradNode;
   return out;
 }
 
@@ -141,9 +143,15 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
         owned.delete(g);
         let shared = false;
         for (const v of grads.values()) if (v.data.buffer === g.data.buffer) shared = true;
-        if (!shared) releaseF32(g.data);
+        if (!shared && !isBornF32(g.data.buffer)) releaseF32(g.data);
       }
       if (!retainGraph) {
+        // Every reader of t (its consumers' rules, and its own just now) is done.
+        if (node.scoped && doneGraphTensor(t.data.buffer)) {
+          let shared = false;
+          for (const v of grads.values()) if (v.data.buffer === t.data.buffer) shared = true;
+          if (!shared) releaseF32(t.data as Float32Array);
+        }
         node.freed = true;
         node.saved = null;
         node.inputs = [];

@@ -63,12 +63,87 @@ export function pooledF32(): { buffers: number; bytes: number } {
   return { buffers, bytes: pooledBytes };
 }
 
+// Activation scopes (ephemeralScope): a training loss whose intermediates no caller
+// keeps. Buffers allocated inside one are "born" there; graph tensors over them are
+// counted (record() in autograd.ts), and backward() hands a born buffer to the pool
+// once every counted tensor over it has had its node processed — by then no gradient
+// rule will read it. The tensors returned by the scope, and any detach()ed view, pin
+// their buffers (never recycled). Everything else in the scope must not outlive backward().
+interface ActivationScope { pending: Map<ArrayBufferLike, number> }
+const bornIn = new WeakMap<ArrayBufferLike, ActivationScope>();
+let activeScope: ActivationScope | null = null;
+
+/**
+ * Runs fn (a forward pass and loss) so that backward() may recycle the buffers of its
+ * intermediate activations. Only the tensors in fn's result (the value itself, or its
+ * own properties / array items) may be used after backward(); fn must not stash other
+ * tensors it creates (module state, closures), nor their .data.
+ */
+export function ephemeralScope<R>(fn: () => R): R {
+  const outer = activeScope;
+  const scope: ActivationScope = outer ?? { pending: new Map() };
+  activeScope = scope;
+  let r: R;
+  try {
+    r = fn();
+  } finally {
+    activeScope = outer;
+  }
+  if (!outer) {
+    const pinAll = (v: unknown) => { if (v instanceof Tensor) pinF32Buffer(v.data.buffer); };
+    if (Array.isArray(r)) r.forEach(pinAll);
+    else if (r instanceof Tensor) pinAll(r);
+    else if (r && typeof r === 'object') Object.values(r).forEach(pinAll);
+  }
+  return r;
+}
+
+/** The buffer is no longer eligible for recycling (kept by a caller). */
+export function pinF32Buffer(buf: ArrayBufferLike): void {
+  const s = bornIn.get(buf);
+  if (s) {
+    s.pending.delete(buf);
+    bornIn.delete(buf);
+  }
+}
+
+/** autograd: a graph tensor was made over `buf`; counts it if buf was born in a live scope. */
+export function noteGraphTensor(buf: ArrayBufferLike): boolean {
+  const s = bornIn.get(buf);
+  if (!s) return false;
+  s.pending.set(buf, (s.pending.get(buf) ?? 0) + 1);
+  return true;
+}
+
+/** autograd: a counted tensor over `buf` had its node processed; true when buf is now dead (the caller releases it). */
+export function doneGraphTensor(buf: ArrayBufferLike): boolean {
+  const s = bornIn.get(buf);
+  if (!s) return false;
+  const left = (s.pending.get(buf) ?? 1) - 1;
+  if (left > 0) {
+    s.pending.set(buf, left);
+    return false;
+  }
+  s.pending.delete(buf);
+  bornIn.delete(buf);
+  return true;
+}
+
+/** Whether buf belongs to a scope's activations (not a gradient's to recycle). */
+export function isBornF32(buf: ArrayBufferLike): boolean {
+  return bornIn.has(buf);
+}
+
 /** An f32 array of n elements, zeroed unless `zero` is false (then a recycled one holds stale values): recycled when the pool has that length. */
 export function allocF32(n: number, zero = true): Float32Array {
-  const a = n >= POOL_MIN ? pool.get(n)?.pop() : undefined;
-  if (!a) return new Float32Array(n);
-  pooledBytes -= a.byteLength;
-  return zero ? a.fill(0) : a;
+  const p = n >= POOL_MIN ? pool.get(n)?.pop() : undefined;
+  let a: Float32Array;
+  if (p) {
+    pooledBytes -= p.byteLength;
+    a = zero ? p.fill(0) : p;
+  } else a = new Float32Array(n);
+  if (activeScope && n >= POOL_MIN) bornIn.set(a.buffer, activeScope);
+  return a;
 }
 
 /** An op output; `zero` false only where the kernel writes every element. */

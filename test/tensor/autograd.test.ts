@@ -94,3 +94,40 @@ test('backward recycles the dead gradients of large intermediates, and the resul
     assert.deepEqual(Array.from(w.grad!.data), Array.from(g1));
   }
 });
+
+test('ephemeralScope: backward recycles the activations, gradients stay bit-exact, returned and detached tensors survive', () => {
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5);
+  const w1 = T.parameter(T.tensor(Float32Array.from({ length: 128 * 96 }, rnd), [96, 128]));
+  const w2 = T.parameter(T.tensor(Float32Array.from({ length: 128 * 96 }, rnd), [128, 96]));
+  const x = T.tensor(Float32Array.from({ length: 64 * 128 }, rnd), [64, 128]);
+  const forward = () => {
+    const h = T.silu(T.linear(x, w1)); // [64, 96]
+    const y = T.linear(T.reshape(h, [64, 96]), w2); // [64, 128]
+    return { loss: T.mean(T.square(y)), y };
+  };
+  const run = (scoped: boolean) => {
+    w1.grad = w2.grad = null;
+    const r = scoped ? T.ephemeralScope(forward) : forward();
+    r.loss.backward();
+    return { loss: r.loss.item(), y: Array.from(r.y.data), g1: Array.from(w1.grad!.data), g2: Array.from(w2.grad!.data) };
+  };
+  const want = run(false);
+  for (let i = 0; i < 3; i++) assert.deepEqual(run(true), want, `pass ${i}: the returned loss/y or a gradient changed`);
+
+  // The activations come back: after a scoped pass the pool holds at least h's [64, 96] buffer.
+  const before = T.pooledF32().bytes;
+  w1.grad = w2.grad = null;
+  let kept: T.Tensor | null = null;
+  const r = T.ephemeralScope(() => {
+    const h = T.silu(T.linear(x, w1)); // [64, 96]
+    kept = h.detach();
+    return { loss: T.mean(T.square(T.linear(h, w2))) };
+  });
+  const keptCopy = Array.from(kept!.data);
+  r.loss.backward();
+  assert.ok(T.pooledF32().bytes > before, 'no activation buffer was recycled');
+  // Allocations that reuse the pool must not touch the detached view's buffer.
+  for (let i = 0; i < 4; i++) T.mul(T.tensor(Float32Array.from({ length: 64 * 96 }, () => 9), [64, 96]), 2);
+  assert.deepEqual(Array.from(kept!.data), keptCopy, 'a detached view was recycled');
+});
