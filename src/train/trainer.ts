@@ -12,13 +12,19 @@
 // per token (PaLM appendix B: weights, plus the attention scores and values);
 // N_active excludes the unrouted experts and an untied input embedding. The
 // peak is this machine's measured f32 FMA peak: independent vector FMA chains
-// on all the backend's threads for ~0.2 s (native/kernels/peak.cc), once per
-// process — not the datasheet figure, and not our own GEMM's rate, which an
-// earlier version used: on this Zen 5 (2 threads, AVX-512) the FMA probe gives
-// ~440 GFLOP/s where the 1024³ GEMM sustains ~PLACEHOLDER, so MFU against the GEMM
-// flattered us by ~PLACEHOLDER× and could not show what the GEMM itself leaves
-// on the table (bench/train.ts prints both; docs/benchmarks.md "Training").
-// The reference backend cannot measure a vector peak; there the GEMM probe stands in.
+// on all the backend's threads for ~0.2 s of CPU time each (Backend.fmaPeak,
+// native/kernels/peak.cc), once per process — not a datasheet figure, and no
+// longer our own 1024³ GEMM's rate, which an earlier version used. Evidence for
+// the switch (bench:train prints both; docs/benchmarks.md "Training"): on this
+// Zen 5 (2 threads, AVX-512) the FMA probe reads ~440 GFLOP/s (220 per core =
+// 2 pipes × 16 lanes × 2 × ~3.4 GHz) while the GEMM sustains ~275, so MFU
+// against the GEMM flattered us 1.6× and could never show what the GEMM itself
+// leaves on the table; the issue's own figures (PyTorch 6.9k tok/s = 41% of a
+// ~16.9k tok/s peak, ~31 MFLOP/token) put the peak at ~530 GFLOP/s, i.e. the
+// FMA figure; and the GEMM probe times wall clock, so on a shared machine it
+// read 13–46 GFLOP/s (MFU over 100%), where the CPU-time FMA probe stays
+// within ~20%. The reference backend cannot measure a vector peak; there the
+// GEMM probe stands in.
 // Not here: data (src/data), presets and tokenizers (pretrain.ts, sft.ts).
 
 import { existsSync, readdirSync } from 'node:fs';
