@@ -56,6 +56,11 @@ export function releaseF32(a: Float32Array): void {
   pooledBytes += a.byteLength;
 }
 
+/** Fills every pooled buffer with v (tests: stale contents must never show through). */
+export function fillPooledF32(v: number): void {
+  for (const l of pool.values()) for (const a of l) a.fill(v);
+}
+
 /** Buffers and bytes now held for reuse (tests, benchmarks). */
 export function pooledF32(): { buffers: number; bytes: number } {
   let buffers = 0;
@@ -454,7 +459,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   f32('softmax', x);
   lastAxis('softmax', x, axis);
   const [rows, cols] = rowsCols('softmax', x);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   kernels().softmax(x.data as Float32Array, out.data as Float32Array, rows, cols);
   return finish('softmax', record('softmax', out, [x], null), [x]);
 }
@@ -463,7 +468,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   f32('logSoftmax', x);
   lastAxis('logSoftmax', x, axis);
   const [rows, cols] = rowsCols('logSoftmax', x);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   kernels().logSoftmax(x.data as Float32Array, out.data as Float32Array, rows, cols);
   return finish('logSoftmax', record('logSoftmax', out, [x], null), [x]);
 }
@@ -510,7 +515,7 @@ export interface RopeOptions {
 export function rope(x: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: RopeOptions): Tensor {
   f32('rope', x, cos, sin);
   const p = ropeParams(x, cos, sin, pos, opts, false);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   kernels().rope(x.data as Float32Array, out.data as Float32Array, cos.data as Float32Array, sin.data as Float32Array, pos.i32('rope'), p);
   return finish('rope', record('rope', out, [x], { cos, sin, pos, opts }), [x]);
 }
@@ -532,7 +537,7 @@ function ropeParams(x: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: Rope
 /** Not recorded: the inverse rotation (rope's gradient). */
 export function ropeBackward(g: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: RopeOptions): Tensor {
   const p = ropeParams(g, cos, sin, pos, opts, true);
-  const out = newF32(g.shape);
+  const out = newF32(g.shape, false);
   kernels().rope(g.data as Float32Array, out.data as Float32Array, cos.data as Float32Array, sin.data as Float32Array, pos.i32('rope'), p);
   return out;
 }
@@ -548,14 +553,14 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
 
 /** Not recorded: swiglu's gradients. */
 export function swigluBackward(gate: Tensor, up: Tensor, g: Tensor): [Tensor, Tensor] {
-  const dg = newF32(gate.shape), du = newF32(up.shape);
+  const dg = newF32(gate.shape, false), du = newF32(up.shape, false);
   kernels().swigluBackward(gate.data as Float32Array, up.data as Float32Array, g.data as Float32Array, dg.data as Float32Array, du.data as Float32Array, gate.size);
   return [dg, du];
 }
 
 /** Not recorded: silu's gradient. */
 export function siluBackward(x: Tensor, g: Tensor): Tensor {
-  const dx = newF32(x.shape);
+  const dx = newF32(x.shape, false);
   kernels().siluBackward(x.data as Float32Array, g.data as Float32Array, dx.data as Float32Array, x.size);
   return dx;
 }
@@ -565,7 +570,7 @@ export function embedding(table: Tensor, idx: Tensor): Tensor {
   f32('embedding', table);
   if (table.rank !== 2) throw new ShapeError(`embedding: table must be [V, C], got ${fmtShape(table.shape)}`);
   const C = table.shape[1];
-  const out = newF32([...idx.shape, C]);
+  const out = newF32([...idx.shape, C], false);
   kernels().embedding(table.data as Float32Array, idx.i32('embedding'), out.data as Float32Array, idx.size, C);
   return finish('embedding', record('embedding', out, [table], { ids: idx }), [table]);
 }
@@ -649,7 +654,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreInde
 /** Not recorded: gradient of crossEntropyRows given the per-row upstream gradient. */
 export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Float32Array, g: Tensor, ignoreIndex: number): Tensor {
   const V = logits.shape[logits.rank - 1];
-  const d = newF32(logits.shape);
+  const d = newF32(logits.shape, false);
   kernels().crossEntropyBackward(logits.data as Float32Array, targets.i32('crossEntropy'), lse, g.data as Float32Array, d.data as Float32Array, targets.size, V, ignoreIndex);
   return d;
 }
