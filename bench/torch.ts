@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
-export type TorchResult = { train: Record<string, number>; decode: Record<string, Record<string, number>>; torch: string; threads: number };
+export type TorchResult = { train: Record<string, number>; train_cpu?: Record<string, number>; decode: Record<string, Record<string, number>>; torch: string; threads: number };
 export type TorchRun = { t: number; r: TorchResult | { error: string } };
 
 export function torchInstalled(): boolean {
@@ -27,7 +27,7 @@ export function torchRun(spec: unknown, threads: number): TorchResult | { error:
 }
 
 /** Runs the spec on 1 thread and on all cores (when installed); `best` picks the best figure over the runs that worked. */
-export function torchRuns(spec: unknown): { installed: boolean; runs: TorchRun[]; best: (pick: (r: TorchResult) => number | undefined) => number | null; describe: () => string } {
+export function torchRuns(spec: unknown): { installed: boolean; runs: TorchRun[]; best: (pick: (r: TorchResult) => number | undefined) => number | null; at: (threads: number, pick: (r: TorchResult) => number | undefined) => number | null; describe: () => string } {
   const installed = torchInstalled();
   const runs: TorchRun[] = installed ? [...new Set([1, availableParallelism()])].map((t) => ({ t, r: torchRun(spec, t) })) : [];
   const ok = runs.flatMap((x) => ('error' in x.r ? [] : [x.r]));
@@ -38,5 +38,11 @@ export function torchRuns(spec: unknown): { installed: boolean; runs: TorchRun[]
   const describe = () => (installed
     ? `torch: ${ok[0]?.torch ?? 'failed'} (best of ${runs.map((x) => `${x.t} thread${x.t > 1 ? 's' : ''}`).join(', ')}${runs.flatMap((x) => ('error' in x.r ? [`; ${x.t} threads failed: ${x.r.error}`] : [])).join('')})`
     : 'torch: not installed (Debian python3-torch for /usr/bin/python3)');
-  return { installed, runs, best, describe };
+  /** A figure of the run on `threads` threads, or null. */
+  const at = (threads: number, pick: (r: TorchResult) => number | undefined): number | null => {
+    const x = runs.find((y) => y.t === threads && !('error' in y.r));
+    const v = x ? pick(x.r as TorchResult) : undefined;
+    return typeof v === 'number' && Number.isFinite(v) ? v : null;
+  };
+  return { installed, runs, best, at, describe };
 }

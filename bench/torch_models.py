@@ -206,9 +206,9 @@ def bench_train(c, moe, B, T, steps, opt_kw=None, clip=0.0):
     V = c["vocab_size"]
     ids = torch.randint(0, V, (B, T))
     tg = torch.randint(0, V, (B, T))
-    times = []
+    times, cpu = [], []
     for i in range(steps + 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = m.loss(ids, tg)
         opt.zero_grad()
         loss.backward()
@@ -216,7 +216,10 @@ def bench_train(c, moe, B, T, steps, opt_kw=None, clip=0.0):
             torch.nn.utils.clip_grad_norm_(m.parameters(), clip)
         opt.step()
         times.append(time.perf_counter() - t0)
-    return B * T / (sum(sorted(times[2:])[: max(1, steps // 2)]) / max(1, steps // 2))
+        cpu.append(time.process_time() - c0)
+    half = max(1, steps // 2)
+    bench_train.cpu = B * T / (sum(sorted(cpu[2:])[:half]) / half)  # tokens per CPU second (all threads' CPU time)
+    return B * T / (sum(sorted(times[2:])[:half]) / half)
 
 
 @torch.inference_mode()
@@ -240,11 +243,12 @@ def bench_decode(c, moe, B, prompt, new):
     return B * new / (time.perf_counter() - t0)
 
 
-out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "train": {}, "decode": {}}
+out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "train": {}, "train_cpu": {}, "decode": {}}
 for name, entry in spec["models"].items():
     # An entry may override the run's batch/seq and give the optimizer settings (bench/train.ts does).
     c, moe = entry["config"], entry["moe"]
     B, T = entry.get("batch", spec["batch"]), entry.get("seq", spec["seq"])
     out["train"][name] = bench_train(c, moe, B, T, spec["train_steps"], entry.get("adamw"), entry.get("clip", 0.0))
+    out["train_cpu"][name] = bench_train.cpu
     out["decode"][name] = {str(b): bench_decode(c, moe, b, spec["prompt"], spec["new_tokens"]) for b in spec.get("decode_batches", [])}
 print(json.dumps(out))

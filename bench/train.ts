@@ -13,7 +13,12 @@
 // printed beside it. Not here: checkpoint or eval timing (the final checkpoint
 // trainLM writes comes after the timed steps, into a temporary directory).
 //
-//   npm run bench:train [-- --json] [-- --quick] [-- --no-reference] [-- --no-torch]
+// Timing on a shared machine is noisy, so beside wall-clock tokens/s it prints
+// tokens per CPU second (process CPU time, GC threads included) for r1ts and
+// for PyTorch's 1-thread run: with --threads 1 these two compare like for like
+// whatever else the machine is doing.
+//
+//   npm run bench:train [-- --json] [-- --quick] [-- --threads N] [-- --no-reference] [-- --no-torch]
 // The last line with --json: {"tokens_per_s","mfu","torch_tokens_per_s"|null, ...extra keys}
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,6 +38,12 @@ const json = argv.includes('--json');
 const quick = argv.includes('--quick');
 const withReference = !argv.includes('--no-reference');
 const withTorch = !argv.includes('--no-torch');
+const threadsArg = argv.indexOf('--threads');
+if (threadsArg >= 0) {
+  const n = Number(argv[threadsArg + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bench:train: --threads needs a positive integer, got ${argv[threadsArg + 1]}`);
+  T.currentBackend().setThreads(n);
+}
 const warmup = 3;
 const timed = quick ? 3 : 10;
 
@@ -50,7 +61,7 @@ function bestHalf(times: number[]): number {
 }
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
-async function ours(run: Run): Promise<{ tokens_per_s: number; median_tokens_per_s: number; flops_per_token: number; params: number; cpu_s_per_step: number }> {
+async function ours(run: Run): Promise<{ tokens_per_s: number; median_tokens_per_s: number; cpu_tokens_per_s: number; flops_per_token: number; params: number; cpu_s_per_step: number }> {
   const model = buildModel(run.config, new Rng(d.seed));
   const rng = new Rng(7);
   const steps = warmup + timed;
@@ -79,7 +90,7 @@ async function ours(run: Run): Promise<{ tokens_per_s: number; median_tokens_per
   }
   const tokens = run.batch * run.seq;
   return {
-    tokens_per_s: tokens / bestHalf(stepS), median_tokens_per_s: tokens / median(stepS),
+    tokens_per_s: tokens / bestHalf(stepS), median_tokens_per_s: tokens / median(stepS), cpu_tokens_per_s: tokens / bestHalf(cpu),
     flops_per_token: flopsPerToken(model, run.seq), params: model.numParameters(), cpu_s_per_step: median(cpu),
   };
 }
@@ -112,6 +123,7 @@ const rows = runs.map((r) => {
     mfu: (o.tokens_per_s * o.flops_per_token) / peak, mfu_vs_gemm: (o.tokens_per_s * o.flops_per_token) / gemm,
     torch_tokens_per_s: tt, torch_mfu: tt === null ? null : (tt * o.flops_per_token) / peak,
     ratio: tt === null ? null : o.tokens_per_s / tt, flops_per_token: o.flops_per_token, cpu_s_per_step: o.cpu_s_per_step,
+    cpu_tokens_per_s: o.cpu_tokens_per_s, torch_1t_cpu_tokens_per_s: torch?.at(1, (x) => x.train_cpu?.[r.name]) ?? null,
   };
 });
 
@@ -128,6 +140,8 @@ for (const r of rows) {
   console.log(`${r.run.padEnd(10)} ${(r.params / 1e6).toFixed(2).padStart(5)}M  ${`${r.batch}×${r.seq}`.padEnd(7)}  ${f0(r.tokens_per_s).padStart(10)} (${f0(r.median_tokens_per_s)})  ${pct(r.mfu).padStart(6)} (${pct(r.mfu_vs_gemm)})  ${f0(r.torch_tokens_per_s).padStart(11)}  ${pct(r.torch_mfu).padStart(9)}  ${r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`}`);
 }
 for (const r of runs) console.log(`  ${r.name}: ${r.label}; ${(rows.find((x) => x.run === r.name)!.flops_per_token / 1e6).toFixed(2)} MFLOP/token; CPU ${rows.find((x) => x.run === r.name)!.cpu_s_per_step.toFixed(3)} s/step`);
+console.log(`\ntokens per CPU second (robust to other load; like for like with --threads 1): r1ts on ${be.threads()} thread${be.threads() > 1 ? 's' : ''} vs PyTorch on 1`);
+for (const r of rows) console.log(`${r.run.padEnd(10)} r1ts ${f0(r.cpu_tokens_per_s).padStart(7)}  torch ${f0(r.torch_1t_cpu_tokens_per_s).padStart(7)}  ${r.torch_1t_cpu_tokens_per_s ? `${(r.cpu_tokens_per_s / r.torch_1t_cpu_tokens_per_s).toFixed(2)}×` : '—'}`);
 console.log(`(r1ts on ${be.threads()} threads; targets: ≥ 1.3× PyTorch, MFU ≥ 60%)`);
 if (json) {
   const [main] = rows;
