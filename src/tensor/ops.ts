@@ -11,7 +11,7 @@ import { allocData } from '../core/dtype.ts';
 import { NonFiniteError, ShapeError, fmtShape } from '../core/errors.ts';
 import { env } from '../core/env.ts';
 import { broadcastShapes, broadcastStrides, normAxis, sameShape, sizeOf, stridesOf, type Shape } from '../core/shape.ts';
-import { record } from './autograd.ts';
+import { isGradEnabled as isRecording, record } from './autograd.ts';
 import { Tensor } from './tensor.ts';
 
 // ------------------------------------------------------------ NaN check mode
@@ -649,6 +649,54 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreInde
   const t = targets.data;
   for (let i = 0; i < t.length; i++) if (t[i] !== ignoreIndex) n++;
   return mul(total, n > 0 ? 1 / n : 0);
+}
+
+/**
+ * crossEntropy(linear(x, w), targets) without keeping the logits: rows go through in chunks
+ * (x [..., C], w [V, C], targets = x's leading dims), each chunk's logits live in one reused
+ * buffer, and when x or w needs a gradient the chunk's dlogits are turned into dx rows and
+ * accumulated into dw right away (the loss is a scalar, so backward only scales them by the
+ * upstream gradient). Same value as the unfused ops up to float summation order.
+ */
+export function linearCrossEntropy(x: Tensor, w: Tensor, targets: Tensor, opts: { ignoreIndex?: number; reduction?: 'mean' | 'sum' } = {}): Tensor {
+  f32('linearCrossEntropy', x, w);
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  if (w.rank !== 2) throw new ShapeError(`linearCrossEntropy: weight must be [V, C], got ${fmtShape(w.shape)}`);
+  const [V, C] = w.shape;
+  if (x.rank < 1 || x.shape[x.rank - 1] !== C || !sameShape(x.shape.slice(0, -1), targets.shape)) {
+    throw new ShapeError(`linearCrossEntropy: x ${fmtShape(x.shape)} must be targets ${fmtShape(targets.shape)} plus the weight's in-features ${C} (weight ${fmtShape(w.shape)})`);
+  }
+  const t = targets.i32('linearCrossEntropy');
+  const N = t.length;
+  let count = 0;
+  for (let i = 0; i < N; i++) if (t[i] !== ignoreIndex) count++;
+  const scale = (opts.reduction ?? 'mean') === 'sum' ? 1 : count > 0 ? 1 / count : 0;
+  const needX = isRecording() && x.requiresGrad, needW = isRecording() && w.requiresGrad;
+  const k = kernels();
+  // Enough rows per chunk to keep the dW re-reads few (at most ~8 chunks), at least 256.
+  const R = Math.max(1, Math.min(N, Math.max(256, Math.ceil(N / 8))));
+  const logits = allocF32(R * V, false); // [R, V]
+  const dl = needX || needW ? allocF32(R * V, false) : null; // [R, V]
+  const dx = needX ? newF32(x.shape, false) : null; // [..., C]
+  const dw = needW ? newF32(w.shape, N === 0) : null; // [V, C]
+  const lossRows = new Float32Array(R), lse = new Float32Array(R), g = new Float32Array(R).fill(scale);
+  const xd = x.data as Float32Array, wd = w.data as Float32Array;
+  let total = 0;
+  for (let r0 = 0; r0 < N; r0 += R) {
+    const rows = Math.min(R, N - r0);
+    const tc = t.subarray(r0, r0 + rows), xc = xd.subarray(r0 * C, (r0 + rows) * C);
+    k.gemm(xc, wd, logits, { batch: 1, m: rows, n: V, k: C, transA: false, transB: true, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null });
+    k.crossEntropy(logits, tc, lossRows, lse, rows, V, ignoreIndex);
+    for (let i = 0; i < rows; i++) total += lossRows[i];
+    if (!dl) continue;
+    k.crossEntropyBackward(logits, tc, lse, g, dl, rows, V, ignoreIndex);
+    if (dx) k.gemm(dl, wd, (dx.data as Float32Array).subarray(r0 * C, (r0 + rows) * C), { batch: 1, m: rows, n: C, k: V, transA: false, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null });
+    if (dw) k.gemm(dl, xc, dw.data as Float32Array, { batch: 1, m: V, n: C, k: rows, transA: true, transB: false, alpha: 1, beta: r0 === 0 ? 0 : 1, strideA: 0, strideB: 0, strideC: 0, bias: null });
+  }
+  releaseF32(logits);
+  if (dl) releaseF32(dl);
+  const out = new Tensor(new Float32Array([total * scale]), []);
+  return finish('linearCrossEntropy', record('linearCrossEntropy', out, [x, w], { dx, dw }), [x, w]);
 }
 
 /** Not recorded: gradient of crossEntropyRows given the per-row upstream gradient. */
