@@ -10,9 +10,6 @@
 //   npm run bench:models [-- --json] [-- --quick]
 // The last line with --json: {"train":[{"model","tokens_per_s","torch_tokens_per_s"}],"decode":[{"model","batch","tokens_per_s","torch_tokens_per_s"}]}
 
-import { spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
 import { densePreset, moePreset, type ModelConfig } from '../src/models/config.ts';
 import { DeepseekV3 } from '../src/models/deepseek-v3.ts';
 import { Llama } from '../src/models/llama.ts';
@@ -20,6 +17,7 @@ import type { CausalLM } from '../src/models/model.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { Rng } from '../src/core/rng.ts';
 import * as T from '../src/tensor/index.ts';
+import { torchRuns } from './torch.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
@@ -78,25 +76,14 @@ function decodeTokensPerS(name: string, B: number): number {
   });
 }
 
-function torchRun(threads: number): { train: Record<string, number>; decode: Record<string, Record<string, number>>; torch: string } | { error: string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), R1TS_TORCH_THREADS: String(threads) };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const r = spawnSync('/usr/bin/python3', [resolve(import.meta.dirname, 'torch_models.py'), JSON.stringify(spec)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').at(-1)! };
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-}
-
 const threads = T.currentBackend().threads();
 const ours = {
   train: Object.fromEntries(Object.keys(spec.models).map((n) => [n, trainTokensPerS(n)])),
   decode: Object.fromEntries(Object.keys(spec.models).map((n) => [n, Object.fromEntries(spec.decode_batches.map((b) => [b, decodeTokensPerS(n, b)]))])),
 };
 
-const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
-const torchRuns = hasTorch ? [...new Set([1, availableParallelism()])].map((t) => ({ t, r: torchRun(t) })) : [];
-const okRuns = torchRuns.filter((x): x is { t: number; r: Exclude<ReturnType<typeof torchRun>, { error: string }> } => !('error' in x.r));
-const bestTorch = (pick: (r: (typeof okRuns)[number]['r']) => number): number | null => (okRuns.length ? Math.max(...okRuns.map((x) => pick(x.r))) : null);
+const torch = torchRuns(spec);
+const bestTorch = torch.best;
 
 const train = Object.keys(spec.models).map((model) => ({ model, tokens_per_s: ours.train[model], torch_tokens_per_s: bestTorch((r) => r.train[model]) }));
 const decode = Object.keys(spec.models).flatMap((model) => spec.decode_batches.map((batch) => ({
@@ -106,7 +93,7 @@ const decode = Object.keys(spec.models).flatMap((model) => spec.decode_batches.m
 const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(0));
 const ratio = (a: number, b: number | null) => (b ? `${(a / b).toFixed(2)}×` : '—');
 console.log(`r1ts backend: ${T.currentBackend().describe()}`);
-console.log(hasTorch ? `torch: ${okRuns[0]?.r.torch ?? 'failed'} (best of ${torchRuns.map((x) => `${x.t} thread${x.t > 1 ? 's' : ''}`).join(', ')}${torchRuns.filter((x) => 'error' in x.r).map((x) => `; ${x.t} threads failed: ${(x.r as { error: string }).error}`).join('')})` : 'torch: not installed (Debian python3-torch for /usr/bin/python3)');
+console.log(torch.describe());
 console.log(`\ntraining (batch ${spec.batch} × seq ${spec.seq}), tokens/s`);
 console.log('model    r1ts     torch    ratio');
 for (const t of train) console.log(`${t.model.padEnd(8)} ${fmt(t.tokens_per_s).padStart(7)}  ${fmt(t.torch_tokens_per_s).padStart(7)}  ${ratio(t.tokens_per_s, t.torch_tokens_per_s)}`);

@@ -4,7 +4,9 @@ token per sequence per step through a preallocated KV cache, greedy).
 
     /usr/bin/python3 bench/torch_models.py '<json spec>'
 
-The spec (written by bench/models.ts) gives the model configs and the run sizes;
+The spec (written by bench/models.ts or bench/train.ts) gives the model configs and
+the run sizes (an entry may carry its own batch, seq, AdamW settings and a global
+gradient-norm clip, as bench/train.ts's pretraining runs do);
 prints one JSON line with tokens/s. Threads come from the environment
 (torch.set_num_threads(R1TS_TORCH_THREADS)); the caller also sets
 OMP_NUM_THREADS / OPENBLAS_NUM_THREADS and OMP_WAIT_POLICY=PASSIVE.
@@ -198,21 +200,26 @@ class Model(nn.Module):
         return loss
 
 
-def bench_train(c, moe, B, T, steps):
+def bench_train(c, moe, B, T, steps, opt_kw=None, clip=0.0):
     m = Model(c, moe)
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    opt = torch.optim.AdamW(m.parameters(), **(opt_kw or {"lr": 1e-3}))
     V = c["vocab_size"]
     ids = torch.randint(0, V, (B, T))
     tg = torch.randint(0, V, (B, T))
-    times = []
+    times, cpu = [], []
     for i in range(steps + 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = m.loss(ids, tg)
         opt.zero_grad()
         loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(m.parameters(), clip)
         opt.step()
         times.append(time.perf_counter() - t0)
-    return B * T / (sum(sorted(times[2:])[: max(1, steps // 2)]) / max(1, steps // 2))
+        cpu.append(time.process_time() - c0)
+    half = max(1, steps // 2)
+    bench_train.cpu = B * T / (sum(sorted(cpu[2:])[:half]) / half)  # tokens per CPU second (all threads' CPU time)
+    return B * T / (sum(sorted(times[2:])[:half]) / half)
 
 
 @torch.inference_mode()
@@ -236,9 +243,12 @@ def bench_decode(c, moe, B, prompt, new):
     return B * new / (time.perf_counter() - t0)
 
 
-out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "train": {}, "decode": {}}
+out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "train": {}, "train_cpu": {}, "decode": {}}
 for name, entry in spec["models"].items():
+    # An entry may override the run's batch/seq and give the optimizer settings (bench/train.ts does).
     c, moe = entry["config"], entry["moe"]
-    out["train"][name] = bench_train(c, moe, spec["batch"], spec["seq"], spec["train_steps"])
-    out["decode"][name] = {str(b): bench_decode(c, moe, b, spec["prompt"], spec["new_tokens"]) for b in spec["decode_batches"]}
+    B, T = entry.get("batch", spec["batch"]), entry.get("seq", spec["seq"])
+    out["train"][name] = bench_train(c, moe, B, T, spec["train_steps"], entry.get("adamw"), entry.get("clip", 0.0))
+    out["train_cpu"][name] = bench_train.cpu
+    out["decode"][name] = {str(b): bench_decode(c, moe, b, spec["prompt"], spec["new_tokens"]) for b in spec.get("decode_batches", [])}
 print(json.dumps(out))

@@ -68,7 +68,13 @@ class Pool {
     tl_in_job = true;
     fn(0, nt);
     tl_in_job = false;
-    while (pending_.load(std::memory_order_acquire) != 0) R1TS_PAUSE();
+    // Spin briefly (workers usually finish within microseconds), then yield: on a machine
+    // shared with other processes a worker may be waiting for this very core, and spinning
+    // on it would hold that worker off for a whole time slice.
+    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; spins++) {
+      if (spins < 4096) R1TS_PAUSE();
+      else std::this_thread::yield();
+    }
     job_ = nullptr;
   }
 

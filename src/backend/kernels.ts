@@ -186,4 +186,19 @@ export interface Backend {
   describe(): string;
   threads(): number;
   setThreads(n: number): void;
+  /**
+   * The machine's measured f32 peak: FLOP/s of independent vector FMA chains on all of
+   * this backend's threads for about `seconds` (no memory traffic), at the CPU dispatch
+   * level in force; null where the backend cannot measure it (the reference backend).
+   */
+  fmaPeak(seconds: number): FmaPeak | null;
+}
+
+export interface FmaPeak {
+  flops: number;
+  threads: number;
+  /** f32 lanes per vector FMA (16 AVX-512, 8 AVX2, 4 portable). */
+  lanes: number;
+  /** CPU dispatch level name. */
+  level: string;
 }

@@ -14,7 +14,7 @@ import { MLA, type AttnImpl } from '../nn/mla.ts';
 import { MoE } from '../nn/moe.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding, yarnScaleMultiplier, type RopeConfig } from '../nn/rope.ts';
-import { add, cat, crossEntropy, linear, narrow, type Tensor } from '../tensor/index.ts';
+import { add, cat, ephemeralScope, linear, linearCrossEntropy, narrow, type Tensor } from '../tensor/index.ts';
 import type { DeepseekV3Config } from './config.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
 
@@ -124,10 +124,16 @@ export class DeepseekV3 extends Module implements CausalLM {
    * Training loss: next-token cross-entropy, plus λ·MTP loss (token i+2 from position i) when the
    * model has MTP, plus the MoE balance losses when α > 0. targets[b, t] = ids[b, t+1] (ignoreIndex -100).
    */
+  /** Main + MTP + balance losses; activations are recycled by backward() (ephemeralScope): use only the returned tensors after it. */
   loss(ids: Tensor, targets: Tensor): { loss: Tensor; main: Tensor; mtp: Tensor | null } {
+    return ephemeralScope(() => this.lossInScope(ids, targets));
+  }
+
+  private lossInScope(ids: Tensor, targets: Tensor): { loss: Tensor; main: Tensor; mtp: Tensor | null } {
     const [B, T] = ids.shape;
-    const { logits, hidden } = this.forward(ids);
-    const main = crossEntropy(logits, targets);
+    // The head and the cross-entropy fused (ops.ts linearCrossEntropy): no [B, T, V] logits kept.
+    const hidden = runDecoder(ids, this.embed, this.layers, this.rope, {}); // [B, T, C]
+    const main = linearCrossEntropy(this.norm.forward(hidden), this.head.weight, targets);
     let total = main;
     let mtpLoss: Tensor | null = null;
     if (this.mtp.length > 0 && T > 1) {
@@ -135,8 +141,7 @@ export class DeepseekV3 extends Module implements CausalLM {
       const ctx = stepContext(B, T - 1, null);
       const nextEmb = this.embed.forward(narrow(ids, 1, 1, T - 1)); // [B, T-1, C]
       const hm = this.mtp[0].forward(narrow(hidden, 1, 0, T - 1), nextEmb, ctx, this.rope); // [B, T-1, C]
-      const mtpLogits = linear(hm, this.head.weight); // [B, T-1, V]
-      mtpLoss = crossEntropy(mtpLogits, narrow(targets, 1, 1, T - 1));
+      mtpLoss = linearCrossEntropy(hm, this.head.weight, narrow(targets, 1, 1, T - 1));
       total = add(total, mtpLoss.mul(this.config.mtp_loss_weight));
     }
     for (const m of this.moeLayers()) if (m.auxLoss) total = add(total, m.auxLoss);

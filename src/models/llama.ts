@@ -10,7 +10,7 @@ import { Embedding, Linear, MLP, RMSNorm } from '../nn/layers.ts';
 import { KVCache, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding } from '../nn/rope.ts';
-import { add, crossEntropy, linear, type Tensor } from '../tensor/index.ts';
+import { add, ephemeralScope, linear, linearCrossEntropy, type Tensor } from '../tensor/index.ts';
 import type { LlamaConfig } from './config.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
 
@@ -72,8 +72,13 @@ export class Llama extends Module implements CausalLM {
     return { logits, hidden: h };
   }
 
+  /** Next-token loss; its activations are recycled by backward() (ephemeralScope): use only the returned tensors after it. */
   loss(ids: Tensor, targets: Tensor): { loss: Tensor; main: Tensor } {
-    const main = crossEntropy(this.forward(ids).logits, targets);
-    return { loss: main, main };
+    return ephemeralScope(() => {
+      // The head and the cross-entropy fused: the [B, T, V] logits are never kept (ops.ts linearCrossEntropy).
+      const h = runDecoder(ids, this.embed, this.layers, this.rope, {}); // [B, T, C]
+      const main = linearCrossEntropy(this.norm.forward(h), this.head ? this.head.weight : this.embed.weight, targets);
+      return { loss: main, main };
+    });
   }
 }

@@ -9,13 +9,15 @@ import { AutogradError, fmtShape } from '../core/errors.ts';
 import { sameShape } from '../core/shape.ts';
 import { gradRules, type DiffOp, type OpSaved } from './grad-rules.ts';
 import type { Tensor } from './tensor.ts';
-import { addInPlace } from './ops.ts';
+import { addInPlace, doneGraphTensor, isBornF32, noteGraphTensor, releaseF32 } from './ops.ts';
 
 export interface GradNode<K extends DiffOp = DiffOp> {
   op: K;
   inputs: Tensor[];
   saved: OpSaved[K] | null;
   freed: boolean;
+  /** The output's buffer was born in an activation scope (ops.ts ephemeralScope) and is counted there. */
+  scoped: boolean;
 }
 
 let gradDepthOff = 0;
@@ -41,7 +43,7 @@ export function record<K extends DiffOp>(op: K, out: Tensor, inputs: Tensor[], s
   for (const t of inputs) if (t.requiresGrad) any = true;
   if (!any) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs, saved, freed: false } as GradNode;
+  out.node = { op, inputs, saved, freed: false, scoped: out.data instanceof Float32Array && noteGraphTensor(out.data.buffer) } as GradNode;
   return out;
 }
 
@@ -119,9 +121,11 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
       // A rule's output is this pass's own (safe to modify in place) unless it shares its buffer
       // with the upstream gradient (add, reshape), an input, or another output of the same rule.
       const handed = new Set<ArrayBufferLike>();
+      let gHanded = 0;
       node.inputs.forEach((x, i) => {
         const gi = ins[i];
         if (!needs[i] || !gi) return;
+        if (gi.data.buffer === g.data.buffer) gHanded++;
         if (!sameShape(gi.shape, x.shape)) {
           throw new AutogradError(`backward: the gradient rule of '${node.op}' returned shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(x.shape)} (a bug in the rule)`);
         }
@@ -131,7 +135,23 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
         handed.add(buf);
         accumulate(x, gi);
       });
+      // g handed on to two or more inputs (add's [g, g]) now has several holders: no longer
+      // safe to modify in place. g handed to none, owned, and shared with no pending gradient
+      // is dead: its buffer goes back to the op-output pool.
+      if (gHanded > 1) owned.delete(g);
+      else if (gHanded === 0 && owned.has(g) && g.data instanceof Float32Array) {
+        owned.delete(g);
+        let shared = false;
+        for (const v of grads.values()) if (v.data.buffer === g.data.buffer) shared = true;
+        if (!shared && !isBornF32(g.data.buffer)) releaseF32(g.data);
+      }
       if (!retainGraph) {
+        // Every reader of t (its consumers' rules, and its own just now) is done.
+        if (node.scoped && doneGraphTensor(t.data.buffer)) {
+          let shared = false;
+          for (const v of grads.values()) if (v.data.buffer === t.data.buffer) shared = true;
+          if (!shared) releaseF32(t.data as Float32Array);
+        }
         node.freed = true;
         node.saved = null;
         node.inputs = [];

@@ -31,6 +31,7 @@ export interface OpSaved {
   scatterRows: { ids: Tensor };
   attention: { p: AttentionParams; lse: Float32Array };
   crossEntropy: { targets: Tensor; lse: Float32Array; ignoreIndex: number };
+  linearCrossEntropy: { dx: Tensor | null; dw: Tensor | null };
 }
 
 export type DiffOp = keyof OpSaved;
@@ -160,4 +161,6 @@ export const gradRules: { [K in DiffOp]: Rule<K> } = {
   scatterRows: (g, _i, { ids }) => [ops.gatherRows(g, ids)],
   attention: (g, [q, k, v], { p, lse }, out) => ops.attentionBackward(q, k, v, out, lse, g, p),
   crossEntropy: (g, [logits], { targets, lse, ignoreIndex }) => [ops.crossEntropyBackward(logits, targets, lse, g, ignoreIndex)],
+  // dx, dw were computed in the forward for an upstream gradient of 1 (the loss is a scalar).
+  linearCrossEntropy: (g, _i, { dx, dw }, _o, needs) => [needs[0] && dx ? ops.mul(dx, g) : null, needs[1] && dw ? ops.mul(dw, g) : null],
 };

@@ -11,7 +11,7 @@ import { allocData } from '../core/dtype.ts';
 import { NonFiniteError, ShapeError, fmtShape } from '../core/errors.ts';
 import { env } from '../core/env.ts';
 import { broadcastShapes, broadcastStrides, normAxis, sameShape, sizeOf, stridesOf, type Shape } from '../core/shape.ts';
-import { record } from './autograd.ts';
+import { isGradEnabled as isRecording, record } from './autograd.ts';
 import { Tensor } from './tensor.ts';
 
 // ------------------------------------------------------------ NaN check mode
@@ -36,8 +36,124 @@ function finish(op: string, out: Tensor, inputs: Tensor[] = []): Tensor {
   return out;
 }
 
-function newF32(shape: Shape): Tensor {
-  return new Tensor(new Float32Array(sizeOf(shape)), shape);
+// Recycled f32 buffers. Every op output is a fresh zeroed array; V8 counts their
+// memory as external and runs a full GC whenever some tens of MB of it have been
+// allocated (on a small model, one mark-compact per training step). backward()
+// hands back the gradients it provably no longer references (releaseF32), and
+// the next outputs of the same length reuse them, zeroed. Only whole-buffer arrays
+// of at least POOL_MIN elements are kept, at most POOL_MAX_BYTES in all.
+const POOL_MIN = 4096;
+const POOL_MAX_BYTES = 256 << 20;
+const pool = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+
+/** Gives `a` back for reuse by later op outputs; the caller guarantees nothing reads or writes it again. */
+export function releaseF32(a: Float32Array): void {
+  if (a.length < POOL_MIN || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength || pooledBytes + a.byteLength > POOL_MAX_BYTES) return;
+  const list = pool.get(a.length);
+  if (list) list.push(a);
+  else pool.set(a.length, [a]);
+  pooledBytes += a.byteLength;
+}
+
+/** Fills every pooled buffer with v (tests: stale contents must never show through). */
+export function fillPooledF32(v: number): void {
+  for (const l of pool.values()) for (const a of l) a.fill(v);
+}
+
+/** Buffers and bytes now held for reuse (tests, benchmarks). */
+export function pooledF32(): { buffers: number; bytes: number } {
+  let buffers = 0;
+  for (const l of pool.values()) buffers += l.length;
+  return { buffers, bytes: pooledBytes };
+}
+
+// Activation scopes (ephemeralScope): a training loss whose intermediates no caller
+// keeps. Buffers allocated inside one are "born" there; graph tensors over them are
+// counted (record() in autograd.ts), and backward() hands a born buffer to the pool
+// once every counted tensor over it has had its node processed — by then no gradient
+// rule will read it. The tensors returned by the scope, and any detach()ed view, pin
+// their buffers (never recycled). Everything else in the scope must not outlive backward().
+interface ActivationScope { pending: Map<ArrayBufferLike, number> }
+const bornIn = new WeakMap<ArrayBufferLike, ActivationScope>();
+let activeScope: ActivationScope | null = null;
+
+/**
+ * Runs fn (a forward pass and loss) so that backward() may recycle the buffers of its
+ * intermediate activations. Only the tensors in fn's result (the value itself, or its
+ * own properties / array items) may be used after backward(); fn must not stash other
+ * tensors it creates (module state, closures), nor their .data.
+ */
+export function ephemeralScope<R>(fn: () => R): R {
+  const outer = activeScope;
+  const scope: ActivationScope = outer ?? { pending: new Map() };
+  activeScope = scope;
+  let r: R;
+  try {
+    r = fn();
+  } finally {
+    activeScope = outer;
+  }
+  if (!outer) {
+    const pinAll = (v: unknown) => { if (v instanceof Tensor) pinF32Buffer(v.data.buffer); };
+    if (Array.isArray(r)) r.forEach(pinAll);
+    else if (r instanceof Tensor) pinAll(r);
+    else if (r && typeof r === 'object') Object.values(r).forEach(pinAll);
+  }
+  return r;
+}
+
+/** The buffer is no longer eligible for recycling (kept by a caller). */
+export function pinF32Buffer(buf: ArrayBufferLike): void {
+  const s = bornIn.get(buf);
+  if (s) {
+    s.pending.delete(buf);
+    bornIn.delete(buf);
+  }
+}
+
+/** autograd: a graph tensor was made over `buf`; counts it if buf was born in a live scope. */
+export function noteGraphTensor(buf: ArrayBufferLike): boolean {
+  const s = bornIn.get(buf);
+  if (!s) return false;
+  s.pending.set(buf, (s.pending.get(buf) ?? 0) + 1);
+  return true;
+}
+
+/** autograd: a counted tensor over `buf` had its node processed; true when buf is now dead (the caller releases it). */
+export function doneGraphTensor(buf: ArrayBufferLike): boolean {
+  const s = bornIn.get(buf);
+  if (!s) return false;
+  const left = (s.pending.get(buf) ?? 1) - 1;
+  if (left > 0) {
+    s.pending.set(buf, left);
+    return false;
+  }
+  s.pending.delete(buf);
+  bornIn.delete(buf);
+  return true;
+}
+
+/** Whether buf belongs to a scope's activations (not a gradient's to recycle). */
+export function isBornF32(buf: ArrayBufferLike): boolean {
+  return bornIn.has(buf);
+}
+
+/** An f32 array of n elements, zeroed unless `zero` is false (then a recycled one holds stale values): recycled when the pool has that length. */
+export function allocF32(n: number, zero = true): Float32Array {
+  const p = n >= POOL_MIN ? pool.get(n)?.pop() : undefined;
+  let a: Float32Array;
+  if (p) {
+    pooledBytes -= p.byteLength;
+    a = zero ? p.fill(0) : p;
+  } else a = new Float32Array(n);
+  if (activeScope && n >= POOL_MIN) bornIn.set(a.buffer, activeScope);
+  return a;
+}
+
+/** An op output; `zero` false only where the kernel writes every element. */
+function newF32(shape: Shape, zero = true): Tensor {
+  return new Tensor(allocF32(sizeOf(shape), zero), shape);
 }
 
 function scalarLike(v: number): Tensor {
@@ -56,7 +172,7 @@ function f32(op: string, ...ts: Tensor[]): void {
 
 function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   f32(op, x);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   kernels().unary(op, x.data as Float32Array, out.data as Float32Array, x.size);
   return finish(op, record(op, out, [x], null), [x]);
 }
@@ -79,7 +195,7 @@ export const gelu = (x: Tensor) => unaryOp('gelu', x);
 function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   f32(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = newF32(shape);
+  const out = newF32(shape, false);
   kernels().binary(op, a.data as Float32Array, broadcastStrides(a.shape, shape), b.data as Float32Array, broadcastStrides(b.shape, shape), out.data as Float32Array, shape);
   return out;
 }
@@ -302,14 +418,14 @@ function matmulRaw(a: Tensor, b: Tensor, opts: MatmulOptions, bias: Tensor | nul
   if (bB.length === 0 && !transA) {
     // One product: a's batch folds into the rows.
     const rows = sizeOf(aB) * M;
-    const out = newF32([...batchShape, M, N]);
+    const out = newF32([...batchShape, M, N], K === 0);
     k.gemm(a.data as Float32Array, b.data as Float32Array, out.data as Float32Array, {
       batch: 1, m: rows, n: N, k: K, transA: false, transB, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: bias ? (bias.data as Float32Array) : null,
     });
     return out;
   }
   const batch = sizeOf(batchShape);
-  const out = newF32([...batchShape, M, N]);
+  const out = newF32([...batchShape, M, N], K === 0);
   k.gemm(a.data as Float32Array, b.data as Float32Array, out.data as Float32Array, {
     batch, m: M, n: N, k: K, transA, transB, alpha: 1, beta: 0,
     strideA: aB.length ? M * K : 0, strideB: bB.length ? K * N : 0, strideC: M * N, bias: bias ? (bias.data as Float32Array) : null,
@@ -343,7 +459,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   f32('softmax', x);
   lastAxis('softmax', x, axis);
   const [rows, cols] = rowsCols('softmax', x);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   kernels().softmax(x.data as Float32Array, out.data as Float32Array, rows, cols);
   return finish('softmax', record('softmax', out, [x], null), [x]);
 }
@@ -352,7 +468,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   f32('logSoftmax', x);
   lastAxis('logSoftmax', x, axis);
   const [rows, cols] = rowsCols('logSoftmax', x);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   kernels().logSoftmax(x.data as Float32Array, out.data as Float32Array, rows, cols);
   return finish('logSoftmax', record('logSoftmax', out, [x], null), [x]);
 }
@@ -371,7 +487,7 @@ export function rmsnorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
   f32('rmsnorm', x, w);
   const [rows, cols] = rowsCols('rmsnorm', x);
   if (w.rank !== 1 || w.shape[0] !== cols) throw new ShapeError(`rmsnorm: weight ${fmtShape(w.shape)} must be [${cols}] for input ${fmtShape(x.shape)}`);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   const rstd = new Float32Array(rows);
   kernels().rmsnorm(x.data as Float32Array, w.data as Float32Array, out.data as Float32Array, rstd, rows, cols, eps);
   return finish('rmsnorm', record('rmsnorm', out, [x, w], { rstd }), [x, w]);
@@ -399,7 +515,7 @@ export interface RopeOptions {
 export function rope(x: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: RopeOptions): Tensor {
   f32('rope', x, cos, sin);
   const p = ropeParams(x, cos, sin, pos, opts, false);
-  const out = newF32(x.shape);
+  const out = newF32(x.shape, false);
   kernels().rope(x.data as Float32Array, out.data as Float32Array, cos.data as Float32Array, sin.data as Float32Array, pos.i32('rope'), p);
   return finish('rope', record('rope', out, [x], { cos, sin, pos, opts }), [x]);
 }
@@ -421,7 +537,7 @@ function ropeParams(x: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: Rope
 /** Not recorded: the inverse rotation (rope's gradient). */
 export function ropeBackward(g: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: RopeOptions): Tensor {
   const p = ropeParams(g, cos, sin, pos, opts, true);
-  const out = newF32(g.shape);
+  const out = newF32(g.shape, false);
   kernels().rope(g.data as Float32Array, out.data as Float32Array, cos.data as Float32Array, sin.data as Float32Array, pos.i32('rope'), p);
   return out;
 }
@@ -430,21 +546,21 @@ export function ropeBackward(g: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, o
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   f32('swiglu', gate, up);
   if (!sameShape(gate.shape, up.shape)) throw new ShapeError(`swiglu: gate ${fmtShape(gate.shape)} and up ${fmtShape(up.shape)} must have the same shape`);
-  const out = newF32(gate.shape);
+  const out = newF32(gate.shape, false);
   kernels().swiglu(gate.data as Float32Array, up.data as Float32Array, out.data as Float32Array, gate.size);
   return finish('swiglu', record('swiglu', out, [gate, up], null), [gate, up]);
 }
 
 /** Not recorded: swiglu's gradients. */
 export function swigluBackward(gate: Tensor, up: Tensor, g: Tensor): [Tensor, Tensor] {
-  const dg = newF32(gate.shape), du = newF32(up.shape);
+  const dg = newF32(gate.shape, false), du = newF32(up.shape, false);
   kernels().swigluBackward(gate.data as Float32Array, up.data as Float32Array, g.data as Float32Array, dg.data as Float32Array, du.data as Float32Array, gate.size);
   return [dg, du];
 }
 
 /** Not recorded: silu's gradient. */
 export function siluBackward(x: Tensor, g: Tensor): Tensor {
-  const dx = newF32(x.shape);
+  const dx = newF32(x.shape, false);
   kernels().siluBackward(x.data as Float32Array, g.data as Float32Array, dx.data as Float32Array, x.size);
   return dx;
 }
@@ -454,7 +570,7 @@ export function embedding(table: Tensor, idx: Tensor): Tensor {
   f32('embedding', table);
   if (table.rank !== 2) throw new ShapeError(`embedding: table must be [V, C], got ${fmtShape(table.shape)}`);
   const C = table.shape[1];
-  const out = newF32([...idx.shape, C]);
+  const out = newF32([...idx.shape, C], false);
   kernels().embedding(table.data as Float32Array, idx.i32('embedding'), out.data as Float32Array, idx.size, C);
   return finish('embedding', record('embedding', out, [table], { ids: idx }), [table]);
 }
@@ -535,10 +651,58 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreInde
   return mul(total, n > 0 ? 1 / n : 0);
 }
 
+/**
+ * crossEntropy(linear(x, w), targets) without keeping the logits: rows go through in chunks
+ * (x [..., C], w [V, C], targets = x's leading dims), each chunk's logits live in one reused
+ * buffer, and when x or w needs a gradient the chunk's dlogits are turned into dx rows and
+ * accumulated into dw right away (the loss is a scalar, so backward only scales them by the
+ * upstream gradient). Same value as the unfused ops up to float summation order.
+ */
+export function linearCrossEntropy(x: Tensor, w: Tensor, targets: Tensor, opts: { ignoreIndex?: number; reduction?: 'mean' | 'sum' } = {}): Tensor {
+  f32('linearCrossEntropy', x, w);
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  if (w.rank !== 2) throw new ShapeError(`linearCrossEntropy: weight must be [V, C], got ${fmtShape(w.shape)}`);
+  const [V, C] = w.shape;
+  if (x.rank < 1 || x.shape[x.rank - 1] !== C || !sameShape(x.shape.slice(0, -1), targets.shape)) {
+    throw new ShapeError(`linearCrossEntropy: x ${fmtShape(x.shape)} must be targets ${fmtShape(targets.shape)} plus the weight's in-features ${C} (weight ${fmtShape(w.shape)})`);
+  }
+  const t = targets.i32('linearCrossEntropy');
+  const N = t.length;
+  let count = 0;
+  for (let i = 0; i < N; i++) if (t[i] !== ignoreIndex) count++;
+  const scale = (opts.reduction ?? 'mean') === 'sum' ? 1 : count > 0 ? 1 / count : 0;
+  const needX = isRecording() && x.requiresGrad, needW = isRecording() && w.requiresGrad;
+  const k = kernels();
+  // Enough rows per chunk to keep the dW re-reads few (at most ~8 chunks), at least 256.
+  const R = Math.max(1, Math.min(N, Math.max(256, Math.ceil(N / 8))));
+  const logits = allocF32(R * V, false); // [R, V]
+  const dl = needX || needW ? allocF32(R * V, false) : null; // [R, V]
+  const dx = needX ? newF32(x.shape, false) : null; // [..., C]
+  const dw = needW ? newF32(w.shape, N === 0) : null; // [V, C]
+  const lossRows = new Float32Array(R), lse = new Float32Array(R), g = new Float32Array(R).fill(scale);
+  const xd = x.data as Float32Array, wd = w.data as Float32Array;
+  let total = 0;
+  for (let r0 = 0; r0 < N; r0 += R) {
+    const rows = Math.min(R, N - r0);
+    const tc = t.subarray(r0, r0 + rows), xc = xd.subarray(r0 * C, (r0 + rows) * C);
+    k.gemm(xc, wd, logits, { batch: 1, m: rows, n: V, k: C, transA: false, transB: true, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null });
+    k.crossEntropy(logits, tc, lossRows, lse, rows, V, ignoreIndex);
+    for (let i = 0; i < rows; i++) total += lossRows[i];
+    if (!dl) continue;
+    k.crossEntropyBackward(logits, tc, lse, g, dl, rows, V, ignoreIndex);
+    if (dx) k.gemm(dl, wd, (dx.data as Float32Array).subarray(r0 * C, (r0 + rows) * C), { batch: 1, m: rows, n: C, k: V, transA: false, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null });
+    if (dw) k.gemm(dl, xc, dw.data as Float32Array, { batch: 1, m: V, n: C, k: rows, transA: true, transB: false, alpha: 1, beta: r0 === 0 ? 0 : 1, strideA: 0, strideB: 0, strideC: 0, bias: null });
+  }
+  releaseF32(logits);
+  if (dl) releaseF32(dl);
+  const out = new Tensor(new Float32Array([total * scale]), []);
+  return finish('linearCrossEntropy', record('linearCrossEntropy', out, [x, w], { dx, dw }), [x, w]);
+}
+
 /** Not recorded: gradient of crossEntropyRows given the per-row upstream gradient. */
 export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Float32Array, g: Tensor, ignoreIndex: number): Tensor {
   const V = logits.shape[logits.rank - 1];
-  const d = newF32(logits.shape);
+  const d = newF32(logits.shape, false);
   kernels().crossEntropyBackward(logits.data as Float32Array, targets.i32('crossEntropy'), lse, g.data as Float32Array, d.data as Float32Array, targets.size, V, ignoreIndex);
   return d;
 }

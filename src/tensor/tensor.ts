@@ -76,6 +76,8 @@ export class Tensor {
 
   /** Same data, cut from the graph. */
   detach(): Tensor {
+    // A detached view may outlive backward(): its buffer must not be recycled.
+    if (this.data instanceof Float32Array) ops.pinF32Buffer(this.data.buffer);
     return new Tensor(this.data, this.shape, false);
   }
 

@@ -11,8 +11,20 @@
 // MFU = model FLOPs / (step time · peak), model FLOPs ≈ (6·N_active + 6·L·H·(Dqk+Dv)·T)
 // per token (PaLM appendix B: weights, plus the attention scores and values);
 // N_active excludes the unrouted experts and an untied input embedding. The
-// peak is what this process's backend sustains on 1024³ f32 GEMMs for ~0.3 s,
-// measured once per process (not the chip's datasheet figure).
+// peak is this machine's measured f32 FMA peak: independent vector FMA chains
+// on all the backend's threads for ~0.2 s of CPU time each (Backend.fmaPeak,
+// native/kernels/peak.cc), once per process — not a datasheet figure, and no
+// longer our own 1024³ GEMM's rate, which an earlier version used. Evidence for
+// the switch (bench:train prints both; docs/benchmarks.md "Training"): on this
+// Zen 5 (2 threads, AVX-512) the FMA probe reads ~440 GFLOP/s (220 per core =
+// 2 pipes × 16 lanes × 2 × ~3.4 GHz) while the GEMM sustains ~275, so MFU
+// against the GEMM flattered us 1.6× and could never show what the GEMM itself
+// leaves on the table; the issue's own figures (PyTorch 6.9k tok/s = 41% of a
+// ~16.9k tok/s peak, ~31 MFLOP/token) put the peak at ~530 GFLOP/s, i.e. the
+// FMA figure; and the GEMM probe times wall clock, so on a shared machine it
+// read 13–46 GFLOP/s (MFU over 100%), where the CPU-time FMA probe stays
+// within ~20%. The reference backend cannot measure a vector peak; there the
+// GEMM probe stands in.
 // Not here: data (src/data), presets and tokenizers (pretrain.ts, sft.ts).
 
 import { existsSync, readdirSync } from 'node:fs';
@@ -27,7 +39,7 @@ import { isDeepseekV3 } from '../models/config.ts';
 import type { CausalLM } from '../models/model.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { clipGradNorm, gradNorm } from '../optim/clip.ts';
-import { ids, matmul, noGrad, randn, type Tensor } from '../tensor/index.ts';
+import { currentBackend, ids, matmul, noGrad, randn, type Tensor } from '../tensor/index.ts';
 import { saveTokenizerFiles, type BpeTokenizer } from '../tokenizer/index.ts';
 import { balanceRouter, routerOf } from './expert-load.ts';
 import { Progress, type ProgressStream } from './progress.ts';
@@ -119,10 +131,11 @@ export interface TrainResult {
 }
 
 let cachedPeak: number | null = null;
+let cachedGemm: number | null = null;
 
 /** Sustained f32 GEMM FLOP/s of the current backend: 1024³ matmuls for about `seconds` (cached per process). */
-export function measurePeakFlops(seconds = 0.3): number {
-  if (cachedPeak !== null) return cachedPeak;
+export function measureGemmFlops(seconds = 0.3): number {
+  if (cachedGemm !== null) return cachedGemm;
   const n = 1024, rng = new Rng(0);
   const a = randn([n, n], rng); // [n, n]
   const b = randn([n, n], rng); // [n, n]
@@ -136,9 +149,20 @@ export function measurePeakFlops(seconds = 0.3): number {
       count++;
       dt = (performance.now() - t0) / 1000;
     } while (dt < seconds);
-    cachedPeak = (count * 2 * n * n * n) / dt;
+    cachedGemm = (count * 2 * n * n * n) / dt;
   });
-  return cachedPeak!;
+  return cachedGemm!;
+}
+
+/**
+ * The MFU denominator (cached per process): the machine's measured FMA peak on all the
+ * backend's threads (Backend.fmaPeak, about `seconds`), or, where the backend cannot
+ * measure one (the reference kernels), the GEMM probe's rate.
+ */
+export function measurePeakFlops(seconds = 0.2): number {
+  if (cachedPeak !== null) return cachedPeak;
+  cachedPeak = currentBackend().fmaPeak(seconds)?.flops ?? measureGemmFlops(seconds);
+  return cachedPeak;
 }
 
 /** Training FLOPs per token at sequence length T (see the file header). */

@@ -113,6 +113,10 @@ const cases: { [K in DiffOp]: Case[] } = {
     { inputs: () => [rnd(r, [2, 3, 2, 4]), rnd(r, [2, 4, 2, 4]), rnd(r, [2, 4, 2, 4])], f: ([q, k, v]) => T.attention(q, k, v, { causal: false, kvLens: T.ids([4, 2]) }) },
   ],
   crossEntropy: [{ inputs: () => [rnd(r, [2, 3, 7])], f: ([x]) => T.crossEntropyRows(x, T.ids([1, 6, -100, 0, 3, 3], [2, 3])) }],
+  linearCrossEntropy: [
+    { inputs: () => [rnd(r, [2, 3, 5]), rnd(r, [7, 5])], f: ([x, w]) => T.linearCrossEntropy(x, w, T.ids([1, 6, -100, 0, 3, 3], [2, 3])) },
+    { inputs: () => [rnd(r, [4, 5]), rnd(r, [7, 5])], f: ([x, w]) => T.linearCrossEntropy(x, w, T.ids([2, -100, 5, 6], [4]), { reduction: 'sum' }) },
+  ],
 };
 
 function lossOf(c: Case, xs: T.Tensor[], R: T.Tensor): number {

@@ -93,3 +93,45 @@ onEveryBackend('the NaN check mode names the first op that produced a NaN', () =
   }
   assert.ok(Number.isNaN(T.log(T.tensor([-1])).item()), 'without the check mode NaN propagates (not swallowed)');
 });
+
+onEveryBackend('ops that skip zeroing recycled outputs overwrite every element (stale NaN buffers in the pool)', () => {
+  const r = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + s));
+  const x = T.tensor(r(64 * 96, 1), [64, 96]), y = T.tensor(r(64 * 96, 2), [64, 96]);
+  const w = T.tensor(r(96 * 80, 3), [80, 96]), nw = T.tensor(r(96, 4), [96]);
+  const cases: [string, () => T.Tensor][] = [
+    ['unary', () => T.tanh(x)], ['binary', () => T.mul(x, y)], ['broadcast binary', () => T.add(x, nw)],
+    ['matmul', () => T.matmul(x, w, { transB: true })], ['linear', () => T.linear(x, w)],
+    ['rmsnorm', () => T.rmsnorm(x, nw)], ['swiglu', () => T.swiglu(x, y)],
+  ];
+  for (const [name, f] of cases) {
+    const want = Array.from(f().data);
+    // Poison the pool with NaN buffers of this output's length, then run the op on one of them.
+    for (let i = 0; i < 4; i++) T.releaseF32(new Float32Array(want.length).fill(NaN));
+    const got = f();
+    assert.deepEqual(Array.from(got.data), want, name);
+  }
+});
+
+onEveryBackend('linearCrossEntropy equals crossEntropy(linear(x, w)) in value and gradients, over several row chunks', () => {
+  const r = new Rng(11);
+  const N = 600, C = 24, V = 50; // 3 chunks of up to 256 rows
+  const x = T.parameter(T.randn([3, N / 3, C], r)); // [3, 200, C]
+  const w = T.parameter(T.randn([V, C], r, 0.5)); // [V, C]
+  const targets = T.ids(Int32Array.from({ length: N }, (_, i) => (i % 9 === 4 ? -100 : r.int(V))), [3, N / 3]); // [3, 200]
+  for (const reduction of ['mean', 'sum'] as const) {
+    x.grad = w.grad = null;
+    const ref = T.crossEntropy(T.linear(x, w), targets, { reduction });
+    T.mul(ref, 0.7).backward();
+    const [gx, gw] = [Array.from(x.grad!.data), Array.from(w.grad!.data)];
+    x.grad = w.grad = null;
+    const fused = T.linearCrossEntropy(x, w, targets, { reduction });
+    T.mul(fused, 0.7).backward();
+    // Chunked dW accumulation sums in another order: agreement to float32 rounding of ~600-term sums.
+    const tol = { rtol: 1e-4, atol: 1e-5 };
+    assertClose([fused.item()], [ref.item()], { ...tol, label: `${reduction} loss` });
+    assertClose(Array.from(x.grad!.data), gx, { ...tol, label: `${reduction} dx` });
+    assertClose(Array.from(w.grad!.data), gw, { ...tol, label: `${reduction} dw` });
+    assertClose([T.noGrad(() => T.linearCrossEntropy(x, w, targets, { reduction })).item()], [ref.item()], { ...tol, label: `${reduction} loss without grad` });
+  }
+  assert.throws(() => T.linearCrossEntropy(x, T.randn([V, C + 1], r), targets), /linearCrossEntropy: x \[3, 200, 24\] must be targets \[3, 200\] plus the weight's in-features 25/);
+});

@@ -13,9 +13,9 @@ import { buildModel } from '../../src/io/hf.ts';
 import { loadModel } from '../../src/io/load.ts';
 import { densePreset } from '../../src/models/config.ts';
 import { Rng } from '../../src/core/rng.ts';
-import { ids, noGrad } from '../../src/tensor/index.ts';
+import { currentBackend, ids, noGrad } from '../../src/tensor/index.ts';
 import { readJsonl } from '../../src/core/jsonl.ts';
-import { measurePeakFlops, trainLM, type TrainOptions } from '../../src/train/trainer.ts';
+import { measureGemmFlops, measurePeakFlops, trainLM, type TrainOptions } from '../../src/train/trainer.ts';
 import { tinySetup, V } from './fixtures/tiny-setup.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -136,8 +136,13 @@ test('a child killed with SIGKILL after checkpoint 10 resumes bit-exactly; SIGIN
   }
 });
 
-test('the GEMM peak probe measures a positive rate once per process', () => {
+test('the peak probes measure positive rates once per process; MFU uses the FMA peak where the backend has one', () => {
+  const g = measureGemmFlops(0.05);
+  assert.ok(g > 1e8, `${g}`);
+  assert.equal(measureGemmFlops(), g);
   const p = measurePeakFlops(0.05);
-  assert.ok(p > 1e8, `${p}`);
   assert.equal(measurePeakFlops(), p);
+  assert.ok(p > 1e8, `${p}`);
+  if (currentBackend().fmaPeak(0.01) === null) assert.equal(p, g);
+  else assert.notEqual(p, g);
 });

@@ -47,6 +47,12 @@ export function makeNativeBackend(fallback: Kernels): Backend | null {
     setThreads: (n: number) => {
       a.setThreads(n);
     },
+    fmaPeak: (seconds: number) => {
+      // An addon built before kernels/peak.cc has no fmaPeak: report "cannot measure".
+      if (typeof a.fmaPeak !== 'function') return null;
+      const r = a.fmaPeak(seconds) as { flops: number; threads: number; lanes: number; level: string };
+      return { flops: r.flops, threads: r.threads, lanes: r.lanes, level: r.level };
+    },
   };
 }
 

@@ -24,4 +24,6 @@ export const refBackend: Backend = {
   describe: () => 'ref (pure TypeScript reference kernels, 1 thread)',
   threads: () => 1,
   setThreads: () => {},
+  // Scalar JavaScript cannot show the vector units' peak; callers fall back (trainer.ts: its GEMM probe).
+  fmaPeak: () => null,
 };
