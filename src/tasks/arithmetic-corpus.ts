@@ -32,6 +32,12 @@ export interface CorpusOptions {
   mix?: Partial<Record<CorpusKind, number>>;
   /** Largest operand digit count in the corpus (default 3). */
   maxDigits?: number;
+  /**
+   * Largest operand digit count of the worked solutions (default maxDigits). Below maxDigits,
+   * longer sums appear only as bare answers and prose: a task with longer operands then asks
+   * for more columns than any worked example shows (the GRPO issue's "beyond selection").
+   */
+  workedMaxDigits?: number;
   /** Share of worked solutions that re-check their columns (default 0.1). */
   selfCheck?: number;
 }
@@ -205,6 +211,10 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
   const kinds = Object.keys(mix) as CorpusKind[];
   const total = kinds.reduce((s, k) => s + mix[k], 0);
   if (!(total > 0) || kinds.some((k) => !(mix[k] >= 0))) throw new R1tsError('corpus: mix shares must be non-negative with a positive sum');
+  const workedMaxDigits = opts.workedMaxDigits ?? maxDigits;
+  if (!Number.isInteger(workedMaxDigits) || workedMaxDigits < 1 || workedMaxDigits > maxDigits) {
+    throw new R1tsError(`corpus: workedMaxDigits=${workedMaxDigits}: expected an integer in [1, maxDigits=${maxDigits}]`);
+  }
   const selfCheck = opts.selfCheck ?? 0.1;
   const rng = new Rng(seed);
   for (;;) {
@@ -218,7 +228,7 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
       u -= mix[k];
     }
     const text =
-      kind === 'worked' ? worked(rng, maxDigits, selfCheck) : kind === 'direct' ? direct(rng, maxDigits) : kind === 'tagged' ? tagged(rng, maxDigits) : kind === 'prose' ? prose(rng, maxDigits) : facts(rng);
+      kind === 'worked' ? worked(rng, workedMaxDigits, selfCheck) : kind === 'direct' ? direct(rng, maxDigits) : kind === 'tagged' ? tagged(rng, maxDigits) : kind === 'prose' ? prose(rng, maxDigits) : facts(rng);
     yield { kind, text };
   }
 }

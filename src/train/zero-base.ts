@@ -13,7 +13,7 @@ import { Rng } from '../core/rng.ts';
 import { PackedBatcher, tokenizeDocuments } from '../data/pack.ts';
 import { buildModel } from '../io/hf.ts';
 import { densePreset, parseModelConfig } from '../models/config.ts';
-import { corpusDocuments, type CorpusKind } from '../tasks/arithmetic-corpus.ts';
+import { corpusDocuments, type CorpusKind, type CorpusOptions } from '../tasks/arithmetic-corpus.ts';
 import { BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, trainBpe } from '../tokenizer/index.ts';
 import { trainLM } from './trainer.ts';
 
@@ -32,6 +32,8 @@ export interface ZeroBaseOptions {
   heads?: number;
   ffn?: number;
   seed?: number;
+  /** The corpus's mixture and digit ranges (default: the corpus's defaults, which built assets/zero-base). */
+  corpus?: CorpusOptions;
   progress?: boolean;
   resume?: boolean;
   log?: (line: string) => void;
@@ -47,7 +49,7 @@ export async function buildZeroBase(opts: ZeroBaseOptions): Promise<string> {
   const docsNeeded = Math.ceil((o.steps * o.batch * (o.seq + 1)) / 45);
   const docs: string[] = [];
   const kinds: Record<string, number> = {};
-  const gen = corpusDocuments(o.seed + 1);
+  const gen = corpusDocuments(o.seed + 1, o.corpus);
   for (let i = 0; i < docsNeeded; i++) {
     const d = gen.next().value as { kind: CorpusKind; text: string };
     kinds[d.kind] = (kinds[d.kind] ?? 0) + 1;

@@ -58,6 +58,19 @@ test('the corpus never contains a held-out pair, the RL template or <think>', ()
   assert.equal(corpusDocuments(9).next().value!.text, a);
 });
 
+test('workedMaxDigits: worked solutions stay short while other kinds reach maxDigits', () => {
+  const longest = new Map<string, number>(); // kind -> longest operand seen
+  let n = 0;
+  for (const d of corpusDocuments(4, { maxDigits: 4, workedMaxDigits: 3 })) {
+    if (++n > 4000) break;
+    const operands = [...d.text.matchAll(/(\d+) ?\+ ?(\d+)|(?:add|sum of) (\d+) and (\d+)/gi)].flatMap((m) => m.slice(1).filter((x) => x !== undefined));
+    longest.set(d.kind, Math.max(longest.get(d.kind) ?? 0, ...operands.map((x) => x.length)));
+  }
+  assert.equal(longest.get('worked'), 3);
+  for (const k of ['direct', 'tagged', 'prose']) assert.equal(longest.get(k), 4, `${k} reaches 4-digit operands`);
+  assert.throws(() => corpusDocuments(1, { maxDigits: 3, workedMaxDigits: 4 }).next(), /workedMaxDigits=4: expected an integer in \[1, maxDigits=3\]/);
+});
+
 test('the grader: answer tag first, else the last integer; format credit only with a right answer', () => {
   const task = additionTask();
   const item = { id: '357+486', question: 'What is 357+486?', gold: '843' };
