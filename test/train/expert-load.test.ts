@@ -17,10 +17,10 @@ import { DeepseekV3 } from '../../src/models/deepseek-v3.ts';
 import { Llama } from '../../src/models/llama.ts';
 import type { CausalLM } from '../../src/models/model.ts';
 import type { Task } from '../../src/tasks/task.ts';
-import { trainBpe } from '../../src/tokenizer/index.ts';
 import { expertLoadFigures, routerOf } from '../../src/train/expert-load.ts';
 import { GRPO_DEFAULTS, GrpoTrainer, type GrpoOptions } from '../../src/train/grpo.ts';
 import { runZero } from '../../src/train/zero.ts';
+import { sayATask, sayATokenizer } from './fixtures/say-a.ts';
 
 test('expertLoadFigures: load over the layer mean, extremes over layers, idle layers left out', () => {
   const f = expertLoadFigures([Float64Array.from([2, 6, 0, 4]), Float64Array.from([0, 0, 0, 0]), Float64Array.from([3, 3, 3, 3])]);
@@ -32,19 +32,9 @@ test('expertLoadFigures: load over the layer mean, extremes over layers, idle la
 });
 
 function tiny(arch: 'moe' | 'dense', ctx = 64) {
-  const tokenizer = trainBpe('the cat sat on a mat and a bat ate a rat. abc xyz 0123456789', {
-    vocabSize: 256 + 8 + 1, specialTokens: [{ content: '<eos>', special: true }], eos: '<eos>',
-  });
+  const tokenizer = sayATokenizer();
   const model: CausalLM = arch === 'moe' ? new DeepseekV3(moePreset(3, tokenizer.vocabSize, ctx), new Rng(5)) : new Llama(densePreset(1, tokenizer.vocabSize, ctx), new Rng(5));
-  const task: Task = {
-    name: 'say-a', description: 'reward: share of the letter a',
-    trainItem: (rng) => ({ id: String(rng.int(1000)), question: 'q', gold: 'a' }),
-    heldOut: (n) => Array.from({ length: n }, (_, i) => ({ id: `h${i}`, question: 'q', gold: 'a' })),
-    grade: (_item, completion) => {
-      const share = completion.length ? [...completion].filter((c) => c === 'a').length / completion.length : 0;
-      return { correct: share > 0.5, answer: completion, format: false, reward: share, rewards: { a: share } };
-    },
-  };
+  const task: Task = sayATask;
   return { tokenizer, model, task };
 }
 

@@ -8,23 +8,13 @@ import { Engine } from '../../src/engine/generate.ts';
 import { densePreset } from '../../src/models/config.ts';
 import { Llama } from '../../src/models/llama.ts';
 import type { Task } from '../../src/tasks/task.ts';
-import { trainBpe } from '../../src/tokenizer/index.ts';
 import { GRPO_DEFAULTS, GrpoTrainer, reflectionCount } from '../../src/train/grpo.ts';
+import { sayATask, sayATokenizer } from './fixtures/say-a.ts';
 
 function tinySetup(seed: number, prompt = 'the ') {
-  const tokenizer = trainBpe('the cat sat on a mat and a bat ate a rat. abc xyz 0123456789', {
-    vocabSize: 256 + 8 + 1, specialTokens: [{ content: '<eos>', special: true }], eos: '<eos>',
-  });
+  const tokenizer = sayATokenizer();
   const model = new Llama(densePreset(1, tokenizer.vocabSize, 64), new Rng(seed));
-  const task: Task = {
-    name: 'say-a', description: 'reward: share of the letter a',
-    trainItem: (rng) => ({ id: String(rng.int(1000)), question: 'q', gold: 'a' }),
-    heldOut: (n) => Array.from({ length: n }, (_, i) => ({ id: `h${i}`, question: 'q', gold: 'a' })),
-    grade: (_item, completion) => {
-      const share = completion.length ? [...completion].filter((c) => c === 'a').length / completion.length : 0;
-      return { correct: share > 0.5, answer: completion, format: false, reward: share, rewards: { a: share } };
-    },
-  };
+  const task: Task = sayATask;
   const engine = new Engine(model, { maxBatch: 64, decode: (ids) => tokenizer.decode(ids) });
   const encodePrompt = () => tokenizer.encode(prompt);
   return { tokenizer, model, task, engine, encodePrompt };
