@@ -38,6 +38,8 @@ export interface CorpusOptions {
    * for more columns than any worked example shows (the GRPO issue's "beyond selection").
    */
   workedMaxDigits?: number;
+  /** Share of worked solutions exempt from workedMaxDigits (operands up to maxDigits; default 0). */
+  workedLongShare?: number;
   /** Share of worked solutions that re-check their columns (default 0.1). */
   selfCheck?: number;
 }
@@ -215,6 +217,8 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
   if (!Number.isInteger(workedMaxDigits) || workedMaxDigits < 1 || workedMaxDigits > maxDigits) {
     throw new R1tsError(`corpus: workedMaxDigits=${workedMaxDigits}: expected an integer in [1, maxDigits=${maxDigits}]`);
   }
+  const workedLongShare = opts.workedLongShare ?? 0;
+  if (!(workedLongShare >= 0 && workedLongShare <= 1)) throw new R1tsError(`corpus: workedLongShare=${workedLongShare}: expected a share in [0, 1]`);
   const selfCheck = opts.selfCheck ?? 0.1;
   const rng = new Rng(seed);
   for (;;) {
@@ -228,7 +232,7 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
       u -= mix[k];
     }
     const text =
-      kind === 'worked' ? worked(rng, workedMaxDigits, selfCheck) : kind === 'direct' ? direct(rng, maxDigits) : kind === 'tagged' ? tagged(rng, maxDigits) : kind === 'prose' ? prose(rng, maxDigits) : facts(rng);
+      kind === 'worked' ? worked(rng, workedLongShare > 0 && rng.uniform() < workedLongShare ? maxDigits : workedMaxDigits, selfCheck) : kind === 'direct' ? direct(rng, maxDigits) : kind === 'tagged' ? tagged(rng, maxDigits) : kind === 'prose' ? prose(rng, maxDigits) : facts(rng);
     yield { kind, text };
   }
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Rng } from '../../src/core/rng.ts';
 import { additionTask, columns, extractInteger, isHeldOutPair } from '../../src/tasks/arithmetic.ts';
 import { editDistance, hasR1Form } from '../../src/tasks/grade.ts';
@@ -69,6 +70,21 @@ test('workedMaxDigits: worked solutions stay short while other kinds reach maxDi
   assert.equal(longest.get('worked'), 3);
   for (const k of ['direct', 'tagged', 'prose']) assert.equal(longest.get(k), 4, `${k} reaches 4-digit operands`);
   assert.throws(() => corpusDocuments(1, { maxDigits: 3, workedMaxDigits: 4 }).next(), /workedMaxDigits=4: expected an integer in \[1, maxDigits=3\]/);
+  // workedLongShare lets that share of worked solutions reach maxDigits; 0 leaves the default stream as it was
+  let long = 0, worked = 0;
+  n = 0;
+  for (const d of corpusDocuments(4, { maxDigits: 4, workedMaxDigits: 3, workedLongShare: 0.5 })) {
+    if (++n > 4000) break;
+    if (d.kind !== 'worked') continue;
+    worked++;
+    if ([...d.text.matchAll(/(\d+) ?\+ ?(\d+)/g)].some((m) => m[1].length === 4 || m[2].length === 4)) long++;
+  }
+  assert.ok(long / worked > 0.2 && long / worked < 0.5, `4-digit worked share ${long / worked}`);
+  // the default stream (seed 1, the one zero-base.ts draws) is still the one that built assets/zero-base
+  const h = createHash('sha256'), g = corpusDocuments(1);
+  for (let i = 0; i < 2000; i++) h.update(g.next().value!.text + '\n');
+  assert.equal(h.digest('hex').slice(0, 16), 'a023fda6135aa0f0');
+  assert.throws(() => corpusDocuments(1, { workedLongShare: 2 }).next(), /workedLongShare=2: expected a share in \[0, 1\]/);
 });
 
 test('the grader: answer tag first, else the last integer; format credit only with a right answer', () => {
