@@ -42,6 +42,23 @@ export interface CorpusOptions {
   workedLongShare?: number;
   /** Share of worked solutions that re-check their columns (default 0.1). */
   selfCheck?: number;
+  /**
+   * How a re-check reads (default 'confirm'). 'confirm': the columns' sums are restated and
+   * found right ("Wait, let me check: …. Yes."). 'redo': the work first states the sum it
+   * got ("That gives S."), the check recomputes every column from the operands and states the
+   * result again ("Yes, it is S." or "No, it is S."), and the answer follows the check; a share
+   * of those solutions (checkSlipShare) made a slip in one column, which the check corrects —
+   * a self-check that pays off, the ingredient of the GRPO issue's "aha" experiment.
+   */
+  checkStyle?: 'confirm' | 'redo';
+  /** With checkStyle 'redo': share of re-checked solutions whose first pass had a slip (default 0.3). */
+  checkSlipShare?: number;
+}
+
+/** A slip for the 'redo' self-check: column `col`'s sum stated off by `delta` (±1, its carry kept). */
+export interface Slip {
+  col: number;
+  delta: 1 | -1;
 }
 
 export const DEFAULT_MIX: Record<CorpusKind, number> = { worked: 0.26, direct: 0.14, tagged: 0.5, prose: 0.06, facts: 0.04 };
@@ -130,6 +147,51 @@ export function workedSteps(a: number, b: number, wording: 0 | 1, selfCheck: boo
   return text;
 }
 
+/**
+ * The column procedure followed by a re-check that recomputes it ('redo' style): the first
+ * pass (with `slip`, one column's sum off by one) states the sum it got, the check restates
+ * every column computed afresh from the operands and gives the true sum, confirming or
+ * correcting the first.
+ */
+export function workedStepsRedo(a: number, b: number, wording: 0 | 1, slip: Slip | null): string {
+  const cols = columns(a, b);
+  const names = ['ones', 'tens', 'hundreds', 'thousands', 'ten-thousands', 'hundred-thousands'];
+  const lhs = (c: (typeof cols)[number]) => (c.carryIn ? `${c.x}+${c.y}+1` : `${c.x}+${c.y}`);
+  let got = 0;
+  let place = 1;
+  const parts = cols.map((c, i) => {
+    // a slip changes the stated sum and its digit, never the carry (so the rest stays consistent)
+    const sum = slip && slip.col === i ? c.sum + slip.delta : c.sum;
+    const digit = sum % 10;
+    got += digit * place;
+    place *= 10;
+    if (wording === 0) return `${lhs(c)}=${sum}, write ${digit}${c.carryOut ? ' carry 1' : ''}.`;
+    return `${names[i] ?? `column ${i + 1}`}: ${lhs(c)}=${sum}, digit ${digit}${c.carryOut ? ', carry 1' : ''}.`;
+  });
+  const last = cols[cols.length - 1];
+  if (last.carryOut) {
+    parts.push(wording === 0 ? 'write 1.' : `${names[cols.length] ?? 'next'}: 1.`);
+    got += place;
+  }
+  const s = a + b;
+  const check = `Wait, let me check: ${cols.map((c) => `${lhs(c)}=${c.sum}`).join(', ')}. ${got === s ? 'Yes' : 'No'}, it is ${s}.`;
+  return `${parts.join(' ')} That gives ${got}. ${check}`;
+}
+
+/**
+ * A slip in a random column that keeps the column's carry (a sum ending in 9 slips down, in 0
+ * up) and never makes a leading zero (a leading 1 slips up).
+ */
+function randomSlip(rng: Rng, a: number, b: number): Slip {
+  const cols = columns(a, b);
+  const col = rng.int(cols.length);
+  const c = cols[col];
+  const d = c.sum % 10;
+  const leading = col === cols.length - 1 && !c.carryOut && cols.length > 1;
+  const delta: 1 | -1 = d === 9 ? -1 : d === 0 || (leading && d === 1) ? 1 : rng.uniform() < 0.5 ? 1 : -1;
+  return { col, delta };
+}
+
 function operand(rng: Rng, maxDigits: number): number {
   const d = 1 + rng.int(maxDigits);
   // favour the longest operands: they are what the task asks
@@ -151,9 +213,21 @@ function answerSentence(rng: Rng, a: number, b: number, s: number): string {
   return pick(rng, forms);
 }
 
-function worked(rng: Rng, maxDigits: number, selfCheckShare: number): string {
+interface CheckOptions {
+  share: number;
+  style: 'confirm' | 'redo';
+  slipShare: number;
+}
+
+function worked(rng: Rng, maxDigits: number, check: CheckOptions): string {
   const [a, b] = pair(rng, maxDigits);
-  const steps = workedSteps(a, b, rng.int(2) as 0 | 1, rng.uniform() < selfCheckShare);
+  const wording = rng.int(2) as 0 | 1;
+  const checked = rng.uniform() < check.share;
+  // (the 'confirm' path draws exactly what it always drew: the default stream is pinned by a test)
+  const steps =
+    checked && check.style === 'redo'
+      ? workedStepsRedo(a, b, wording, rng.uniform() < check.slipShare ? randomSlip(rng, a, b) : null)
+      : workedSteps(a, b, wording, checked);
   let body: string;
   if (rng.uniform() < WORKED_TAG_SHARE) {
     const tag = tagName(rng);
@@ -219,7 +293,11 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
   }
   const workedLongShare = opts.workedLongShare ?? 0;
   if (!(workedLongShare >= 0 && workedLongShare <= 1)) throw new R1tsError(`corpus: workedLongShare=${workedLongShare}: expected a share in [0, 1]`);
-  const selfCheck = opts.selfCheck ?? 0.1;
+  const check: CheckOptions = { share: opts.selfCheck ?? 0.1, style: opts.checkStyle ?? 'confirm', slipShare: opts.checkSlipShare ?? 0.3 };
+  for (const [name, v] of [['selfCheck', check.share], ['checkSlipShare', check.slipShare]] as const) {
+    if (!(v >= 0 && v <= 1)) throw new R1tsError(`corpus: ${name}=${v}: expected a share in [0, 1]`);
+  }
+  if (check.style !== 'confirm' && check.style !== 'redo') throw new R1tsError(`corpus: checkStyle=${String(check.style)}: expected 'confirm' or 'redo'`);
   const rng = new Rng(seed);
   for (;;) {
     let u = rng.uniform() * total;
@@ -232,7 +310,7 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
       u -= mix[k];
     }
     const text =
-      kind === 'worked' ? worked(rng, workedLongShare > 0 && rng.uniform() < workedLongShare ? maxDigits : workedMaxDigits, selfCheck) : kind === 'direct' ? direct(rng, maxDigits) : kind === 'tagged' ? tagged(rng, maxDigits) : kind === 'prose' ? prose(rng, maxDigits) : facts(rng);
+      kind === 'worked' ? worked(rng, workedLongShare > 0 && rng.uniform() < workedLongShare ? maxDigits : workedMaxDigits, check) : kind === 'direct' ? direct(rng, maxDigits) : kind === 'tagged' ? tagged(rng, maxDigits) : kind === 'prose' ? prose(rng, maxDigits) : facts(rng);
     yield { kind, text };
   }
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { Rng } from '../../src/core/rng.ts';
 import { additionTask, columns, extractInteger, isHeldOutPair } from '../../src/tasks/arithmetic.ts';
 import { editDistance, hasR1Form } from '../../src/tasks/grade.ts';
-import { corpusDocuments, workedSteps } from '../../src/tasks/arithmetic-corpus.ts';
+import { corpusDocuments, workedSteps, workedStepsRedo } from '../../src/tasks/arithmetic-corpus.ts';
 
 test('columns of the addition procedure, carries included', () => {
   assert.deepEqual(columns(357, 486).map((c) => [c.sum, c.digit, c.carryOut]), [[13, 3, 1], [14, 4, 1], [8, 8, 0]]);
@@ -85,6 +85,38 @@ test('workedMaxDigits: worked solutions stay short while other kinds reach maxDi
   for (let i = 0; i < 2000; i++) h.update(g.next().value!.text + '\n');
   assert.equal(h.digest('hex').slice(0, 16), 'a023fda6135aa0f0');
   assert.throws(() => corpusDocuments(1, { workedLongShare: 2 }).next(), /workedLongShare=2: expected a share in \[0, 1\]/);
+});
+
+test("'redo' self-checks: the check recomputes every column and corrects a slip", () => {
+  assert.equal(
+    workedStepsRedo(357, 486, 0, null),
+    '7+6=13, write 3 carry 1. 5+8+1=14, write 4 carry 1. 3+4+1=8, write 8. That gives 843. Wait, let me check: 7+6=13, 5+8+1=14, 3+4+1=8. Yes, it is 843.',
+  );
+  // the tens column slips to 13: its digit is 3, its carry still 1
+  assert.equal(
+    workedStepsRedo(357, 486, 1, { col: 1, delta: -1 }),
+    'ones: 7+6=13, digit 3, carry 1. tens: 5+8+1=13, digit 3, carry 1. hundreds: 3+4+1=8, digit 8. That gives 833. Wait, let me check: 7+6=13, 5+8+1=14, 3+4+1=8. No, it is 843.',
+  );
+  assert.match(workedStepsRedo(950, 50, 0, { col: 2, delta: 1 }), /write 1 carry 1\. write 1\. That gives 1100\. .* No, it is 1000\.$/);
+  // in the stream: re-checked solutions end with the true sum; slips keep each column's carry
+  let checked = 0, slips = 0;
+  const g = corpusDocuments(3, { selfCheck: 0.5, checkStyle: 'redo', checkSlipShare: 0.5 });
+  for (let i = 0; i < 3000; i++) {
+    const { kind, text } = g.next().value!;
+    if (kind !== 'worked' || !text.includes('Wait, let me check')) continue;
+    checked++;
+    const m = /That gives (\d+)\. Wait, let me check: .*\. (Yes|No), it is (\d+)\./.exec(text);
+    assert.ok(m, text);
+    const [a, b] = /(\d+) ?(?:\+|and|plus) ?(\d+)/.exec(text)!.slice(1).map(Number);
+    assert.equal(Number(m[3]), a + b, text);
+    assert.equal(m[2] === 'Yes', Number(m[1]) === a + b, text);
+    if (m[2] === 'No') {
+      slips++;
+      assert.equal(String(Number(m[1])).length, String(a + b).length, text);
+    }
+  }
+  assert.ok(checked > 150 && slips > checked * 0.35 && slips < checked * 0.65, `${checked} checked, ${slips} slips`);
+  assert.throws(() => corpusDocuments(1, { checkSlipShare: -1 }).next(), /checkSlipShare=-1: expected a share in \[0, 1\]/);
 });
 
 test('the grader: answer tag first, else the last integer; format credit only with a right answer', () => {
