@@ -207,6 +207,7 @@ function printSummary(s: ZeroSummary, outDir: string): void {
     `  held-out accuracy       ${pct(s.acc_before)} → ${pct(s.acc_after)}`,
     `  mean response length    ${s.len_before.toFixed(0)} → ${s.len_after.toFixed(0)} characters`,
     `  R1 form (</think> <answer>…</answer>)  ${pct(s.format_before)} → ${pct(s.format_after)}`,
+    `  right answers that check themselves  ${pct(s.reflective_correct_before)} → ${pct(s.reflective_correct_after)}`,
     `  minutes to 95%          ${s.minutes_to_95 === null ? 'not reached' : s.minutes_to_95.toFixed(1)}`,
     '',
     'before:',

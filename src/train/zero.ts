@@ -16,7 +16,7 @@ import { evaluate, type EvalReport } from '../eval/harness.ts';
 import type { CausalLM } from '../models/model.ts';
 import type { Grade, Task, TaskItem } from '../tasks/task.ts';
 import { r1ZeroPrompt, type TextTokenizer } from '../tokenizer/index.ts';
-import { GrpoTrainer, type GrpoOptions } from './grpo.ts';
+import { GrpoTrainer, reflectionCount, type GrpoOptions } from './grpo.ts';
 import { Progress } from './progress.ts';
 import { RunLog } from './run-log.ts';
 
@@ -52,12 +52,32 @@ export interface ZeroSummary {
   len_after: number;
   format_before: number;
   format_after: number;
+  /** Share of the right held-out answers whose reasoning checks itself ("wait", "check", …): the aha signal. */
+  reflective_correct_before: number;
+  reflective_correct_after: number;
   /** RL minutes until a periodic evaluation first reached 95% (null: never). */
   minutes_to_95: number | null;
   /** Lowest periodic accuracy after the first ≥ 95% (null: never reached). */
   min_acc_after_95: number | null;
   examples_before: Array<{ question: string; completion: string; correct: boolean }>;
   examples_after: Array<{ question: string; completion: string; correct: boolean }>;
+}
+
+/**
+ * Of an evaluation's right answers, the share whose reasoning checks itself (a reflection word:
+ * "wait", "check", …) — the aha signal, measured on held-out problems rather than on rollouts.
+ */
+export function reflectiveCorrect(r: EvalReport): number {
+  let right = 0;
+  let reflective = 0;
+  for (const x of r.results) {
+    x.completions.forEach((c, i) => {
+      if (!x.correct[i]) return;
+      right++;
+      if (reflectionCount(c) > 0) reflective++;
+    });
+  }
+  return right ? reflective / right : 0;
 }
 
 /** The R1-Zero prompt of a question, as token ids: EOS (a document boundary), template, " <think>". */
@@ -85,13 +105,17 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
   const heldOut = task.heldOut(Math.max(o.evalItems, o.finalEvalItems));
   const evalOn = (n: number, seed: number): Promise<EvalReport> =>
     evaluate(task, heldOut.slice(0, n), engineSource(engine, tokenizer, { encodePrompt, sampling: { temperature: o.evalTemperature }, maxTokens: o.grpo.maxTokens, seed, stopTokens, stopStrings }));
+  const evalRow = (r: EvalReport): Record<string, number> => ({
+    'eval/accuracy': r.accuracy, 'eval/format': r.formatRate, 'eval/length': r.meanLength, 'eval/reflective_correct': reflectiveCorrect(r),
+  });
   const examples = (r: EvalReport) => r.results.slice(0, 3).map((x) => ({ question: x.question, completion: x.completions[0], correct: x.correct[0] }));
 
   log(`task: ${task.name} (${task.description})`);
   log(`evaluating the base on ${o.finalEvalItems} held-out problems (T=${o.evalTemperature}) ...`);
   const before = await evalOn(o.finalEvalItems, 1);
   log(`base: accuracy ${pct(before.accuracy)}, R1 form ${pct(before.formatRate)}, mean length ${before.meanLength.toFixed(0)} chars`);
-  runLog.metrics(0, { 'eval/accuracy': before.accuracy, 'eval/format': before.formatRate, 'eval/length': before.meanLength, rl_minutes: 0 });
+  const beforeRow = evalRow(before);
+  runLog.metrics(0, { ...beforeRow, rl_minutes: 0 });
 
   const limitMs = o.minutes * 60_000;
   let rlMs = 0;
@@ -109,9 +133,7 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
     const row: Record<string, number> = { ...figures, rl_minutes: rlMs / 60_000 };
     if (o.evalEvery > 0 && trainer.stepCount % o.evalEvery === 0) {
       lastEval = await evalOn(o.evalItems, 1000 + trainer.stepCount);
-      row['eval/accuracy'] = lastEval.accuracy;
-      row['eval/format'] = lastEval.formatRate;
-      row['eval/length'] = lastEval.meanLength;
+      Object.assign(row, evalRow(lastEval));
       if (minutesTo95 === null && lastEval.accuracy >= 0.95) minutesTo95 = rlMs / 60_000;
       else if (minutesTo95 !== null) minAfter95 = Math.min(minAfter95 ?? 1, lastEval.accuracy);
     }
@@ -124,11 +146,13 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
   progress?.done();
   log(`evaluating after ${trainer.stepCount} steps (${(rlMs / 60_000).toFixed(1)} RL minutes) on ${o.finalEvalItems} held-out problems ...`);
   const after = await evalOn(o.finalEvalItems, 1);
-  runLog.metrics(trainer.stepCount, { 'eval/accuracy': after.accuracy, 'eval/format': after.formatRate, 'eval/length': after.meanLength, rl_minutes: rlMs / 60_000, final: 1 });
+  const afterRow = evalRow(after);
+  runLog.metrics(trainer.stepCount, { ...afterRow, rl_minutes: rlMs / 60_000, final: 1 });
   const summary: ZeroSummary = {
     task: task.name, steps: trainer.stepCount, rl_minutes: rlMs / 60_000,
     acc_before: before.accuracy, acc_after: after.accuracy, len_before: before.meanLength, len_after: after.meanLength,
     format_before: before.formatRate, format_after: after.formatRate,
+    reflective_correct_before: beforeRow['eval/reflective_correct'], reflective_correct_after: afterRow['eval/reflective_correct'],
     minutes_to_95: minutesTo95, min_acc_after_95: minAfter95,
     examples_before: examples(before), examples_after: examples(after),
   };

@@ -13,7 +13,8 @@ import { corpusDocuments } from '../../src/tasks/arithmetic-corpus.ts';
 import { BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, r1ZeroPrompt, trainBpe } from '../../src/tokenizer/index.ts';
 import { readJsonl } from '../../src/core/jsonl.ts';
 import { GRPO_DEFAULTS } from '../../src/train/grpo.ts';
-import { runZero, zeroPromptIds } from '../../src/train/zero.ts';
+import { reflectiveCorrect, runZero, zeroPromptIds } from '../../src/train/zero.ts';
+import type { EvalReport } from '../../src/eval/harness.ts';
 
 test('runZero: evaluations, steps and the run files', async () => {
   const docs: string[] = [];
@@ -36,11 +37,23 @@ test('runZero: evaluations, steps and the run files', async () => {
     assert.equal(s.examples_before.length, 3);
     const metrics = readJsonl(join(dir, 'metrics.jsonl'));
     assert.deepEqual(metrics.map((m) => m.step), [0, 1, 2, 2]);
-    for (const m of metrics.slice(1, 3)) for (const k of ['reward', 'accuracy', 'completion_tokens', 'zero_variance_groups', 'reflection_words', 'eval/accuracy', 'rollout_tokens_per_s', 'time']) assert.ok(k in m, `metrics lack ${k}`);
+    for (const m of metrics.slice(1, 3)) for (const k of ['reward', 'accuracy', 'completion_tokens', 'zero_variance_groups', 'reflection_words', 'eval/accuracy', 'eval/reflective_correct', 'rollout_tokens_per_s', 'time']) assert.ok(k in m, `metrics lack ${k}`);
     assert.ok(readJsonl(join(dir, 'samples.jsonl')).length > 0);
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).steps, 2);
     assert.ok(existsSync(join(dir, 'eval-after.json')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('reflectiveCorrect: of the right answers, the share that checks itself', () => {
+  const item = (completions: string[], correct: boolean[]) => ({ completions, correct }) as unknown as EvalReport['results'][number];
+  const report = (results: EvalReport['results']) => ({ results }) as EvalReport;
+  const r = report([
+    item([' 1+2=3. Wait, let me check: 1+2=3. Yes </think>', ' 3 </think>'], [true, true]),
+    item([' I will check it again </think>', ' 4 </think>'], [false, true]),
+    item([' Checking: 5. </think>'], [true]), // "Checking" is not the word "check"
+  ]);
+  assert.equal(reflectiveCorrect(r), 1 / 4);
+  assert.equal(reflectiveCorrect(report([item([' wait </think>'], [false])])), 0, 'no right answers: 0');
 });
