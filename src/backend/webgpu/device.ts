@@ -221,13 +221,25 @@ export class GpuContext {
     t.markReleased();
   }
 
-  /** A new device buffer holding `data` (shape defaults to [data.length]). */
+  /**
+   * A new device buffer holding `data` (shape defaults to [data.length]). No flush: a buffer fresh
+   * from the pool is read by no unsubmitted command (releases recycle only after a submit), and
+   * earlier submitted work runs before the queue write, so the write keeps program order.
+   */
   upload(data: Float32Array | Int32Array | Uint32Array, shape: readonly number[] = [data.length]): GpuTensor {
     const dtype: GpuDtype = data instanceof Float32Array ? 'f32' : data instanceof Int32Array ? 'i32' : 'u32';
     const t = this.alloc(shape, dtype);
     if (t.size !== data.length) throw new R1tsError(`webgpu upload: ${data.length} values do not fill shape [${shape.join(', ')}] (${t.size})`);
-    this.write(t, data);
+    if (data.length > 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return t;
+  }
+
+  /** Sets t to zeros inside the current batch (in program order with the recorded dispatches). */
+  clear(t: GpuTensor): void {
+    t.assertLive('clear');
+    if (t.size === 0) return;
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    this.openBatch().clearBuffer(t.buffer, 0, Math.ceil((t.size * 4) / 4) * 4);
   }
 
   /** Overwrites t with data. Submits the pending batch first: queue writes run before unsubmitted commands, so this keeps program order. */
