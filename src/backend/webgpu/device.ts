@@ -2,8 +2,8 @@
 // npm package), owns the buffer pool, the pipeline cache and the one command
 // encoder that records a batch of kernel dispatches, and reads buffers back
 // asynchronously only when asked.
-// Not here: the kernels themselves (kernels.ts, WGSL in wgsl.ts) and any tie to
-// the tensor engine (see index.ts for the next step's design).
+// Not here: the kernels themselves (the other files of this folder) and the tie to
+// the tensor engine (src/tensor/device.ts, device-ops.ts; see index.ts).
 //
 // Adapter order: first a core-WebGPU adapter with Dawn's defaults (a real GPU through
 // Vulkan/Metal/D3D12); if there is none, Dawn's OpenGL ES backend at the WebGPU
