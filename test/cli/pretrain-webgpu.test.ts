@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { syntheticCorpus } from '../../src/data/text-dataset.ts';
 import { readJsonl } from '../../src/core/jsonl.ts';
 import { loadModel } from '../../src/io/load.ts';
-import { gpuOrSkip } from '../backend/webgpu-setup.ts';
+import { gpu, gpuOrSkip } from '../backend/webgpu-setup.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const run = (args: string[], env: Record<string, string> = {}) =>
@@ -48,4 +48,22 @@ test('commands other than pretrain refuse --device webgpu, naming the command', 
   const s = run(['sft', '--device=webgpu']);
   assert.equal(s.status, 2);
   assert.match(s.stderr, /r1ts sft: --device webgpu is not supported/);
+});
+
+test('r1ts pretrain --device webgpu without an adapter says why and continues on the CPU', async (t) => {
+  // No adapter is simulated by a bogus EGL platform, which removes the GL ES (software) path;
+  // where a core adapter (a real GPU) exists this cannot take it away, so the test skips there.
+  const k = await gpu();
+  if (typeof k !== 'string' && k.ctx.adapter.backend !== 'opengles') return t.skip('a core WebGPU adapter exists here; no-adapter fallback not simulable');
+  const dir = mkdtempSync(join(tmpdir(), 'r1ts-cli-webgpu-fallback-'));
+  try {
+    const data = join(dir, 'tiny.txt');
+    writeFileSync(data, syntheticCorpus(4_000, 5).join('\n\n') + '\n');
+    const r = run(['pretrain', '--data', data, '--vocab', '270', '--depth', '1', '--seq', '16', '--batch', '2', '--steps', '1', '--out', join(dir, 'run'), '--no-progress', '--device', 'webgpu'], { EGL_PLATFORM: 'bogus' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /--device webgpu: .*(no WebGPU adapter|WebGPU is unavailable).*continuing on the CPU backend/);
+    assert.match(r.stderr, /1 steps, loss/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
