@@ -52,7 +52,7 @@ test('webgpu: a tiny Qwen2 trained 4 steps (AdamW, global-norm clipping) on the 
     const params = model.parameters();
     if (dev) moveToDevice(model.namedTensors().map(([, t]) => t));
     const opt = new AdamW(params, { lr: 1e-2, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 });
-    const losses: number[] = [], norms: number[] = [];
+    const losses: number[] = [], norms: number[] = [], created: number[] = [];
     for (const b of batches) {
       const submits: number = k.ctx.stats.submits;
       opt.zeroGrad();
@@ -66,12 +66,15 @@ test('webgpu: a tiny Qwen2 trained 4 steps (AdamW, global-norm clipping) on the 
         losses.push(l[0]);
         norms.push(n[0]);
         assert.equal(k.ctx.stats.submits, submits + 1, 'one submit per training step');
+        created.push(k.ctx.stats.buffersCreated);
       } else {
         losses.push(loss.item());
         norms.push(clipGradNorm(params, 0.5));
         opt.step();
       }
     }
+    // The step's buffers go back to the pool: after the first steps no new device buffers are made.
+    if (dev) assert.equal(created[3], created[1], `device buffers created after steps 1-4: ${created.join(', ')}`);
     if (dev) await moveToHost([...model.namedTensors().map(([, t]) => t), ...opt.stateTensors()]);
     return { losses, norms, embed: Float32Array.from(params[0].data) };
   };
