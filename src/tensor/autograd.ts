@@ -9,7 +9,7 @@ import { AutogradError, fmtShape } from '../core/errors.ts';
 import { sameShape } from '../core/shape.ts';
 import { gradRules, type DiffOp, type OpSaved } from './grad-rules.ts';
 import type { Tensor } from './tensor.ts';
-import { uploadStep } from './device.ts';
+import { retireStep, uploadStep } from './device.ts';
 import { Tensor as TensorClass } from './tensor.ts';
 import { addInPlace, doneGraphTensor, isBornF32, noteGraphTensor, releaseF32 } from './ops.ts';
 
@@ -45,7 +45,7 @@ export function record<K extends DiffOp>(op: K, out: Tensor, inputs: Tensor[], s
   for (const t of inputs) if (t.requiresGrad) any = true;
   if (!any) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs, saved, freed: false, scoped: out.gpu === null && out.data instanceof Float32Array && noteGraphTensor(out.data.buffer) } as GradNode;
+  out.node = { op, inputs, saved, freed: false, scoped: out.gpu !== null ? noteGraphTensor(out.gpu) : out.data instanceof Float32Array && noteGraphTensor(out.data.buffer) } as GradNode;
   return out;
 }
 
@@ -146,18 +146,26 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
       // safe to modify in place. g handed to none, owned, and shared with no pending gradient
       // is dead: its buffer goes back to the op-output pool.
       if (gHanded > 1) owned.delete(g);
-      else if (gHanded === 0 && owned.has(g) && g.gpu === null && g.data instanceof Float32Array) {
+      else if (gHanded === 0 && owned.has(g) && (g.gpu !== null || g.data instanceof Float32Array)) {
         owned.delete(g);
         let shared = false;
-        for (const v of grads.values()) if (store(v) === g.data.buffer) shared = true;
-        if (!shared && !isBornF32(g.data.buffer)) releaseF32(g.data);
+        const gs = store(g);
+        for (const v of grads.values()) if (store(v) === gs) shared = true;
+        if (!shared && !isBornF32(gs)) {
+          if (g.gpu) retireStep(g.gpu);
+          else releaseF32(g.data as Float32Array);
+        }
       }
       if (!retainGraph) {
         // Every reader of t (its consumers' rules, and its own just now) is done.
-        if (node.scoped && doneGraphTensor(t.data.buffer)) {
+        if (node.scoped && doneGraphTensor(store(t))) {
           let shared = false;
-          for (const v of grads.values()) if (store(v) === t.data.buffer) shared = true;
-          if (!shared) releaseF32(t.data as Float32Array);
+          const ts = store(t);
+          for (const v of grads.values()) if (store(v) === ts) shared = true;
+          if (!shared) {
+            if (t.gpu) retireStep(t.gpu);
+            else releaseF32(t.data as Float32Array);
+          }
         }
         node.freed = true;
         node.saved = null;

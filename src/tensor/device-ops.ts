@@ -18,6 +18,7 @@ import {
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { R1tsError } from '../core/errors.ts';
 import { allocStep, deviceContext, gpuOf, uploadStep, zerosStep } from './device.ts';
+import { noteBorn } from './ops.ts';
 import { Tensor } from './tensor.ts';
 
 /** True when any of the tensors lives on the device (then the op runs there). */
@@ -33,12 +34,17 @@ export function noDeviceKernel(op: string): R1tsError {
 
 const ctx = () => deviceContext();
 
+// Op outputs are born in the active activation scope (ops.ts ephemeralScope), so backward may retire them early.
 function out(shape: readonly number[], dtype: 'f32' | 'i32' = 'f32'): Tensor {
-  return new Tensor(allocStep(shape, dtype), shape);
+  const g = allocStep(shape, dtype);
+  noteBorn(g);
+  return new Tensor(g, shape);
 }
 
 function zerosOut(shape: readonly number[]): Tensor {
-  return new Tensor(zerosStep(shape), shape);
+  const g = zerosStep(shape);
+  noteBorn(g);
+  return new Tensor(g, shape);
 }
 
 const g = gpuOf;

@@ -6,7 +6,9 @@
 // optimizer step and the loss readback); tensors made by toDevice/moveToDevice/deviceZeros
 // are persistent and freed by moveToHost or releaseDevice. A device tensor kept across a
 // step boundary must be made persistent with keepOnDevice() first; using one that was
-// released throws ("used after release").
+// released throws ("used after release"). Within a step, backward retires op outputs the tape
+// proves dead (autograd.ts, the activation scopes of ops.ts), and later outputs of the same
+// step reuse their buffers (GpuContext.retire: commands run in recording order).
 // Host tensors given to a device op (ids, positions, rope tables, scalars) are uploaded
 // once per Tensor object per step (an upload, never a readback); mutating such a host
 // tensor in place during a step is not seen by the device.
@@ -64,7 +66,7 @@ export function syncReadError(t: Tensor): R1tsError {
 
 /** A step-scoped device buffer (an op output or temporary). */
 export function allocStep(shape: readonly number[], dtype: GpuDtype = 'f32'): GpuTensor {
-  const g = deviceContext().alloc(shape, dtype);
+  const g = deviceContext().alloc(shape, dtype, true);
   arena.add(g);
   return g;
 }
@@ -94,6 +96,12 @@ export function gpuOf(t: Tensor): GpuTensor {
     uploads.set(t, g);
   }
   return g;
+}
+
+/** autograd: a step-scoped buffer no recorded or later command reads: later outputs of this step may reuse it. */
+export function retireStep(g: GpuTensor): void {
+  if (!arena.delete(g)) return;
+  deviceContext().retire(g);
 }
 
 /** Hands every step-scoped buffer back to the pool (after the current batch is submitted). */

@@ -79,8 +79,10 @@ export function pooledF32(): { buffers: number; bytes: number } {
 // once every counted tensor over it has had its node processed — by then no gradient
 // rule will read it. The tensors returned by the scope, and any detach()ed view, pin
 // their buffers (never recycled). Everything else in the scope must not outlive backward().
-interface ActivationScope { pending: Map<ArrayBufferLike, number> }
-const bornIn = new WeakMap<ArrayBufferLike, ActivationScope>();
+// On the webgpu device the same counting keys on the GpuTensor of each op output (device-ops.ts
+// calls noteBorn), and a dead one is retired: later outputs of the same step reuse its buffer.
+interface ActivationScope { pending: Map<object, number> }
+const bornIn = new WeakMap<object, ActivationScope>();
 let activeScope: ActivationScope | null = null;
 
 /**
@@ -100,7 +102,7 @@ export function ephemeralScope<R>(fn: () => R): R {
     activeScope = outer;
   }
   if (!outer) {
-    const pinAll = (v: unknown) => { if (v instanceof Tensor && v.gpu === null) pinF32Buffer(v.data.buffer); };
+    const pinAll = (v: unknown) => { if (v instanceof Tensor) pinF32Buffer(v.gpu ?? v.data.buffer); };
     if (Array.isArray(r)) r.forEach(pinAll);
     else if (r instanceof Tensor) pinAll(r);
     else if (r && typeof r === 'object') Object.values(r).forEach(pinAll);
@@ -109,7 +111,7 @@ export function ephemeralScope<R>(fn: () => R): R {
 }
 
 /** The buffer is no longer eligible for recycling (kept by a caller). */
-export function pinF32Buffer(buf: ArrayBufferLike): void {
+export function pinF32Buffer(buf: object): void {
   const s = bornIn.get(buf);
   if (s) {
     s.pending.delete(buf);
@@ -118,7 +120,7 @@ export function pinF32Buffer(buf: ArrayBufferLike): void {
 }
 
 /** autograd: a graph tensor was made over `buf`; counts it if buf was born in a live scope. */
-export function noteGraphTensor(buf: ArrayBufferLike): boolean {
+export function noteGraphTensor(buf: object): boolean {
   const s = bornIn.get(buf);
   if (!s) return false;
   s.pending.set(buf, (s.pending.get(buf) ?? 0) + 1);
@@ -126,7 +128,7 @@ export function noteGraphTensor(buf: ArrayBufferLike): boolean {
 }
 
 /** autograd: a counted tensor over `buf` had its node processed; true when buf is now dead (the caller releases it). */
-export function doneGraphTensor(buf: ArrayBufferLike): boolean {
+export function doneGraphTensor(buf: object): boolean {
   const s = bornIn.get(buf);
   if (!s) return false;
   const left = (s.pending.get(buf) ?? 1) - 1;
@@ -140,8 +142,13 @@ export function doneGraphTensor(buf: ArrayBufferLike): boolean {
 }
 
 /** Whether buf belongs to a scope's activations (not a gradient's to recycle). */
-export function isBornF32(buf: ArrayBufferLike): boolean {
+export function isBornF32(buf: object): boolean {
   return bornIn.has(buf);
+}
+
+/** device-ops.ts: a device op output (keyed by its GpuTensor) made inside a live activation scope is born there. */
+export function noteBorn(key: object): void {
+  if (activeScope) bornIn.set(key, activeScope);
 }
 
 /** An f32 array of n elements, zeroed unless `zero` is false (then a recycled one holds stale values): recycled when the pool has that length. */

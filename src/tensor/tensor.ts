@@ -127,7 +127,10 @@ export class Tensor {
   /** Same data, cut from the graph. */
   detach(): Tensor {
     // A detached view may outlive backward(): its buffer must not be recycled.
-    if (this.host === null) return new Tensor(this.gpu!, this.shape, false);
+    if (this.host === null) {
+      ops.pinF32Buffer(this.gpu!);
+      return new Tensor(this.gpu!, this.shape, false);
+    }
     if (this.host instanceof Float32Array) ops.pinF32Buffer(this.host.buffer);
     return new Tensor(this.host, this.shape, false);
   }

@@ -54,7 +54,7 @@ test('webgpu: a tiny Qwen2 trained 4 steps (AdamW, global-norm clipping) on the 
     const opt = new AdamW(params, { lr: 1e-2, beta1: 0.9, beta2: 0.95, weightDecay: 0.1 });
     const losses: number[] = [], norms: number[] = [], created: number[] = [];
     for (const b of batches) {
-      const submits: number = k.ctx.stats.submits;
+      const submits: number = k.ctx.stats.submits, reuses: number = k.ctx.stats.batchReuses;
       opt.zeroGrad();
       const { loss } = model.loss(ids(b.x, [B, T]), ids(b.y, [B, T])); // ids, targets: [B, T]
       loss.backward();
@@ -67,6 +67,8 @@ test('webgpu: a tiny Qwen2 trained 4 steps (AdamW, global-norm clipping) on the 
         norms.push(n[0]);
         assert.equal(k.ctx.stats.submits, submits + 1, 'one submit per training step');
         created.push(k.ctx.stats.buffersCreated);
+        // Backward retires activations and gradients the tape proves dead; later outputs of the same step reuse them.
+        assert.ok(k.ctx.stats.batchReuses > reuses, 'buffers retired by backward are reused within the step');
       } else {
         losses.push(loss.item());
         norms.push(clipGradNorm(params, 0.5));

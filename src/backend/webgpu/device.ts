@@ -130,6 +130,8 @@ export class GpuContext {
   readonly adapter: AdapterReport;
   private readonly pool = new Map<string, GPUBuffer[]>();
   private readonly pendingFree: [string, GPUBuffer][] = [];
+  /** Buffers retired during the current batch: reusable by in-batch allocations (kernel outputs), never by uploads. */
+  private readonly batchFree = new Map<string, GPUBuffer[]>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -140,7 +142,7 @@ export class GpuContext {
   private batchKeys: string[] = [];
   private gpuError: string | null = null;
   /** Counters for reports and tests. */
-  readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0 };
+  readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0, batchReuses: 0 };
 
   /** Held so that Dawn's instance lives as long as this context (see Found). */
   private readonly gpu: GPU;
@@ -191,8 +193,13 @@ export class GpuContext {
     }
   }
 
-  /** A pooled device buffer for `shape`; contents are undefined (kernels overwrite outputs). */
-  alloc(shape: readonly number[], dtype: GpuDtype = 'f32'): GpuTensor {
+  /**
+   * A pooled device buffer for `shape`; contents are undefined (kernels overwrite outputs).
+   * inBatch: may reuse a buffer retired in the current batch — only for buffers that the
+   * recorded commands write before reading (kernel outputs, clear()), never for upload/write,
+   * whose queue writes run before the batch's commands.
+   */
+  alloc(shape: readonly number[], dtype: GpuDtype = 'f32', inBatch = false): GpuTensor {
     this.checkLive();
     let size = 1;
     for (const d of shape) {
@@ -204,10 +211,13 @@ export class GpuContext {
       throw new R1tsError(`webgpu alloc: [${shape.join(', ')}] needs ${size * 4} bytes, over this device's storage binding limit of ${this.device.limits.maxStorageBufferBindingSize}`);
     }
     const key = `s${bytes}`;
-    const free = this.pool.get(key);
-    let buffer = free?.pop();
-    if (buffer) this.stats.poolHits++;
+    let buffer = inBatch ? this.batchFree.get(key)?.pop() : undefined;
+    if (buffer) this.stats.batchReuses++;
     else {
+      buffer = this.pool.get(key)?.pop();
+      if (buffer) this.stats.poolHits++;
+    }
+    if (!buffer) {
       buffer = this.device.createBuffer({ size: bytes, usage: storageUsage });
       this.stats.buffersCreated++;
     }
@@ -218,6 +228,20 @@ export class GpuContext {
   release(t: GpuTensor): void {
     t.assertLive('release');
     this.pendingFree.push([`s${t.buffer.size}`, t.buffer]);
+    t.markReleased();
+  }
+
+  /**
+   * t's last reader has been recorded: later commands of this batch may overwrite its buffer
+   * (in-batch allocations reuse it; commands run in recording order), and after the submit it
+   * returns to the pool. t must not be used again.
+   */
+  retire(t: GpuTensor): void {
+    t.assertLive('retire');
+    const key = `s${t.buffer.size}`;
+    let list = this.batchFree.get(key);
+    if (!list) this.batchFree.set(key, (list = []));
+    list.push(t.buffer);
     t.markReleased();
   }
 
@@ -334,6 +358,12 @@ export class GpuContext {
       list.push(buf);
     }
     this.pendingFree.length = 0;
+    for (const [key, bufs] of this.batchFree) {
+      let list = this.pool.get(key);
+      if (!list) this.pool.set(key, (list = []));
+      list.push(...bufs);
+    }
+    this.batchFree.clear();
   }
 
   /**
