@@ -104,9 +104,13 @@ export function retireStep(g: GpuTensor): void {
   deviceContext().retire(g);
 }
 
-/** Hands every step-scoped buffer back to the pool (after the current batch is submitted). */
+/** Hands every step-scoped buffer back to the pool (submitting any recorded work first). */
 export function endDeviceStep(): void {
-  if (active) for (const g of arena) active.release(g);
+  if (active) {
+    for (const g of arena) active.release(g);
+    // Submits what is still recorded (nothing, after the step's readback) and recycles the buffers now, for the next step.
+    active.flush();
+  }
   arena.clear();
   uploads = new WeakMap();
 }

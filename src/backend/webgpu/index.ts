@@ -14,9 +14,10 @@
 // device 'webgpu' (`r1ts pretrain --device webgpu`, R1TS_DEVICE=webgpu) keeps the model and
 // AdamW's moments on the device: one submit and one readback (losses + grad norm) per step.
 //
-// NEXT STEP: free activations when the tape proves them dead (today: at the step boundary, so
-// a step's peak memory is all its activations); the KV cache (writeRows) and generation on the
-// device; the MoE model (its router reads expert loads on the host); `--device webgpu` for sft,
+// Backward retires the device outputs the tape proves dead, and later outputs of the same step
+// reuse their buffers (GpuContext.retire); the rest return to the pool at endDeviceStep().
+//
+// NEXT STEP: the KV cache (writeRows) and generation on the device; the MoE model (its router reads expert loads on the host); `--device webgpu` for sft,
 // grpo and generate; f16 GEMM and tuning on a real GPU.
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
