@@ -201,38 +201,58 @@ export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: GpuTe
   return o;
 }
 
+/** Bytes of one chunk's [rows, V] logits in linearCrossEntropy (tests lower it to force several chunks). */
+let lceChunkBytes = 64 << 20;
+export function setLinearCrossEntropyChunkBytes(bytes: number): void {
+  lceChunkBytes = bytes;
+}
+
 /**
- * crossEntropy(linear(x, w), targets) reduced to a scalar (× scale), in one pass on the device:
- * the [N, V] logits live only for this call's batch; dx, dw (for an upstream gradient of 1) are
- * computed here when wanted, as on the host.
+ * crossEntropy(linear(x, w), targets) reduced to a scalar (× scale) on the device, in row chunks
+ * whose [rows, V] logits stay under lceChunkBytes (so a large vocabulary fits the device's
+ * binding limits; one chunk when it fits). dx, dw (for an upstream gradient of 1) are computed
+ * chunk by chunk when wanted, dw accumulated by the GEMM's beta, as on the host.
  */
 export function linearCrossEntropy(x: Tensor, w: Tensor, targets: Tensor, N: number, V: number, C: number, ignoreIndex: number, scale: number, needX: boolean, needW: boolean): { loss: Tensor; dx: Tensor | null; dw: Tensor | null } {
   const c = ctx();
   const gx = g(x), gw = g(w), gt = g(targets);
   const mm = { batch: 1, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null };
-  const logits = allocStep([N, V]); // [N, V]
-  kGemm(c, gx, gw, logits, { ...mm, m: N, n: V, k: C, transA: false, transB: true });
-  const rowsLoss = allocStep([N]), lse = allocStep([N]); // [N], [N]
-  kCrossEntropy(c, logits, gt, rowsLoss, lse, N, V, ignoreIndex);
+  const R = Math.max(1, Math.min(N, Math.floor(lceChunkBytes / Math.max(4 * V, 1))));
+  const chunked = R < N;
+  const logits = allocStep([R, V]); // [R, V]
+  const rowsLoss = allocStep([N]), lse = allocStep([R]); // [N], [R]
+  const want = needX || needW;
+  const dl = want ? allocStep([R, V]) : null; // [R, V]
+  const up = want ? uploadStep(new Float32Array(R).fill(scale)) : null; // [R] the per-row upstream gradient
+  const dx = needX ? out(x.shape) : null; // [..., C]
+  const dw = needW ? out(w.shape) : null; // [V, C]
+  if (dw && N === 0) c.clear(dw.gpu!);
+  // One chunk's rows of x and targets (copies when chunked) and its dx rows.
+  const xc = chunked ? allocStep([R, C]) : gx; // [R, C]
+  const tc = chunked ? allocStep([R], 'i32') : gt; // [R]
+  const lc = chunked ? allocStep([R]) : rowsLoss; // [R]
+  const dxc = chunked && dx ? allocStep([R, C]) : dx?.gpu ?? null; // [R, C]
+  for (let r0 = 0; r0 < N; r0 += R) {
+    const rows = Math.min(R, N - r0);
+    if (chunked) {
+      kCopy(c, gx, r0 * C, [1], xc, 0, [1], [rows * C]);
+      kCopy(c, gt, r0, [1], tc, 0, [1], [rows]);
+    }
+    kGemm(c, xc, gw, logits, { ...mm, m: rows, n: V, k: C, transA: false, transB: true });
+    kCrossEntropy(c, logits, tc, lc, lse, rows, V, ignoreIndex);
+    if (chunked) kCopy(c, lc, 0, [1], rowsLoss, r0, [1], [rows]);
+    if (!want) continue;
+    kCrossEntropyBackward(c, logits, tc, lse, up!, dl!, rows, V, ignoreIndex);
+    if (dx) {
+      kGemm(c, dl!, gw, dxc!, { ...mm, m: rows, n: C, k: V, transA: false, transB: false });
+      if (chunked) kCopy(c, dxc!, 0, [1], dx.gpu!, r0 * C, [1], [rows * C]);
+    }
+    if (dw) kGemm(c, dl!, xc, dw.gpu!, { ...mm, m: V, n: C, k: rows, transA: true, transB: false, beta: r0 === 0 ? 0 : 1 });
+  }
   const loss = out([]); // []
   if (N === 0) c.clear(loss.gpu!);
   else kReduce(c, 'sum', rowsLoss, loss.gpu!, 1, N, 1);
   kScale(c, loss.gpu!, 1, scale);
-  let dx: Tensor | null = null, dw: Tensor | null = null;
-  if (needX || needW) {
-    const dl = allocStep([N, V]); // [N, V]
-    const up = uploadStep(new Float32Array(N).fill(scale)); // [N] the per-row upstream gradient
-    kCrossEntropyBackward(c, logits, gt, lse, up, dl, N, V, ignoreIndex);
-    if (needX) {
-      dx = out(x.shape); // [..., C]
-      kGemm(c, dl, gw, dx.gpu!, { ...mm, m: N, n: C, k: V, transA: false, transB: false });
-    }
-    if (needW) {
-      dw = out(w.shape); // [V, C]
-      if (N === 0) c.clear(dw.gpu!);
-      else kGemm(c, dl, gx, dw.gpu!, { ...mm, m: V, n: C, k: N, transA: true, transB: false });
-    }
-  }
   return { loss, dx, dw };
 }
 

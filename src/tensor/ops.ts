@@ -15,8 +15,7 @@ import { NonFiniteError, ShapeError, fmtShape } from '../core/errors.ts';
 import { env } from '../core/env.ts';
 import { broadcastShapes, broadcastStrides, normAxis, sameShape, sizeOf, stridesOf, type Shape } from '../core/shape.ts';
 import { isGradEnabled as isRecording, record } from './autograd.ts';
-import * as D from './device-ops.ts';
-import * as D_ from './device-ops.ts'; // where a local D (head dim) shadows D
+import * as Dev from './device-ops.ts';
 import { Tensor } from './tensor.ts';
 
 // ------------------------------------------------------------ NaN check mode
@@ -189,7 +188,7 @@ function f32(op: string, ...ts: Tensor[]): void {
 
 function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   f32(op, x);
-  if (x.gpu) return finish(op, record(op, D.unary(op, x), [x], null), [x]);
+  if (x.gpu) return finish(op, record(op, Dev.unary(op, x), [x], null), [x]);
   const out = newF32(x.shape, false);
   kernels().unary(op, x.data as Float32Array, out.data as Float32Array, x.size);
   return finish(op, record(op, out, [x], null), [x]);
@@ -213,7 +212,7 @@ export const gelu = (x: Tensor) => unaryOp('gelu', x);
 function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   f32(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  if (a.gpu || b.gpu) return D.binary(op, a, broadcastStrides(a.shape, shape), b, broadcastStrides(b.shape, shape), shape);
+  if (a.gpu || b.gpu) return Dev.binary(op, a, broadcastStrides(a.shape, shape), b, broadcastStrides(b.shape, shape), shape);
   const out = newF32(shape, false);
   kernels().binary(op, a.data as Float32Array, broadcastStrides(a.shape, shape), b.data as Float32Array, broadcastStrides(b.shape, shape), out.data as Float32Array, shape);
   return out;
@@ -246,9 +245,9 @@ export function addInPlace(a: Tensor, b: Tensor): void {
   const s = stridesOf(a.shape);
   if (a.gpu || b.gpu) {
     // Device binaries may not write an input: the sum goes to a new buffer that becomes a's storage.
-    if (!a.gpu) throw D.noDeviceKernel('addInPlace into a host tensor');
+    if (!a.gpu) throw Dev.noDeviceKernel('addInPlace into a host tensor');
     f32('addInPlace', a, b);
-    a.setStorage(D.binary('add', a, s, b, s, a.shape).gpu!);
+    a.setStorage(Dev.binary('add', a, s, b, s, a.shape).gpu!);
     return;
   }
   kernels().binary('add', a.f32('addInPlace'), s, b.f32('addInPlace'), s, a.data as Float32Array, a.shape);
@@ -291,12 +290,12 @@ function reduceDevice(op: 'sum' | 'max', x: Tensor, axes: number[]): Tensor {
     if (r === 0 && op === 'max') throw new ShapeError(`max: cannot reduce an empty axis ${a} of ${fmtShape(x.shape)}`);
     if (r === 0) {
       shape[a] = 1;
-      return D.zeros(shape);
+      return Dev.zeros(shape);
     }
-    cur = D.reduce(op, cur, outer, r, inner);
+    cur = Dev.reduce(op, cur, outer, r, inner);
     shape[a] = 1;
   }
-  return cur === x.gpu ? D.copyAll(viewAs(x, shape)) : new Tensor(cur, shape);
+  return cur === x.gpu ? Dev.copyAll(viewAs(x, shape)) : new Tensor(cur, shape);
 }
 
 function keepShape(x: Tensor, axes: number[]): number[] {
@@ -363,8 +362,8 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   }
   const shape = perm.map((p) => x.shape[p]);
   const xs = stridesOf(x.shape);
-  const out = x.gpu ? D.empty(shape, x.dtype) : new Tensor(allocData(x.dtype, x.size), shape);
-  if (x.gpu) D.copyInto(x, 0, perm.map((p) => xs[p]), out, 0, stridesOf(shape), shape);
+  const out = x.gpu ? Dev.empty(shape, x.dtype) : new Tensor(allocData(x.dtype, x.size), shape);
+  if (x.gpu) Dev.copyInto(x, 0, perm.map((p) => xs[p]), out, 0, stridesOf(shape), shape);
   else kernels().copy(x.data, 0, perm.map((p) => xs[p]), out.data, 0, stridesOf(shape), shape);
   return record('permute', out, [x], { perm: [...perm] });
 }
@@ -385,8 +384,8 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
   const shape = [...x.shape];
   shape[a] = length;
   const xs = stridesOf(x.shape);
-  const out = x.gpu ? D.empty(shape, x.dtype) : new Tensor(allocData(x.dtype, sizeOf(shape)), shape);
-  if (x.gpu) D.copyInto(x, start * xs[a], xs, out, 0, stridesOf(shape), shape);
+  const out = x.gpu ? Dev.empty(shape, x.dtype) : new Tensor(allocData(x.dtype, sizeOf(shape)), shape);
+  if (x.gpu) Dev.copyInto(x, start * xs[a], xs, out, 0, stridesOf(shape), shape);
   else kernels().copy(x.data, start * xs[a], xs, out.data, 0, stridesOf(shape), shape);
   return record('narrow', out, [x], { axis: a, start, inShape: x.shape });
 }
@@ -395,8 +394,8 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
 export function narrowBackward(g: Tensor, inShape: Shape, axis: number, start: number): Tensor {
   const os = stridesOf(inShape);
   if (g.gpu) {
-    const o = D.zeros(inShape);
-    D.copyInto(g, 0, stridesOf(g.shape), o, start * os[axis], os, g.shape);
+    const o = Dev.zeros(inShape);
+    Dev.copyInto(g, 0, stridesOf(g.shape), o, start * os[axis], os, g.shape);
     return o;
   }
   const out = newF32(inShape);
@@ -416,12 +415,12 @@ export function cat(xs: readonly Tensor[], axis: number): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = xs.reduce((s, t) => s + t.shape[a], 0);
-  const dev = D.onDevice(...xs);
-  const out = dev ? D.empty(shape, first.dtype) : new Tensor(allocData(first.dtype, sizeOf(shape)), shape);
+  const dev = Dev.onDevice(...xs);
+  const out = dev ? Dev.empty(shape, first.dtype) : new Tensor(allocData(first.dtype, sizeOf(shape)), shape);
   const os = stridesOf(shape);
   let off = 0;
   for (const t of xs) {
-    if (dev) D.copyInto(t, 0, stridesOf(t.shape), out, off * os[a], os, t.shape);
+    if (dev) Dev.copyInto(t, 0, stridesOf(t.shape), out, off * os[a], os, t.shape);
     else kernels().copy(t.data, 0, stridesOf(t.shape), out.data, off * os[a], os, t.shape);
     off += t.shape[a];
   }
@@ -432,8 +431,8 @@ export function cat(xs: readonly Tensor[], axis: number): Tensor {
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   const s = broadcastShapes('broadcastTo', x.shape, shape);
   if (!sameShape(s, shape)) throw new ShapeError(`broadcastTo: ${fmtShape(x.shape)} cannot be broadcast to ${fmtShape(shape)}`);
-  const out = x.gpu ? D.empty(shape, x.dtype) : new Tensor(allocData(x.dtype, sizeOf(shape)), shape);
-  if (x.gpu) D.copyInto(x, 0, broadcastStrides(x.shape, shape), out, 0, stridesOf(shape), shape);
+  const out = x.gpu ? Dev.empty(shape, x.dtype) : new Tensor(allocData(x.dtype, sizeOf(shape)), shape);
+  if (x.gpu) Dev.copyInto(x, 0, broadcastStrides(x.shape, shape), out, 0, stridesOf(shape), shape);
   else kernels().copy(x.data, 0, broadcastStrides(x.shape, shape), out.data, 0, stridesOf(shape), shape);
   return record('broadcastTo', out, [x], { inShape: x.shape });
 }
@@ -469,13 +468,13 @@ function matmulRaw(a: Tensor, b: Tensor, opts: MatmulOptions, bias: Tensor | nul
     throw new ShapeError(`matmul: batch dims ${fmtShape(aB)} and ${fmtShape(bB)} differ (equal batch dims, or a 2-D operand, are supported)`);
   }
   const batchShape = aB.length ? aB : bB;
-  if (D.onDevice(a, b, bias)) {
-    const out = D.empty([...batchShape, M, N]);
+  if (Dev.onDevice(a, b, bias)) {
+    const out = Dev.empty([...batchShape, M, N]);
     const fold = bB.length === 0 && !transA;
     const p = fold
       ? { batch: 1, m: sizeOf(aB) * M, n: N, k: K, transA: false, transB, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0 }
       : { batch: sizeOf(batchShape), m: M, n: N, k: K, transA, transB, alpha: 1, beta: 0, strideA: aB.length ? M * K : 0, strideB: bB.length ? K * N : 0, strideC: M * N };
-    D.gemm(a, b, out, p, bias);
+    Dev.gemm(a, b, out, p, bias);
     return out;
   }
   const k = kernels();
@@ -523,7 +522,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   f32('softmax', x);
   lastAxis('softmax', x, axis);
   const [rows, cols] = rowsCols('softmax', x);
-  if (x.gpu) return finish('softmax', record('softmax', D.softmax('softmax', x, rows, cols), [x], null), [x]);
+  if (x.gpu) return finish('softmax', record('softmax', Dev.softmax('softmax', x, rows, cols), [x], null), [x]);
   const out = newF32(x.shape, false);
   kernels().softmax(x.data as Float32Array, out.data as Float32Array, rows, cols);
   return finish('softmax', record('softmax', out, [x], null), [x]);
@@ -533,7 +532,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   f32('logSoftmax', x);
   lastAxis('logSoftmax', x, axis);
   const [rows, cols] = rowsCols('logSoftmax', x);
-  if (x.gpu) return finish('logSoftmax', record('logSoftmax', D.softmax('logSoftmax', x, rows, cols), [x], null), [x]);
+  if (x.gpu) return finish('logSoftmax', record('logSoftmax', Dev.softmax('logSoftmax', x, rows, cols), [x], null), [x]);
   const out = newF32(x.shape, false);
   kernels().logSoftmax(x.data as Float32Array, out.data as Float32Array, rows, cols);
   return finish('logSoftmax', record('logSoftmax', out, [x], null), [x]);
@@ -542,7 +541,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 /** Not recorded: the gradient of softmax/logSoftmax given its output y. */
 export function softmaxBackward(kind: 'softmax' | 'logSoftmax', y: Tensor, g: Tensor): Tensor {
   const [rows, cols] = rowsCols(kind, y);
-  if (D.onDevice(y, g)) return D.softmaxBackward(kind, y, g, rows, cols);
+  if (Dev.onDevice(y, g)) return Dev.softmaxBackward(kind, y, g, rows, cols);
   const dx = newF32(y.shape);
   const k = kernels();
   (kind === 'softmax' ? k.softmaxBackward : k.logSoftmaxBackward)(y.data as Float32Array, g.data as Float32Array, dx.data as Float32Array, rows, cols);
@@ -554,8 +553,8 @@ export function rmsnorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
   f32('rmsnorm', x, w);
   const [rows, cols] = rowsCols('rmsnorm', x);
   if (w.rank !== 1 || w.shape[0] !== cols) throw new ShapeError(`rmsnorm: weight ${fmtShape(w.shape)} must be [${cols}] for input ${fmtShape(x.shape)}`);
-  if (D.onDevice(x, w)) {
-    const r = D.rmsnorm(x, w, rows, cols, eps);
+  if (Dev.onDevice(x, w)) {
+    const r = Dev.rmsnorm(x, w, rows, cols, eps);
     return finish('rmsnorm', record('rmsnorm', r.out, [x, w], { rstd: r.rstd }), [x, w]);
   }
   const out = newF32(x.shape, false);
@@ -567,7 +566,7 @@ export function rmsnorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
 /** Not recorded: dx and dw of rmsnorm. */
 export function rmsnormBackward(x: Tensor, w: Tensor, rstd: Float32Array | GpuTensor, g: Tensor): [Tensor, Tensor] {
   const [rows, cols] = rowsCols('rmsnorm', x);
-  if (D.onDevice(x, w, g) || !(rstd instanceof Float32Array)) return D.rmsnormBackward(x, w, rstd, g, rows, cols);
+  if (Dev.onDevice(x, w, g) || !(rstd instanceof Float32Array)) return Dev.rmsnormBackward(x, w, rstd, g, rows, cols);
   const dx = newF32(x.shape), dw = newF32(w.shape);
   kernels().rmsnormBackward(x.data as Float32Array, w.data as Float32Array, rstd, g.data as Float32Array, dx.data as Float32Array, dw.data as Float32Array, rows, cols);
   return [finish('rmsnorm backward', dx), finish('rmsnorm backward', dw)];
@@ -587,7 +586,7 @@ export interface RopeOptions {
 export function rope(x: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: RopeOptions): Tensor {
   f32('rope', x, cos, sin);
   const p = ropeParams(x, cos, sin, pos, opts, false);
-  if (D.onDevice(x, cos, sin, pos)) return finish('rope', record('rope', D.rope(x, cos, sin, pos, p), [x], { cos, sin, pos, opts }), [x]);
+  if (Dev.onDevice(x, cos, sin, pos)) return finish('rope', record('rope', Dev.rope(x, cos, sin, pos, p), [x], { cos, sin, pos, opts }), [x]);
   const out = newF32(x.shape, false);
   kernels().rope(x.data as Float32Array, out.data as Float32Array, cos.data as Float32Array, sin.data as Float32Array, pos.i32('rope'), p);
   return finish('rope', record('rope', out, [x], { cos, sin, pos, opts }), [x]);
@@ -610,7 +609,7 @@ function ropeParams(x: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: Rope
 /** Not recorded: the inverse rotation (rope's gradient). */
 export function ropeBackward(g: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: RopeOptions): Tensor {
   const p = ropeParams(g, cos, sin, pos, opts, true);
-  if (D.onDevice(g, cos, sin, pos)) return D.rope(g, cos, sin, pos, p);
+  if (Dev.onDevice(g, cos, sin, pos)) return Dev.rope(g, cos, sin, pos, p);
   const out = newF32(g.shape, false);
   kernels().rope(g.data as Float32Array, out.data as Float32Array, cos.data as Float32Array, sin.data as Float32Array, pos.i32('rope'), p);
   return out;
@@ -620,7 +619,7 @@ export function ropeBackward(g: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, o
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   f32('swiglu', gate, up);
   if (!sameShape(gate.shape, up.shape)) throw new ShapeError(`swiglu: gate ${fmtShape(gate.shape)} and up ${fmtShape(up.shape)} must have the same shape`);
-  if (D.onDevice(gate, up)) return finish('swiglu', record('swiglu', D.swiglu(gate, up), [gate, up], null), [gate, up]);
+  if (Dev.onDevice(gate, up)) return finish('swiglu', record('swiglu', Dev.swiglu(gate, up), [gate, up], null), [gate, up]);
   const out = newF32(gate.shape, false);
   kernels().swiglu(gate.data as Float32Array, up.data as Float32Array, out.data as Float32Array, gate.size);
   return finish('swiglu', record('swiglu', out, [gate, up], null), [gate, up]);
@@ -628,7 +627,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
 
 /** Not recorded: swiglu's gradients. */
 export function swigluBackward(gate: Tensor, up: Tensor, g: Tensor): [Tensor, Tensor] {
-  if (D.onDevice(gate, up, g)) return D.swigluBackward(gate, up, g);
+  if (Dev.onDevice(gate, up, g)) return Dev.swigluBackward(gate, up, g);
   const dg = newF32(gate.shape, false), du = newF32(up.shape, false);
   kernels().swigluBackward(gate.data as Float32Array, up.data as Float32Array, g.data as Float32Array, dg.data as Float32Array, du.data as Float32Array, gate.size);
   return [dg, du];
@@ -636,7 +635,7 @@ export function swigluBackward(gate: Tensor, up: Tensor, g: Tensor): [Tensor, Te
 
 /** Not recorded: silu's gradient. */
 export function siluBackward(x: Tensor, g: Tensor): Tensor {
-  if (D.onDevice(x, g)) return D.siluBackward(x, g);
+  if (Dev.onDevice(x, g)) return Dev.siluBackward(x, g);
   const dx = newF32(x.shape, false);
   kernels().siluBackward(x.data as Float32Array, g.data as Float32Array, dx.data as Float32Array, x.size);
   return dx;
@@ -648,7 +647,7 @@ export function embedding(table: Tensor, idx: Tensor): Tensor {
   if (table.rank !== 2) throw new ShapeError(`embedding: table must be [V, C], got ${fmtShape(table.shape)}`);
   const C = table.shape[1];
   if (idx.dtype !== 'i32') idx.i32('embedding');
-  if (D.onDevice(table, idx)) return finish('embedding', record('embedding', D.embedding(table, idx, C), [table], { ids: idx }), [table]);
+  if (Dev.onDevice(table, idx)) return finish('embedding', record('embedding', Dev.embedding(table, idx, C), [table], { ids: idx }), [table]);
   const out = newF32([...idx.shape, C], false);
   kernels().embedding(table.data as Float32Array, idx.i32('embedding'), out.data as Float32Array, idx.size, C);
   return finish('embedding', record('embedding', out, [table], { ids: idx }), [table]);
@@ -656,7 +655,7 @@ export function embedding(table: Tensor, idx: Tensor): Tensor {
 
 /** Not recorded: the table's gradient (scatter-add of g at ids). */
 export function embeddingBackward(tableShape: Shape, idx: Tensor, g: Tensor): Tensor {
-  if (D.onDevice(idx, g)) return D.embeddingBackward(tableShape, idx, g);
+  if (Dev.onDevice(idx, g)) return Dev.embeddingBackward(tableShape, idx, g);
   const dt = newF32(tableShape);
   kernels().embeddingBackward(idx.i32('embedding'), g.data as Float32Array, dt.data as Float32Array, idx.size, tableShape[1]);
   return dt;
@@ -688,8 +687,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     B, Tq, Tk, Hq, Hkv, D, Dv, scale: opts.scale ?? 1 / Math.sqrt(D), causal: opts.causal, qOffset: opts.qOffset ?? Tk - Tq,
     qOffsets: opts.qOffsets ? (opts.qOffsets.data as Int32Array) : null, kvLens: opts.kvLens ? (opts.kvLens.data as Int32Array) : null,
   };
-  if (D_.onDevice(q, k, v)) {
-    const r = D_.attention(q, k, v, p);
+  if (Dev.onDevice(q, k, v)) {
+    const r = Dev.attention(q, k, v, p);
     return finish('attention', record('attention', r.out, [q, k, v], { p, lse: r.lse }), [q, k, v]);
   }
   const out = newF32([B, Tq, Hq, Dv]);
@@ -700,7 +699,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
 
 /** Not recorded: attention's gradients from its saved output and lse. */
 export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Float32Array | GpuTensor, g: Tensor, p: AttentionParams): [Tensor, Tensor, Tensor] {
-  if (D.onDevice(q, k, v, out, g) || !(lse instanceof Float32Array)) return D.attentionBackward(q, k, v, out, lse, g, p);
+  if (Dev.onDevice(q, k, v, out, g) || !(lse instanceof Float32Array)) return Dev.attentionBackward(q, k, v, out, lse, g, p);
   const dq = newF32(q.shape), dk = newF32(k.shape), dv = newF32(v.shape);
   kernels().attentionBackward(q.data as Float32Array, k.data as Float32Array, v.data as Float32Array, out.data as Float32Array, lse, g.data as Float32Array,
     dq.data as Float32Array, dk.data as Float32Array, dv.data as Float32Array, p);
@@ -719,8 +718,8 @@ export function crossEntropyRows(logits: Tensor, targets: Tensor, ignoreIndex = 
   }
   const rows = targets.size;
   if (targets.dtype !== 'i32') targets.i32('crossEntropy');
-  if (D.onDevice(logits, targets)) {
-    const r = D.crossEntropy(logits, targets, rows, V, ignoreIndex);
+  if (Dev.onDevice(logits, targets)) {
+    const r = Dev.crossEntropy(logits, targets, rows, V, ignoreIndex);
     return finish('crossEntropy', record('crossEntropy', r.loss, [logits], { targets, lse: r.lse, ignoreIndex }), [logits]);
   }
   const loss = newF32(targets.shape);
@@ -764,8 +763,8 @@ export function linearCrossEntropy(x: Tensor, w: Tensor, targets: Tensor, opts: 
   for (let i = 0; i < N; i++) if (t[i] !== ignoreIndex) count++;
   const scale = (opts.reduction ?? 'mean') === 'sum' ? 1 : count > 0 ? 1 / count : 0;
   const needX = isRecording() && x.requiresGrad, needW = isRecording() && w.requiresGrad;
-  if (D.onDevice(x, w)) {
-    const r = D.linearCrossEntropy(x, w, targets, N, V, C, ignoreIndex, scale, needX, needW);
+  if (Dev.onDevice(x, w)) {
+    const r = Dev.linearCrossEntropy(x, w, targets, N, V, C, ignoreIndex, scale, needX, needW);
     return finish('linearCrossEntropy', record('linearCrossEntropy', r.loss, [x, w], { dx: r.dx, dw: r.dw }), [x, w]);
   }
   const k = kernels();
@@ -798,7 +797,7 @@ export function linearCrossEntropy(x: Tensor, w: Tensor, targets: Tensor, opts: 
 /** Not recorded: gradient of crossEntropyRows given the per-row upstream gradient. */
 export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Float32Array | GpuTensor, g: Tensor, ignoreIndex: number): Tensor {
   const V = logits.shape[logits.rank - 1];
-  if (D.onDevice(logits, targets, g) || !(lse instanceof Float32Array)) return D.crossEntropyBackward(logits, targets, lse, g, targets.size, V, ignoreIndex);
+  if (Dev.onDevice(logits, targets, g) || !(lse instanceof Float32Array)) return Dev.crossEntropyBackward(logits, targets, lse, g, targets.size, V, ignoreIndex);
   const d = newF32(logits.shape, false);
   kernels().crossEntropyBackward(logits.data as Float32Array, targets.i32('crossEntropy'), lse, g.data as Float32Array, d.data as Float32Array, targets.size, V, ignoreIndex);
   return d;
@@ -812,7 +811,7 @@ export function topk(x: Tensor, k: number): { values: Tensor; indices: Tensor } 
   const [rows, cols] = rowsCols('topk', x);
   if (!Number.isInteger(k) || k < 1 || k > cols) throw new ShapeError(`topk: k=${k} must be in [1, ${cols}] for ${fmtShape(x.shape)}`);
   const shape = [...x.shape.slice(0, -1), k];
-  if (x.gpu) return D.topk(x, rows, cols, k, shape);
+  if (x.gpu) return Dev.topk(x, rows, cols, k, shape);
   const values = newF32(shape);
   const indices = new Tensor(new Int32Array(rows * k), shape);
   kernels().topk(x.data as Float32Array, values.data as Float32Array, indices.data as Int32Array, rows, cols, k);
@@ -832,7 +831,7 @@ export function adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p
   for (const t of [grad, m, v]) {
     if (!sameShape(t.shape, param.shape)) throw new ShapeError(`adamw: ${param.name ?? 'parameter'} ${fmtShape(param.shape)} has a gradient or state of shape ${fmtShape(t.shape)}`);
   }
-  if (D.onDevice(param, grad, m, v)) return D.adamw(param, grad, m, v, p);
+  if (Dev.onDevice(param, grad, m, v)) return Dev.adamw(param, grad, m, v, p);
   kernels().adamw(param.f32('adamw'), grad.f32('adamw'), m.f32('adamw'), v.f32('adamw'), param.size, p);
 }
 
@@ -845,13 +844,13 @@ export function sumSquares(x: Tensor): number {
 /** Σ x² as a scalar tensor on x's device (f32 on webgpu; the host value in double, rounded to f32). */
 export function sumSquaresTensor(x: Tensor): Tensor {
   f32('sumSquares', x);
-  if (x.gpu) return D.sumSquares(x);
+  if (x.gpu) return Dev.sumSquares(x);
   return new Tensor(new Float32Array([kernels().sumSquares(x.data as Float32Array, x.size)]), []);
 }
 
 /** x *= s in place. */
 export function scaleInPlace(x: Tensor, s: number): void {
-  if (x.gpu) return D.scaleInPlace(x, s);
+  if (x.gpu) return Dev.scaleInPlace(x, s);
   kernels().scale(x.f32('scaleInPlace'), x.size, s);
 }
 
@@ -865,7 +864,7 @@ export function writeRows(dst: Tensor, src: Tensor, starts: readonly number[]): 
   if (dst.rank < 2 || src.rank !== dst.rank || src.shape[0] !== dst.shape[0] || !sameShape(src.shape.slice(2), dst.shape.slice(2)) || starts.length !== dst.shape[0]) {
     throw new ShapeError(`writeRows: src ${fmtShape(src.shape)} does not fit dst ${fmtShape(dst.shape)} with ${starts.length} start offsets`);
   }
-  if (D.onDevice(dst, src)) throw D.noDeviceKernel('writeRows (the KV cache append)');
+  if (Dev.onDevice(dst, src)) throw Dev.noDeviceKernel('writeRows (the KV cache append)');
   const [B, Tn] = src.shape, Tmax = dst.shape[1];
   const row = sizeOf(src.shape.slice(2));
   for (let b = 0; b < B; b++) {
@@ -887,7 +886,7 @@ export function scatterRows(src: Tensor, idx: Tensor, N: number): Tensor {
   f32('scatterRows', src);
   if (src.rank !== 2 || idx.size !== src.shape[0]) throw new ShapeError(`scatterRows: src ${fmtShape(src.shape)} needs one index per row, got ${idx.size}`);
   const C = src.shape[1];
-  if (D.onDevice(src, idx)) return finish('scatterRows', record('scatterRows', D.embeddingBackward([N, C], idx, src), [src], { ids: idx }), [src]);
+  if (Dev.onDevice(src, idx)) return finish('scatterRows', record('scatterRows', Dev.embeddingBackward([N, C], idx, src), [src], { ids: idx }), [src]);
   const out = newF32([N, C]);
   kernels().embeddingBackward(idx.i32('scatterRows'), src.data as Float32Array, out.data as Float32Array, idx.size, C);
   return finish('scatterRows', record('scatterRows', out, [src], { ids: idx }), [src]);

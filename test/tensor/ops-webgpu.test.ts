@@ -9,6 +9,7 @@ import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.ts';
 import { endDeviceStep, moveToDevice, readValues, stepBuffers, toDevice, toHost, useDeviceContext } from '../../src/tensor/device.ts';
+import { setLinearCrossEntropyChunkBytes } from '../../src/tensor/device-ops.ts';
 import { assertClose, randF32, randI32, rng } from '../helpers.ts';
 import { gpuOrSkip } from '../backend/webgpu-setup.ts';
 import type { Tensor } from '../../src/tensor/index.ts';
@@ -85,6 +86,19 @@ const cases: Case[] = [
   {
     name: 'linearCrossEntropy', inputs: [[2, 7, 12], [29, 12]],
     fn: ([x, w]) => { const t = T.ids(Array.from(randI32(rng(5), 14, 29)).map((v, i) => (i === 3 ? -100 : v)), [2, 7]); return T.linearCrossEntropy(x, w, t); },
+  },
+  {
+    // 3 rows per chunk (12 bytes × 29 · 3): 14 rows in 5 chunks, the last one short.
+    name: 'linearCrossEntropy in row chunks (sum)', inputs: [[2, 7, 12], [29, 12]],
+    fn: ([x, w]) => {
+      const t = T.ids(Array.from(randI32(rng(6), 14, 29)).map((v, i) => (i === 13 ? -100 : v)), [2, 7]);
+      setLinearCrossEntropyChunkBytes(4 * 29 * 3);
+      try {
+        return T.linearCrossEntropy(x, w, t, { reduction: 'sum' });
+      } finally {
+        setLinearCrossEntropyChunkBytes(64 << 20);
+      }
+    },
   },
 ];
 
