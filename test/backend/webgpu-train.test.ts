@@ -91,18 +91,18 @@ test('webgpu: a tiny Qwen2 trained 4 steps (AdamW, global-norm clipping) on the 
   assert.ok(maxDiff < 5e-4, `tied embedding after 4 steps differs by ${maxDiff}`);
 });
 
-test('webgpu: trainLM with device webgpu writes the same losses as on the CPU, checkpoints, and leaves the model on the host', async (tc) => {
+test('webgpu: trainLM with device webgpu (2 micro-batches per step) writes the same losses as on the CPU, checkpoints, resumes, and leaves the model on the host', async (tc) => {
   const k = await gpuOrSkip(tc);
   if (!k) return;
   useDeviceContext(k.ctx);
   const tokens = randI32(rng(21), 600, V);
   const dir = mkdtempSync(join(tmpdir(), 'r1ts-webgpu-train-'));
   try {
-    const runOn = async (device: 'cpu' | 'webgpu') => {
+    const runOn = async (device: 'cpu' | 'webgpu', steps = 3, resume = false) => {
       const model = tiny('llama', false);
       const r = await trainLM({
         model, train: new PackedBatcher(tokens, { batch: B, seqLen: T, seed: 1 }), eval: new PackedBatcher(tokens.subarray(0, 100), { batch: B, seqLen: T, shuffle: false }),
-        steps: 3, lr: 1e-2, warmupSteps: 0, evalBatches: 2, checkpointEvery: 2, outDir: join(dir, device), progress: false, handleSignals: false, peakFlops: 1e12, device,
+        steps, lr: 1e-2, warmupSteps: 0, gradAccum: 2, evalBatches: 2, checkpointEvery: 2, outDir: join(dir, device), progress: false, handleSignals: false, peakFlops: 1e12, device, resume,
       });
       return { r, model, metrics: readJsonl(join(dir, device, 'metrics.jsonl')) as Record<string, number>[] };
     };
@@ -123,6 +123,10 @@ test('webgpu: trainLM with device webgpu writes the same losses as on the CPU, c
       for (let j = 0; j < x.length; j++) d = Math.max(d, Math.abs(x[j] - y[j]));
       assert.ok(d < 5e-4, `parameter ${i} differs by ${d}`);
     });
+    // Resuming on the device continues from the checkpoint (model and AdamW moments loaded on the host, then moved).
+    const cpu2 = await runOn('cpu', 4, true), gpu2 = await runOn('webgpu', 4, true);
+    assert.equal(gpu2.r.startStep, 3);
+    assert.ok(Math.abs(gpu2.r.losses[0] - cpu2.r.losses[0]) <= 1e-4 * cpu2.r.losses[0], `resumed step 4: ${gpu2.r.losses[0]} vs ${cpu2.r.losses[0]}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
