@@ -1,5 +1,9 @@
-// WebGPU GEMM benchmark: GFLOP/s of the tiled WGSL GEMM on the available adapter, beside the
-// native CPU backend's GEMM on the same sizes in the same run (ratio = webgpu / native).
+// WebGPU benchmark: GFLOP/s of the tiled WGSL GEMM on the available adapter, beside the
+// native CPU backend's GEMM on the same sizes in the same run (ratio = webgpu / native); and
+// training tokens/s of a small dense preset (the tensor engine on the device: forward,
+// backward, global-norm clipping, AdamW, one loss readback per step) beside the same step
+// on the CPU backend (--train-depth=D --train-batch=B --train-seq=T --train-vocab=V; --no-train
+// skips it).
 //   npm run bench:webgpu            human table
 //   npm run bench:webgpu -- --json  the same, plus one JSON object as the last stdout line
 //   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1)
@@ -14,6 +18,12 @@ import type { GemmParams } from '../src/backend/kernels.ts';
 import { GpuContext } from '../src/backend/webgpu/device.ts';
 import { gemm } from '../src/backend/webgpu/gemm.ts';
 import { availableBackends } from '../src/tensor/backends.ts';
+import { Rng } from '../src/core/rng.ts';
+import { buildModel } from '../src/io/hf.ts';
+import { densePreset } from '../src/models/config.ts';
+import { AdamW } from '../src/optim/adamw.ts';
+import { clipGradNorm, clipGradNormTensor } from '../src/optim/clip.ts';
+import { endDeviceStep, ids, moveToDevice, readValues, useDeviceContext } from '../src/tensor/index.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -80,10 +90,64 @@ for (const n of sizes) {
   rows.push({ n, webgpu: +g.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3) });
   console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${ratio === null ? '-' : ratio.toFixed(2)}`);
 }
+const num = (name: string, dflt: number) => {
+  const v = args.find((x) => x.startsWith(`--${name}=`));
+  const n = v ? Number(v.slice(name.length + 3)) : dflt;
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: ${v} is not a positive integer`);
+  return n;
+};
+const tc = { depth: num('train-depth', 2), batch: num('train-batch', a.software ? 4 : 16), seq: num('train-seq', a.software ? 64 : 256), vocab: num('train-vocab', a.software ? 512 : 4096) };
+
+/** Training tokens/s of the dense preset on the device or the CPU backend: best step time over about `seconds` after a warm-up step. */
+async function trainTokensPerSecond(device: 'webgpu' | 'cpu'): Promise<number> {
+  const model = buildModel(densePreset(tc.depth, tc.vocab, tc.seq), new Rng(0));
+  const params = model.parameters();
+  if (device === 'webgpu') moveToDevice(model.namedTensors().map(([, t]) => t));
+  const opt = new AdamW(params, { lr: 1e-3 });
+  const r = new Rng(1);
+  const rows = () => ids(Array.from({ length: tc.batch * tc.seq }, () => r.int(tc.vocab)), [tc.batch, tc.seq]); // [B, T]
+  const x = rows(), y = rows();
+  const step = async () => {
+    opt.zeroGrad();
+    const { loss } = model.loss(x, y);
+    loss.backward();
+    if (device === 'webgpu') {
+      const norm = clipGradNormTensor(params, 1);
+      opt.step();
+      await readValues([loss, norm]);
+      endDeviceStep();
+    } else {
+      loss.item();
+      clipGradNorm(params, 1);
+      opt.step();
+    }
+  };
+  await step(); // warm-up: compiles the pipelines, fills the pools
+  let best = Infinity, n = 0;
+  const end = performance.now() + seconds * 1000;
+  do {
+    const t0 = performance.now();
+    await step();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+    n++;
+  } while (performance.now() < end || n < 2);
+  return (tc.batch * tc.seq) / best;
+}
+
+let train: { preset: typeof tc; webgpu: number; cpu: number; ratio: number } | null = null;
+if (!args.includes('--no-train')) {
+  useDeviceContext(ctx);
+  const g = await trainTokensPerSecond('webgpu');
+  useDeviceContext(null);
+  const c = await trainTokensPerSecond('cpu');
+  train = { preset: tc, webgpu: +g.toFixed(1), cpu: +c.toFixed(1), ratio: +(g / c).toFixed(3) };
+  console.log(`\ntraining, dense preset depth ${tc.depth}, vocab ${tc.vocab}, B ${tc.batch} × T ${tc.seq}${a.software ? ' (SOFTWARE adapter)' : ''}:`);
+  console.log(`  webgpu ${g.toFixed(1)} tokens/s   cpu (${availableBackends()[0].describe()}) ${c.toFixed(1)} tokens/s   ratio ${(g / c).toFixed(3)}`);
+}
 ctx.destroy();
 if (json) {
   console.log(JSON.stringify({
     bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel },
-    software: a.software, native: native ? native.describe() : null, gemm: rows,
+    software: a.software, native: native ? native.describe() : null, gemm: rows, train,
   }));
 }

@@ -14,8 +14,8 @@ const direct: Record<string, string[]> = {
   'backend': ['core'],
   'backend/ref': ['backend', 'core'],
   'backend/native': ['backend', 'core'],
-  'backend/webgpu': ['backend', 'core'], // the WebGPU device kernels: like native, beside ref, reached by tensor in the next step
-  'tensor': ['backend', 'backend/ref', 'backend/native', 'core'],
+  'backend/webgpu': ['backend', 'core'], // the WebGPU device kernels: like native, beside ref, reached by tensor (device.ts, device-ops.ts)
+  'tensor': ['backend', 'backend/ref', 'backend/native', 'backend/webgpu', 'core'], // tensor → backend/webgpu: a Tensor's storage may be a GpuTensor and the op frontends dispatch the device kernels (issue #12)
   'nn': ['tensor'],
   'optim': ['tensor'],
   'models': ['nn', 'tensor'],

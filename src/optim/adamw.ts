@@ -1,10 +1,13 @@
 // AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's semantics:
 // p ← p·(1 − lr·wd) − lr·m̂/(√v̂ + ε)), per-parameter moment buffers, and a
 // state that can be saved and restored exactly for resumable training.
+// On the webgpu device (parameters moved there, src/tensor/device.ts) the moments
+// live beside them and step() records the device kernel; state() needs host
+// tensors (the trainer moves them back around a checkpoint: stateTensors()).
 // Not here: learning-rate schedules (schedule.ts), clipping (clip.ts).
 
 import { ConfigError } from '../core/errors.ts';
-import { Tensor, adamwUpdate, zeros } from '../tensor/index.ts';
+import { Tensor, adamwUpdate, deviceZeros, zeros } from '../tensor/index.ts';
 
 export interface AdamWOptions {
   /** Learning rate (default 1e-3). */
@@ -41,8 +44,8 @@ export class AdamW {
     for (const [k, v, lo, hi] of [['lr', this.lr, 0, Infinity], ['beta1', this.beta1, 0, 1], ['beta2', this.beta2, 0, 1], ['eps', this.eps, 0, Infinity], ['weightDecay', this.weightDecay, 0, Infinity]] as const) {
       if (!(v >= lo && v < hi) || !Number.isFinite(v)) throw new ConfigError(`AdamW: ${k}=${v} is outside [${lo}, ${hi})`);
     }
-    this.m = params.map((p) => zeros(p.shape));
-    this.v = params.map((p) => zeros(p.shape));
+    this.m = params.map((p) => (p.gpu ? deviceZeros(p.shape) : zeros(p.shape)));
+    this.v = params.map((p) => (p.gpu ? deviceZeros(p.shape) : zeros(p.shape)));
   }
 
   /** Applies one update to every parameter that has a gradient. */
@@ -56,6 +59,11 @@ export class AdamW {
 
   zeroGrad(): void {
     for (const p of this.params) p.grad = null;
+  }
+
+  /** The moment tensors (m then v), to move with the parameters between host and device. */
+  stateTensors(): Tensor[] {
+    return [...this.m, ...this.v];
   }
 
   /** Moment buffers and step, for checkpoints. */

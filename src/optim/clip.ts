@@ -1,7 +1,9 @@
 // Global gradient-norm clipping: the L2 norm over all gradients (accumulated in
-// double precision), and a uniform rescale when it exceeds maxNorm.
+// double precision), and a uniform rescale when it exceeds maxNorm. The *Tensor
+// variants keep the norm on the gradients' device (webgpu: f32, no readback; the
+// rescale factor is computed there too) and return it as a scalar tensor.
 
-import { sumSquares, scaleInPlace, type Tensor } from '../tensor/index.ts';
+import { add, div, gt, mul, noGrad, scaleInPlace, sqrt, sub, sumSquares, sumSquaresTensor, tensor, type Tensor } from '../tensor/index.ts';
 
 /** The global L2 norm of the parameters' gradients. */
 export function gradNorm(params: readonly Tensor[]): number {
@@ -17,5 +19,36 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
     const s = maxNorm / (norm + 1e-6);
     for (const p of params) if (p.grad) scaleInPlace(p.grad, s);
   }
+  return norm;
+}
+
+/** The global gradient norm as a scalar tensor on the gradients' device (no readback on webgpu). */
+export function gradNormTensor(params: readonly Tensor[]): Tensor {
+  const withGrad = params.filter((p) => p.grad);
+  if (!withGrad.some((p) => p.grad!.gpu)) return tensor([gradNorm(params)], []);
+  return noGrad(() => {
+    let total: Tensor | null = null;
+    for (const p of withGrad) {
+      const s = sumSquaresTensor(p.grad!); // []
+      total = total ? add(total, s) : s;
+    }
+    return sqrt(total!); // []
+  });
+}
+
+/**
+ * clipGradNorm on the gradients' device: the factor min(1, maxNorm / (norm + 1e-6)) (1 when
+ * norm <= maxNorm) is computed there and every gradient is rescaled by it, with no readback.
+ * Returns the norm before clipping as a scalar tensor. Host gradients take clipGradNorm's path.
+ */
+export function clipGradNormTensor(params: readonly Tensor[], maxNorm: number): Tensor {
+  const withGrad = params.filter((p) => p.grad);
+  if (!withGrad.some((p) => p.grad!.gpu)) return tensor([clipGradNorm(params, maxNorm)], []);
+  const norm = gradNormTensor(params); // []
+  noGrad(() => {
+    const over = gt(norm, maxNorm); // [] 1 when clipping
+    const factor = add(mul(over, sub(div(maxNorm, add(norm, 1e-6)), 1)), 1); // []
+    for (const p of withGrad) p.grad = mul(p.grad!, factor);
+  });
   return norm;
 }

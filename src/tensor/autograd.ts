@@ -9,6 +9,8 @@ import { AutogradError, fmtShape } from '../core/errors.ts';
 import { sameShape } from '../core/shape.ts';
 import { gradRules, type DiffOp, type OpSaved } from './grad-rules.ts';
 import type { Tensor } from './tensor.ts';
+import { retireStep, uploadStep } from './device.ts';
+import { Tensor as TensorClass } from './tensor.ts';
 import { addInPlace, doneGraphTensor, isBornF32, noteGraphTensor, releaseF32 } from './ops.ts';
 
 export interface GradNode<K extends DiffOp = DiffOp> {
@@ -43,8 +45,13 @@ export function record<K extends DiffOp>(op: K, out: Tensor, inputs: Tensor[], s
   for (const t of inputs) if (t.requiresGrad) any = true;
   if (!any) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs, saved, freed: false, scoped: out.data instanceof Float32Array && noteGraphTensor(out.data.buffer) } as GradNode;
+  out.node = { op, inputs, saved, freed: false, scoped: out.gpu !== null ? noteGraphTensor(out.gpu) : out.data instanceof Float32Array && noteGraphTensor(out.data.buffer) } as GradNode;
   return out;
+}
+
+/** The identity of t's storage (views share it): the host ArrayBuffer or the device buffer. */
+function store(t: Tensor): object {
+  return t.gpu ?? t.data.buffer;
 }
 
 function topoOrder(root: Tensor): Tensor[] {
@@ -120,18 +127,18 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
       const ins = rule(g, node.inputs, node.saved, t, needs);
       // A rule's output is this pass's own (safe to modify in place) unless it shares its buffer
       // with the upstream gradient (add, reshape), an input, or another output of the same rule.
-      const handed = new Set<ArrayBufferLike>();
+      const handed = new Set<object>();
       let gHanded = 0;
       node.inputs.forEach((x, i) => {
         const gi = ins[i];
         if (!needs[i] || !gi) return;
-        if (gi.data.buffer === g.data.buffer) gHanded++;
+        if (store(gi) === store(g)) gHanded++;
         if (!sameShape(gi.shape, x.shape)) {
           throw new AutogradError(`backward: the gradient rule of '${node.op}' returned shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(x.shape)} (a bug in the rule)`);
         }
         // Compared by underlying buffer, so a subarray view of another gradient never counts as owned.
-        const buf = gi.data.buffer;
-        if (buf !== g.data.buffer && !handed.has(buf) && !node.inputs.some((y) => y.data.buffer === buf)) owned.add(gi);
+        const buf = store(gi);
+        if (buf !== store(g) && !handed.has(buf) && !node.inputs.some((y) => store(y) === buf)) owned.add(gi);
         handed.add(buf);
         accumulate(x, gi);
       });
@@ -139,18 +146,26 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
       // safe to modify in place. g handed to none, owned, and shared with no pending gradient
       // is dead: its buffer goes back to the op-output pool.
       if (gHanded > 1) owned.delete(g);
-      else if (gHanded === 0 && owned.has(g) && g.data instanceof Float32Array) {
+      else if (gHanded === 0 && owned.has(g) && (g.gpu !== null || g.data instanceof Float32Array)) {
         owned.delete(g);
         let shared = false;
-        for (const v of grads.values()) if (v.data.buffer === g.data.buffer) shared = true;
-        if (!shared && !isBornF32(g.data.buffer)) releaseF32(g.data);
+        const gs = store(g);
+        for (const v of grads.values()) if (store(v) === gs) shared = true;
+        if (!shared && !isBornF32(gs)) {
+          if (g.gpu) retireStep(g.gpu);
+          else releaseF32(g.data as Float32Array);
+        }
       }
       if (!retainGraph) {
         // Every reader of t (its consumers' rules, and its own just now) is done.
-        if (node.scoped && doneGraphTensor(t.data.buffer)) {
+        if (node.scoped && doneGraphTensor(store(t))) {
           let shared = false;
-          for (const v of grads.values()) if (v.data.buffer === t.data.buffer) shared = true;
-          if (!shared) releaseF32(t.data as Float32Array);
+          const ts = store(t);
+          for (const v of grads.values()) if (store(v) === ts) shared = true;
+          if (!shared) {
+            if (t.gpu) retireStep(t.gpu);
+            else releaseF32(t.data as Float32Array);
+          }
         }
         node.freed = true;
         node.saved = null;
@@ -161,6 +176,7 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
 }
 
 function onesLike(t: Tensor): Tensor {
+  if (t.gpu) return new TensorClass(uploadStep(new Float32Array(t.size).fill(1)), t.shape);
   const g = t.clone();
   g.data.fill(1);
   return g;

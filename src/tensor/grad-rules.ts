@@ -3,8 +3,11 @@
 // makes a missing rule a compile error. Rules run under noGrad and receive the
 // upstream gradient g, the op's inputs, its saved values, its output, and
 // which inputs need a gradient; they return one gradient (or null) per input.
+// The rules are device-agnostic: on webgpu tensors the same ops dispatch device
+// kernels, and saved rstd/lse stay on the device (GpuTensor).
 
 import type { AttentionParams } from '../backend/kernels.ts';
+import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import type { Shape } from '../core/shape.ts';
 import * as ops from './ops.ts';
 import type { Tensor } from './tensor.ts';
@@ -24,13 +27,13 @@ export interface OpSaved {
   linear: null;
   softmax: null;
   logSoftmax: null;
-  rmsnorm: { rstd: Float32Array };
+  rmsnorm: { rstd: Float32Array | GpuTensor };
   rope: { cos: Tensor; sin: Tensor; pos: Tensor; opts: ops.RopeOptions };
   swiglu: null;
   embedding: { ids: Tensor };
   scatterRows: { ids: Tensor };
-  attention: { p: AttentionParams; lse: Float32Array };
-  crossEntropy: { targets: Tensor; lse: Float32Array; ignoreIndex: number };
+  attention: { p: AttentionParams; lse: Float32Array | GpuTensor };
+  crossEntropy: { targets: Tensor; lse: Float32Array | GpuTensor; ignoreIndex: number };
   linearCrossEntropy: { dx: Tensor | null; dw: Tensor | null };
 }
 

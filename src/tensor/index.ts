@@ -1,7 +1,9 @@
 // The tensor API: Tensor, creation helpers, ops, autograd, backend choice.
-// Importing this module selects the backend (native when the addon loads).
+// Importing this module selects the backend (native when the addon loads); the
+// webgpu device is opened on demand (openDevice) and tensors moved to it (device.ts).
 
 export { Tensor, tensor, zeros, ones, full, randn, uniform, ids, parameter } from './tensor.ts';
 export * from './ops.ts';
 export { noGrad, isGradEnabled } from './autograd.ts';
+export { openDevice, closeDevice, useDeviceContext, hasDevice, toDevice, toHost, moveToDevice, moveToHost, deviceZeros, readValues, endDeviceStep, keepOnDevice, releaseDevice } from './device.ts';
 export { availableBackends, useBackend, currentBackend, cpuLevels, setCpuLevel } from './backends.ts';

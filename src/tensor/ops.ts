@@ -3,15 +3,19 @@
 // record the op for autograd. Every differentiable op here has its rule in
 // grad-rules.ts; the ...Backward functions are the non-recorded helpers that
 // those rules call. All tensors are contiguous; reshape shares data, every
-// other layout change copies.
+// other layout change copies. When an input lives on the webgpu device, the
+// same validation runs and the device kernel is recorded instead (device-ops.ts);
+// an op with no device kernel throws naming itself (noDeviceKernel).
 
 import type { AttentionParams, BinaryOp, UnaryOp } from '../backend/kernels.ts';
+import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { kernels } from '../backend/registry.ts';
 import { allocData } from '../core/dtype.ts';
 import { NonFiniteError, ShapeError, fmtShape } from '../core/errors.ts';
 import { env } from '../core/env.ts';
 import { broadcastShapes, broadcastStrides, normAxis, sameShape, sizeOf, stridesOf, type Shape } from '../core/shape.ts';
 import { isGradEnabled as isRecording, record } from './autograd.ts';
+import * as Dev from './device-ops.ts';
 import { Tensor } from './tensor.ts';
 
 // ------------------------------------------------------------ NaN check mode
@@ -24,7 +28,7 @@ export function setCheckNan(on: boolean): void {
 }
 
 function finish(op: string, out: Tensor, inputs: Tensor[] = []): Tensor {
-  if (checkNan && out.data instanceof Float32Array) {
+  if (checkNan && out.gpu === null && out.data instanceof Float32Array) {
     const d = out.data;
     for (let i = 0; i < d.length; i++) {
       if (!Number.isFinite(d[i])) {
@@ -74,8 +78,10 @@ export function pooledF32(): { buffers: number; bytes: number } {
 // once every counted tensor over it has had its node processed — by then no gradient
 // rule will read it. The tensors returned by the scope, and any detach()ed view, pin
 // their buffers (never recycled). Everything else in the scope must not outlive backward().
-interface ActivationScope { pending: Map<ArrayBufferLike, number> }
-const bornIn = new WeakMap<ArrayBufferLike, ActivationScope>();
+// On the webgpu device the same counting keys on the GpuTensor of each op output (device-ops.ts
+// calls noteBorn), and a dead one is retired: later outputs of the same step reuse its buffer.
+interface ActivationScope { pending: Map<object, number> }
+const bornIn = new WeakMap<object, ActivationScope>();
 let activeScope: ActivationScope | null = null;
 
 /**
@@ -95,7 +101,7 @@ export function ephemeralScope<R>(fn: () => R): R {
     activeScope = outer;
   }
   if (!outer) {
-    const pinAll = (v: unknown) => { if (v instanceof Tensor) pinF32Buffer(v.data.buffer); };
+    const pinAll = (v: unknown) => { if (v instanceof Tensor) pinF32Buffer(v.gpu ?? v.data.buffer); };
     if (Array.isArray(r)) r.forEach(pinAll);
     else if (r instanceof Tensor) pinAll(r);
     else if (r && typeof r === 'object') Object.values(r).forEach(pinAll);
@@ -104,7 +110,7 @@ export function ephemeralScope<R>(fn: () => R): R {
 }
 
 /** The buffer is no longer eligible for recycling (kept by a caller). */
-export function pinF32Buffer(buf: ArrayBufferLike): void {
+export function pinF32Buffer(buf: object): void {
   const s = bornIn.get(buf);
   if (s) {
     s.pending.delete(buf);
@@ -113,7 +119,7 @@ export function pinF32Buffer(buf: ArrayBufferLike): void {
 }
 
 /** autograd: a graph tensor was made over `buf`; counts it if buf was born in a live scope. */
-export function noteGraphTensor(buf: ArrayBufferLike): boolean {
+export function noteGraphTensor(buf: object): boolean {
   const s = bornIn.get(buf);
   if (!s) return false;
   s.pending.set(buf, (s.pending.get(buf) ?? 0) + 1);
@@ -121,7 +127,7 @@ export function noteGraphTensor(buf: ArrayBufferLike): boolean {
 }
 
 /** autograd: a counted tensor over `buf` had its node processed; true when buf is now dead (the caller releases it). */
-export function doneGraphTensor(buf: ArrayBufferLike): boolean {
+export function doneGraphTensor(buf: object): boolean {
   const s = bornIn.get(buf);
   if (!s) return false;
   const left = (s.pending.get(buf) ?? 1) - 1;
@@ -135,8 +141,13 @@ export function doneGraphTensor(buf: ArrayBufferLike): boolean {
 }
 
 /** Whether buf belongs to a scope's activations (not a gradient's to recycle). */
-export function isBornF32(buf: ArrayBufferLike): boolean {
+export function isBornF32(buf: object): boolean {
   return bornIn.has(buf);
+}
+
+/** device-ops.ts: a device op output (keyed by its GpuTensor) made inside a live activation scope is born there. */
+export function noteBorn(key: object): void {
+  if (activeScope) bornIn.set(key, activeScope);
 }
 
 /** An f32 array of n elements, zeroed unless `zero` is false (then a recycled one holds stale values): recycled when the pool has that length. */
@@ -164,6 +175,11 @@ function asTensor(x: Tensor | number): Tensor {
   return typeof x === 'number' ? scalarLike(x) : x;
 }
 
+/** A tensor over x's storage with another shape (same element count). */
+function viewAs(x: Tensor, shape: Shape): Tensor {
+  return new Tensor(x.gpu ?? x.data, shape);
+}
+
 function f32(op: string, ...ts: Tensor[]): void {
   for (const t of ts) if (t.dtype !== 'f32') throw new ShapeError(`${op}: expected f32 tensors, got an i32 tensor of shape ${fmtShape(t.shape)}`);
 }
@@ -172,6 +188,7 @@ function f32(op: string, ...ts: Tensor[]): void {
 
 function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   f32(op, x);
+  if (x.gpu) return finish(op, record(op, Dev.unary(op, x), [x], null), [x]);
   const out = newF32(x.shape, false);
   kernels().unary(op, x.data as Float32Array, out.data as Float32Array, x.size);
   return finish(op, record(op, out, [x], null), [x]);
@@ -195,6 +212,7 @@ export const gelu = (x: Tensor) => unaryOp('gelu', x);
 function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   f32(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
+  if (a.gpu || b.gpu) return Dev.binary(op, a, broadcastStrides(a.shape, shape), b, broadcastStrides(b.shape, shape), shape);
   const out = newF32(shape, false);
   kernels().binary(op, a.data as Float32Array, broadcastStrides(a.shape, shape), b.data as Float32Array, broadcastStrides(b.shape, shape), out.data as Float32Array, shape);
   return out;
@@ -225,6 +243,13 @@ export const ge = (a: Tensor | number, b: Tensor | number) => finish('ge', binar
 export function addInPlace(a: Tensor, b: Tensor): void {
   if (!sameShape(a.shape, b.shape)) throw new ShapeError(`addInPlace: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} differ`);
   const s = stridesOf(a.shape);
+  if (a.gpu || b.gpu) {
+    // Device binaries may not write an input: the sum goes to a new buffer that becomes a's storage.
+    if (!a.gpu) throw Dev.noDeviceKernel('addInPlace into a host tensor');
+    f32('addInPlace', a, b);
+    a.setStorage(Dev.binary('add', a, s, b, s, a.shape).gpu!);
+    return;
+  }
   kernels().binary('add', a.f32('addInPlace'), s, b.f32('addInPlace'), s, a.data as Float32Array, a.shape);
 }
 
@@ -238,6 +263,7 @@ function normAxes(op: string, axes: number | readonly number[] | undefined, rank
 }
 
 function reduceRaw(op: 'sum' | 'max', x: Tensor, axes: number[]): Tensor {
+  if (x.gpu) return reduceDevice(op, x, axes);
   // Reduce one axis at a time, highest first, keeping dims; reshape at the end.
   let cur = x.data as Float32Array;
   const shape = [...x.shape];
@@ -254,6 +280,24 @@ function reduceRaw(op: 'sum' | 'max', x: Tensor, axes: number[]): Tensor {
   return new Tensor(cur === x.data ? cur.slice() : cur, shape);
 }
 
+function reduceDevice(op: 'sum' | 'max', x: Tensor, axes: number[]): Tensor {
+  let cur = x.gpu!;
+  const shape = [...x.shape];
+  for (let i = axes.length - 1; i >= 0; i--) {
+    const a = axes[i];
+    const outer = sizeOf(shape.slice(0, a)), r = shape[a], inner = sizeOf(shape.slice(a + 1));
+    if (r === 1) continue;
+    if (r === 0 && op === 'max') throw new ShapeError(`max: cannot reduce an empty axis ${a} of ${fmtShape(x.shape)}`);
+    if (r === 0) {
+      shape[a] = 1;
+      return Dev.zeros(shape);
+    }
+    cur = Dev.reduce(op, cur, outer, r, inner);
+    shape[a] = 1;
+  }
+  return cur === x.gpu ? Dev.copyAll(viewAs(x, shape)) : new Tensor(cur, shape);
+}
+
 function keepShape(x: Tensor, axes: number[]): number[] {
   return x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
 }
@@ -266,7 +310,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
   f32('sum', x);
   const ax = normAxes('sum', axes, x.rank);
   const r = reduceRaw('sum', x, ax);
-  const out = new Tensor(r.data, keepDims ? keepShape(x, ax) : dropShape(x, ax));
+  const out = viewAs(r, keepDims ? keepShape(x, ax) : dropShape(x, ax));
   return finish('sum', record('sum', out, [x], { axes: ax }), [x]);
 }
 
@@ -282,7 +326,7 @@ export function max(x: Tensor, axes?: number | readonly number[], keepDims = fal
   f32('max', x);
   const ax = normAxes('max', axes, x.rank);
   const r = reduceRaw('max', x, ax);
-  const out = new Tensor(r.data, keepDims ? keepShape(x, ax) : dropShape(x, ax));
+  const out = viewAs(r, keepDims ? keepShape(x, ax) : dropShape(x, ax));
   return finish('max', record('amax', out, [x], { axes: ax }), [x]);
 }
 
@@ -293,7 +337,7 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   const axes: number[] = [];
   for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
   const r = reduceRaw('sum', g, axes);
-  return new Tensor(r.data, shape);
+  return viewAs(r, shape);
 }
 
 // ------------------------------------------------------------ layout
@@ -307,7 +351,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     s[neg] = x.size / rest;
   }
   if (sizeOf(s) !== x.size) throw new ShapeError(`reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`);
-  const out = new Tensor(x.data, s);
+  const out = viewAs(x, s);
   return record('reshape', out, [x], { shape: x.shape });
 }
 
@@ -318,8 +362,9 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   }
   const shape = perm.map((p) => x.shape[p]);
   const xs = stridesOf(x.shape);
-  const out = new Tensor(allocData(x.dtype, x.size), shape);
-  kernels().copy(x.data, 0, perm.map((p) => xs[p]), out.data, 0, stridesOf(shape), shape);
+  const out = x.gpu ? Dev.empty(shape, x.dtype) : new Tensor(allocData(x.dtype, x.size), shape);
+  if (x.gpu) Dev.copyInto(x, 0, perm.map((p) => xs[p]), out, 0, stridesOf(shape), shape);
+  else kernels().copy(x.data, 0, perm.map((p) => xs[p]), out.data, 0, stridesOf(shape), shape);
   return record('permute', out, [x], { perm: [...perm] });
 }
 
@@ -339,15 +384,21 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
   const shape = [...x.shape];
   shape[a] = length;
   const xs = stridesOf(x.shape);
-  const out = new Tensor(allocData(x.dtype, sizeOf(shape)), shape);
-  kernels().copy(x.data, start * xs[a], xs, out.data, 0, stridesOf(shape), shape);
+  const out = x.gpu ? Dev.empty(shape, x.dtype) : new Tensor(allocData(x.dtype, sizeOf(shape)), shape);
+  if (x.gpu) Dev.copyInto(x, start * xs[a], xs, out, 0, stridesOf(shape), shape);
+  else kernels().copy(x.data, start * xs[a], xs, out.data, 0, stridesOf(shape), shape);
   return record('narrow', out, [x], { axis: a, start, inShape: x.shape });
 }
 
 /** Scatters g into zeros of inShape at [start, start+len) along axis: the adjoint of narrow. */
 export function narrowBackward(g: Tensor, inShape: Shape, axis: number, start: number): Tensor {
-  const out = newF32(inShape);
   const os = stridesOf(inShape);
+  if (g.gpu) {
+    const o = Dev.zeros(inShape);
+    Dev.copyInto(g, 0, stridesOf(g.shape), o, start * os[axis], os, g.shape);
+    return o;
+  }
+  const out = newF32(inShape);
   kernels().copy(g.data, 0, stridesOf(g.shape), out.data, start * os[axis], os, g.shape);
   return out;
 }
@@ -364,11 +415,13 @@ export function cat(xs: readonly Tensor[], axis: number): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = xs.reduce((s, t) => s + t.shape[a], 0);
-  const out = new Tensor(allocData(first.dtype, sizeOf(shape)), shape);
+  const dev = Dev.onDevice(...xs);
+  const out = dev ? Dev.empty(shape, first.dtype) : new Tensor(allocData(first.dtype, sizeOf(shape)), shape);
   const os = stridesOf(shape);
   let off = 0;
   for (const t of xs) {
-    kernels().copy(t.data, 0, stridesOf(t.shape), out.data, off * os[a], os, t.shape);
+    if (dev) Dev.copyInto(t, 0, stridesOf(t.shape), out, off * os[a], os, t.shape);
+    else kernels().copy(t.data, 0, stridesOf(t.shape), out.data, off * os[a], os, t.shape);
     off += t.shape[a];
   }
   return finish('cat', record('cat', out, [...xs], { axis: a, sizes: xs.map((t) => t.shape[a]) }));
@@ -378,8 +431,9 @@ export function cat(xs: readonly Tensor[], axis: number): Tensor {
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   const s = broadcastShapes('broadcastTo', x.shape, shape);
   if (!sameShape(s, shape)) throw new ShapeError(`broadcastTo: ${fmtShape(x.shape)} cannot be broadcast to ${fmtShape(shape)}`);
-  const out = new Tensor(allocData(x.dtype, sizeOf(shape)), shape);
-  kernels().copy(x.data, 0, broadcastStrides(x.shape, shape), out.data, 0, stridesOf(shape), shape);
+  const out = x.gpu ? Dev.empty(shape, x.dtype) : new Tensor(allocData(x.dtype, sizeOf(shape)), shape);
+  if (x.gpu) Dev.copyInto(x, 0, broadcastStrides(x.shape, shape), out, 0, stridesOf(shape), shape);
+  else kernels().copy(x.data, 0, broadcastStrides(x.shape, shape), out.data, 0, stridesOf(shape), shape);
   return record('broadcastTo', out, [x], { inShape: x.shape });
 }
 
@@ -414,6 +468,15 @@ function matmulRaw(a: Tensor, b: Tensor, opts: MatmulOptions, bias: Tensor | nul
     throw new ShapeError(`matmul: batch dims ${fmtShape(aB)} and ${fmtShape(bB)} differ (equal batch dims, or a 2-D operand, are supported)`);
   }
   const batchShape = aB.length ? aB : bB;
+  if (Dev.onDevice(a, b, bias)) {
+    const out = Dev.empty([...batchShape, M, N]);
+    const fold = bB.length === 0 && !transA;
+    const p = fold
+      ? { batch: 1, m: sizeOf(aB) * M, n: N, k: K, transA: false, transB, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0 }
+      : { batch: sizeOf(batchShape), m: M, n: N, k: K, transA, transB, alpha: 1, beta: 0, strideA: aB.length ? M * K : 0, strideB: bB.length ? K * N : 0, strideC: M * N };
+    Dev.gemm(a, b, out, p, bias);
+    return out;
+  }
   const k = kernels();
   if (bB.length === 0 && !transA) {
     // One product: a's batch folds into the rows.
@@ -438,8 +501,8 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor
   if (w.rank !== 2) throw new ShapeError(`linear: weight must be [out, in], got ${fmtShape(w.shape)}`);
   if (x.shape[x.rank - 1] !== w.shape[1]) throw new ShapeError(`linear: input ${fmtShape(x.shape)} does not end in the weight's in-features ${w.shape[1]} (weight ${fmtShape(w.shape)})`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[0])) throw new ShapeError(`linear: bias ${fmtShape(bias.shape)} must be [${w.shape[0]}]`);
-  const out = matmulRaw(x.rank === 1 ? new Tensor(x.data, [1, x.shape[0]]) : x, w, { transB: true }, bias);
-  const shaped = x.rank === 1 ? new Tensor(out.data, [w.shape[0]]) : out;
+  const out = matmulRaw(x.rank === 1 ? viewAs(x, [1, x.shape[0]]) : x, w, { transB: true }, bias);
+  const shaped = x.rank === 1 ? viewAs(out, [w.shape[0]]) : out;
   return finish('linear', record('linear', shaped, bias ? [x, w, bias] : [x, w], null), [x, w]);
 }
 
@@ -459,6 +522,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   f32('softmax', x);
   lastAxis('softmax', x, axis);
   const [rows, cols] = rowsCols('softmax', x);
+  if (x.gpu) return finish('softmax', record('softmax', Dev.softmax('softmax', x, rows, cols), [x], null), [x]);
   const out = newF32(x.shape, false);
   kernels().softmax(x.data as Float32Array, out.data as Float32Array, rows, cols);
   return finish('softmax', record('softmax', out, [x], null), [x]);
@@ -468,6 +532,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   f32('logSoftmax', x);
   lastAxis('logSoftmax', x, axis);
   const [rows, cols] = rowsCols('logSoftmax', x);
+  if (x.gpu) return finish('logSoftmax', record('logSoftmax', Dev.softmax('logSoftmax', x, rows, cols), [x], null), [x]);
   const out = newF32(x.shape, false);
   kernels().logSoftmax(x.data as Float32Array, out.data as Float32Array, rows, cols);
   return finish('logSoftmax', record('logSoftmax', out, [x], null), [x]);
@@ -476,6 +541,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 /** Not recorded: the gradient of softmax/logSoftmax given its output y. */
 export function softmaxBackward(kind: 'softmax' | 'logSoftmax', y: Tensor, g: Tensor): Tensor {
   const [rows, cols] = rowsCols(kind, y);
+  if (Dev.onDevice(y, g)) return Dev.softmaxBackward(kind, y, g, rows, cols);
   const dx = newF32(y.shape);
   const k = kernels();
   (kind === 'softmax' ? k.softmaxBackward : k.logSoftmaxBackward)(y.data as Float32Array, g.data as Float32Array, dx.data as Float32Array, rows, cols);
@@ -487,6 +553,10 @@ export function rmsnorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
   f32('rmsnorm', x, w);
   const [rows, cols] = rowsCols('rmsnorm', x);
   if (w.rank !== 1 || w.shape[0] !== cols) throw new ShapeError(`rmsnorm: weight ${fmtShape(w.shape)} must be [${cols}] for input ${fmtShape(x.shape)}`);
+  if (Dev.onDevice(x, w)) {
+    const r = Dev.rmsnorm(x, w, rows, cols, eps);
+    return finish('rmsnorm', record('rmsnorm', r.out, [x, w], { rstd: r.rstd }), [x, w]);
+  }
   const out = newF32(x.shape, false);
   const rstd = new Float32Array(rows);
   kernels().rmsnorm(x.data as Float32Array, w.data as Float32Array, out.data as Float32Array, rstd, rows, cols, eps);
@@ -494,8 +564,9 @@ export function rmsnorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
 }
 
 /** Not recorded: dx and dw of rmsnorm. */
-export function rmsnormBackward(x: Tensor, w: Tensor, rstd: Float32Array, g: Tensor): [Tensor, Tensor] {
+export function rmsnormBackward(x: Tensor, w: Tensor, rstd: Float32Array | GpuTensor, g: Tensor): [Tensor, Tensor] {
   const [rows, cols] = rowsCols('rmsnorm', x);
+  if (Dev.onDevice(x, w, g) || !(rstd instanceof Float32Array)) return Dev.rmsnormBackward(x, w, rstd, g, rows, cols);
   const dx = newF32(x.shape), dw = newF32(w.shape);
   kernels().rmsnormBackward(x.data as Float32Array, w.data as Float32Array, rstd, g.data as Float32Array, dx.data as Float32Array, dw.data as Float32Array, rows, cols);
   return [finish('rmsnorm backward', dx), finish('rmsnorm backward', dw)];
@@ -515,6 +586,7 @@ export interface RopeOptions {
 export function rope(x: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: RopeOptions): Tensor {
   f32('rope', x, cos, sin);
   const p = ropeParams(x, cos, sin, pos, opts, false);
+  if (Dev.onDevice(x, cos, sin, pos)) return finish('rope', record('rope', Dev.rope(x, cos, sin, pos, p), [x], { cos, sin, pos, opts }), [x]);
   const out = newF32(x.shape, false);
   kernels().rope(x.data as Float32Array, out.data as Float32Array, cos.data as Float32Array, sin.data as Float32Array, pos.i32('rope'), p);
   return finish('rope', record('rope', out, [x], { cos, sin, pos, opts }), [x]);
@@ -537,6 +609,7 @@ function ropeParams(x: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: Rope
 /** Not recorded: the inverse rotation (rope's gradient). */
 export function ropeBackward(g: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, opts: RopeOptions): Tensor {
   const p = ropeParams(g, cos, sin, pos, opts, true);
+  if (Dev.onDevice(g, cos, sin, pos)) return Dev.rope(g, cos, sin, pos, p);
   const out = newF32(g.shape, false);
   kernels().rope(g.data as Float32Array, out.data as Float32Array, cos.data as Float32Array, sin.data as Float32Array, pos.i32('rope'), p);
   return out;
@@ -546,6 +619,7 @@ export function ropeBackward(g: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, o
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   f32('swiglu', gate, up);
   if (!sameShape(gate.shape, up.shape)) throw new ShapeError(`swiglu: gate ${fmtShape(gate.shape)} and up ${fmtShape(up.shape)} must have the same shape`);
+  if (Dev.onDevice(gate, up)) return finish('swiglu', record('swiglu', Dev.swiglu(gate, up), [gate, up], null), [gate, up]);
   const out = newF32(gate.shape, false);
   kernels().swiglu(gate.data as Float32Array, up.data as Float32Array, out.data as Float32Array, gate.size);
   return finish('swiglu', record('swiglu', out, [gate, up], null), [gate, up]);
@@ -553,6 +627,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
 
 /** Not recorded: swiglu's gradients. */
 export function swigluBackward(gate: Tensor, up: Tensor, g: Tensor): [Tensor, Tensor] {
+  if (Dev.onDevice(gate, up, g)) return Dev.swigluBackward(gate, up, g);
   const dg = newF32(gate.shape, false), du = newF32(up.shape, false);
   kernels().swigluBackward(gate.data as Float32Array, up.data as Float32Array, g.data as Float32Array, dg.data as Float32Array, du.data as Float32Array, gate.size);
   return [dg, du];
@@ -560,6 +635,7 @@ export function swigluBackward(gate: Tensor, up: Tensor, g: Tensor): [Tensor, Te
 
 /** Not recorded: silu's gradient. */
 export function siluBackward(x: Tensor, g: Tensor): Tensor {
+  if (Dev.onDevice(x, g)) return Dev.siluBackward(x, g);
   const dx = newF32(x.shape, false);
   kernels().siluBackward(x.data as Float32Array, g.data as Float32Array, dx.data as Float32Array, x.size);
   return dx;
@@ -570,6 +646,8 @@ export function embedding(table: Tensor, idx: Tensor): Tensor {
   f32('embedding', table);
   if (table.rank !== 2) throw new ShapeError(`embedding: table must be [V, C], got ${fmtShape(table.shape)}`);
   const C = table.shape[1];
+  if (idx.dtype !== 'i32') idx.i32('embedding');
+  if (Dev.onDevice(table, idx)) return finish('embedding', record('embedding', Dev.embedding(table, idx, C), [table], { ids: idx }), [table]);
   const out = newF32([...idx.shape, C], false);
   kernels().embedding(table.data as Float32Array, idx.i32('embedding'), out.data as Float32Array, idx.size, C);
   return finish('embedding', record('embedding', out, [table], { ids: idx }), [table]);
@@ -577,6 +655,7 @@ export function embedding(table: Tensor, idx: Tensor): Tensor {
 
 /** Not recorded: the table's gradient (scatter-add of g at ids). */
 export function embeddingBackward(tableShape: Shape, idx: Tensor, g: Tensor): Tensor {
+  if (Dev.onDevice(idx, g)) return Dev.embeddingBackward(tableShape, idx, g);
   const dt = newF32(tableShape);
   kernels().embeddingBackward(idx.i32('embedding'), g.data as Float32Array, dt.data as Float32Array, idx.size, tableShape[1]);
   return dt;
@@ -608,6 +687,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     B, Tq, Tk, Hq, Hkv, D, Dv, scale: opts.scale ?? 1 / Math.sqrt(D), causal: opts.causal, qOffset: opts.qOffset ?? Tk - Tq,
     qOffsets: opts.qOffsets ? (opts.qOffsets.data as Int32Array) : null, kvLens: opts.kvLens ? (opts.kvLens.data as Int32Array) : null,
   };
+  if (Dev.onDevice(q, k, v)) {
+    const r = Dev.attention(q, k, v, p);
+    return finish('attention', record('attention', r.out, [q, k, v], { p, lse: r.lse }), [q, k, v]);
+  }
   const out = newF32([B, Tq, Hq, Dv]);
   const lse = new Float32Array(B * Hq * Tq);
   kernels().attention(q.data as Float32Array, k.data as Float32Array, v.data as Float32Array, out.data as Float32Array, lse, p);
@@ -615,7 +698,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
 }
 
 /** Not recorded: attention's gradients from its saved output and lse. */
-export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Float32Array, g: Tensor, p: AttentionParams): [Tensor, Tensor, Tensor] {
+export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Float32Array | GpuTensor, g: Tensor, p: AttentionParams): [Tensor, Tensor, Tensor] {
+  if (Dev.onDevice(q, k, v, out, g) || !(lse instanceof Float32Array)) return Dev.attentionBackward(q, k, v, out, lse, g, p);
   const dq = newF32(q.shape), dk = newF32(k.shape), dv = newF32(v.shape);
   kernels().attentionBackward(q.data as Float32Array, k.data as Float32Array, v.data as Float32Array, out.data as Float32Array, lse, g.data as Float32Array,
     dq.data as Float32Array, dk.data as Float32Array, dv.data as Float32Array, p);
@@ -633,6 +717,11 @@ export function crossEntropyRows(logits: Tensor, targets: Tensor, ignoreIndex = 
     throw new ShapeError(`crossEntropy: logits ${fmtShape(logits.shape)} must be targets ${fmtShape(targets.shape)} plus a vocabulary dim`);
   }
   const rows = targets.size;
+  if (targets.dtype !== 'i32') targets.i32('crossEntropy');
+  if (Dev.onDevice(logits, targets)) {
+    const r = Dev.crossEntropy(logits, targets, rows, V, ignoreIndex);
+    return finish('crossEntropy', record('crossEntropy', r.loss, [logits], { targets, lse: r.lse, ignoreIndex }), [logits]);
+  }
   const loss = newF32(targets.shape);
   const lse = new Float32Array(rows);
   kernels().crossEntropy(logits.data as Float32Array, targets.i32('crossEntropy'), loss.data as Float32Array, lse, rows, V, ignoreIndex);
@@ -646,6 +735,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreInde
   const total = sum(rows);
   if ((opts.reduction ?? 'mean') === 'sum') return total;
   let n = 0;
+  if (targets.gpu) throw new ShapeError(`crossEntropy: the mean reduction counts the non-ignored targets on the host; pass host targets (they are uploaded), not a device tensor`);
   const t = targets.data;
   for (let i = 0; i < t.length; i++) if (t[i] !== ignoreIndex) n++;
   return mul(total, n > 0 ? 1 / n : 0);
@@ -666,12 +756,17 @@ export function linearCrossEntropy(x: Tensor, w: Tensor, targets: Tensor, opts: 
   if (x.rank < 1 || x.shape[x.rank - 1] !== C || !sameShape(x.shape.slice(0, -1), targets.shape)) {
     throw new ShapeError(`linearCrossEntropy: x ${fmtShape(x.shape)} must be targets ${fmtShape(targets.shape)} plus the weight's in-features ${C} (weight ${fmtShape(w.shape)})`);
   }
+  if (targets.gpu) throw new ShapeError(`linearCrossEntropy: the mean reduction counts the non-ignored targets on the host; pass host targets (they are uploaded), not a device tensor`);
   const t = targets.i32('linearCrossEntropy');
   const N = t.length;
   let count = 0;
   for (let i = 0; i < N; i++) if (t[i] !== ignoreIndex) count++;
   const scale = (opts.reduction ?? 'mean') === 'sum' ? 1 : count > 0 ? 1 / count : 0;
   const needX = isRecording() && x.requiresGrad, needW = isRecording() && w.requiresGrad;
+  if (Dev.onDevice(x, w)) {
+    const r = Dev.linearCrossEntropy(x, w, targets, N, V, C, ignoreIndex, scale, needX, needW);
+    return finish('linearCrossEntropy', record('linearCrossEntropy', r.loss, [x, w], { dx: r.dx, dw: r.dw }), [x, w]);
+  }
   const k = kernels();
   // Enough rows per chunk to keep the dW re-reads few (at most ~8 chunks), at least 256.
   const R = Math.max(1, Math.min(N, Math.max(256, Math.ceil(N / 8))));
@@ -700,8 +795,9 @@ export function linearCrossEntropy(x: Tensor, w: Tensor, targets: Tensor, opts: 
 }
 
 /** Not recorded: gradient of crossEntropyRows given the per-row upstream gradient. */
-export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Float32Array, g: Tensor, ignoreIndex: number): Tensor {
+export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Float32Array | GpuTensor, g: Tensor, ignoreIndex: number): Tensor {
   const V = logits.shape[logits.rank - 1];
+  if (Dev.onDevice(logits, targets, g) || !(lse instanceof Float32Array)) return Dev.crossEntropyBackward(logits, targets, lse, g, targets.size, V, ignoreIndex);
   const d = newF32(logits.shape, false);
   kernels().crossEntropyBackward(logits.data as Float32Array, targets.i32('crossEntropy'), lse, g.data as Float32Array, d.data as Float32Array, targets.size, V, ignoreIndex);
   return d;
@@ -715,6 +811,7 @@ export function topk(x: Tensor, k: number): { values: Tensor; indices: Tensor } 
   const [rows, cols] = rowsCols('topk', x);
   if (!Number.isInteger(k) || k < 1 || k > cols) throw new ShapeError(`topk: k=${k} must be in [1, ${cols}] for ${fmtShape(x.shape)}`);
   const shape = [...x.shape.slice(0, -1), k];
+  if (x.gpu) return Dev.topk(x, rows, cols, k, shape);
   const values = newF32(shape);
   const indices = new Tensor(new Int32Array(rows * k), shape);
   kernels().topk(x.data as Float32Array, values.data as Float32Array, indices.data as Int32Array, rows, cols, k);
@@ -724,7 +821,7 @@ export function topk(x: Tensor, k: number): { values: Tensor; indices: Tensor } 
 /** Index of the largest value along the last dim (ties: the lower index). */
 export function argmax(x: Tensor): Tensor {
   const { indices } = topk(x, 1);
-  return new Tensor(indices.data, x.shape.slice(0, -1));
+  return viewAs(indices, x.shape.slice(0, -1));
 }
 
 // ------------------------------------------------------------ optimizer primitives (in place, never recorded)
@@ -734,16 +831,26 @@ export function adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p
   for (const t of [grad, m, v]) {
     if (!sameShape(t.shape, param.shape)) throw new ShapeError(`adamw: ${param.name ?? 'parameter'} ${fmtShape(param.shape)} has a gradient or state of shape ${fmtShape(t.shape)}`);
   }
+  if (Dev.onDevice(param, grad, m, v)) return Dev.adamw(param, grad, m, v, p);
   kernels().adamw(param.f32('adamw'), grad.f32('adamw'), m.f32('adamw'), v.f32('adamw'), param.size, p);
 }
 
-/** Σ x² in double precision. */
+/** Σ x² in double precision (host tensors; a device tensor's stays on the device: sumSquaresTensor). */
 export function sumSquares(x: Tensor): number {
+  if (x.gpu) throw new ShapeError(`sumSquares: ${fmtShape(x.shape)} lives on the webgpu device and this returns a host number; use sumSquaresTensor(x) (a device scalar) and read it with await t.readItem()`);
   return kernels().sumSquares(x.f32('sumSquares'), x.size);
+}
+
+/** Σ x² as a scalar tensor on x's device (f32 on webgpu; the host value in double, rounded to f32). */
+export function sumSquaresTensor(x: Tensor): Tensor {
+  f32('sumSquares', x);
+  if (x.gpu) return Dev.sumSquares(x);
+  return new Tensor(new Float32Array([kernels().sumSquares(x.data as Float32Array, x.size)]), []);
 }
 
 /** x *= s in place. */
 export function scaleInPlace(x: Tensor, s: number): void {
+  if (x.gpu) return Dev.scaleInPlace(x, s);
   kernels().scale(x.f32('scaleInPlace'), x.size, s);
 }
 
@@ -757,6 +864,7 @@ export function writeRows(dst: Tensor, src: Tensor, starts: readonly number[]): 
   if (dst.rank < 2 || src.rank !== dst.rank || src.shape[0] !== dst.shape[0] || !sameShape(src.shape.slice(2), dst.shape.slice(2)) || starts.length !== dst.shape[0]) {
     throw new ShapeError(`writeRows: src ${fmtShape(src.shape)} does not fit dst ${fmtShape(dst.shape)} with ${starts.length} start offsets`);
   }
+  if (Dev.onDevice(dst, src)) throw Dev.noDeviceKernel('writeRows (the KV cache append)');
   const [B, Tn] = src.shape, Tmax = dst.shape[1];
   const row = sizeOf(src.shape.slice(2));
   for (let b = 0; b < B; b++) {
@@ -778,6 +886,7 @@ export function scatterRows(src: Tensor, idx: Tensor, N: number): Tensor {
   f32('scatterRows', src);
   if (src.rank !== 2 || idx.size !== src.shape[0]) throw new ShapeError(`scatterRows: src ${fmtShape(src.shape)} needs one index per row, got ${idx.size}`);
   const C = src.shape[1];
+  if (Dev.onDevice(src, idx)) return finish('scatterRows', record('scatterRows', Dev.embeddingBackward([N, C], idx, src), [src], { ids: idx }), [src]);
   const out = newF32([N, C]);
   kernels().embeddingBackward(idx.i32('scatterRows'), src.data as Float32Array, out.data as Float32Array, idx.size, C);
   return finish('scatterRows', record('scatterRows', out, [src], { ids: idx }), [src]);

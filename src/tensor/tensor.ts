@@ -1,21 +1,31 @@
-// Tensor: a shape, a dtype and a contiguous row-major typed array (the data is
-// handed to native kernels without copies), plus the autograd fields. Methods
-// are thin aliases of the op functions in ops.ts; creation helpers live here.
-// Not here: op semantics (ops.ts), gradient rules (grad-rules.ts), the tape (autograd.ts).
+// Tensor: a shape, a dtype and a contiguous row-major storage, plus the autograd
+// fields. The storage is a host typed array (handed to native kernels without
+// copies) or, on the webgpu device, a GpuTensor (device.ts); reading a device
+// tensor's values synchronously (.data, .item(), .toArray()) throws naming the
+// async alternative (await t.read()). Methods are thin aliases of the op functions
+// in ops.ts; creation helpers live here.
+// Not here: op semantics (ops.ts), gradient rules (grad-rules.ts), the tape (autograd.ts),
+// device transfers (device.ts).
 
 import { allocData, type AnyData, type DType } from '../core/dtype.ts';
 import { R1tsError, ShapeError, fmtShape } from '../core/errors.ts';
 import type { Rng } from '../core/rng.ts';
 import { checkShape, sizeOf, type Shape } from '../core/shape.ts';
+import { GpuTensor } from '../backend/webgpu/tensor.ts';
 import type { GradNode } from './autograd.ts';
 import { backward as runBackward } from './autograd.ts';
 import * as ops from './ops.ts';
+import * as dev from './device.ts';
 
 export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
-  /** Contiguous row-major elements; length = product of shape. */
-  readonly data: AnyData;
+  /** Element count (product of shape). */
+  readonly size: number;
+  /** Host storage, or null when the tensor lives on the device (then `gpu` holds it). */
+  private host: AnyData | null;
+  /** Device storage (webgpu), or null for a host tensor. Set only through device.ts. */
+  gpu: GpuTensor | null = null;
   /** Leaf parameters set this; op outputs inherit it from their inputs while grad is enabled. */
   requiresGrad: boolean;
   /** Accumulated gradient of a leaf after backward() (intermediates do not keep theirs). */
@@ -25,19 +35,59 @@ export class Tensor {
   /** Optional name (parameters carry theirs; errors and state dicts use it). */
   name: string | undefined;
 
-  constructor(data: AnyData, shape: Shape, requiresGrad = false) {
+  /** data: a host array, or a GpuTensor (a device tensor; its shape may differ from `shape` when it is a view). */
+  constructor(data: AnyData | GpuTensor, shape: Shape, requiresGrad = false) {
     checkShape('tensor', shape);
-    if (data.length !== sizeOf(shape)) {
-      throw new ShapeError(`tensor: ${data.length} elements do not fill shape ${fmtShape(shape)} (needs ${sizeOf(shape)})`);
+    const n = sizeOf(shape);
+    if (data instanceof GpuTensor) {
+      if (data.size !== n) throw new ShapeError(`tensor: a device buffer of ${data.size} elements does not fill shape ${fmtShape(shape)} (needs ${n})`);
+      this.host = null;
+      this.gpu = data;
+      this.dtype = data.dtype === 'f32' ? 'f32' : 'i32';
+    } else {
+      if (data.length !== n) throw new ShapeError(`tensor: ${data.length} elements do not fill shape ${fmtShape(shape)} (needs ${n})`);
+      this.host = data;
+      this.dtype = data instanceof Float32Array ? 'f32' : 'i32';
     }
-    this.data = data;
+    this.size = n;
     this.shape = Object.freeze([...shape]);
-    this.dtype = data instanceof Float32Array ? 'f32' : 'i32';
     this.requiresGrad = requiresGrad;
   }
 
-  get size(): number {
-    return this.data.length;
+  /** Contiguous row-major elements of a host tensor; throws for a device tensor (use `await t.read()`). */
+  get data(): AnyData {
+    const d = this.host;
+    if (d === null) throw dev.syncReadError(this);
+    return d;
+  }
+
+  /** Where the storage lives. */
+  get device(): 'cpu' | 'webgpu' {
+    return this.host === null ? 'webgpu' : 'cpu';
+  }
+
+  /** device.ts only: replaces the storage (moving a tensor between host and device keeps its identity). */
+  setStorage(data: AnyData | GpuTensor): void {
+    const n = data instanceof GpuTensor ? data.size : data.length;
+    if (n !== this.size) throw new ShapeError(`tensor: new storage of ${n} elements for shape ${fmtShape(this.shape)}`);
+    if (data instanceof GpuTensor) {
+      this.host = null;
+      this.gpu = data;
+    } else {
+      this.host = data;
+      this.gpu = null;
+    }
+  }
+
+  /** The values, wherever they live (one readback for a device tensor). */
+  async read(): Promise<AnyData> {
+    return this.host ?? dev.readDevice(this);
+  }
+
+  /** The single value of a one-element tensor, wherever it lives. */
+  async readItem(): Promise<number> {
+    if (this.size !== 1) throw new ShapeError(`readItem: tensor of shape ${fmtShape(this.shape)} has ${this.size} elements, expected 1`);
+    return (await this.read())[0];
   }
   get rank(): number {
     return this.shape.length;
@@ -77,17 +127,22 @@ export class Tensor {
   /** Same data, cut from the graph. */
   detach(): Tensor {
     // A detached view may outlive backward(): its buffer must not be recycled.
-    if (this.data instanceof Float32Array) ops.pinF32Buffer(this.data.buffer);
-    return new Tensor(this.data, this.shape, false);
+    if (this.host === null) {
+      ops.pinF32Buffer(this.gpu!);
+      return new Tensor(this.gpu!, this.shape, false);
+    }
+    if (this.host instanceof Float32Array) ops.pinF32Buffer(this.host.buffer);
+    return new Tensor(this.host, this.shape, false);
   }
 
-  /** A copy of the data, cut from the graph. */
+  /** A copy of the data, cut from the graph (on the tensor's device). */
   clone(): Tensor {
-    return new Tensor(this.data.slice(), this.shape, false);
+    if (this.host === null) return dev.cloneDevice(this);
+    return new Tensor(this.host.slice(), this.shape, false);
   }
 
   toString(): string {
-    return `Tensor(${this.dtype} ${fmtShape(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    return `Tensor(${this.dtype} ${fmtShape(this.shape)}${this.host === null ? ', webgpu' : ''}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 
   // Method aliases of ops.ts (same semantics and errors).

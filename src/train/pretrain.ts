@@ -57,6 +57,8 @@ export const PretrainConfigSchema = z.object({
   seed: z.number().int().default(0),
   progress: z.boolean().default(true),
   peakFlops: z.number().positive().optional(),
+  /** Where training runs: 'cpu', or 'webgpu' (dense preset only; falls back to the CPU with a message when no adapter exists). */
+  device: z.enum(['cpu', 'webgpu']).default('cpu'),
 }).strict();
 
 export type PretrainConfig = z.input<typeof PretrainConfigSchema>;
@@ -116,7 +118,7 @@ export async function pretrain(config: PretrainConfig, hooks: PretrainHooks = {}
   const r = await trainLM({
     model, train, eval: evalB, tokenizer, steps: c.steps, lr: c.lr, minLrRatio: c.minLrRatio, warmupSteps: c.warmup, schedule: c.schedule,
     weightDecay: c.weightDecay, gradClip: c.gradClip, gradAccum: c.gradAccum, evalEvery: c.evalEvery, evalBatches: c.evalBatches,
-    checkpointEvery: c.checkpointEvery, outDir: c.out, resume: c.resume, seed: c.seed, progress: c.progress, peakFlops: c.peakFlops, label: 'pretrain', ...trainHooks,
+    checkpointEvery: c.checkpointEvery, outDir: c.out, resume: c.resume, seed: c.seed, progress: c.progress, peakFlops: c.peakFlops, device: c.device, label: 'pretrain', ...trainHooks,
   });
   return { ...r, tokenizer, params, trainTokens: splits.train.length, evalTokens: splits.eval.length };
 }

@@ -25,6 +25,15 @@
 // read 13–46 GFLOP/s (MFU over 100%), where the CPU-time FMA probe stays
 // within ~20%. The reference backend cannot measure a vector peak; there the
 // GEMM probe stands in.
+// device 'webgpu' (issue #12): the model's tensors and AdamW's moments move to the
+// WebGPU device after any resume; a step records forward, backward, clipping (the
+// norm and the rescale stay on the device) and AdamW, then reads the losses and the
+// norm back in one readback (one submit) and frees the step's buffers; so the
+// non-finite-loss check runs after that step's update (the run stops either way).
+// Evaluation reads one loss per batch; checkpoints move the tensors to the host and
+// back; at the end they stay on the host (the model is usable by the caller) and the
+// device is closed. No adapter: a message on stderr and the run continues on the
+// CPU backend. MFU is not reported on the device (its peak is not measured).
 // Not here: data (src/data), presets and tokenizers (pretrain.ts, sft.ts).
 
 import { existsSync, readdirSync } from 'node:fs';
@@ -38,8 +47,8 @@ import { saveHfModel } from '../io/hf.ts';
 import { isDeepseekV3 } from '../models/config.ts';
 import type { CausalLM } from '../models/model.ts';
 import { AdamW } from '../optim/adamw.ts';
-import { clipGradNorm, gradNorm } from '../optim/clip.ts';
-import { currentBackend, ids, matmul, noGrad, randn, type Tensor } from '../tensor/index.ts';
+import { clipGradNorm, clipGradNormTensor, gradNorm, gradNormTensor } from '../optim/clip.ts';
+import { closeDevice, currentBackend, endDeviceStep, hasDevice, ids, matmul, moveToDevice, moveToHost, noGrad, openDevice, randn, readValues, type Tensor } from '../tensor/index.ts';
 import { saveTokenizerFiles, type BpeTokenizer } from '../tokenizer/index.ts';
 import { balanceRouter, routerOf } from './expert-load.ts';
 import { Progress, type ProgressStream } from './progress.ts';
@@ -90,6 +99,8 @@ export const TrainConfigSchema = z.object({
   peakFlops: z.number().positive().optional(),
   /** Install SIGINT/SIGTERM handlers for the duration of the run. */
   handleSignals: z.boolean().default(true),
+  /** Where the step runs: the CPU backend, or the WebGPU device (falls back to the CPU with a message when there is no adapter). */
+  device: z.enum(['cpu', 'webgpu']).default('cpu'),
 }).strict();
 
 export type TrainConfig = z.input<typeof TrainConfigSchema>;
@@ -208,30 +219,49 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
   } else if (!cfg.resume && existsSync(ckptRoot) && readdirSync(ckptRoot).some((d) => d.startsWith('step-'))) {
     throw new R1tsError(`${cfg.outDir} already holds checkpoints of a run: pass resume to continue it, or choose another output directory`);
   }
+  // The device: model tensors and optimizer moments move there (the same Tensor objects).
+  let onDevice = false;
+  const hadDevice = hasDevice();
+  const deviceTensors = [...new Set([...model.namedTensors().map(([, t]) => t), ...opt.stateTensors()])];
+  if (cfg.device === 'webgpu') {
+    if (router) throw new R1tsError(`${cfg.label}: the DeepSeek-V3 MoE model does not run on the webgpu device yet (its router reads expert loads on the host); use the dense preset or the CPU`);
+    try {
+      await openDevice();
+      onDevice = true;
+    } catch (e) {
+      process.stderr.write(`${cfg.label}: --device webgpu: ${(e as Error).message}; continuing on the CPU backend\n`);
+    }
+    if (onDevice) moveToDevice(deviceTensors);
+  }
+  const deviceOpened = onDevice;
   const log = new RunLog(cfg.outDir, { resumeStep: start });
   const evalStart = evalData?.position() ?? null;
-  const peak = cfg.peakFlops ?? measurePeakFlops();
+  const peak = cfg.peakFlops ?? (onDevice ? NaN : measurePeakFlops());
   const perTokenCache = new Map<number, number>();
   const perToken = (T: number) => perTokenCache.get(T) ?? (perTokenCache.set(T, flopsPerToken(model, T)), perTokenCache.get(T)!);
 
-  const evaluate = (): number => {
+  const evaluate = async (): Promise<number> => {
     model.eval();
     evalData!.seek(evalStart!);
     let s = 0;
-    noGrad(() => {
-      for (let i = 0; i < cfg.evalBatches; i++) {
-        const b = evalData!.next();
-        s += model.loss(ids(b.ids, [b.B, b.T]), ids(b.targets, [b.B, b.T])).main.item(); // ids, targets: [B, T]
-      }
-    });
+    for (let i = 0; i < cfg.evalBatches; i++) {
+      const b = evalData!.next();
+      const main = noGrad(() => model.loss(ids(b.ids, [b.B, b.T]), ids(b.targets, [b.B, b.T])).main); // ids, targets: [B, T]
+      if (onDevice) {
+        s += await main.readItem();
+        endDeviceStep();
+      } else s += main.item();
+    }
     model.train();
     return s / cfg.evalBatches;
   };
-  const save = (step: number): string => {
+  const save = async (step: number): Promise<string> => {
+    if (onDevice) await moveToHost(deviceTensors);
     checkpoint = saveCheckpoint(ckptRoot, {
       model, optimizer: opt, rng, step, dataPosition: { train: train.position() }, keep: cfg.keepCheckpoints,
       extra: { train: { ...cfg, outDir: undefined } },
     });
+    if (onDevice) moveToDevice(deviceTensors);
     return checkpoint;
   };
 
@@ -265,21 +295,40 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
       opt.lr = lrAt(step, { lr: cfg.lr, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps, schedule: cfg.schedule, minLrRatio: cfg.minLrRatio });
       opt.zeroGrad();
       let lossSum = 0, mainSum = 0, tokens = 0, flops = 0;
+      const deviceLosses: Tensor[] = [];
       for (let k = 0; k < cfg.gradAccum; k++) {
         const b = train.next();
         const x = ids(b.ids, [b.B, b.T]); // [B, T]
         const y = ids(b.targets, [b.B, b.T]); // [B, T]
         const { loss, main } = model.loss(x, y);
         (cfg.gradAccum > 1 ? loss.mul(1 / cfg.gradAccum) : loss).backward();
-        lossSum += loss.item();
-        mainSum += main.item();
+        if (onDevice) deviceLosses.push(loss, main);
+        else {
+          lossSum += loss.item();
+          mainSum += main.item();
+        }
         tokens += b.tokens;
         flops += perToken(b.T) * b.tokens;
       }
+      let norm: number;
+      if (onDevice) {
+        // One submit and one readback per step: the losses and the norm after AdamW is recorded.
+        const normT = cfg.gradClip > 0 ? clipGradNormTensor(params, cfg.gradClip) : gradNormTensor(params); // []
+        opt.step();
+        const vals = await readValues([...deviceLosses, normT]);
+        for (let i = 0; i < deviceLosses.length; i += 2) {
+          lossSum += vals[i][0];
+          mainSum += vals[i + 1][0];
+        }
+        norm = vals[vals.length - 1][0];
+        endDeviceStep();
+      }
       const loss = mainSum / cfg.gradAccum, total = lossSum / cfg.gradAccum;
       if (!Number.isFinite(total)) throw new R1tsError(`${cfg.label}: the loss is ${total} at step ${s}; lower the learning rate (now ${opt.lr}) or check the data`);
-      const norm = cfg.gradClip > 0 ? clipGradNorm(params, cfg.gradClip) : gradNorm(params);
-      opt.step();
+      if (!onDevice) {
+        norm = cfg.gradClip > 0 ? clipGradNorm(params, cfg.gradClip) : gradNorm(params);
+        opt.step();
+      }
       // the router-bias update and this step's expert load (expert_load_max/min, expert_load: expert-load.ts)
       const figures: Record<string, number | number[][]> = router ? { ...balanceRouter(router) } : {};
       const dt = (performance.now() - t0) / 1000;
@@ -287,23 +336,30 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
       secondsSpent += dt;
       step = s;
       losses.push(loss);
-      const rec: Record<string, number | number[][]> = { loss, lr: opt.lr, grad_norm: norm, tokens_per_s: tokens / dt, mfu: flops / dt / peak, tokens, step_s: dt };
+      const rec: Record<string, number | number[][]> = { loss, lr: opt.lr, grad_norm: norm!, tokens_per_s: tokens / dt, mfu: flops / dt / peak, tokens, step_s: dt };
+      if (onDevice) delete rec.mfu;
       if (total !== loss) rec.total_loss = total;
       Object.assign(rec, figures);
       if (evalData && ((cfg.evalEvery > 0 && step % cfg.evalEvery === 0) || step === cfg.steps)) {
-        evalLoss = evaluate();
+        evalLoss = await evaluate();
         rec.eval_loss = evalLoss;
       }
       const line = log.metrics(step, rec);
-      if ((cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0) || step === cfg.steps) save(step);
+      if ((cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0) || step === cfg.steps) await save(step);
       progress?.update(step, { loss, lr: opt.lr, 'tok/s': Math.round(tokens / dt), ...(evalLoss !== null ? { eval: evalLoss } : {}) });
       onStep?.(line);
       // Let signal handlers and aborts run between steps.
       await new Promise<void>((r) => setImmediate(r));
     }
-    if (stopped && step > start) save(step);
+    if (stopped && step > start) await save(step);
+    if (onDevice) await moveToHost(deviceTensors);
+    onDevice = false;
   } finally {
     progress?.done();
+    if (deviceOpened) {
+      if (hadDevice) endDeviceStep();
+      else closeDevice();
+    }
     if (cfg.handleSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -311,7 +367,7 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
   }
   let modelDir: string | null = null;
   if (!stopped) {
-    if (step === start && !checkpoint) save(step);
+    if (step === start && !checkpoint) await save(step);
     modelDir = join(cfg.outDir, 'model');
     saveHfModel(model, modelDir);
     if (tokenizer) saveTokenizerFiles(modelDir, tokenizer, chatTemplate);

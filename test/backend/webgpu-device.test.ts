@@ -1,7 +1,8 @@
 // The WebGPU device layer (src/backend/webgpu/device.ts): pipelines compile once per kernel
 // specialization, a batch of dispatches is one submit, released buffers are reused from the
 // pool only after the batch that used them was submitted, a released tensor cannot be used,
-// and a shader-level mistake surfaces as an R1tsError at the next read. Also the adapter report,
+// and a shader-level mistake surfaces as an R1tsError at the next read; a buffer retired
+// mid-batch is reused by later in-batch outputs only. Also the adapter report,
 // and that the device layer covers every kernel name of the contract.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,4 +62,37 @@ test('webgpu: a shader error surfaces as an R1tsError at the next read, then the
 test('webgpu: every kernel of the contract (src/backend/kernels.ts) has a device counterpart', () => {
   const missing = Object.keys(refKernels).filter((name) => typeof (WebGpuKernels.prototype as unknown as Record<string, unknown>)[name] !== 'function');
   assert.deepEqual(missing, []);
+});
+
+test('webgpu: a buffer retired mid-batch is reused by a later in-batch output (in recording order), never by an upload; clear() zeroes in order', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const ctx = k.ctx;
+  await ctx.sync();
+  const a = ctx.upload(new Float32Array([1, 2, 3])), b = ctx.alloc([3]);
+  k.unary('exp', a, b, 3); // b = exp(a)
+  const c = ctx.alloc([3]);
+  k.unary('neg', b, c, 3); // c = -exp(a): b's last reader
+  const bBuf = b.buffer;
+  ctx.retire(b);
+  assert.throws(() => k.unary('neg', b, c, 3), /used after release/);
+  const up = ctx.upload(new Float32Array([7, 7, 7]));
+  assert.notEqual(up.buffer, bBuf, 'an upload never gets a buffer retired in the open batch');
+  const reuses = ctx.stats.batchReuses;
+  const d = ctx.alloc([3], 'f32', true);
+  assert.equal(d.buffer, bBuf, 'the in-batch allocation reuses the retired buffer');
+  assert.equal(ctx.stats.batchReuses, reuses + 1);
+  k.unary('square', c, d, 3); // overwrites b's old buffer after c was computed from it
+  const z = ctx.alloc([3], 'f32', true);
+  k.unary('abs', up, z, 3);
+  ctx.clear(z); // recorded after the abs: z ends as zeros
+  const [cv, dv, uv, zv] = (await ctx.readMany([c, d, up, z])) as Float32Array[];
+  const e = [1, 2, 3].map((x) => -Math.exp(x));
+  e.forEach((x, i) => {
+    assert.ok(Math.abs(cv[i] - x) < 1e-4 * Math.abs(x));
+    assert.ok(Math.abs(dv[i] - x * x) < 1e-4 * x * x);
+  });
+  assert.deepEqual(Array.from(uv), [7, 7, 7]);
+  assert.deepEqual(Array.from(zv), [0, 0, 0]);
+  for (const x of [a, c, d, up, z]) ctx.release(x);
 });

@@ -2,8 +2,8 @@
 // npm package), owns the buffer pool, the pipeline cache and the one command
 // encoder that records a batch of kernel dispatches, and reads buffers back
 // asynchronously only when asked.
-// Not here: the kernels themselves (kernels.ts, WGSL in wgsl.ts) and any tie to
-// the tensor engine (see index.ts for the next step's design).
+// Not here: the kernels themselves (the other files of this folder) and the tie to
+// the tensor engine (src/tensor/device.ts, device-ops.ts; see index.ts).
 //
 // Adapter order: first a core-WebGPU adapter with Dawn's defaults (a real GPU through
 // Vulkan/Metal/D3D12); if there is none, Dawn's OpenGL ES backend at the WebGPU
@@ -130,6 +130,8 @@ export class GpuContext {
   readonly adapter: AdapterReport;
   private readonly pool = new Map<string, GPUBuffer[]>();
   private readonly pendingFree: [string, GPUBuffer][] = [];
+  /** Buffers retired during the current batch: reusable by in-batch allocations (kernel outputs), never by uploads. */
+  private readonly batchFree = new Map<string, GPUBuffer[]>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -140,7 +142,7 @@ export class GpuContext {
   private batchKeys: string[] = [];
   private gpuError: string | null = null;
   /** Counters for reports and tests. */
-  readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0 };
+  readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0, batchReuses: 0 };
 
   /** Held so that Dawn's instance lives as long as this context (see Found). */
   private readonly gpu: GPU;
@@ -191,8 +193,13 @@ export class GpuContext {
     }
   }
 
-  /** A pooled device buffer for `shape`; contents are undefined (kernels overwrite outputs). */
-  alloc(shape: readonly number[], dtype: GpuDtype = 'f32'): GpuTensor {
+  /**
+   * A pooled device buffer for `shape`; contents are undefined (kernels overwrite outputs).
+   * inBatch: may reuse a buffer retired in the current batch — only for buffers that the
+   * recorded commands write before reading (kernel outputs, clear()), never for upload/write,
+   * whose queue writes run before the batch's commands.
+   */
+  alloc(shape: readonly number[], dtype: GpuDtype = 'f32', inBatch = false): GpuTensor {
     this.checkLive();
     let size = 1;
     for (const d of shape) {
@@ -204,10 +211,13 @@ export class GpuContext {
       throw new R1tsError(`webgpu alloc: [${shape.join(', ')}] needs ${size * 4} bytes, over this device's storage binding limit of ${this.device.limits.maxStorageBufferBindingSize}`);
     }
     const key = `s${bytes}`;
-    const free = this.pool.get(key);
-    let buffer = free?.pop();
-    if (buffer) this.stats.poolHits++;
+    let buffer = inBatch ? this.batchFree.get(key)?.pop() : undefined;
+    if (buffer) this.stats.batchReuses++;
     else {
+      buffer = this.pool.get(key)?.pop();
+      if (buffer) this.stats.poolHits++;
+    }
+    if (!buffer) {
       buffer = this.device.createBuffer({ size: bytes, usage: storageUsage });
       this.stats.buffersCreated++;
     }
@@ -221,13 +231,39 @@ export class GpuContext {
     t.markReleased();
   }
 
-  /** A new device buffer holding `data` (shape defaults to [data.length]). */
+  /**
+   * t's last reader has been recorded: later commands of this batch may overwrite its buffer
+   * (in-batch allocations reuse it; commands run in recording order), and after the submit it
+   * returns to the pool. t must not be used again.
+   */
+  retire(t: GpuTensor): void {
+    t.assertLive('retire');
+    const key = `s${t.buffer.size}`;
+    let list = this.batchFree.get(key);
+    if (!list) this.batchFree.set(key, (list = []));
+    list.push(t.buffer);
+    t.markReleased();
+  }
+
+  /**
+   * A new device buffer holding `data` (shape defaults to [data.length]). No flush: a buffer fresh
+   * from the pool is read by no unsubmitted command (releases recycle only after a submit), and
+   * earlier submitted work runs before the queue write, so the write keeps program order.
+   */
   upload(data: Float32Array | Int32Array | Uint32Array, shape: readonly number[] = [data.length]): GpuTensor {
     const dtype: GpuDtype = data instanceof Float32Array ? 'f32' : data instanceof Int32Array ? 'i32' : 'u32';
     const t = this.alloc(shape, dtype);
     if (t.size !== data.length) throw new R1tsError(`webgpu upload: ${data.length} values do not fill shape [${shape.join(', ')}] (${t.size})`);
-    this.write(t, data);
+    if (data.length > 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return t;
+  }
+
+  /** Sets t to zeros inside the current batch (in program order with the recorded dispatches). */
+  clear(t: GpuTensor): void {
+    t.assertLive('clear');
+    if (t.size === 0) return;
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    this.openBatch().clearBuffer(t.buffer, 0, Math.ceil((t.size * 4) / 4) * 4);
   }
 
   /** Overwrites t with data. Submits the pending batch first: queue writes run before unsubmitted commands, so this keeps program order. */
@@ -322,6 +358,12 @@ export class GpuContext {
       list.push(buf);
     }
     this.pendingFree.length = 0;
+    for (const [key, bufs] of this.batchFree) {
+      let list = this.pool.get(key);
+      if (!list) this.pool.set(key, (list = []));
+      list.push(...bufs);
+    }
+    this.batchFree.clear();
   }
 
   /**

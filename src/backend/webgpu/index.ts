@@ -2,22 +2,23 @@
 // (device buffers) and records into the context's current batch; nothing is read back
 // until the caller awaits ctx.read(). Kernels match src/backend/kernels.ts entry for entry
 // (same argument meanings and layouts) and are tested against the ref backend.
-// Every kernel of the contract has a device counterpart here. Not yet here: f16 GEMM, and the
-// tie to the tensor engine. That tie is the next step, designed as follows:
+// Every kernel of the contract has a device counterpart here. Not yet here: f16 GEMM.
 //
-// NEXT STEP (tensor engine on the device). The host contract (Kernels: synchronous, host
-// Float32Arrays) stays for ref/native. A Tensor gains a storage that is either a host typed
-// array or a GpuTensor; src/tensor's op frontends, when the active device is webgpu, call
-// these device kernels on GpuTensors and allocate outputs from ctx.alloc (released through
-// the tape's free of dead intermediates, so the pool recycles them at the next flush). The
-// tape records dispatches exactly as today; nothing is read back during forward/backward/AdamW.
-// Reads happen only where a value must reach JS: `await tensor.data()` (loss logging, the
-// sampler's logits row, checkpoint save), each of which calls ctx.readMany once for all the
-// values it needs; a training step therefore costs one submit and one small readback (the
-// loss) — ctx.flush() at the step boundary. Index validation (ids, targets, positions) is
-// reported at that readback via the status word (RangeError), not at the op. The engine
-// selects the device with --device webgpu / R1TS_DEVICE=webgpu and falls back with the
-// R1tsError of GpuContext.open when no adapter exists.
+// THE TENSOR ENGINE ON THE DEVICE (landed): a src/tensor Tensor's storage is a host typed array
+// or a GpuTensor (src/tensor/device.ts: openDevice, toDevice/toHost, moveToDevice/moveToHost,
+// readValues). The op frontends in src/tensor/ops.ts validate as for the host, then, when an
+// input lives on the device, record these kernels (src/tensor/device-ops.ts) with outputs from
+// the step arena, which endDeviceStep() hands back to the pool; the gradient rules are
+// unchanged (saved rstd/lse stay on the device). Synchronous reads of a device tensor throw
+// naming `await t.read()`; an op with no device kernel throws naming itself. trainLM with
+// device 'webgpu' (`r1ts pretrain --device webgpu`, R1TS_DEVICE=webgpu) keeps the model and
+// AdamW's moments on the device: one submit and one readback (losses + grad norm) per step.
+//
+// Backward retires the device outputs the tape proves dead, and later outputs of the same step
+// reuse their buffers (GpuContext.retire); the rest return to the pool at endDeviceStep().
+//
+// NEXT STEP: the KV cache (writeRows) and generation on the device; the MoE model (its router reads expert loads on the host); `--device webgpu` for sft,
+// grpo and generate; f16 GEMM and tuning on a real GPU.
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
 import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';

@@ -1,0 +1,283 @@
+// The webgpu halves of the op frontends in ops.ts: when an input lives on the device,
+// ops.ts validates shapes exactly as for the host, then calls the function here, which
+// records the device kernel (src/backend/webgpu) into the context's current batch and
+// returns an unrecorded output whose storage comes from the step arena (device.ts).
+// Nothing here reads values back; host inputs (ids, positions, tables, scalars) are
+// uploaded. Saved values for backward (rstd, lse) stay on the device.
+// Not here: validation and autograd recording (ops.ts), transfers (device.ts).
+
+import type { AttentionParams, BinaryOp, GemmParams, ReduceOp, RopeParams, UnaryOp } from '../backend/kernels.ts';
+import { attention as kAttention, attentionBackward as kAttentionBackward } from '../backend/webgpu/attention.ts';
+import { adamw as kAdamw, binary as kBinary, copy as kCopy, scale as kScale, siluBackward as kSiluBackward, sumSquares as kSumSquares, swiglu as kSwiglu, swigluBackward as kSwigluBackward, unary as kUnary } from '../backend/webgpu/elementwise.ts';
+import { gemm as kGemm } from '../backend/webgpu/gemm.ts';
+import { embedding as kEmbedding, embeddingBackward as kEmbeddingBackward, rope as kRope } from '../backend/webgpu/nn.ts';
+import {
+  crossEntropy as kCrossEntropy, crossEntropyBackward as kCrossEntropyBackward, logSoftmax as kLogSoftmax, logSoftmaxBackward as kLogSoftmaxBackward,
+  reduce as kReduce, rmsnorm as kRmsnorm, rmsnormBackward as kRmsnormBackward, softmax as kSoftmax, softmaxBackward as kSoftmaxBackward, topk as kTopk,
+} from '../backend/webgpu/rows.ts';
+import type { GpuTensor } from '../backend/webgpu/tensor.ts';
+import { R1tsError } from '../core/errors.ts';
+import { allocStep, deviceContext, gpuOf, uploadStep, zerosStep } from './device.ts';
+import { noteBorn } from './ops.ts';
+import { Tensor } from './tensor.ts';
+
+/** True when any of the tensors lives on the device (then the op runs there). */
+export function onDevice(...ts: (Tensor | null | undefined)[]): boolean {
+  for (const t of ts) if (t && t.gpu !== null) return true;
+  return false;
+}
+
+/** The error of an op with no device kernel (never a silent host round-trip). */
+export function noDeviceKernel(op: string): R1tsError {
+  return new R1tsError(`${op}: no webgpu kernel for this op yet (an input lives on the webgpu device); move the tensors to the host first (await toHost(t))`);
+}
+
+const ctx = () => deviceContext();
+
+// Op outputs are born in the active activation scope (ops.ts ephemeralScope), so backward may retire them early.
+function out(shape: readonly number[], dtype: 'f32' | 'i32' = 'f32'): Tensor {
+  const g = allocStep(shape, dtype);
+  noteBorn(g);
+  return new Tensor(g, shape);
+}
+
+function zerosOut(shape: readonly number[]): Tensor {
+  const g = zerosStep(shape);
+  noteBorn(g);
+  return new Tensor(g, shape);
+}
+
+const g = gpuOf;
+
+export function unary(op: UnaryOp, x: Tensor): Tensor {
+  const o = out(x.shape);
+  kUnary(ctx(), op, g(x), o.gpu!, x.size);
+  return o;
+}
+
+export function binary(op: BinaryOp, a: Tensor, aStrides: readonly number[], b: Tensor, bStrides: readonly number[], shape: readonly number[]): Tensor {
+  const o = out(shape);
+  kBinary(ctx(), op, g(a), aStrides, g(b), bStrides, o.gpu!, shape);
+  return o;
+}
+
+/** One reduction step over the middle axis of [outer, r, inner] (f32). */
+export function reduce(op: ReduceOp, x: GpuTensor, outer: number, r: number, inner: number): GpuTensor {
+  const o = allocStep([outer * inner]);
+  kReduce(ctx(), op, x, o, outer, r, inner);
+  return o;
+}
+
+export function copyAll(x: Tensor): Tensor {
+  const o = out(x.shape, x.dtype);
+  ctx().copy(g(x), o.gpu!);
+  return o;
+}
+
+/** A strided copy into dst (f32 or i32). */
+export function copyInto(src: Tensor, srcOffset: number, srcStrides: readonly number[], dst: Tensor, dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
+  kCopy(ctx(), g(src), srcOffset, srcStrides, dst.gpu!, dstOffset, dstStrides, shape);
+}
+
+export function empty(shape: readonly number[], dtype: 'f32' | 'i32' = 'f32'): Tensor {
+  return out(shape, dtype);
+}
+
+export function zeros(shape: readonly number[]): Tensor {
+  return zerosOut(shape);
+}
+
+export function gemm(a: Tensor, b: Tensor, c: Tensor, p: Omit<GemmParams, 'bias'>, bias: Tensor | null): void {
+  kGemm(ctx(), g(a), g(b), c.gpu!, { ...p, bias: bias ? g(bias) : null });
+}
+
+export function softmax(kind: 'softmax' | 'logSoftmax', x: Tensor, rows: number, cols: number): Tensor {
+  const o = out(x.shape);
+  (kind === 'softmax' ? kSoftmax : kLogSoftmax)(ctx(), g(x), o.gpu!, rows, cols);
+  return o;
+}
+
+export function softmaxBackward(kind: 'softmax' | 'logSoftmax', y: Tensor, dy: Tensor, rows: number, cols: number): Tensor {
+  const o = out(y.shape);
+  (kind === 'softmax' ? kSoftmaxBackward : kLogSoftmaxBackward)(ctx(), g(y), g(dy), o.gpu!, rows, cols);
+  return o;
+}
+
+export function rmsnorm(x: Tensor, w: Tensor, rows: number, cols: number, eps: number): { out: Tensor; rstd: GpuTensor } {
+  const o = out(x.shape);
+  const rstd = allocStep([rows]);
+  kRmsnorm(ctx(), g(x), g(w), o.gpu!, rstd, rows, cols, eps);
+  return { out: o, rstd };
+}
+
+export function rmsnormBackward(x: Tensor, w: Tensor, rstd: GpuTensor | Float32Array, dy: Tensor, rows: number, cols: number): [Tensor, Tensor] {
+  const dx = out(x.shape), dw = out(w.shape);
+  const r = rstd instanceof Float32Array ? ctx().upload(rstd) : rstd;
+  kRmsnormBackward(ctx(), g(x), g(w), r, g(dy), dx.gpu!, dw.gpu!, rows, cols);
+  if (r !== rstd) ctx().release(r);
+  return [dx, dw];
+}
+
+export function rope(x: Tensor, cos: Tensor, sin: Tensor, pos: Tensor, p: RopeParams): Tensor {
+  const o = out(x.shape);
+  kRope(ctx(), g(x), o.gpu!, g(cos), g(sin), g(pos), p);
+  return o;
+}
+
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  const o = out(gate.shape);
+  kSwiglu(ctx(), g(gate), g(up), o.gpu!, gate.size);
+  return o;
+}
+
+export function swigluBackward(gate: Tensor, up: Tensor, dy: Tensor): [Tensor, Tensor] {
+  const dg = out(gate.shape), du = out(up.shape);
+  kSwigluBackward(ctx(), g(gate), g(up), g(dy), dg.gpu!, du.gpu!, gate.size);
+  return [dg, du];
+}
+
+export function siluBackward(x: Tensor, dy: Tensor): Tensor {
+  const o = out(x.shape);
+  kSiluBackward(ctx(), g(x), g(dy), o.gpu!, x.size);
+  return o;
+}
+
+export function embedding(table: Tensor, ids: Tensor, C: number): Tensor {
+  const o = out([...ids.shape, C]);
+  kEmbedding(ctx(), g(table), g(ids), o.gpu!, ids.size, C);
+  return o;
+}
+
+/** Scatter-add of rows of dy at ids into zeros of `shape` ([rows, C]). */
+export function embeddingBackward(shape: readonly number[], ids: Tensor, dy: Tensor): Tensor {
+  const o = zerosOut(shape);
+  kEmbeddingBackward(ctx(), g(ids), g(dy), o.gpu!, ids.size, shape[1]);
+  return o;
+}
+
+function gpuAttn(p: AttentionParams) {
+  const c = ctx();
+  return { ...p, qOffsets: p.qOffsets ? c.upload(p.qOffsets) : null, kvLens: p.kvLens ? c.upload(p.kvLens) : null };
+}
+
+function freeAttn(p: { qOffsets: GpuTensor | null; kvLens: GpuTensor | null }): void {
+  if (p.qOffsets) ctx().release(p.qOffsets);
+  if (p.kvLens) ctx().release(p.kvLens);
+}
+
+export function attention(q: Tensor, k: Tensor, v: Tensor, p: AttentionParams): { out: Tensor; lse: GpuTensor } {
+  const o = out([p.B, p.Tq, p.Hq, p.Dv]);
+  const lse = allocStep([p.B * p.Hq * p.Tq]);
+  const gp = gpuAttn(p);
+  kAttention(ctx(), g(q), g(k), g(v), o.gpu!, lse, gp);
+  freeAttn(gp);
+  return { out: o, lse };
+}
+
+export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: GpuTensor | Float32Array, dy: Tensor, p: AttentionParams): [Tensor, Tensor, Tensor] {
+  const dq = out(q.shape), dk = out(k.shape), dv = out(v.shape);
+  const c = ctx();
+  const l = lse instanceof Float32Array ? c.upload(lse) : lse;
+  const gp = gpuAttn(p);
+  kAttentionBackward(c, g(q), g(k), g(v), g(o), l, g(dy), dq.gpu!, dk.gpu!, dv.gpu!, gp);
+  freeAttn(gp);
+  if (l !== lse) c.release(l);
+  return [dq, dk, dv];
+}
+
+export function crossEntropy(logits: Tensor, targets: Tensor, rows: number, V: number, ignoreIndex: number): { loss: Tensor; lse: GpuTensor } {
+  const loss = out(targets.shape);
+  const lse = allocStep([rows]);
+  kCrossEntropy(ctx(), g(logits), g(targets), loss.gpu!, lse, rows, V, ignoreIndex);
+  return { loss, lse };
+}
+
+export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: GpuTensor | Float32Array, dy: Tensor, rows: number, V: number, ignoreIndex: number): Tensor {
+  const o = out(logits.shape);
+  const c = ctx();
+  const l = lse instanceof Float32Array ? c.upload(lse) : lse;
+  kCrossEntropyBackward(c, g(logits), g(targets), l, g(dy), o.gpu!, rows, V, ignoreIndex);
+  if (l !== lse) c.release(l);
+  return o;
+}
+
+/** Bytes of one chunk's [rows, V] logits in linearCrossEntropy (tests lower it to force several chunks). */
+let lceChunkBytes = 64 << 20;
+export function setLinearCrossEntropyChunkBytes(bytes: number): void {
+  lceChunkBytes = bytes;
+}
+
+/**
+ * crossEntropy(linear(x, w), targets) reduced to a scalar (× scale) on the device, in row chunks
+ * whose [rows, V] logits stay under lceChunkBytes (so a large vocabulary fits the device's
+ * binding limits; one chunk when it fits). dx, dw (for an upstream gradient of 1) are computed
+ * chunk by chunk when wanted, dw accumulated by the GEMM's beta, as on the host.
+ */
+export function linearCrossEntropy(x: Tensor, w: Tensor, targets: Tensor, N: number, V: number, C: number, ignoreIndex: number, scale: number, needX: boolean, needW: boolean): { loss: Tensor; dx: Tensor | null; dw: Tensor | null } {
+  const c = ctx();
+  const gx = g(x), gw = g(w), gt = g(targets);
+  const mm = { batch: 1, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null };
+  const R = Math.max(1, Math.min(N, Math.floor(lceChunkBytes / Math.max(4 * V, 1))));
+  const chunked = R < N;
+  const logits = allocStep([R, V]); // [R, V]
+  const rowsLoss = allocStep([N]), lse = allocStep([R]); // [N], [R]
+  const want = needX || needW;
+  const dl = want ? allocStep([R, V]) : null; // [R, V]
+  const up = want ? uploadStep(new Float32Array(R).fill(scale)) : null; // [R] the per-row upstream gradient
+  const dx = needX ? out(x.shape) : null; // [..., C]
+  const dw = needW ? out(w.shape) : null; // [V, C]
+  if (dw && N === 0) c.clear(dw.gpu!);
+  // One chunk's rows of x and targets (copies when chunked) and its dx rows.
+  const xc = chunked ? allocStep([R, C]) : gx; // [R, C]
+  const tc = chunked ? allocStep([R], 'i32') : gt; // [R]
+  const lc = chunked ? allocStep([R]) : rowsLoss; // [R]
+  const dxc = chunked && dx ? allocStep([R, C]) : dx?.gpu ?? null; // [R, C]
+  for (let r0 = 0; r0 < N; r0 += R) {
+    const rows = Math.min(R, N - r0);
+    if (chunked) {
+      kCopy(c, gx, r0 * C, [1], xc, 0, [1], [rows * C]);
+      kCopy(c, gt, r0, [1], tc, 0, [1], [rows]);
+    }
+    kGemm(c, xc, gw, logits, { ...mm, m: rows, n: V, k: C, transA: false, transB: true });
+    kCrossEntropy(c, logits, tc, lc, lse, rows, V, ignoreIndex);
+    if (chunked) kCopy(c, lc, 0, [1], rowsLoss, r0, [1], [rows]);
+    if (!want) continue;
+    kCrossEntropyBackward(c, logits, tc, lse, up!, dl!, rows, V, ignoreIndex);
+    if (dx) {
+      kGemm(c, dl!, gw, dxc!, { ...mm, m: rows, n: C, k: V, transA: false, transB: false });
+      if (chunked) kCopy(c, dxc!, 0, [1], dx.gpu!, r0 * C, [1], [rows * C]);
+    }
+    if (dw) kGemm(c, dl!, xc, dw.gpu!, { ...mm, m: V, n: C, k: rows, transA: true, transB: false, beta: r0 === 0 ? 0 : 1 });
+  }
+  const loss = out([]); // []
+  if (N === 0) c.clear(loss.gpu!);
+  else kReduce(c, 'sum', rowsLoss, loss.gpu!, 1, N, 1);
+  kScale(c, loss.gpu!, 1, scale);
+  return { loss, dx, dw };
+}
+
+export function topk(x: Tensor, rows: number, cols: number, k: number, shape: readonly number[]): { values: Tensor; indices: Tensor } {
+  const values = out(shape), indices = out(shape, 'i32');
+  kTopk(ctx(), g(x), values.gpu!, indices.gpu!, rows, cols, k);
+  return { values, indices };
+}
+
+export function adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }): void {
+  for (const [k, t] of [['parameter', param], ['m', m], ['v', v]] as const) {
+    if (!t.gpu) throw new R1tsError(`adamw: the ${k} of ${param.name ?? 'a parameter'} is on the host while others are on the webgpu device; move the model and the optimizer state together`);
+  }
+  kAdamw(ctx(), param.gpu!, g(grad), m.gpu!, v.gpu!, param.size, p);
+}
+
+/** Σ x² into a device scalar [] (f32). */
+export function sumSquares(x: Tensor): Tensor {
+  const o = out([]);
+  if (x.size === 0) ctx().clear(o.gpu!);
+  else kSumSquares(ctx(), g(x), x.size, o.gpu!);
+  return o;
+}
+
+export function scaleInPlace(x: Tensor, s: number): void {
+  if (!x.gpu) throw noDeviceKernel('scaleInPlace (host tensor with a device context)');
+  kScale(ctx(), x.gpu, x.size, s);
+}

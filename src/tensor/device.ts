@@ -1,0 +1,203 @@
+// The webgpu device of the tensor engine: the active GpuContext, transfers between
+// host and device (toDevice / toHost, and in-place moves that keep a tensor's identity,
+// for model parameters and optimizer state), async reads, and the step arena.
+// Memory: every buffer an op allocates on the device goes into the step arena and is
+// handed back to the context's pool by endDeviceStep() (the trainer calls it after the
+// optimizer step and the loss readback); tensors made by toDevice/moveToDevice/deviceZeros
+// are persistent and freed by moveToHost or releaseDevice. A device tensor kept across a
+// step boundary must be made persistent with keepOnDevice() first; using one that was
+// released throws ("used after release"). Within a step, backward retires op outputs the tape
+// proves dead (autograd.ts, the activation scopes of ops.ts), and later outputs of the same
+// step reuse their buffers (GpuContext.retire: commands run in recording order).
+// Host tensors given to a device op (ids, positions, rope tables, scalars) are uploaded
+// once per Tensor object per step (an upload, never a readback); mutating such a host
+// tensor in place during a step is not seen by the device.
+// Not here: the kernels (src/backend/webgpu), op semantics (ops.ts, device-ops.ts).
+
+import { GpuContext, type OpenOptions } from '../backend/webgpu/device.ts';
+import type { GpuDtype, GpuTensor } from '../backend/webgpu/tensor.ts';
+import type { AnyData } from '../core/dtype.ts';
+import { R1tsError, fmtShape } from '../core/errors.ts';
+import { Tensor } from './tensor.ts';
+
+let active: GpuContext | null = null;
+let owned = false;
+const arena = new Set<GpuTensor>();
+let uploads = new WeakMap<Tensor, GpuTensor>();
+
+/** Opens the webgpu device (GpuContext.open: throws R1tsError naming what to install when no adapter exists) and makes it active. */
+export async function openDevice(opts: OpenOptions = {}): Promise<GpuContext> {
+  if (active) return active;
+  active = await GpuContext.open(opts);
+  owned = true;
+  return active;
+}
+
+/** Makes an already open context the active device (tests share one), or clears it (null). */
+export function useDeviceContext(ctx: GpuContext | null): void {
+  endDeviceStep();
+  active = ctx;
+  owned = false;
+}
+
+/** Releases the step arena and, when openDevice() opened it, destroys the context. */
+export function closeDevice(): void {
+  if (!active) return;
+  endDeviceStep();
+  if (owned) active.destroy();
+  active = null;
+  owned = false;
+}
+
+/** The active context; throws naming the op when there is none. */
+export function deviceContext(op = 'webgpu'): GpuContext {
+  if (!active) throw new R1tsError(`${op}: a tensor lives on the webgpu device but no device is open (call openDevice() first)`);
+  return active;
+}
+
+export function hasDevice(): boolean {
+  return active !== null;
+}
+
+/** The error of a synchronous read of a device tensor. */
+export function syncReadError(t: Tensor): R1tsError {
+  return new R1tsError(`tensor ${t.name ?? ''}${fmtShape(t.shape)} lives on the webgpu device: its values cannot be read synchronously (.data, .item(), .toArray()); use await t.read() or await t.readItem() (or await toHost(t))`);
+}
+
+/** A step-scoped device buffer (an op output or temporary). */
+export function allocStep(shape: readonly number[], dtype: GpuDtype = 'f32'): GpuTensor {
+  const g = deviceContext().alloc(shape, dtype, true);
+  arena.add(g);
+  return g;
+}
+
+/** A step-scoped device buffer holding data. */
+export function uploadStep(data: Float32Array | Int32Array): GpuTensor {
+  const g = deviceContext().upload(data);
+  arena.add(g);
+  return g;
+}
+
+/** A step-scoped device buffer of zeros. */
+export function zerosStep(shape: readonly number[], dtype: GpuDtype = 'f32'): GpuTensor {
+  const g = allocStep(shape, dtype);
+  deviceContext().clear(g);
+  return g;
+}
+
+/** The device storage of t: its own, or (for a host tensor) an upload made once per step. */
+export function gpuOf(t: Tensor): GpuTensor {
+  if (t.gpu) return t.gpu;
+  let g = uploads.get(t);
+  if (!g) {
+    const d = t.data;
+    g = deviceContext().upload(d as Float32Array | Int32Array, [d.length]);
+    arena.add(g);
+    uploads.set(t, g);
+  }
+  return g;
+}
+
+/** autograd: a step-scoped buffer no recorded or later command reads: later outputs of this step may reuse it. */
+export function retireStep(g: GpuTensor): void {
+  if (!arena.delete(g)) return;
+  deviceContext().retire(g);
+}
+
+/** Hands every step-scoped buffer back to the pool (submitting any recorded work first). */
+export function endDeviceStep(): void {
+  if (active) {
+    for (const g of arena) active.release(g);
+    // Submits what is still recorded (nothing, after the step's readback) and recycles the buffers now, for the next step.
+    active.flush();
+  }
+  arena.clear();
+  uploads = new WeakMap();
+}
+
+/** Step-scoped buffers now held (tests, reports). */
+export function stepBuffers(): number {
+  return arena.size;
+}
+
+/** Makes t's device storage persistent (it survives endDeviceStep). */
+export function keepOnDevice(t: Tensor): Tensor {
+  if (t.gpu) arena.delete(t.gpu);
+  return t;
+}
+
+/** A new persistent device tensor with t's values (shape, dtype; not requiring grad). */
+export function toDevice(t: Tensor): Tensor {
+  if (t.gpu) return t;
+  const d = t.data;
+  return new Tensor(deviceContext('toDevice').upload(d as Float32Array | Int32Array, [d.length]), t.shape);
+}
+
+/** A new host tensor with t's values (one readback for a device tensor). */
+export async function toHost(t: Tensor): Promise<Tensor> {
+  if (!t.gpu) return t;
+  return new Tensor(await readDevice(t), t.shape);
+}
+
+/** Persistent device zeros of `shape` (optimizer state). */
+export function deviceZeros(shape: readonly number[]): Tensor {
+  const ctx = deviceContext('deviceZeros');
+  const g = ctx.alloc(shape, 'f32');
+  ctx.clear(g);
+  return new Tensor(g, shape);
+}
+
+/** Moves each host tensor's storage to the device in place (same Tensor objects; persistent buffers). */
+export function moveToDevice(ts: readonly Tensor[]): void {
+  const ctx = deviceContext('moveToDevice');
+  for (const t of ts) {
+    if (t.gpu) continue;
+    const d = t.data;
+    t.setStorage(ctx.upload(d as Float32Array | Int32Array, [d.length]));
+  }
+}
+
+/** Moves each device tensor's storage back to the host in place, with one readback for all, and frees the device buffers. */
+export async function moveToHost(ts: readonly Tensor[]): Promise<void> {
+  const dev = [...new Set(ts.filter((t) => t.gpu))];
+  if (dev.length === 0) return;
+  const ctx = deviceContext('moveToHost');
+  const vals = await readValues(dev);
+  dev.forEach((t, i) => {
+    const g = t.gpu!;
+    t.setStorage(vals[i]);
+    if (arena.has(g)) arena.delete(g);
+    ctx.release(g);
+  });
+}
+
+/** Frees the device storage of persistent tensors that are no longer used. */
+export function releaseDevice(ts: readonly Tensor[]): void {
+  for (const t of ts) {
+    if (!t.gpu || arena.has(t.gpu)) continue;
+    deviceContext().release(t.gpu);
+  }
+}
+
+/** The values of one device tensor. */
+export async function readDevice(t: Tensor): Promise<AnyData> {
+  const [v] = await readValues([t]);
+  return v;
+}
+
+/** The values of several tensors, with one device readback for all the device ones (host ones are returned as they are). */
+export async function readValues(ts: readonly Tensor[]): Promise<AnyData[]> {
+  const dev = ts.filter((t) => t.gpu);
+  const got = dev.length ? await deviceContext('read').readMany(dev.map((t) => t.gpu!)) : [];
+  const byT = new Map<Tensor, AnyData>();
+  dev.forEach((t, i) => byT.set(t, got[i] as AnyData));
+  return ts.map((t) => byT.get(t) ?? t.data);
+}
+
+/** A device copy of t (step-scoped). */
+export function cloneDevice(t: Tensor): Tensor {
+  const ctx = deviceContext('clone');
+  const g = allocStep(t.shape, t.gpu!.dtype);
+  ctx.copy(t.gpu!, g);
+  return new Tensor(g, t.shape);
+}

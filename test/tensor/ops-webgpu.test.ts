@@ -1,0 +1,157 @@
+// The tensor engine on the webgpu device: each op's forward value and input gradients on
+// device tensors against the same graph on host tensors (the CPU backend), on awkward sizes;
+// synchronous reads of device tensors throw naming the async alternative; an op without a
+// device kernel throws naming itself. Tolerance: the device kernels accumulate in f32 where
+// the host accumulates in f32 or double, in another order: 2e-4 relative + 2e-5 absolute
+// on values and gradients of O(1) (sums over at most a few hundred terms).
+// Skips without an adapter (fails under CI=true), like the other webgpu tests.
+import { after, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import * as T from '../../src/tensor/index.ts';
+import { endDeviceStep, moveToDevice, readValues, stepBuffers, toDevice, toHost, useDeviceContext } from '../../src/tensor/device.ts';
+import { setLinearCrossEntropyChunkBytes } from '../../src/tensor/device-ops.ts';
+import { assertClose, randF32, randI32, rng } from '../helpers.ts';
+import { gpuOrSkip } from '../backend/webgpu-setup.ts';
+import type { Tensor } from '../../src/tensor/index.ts';
+
+after(() => useDeviceContext(null));
+
+async function device(t: TestContext): Promise<boolean> {
+  const k = await gpuOrSkip(t);
+  if (!k) return false;
+  useDeviceContext(k.ctx);
+  return true;
+}
+
+interface Case {
+  name: string;
+  /** Shapes of the f32 inputs (all require grad); the graph builds from them (plus fixed host extras). */
+  inputs: number[][];
+  fn: (xs: Tensor[]) => Tensor;
+  scale?: number;
+}
+
+/** Runs fn on host and device copies of the same inputs; compares the output and every gradient. */
+async function check(c: Case, seed: number): Promise<void> {
+  const r = rng(seed);
+  const init = c.inputs.map((shape) => randF32(r, shape.reduce((a, b) => a * b, 1), c.scale ?? 1));
+  const run = async (onDevice: boolean) => {
+    const xs = c.inputs.map((shape, i) => {
+      const t = T.tensor(init[i].slice(), shape);
+      if (onDevice) moveToDevice([t]);
+      return T.parameter(t);
+    });
+    const y = c.fn(xs);
+    const w = T.tensor(randF32(rng(seed + 1), y.size), [...y.shape]); // fixed random cotangent
+    const loss = T.sum(T.mul(y, onDevice ? toDevice(w) : w));
+    if (y.requiresGrad) loss.backward();
+    const grads = xs.filter((x) => x.requiresGrad).map((x) => x.grad!);
+    const vals = await readValues([y, ...grads]);
+    if (onDevice) endDeviceStep();
+    return vals.map((v) => Float32Array.from(v));
+  };
+  const host = await run(false);
+  const dev = await run(true);
+  assert.equal(dev.length, host.length);
+  host.forEach((h, i) => assertClose(dev[i], h, { rtol: 2e-4, atol: 2e-5, label: `${c.name}: ${i === 0 ? 'output' : `gradient ${i}`}` }));
+}
+
+const ids = (n: number, hi: number, seed: number) => T.ids(randI32(rng(seed), n, hi));
+
+const cases: Case[] = [
+  { name: 'unary + binary broadcast', inputs: [[3, 7], [7], [3, 1]], fn: ([a, b, c]) => T.add(T.mul(T.tanh(a), b), T.div(T.exp(c), T.add(T.square(b), 1))) },
+  { name: 'sub/neg/sigmoid/silu/gelu', inputs: [[33], [33]], fn: ([a, b]) => T.sub(T.gelu(a), T.neg(T.mul(T.sigmoid(b), T.silu(a)))) },
+  { name: 'sum/mean/max over axes', inputs: [[4, 5, 3]], fn: ([a]) => T.add(T.add(T.sum(a, [0, 2]), T.mean(a, 1).sum([0]).sum()), T.max(a, [0, 2])) },
+  { name: 'matmul batched transA/transB', inputs: [[2, 5, 3], [2, 7, 5]], fn: ([a, b]) => T.matmul(a, b, { transA: true, transB: true }) },
+  { name: 'matmul 3-D @ 2-D', inputs: [[2, 3, 17], [17, 9]], fn: ([a, b]) => T.matmul(a, b) },
+  { name: 'linear with bias', inputs: [[2, 3, 33], [17, 33], [17]], fn: ([x, w, b]) => T.linear(x, w, b) },
+  { name: 'rmsnorm', inputs: [[5, 33], [33]], fn: ([x, w]) => T.rmsnorm(x, w, 1e-5) },
+  { name: 'softmax / logSoftmax', inputs: [[3, 67]], fn: ([x]) => T.add(T.softmax(x), T.logSoftmax(x)) },
+  { name: 'swiglu', inputs: [[7, 19], [7, 19]], fn: ([g, u]) => T.swiglu(g, u) },
+  { name: 'permute / narrow / cat / broadcastTo', inputs: [[2, 3, 5], [2, 3, 2]], fn: ([a, b]) => T.cat([T.narrow(T.permute(a, [1, 0, 2]), 2, 1, 3), T.permute(b, [1, 0, 2])], 2).mul(T.broadcastTo(T.tensor([[[1.5]], [[2]], [[0.5]]]), [3, 1, 5])) },
+  {
+    name: 'rope (halves, partial rotary)', inputs: [[2, 3, 2, 8]],
+    fn: ([x]) => {
+      const cos = T.tensor(randF32(rng(9), 16 * 3), [16, 3]), sin = T.tensor(randF32(rng(10), 16 * 3), [16, 3]);
+      return T.rope(x, cos, sin, T.ids([0, 5, 2, 7, 1, 15]), { interleaved: false, rotaryDim: 6 });
+    },
+  },
+  { name: 'embedding', inputs: [[11, 9]], fn: ([t]) => T.embedding(t, T.ids([3, 0, 10, 3, 7, 3], [2, 3])) },
+  { name: 'attention (causal GQA, Tq < Tk)', inputs: [[2, 5, 4, 8], [2, 9, 2, 8], [2, 9, 2, 6]], fn: ([q, k, v]) => T.attention(q, k, v, { causal: true }) },
+  { name: 'attention (causal, square)', inputs: [[1, 70, 2, 16], [1, 70, 2, 16], [1, 70, 2, 16]], fn: ([q, k, v]) => T.attention(q, k, v, { causal: true, qOffset: 0 }), scale: 0.5 },
+  {
+    name: 'crossEntropy (mean, ignore index)', inputs: [[2, 6, 37]],
+    fn: ([l]) => { const t = T.ids(Array.from(randI32(rng(4), 12, 37)).map((v, i) => (i === 5 ? -100 : v)), [2, 6]); return T.crossEntropy(l, t); },
+  },
+  {
+    name: 'linearCrossEntropy', inputs: [[2, 7, 12], [29, 12]],
+    fn: ([x, w]) => { const t = T.ids(Array.from(randI32(rng(5), 14, 29)).map((v, i) => (i === 3 ? -100 : v)), [2, 7]); return T.linearCrossEntropy(x, w, t); },
+  },
+  {
+    // 3 rows per chunk (12 bytes × 29 · 3): 14 rows in 5 chunks, the last one short.
+    name: 'linearCrossEntropy in row chunks (sum)', inputs: [[2, 7, 12], [29, 12]],
+    fn: ([x, w]) => {
+      const t = T.ids(Array.from(randI32(rng(6), 14, 29)).map((v, i) => (i === 13 ? -100 : v)), [2, 7]);
+      setLinearCrossEntropyChunkBytes(4 * 29 * 3);
+      try {
+        return T.linearCrossEntropy(x, w, t, { reduction: 'sum' });
+      } finally {
+        setLinearCrossEntropyChunkBytes(64 << 20);
+      }
+    },
+  },
+];
+
+for (const [i, c] of cases.entries()) {
+  test(`webgpu ops: ${c.name} — value and gradients match the CPU backend`, async (t) => {
+    if (!(await device(t))) return;
+    await check(c, 100 + i);
+  });
+}
+
+test('webgpu ops: a device tensor refuses synchronous reads, naming await t.read(); transfers round-trip', async (t) => {
+  if (!(await device(t))) return;
+  const h = T.tensor([[1, 2, 3], [4, 5, 6]]);
+  const d = toDevice(h);
+  assert.equal(d.device, 'webgpu');
+  assert.throws(() => d.data, /lives on the webgpu device.*await t\.read\(\)/);
+  assert.throws(() => T.sum(d).item(), /cannot be read synchronously/);
+  assert.throws(() => d.toArray(), /await t\.read\(\)/);
+  assert.throws(() => T.sumSquares(d), /sumSquaresTensor/);
+  assert.deepEqual(Array.from((await toHost(T.mul(d, 2))).data), [2, 4, 6, 8, 10, 12]);
+  assert.equal(await T.sumSquaresTensor(d).readItem(), 91);
+  // The host tensor is untouched, and moving back keeps the tensor's identity.
+  const p = T.tensor([1, 2]);
+  moveToDevice([p]);
+  assert.throws(() => p.data, /webgpu/);
+  const { moveToHost } = await import('../../src/tensor/device.ts');
+  await moveToHost([p]);
+  assert.deepEqual(Array.from(p.data), [1, 2]);
+  endDeviceStep();
+  assert.equal(stepBuffers(), 0);
+});
+
+test('webgpu ops: an op without a device kernel throws an R1tsError naming the op and the device', async (t) => {
+  if (!(await device(t))) return;
+  const cache = toDevice(T.zeros([1, 4, 2]));
+  assert.throws(() => T.writeRows(cache, toDevice(T.ones([1, 1, 2])), [0]), (e: Error) => e.name === 'R1tsError' && /writeRows.*webgpu/.test(e.message));
+  endDeviceStep();
+});
+
+test('webgpu ops: AdamW and scaleInPlace on device tensors match the host', async (t) => {
+  if (!(await device(t))) return;
+  const r = rng(77);
+  const p0 = randF32(r, 37), g0 = randF32(r, 37);
+  const run = async (dev: boolean) => {
+    const p = T.tensor(p0.slice()), g = T.tensor(g0.slice()), m = T.zeros([37]), v = T.zeros([37]);
+    if (dev) moveToDevice([p, g, m, v]);
+    for (let s = 1; s <= 3; s++) {
+      T.adamwUpdate(p, g, m, v, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: s });
+      T.scaleInPlace(g, 0.5);
+    }
+    return (await readValues([p, m, v])).map((x) => Float32Array.from(x));
+  };
+  const h = await run(false), d = await run(true);
+  h.forEach((x, i) => assertClose(d[i], x, { rtol: 1e-5, atol: 1e-6, label: ['param', 'm', 'v'][i] }));
+  endDeviceStep();
+});
