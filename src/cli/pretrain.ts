@@ -4,7 +4,7 @@
 
 import { pretrain } from '../train/pretrain.ts';
 import { DASHBOARD_FLAG_HELP, openRunDashboard, takeDashboardFlag } from './dashboard.ts';
-import { COMMON_TRAIN_FLAGS, COMMON_TRAIN_HELP, parseTrainFlags, type FlagSpec } from './train-flags.ts';
+import { COMMON_TRAIN_FLAGS, COMMON_TRAIN_HELP, DEVICE_FLAG, DEVICE_HELP, parseTrainFlags, settleDevice, type FlagSpec } from './train-flags.ts';
 
 export const PRETRAIN_HELP = `usage: r1ts pretrain [--data FILE.txt|FILE.jsonl] [--tokenizer tokenizer.json | --vocab N] [options]
 
@@ -21,15 +21,13 @@ options:
   --vocab N               BPE vocabulary when training one (1024)
   --depth N               preset size knob: layers (2)
   --arch dense|moe        model family (dense)
-  --device cpu|webgpu     where the step runs (default: R1TS_DEVICE, else cpu); webgpu
-                          runs the dense preset on the GPU (WebGPU via Dawn), falling
-                          back to the CPU with a message when there is no adapter
+${DEVICE_HELP}
 ${COMMON_TRAIN_HELP}
 ${DASHBOARD_FLAG_HELP}
 defaults: --seq 128 --batch 16 --steps 500 --lr 3e-3 --warmup 20 --schedule cosine
 --held-out 0.05 --eval-every 50 --checkpoint-every 100 --out runs/pretrain`;
 
-const FLAGS: FlagSpec = { ...COMMON_TRAIN_FLAGS, vocab: { type: 'string', number: true }, depth: { type: 'string', number: true }, arch: { type: 'string' }, device: { type: 'string' } };
+const FLAGS: FlagSpec = { ...COMMON_TRAIN_FLAGS, vocab: { type: 'string', number: true }, depth: { type: 'string', number: true }, arch: { type: 'string' }, ...DEVICE_FLAG };
 
 export async function pretrainCommand(args: string[]): Promise<number> {
   let parsed;
@@ -42,11 +40,8 @@ export async function pretrainCommand(args: string[]): Promise<number> {
     return 2;
   }
   if (parsed.help) return console.log(PRETRAIN_HELP), 0;
-  if (parsed.config.device === undefined && process.env.R1TS_DEVICE) parsed.config.device = process.env.R1TS_DEVICE;
-  if (parsed.config.device !== undefined && parsed.config.device !== 'cpu' && parsed.config.device !== 'webgpu') {
-    console.error(`r1ts pretrain: --device ${parsed.config.device} (or R1TS_DEVICE): expected cpu or webgpu`);
-    return 2;
-  }
+  const badDevice = settleDevice('pretrain', parsed.config);
+  if (badDevice) return console.error(badDevice), 2;
   const closeDashboard = dashboard === null ? null : await openRunDashboard(dashboard, String(parsed.config.out ?? 'runs/pretrain'));
   try {
     const r = await pretrain(parsed.config);

@@ -4,7 +4,7 @@
 
 import { sft } from '../train/sft.ts';
 import { DASHBOARD_FLAG_HELP, openRunDashboard, takeDashboardFlag } from './dashboard.ts';
-import { COMMON_TRAIN_FLAGS, COMMON_TRAIN_HELP, parseTrainFlags, type FlagSpec } from './train-flags.ts';
+import { COMMON_TRAIN_FLAGS, COMMON_TRAIN_HELP, DEVICE_FLAG, DEVICE_HELP, parseTrainFlags, settleDevice, type FlagSpec } from './train-flags.ts';
 
 export const SFT_HELP = `usage: r1ts sft --model DIR [--data FILE.jsonl] [options]
 
@@ -18,12 +18,13 @@ options:
   --model DIR             model to fine-tune (required)
   --data FILE             conversations JSONL
   --tokenizer FILE        tokenizer.json (default: the model's)
+${DEVICE_HELP}
 ${COMMON_TRAIN_HELP}
 ${DASHBOARD_FLAG_HELP}
 defaults: --seq 128 --batch 8 --steps 100 --lr 1e-3 --warmup 10 --held-out 0.1
 --eval-every 25 --checkpoint-every 50 --out runs/sft`;
 
-const FLAGS: FlagSpec = { ...COMMON_TRAIN_FLAGS, model: { type: 'string' } };
+const FLAGS: FlagSpec = { ...COMMON_TRAIN_FLAGS, model: { type: 'string' }, ...DEVICE_FLAG };
 
 export async function sftCommand(args: string[]): Promise<number> {
   let parsed;
@@ -36,6 +37,8 @@ export async function sftCommand(args: string[]): Promise<number> {
     return 2;
   }
   if (parsed.help) return console.log(SFT_HELP), 0;
+  const badDevice = settleDevice('sft', parsed.config);
+  if (badDevice) return console.error(badDevice), 2;
   if (!parsed.config.model) {
     console.error(`r1ts sft: --model is required\n\n${SFT_HELP}`);
     return 2;

@@ -56,3 +56,21 @@ export function parseTrainFlags(args: string[], spec: FlagSpec): { config: Recor
   }
   return { config, help: Boolean(values.help) };
 }
+
+/** The --device flag of the training commands (pretrain, sft): its spec and help line. */
+export const DEVICE_FLAG: FlagSpec = { device: { type: 'string' } };
+export const DEVICE_HELP = `  --device cpu|webgpu     where the step runs (default: R1TS_DEVICE, else cpu); webgpu
+                          runs dense models on the GPU (WebGPU via Dawn), falling
+                          back to the CPU with a message when there is no adapter`;
+
+/**
+ * Settles config.device from --device or R1TS_DEVICE; returns an error line naming the bad
+ * value (the caller prints it and exits 2), or null.
+ */
+export function settleDevice(cmd: string, config: Record<string, unknown>): string | null {
+  if (config.device === undefined && process.env.R1TS_DEVICE) config.device = process.env.R1TS_DEVICE;
+  if (config.device !== undefined && config.device !== 'cpu' && config.device !== 'webgpu') {
+    return `r1ts ${cmd}: --device ${String(config.device)} (or R1TS_DEVICE): expected cpu or webgpu`;
+  }
+  return null;
+}

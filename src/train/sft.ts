@@ -47,6 +47,8 @@ export const SftConfigSchema = z.object({
   seed: z.number().int().default(0),
   progress: z.boolean().default(true),
   peakFlops: z.number().positive().optional(),
+  /** Where the step runs: the CPU backend, or the WebGPU device (trainer.ts; falls back to the CPU with a message when there is no adapter). */
+  device: z.enum(['cpu', 'webgpu']).default('cpu'),
 }).strict();
 
 export type SftConfig = z.input<typeof SftConfigSchema>;
@@ -89,7 +91,7 @@ export async function sft(config: SftConfig, hooks: PretrainHooks = {}): Promise
   const r = await trainLM({
     model, train, eval: evalB, tokenizer, chatTemplate: R1_CHAT_TEMPLATE, steps: c.steps, lr: c.lr, minLrRatio: c.minLrRatio, warmupSteps: c.warmup,
     schedule: c.schedule, weightDecay: c.weightDecay, gradClip: c.gradClip, gradAccum: c.gradAccum, evalEvery: c.evalEvery, evalBatches: c.evalBatches,
-    checkpointEvery: c.checkpointEvery, outDir: c.out, resume: c.resume, seed: c.seed, progress: c.progress, peakFlops: c.peakFlops, label: 'sft', ...trainHooks,
+    checkpointEvery: c.checkpointEvery, outDir: c.out, resume: c.resume, seed: c.seed, progress: c.progress, peakFlops: c.peakFlops, device: c.device, label: 'sft', ...trainHooks,
   });
   return { ...r, tokenizer, trainExamples: train.examples.length, evalExamples: evalConvs.length };
 }

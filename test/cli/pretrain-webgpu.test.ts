@@ -1,4 +1,4 @@
-// `r1ts pretrain --device webgpu` through the real entry point on tiny data (and R1TS_DEVICE),
+// `r1ts pretrain --device webgpu` and `r1ts sft --device webgpu` through the real entry point on tiny data (and R1TS_DEVICE),
 // and the other commands' refusal of --device webgpu. The run skips without an adapter
 // (fails under CI=true), like the other webgpu tests; the refusals need no adapter.
 import { test } from 'node:test';
@@ -32,6 +32,13 @@ test('r1ts pretrain --device webgpu trains a tiny dense model on the device and 
     assert.equal(m.length, 2);
     assert.ok(Number.isFinite(m[1].loss) && m[1].mfu === undefined, 'device metrics: a loss, no MFU');
     assert.equal(loadModel(join(out, 'model')).kind, 'huggingface');
+    // sft of that model on the device (the built-in synthetic conversations)
+    const sftOut = join(dir, 'sft');
+    const s = run(['sft', '--model', join(out, 'model'), '--seq', '32', '--batch', '2', '--steps', '2', '--eval-batches', '1', '--out', sftOut, '--no-progress', '--device', 'webgpu']);
+    assert.equal(s.status, 0, s.stderr);
+    assert.match(s.stderr, /r1ts sft: 2 steps, loss/);
+    assert.doesNotMatch(s.stderr, /continuing on the CPU/);
+    assert.ok((readJsonl(join(sftOut, 'metrics.jsonl')) as Record<string, number>[]).every((x) => Number.isFinite(x.loss)));
     // R1TS_DEVICE selects it too; a bad value is named.
     const bad = run(['pretrain', '--steps', '1', '--out', join(dir, 'x')], { R1TS_DEVICE: 'tpu' });
     assert.equal(bad.status, 2);
@@ -41,13 +48,16 @@ test('r1ts pretrain --device webgpu trains a tiny dense model on the device and 
   }
 });
 
-test('commands other than pretrain refuse --device webgpu, naming the command', () => {
+test('commands other than pretrain and sft refuse --device webgpu, naming the command', () => {
   const r = run(['generate', '--model', 'x', '--device', 'webgpu']);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /r1ts generate: --device webgpu is not supported by this command yet/);
-  const s = run(['sft', '--device=webgpu']);
+  const s = run(['eval', '--device=webgpu']);
   assert.equal(s.status, 2);
-  assert.match(s.stderr, /r1ts sft: --device webgpu is not supported/);
+  assert.match(s.stderr, /r1ts eval: --device webgpu is not supported/);
+  const bad = run(['sft', '--model', 'x', '--device', 'tpu']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /r1ts sft: --device tpu \(or R1TS_DEVICE\): expected cpu or webgpu/);
 });
 
 test('r1ts pretrain --device webgpu without an adapter says why and continues on the CPU', async (t) => {

@@ -17,7 +17,7 @@
 // Backward retires the device outputs the tape proves dead, and later outputs of the same step
 // reuse their buffers (GpuContext.retire); the rest return to the pool at endDeviceStep().
 //
-// NEXT STEP: the KV cache (writeRows) and generation on the device; the MoE model (its router reads expert loads on the host); `--device webgpu` for sft,
+// NEXT STEP: the KV cache (writeRows) and generation on the device; the MoE model (its router reads expert loads on the host); `--device webgpu` for
 // grpo and generate; f16 GEMM and tuning on a real GPU.
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
