@@ -5,3 +5,4 @@ export { Tensor, tensor, zeros, ones, full, randn, uniform, ids, parameter } fro
 export * from './ops.ts';
 export { noGrad, isGradEnabled } from './autograd.ts';
 export { availableBackends, useBackend, currentBackend, cpuLevels, setCpuLevel } from './backends.ts';
+export * from './fused.ts';

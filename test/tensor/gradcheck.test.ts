@@ -52,6 +52,7 @@ function ropeTables(maxPos: number, half: number): [T.Tensor, T.Tensor] {
 
 let r = new Rng(42);
 const [cosT, sinT] = ropeTables(16, 3);
+const [cos4, sin4] = ropeTables(8, 2);
 
 const cases: { [K in DiffOp]: Case[] } = {
   neg: [{ inputs: () => [rnd(r, [3, 4])], f: ([x]) => T.neg(x) }],
@@ -117,6 +118,13 @@ const cases: { [K in DiffOp]: Case[] } = {
     { inputs: () => [rnd(r, [2, 3, 5]), rnd(r, [7, 5])], f: ([x, w]) => T.linearCrossEntropy(x, w, T.ids([1, 6, -100, 0, 3, 3], [2, 3])) },
     { inputs: () => [rnd(r, [4, 5]), rnd(r, [7, 5])], f: ([x, w]) => T.linearCrossEntropy(x, w, T.ids([2, -100, 5, 6], [4]), { reduction: 'sum' }) },
   ],
+  // fused.ts: a dense pre-norm block (C 8, 2 query heads sharing 1 kv head of dim 4, MLP 6), B 2 × T 3.
+  fused: [{
+    inputs: () => [rnd(r, [2, 3, 8]), rnd(r, [8], 0.3, 1), rnd(r, [8, 8], 0.5), rnd(r, [4, 8], 0.5), rnd(r, [4, 8], 0.5), rnd(r, [8, 8], 0.5),
+      rnd(r, [8], 0.3, 1), rnd(r, [6, 8], 0.5), rnd(r, [8, 6], 0.5), rnd(r, [6, 8], 0.5)],
+    f: ([x, attnNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3]) => T.denseBlock(x, { attnNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3 },
+      { H: 2, Hkv: 1, D: 4, eps: 1e-6, cos: cos4, sin: sin4, pos: T.ids([0, 1, 2, 0, 1, 2]), rotaryDim: 4, interleaved: false }),
+  }],
 };
 
 function lossOf(c: Case, xs: T.Tensor[], R: T.Tensor): number {

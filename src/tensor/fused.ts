@@ -1,0 +1,219 @@
+// Fused training ops: one autograd node for a whole pre-norm decoder block (and for
+// the routed experts of an MoE layer), with a hand-written backward that calls the
+// kernels directly on flat buffers. Against the same computation as separate ops it
+// saves the per-op JavaScript, the gradient clones and adds the tape makes at every
+// residual connection, the layout copies, and the allocation of every intermediate:
+// buffers come from and go back to the op-output pool (ops.ts allocF32/releaseF32),
+// weight gradients that sum several products accumulate inside the GEMM (beta = 1),
+// RoPE and its inverse run in place.
+// What it is not: a general graph fuser, or a path for inference with a KV cache or
+// packed rows (the modules keep their op-by-op forward for those). The fused forward
+// keeps its intermediates privately and hands them back to the pool in its backward,
+// so a fused node supports one backward (retainGraph through it throws); the models use
+// it only in loss(), whose intermediates never outlive backward (ephemeralScope).
+// Each op here is checked against the composition of the plain ops it replaces
+// (test/tensor/fused.test.ts) and by finite differences (test/tensor/gradcheck.test.ts).
+
+import type { GemmParams } from '../backend/kernels.ts';
+import { kernels } from '../backend/registry.ts';
+import { AutogradError, ShapeError, fmtShape } from '../core/errors.ts';
+import { isGradEnabled, record } from './autograd.ts';
+import { allocF32, releaseF32 } from './ops.ts';
+import { Tensor } from './tensor.ts';
+
+let fusedOn = process.env.R1TS_FUSED !== '0';
+
+/** Whether the models take the fused training path (default on; R1TS_FUSED=0 turns it off). For A/B runs and tests. */
+export function setFusedTraining(on: boolean): void {
+  fusedOn = on;
+}
+export function fusedTraining(): boolean {
+  return fusedOn;
+}
+
+const gp: GemmParams = { batch: 1, m: 0, n: 0, k: 0, transA: false, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null };
+
+/** c[m, n] (=|+=) op(a)·op(b) with one product; a, b, c are flat row-major. */
+function mm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, beta = 0): void {
+  gp.m = m; gp.n = n; gp.k = k; gp.transA = transA; gp.transB = transB; gp.beta = beta;
+  kernels().gemm(a, b, c, gp);
+}
+
+/** y [N, O] = x [N, I] · W[O, I]ᵀ (+ y when acc). */
+const linFwd = (x: Float32Array, w: Float32Array, y: Float32Array, N: number, I: number, O: number, acc = false) => mm(x, w, y, N, O, I, false, true, acc ? 1 : 0);
+/** dx [N, I] (=|+=) dy [N, O] · W [O, I]. */
+const linDx = (dy: Float32Array, w: Float32Array, dx: Float32Array, N: number, I: number, O: number, acc = false) => mm(dy, w, dx, N, I, O, false, false, acc ? 1 : 0);
+/** dW [O, I] = dyᵀ · x. */
+const linDw = (dy: Float32Array, x: Float32Array, dw: Float32Array, N: number, I: number, O: number) => mm(dy, x, dw, O, I, N, true, false, 0);
+
+const strides1 = [1];
+/** a += b over n elements. */
+function addTo(a: Float32Array, b: Float32Array, n: number): void {
+  kernels().binary('add', a, strides1, b, strides1, a, [n]);
+}
+
+function need(op: string, t: Tensor, shape: readonly number[], what: string): Float32Array {
+  if (t.dtype !== 'f32' || t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new ShapeError(`${op}: ${what} must be f32 ${fmtShape(shape)}, got ${t.dtype} ${fmtShape(t.shape)}`);
+  }
+  return t.data as Float32Array;
+}
+
+/** Pool buffers of one fused node, released together (and never twice). */
+class Buffers {
+  private list: Float32Array[] = [];
+  take(n: number, zero = false): Float32Array {
+    const a = allocF32(n, zero);
+    this.list.push(a);
+    return a;
+  }
+  releaseAll(): void {
+    for (const a of this.list) releaseF32(a);
+    this.list = [];
+  }
+}
+
+/** Whether a fused op should record a node (grad on and some input needs it). */
+function recording(inputs: readonly Tensor[]): boolean {
+  return isGradEnabled() && inputs.some((t) => t.requiresGrad);
+}
+
+function once(name: string): () => void {
+  let used = false;
+  return () => {
+    if (used) throw new AutogradError(`backward: the fused '${name}' node released its activations in the first backward(); retainGraph is not supported through fused training ops (setFusedTraining(false) runs the op-by-op graph)`);
+    used = true;
+  };
+}
+
+// ------------------------------------------------------------ dense pre-norm block
+
+export interface DenseBlockWeights {
+  attnNorm: Tensor; // [C]
+  wq: Tensor; // [H·D, C]
+  wk: Tensor; // [Hkv·D, C]
+  wv: Tensor; // [Hkv·D, C]
+  wo: Tensor; // [C, H·D]
+  ffnNorm: Tensor; // [C]
+  w1: Tensor; // [I, C] gate
+  w2: Tensor; // [C, I] down
+  w3: Tensor; // [I, C] up
+}
+
+export interface DenseBlockOptions {
+  H: number;
+  Hkv: number;
+  D: number;
+  eps: number;
+  /** RoPE tables [maxPos, rotaryDim/2], positions (i32, B·T), pair layout. */
+  cos: Tensor;
+  sin: Tensor;
+  pos: Tensor;
+  rotaryDim: number;
+  interleaved: boolean;
+}
+
+/**
+ * One Llama/Qwen2 pre-norm block without biases, causal over x [B, T, C]:
+ *   h = x + Wo·attn(rope(Wq·n1), rope(Wk·n1), Wv·n1),  n1 = rmsnorm(x, attnNorm)
+ *   out = h + W2·(silu(W1·n2) ⊙ W3·n2),                n2 = rmsnorm(h, ffnNorm)
+ * as one node. Same value as the op-by-op block up to float summation order (the
+ * residual adds run inside the output GEMMs).
+ */
+export function denseBlock(x: Tensor, w: DenseBlockWeights, o: DenseBlockOptions): Tensor {
+  const op = 'denseBlock';
+  if (x.rank !== 3) throw new ShapeError(`${op}: x must be [B, T, C], got ${fmtShape(x.shape)}`);
+  const [B, T, C] = x.shape;
+  const { H, Hkv, D, eps } = o;
+  const N = B * T, Cq = H * D, Ck = Hkv * D;
+  if (!(Hkv > 0 && H % Hkv === 0)) throw new ShapeError(`${op}: ${H} query heads are not a multiple of ${Hkv} key/value heads`);
+  const I = w.w1.shape[0];
+  const xd = need(op, x, [B, T, C], 'x');
+  const an = need(op, w.attnNorm, [C], 'attnNorm'), fnw = need(op, w.ffnNorm, [C], 'ffnNorm');
+  const wq = need(op, w.wq, [Cq, C], 'wq'), wk = need(op, w.wk, [Ck, C], 'wk'), wv = need(op, w.wv, [Ck, C], 'wv'), wo = need(op, w.wo, [C, Cq], 'wo');
+  const w1 = need(op, w.w1, [I, C], 'w1'), w2 = need(op, w.w2, [C, I], 'w2'), w3 = need(op, w.w3, [I, C], 'w3');
+  if (o.pos.dtype !== 'i32' || o.pos.size !== N) throw new ShapeError(`${op}: pos must be i32 with ${N} positions, got ${o.pos.dtype} ${fmtShape(o.pos.shape)}`);
+  const k = kernels();
+  const keep = new Buffers();
+  const pos = o.pos.data as Int32Array, cos = o.cos.data as Float32Array, sin = o.sin.data as Float32Array;
+  const ropeP = (heads: number, inverse: boolean) => ({ N, H: heads, D, rotaryDim: o.rotaryDim, interleaved: o.interleaved, inverse });
+  const attnP = { B, Tq: T, Tk: T, Hq: H, Hkv, D, Dv: D, scale: 1 / Math.sqrt(D), causal: true, qOffset: 0, qOffsets: null, kvLens: null };
+
+  const n1 = keep.take(N * C), rstd1 = new Float32Array(N); // n1 [N, C]
+  k.rmsnorm(xd, an, n1, rstd1, N, C, eps);
+  const q = keep.take(N * Cq), kk = keep.take(N * Ck), v = keep.take(N * Ck); // [N, H·D], [N, Hkv·D] ×2
+  linFwd(n1, wq, q, N, C, Cq);
+  linFwd(n1, wk, kk, N, C, Ck);
+  linFwd(n1, wv, v, N, C, Ck);
+  k.rope(q, q, cos, sin, pos, ropeP(H, false));
+  k.rope(kk, kk, cos, sin, pos, ropeP(Hkv, false));
+  const att = keep.take(N * Cq), lse = new Float32Array(B * H * T); // att [B, T, H, D]
+  k.attention(q, kk, v, att, lse, attnP);
+  const h = keep.take(N * C); // [N, C]
+  h.set(xd);
+  linFwd(att, wo, h, N, Cq, C, true);
+  const n2 = keep.take(N * C), rstd2 = new Float32Array(N); // [N, C]
+  k.rmsnorm(h, fnw, n2, rstd2, N, C, eps);
+  const a = keep.take(N * I), b = keep.take(N * I), s = keep.take(N * I); // [N, I] ×3
+  linFwd(n2, w1, a, N, C, I);
+  linFwd(n2, w3, b, N, C, I);
+  k.swiglu(a, b, s, N * I);
+  const outD = allocF32(N * C, false); // [B, T, C]
+  outD.set(h);
+  linFwd(s, w2, outD, N, I, C, true);
+  const out = new Tensor(outD, [B, T, C]);
+
+  const inputs = [x, w.attnNorm, w.wq, w.wk, w.wv, w.wo, w.ffnNorm, w.w1, w.w2, w.w3];
+  if (!recording(inputs)) {
+    keep.releaseAll();
+    return out;
+  }
+  const first = once(op);
+  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
+    first();
+    const tmp = new Buffers();
+    const gd = g.data as Float32Array; // [N, C]
+    const grad = (t: Tensor, i: number) => (needs[i] ? new Tensor(allocF32(t.size, false), t.shape) : null);
+    const [dx, dAn, dWq, dWk, dWv, dWo, dFn, dW1, dW2, dW3] = inputs.map(grad);
+    // MLP branch: ds = g·W2; dW2 = gᵀ·s; (da, db) = swiglu'; dn2 = da·W1 + db·W3.
+    const ds = tmp.take(N * I);
+    linDx(gd, w2, ds, N, I, C);
+    if (dW2) linDw(gd, s, dW2.data as Float32Array, N, I, C);
+    const da = tmp.take(N * I), db = tmp.take(N * I);
+    k.swigluBackward(a, b, ds, da, db, N * I);
+    const dn2 = tmp.take(N * C);
+    linDx(da, w1, dn2, N, C, I);
+    linDx(db, w3, dn2, N, C, I, true);
+    if (dW1) linDw(da, n2, dW1.data as Float32Array, N, C, I);
+    if (dW3) linDw(db, n2, dW3.data as Float32Array, N, C, I);
+    // dh = g + rmsnorm'(dn2).
+    const dh = tmp.take(N * C), dwF = dFn ? (dFn.data as Float32Array) : tmp.take(C);
+    k.rmsnormBackward(h, fnw, rstd2, dn2, dh, dwF, N, C);
+    addTo(dh, gd, N * C);
+    // Attention branch: datt = dh·Wo; dWo = dhᵀ·att; dq, dk, dv; inverse RoPE in place.
+    const datt = tmp.take(N * Cq);
+    linDx(dh, wo, datt, N, Cq, C);
+    if (dWo) linDw(dh, att, dWo.data as Float32Array, N, Cq, C);
+    const dq = tmp.take(N * Cq), dk = tmp.take(N * Ck), dv = tmp.take(N * Ck); // overwritten by the kernel
+    k.attentionBackward(q, kk, v, att, lse, datt, dq, dk, dv, attnP);
+    k.rope(dq, dq, cos, sin, pos, ropeP(H, true));
+    k.rope(dk, dk, cos, sin, pos, ropeP(Hkv, true));
+    const dn1 = tmp.take(N * C);
+    linDx(dq, wq, dn1, N, C, Cq);
+    linDx(dk, wk, dn1, N, C, Ck, true);
+    linDx(dv, wv, dn1, N, C, Ck, true);
+    if (dWq) linDw(dq, n1, dWq.data as Float32Array, N, C, Cq);
+    if (dWk) linDw(dk, n1, dWk.data as Float32Array, N, C, Ck);
+    if (dWv) linDw(dv, n1, dWv.data as Float32Array, N, C, Ck);
+    // dx = dh + rmsnorm'(dn1).
+    const dxd = dx ? (dx.data as Float32Array) : tmp.take(N * C), dwA = dAn ? (dAn.data as Float32Array) : tmp.take(C);
+    if (dx || dAn) {
+      k.rmsnormBackward(xd, an, rstd1, dn1, dxd, dwA, N, C);
+      if (dx) addTo(dxd, dh, N * C);
+    }
+    tmp.releaseAll();
+    keep.releaseAll();
+    return [dx, dAn, dWq, dWk, dWv, dWo, dFn, dW1, dW2, dW3];
+  };
+  return record('fused', out, inputs, { name: op, backward });
+}

@@ -1,0 +1,91 @@
+// Fused training ops (src/tensor/fused.ts) against the op-by-op composition they
+// replace, on every backend: the dense block's output and every input gradient, and
+// whole-model training losses and parameter gradients with the fused path on and off.
+// The order of float operations differs (residual adds inside the GEMMs, gradient sums
+// accumulated with beta = 1), so values agree to a stated tolerance, not bit for bit.
+// Finite-difference checks of the fused ops live in gradcheck.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/core/rng.ts';
+import { Llama } from '../../src/models/llama.ts';
+import { stepContext } from '../../src/nn/kv-cache.ts';
+import * as T from '../../src/tensor/index.ts';
+import { assertClose, onEveryBackend } from '../helpers.ts';
+import { tinyLlama } from '../models/helpers.ts';
+
+/** Runs fn with the fused path on, then off; returns both results. */
+function both<R>(fn: () => R): [R, R] {
+  const was = T.fusedTraining();
+  try {
+    T.setFusedTraining(true);
+    const on = fn();
+    T.setFusedTraining(false);
+    return [on, fn()];
+  } finally {
+    T.setFusedTraining(was);
+  }
+}
+
+const llamaNoBias = (over: Record<string, unknown> = {}) => tinyLlama({ model_type: 'llama', ...over });
+
+onEveryBackend('denseBlock equals the op-by-op Llama block: output and every gradient (GQA, odd sizes)', () => {
+  const m = new Llama(llamaNoBias({ hidden_size: 24, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 36 }), new Rng(5));
+  const block = m.layers[0];
+  const r = new Rng(6);
+  const B = 2, Tn = 7, C = 24;
+  const x0 = T.randn([B, Tn, C], r);
+  const R = T.randn([B, Tn, C], r);
+  const ctx = stepContext(B, Tn, null);
+  const [fused, plain] = both(() => {
+    for (const p of block.parameters()) p.grad = null;
+    const x = T.parameter(x0.clone());
+    const y = block.trainForward(x, ctx, m.rope); // [B, T, C]
+    T.sum(T.mul(y, R)).backward();
+    return { y: Float32Array.from(y.data), dx: Float32Array.from(x.grad!.data), grads: block.parameters().map((p) => Float32Array.from(p.grad!.data)) };
+  });
+  assertClose(fused.y, plain.y, { rtol: 1e-5, atol: 1e-6, label: 'output' });
+  assertClose(fused.dx, plain.dx, { rtol: 1e-4, atol: 1e-5, label: 'dx' });
+  const names = block.namedParameters().map(([n]) => n);
+  fused.grads.forEach((g, i) => assertClose(g, plain.grads[i], { rtol: 1e-4, atol: 1e-5, label: `d${names[i]}` }));
+});
+
+onEveryBackend('Llama training loss and parameter gradients agree with the fused blocks on and off', () => {
+  const m = new Llama(llamaNoBias({ tie_word_embeddings: true }), new Rng(7));
+  const r = new Rng(8);
+  const ids = T.ids(Int32Array.from({ length: 3 * 9 }, () => r.int(41)), [3, 9]); // [B, T]
+  const tg = T.ids(Int32Array.from({ length: 3 * 9 }, (_, i) => (i % 5 === 0 ? -100 : r.int(41))), [3, 9]); // [B, T]
+  const [fused, plain] = both(() => {
+    for (const p of m.parameters()) p.grad = null;
+    const { loss } = m.loss(ids, tg);
+    loss.backward();
+    return { loss: loss.item(), grads: m.parameters().map((p) => Float32Array.from(p.grad!.data)) };
+  });
+  assert.ok(Math.abs(fused.loss - plain.loss) <= 1e-5 * Math.abs(plain.loss), `loss ${fused.loss} vs ${plain.loss}`);
+  const names = m.namedParameters().map(([n]) => n);
+  fused.grads.forEach((g, i) => assertClose(g, plain.grads[i], { rtol: 1e-3, atol: 1e-6, label: `d${names[i]}` }));
+});
+
+test('a fused block falls back to the op-by-op forward when it has biases (Qwen2)', () => {
+  const m = new Llama(tinyLlama(), new Rng(9)); // qwen2: q/k/v biases
+  const x = T.parameter(T.randn([1, 3, 32], new Rng(10)));
+  const y = m.layers[0].trainForward(x, stepContext(1, 3, null), m.rope);
+  assert.notEqual(y.node?.op, 'fused');
+});
+
+test('a second backward through a fused node throws instead of reading released buffers', () => {
+  const m = new Llama(llamaNoBias(), new Rng(11));
+  const x = T.parameter(T.randn([1, 4, 32], new Rng(12)));
+  const y = T.sum(m.layers[0].trainForward(x, stepContext(1, 4, null), m.rope));
+  y.backward(undefined, { retainGraph: true });
+  assert.throws(() => y.backward(), /retainGraph is not supported through fused/);
+});
+
+test('denseBlock names a wrong weight shape', () => {
+  const m = new Llama(llamaNoBias(), new Rng(13));
+  const b = m.layers[0];
+  const a = b.attn;
+  assert.throws(() => T.denseBlock(T.randn([1, 2, 32], new Rng(1)), {
+    attnNorm: b.attnNorm.weight, wq: a.wq.weight, wk: a.wk.weight, wv: a.wv.weight, wo: a.wk.weight,
+    ffnNorm: b.ffnNorm.weight, w1: b.ffn.w1.weight, w2: b.ffn.w2.weight, w3: b.ffn.w3.weight,
+  }, { H: 4, Hkv: 2, D: 8, eps: 1e-6, cos: m.rope.cos, sin: m.rope.sin, pos: T.ids([0, 1]), rotaryDim: 8, interleaved: false }), /denseBlock: wo must be f32 \[32, 32\], got f32 \[16, 32\]/);
+});
