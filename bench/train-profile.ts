@@ -6,7 +6,7 @@
 // process CPU time (getrusage around each call) is the main thread's; an experiment tool, not a benchmark with
 // an anchor (bench/train.ts and bench/models.ts are those).
 //
-//   npx tsx bench/train-profile.ts [--model reference|dense|moe] [--steps N] [--threads N] [--json]
+//   npx tsx bench/train-profile.ts [--model reference|dense|moe] [--steps N] [--threads N] [--ab] [--json]
 
 import { Rng } from '../src/core/rng.ts';
 import { buildModel } from '../src/io/hf.ts';
@@ -26,6 +26,8 @@ const modelName = opt('model', 'reference');
 const steps = Number(opt('steps', '6'));
 const threads = Number(opt('threads', '1'));
 const json = argv.includes('--json');
+// --ab: alternate steps with the fused training path on and off (same process), report CPU time per step of each.
+const ab = argv.includes('--ab');
 T.currentBackend().setThreads(threads);
 
 const configs: Record<string, { config: ModelConfig; batch: number; seq: number }> = {
@@ -75,8 +77,10 @@ const tg = T.ids(Int32Array.from({ length: run.batch * run.seq }, () => rng.int(
 const phase = { forward: 0, backward: 0, optim: 0 };
 const cpu: number[] = [];
 const wall: number[] = [];
+const abCpu: Record<string, number[]> = { fused: [], plain: [] };
 for (let s = 0; s < steps + 2; s++) {
   on = s >= 2;
+  if (ab) T.setFusedTraining(s % 2 === 0);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   optim.zeroGrad();
@@ -94,6 +98,7 @@ for (let s = 0; s < steps + 2; s++) {
     phase.backward += t2 - t1;
     phase.optim += t3 - t2;
     cpu.push((c1.user + c1.system - c0.user - c0.system) / 1000);
+    if (ab) abCpu[T.fusedTraining() ? 'fused' : 'plain'].push(cpu[cpu.length - 1]);
     wall.push(t3 - t0);
   }
 }
@@ -112,6 +117,7 @@ for (const r of rows) {
 const tokens = run.batch * run.seq;
 console.log(`${modelName}: ${(model.numParameters() / 1e6).toFixed(2)}M params, B×T ${run.batch}×${run.seq}, ${T.currentBackend().describe()}, ${steps} steps`);
 console.log(`step: wall mean ${wallMs.toFixed(1)} ms (min ${min(wall).toFixed(1)}), CPU median ${med(cpu).toFixed(1)} ms (min ${min(cpu).toFixed(1)}) → ${(tokens / (min(cpu) / 1000)).toFixed(0)} tok per CPU s`);
+if (ab) for (const [k, v] of Object.entries(abCpu)) console.log(`A/B ${k}: CPU ms/step min ${min(v).toFixed(1)} median ${med(v).toFixed(1)} (${v.map((x) => x.toFixed(0)).join(' ')})`);
 console.log(`phases (wall, per step): forward ${(phase.forward / steps).toFixed(1)}, backward ${(phase.backward / steps).toFixed(1)}, clip+adamw ${(phase.optim / steps).toFixed(1)} ms`);
 console.log(`in kernels (CPU) ${kernelMs.toFixed(1)} ms/step; outside kernels (JS, GC, allocation) ${(cpuMs - kernelMs).toFixed(1)} ms/step (CPU time, mean step ${cpuMs.toFixed(1)})`);
 console.log('\nby kernel kind (ms/step):');

@@ -5,7 +5,7 @@
 // residual connection, the layout copies, and the allocation of every intermediate:
 // buffers come from and go back to the op-output pool (ops.ts allocF32/releaseF32),
 // weight gradients that sum several products accumulate inside the GEMM (beta = 1),
-// RoPE and its inverse run in place.
+// RoPE and its inverse run in place, and private buffers are reused step after step.
 // What it is not: a general graph fuser, or a path for inference with a KV cache or
 // packed rows (the modules keep their op-by-op forward for those). The fused forward
 // keeps its intermediates privately and hands them back to the pool in its backward,
@@ -18,7 +18,7 @@ import type { GemmParams } from '../backend/kernels.ts';
 import { kernels } from '../backend/registry.ts';
 import { AutogradError, ShapeError, fmtShape } from '../core/errors.ts';
 import { isGradEnabled, record } from './autograd.ts';
-import { allocF32, releaseF32 } from './ops.ts';
+import { allocF32 } from './ops.ts';
 import { Tensor } from './tensor.ts';
 
 let fusedOn = process.env.R1TS_FUSED !== '0';
@@ -59,16 +59,54 @@ function need(op: string, t: Tensor, shape: readonly number[], what: string): Fl
   return t.data as Float32Array;
 }
 
-/** Pool buffers of one fused node, released together (and never twice). */
+// The fused ops' private buffers (saved activations, backward temporaries) never leave
+// this file, so they live in a pool of their own: a step's fused nodes take the same
+// sizes every step, and a model's activations (~60 MB per layer at d 256, batch 32 × 128)
+// would overflow the op-output pool's cap and fall back to fresh, page-faulting memory
+// and garbage collection. Capped at R1TS_FUSED_POOL_MB (default 1024); over the cap,
+// buffers of other sizes are dropped, oldest size first.
+const PRIVATE_CAP = Math.max(0, Number(process.env.R1TS_FUSED_POOL_MB ?? 1024)) * (1 << 20);
+const privatePool = new Map<number, Float32Array[]>();
+let privateBytes = 0;
+
+function takePrivate(n: number): Float32Array {
+  const a = privatePool.get(n)?.pop();
+  if (!a) return new Float32Array(n);
+  privateBytes -= a.byteLength;
+  return a;
+}
+
+function givePrivate(a: Float32Array): void {
+  if (a.byteLength > PRIVATE_CAP) return;
+  for (const [n, list] of privatePool) {
+    if (privateBytes + a.byteLength <= PRIVATE_CAP) break;
+    if (n === a.length) continue;
+    privateBytes -= list.length * n * 4;
+    privatePool.delete(n);
+  }
+  if (privateBytes + a.byteLength > PRIVATE_CAP) return;
+  const list = privatePool.get(a.length);
+  if (list) list.push(a);
+  else privatePool.set(a.length, [a]);
+  privateBytes += a.byteLength;
+}
+
+/** Bytes held by the fused ops' private pool (tests, benchmarks). */
+export function fusedPoolBytes(): number {
+  return privateBytes;
+}
+
+/** Private buffers of one fused node (stale contents unless zeroed), given back together and never twice. */
 class Buffers {
   private list: Float32Array[] = [];
   take(n: number, zero = false): Float32Array {
-    const a = allocF32(n, zero);
+    const a = takePrivate(n);
+    if (zero) a.fill(0);
     this.list.push(a);
     return a;
   }
   releaseAll(): void {
-    for (const a of this.list) releaseF32(a);
+    for (const a of this.list) givePrivate(a);
     this.list = [];
   }
 }
