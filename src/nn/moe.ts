@@ -14,7 +14,8 @@
 
 import type { Rng } from '../core/rng.ts';
 import {
-  Tensor, add, cat, div, gatherRows, ids, linear, mean, mul, narrow, noGrad, parameter, randn, reshape, scatterRows, sigmoid, softmax, sum, tensor, zeros,
+  Tensor, add, cat, div, fusedTraining, gatherRows, ids, linear, mean, moeExperts, mul, narrow, noGrad, parameter, randn, reshape, scatterRows, sigmoid, softmax, sum,
+  tensor, zeros,
 } from '../tensor/index.ts';
 import { MLP } from './layers.ts';
 import { Module } from './module.ts';
@@ -156,14 +157,20 @@ export class MoE extends Module {
     }
     if (routeScale !== 1) w = mul(w, routeScale);
 
-    const xs = gatherRows(x2, ids(tokenOf)); // [N·K, C]
-    const parts: Tensor[] = [];
-    for (let e = 0; e < E; e++) {
-      if (counts[e] === 0) continue;
-      parts.push(this.experts[e].forward(narrow(xs, 0, offsets[e], counts[e]))); // [n_e, C]
+    let y: Tensor; // [N, C]
+    if (this.training && fusedTraining()) {
+      // One fused node for gather → experts → weighting → scatter (src/tensor/fused.ts).
+      y = moeExperts(x2, w, tokenOf, counts, this.experts.map((m) => ({ w1: m.w1.weight, w2: m.w2.weight, w3: m.w3.weight })));
+    } else {
+      const xs = gatherRows(x2, ids(tokenOf)); // [N·K, C]
+      const parts: Tensor[] = [];
+      for (let e = 0; e < E; e++) {
+        if (counts[e] === 0) continue;
+        parts.push(this.experts[e].forward(narrow(xs, 0, offsets[e], counts[e]))); // [n_e, C]
+      }
+      const ys = parts.length === 1 ? parts[0] : cat(parts, 0); // [N·K, C]
+      y = scatterRows(mul(ys, w), ids(tokenOf), N);
     }
-    const ys = parts.length === 1 ? parts[0] : cat(parts, 0); // [N·K, C]
-    let y = scatterRows(mul(ys, w), ids(tokenOf), N); // [N, C]
     if (this.sharedExperts) y = add(y, this.sharedExperts.forward(x2));
 
     this.auxLoss = this.training && this.cfg.auxLossAlpha > 0 && x.rank === 3 ? this.balanceLoss(s, chosen, x.shape[0], x.shape[1]) : null;

@@ -255,3 +255,110 @@ export function denseBlock(x: Tensor, w: DenseBlockWeights, o: DenseBlockOptions
   };
   return record('fused', out, inputs, { name: op, backward });
 }
+
+// ------------------------------------------------------------ MoE routed experts
+
+export interface SwigluWeights {
+  w1: Tensor; // [I, C] gate
+  w2: Tensor; // [C, I] down
+  w3: Tensor; // [I, C] up
+}
+
+/**
+ * The routed experts of an MoE layer as one node: pairs p (token tokenOf[p], expert-sorted, counts[e]
+ * pairs for expert e) gather their token's row of x [N, C], run expert e's SwiGLU MLP as one GEMM per
+ * weight over the expert's rows, are scaled by their routing weight weights[p] ([N·K, 1]) and summed
+ * back onto their token: y [N, C] = Σ_p weights[p] · expert_e(p)(x[tokenOf[p]]).
+ * Same value as gatherRows → narrow per expert → MLP → cat → mul → scatterRows, without the per-expert
+ * copies and the full-size zero gradients the narrows produce in backward. Experts with no pairs get
+ * no gradient (null), as in the op-by-op graph.
+ */
+export function moeExperts(x: Tensor, weights: Tensor, tokenOf: Int32Array, counts: Int32Array, experts: readonly SwigluWeights[]): Tensor {
+  const op = 'moeExperts';
+  if (x.rank !== 2) throw new ShapeError(`${op}: x must be [N, C], got ${fmtShape(x.shape)}`);
+  const [N, C] = x.shape;
+  const P = tokenOf.length, E = experts.length;
+  const xd = need(op, x, [N, C], 'x'), wd = need(op, weights, [P, 1], 'weights');
+  if (counts.length !== E) throw new ShapeError(`${op}: ${counts.length} expert counts for ${E} experts`);
+  let total = 0;
+  for (let e = 0; e < E; e++) total += counts[e];
+  if (total !== P) throw new ShapeError(`${op}: expert counts sum to ${total}, expected one per pair (${P})`);
+  const I = E > 0 ? experts[0].w1.shape[0] : 0;
+  const w1 = experts.map((w, e) => need(op, w.w1, [I, C], `experts[${e}].w1`));
+  const w2 = experts.map((w, e) => need(op, w.w2, [C, I], `experts[${e}].w2`));
+  const w3 = experts.map((w, e) => need(op, w.w3, [I, C], `experts[${e}].w3`));
+  const offs = new Int32Array(E + 1);
+  for (let e = 0; e < E; e++) offs[e + 1] = offs[e] + counts[e];
+  const rows = (buf: Float32Array, e: number, width: number) => buf.subarray(offs[e] * width, offs[e + 1] * width);
+  const k = kernels();
+  const keep = new Buffers();
+  const xs = keep.take(P * C); // [P, C]
+  k.embedding(xd, tokenOf, xs, P, C);
+  const a = keep.take(P * I), b = keep.take(P * I), s = keep.take(P * I), ys = keep.take(P * C); // [P, I] ×3, [P, C]
+  for (let e = 0; e < E; e++) {
+    if (!counts[e]) continue;
+    linFwd(rows(xs, e, C), w1[e], rows(a, e, I), counts[e], C, I);
+    linFwd(rows(xs, e, C), w3[e], rows(b, e, I), counts[e], C, I);
+  }
+  k.swiglu(a, b, s, P * I);
+  for (let e = 0; e < E; e++) if (counts[e]) linFwd(rows(s, e, I), w2[e], rows(ys, e, C), counts[e], I, C);
+  const scaled = new Buffers();
+  const yw = scaled.take(P * C); // [P, C]
+  k.binary('mul', ys, [C, 1], wd, [1, 0], yw, [P, C]);
+  const outD = allocF32(N * C); // [N, C], zeroed: a scatter-add target
+  k.embeddingBackward(tokenOf, yw, outD, P, C);
+  scaled.releaseAll();
+  const out = new Tensor(outD, [N, C]);
+
+  const inputs = [x, weights, ...experts.map((w) => w.w1), ...experts.map((w) => w.w2), ...experts.map((w) => w.w3)];
+  if (!recording(inputs)) {
+    keep.releaseAll();
+    return out;
+  }
+  const first = once(op);
+  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
+    first();
+    const tmp = new Buffers();
+    const gs = tmp.take(P * C), prod = tmp.take(P * C); // [P, C] ×2
+    k.embedding(g.data as Float32Array, tokenOf, gs, P, C);
+    let dW: Tensor | null = null;
+    if (needs[1]) {
+      dW = new Tensor(allocF32(P, false), [P, 1]);
+      k.binary('mul', gs, [C, 1], ys, [C, 1], prod, [P, C]);
+      k.reduce('sum', prod, dW.data as Float32Array, P, C, 1);
+    }
+    const dys = prod; // [P, C]
+    k.binary('mul', gs, [C, 1], wd, [1, 0], dys, [P, C]);
+    const wGrad = (t: Tensor, i: number, e: number) => (needs[i] && counts[e] ? new Tensor(allocF32(t.size, false), t.shape) : null);
+    const dW1 = experts.map((w, e) => wGrad(w.w1, 2 + e, e));
+    const dW2 = experts.map((w, e) => wGrad(w.w2, 2 + E + e, e));
+    const dW3 = experts.map((w, e) => wGrad(w.w3, 2 + 2 * E + e, e));
+    const ds = tmp.take(P * I), da = tmp.take(P * I), db = tmp.take(P * I); // [P, I] ×3
+    for (let e = 0; e < E; e++) {
+      if (!counts[e]) continue;
+      linDx(rows(dys, e, C), w2[e], rows(ds, e, I), counts[e], I, C);
+      if (dW2[e]) linDw(rows(dys, e, C), rows(s, e, I), dW2[e]!.data as Float32Array, counts[e], I, C);
+    }
+    k.swigluBackward(a, b, ds, da, db, P * I);
+    let dx: Tensor | null = null;
+    if (needs[0]) {
+      const dxs = gs; // [P, C]
+      for (let e = 0; e < E; e++) {
+        if (!counts[e]) continue;
+        linDx(rows(da, e, I), w1[e], rows(dxs, e, C), counts[e], C, I);
+        linDx(rows(db, e, I), w3[e], rows(dxs, e, C), counts[e], C, I, true);
+      }
+      dx = new Tensor(allocF32(N * C), [N, C]); // zeroed: a scatter-add target
+      k.embeddingBackward(tokenOf, dxs, dx.data as Float32Array, P, C);
+    }
+    for (let e = 0; e < E; e++) {
+      if (!counts[e]) continue;
+      if (dW1[e]) linDw(rows(da, e, I), rows(xs, e, C), dW1[e]!.data as Float32Array, counts[e], C, I);
+      if (dW3[e]) linDw(rows(db, e, I), rows(xs, e, C), dW3[e]!.data as Float32Array, counts[e], C, I);
+    }
+    tmp.releaseAll();
+    keep.releaseAll();
+    return [dx, dW, ...dW1, ...dW2, ...dW3];
+  };
+  return record('fused', out, inputs, { name: op, backward });
+}

@@ -7,11 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.ts';
+import { DeepseekV3 } from '../../src/models/deepseek-v3.ts';
 import { Llama } from '../../src/models/llama.ts';
 import { stepContext } from '../../src/nn/kv-cache.ts';
 import * as T from '../../src/tensor/index.ts';
 import { assertClose, onEveryBackend } from '../helpers.ts';
-import { tinyLlama } from '../models/helpers.ts';
+import { tinyLlama, tinyV3 } from '../models/helpers.ts';
 
 /** Runs fn with the fused path on, then off; returns both results. */
 function both<R>(fn: () => R): [R, R] {
@@ -88,4 +89,35 @@ test('denseBlock names a wrong weight shape', () => {
     attnNorm: b.attnNorm.weight, wq: a.wq.weight, wk: a.wk.weight, wv: a.wv.weight, wo: a.wk.weight,
     ffnNorm: b.ffnNorm.weight, w1: b.ffn.w1.weight, w2: b.ffn.w2.weight, w3: b.ffn.w3.weight,
   }, { H: 4, Hkv: 2, D: 8, eps: 1e-6, cos: m.rope.cos, sin: m.rope.sin, pos: T.ids([0, 1]), rotaryDim: 8, interleaved: false }), /denseBlock: wo must be f32 \[32, 32\], got f32 \[16, 32\]/);
+});
+
+onEveryBackend('DeepSeek-V3 (MoE, MTP) training loss and parameter gradients agree with the fused path on and off', () => {
+  const m = new DeepseekV3(tinyV3(), new Rng(14));
+  const r = new Rng(15);
+  const ids = T.ids(Int32Array.from({ length: 2 * 11 }, () => r.int(37)), [2, 11]); // [B, T]
+  const tg = T.ids(Int32Array.from({ length: 2 * 11 }, (_, i) => (i % 4 === 0 ? -100 : r.int(37))), [2, 11]); // [B, T]
+  const [fused, plain] = both(() => {
+    for (const p of m.parameters()) p.grad = null;
+    const { loss } = m.loss(ids, tg);
+    loss.backward();
+    return { loss: loss.item(), grads: m.parameters().map((p) => (p.grad ? Float32Array.from(p.grad.data) : null)) };
+  });
+  assert.ok(Math.abs(fused.loss - plain.loss) <= 1e-5 * Math.abs(plain.loss), `loss ${fused.loss} vs ${plain.loss}`);
+  const names = m.namedParameters().map(([n]) => n);
+  fused.grads.forEach((g, i) => {
+    assert.equal(g === null, plain.grads[i] === null, `d${names[i]}: gradient present in one path only`);
+    if (g) assertClose(g, plain.grads[i]!, { rtol: 1e-3, atol: 1e-6, label: `d${names[i]}` });
+  });
+});
+
+test('moeExperts: an expert without pairs gets no gradient; bad counts are named', () => {
+  const r = new Rng(16);
+  const ex = [0, 1, 2].map(() => ({ w1: T.parameter(T.randn([5, 4], r)), w2: T.parameter(T.randn([4, 5], r)), w3: T.parameter(T.randn([5, 4], r)) }));
+  const x = T.parameter(T.randn([3, 4], r));
+  const w = T.parameter(T.randn([4, 1], r));
+  const y = T.moeExperts(x, w, Int32Array.from([0, 2, 1, 2]), Int32Array.from([2, 0, 2]), ex);
+  T.sum(y).backward();
+  assert.equal(ex[1].w1.grad, null);
+  assert.ok(ex[0].w1.grad && ex[2].w2.grad && x.grad && w.grad);
+  assert.throws(() => T.moeExperts(x, w, Int32Array.from([0, 2, 1, 2]), Int32Array.from([2, 1, 2]), ex), /moeExperts: expert counts sum to 5, expected one per pair \(4\)/);
 });
