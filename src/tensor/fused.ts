@@ -362,3 +362,56 @@ export function moeExperts(x: Tensor, weights: Tensor, tokenOf: Int32Array, coun
   };
   return record('fused', out, inputs, { name: op, backward });
 }
+
+// ------------------------------------------------------------ SwiGLU MLP
+
+/**
+ * The SwiGLU feed-forward w2(silu(w1·x) ⊙ w3·x) over x [..., C] as one node (MoE shared experts,
+ * DeepSeek-V3's dense layers): its gate, up and product stay private, dx sums both branches inside
+ * the GEMM. Same value as the three linears and swiglu, bit for bit in the forward.
+ */
+export function swigluMlp(x: Tensor, w: SwigluWeights): Tensor {
+  const op = 'swigluMlp';
+  const C = x.shape[x.rank - 1];
+  if (x.rank < 1 || w.w1.rank !== 2) throw new ShapeError(`${op}: x must be [..., C] and w1 [I, C], got ${fmtShape(x.shape)} and ${fmtShape(w.w1.shape)}`);
+  const I = w.w1.shape[0];
+  const N = x.size / C;
+  const xd = need(op, x, x.shape, 'x');
+  const w1 = need(op, w.w1, [I, C], 'w1'), w2 = need(op, w.w2, [C, I], 'w2'), w3 = need(op, w.w3, [I, C], 'w3');
+  const k = kernels();
+  const keep = new Buffers();
+  const a = keep.take(N * I), b = keep.take(N * I), s = keep.take(N * I); // [N, I] ×3
+  linFwd(xd, w1, a, N, C, I);
+  linFwd(xd, w3, b, N, C, I);
+  k.swiglu(a, b, s, N * I);
+  const outD = allocF32(N * C, false); // [..., C]
+  linFwd(s, w2, outD, N, I, C);
+  const out = new Tensor(outD, x.shape);
+  const inputs = [x, w.w1, w.w2, w.w3];
+  if (!recording(inputs)) {
+    keep.releaseAll();
+    return out;
+  }
+  const first = once(op);
+  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
+    first();
+    const tmp = new Buffers();
+    const gd = g.data as Float32Array;
+    const grad = (t: Tensor, i: number) => (needs[i] ? new Tensor(allocF32(t.size, false), t.shape) : null);
+    const [dx, dW1, dW2, dW3] = inputs.map(grad);
+    const ds = tmp.take(N * I), da = tmp.take(N * I), db = tmp.take(N * I); // [N, I] ×3
+    linDx(gd, w2, ds, N, I, C);
+    if (dW2) linDw(gd, s, dW2.data as Float32Array, N, I, C);
+    k.swigluBackward(a, b, ds, da, db, N * I);
+    if (dx) {
+      linDx(da, w1, dx.data as Float32Array, N, C, I);
+      linDx(db, w3, dx.data as Float32Array, N, C, I, true);
+    }
+    if (dW1) linDw(da, xd, dW1.data as Float32Array, N, C, I);
+    if (dW3) linDw(db, xd, dW3.data as Float32Array, N, C, I);
+    tmp.releaseAll();
+    keep.releaseAll();
+    return [dx, dW1, dW2, dW3];
+  };
+  return record('fused', out, inputs, { name: op, backward });
+}

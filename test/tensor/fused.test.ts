@@ -121,3 +121,18 @@ test('moeExperts: an expert without pairs gets no gradient; bad counts are named
   assert.ok(ex[0].w1.grad && ex[2].w2.grad && x.grad && w.grad);
   assert.throws(() => T.moeExperts(x, w, Int32Array.from([0, 2, 1, 2]), Int32Array.from([2, 1, 2]), ex), /moeExperts: expert counts sum to 5, expected one per pair \(4\)/);
 });
+
+onEveryBackend('swigluMlp equals the three linears and swiglu: forward bit for bit, gradients to rounding', () => {
+  const r = new Rng(17);
+  const x0 = T.randn([2, 5, 6], r), R = T.randn([2, 5, 6], r);
+  const w0 = [T.randn([7, 6], r), T.randn([6, 7], r), T.randn([7, 6], r)];
+  const run = (fused: boolean) => {
+    const x = T.parameter(x0.clone()), [w1, w2, w3] = w0.map((w) => T.parameter(w.clone()));
+    const y = fused ? T.swigluMlp(x, { w1, w2, w3 }) : T.linear(T.swiglu(T.linear(x, w1), T.linear(x, w3)), w2);
+    T.sum(T.mul(y, R)).backward();
+    return [y, x, w1, w2, w3].map((t, i) => Float32Array.from(i === 0 ? t.data : t.grad!.data));
+  };
+  const [f, p] = [run(true), run(false)];
+  assert.deepEqual(f[0], p[0]);
+  ['dx', 'dw1', 'dw2', 'dw3'].forEach((n, i) => assertClose(f[i + 1], p[i + 1], { rtol: 1e-5, atol: 1e-6, label: n }));
+});

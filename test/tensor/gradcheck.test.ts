@@ -120,6 +120,9 @@ const cases: { [K in DiffOp]: Case[] } = {
   ],
   // fused.ts: a dense pre-norm block (C 8, 2 query heads sharing 1 kv head of dim 4, MLP 6), B 2 × T 3.
   fused: [{
+    inputs: () => [rnd(r, [2, 3, 4]), rnd(r, [5, 4], 0.7), rnd(r, [4, 5], 0.7), rnd(r, [5, 4], 0.7)],
+    f: ([x, w1, w2, w3]) => T.swigluMlp(x, { w1, w2, w3 }),
+  }, {
     // moeExperts: 3 tokens, 4 pairs over experts 0 and 2 (C 4, I 3), routing weights differentiable.
     inputs: () => [rnd(r, [3, 4]), rnd(r, [4, 1]), ...[0, 1].flatMap(() => [rnd(r, [3, 4], 0.7), rnd(r, [4, 3], 0.7), rnd(r, [3, 4], 0.7)])],
     f: ([x, w, a1, a2, a3, b1, b2, b3]) => T.moeExperts(x, w, Int32Array.from([0, 2, 1, 0]), Int32Array.from([2, 2]), [{ w1: a1, w2: a2, w3: a3 }, { w1: b1, w2: b2, w3: b3 }]),
