@@ -415,3 +415,140 @@ export function swigluMlp(x: Tensor, w: SwigluWeights): Tensor {
   };
   return record('fused', out, inputs, { name: op, backward });
 }
+
+// ------------------------------------------------------------ MLA (naive path, training)
+
+export interface MlaWeights {
+  wq: Tensor; // [H·(Dn+Dr), C]
+  wkvA: Tensor; // [R+Dr, C]
+  kvNorm: Tensor; // [R]
+  wkvB: Tensor; // [H·(Dn+Dv), R]
+  wo: Tensor; // [C, H·Dv]
+}
+
+export interface MlaOptions {
+  B: number;
+  T: number;
+  H: number;
+  /** kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim. */
+  R: number;
+  Dn: number;
+  Dr: number;
+  Dv: number;
+  eps: number;
+  scale: number;
+  cos: Tensor;
+  sin: Tensor;
+  pos: Tensor;
+  interleaved: boolean;
+}
+
+/**
+ * DeepSeek-V3's MLA (q_lora_rank 0, naive path, causal, no cache) over x [B, T, C] as one node:
+ * q = Wq·x, [c_kv ‖ k_pe] = WkvA·x, k_nope ‖ v = WkvB·rmsnorm(c_kv), rotary on q_pe and the shared
+ * k_pe, attention, Wo. Inside, each head's q and k keep their rotary dims first ([pe ‖ nope]: a dot
+ * product does not depend on the order of its dims), so RoPE runs in place on the GEMM outputs
+ * (Wq's rows are reordered per head, a copy of the small weight); c_kv and k_pe come from separate
+ * GEMMs over WkvA's row blocks. Same value as mla.ts's naive path up to float summation order.
+ */
+export function mlaAttention(x: Tensor, w: MlaWeights, o: MlaOptions): Tensor {
+  const op = 'mlaAttention';
+  const { B, T, H, R, Dn, Dr, Dv, eps } = o;
+  const C = x.shape[x.rank - 1];
+  const N = B * T, Dq = Dn + Dr, Du = Dn + Dv;
+  const xd = need(op, x, [B, T, C], 'x');
+  const wq = need(op, w.wq, [H * Dq, C], 'wq'), wkvA = need(op, w.wkvA, [R + Dr, C], 'wkvA'), kvn = need(op, w.kvNorm, [R], 'kvNorm');
+  const wkvB = need(op, w.wkvB, [H * Du, R], 'wkvB'), wo = need(op, w.wo, [C, H * Dv], 'wo');
+  if (o.pos.dtype !== 'i32' || o.pos.size !== N) throw new ShapeError(`${op}: pos must be i32 with ${N} positions, got ${o.pos.dtype} ${fmtShape(o.pos.shape)}`);
+  const k = kernels();
+  const keep = new Buffers();
+  const pos = o.pos.data as Int32Array, cos = o.cos.data as Float32Array, sin = o.sin.data as Float32Array;
+  const ropeP = (heads: number, D: number, inverse: boolean) => ({ N, H: heads, D, rotaryDim: Dr, interleaved: o.interleaved, inverse });
+  const wA1 = wkvA.subarray(0, R * C), wA2 = wkvA.subarray(R * C); // [R, C], [Dr, C]
+  // Wq with each head's rows reordered to [pe ‖ nope].
+  const wqP = keep.take(H * Dq * C); // [H·Dq, C]
+  for (let h = 0; h < H; h++) {
+    wqP.set(wq.subarray((h * Dq + Dn) * C, (h + 1) * Dq * C), h * Dq * C);
+    wqP.set(wq.subarray(h * Dq * C, (h * Dq + Dn) * C), (h * Dq + Dr) * C);
+  }
+  const q = keep.take(N * H * Dq); // [N, H, Dr+Dn]
+  linFwd(xd, wqP, q, N, C, H * Dq);
+  k.rope(q, q, cos, sin, pos, ropeP(H, Dq, false));
+  const c = keep.take(N * R), pe = keep.take(N * Dr); // [N, R], [N, Dr]
+  linFwd(xd, wA1, c, N, C, R);
+  linFwd(xd, wA2, pe, N, C, Dr);
+  k.rope(pe, pe, cos, sin, pos, ropeP(1, Dr, false));
+  const cn = keep.take(N * R), rstd = new Float32Array(N); // [N, R]
+  k.rmsnorm(c, kvn, cn, rstd, N, R, eps);
+  const up = new Buffers();
+  const kvUp = up.take(N * H * Du); // [N, H, Dn+Dv]
+  linFwd(cn, wkvB, kvUp, N, R, H * Du);
+  const kf = keep.take(N * H * Dq), v = keep.take(N * H * Dv); // [N, H, Dr+Dn], [N, H, Dv]
+  k.copy(pe, 0, [Dr, 0, 1], kf, 0, [H * Dq, Dq, 1], [N, H, Dr]);
+  k.copy(kvUp, 0, [H * Du, Du, 1], kf, Dr, [H * Dq, Dq, 1], [N, H, Dn]);
+  k.copy(kvUp, Dn, [H * Du, Du, 1], v, 0, [H * Dv, Dv, 1], [N, H, Dv]);
+  up.releaseAll();
+  const attnP = { B, Tq: T, Tk: T, Hq: H, Hkv: H, D: Dq, Dv, scale: o.scale, causal: true, qOffset: 0, qOffsets: null, kvLens: null };
+  const att = keep.take(N * H * Dv), lse = new Float32Array(B * H * T); // [N, H, Dv]
+  k.attention(q, kf, v, att, lse, attnP);
+  const outD = allocF32(N * C, false); // [B, T, C]
+  linFwd(att, wo, outD, N, H * Dv, C);
+  const out = new Tensor(outD, [B, T, C]);
+
+  const inputs = [x, w.wq, w.wkvA, w.kvNorm, w.wkvB, w.wo];
+  if (!recording(inputs)) {
+    keep.releaseAll();
+    return out;
+  }
+  const first = once(op);
+  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
+    first();
+    const tmp = new Buffers();
+    const gd = g.data as Float32Array; // [N, C]
+    const grad = (t: Tensor, i: number) => (needs[i] ? new Tensor(allocF32(t.size, false), t.shape) : null);
+    const [dx, dWq, dWkvA, dKvn, dWkvB, dWo] = inputs.map(grad);
+    const datt = tmp.take(N * H * Dv); // [N, H·Dv]
+    linDx(gd, wo, datt, N, H * Dv, C);
+    if (dWo) linDw(gd, att, dWo.data as Float32Array, N, H * Dv, C);
+    const dq = tmp.take(N * H * Dq), dkf = tmp.take(N * H * Dq), dv = tmp.take(N * H * Dv); // overwritten by the kernel
+    k.attentionBackward(q, kf, v, att, lse, datt, dq, dkf, dv, attnP);
+    k.rope(dq, dq, cos, sin, pos, ropeP(H, Dq, true));
+    // k_nope ‖ v gradients back into WkvB's output layout; k_pe's summed over heads.
+    const dUp = tmp.take(N * H * Du); // [N, H, Dn+Dv]
+    k.copy(dkf, Dr, [H * Dq, Dq, 1], dUp, 0, [H * Du, Du, 1], [N, H, Dn]);
+    k.copy(dv, 0, [H * Dv, Dv, 1], dUp, Dn, [H * Du, Du, 1], [N, H, Dv]);
+    const dkSum = tmp.take(N * Dq), dpe = tmp.take(N * Dr); // [N, Dr+Dn], [N, Dr]
+    k.reduce('sum', dkf, dkSum, N, H, Dq);
+    k.copy(dkSum, 0, [Dq, 1], dpe, 0, [Dr, 1], [N, Dr]);
+    k.rope(dpe, dpe, cos, sin, pos, ropeP(1, Dr, true));
+    const dcn = tmp.take(N * R); // [N, R]
+    linDx(dUp, wkvB, dcn, N, R, H * Du);
+    if (dWkvB) linDw(dUp, cn, dWkvB.data as Float32Array, N, R, H * Du);
+    const dc = tmp.take(N * R), dkvn = dKvn ? (dKvn.data as Float32Array) : tmp.take(R); // [N, R]
+    k.rmsnormBackward(c, kvn, rstd, dcn, dc, dkvn, N, R);
+    if (dx) {
+      const dxd = dx.data as Float32Array;
+      linDx(dq, wqP, dxd, N, C, H * Dq);
+      linDx(dc, wA1, dxd, N, C, R, true);
+      linDx(dpe, wA2, dxd, N, C, Dr, true);
+    }
+    if (dWq) {
+      const dqP = tmp.take(H * Dq * C); // [H·Dq, C] in the reordered rows
+      linDw(dq, xd, dqP, N, C, H * Dq);
+      const dwq = dWq.data as Float32Array;
+      for (let h = 0; h < H; h++) {
+        dwq.set(dqP.subarray(h * Dq * C, (h * Dq + Dr) * C), (h * Dq + Dn) * C);
+        dwq.set(dqP.subarray((h * Dq + Dr) * C, (h + 1) * Dq * C), h * Dq * C);
+      }
+    }
+    if (dWkvA) {
+      const dwa = dWkvA.data as Float32Array;
+      linDw(dc, xd, dwa.subarray(0, R * C), N, C, R);
+      linDw(dpe, xd, dwa.subarray(R * C), N, C, Dr);
+    }
+    tmp.releaseAll();
+    keep.releaseAll();
+    return [dx, dWq, dWkvA, dKvn, dWkvB, dWo];
+  };
+  return record('fused', out, inputs, { name: op, backward });
+}

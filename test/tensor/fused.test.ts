@@ -91,8 +91,8 @@ test('denseBlock names a wrong weight shape', () => {
   }, { H: 4, Hkv: 2, D: 8, eps: 1e-6, cos: m.rope.cos, sin: m.rope.sin, pos: T.ids([0, 1]), rotaryDim: 8, interleaved: false }), /denseBlock: wo must be f32 \[32, 32\], got f32 \[16, 32\]/);
 });
 
-onEveryBackend('DeepSeek-V3 (MoE, MTP) training loss and parameter gradients agree with the fused path on and off', () => {
-  const m = new DeepseekV3(tinyV3(), new Rng(14));
+for (const over of [{}, { q_lora_rank: 0 }, { q_lora_rank: 0, rope_interleave: false, rope_scaling: null }]) onEveryBackend(`DeepSeek-V3 (MLA, MoE, MTP) training loss and parameter gradients agree with the fused path on and off (${JSON.stringify(over)})`, () => {
+  const m = new DeepseekV3(tinyV3(over), new Rng(14));
   const r = new Rng(15);
   const ids = T.ids(Int32Array.from({ length: 2 * 11 }, () => r.int(37)), [2, 11]); // [B, T]
   const tg = T.ids(Int32Array.from({ length: 2 * 11 }, (_, i) => (i % 4 === 0 ? -100 : r.int(37))), [2, 11]); // [B, T]

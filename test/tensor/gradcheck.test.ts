@@ -53,6 +53,7 @@ function ropeTables(maxPos: number, half: number): [T.Tensor, T.Tensor] {
 let r = new Rng(42);
 const [cosT, sinT] = ropeTables(16, 3);
 const [cos4, sin4] = ropeTables(8, 2);
+const [cos2, sin2] = ropeTables(8, 1);
 
 const cases: { [K in DiffOp]: Case[] } = {
   neg: [{ inputs: () => [rnd(r, [3, 4])], f: ([x]) => T.neg(x) }],
@@ -120,6 +121,11 @@ const cases: { [K in DiffOp]: Case[] } = {
   ],
   // fused.ts: a dense pre-norm block (C 8, 2 query heads sharing 1 kv head of dim 4, MLP 6), B 2 × T 3.
   fused: [{
+    // mlaAttention: C 5, H 2, kv rank 4, nope 2, rope 2, v 3; B 1 × T 3.
+    inputs: () => [rnd(r, [1, 3, 5]), rnd(r, [8, 5], 0.7), rnd(r, [6, 5], 0.7), rnd(r, [4], 0.3, 1), rnd(r, [10, 4], 0.7), rnd(r, [5, 6], 0.7)],
+    f: ([x, wq, wkvA, kvNorm, wkvB, wo]) => T.mlaAttention(x, { wq, wkvA, kvNorm, wkvB, wo },
+      { B: 1, T: 3, H: 2, R: 4, Dn: 2, Dr: 2, Dv: 3, eps: 1e-6, scale: 0.6, cos: cos2, sin: sin2, pos: T.ids([0, 1, 2]), interleaved: true }),
+  }, {
     inputs: () => [rnd(r, [2, 3, 4]), rnd(r, [5, 4], 0.7), rnd(r, [4, 5], 0.7), rnd(r, [5, 4], 0.7)],
     f: ([x, w1, w2, w3]) => T.swigluMlp(x, { w1, w2, w3 }),
   }, {
