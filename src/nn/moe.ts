@@ -100,6 +100,23 @@ export class Gate extends Module {
 
 /** Indices of the k largest values, descending; ties go to the lower index. */
 export function topIndices(v: ArrayLike<number>, k: number): number[] {
+  // k passes of a scan (the router's k is small); rows with NaN keep the sort's order below.
+  const n = v.length;
+  if (k <= 8) {
+    const out: number[] = [];
+    let nan = false;
+    for (let j = 0; j < k && j < n && !nan; j++) {
+      let best = -1;
+      for (let i = 0; i < n; i++) {
+        const x = v[i];
+        if (x !== x) { nan = true; break; }
+        if (out.includes(i)) continue;
+        if (best < 0 || x > v[best]) best = i;
+      }
+      out.push(best);
+    }
+    if (!nan) return out;
+  }
   const idx = Array.from({ length: v.length }, (_, i) => i);
   idx.sort((a, b) => (v[b] > v[a] ? 1 : v[b] < v[a] ? -1 : a - b));
   return idx.slice(0, k);

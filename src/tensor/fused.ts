@@ -552,3 +552,28 @@ export function mlaAttention(x: Tensor, w: MlaWeights, o: MlaOptions): Tensor {
   };
   return record('fused', out, inputs, { name: op, backward });
 }
+
+// ------------------------------------------------------------ residual add
+
+/**
+ * x + y for a residual connection (same shapes). The plain add hands its upstream gradient to both
+ * inputs, so the tape later clones it (fresh memory) to accumulate the residual stream's other
+ * gradient into; here the backward gives x its own copy from the op-output pool instead. Same value
+ * and gradients as add, bit for bit.
+ */
+export function residualAdd(x: Tensor, y: Tensor): Tensor {
+  const op = 'residualAdd';
+  const xd = need(op, x, x.shape, 'x'), yd = need(op, y, x.shape, 'y');
+  const outD = allocF32(x.size, false); // x.shape
+  kernels().binary('add', xd, strides1, yd, strides1, outD, [x.size]);
+  const out = new Tensor(outD, x.shape);
+  const inputs = [x, y];
+  if (!recording(inputs)) return out;
+  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
+    if (!needs[0]) return [null, g];
+    const gx = allocF32(g.size, false);
+    gx.set(g.data as Float32Array);
+    return [new Tensor(gx, x.shape), needs[1] ? g : null];
+  };
+  return record('fused', out, inputs, { name: op, backward });
+}

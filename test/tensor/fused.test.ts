@@ -136,3 +136,16 @@ onEveryBackend('swigluMlp equals the three linears and swiglu: forward bit for b
   assert.deepEqual(f[0], p[0]);
   ['dx', 'dw1', 'dw2', 'dw3'].forEach((n, i) => assertClose(f[i + 1], p[i + 1], { rtol: 1e-5, atol: 1e-6, label: n }));
 });
+
+onEveryBackend('residualAdd equals add: value and both gradients bit for bit', () => {
+  const r = new Rng(18);
+  const a0 = T.randn([3, 4], r), b0 = T.randn([3, 4], r), R = T.randn([3, 4], r);
+  const run = (fused: boolean) => {
+    const a = T.parameter(a0.clone()), b = T.parameter(b0.clone());
+    // a also feeds a second branch, so its gradient is accumulated (the case the fused op exists for).
+    const y = T.mul(fused ? T.residualAdd(a, T.tanh(b)) : T.add(a, T.tanh(b)), R);
+    T.sum(T.add(y, T.mul(a, a))).backward();
+    return [y.data, a.grad!.data, b.grad!.data].map((d) => Float32Array.from(d));
+  };
+  assert.deepEqual(run(true), run(false));
+});

@@ -121,6 +121,9 @@ const cases: { [K in DiffOp]: Case[] } = {
   ],
   // fused.ts: a dense pre-norm block (C 8, 2 query heads sharing 1 kv head of dim 4, MLP 6), B 2 × T 3.
   fused: [{
+    inputs: () => [rnd(r, [2, 3]), rnd(r, [2, 3])],
+    f: ([a, b]) => T.mul(T.residualAdd(a, b), a),
+  }, {
     // mlaAttention: C 5, H 2, kv rank 4, nope 2, rope 2, v 3; B 1 × T 3.
     inputs: () => [rnd(r, [1, 3, 5]), rnd(r, [8, 5], 0.7), rnd(r, [6, 5], 0.7), rnd(r, [4], 0.3, 1), rnd(r, [10, 4], 0.7), rnd(r, [5, 6], 0.7)],
     f: ([x, wq, wkvA, kvNorm, wkvB, wo]) => T.mlaAttention(x, { wq, wkvA, kvNorm, wkvB, wo },
