@@ -91,6 +91,11 @@ function givePrivate(a: Float32Array): void {
   privateBytes += a.byteLength;
 }
 
+/** Fills every buffer of the private pool with v (tests: stale contents must never show through). */
+export function fillFusedPool(v: number): void {
+  for (const l of privatePool.values()) for (const a of l) a.fill(v);
+}
+
 /** Bytes held by the fused ops' private pool (tests, benchmarks). */
 export function fusedPoolBytes(): number {
   return privateBytes;

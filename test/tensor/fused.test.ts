@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.ts';
 import { DeepseekV3 } from '../../src/models/deepseek-v3.ts';
 import { Llama } from '../../src/models/llama.ts';
+import { densePreset, moePreset } from '../../src/models/config.ts';
+import { buildModel } from '../../src/io/hf.ts';
 import { stepContext } from '../../src/nn/kv-cache.ts';
 import * as T from '../../src/tensor/index.ts';
 import { assertClose, onEveryBackend } from '../helpers.ts';
@@ -149,3 +151,25 @@ onEveryBackend('residualAdd equals add: value and both gradients bit for bit', (
   };
   assert.deepEqual(run(true), run(false));
 });
+
+for (const [name, config] of [['dense', densePreset(2, 128, 32)], ['moe', moePreset(2, 128, 32)]] as const) {
+  test(`${name}: fused training steps are bit-identical on NaN-poisoned private and op-output pools`, () => {
+    const model = buildModel(config, new Rng(19));
+    const r = new Rng(20);
+    const ids = T.ids(Int32Array.from({ length: 3 * 32 }, () => r.int(128)), [3, 32]); // [B, T]
+    const targets = T.ids(Int32Array.from({ length: 3 * 32 }, () => r.int(128)), [3, 32]); // [B, T]
+    const step = () => {
+      for (const p of model.parameters()) p.grad = null;
+      const { loss } = model.loss(ids, targets);
+      loss.backward();
+      return { loss: loss.item(), grads: model.parameters().map((p) => Array.from(p.grad?.data ?? [])) };
+    };
+    const first = step();
+    assert.ok(T.fusedPoolBytes() > 0, 'the fused ops kept no buffers');
+    T.fillFusedPool(NaN);
+    T.fillPooledF32(NaN);
+    const again = step();
+    assert.equal(again.loss, first.loss);
+    again.grads.forEach((g, k) => assert.deepEqual(g, first.grads[k], `gradient ${k} differs on poisoned buffers`));
+  });
+}
