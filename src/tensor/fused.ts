@@ -15,7 +15,8 @@
 // (test/tensor/fused.test.ts) and by finite differences (test/tensor/gradcheck.test.ts).
 
 import type { GemmParams } from '../backend/kernels.ts';
-import { kernels } from '../backend/registry.ts';
+import { rmsnormBackwardAddNative } from '../backend/native/fused.ts';
+import { activeBackend, kernels } from '../backend/registry.ts';
 import { AutogradError, ShapeError, fmtShape } from '../core/errors.ts';
 import { isGradEnabled, record } from './autograd.ts';
 import { allocF32 } from './ops.ts';
@@ -50,6 +51,13 @@ const strides1 = [1];
 /** a += b over n elements. */
 function addTo(a: Float32Array, b: Float32Array, n: number): void {
   kernels().binary('add', a, strides1, b, strides1, a, [n]);
+}
+
+/** dx = res + rmsnorm's dx (one native pass when the addon has it, else rmsnormBackward then an add); dw overwritten. */
+function rmsnormBackwardAdd(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, res: Float32Array, dx: Float32Array, dw: Float32Array, rows: number, cols: number): void {
+  if (rmsnormBackwardAddNative && activeBackend().name === 'native') return rmsnormBackwardAddNative(x, w, rstd, dy, res, dx, dw, rows, cols);
+  kernels().rmsnormBackward(x, w, rstd, dy, dx, dw, rows, cols);
+  addTo(dx, res, rows * cols);
 }
 
 function need(op: string, t: Tensor, shape: readonly number[], what: string): Float32Array {
@@ -231,8 +239,7 @@ export function denseBlock(x: Tensor, w: DenseBlockWeights, o: DenseBlockOptions
     if (dW3) linDw(db, n2, dW3.data as Float32Array, N, C, I);
     // dh = g + rmsnorm'(dn2).
     const dh = tmp.take(N * C), dwF = dFn ? (dFn.data as Float32Array) : tmp.take(C);
-    k.rmsnormBackward(h, fnw, rstd2, dn2, dh, dwF, N, C);
-    addTo(dh, gd, N * C);
+    rmsnormBackwardAdd(h, fnw, rstd2, dn2, gd, dh, dwF, N, C);
     // Attention branch: datt = dh·Wo; dWo = dhᵀ·att; dq, dk, dv; inverse RoPE in place.
     const datt = tmp.take(N * Cq);
     linDx(dh, wo, datt, N, Cq, C);
@@ -251,8 +258,7 @@ export function denseBlock(x: Tensor, w: DenseBlockWeights, o: DenseBlockOptions
     // dx = dh + rmsnorm'(dn1).
     const dxd = dx ? (dx.data as Float32Array) : tmp.take(N * C), dwA = dAn ? (dAn.data as Float32Array) : tmp.take(C);
     if (dx || dAn) {
-      k.rmsnormBackward(xd, an, rstd1, dn1, dxd, dwA, N, C);
-      if (dx) addTo(dxd, dh, N * C);
+      rmsnormBackwardAdd(xd, an, rstd1, dn1, dh, dxd, dwA, N, C);
     }
     tmp.releaseAll();
     keep.releaseAll();
