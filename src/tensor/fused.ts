@@ -48,6 +48,11 @@ const linDx = (dy: Float32Array, w: Float32Array, dx: Float32Array, N: number, I
 const linDw = (dy: Float32Array, x: Float32Array, dw: Float32Array, N: number, I: number, O: number) => mm(dy, x, dw, O, I, N, true, false, 0);
 
 const strides1 = [1];
+/** dst = src over n elements (the native copy runs on the pool; TypedArray.set would not). */
+function copyTo(dst: Float32Array, src: Float32Array, n: number): void {
+  kernels().copy(src, 0, strides1, dst, 0, strides1, [n]);
+}
+
 /** a += b over n elements. */
 function addTo(a: Float32Array, b: Float32Array, n: number): void {
   kernels().binary('add', a, strides1, b, strides1, a, [n]);
@@ -201,7 +206,7 @@ export function denseBlock(x: Tensor, w: DenseBlockWeights, o: DenseBlockOptions
   const att = keep.take(N * Cq), lse = new Float32Array(B * H * T); // att [B, T, H, D]
   k.attention(q, kk, v, att, lse, attnP);
   const h = keep.take(N * C); // [N, C]
-  h.set(xd);
+  copyTo(h, xd, N * C);
   linFwd(att, wo, h, N, Cq, C, true);
   const n2 = keep.take(N * C), rstd2 = new Float32Array(N); // [N, C]
   k.rmsnorm(h, fnw, n2, rstd2, N, C, eps);
@@ -210,7 +215,7 @@ export function denseBlock(x: Tensor, w: DenseBlockWeights, o: DenseBlockOptions
   linFwd(n2, w3, b, N, C, I);
   k.swiglu(a, b, s, N * I);
   const outD = allocF32(N * C, false); // [B, T, C]
-  outD.set(h);
+  copyTo(outD, h, N * C);
   linFwd(s, w2, outD, N, I, C, true);
   const out = new Tensor(outD, [B, T, C]);
 
@@ -583,7 +588,7 @@ export function residualAdd(x: Tensor, y: Tensor): Tensor {
   const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
     if (!needs[0]) return [null, g];
     const gx = allocF32(g.size, false);
-    gx.set(g.data as Float32Array);
+    copyTo(gx, g.data as Float32Array, g.size);
     return [new Tensor(gx, x.shape), needs[1] ? g : null];
   };
   return record('fused', out, inputs, { name: op, backward });
