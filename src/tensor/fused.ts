@@ -1,17 +1,18 @@
-// Fused training ops: one autograd node for a whole pre-norm decoder block (and for
-// the routed experts of an MoE layer), with a hand-written backward that calls the
-// kernels directly on flat buffers. Against the same computation as separate ops it
-// saves the per-op JavaScript, the gradient clones and adds the tape makes at every
-// residual connection, the layout copies, and the allocation of every intermediate:
-// buffers come from and go back to the op-output pool (ops.ts allocF32/releaseF32),
-// weight gradients that sum several products accumulate inside the GEMM (beta = 1),
-// RoPE and its inverse run in place, and private buffers are reused step after step.
-// What it is not: a general graph fuser, or a path for inference with a KV cache or
-// packed rows (the modules keep their op-by-op forward for those). The fused forward
-// keeps its intermediates privately and hands them back to the pool in its backward,
-// so a fused node supports one backward (retainGraph through it throws); the models use
-// it only in loss(), whose intermediates never outlive backward (ephemeralScope).
-// Each op here is checked against the composition of the plain ops it replaces
+// Fused training ops: one autograd node for a whole pre-norm Llama block (denseBlock),
+// DeepSeek-V3's MLA naive path (mlaAttention), the routed experts of an MoE layer
+// (moeExperts), a SwiGLU MLP (swigluMlp) and a residual add (residualAdd), each with a
+// hand-written backward that calls the kernels directly on flat buffers. Against the same
+// computation as separate ops it saves the per-op JavaScript, the gradient clones and adds
+// the tape makes at residual connections, the layout copies (narrow/cat/broadcast) and the
+// allocation of every intermediate: outputs and returned gradients come from the op-output
+// pool (ops.ts allocF32), saved activations and backward temporaries from a private pool
+// reused step after step; gradient sums accumulate inside the GEMM (beta = 1), RoPE and its
+// inverse run in place.
+// What it is not: a general graph fuser, or a path for inference with a KV cache or packed
+// rows (the modules keep their op-by-op forward for those, and for eval mode). A fused node
+// hands its private buffers back in its backward, so it supports one backward (retainGraph
+// through it throws, naming setFusedTraining(false) as the way to run the op-by-op graph).
+// Each op is checked against the composition of the plain ops it replaces
 // (test/tensor/fused.test.ts) and by finite differences (test/tensor/gradcheck.test.ts).
 
 import type { GemmParams } from '../backend/kernels.ts';
