@@ -18,7 +18,8 @@
 import type { GemmParams } from '../backend/kernels.ts';
 import { rmsnormBackwardAddNative } from '../backend/native/fused.ts';
 import { activeBackend, kernels } from '../backend/registry.ts';
-import { AutogradError, ShapeError, fmtShape } from '../core/errors.ts';
+import { env } from '../core/env.ts';
+import { AutogradError, NonFiniteError, ShapeError, fmtShape } from '../core/errors.ts';
 import { isGradEnabled, record } from './autograd.ts';
 import { allocF32 } from './ops.ts';
 import { Tensor } from './tensor.ts';
@@ -31,6 +32,17 @@ export function setFusedTraining(on: boolean): void {
 }
 export function fusedTraining(): boolean {
   return fusedOn;
+}
+
+// R1TS_CHECK_NAN=1: a fused op checks its output like every plain op (ops.ts finish) and names itself.
+const checkNan = env.checkNan();
+function finite(op: string, out: Tensor): Tensor {
+  if (!checkNan) return out;
+  const d = out.data as Float32Array;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i])) throw new NonFiniteError(`${op} produced ${d[i]} at flat index ${i} of its output ${fmtShape(out.shape)}; this is the first op to do so`);
+  }
+  return out;
 }
 
 const gp: GemmParams = { batch: 1, m: 0, n: 0, k: 0, transA: false, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null };
@@ -218,7 +230,7 @@ export function denseBlock(x: Tensor, w: DenseBlockWeights, o: DenseBlockOptions
   const outD = allocF32(N * C, false); // [B, T, C]
   copyTo(outD, h, N * C);
   linFwd(s, w2, outD, N, I, C, true);
-  const out = new Tensor(outD, [B, T, C]);
+  const out = finite(op, new Tensor(outD, [B, T, C]));
 
   const inputs = [x, w.attnNorm, w.wq, w.wk, w.wv, w.wo, w.ffnNorm, w.w1, w.w2, w.w3];
   if (!recording(inputs)) {
@@ -325,7 +337,7 @@ export function moeExperts(x: Tensor, weights: Tensor, tokenOf: Int32Array, coun
   const outD = allocF32(N * C); // [N, C], zeroed: a scatter-add target
   k.embeddingBackward(tokenOf, yw, outD, P, C);
   scaled.releaseAll();
-  const out = new Tensor(outD, [N, C]);
+  const out = finite(op, new Tensor(outD, [N, C]));
 
   const inputs = [x, weights, ...experts.map((w) => w.w1), ...experts.map((w) => w.w2), ...experts.map((w) => w.w3)];
   if (!recording(inputs)) {
@@ -403,7 +415,7 @@ export function swigluMlp(x: Tensor, w: SwigluWeights): Tensor {
   k.swiglu(a, b, s, N * I);
   const outD = allocF32(N * C, false); // [..., C]
   linFwd(s, w2, outD, N, I, C);
-  const out = new Tensor(outD, x.shape);
+  const out = finite(op, new Tensor(outD, x.shape));
   const inputs = [x, w.w1, w.w2, w.w3];
   if (!recording(inputs)) {
     keep.releaseAll();
@@ -510,7 +522,7 @@ export function mlaAttention(x: Tensor, w: MlaWeights, o: MlaOptions): Tensor {
   k.attention(q, kf, v, att, lse, attnP);
   const outD = allocF32(N * C, false); // [B, T, C]
   linFwd(att, wo, outD, N, H * Dv, C);
-  const out = new Tensor(outD, [B, T, C]);
+  const out = finite(op, new Tensor(outD, [B, T, C]));
 
   const inputs = [x, w.wq, w.wkvA, w.kvNorm, w.wkvB, w.wo];
   if (!recording(inputs)) {
@@ -583,7 +595,7 @@ export function residualAdd(x: Tensor, y: Tensor): Tensor {
   const xd = need(op, x, x.shape, 'x'), yd = need(op, y, x.shape, 'y');
   const outD = allocF32(x.size, false); // x.shape
   kernels().binary('add', xd, strides1, yd, strides1, outD, [x.size]);
-  const out = new Tensor(outD, x.shape);
+  const out = finite(op, new Tensor(outD, x.shape));
   const inputs = [x, y];
   if (!recording(inputs)) return out;
   const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
