@@ -92,7 +92,7 @@ const decode = Object.keys(spec.models).flatMap((model) => spec.decode_batches.m
 
 const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(0));
 const ratio = (a: number, b: number | null) => (b ? `${(a / b).toFixed(2)}×` : '—');
-console.log(`r1ts backend: ${T.currentBackend().describe()}`);
+console.log(`r1ts backend: ${T.currentBackend().describe()}; fused training ops ${T.fusedTraining() ? 'on' : 'off (R1TS_FUSED=0)'}`);
 console.log(torch.describe());
 console.log(`\ntraining (batch ${spec.batch} × seq ${spec.seq}), tokens/s`);
 console.log('model    r1ts     torch    ratio');

@@ -129,7 +129,7 @@ const rows = runs.map((r) => {
 
 const f0 = (v: number | null) => (v === null ? '—' : v.toFixed(0));
 const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(1)}%`);
-console.log(`r1ts backend: ${be.describe()}`);
+console.log(`r1ts backend: ${be.describe()}; fused training ops ${T.fusedTraining() ? 'on' : 'off (R1TS_FUSED=0)'}`);
 console.log(fma
   ? `peak: FMA probe ${(fma.flops / 1e9).toFixed(1)} GFLOP/s (${fma.level}, ${fma.lanes} lanes, ${fma.threads} threads; best of ${probes.map((p) => (p!.flops / 1e9).toFixed(0)).join(', ')}); 1024³ GEMM ${(gemm / 1e9).toFixed(1)} GFLOP/s (${((100 * gemm) / fma.flops).toFixed(0)}% of it)`
   : `peak: the backend cannot measure an FMA peak; MFU is against the 1024³ GEMM probe, ${(gemm / 1e9).toFixed(1)} GFLOP/s`);
@@ -147,7 +147,7 @@ if (json) {
   const [main] = rows;
   console.log(JSON.stringify({
     tokens_per_s: main.tokens_per_s, mfu: main.mfu, torch_tokens_per_s: main.torch_tokens_per_s,
-    mfu_vs_gemm: main.mfu_vs_gemm, torch_mfu: main.torch_mfu, peak_flops: peak, gemm_flops: gemm, threads: be.threads(),
+    mfu_vs_gemm: main.mfu_vs_gemm, torch_mfu: main.torch_mfu, peak_flops: peak, gemm_flops: gemm, threads: be.threads(), fused: T.fusedTraining(),
     runs: rows.map(({ label: _label, ...r }) => r),
   }));
 }

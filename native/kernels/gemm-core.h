@@ -858,7 +858,7 @@ R1TS_FEW_SWITCH(few_nt_avx2)
 // ---------------------------------------------------------------------------------------------
 // Driver.
 
-using B512 = Blocking<12, 32, 512, 192, 4096>;
+using B512 = Blocking<12, 32, 256, 192, 4096>;
 using B256 = Blocking<6, 16, 256, 144, 4096>;
 #if R1TS_X86
 using BPortable = Blocking<4, 8, 256, 128, 4096>;  // 8 xmm accumulators: SSE2 has only 16 registers

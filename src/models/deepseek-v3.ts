@@ -14,7 +14,7 @@ import { MLA, type AttnImpl } from '../nn/mla.ts';
 import { MoE } from '../nn/moe.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding, yarnScaleMultiplier, type RopeConfig } from '../nn/rope.ts';
-import { add, cat, ephemeralScope, linear, linearCrossEntropy, narrow, type Tensor } from '../tensor/index.ts';
+import { add, cat, ephemeralScope, fusedTraining, isGradEnabled, linear, linearCrossEntropy, narrow, residualAdd, type Tensor } from '../tensor/index.ts';
 import type { DeepseekV3Config } from './config.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
 
@@ -42,8 +42,10 @@ export class Block extends Module {
   }
 
   forward(x: Tensor, ctx: StepContext, rope: RotaryEmbedding, cache: LayerCache | null): Tensor {
-    const h = add(x, this.attn.forward(this.attnNorm.forward(x), ctx, rope, cache)); // [B, T, C]
-    return add(h, this.ffn.forward(this.ffnNorm.forward(h))); // [B, T, C]
+    // Training: residual adds that give the residual stream its own gradient buffer (src/tensor/fused.ts).
+    const res = this.training && isGradEnabled() && fusedTraining() ? residualAdd : add;
+    const h = res(x, this.attn.forward(this.attnNorm.forward(x), ctx, rope, cache)); // [B, T, C]
+    return res(h, this.ffn.forward(this.ffnNorm.forward(h))); // [B, T, C]
   }
 }
 

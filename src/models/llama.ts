@@ -7,10 +7,10 @@
 import type { Rng } from '../core/rng.ts';
 import { Attention } from '../nn/attention.ts';
 import { Embedding, Linear, MLP, RMSNorm } from '../nn/layers.ts';
-import { KVCache, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
+import { KVCache, stepContext, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding } from '../nn/rope.ts';
-import { add, ephemeralScope, linear, linearCrossEntropy, type Tensor } from '../tensor/index.ts';
+import { add, denseBlock, ephemeralScope, fusedTraining, linear, linearCrossEntropy, type Tensor } from '../tensor/index.ts';
 import type { LlamaConfig } from './config.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
 
@@ -36,6 +36,23 @@ export class LlamaBlock extends Module {
   forward(x: Tensor, ctx: StepContext, rope: RotaryEmbedding, cache: LayerCache | null): Tensor {
     const h = add(x, this.attn.forward(this.attnNorm.forward(x), ctx, rope, cache)); // [B, T, C]
     return add(h, this.ffn.forward(this.ffnNorm.forward(h))); // [B, T, C]
+  }
+
+  /**
+   * The training forward (no cache, no packing): the whole block as one fused node (src/tensor/fused.ts)
+   * when it has no biases and the two norms share eps, else the op-by-op forward.
+   */
+  trainForward(x: Tensor, ctx: StepContext, rope: RotaryEmbedding): Tensor {
+    const a = this.attn;
+    const biased = a.wq.bias || a.wk.bias || a.wv.bias || a.wo.bias;
+    if (!fusedTraining() || biased || this.attnNorm.eps !== this.ffnNorm.eps || ctx.cache || ctx.pack) return this.forward(x, ctx, rope, null);
+    return denseBlock(x, {
+      attnNorm: this.attnNorm.weight, wq: a.wq.weight, wk: a.wk.weight, wv: a.wv.weight, wo: a.wo.weight,
+      ffnNorm: this.ffnNorm.weight, w1: this.ffn.w1.weight, w2: this.ffn.w2.weight, w3: this.ffn.w3.weight,
+    }, {
+      H: a.cfg.nHeads, Hkv: a.cfg.nKvHeads, D: a.cfg.headDim, eps: this.attnNorm.eps,
+      cos: rope.cos, sin: rope.sin, pos: ctx.pos, rotaryDim: rope.cfg.dim, interleaved: rope.cfg.interleaved,
+    }); // [B, T, C]
   }
 }
 
@@ -76,7 +93,10 @@ export class Llama extends Module implements CausalLM {
   loss(ids: Tensor, targets: Tensor): { loss: Tensor; main: Tensor } {
     return ephemeralScope(() => {
       // The head and the cross-entropy fused: the [B, T, V] logits are never kept (ops.ts linearCrossEntropy).
-      const h = runDecoder(ids, this.embed, this.layers, this.rope, {}); // [B, T, C]
+      const [B, T] = ids.shape;
+      const ctx = stepContext(B, T, null);
+      let h = this.embed.forward(ids); // [B, T, C]
+      for (const layer of this.layers) h = layer.trainForward(h, ctx, this.rope); // [B, T, C]
       const main = linearCrossEntropy(this.norm.forward(h), this.head ? this.head.weight : this.embed.weight, targets);
       return { loss: main, main };
     });

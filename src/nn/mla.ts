@@ -13,7 +13,7 @@
 // Softmax scale: qk_head_dim^-0.5, times mscale² under YaRN (rope.ts).
 
 import type { Rng } from '../core/rng.ts';
-import { attention, broadcastTo, cat, linear, matmul, narrow, permute, reshape, writeRows, type Tensor } from '../tensor/index.ts';
+import { attention, broadcastTo, cat, fusedTraining, isGradEnabled, linear, matmul, mlaAttention, narrow, permute, reshape, writeRows, type Tensor } from '../tensor/index.ts';
 import type { LayerCache, LayerCacheShape, StepContext } from './kv-cache.ts';
 import { packedAttention } from './prefix-pack.ts';
 import { Linear, RMSNorm } from './layers.ts';
@@ -82,6 +82,12 @@ export class MLA extends Module {
   forward(x: Tensor, ctx: StepContext, rope: RotaryEmbedding, cache: LayerCache | null): Tensor {
     const { B, T } = ctx;
     const { nHeads: H, kvLoraRank: R, qkNopeHeadDim: Dn, qkRopeHeadDim: Dr, vHeadDim: Dv } = this.cfg;
+    if (this.wq && this.impl === 'naive' && !cache && !ctx.pack && this.training && isGradEnabled() && fusedTraining() && rope.cfg.dim === Dr) {
+      // Training: the whole naive path as one fused node (src/tensor/fused.ts), no layout copies in the graph.
+      return mlaAttention(x, { wq: this.wq.weight, wkvA: this.wkvA.weight, kvNorm: this.kvNorm.weight, wkvB: this.wkvB.weight, wo: this.wo.weight }, {
+        B, T, H, R, Dn, Dr, Dv, eps: this.kvNorm.eps, scale: this.softmaxScale, cos: rope.cos, sin: rope.sin, pos: ctx.pos, interleaved: rope.cfg.interleaved,
+      }); // [B, T, C]
+    }
     const qFlat = this.wq ? this.wq.forward(x) : this.wqB!.forward(this.qNorm!.forward(this.wqA!.forward(x))); // [B, T, H·(Dn+Dr)]
     const q = reshape(qFlat, [B, T, H, Dn + Dr]);
     const qNope = narrow(q, 3, 0, Dn); // [B, T, H, Dn]

@@ -14,7 +14,8 @@
 
 import type { Rng } from '../core/rng.ts';
 import {
-  Tensor, add, cat, div, gatherRows, ids, linear, mean, mul, narrow, noGrad, parameter, randn, reshape, scatterRows, sigmoid, softmax, sum, tensor, zeros,
+  Tensor, add, cat, div, fusedTraining, gatherRows, ids, linear, mean, moeExperts, mul, narrow, noGrad, parameter, randn, reshape, scatterRows, sigmoid, softmax, sum,
+  tensor, zeros,
 } from '../tensor/index.ts';
 import { MLP } from './layers.ts';
 import { Module } from './module.ts';
@@ -99,6 +100,23 @@ export class Gate extends Module {
 
 /** Indices of the k largest values, descending; ties go to the lower index. */
 export function topIndices(v: ArrayLike<number>, k: number): number[] {
+  // k passes of a scan (the router's k is small); rows with NaN keep the sort's order below.
+  const n = v.length;
+  if (k <= 8) {
+    const out: number[] = [];
+    let nan = false;
+    for (let j = 0; j < k && j < n && !nan; j++) {
+      let best = -1;
+      for (let i = 0; i < n; i++) {
+        const x = v[i];
+        if (x !== x) { nan = true; break; }
+        if (out.includes(i)) continue;
+        if (best < 0 || x > v[best]) best = i;
+      }
+      out.push(best);
+    }
+    if (!nan) return out;
+  }
   const idx = Array.from({ length: v.length }, (_, i) => i);
   idx.sort((a, b) => (v[b] > v[a] ? 1 : v[b] < v[a] ? -1 : a - b));
   return idx.slice(0, k);
@@ -156,14 +174,20 @@ export class MoE extends Module {
     }
     if (routeScale !== 1) w = mul(w, routeScale);
 
-    const xs = gatherRows(x2, ids(tokenOf)); // [N·K, C]
-    const parts: Tensor[] = [];
-    for (let e = 0; e < E; e++) {
-      if (counts[e] === 0) continue;
-      parts.push(this.experts[e].forward(narrow(xs, 0, offsets[e], counts[e]))); // [n_e, C]
+    let y: Tensor; // [N, C]
+    if (this.training && fusedTraining()) {
+      // One fused node for gather → experts → weighting → scatter (src/tensor/fused.ts).
+      y = moeExperts(x2, w, tokenOf, counts, this.experts.map((m) => ({ w1: m.w1.weight, w2: m.w2.weight, w3: m.w3.weight })));
+    } else {
+      const xs = gatherRows(x2, ids(tokenOf)); // [N·K, C]
+      const parts: Tensor[] = [];
+      for (let e = 0; e < E; e++) {
+        if (counts[e] === 0) continue;
+        parts.push(this.experts[e].forward(narrow(xs, 0, offsets[e], counts[e]))); // [n_e, C]
+      }
+      const ys = parts.length === 1 ? parts[0] : cat(parts, 0); // [N·K, C]
+      y = scatterRows(mul(ys, w), ids(tokenOf), N);
     }
-    const ys = parts.length === 1 ? parts[0] : cat(parts, 0); // [N·K, C]
-    let y = scatterRows(mul(ys, w), ids(tokenOf), N); // [N, C]
     if (this.sharedExperts) y = add(y, this.sharedExperts.forward(x2));
 
     this.auxLoss = this.training && this.cfg.auxLossAlpha > 0 && x.rank === 3 ? this.balanceLoss(s, chosen, x.shape[0], x.shape[1]) : null;

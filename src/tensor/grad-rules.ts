@@ -35,6 +35,8 @@ export interface OpSaved {
   attention: { p: AttentionParams; lse: Float32Array | GpuTensor };
   crossEntropy: { targets: Tensor; lse: Float32Array | GpuTensor; ignoreIndex: number };
   linearCrossEntropy: { dx: Tensor | null; dw: Tensor | null };
+  /** A fused op of fused.ts: it carries its own gradient rule (a closure over what its forward kept). */
+  fused: { name: string; backward: (g: Tensor, needs: boolean[]) => (Tensor | null)[] };
 }
 
 export type DiffOp = keyof OpSaved;
@@ -166,4 +168,5 @@ export const gradRules: { [K in DiffOp]: Rule<K> } = {
   crossEntropy: (g, [logits], { targets, lse, ignoreIndex }) => [ops.crossEntropyBackward(logits, targets, lse, g, ignoreIndex)],
   // dx, dw were computed in the forward for an upstream gradient of 1 (the loss is a scalar).
   linearCrossEntropy: (g, _i, { dx, dw }, _o, needs) => [needs[0] && dx ? ops.mul(dx, g) : null, needs[1] && dw ? ops.mul(dw, g) : null],
+  fused: (g, _i, { backward }, _o, needs) => backward(g, needs),
 };

@@ -7,3 +7,4 @@ export * from './ops.ts';
 export { noGrad, isGradEnabled } from './autograd.ts';
 export { openDevice, closeDevice, useDeviceContext, hasDevice, toDevice, toHost, moveToDevice, moveToHost, deviceZeros, readValues, endDeviceStep, keepOnDevice, releaseDevice } from './device.ts';
 export { availableBackends, useBackend, currentBackend, cpuLevels, setCpuLevel } from './backends.ts';
+export * from './fused.ts';

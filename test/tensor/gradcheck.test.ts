@@ -52,6 +52,8 @@ function ropeTables(maxPos: number, half: number): [T.Tensor, T.Tensor] {
 
 let r = new Rng(42);
 const [cosT, sinT] = ropeTables(16, 3);
+const [cos4, sin4] = ropeTables(8, 2);
+const [cos2, sin2] = ropeTables(8, 1);
 
 const cases: { [K in DiffOp]: Case[] } = {
   neg: [{ inputs: () => [rnd(r, [3, 4])], f: ([x]) => T.neg(x) }],
@@ -117,6 +119,28 @@ const cases: { [K in DiffOp]: Case[] } = {
     { inputs: () => [rnd(r, [2, 3, 5]), rnd(r, [7, 5])], f: ([x, w]) => T.linearCrossEntropy(x, w, T.ids([1, 6, -100, 0, 3, 3], [2, 3])) },
     { inputs: () => [rnd(r, [4, 5]), rnd(r, [7, 5])], f: ([x, w]) => T.linearCrossEntropy(x, w, T.ids([2, -100, 5, 6], [4]), { reduction: 'sum' }) },
   ],
+  // fused.ts: a dense pre-norm block (C 8, 2 query heads sharing 1 kv head of dim 4, MLP 6), B 2 × T 3.
+  fused: [{
+    inputs: () => [rnd(r, [2, 3]), rnd(r, [2, 3])],
+    f: ([a, b]) => T.mul(T.residualAdd(a, b), a),
+  }, {
+    // mlaAttention: C 5, H 2, kv rank 4, nope 2, rope 2, v 3; B 1 × T 3.
+    inputs: () => [rnd(r, [1, 3, 5]), rnd(r, [8, 5], 0.7), rnd(r, [6, 5], 0.7), rnd(r, [4], 0.3, 1), rnd(r, [10, 4], 0.7), rnd(r, [5, 6], 0.7)],
+    f: ([x, wq, wkvA, kvNorm, wkvB, wo]) => T.mlaAttention(x, { wq, wkvA, kvNorm, wkvB, wo },
+      { B: 1, T: 3, H: 2, R: 4, Dn: 2, Dr: 2, Dv: 3, eps: 1e-6, scale: 0.6, cos: cos2, sin: sin2, pos: T.ids([0, 1, 2]), interleaved: true }),
+  }, {
+    inputs: () => [rnd(r, [2, 3, 4]), rnd(r, [5, 4], 0.7), rnd(r, [4, 5], 0.7), rnd(r, [5, 4], 0.7)],
+    f: ([x, w1, w2, w3]) => T.swigluMlp(x, { w1, w2, w3 }),
+  }, {
+    // moeExperts: 3 tokens, 4 pairs over experts 0 and 2 (C 4, I 3), routing weights differentiable.
+    inputs: () => [rnd(r, [3, 4]), rnd(r, [4, 1]), ...[0, 1].flatMap(() => [rnd(r, [3, 4], 0.7), rnd(r, [4, 3], 0.7), rnd(r, [3, 4], 0.7)])],
+    f: ([x, w, a1, a2, a3, b1, b2, b3]) => T.moeExperts(x, w, Int32Array.from([0, 2, 1, 0]), Int32Array.from([2, 2]), [{ w1: a1, w2: a2, w3: a3 }, { w1: b1, w2: b2, w3: b3 }]),
+  }, {
+    inputs: () => [rnd(r, [2, 3, 8]), rnd(r, [8], 0.3, 1), rnd(r, [8, 8], 0.5), rnd(r, [4, 8], 0.5), rnd(r, [4, 8], 0.5), rnd(r, [8, 8], 0.5),
+      rnd(r, [8], 0.3, 1), rnd(r, [6, 8], 0.5), rnd(r, [8, 6], 0.5), rnd(r, [6, 8], 0.5)],
+    f: ([x, attnNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3]) => T.denseBlock(x, { attnNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3 },
+      { H: 2, Hkv: 1, D: 4, eps: 1e-6, cos: cos4, sin: sin4, pos: T.ids([0, 1, 2, 0, 1, 2]), rotaryDim: 4, interleaved: false }),
+  }],
 };
 
 function lossOf(c: Case, xs: T.Tensor[], R: T.Tensor): number {
