@@ -43,7 +43,7 @@ export class Block extends Module {
 
   forward(x: Tensor, ctx: StepContext, rope: RotaryEmbedding, cache: LayerCache | null): Tensor {
     // Training: residual adds that give the residual stream its own gradient buffer (src/tensor/fused.ts).
-    const res = this.training && isGradEnabled() && fusedTraining() ? residualAdd : add;
+    const res = this.training && isGradEnabled() && fusedTraining(x) ? residualAdd : add;
     const h = res(x, this.attn.forward(this.attnNorm.forward(x), ctx, rope, cache)); // [B, T, C]
     return res(h, this.ffn.forward(this.ffnNorm.forward(h))); // [B, T, C]
   }

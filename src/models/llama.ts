@@ -45,7 +45,7 @@ export class LlamaBlock extends Module {
   trainForward(x: Tensor, ctx: StepContext, rope: RotaryEmbedding): Tensor {
     const a = this.attn;
     const biased = a.wq.bias || a.wk.bias || a.wv.bias || a.wo.bias;
-    if (!fusedTraining() || biased || this.attnNorm.eps !== this.ffnNorm.eps || ctx.cache || ctx.pack) return this.forward(x, ctx, rope, null);
+    if (!fusedTraining(x) || biased || this.attnNorm.eps !== this.ffnNorm.eps || ctx.cache || ctx.pack) return this.forward(x, ctx, rope, null);
     return denseBlock(x, {
       attnNorm: this.attnNorm.weight, wq: a.wq.weight, wk: a.wk.weight, wv: a.wv.weight, wo: a.wo.weight,
       ffnNorm: this.ffnNorm.weight, w1: this.ffn.w1.weight, w2: this.ffn.w2.weight, w3: this.ffn.w3.weight,

@@ -62,7 +62,7 @@ export class MLP extends Module {
 
   forward(x: Tensor): Tensor {
     // Training: one fused node (src/tensor/fused.ts); inference keeps the op-by-op path.
-    if (this.training && isGradEnabled() && fusedTraining() && !this.w1.bias && !this.w2.bias && !this.w3.bias) {
+    if (this.training && isGradEnabled() && fusedTraining(x) && !this.w1.bias && !this.w2.bias && !this.w3.bias) {
       return swigluMlp(x, { w1: this.w1.weight, w2: this.w2.weight, w3: this.w3.weight }); // [..., C]
     }
     return this.w2.forward(swiglu(this.w1.forward(x), this.w3.forward(x))); // [..., C]

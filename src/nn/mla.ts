@@ -82,7 +82,7 @@ export class MLA extends Module {
   forward(x: Tensor, ctx: StepContext, rope: RotaryEmbedding, cache: LayerCache | null): Tensor {
     const { B, T } = ctx;
     const { nHeads: H, kvLoraRank: R, qkNopeHeadDim: Dn, qkRopeHeadDim: Dr, vHeadDim: Dv } = this.cfg;
-    if (this.wq && this.impl === 'naive' && !cache && !ctx.pack && this.training && isGradEnabled() && fusedTraining() && rope.cfg.dim === Dr) {
+    if (this.wq && this.impl === 'naive' && !cache && !ctx.pack && this.training && isGradEnabled() && fusedTraining(x) && rope.cfg.dim === Dr) {
       // Training: the whole naive path as one fused node (src/tensor/fused.ts), no layout copies in the graph.
       return mlaAttention(x, { wq: this.wq.weight, wkvA: this.wkvA.weight, kvNorm: this.kvNorm.weight, wkvB: this.wkvB.weight, wo: this.wo.weight }, {
         B, T, H, R, Dn, Dr, Dv, eps: this.kvNorm.eps, scale: this.softmaxScale, cos: rope.cos, sin: rope.sin, pos: ctx.pos, interleaved: rope.cfg.interleaved,

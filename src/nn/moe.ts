@@ -175,7 +175,7 @@ export class MoE extends Module {
     if (routeScale !== 1) w = mul(w, routeScale);
 
     let y: Tensor; // [N, C]
-    if (this.training && fusedTraining()) {
+    if (this.training && fusedTraining(x2)) {
       // One fused node for gather → experts → weighting → scatter (src/tensor/fused.ts).
       y = moeExperts(x2, w, tokenOf, counts, this.experts.map((m) => ({ w1: m.w1.weight, w2: m.w2.weight, w3: m.w3.weight })));
     } else {

@@ -30,8 +30,13 @@ let fusedOn = process.env.R1TS_FUSED !== '0';
 export function setFusedTraining(on: boolean): void {
   fusedOn = on;
 }
-export function fusedTraining(): boolean {
-  return fusedOn;
+/**
+ * Whether the fused training path applies to an input: on, and the input lives on the host (the
+ * fused ops run host kernels; on the WebGPU device the models take the op-by-op path, whose
+ * every op has a device kernel).
+ */
+export function fusedTraining(x?: Tensor): boolean {
+  return fusedOn && (x === undefined || x.device === 'cpu');
 }
 
 // R1TS_CHECK_NAN=1: a fused op checks its output like every plain op (ops.ts finish) and names itself.
