@@ -24,7 +24,7 @@ import { isGradEnabled, record } from './autograd.ts';
 import { allocF32 } from './ops.ts';
 import { Tensor } from './tensor.ts';
 
-let fusedOn = process.env.R1TS_FUSED !== '0';
+let fusedOn = env.fused();
 
 /** Whether the models take the fused training path (default on; R1TS_FUSED=0 turns it off). For A/B runs and tests. */
 export function setFusedTraining(on: boolean): void {
@@ -96,7 +96,7 @@ function need(op: string, t: Tensor, shape: readonly number[], what: string): Fl
 // would overflow the op-output pool's cap and fall back to fresh, page-faulting memory
 // and garbage collection. Capped at R1TS_FUSED_POOL_MB (default 1024); over the cap,
 // buffers of other sizes are dropped, oldest size first.
-const PRIVATE_CAP = Math.max(0, Number(process.env.R1TS_FUSED_POOL_MB ?? 1024)) * (1 << 20);
+const PRIVATE_CAP = env.fusedPoolMb() * (1 << 20);
 const privatePool = new Map<number, Float32Array[]>();
 let privateBytes = 0;
 
