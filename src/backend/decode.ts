@@ -1,0 +1,75 @@
+// The decode kernels' contract: what one KV-cache decode step (one new token per sequence,
+// src/nn/decode.ts) needs beyond the Kernels of kernels.ts, as one typed interface. The
+// reference (src/backend/ref/decode.ts) is the spec and the oracle; the native wrappers
+// (src/backend/native/decode.ts) run the addon's kernels/decode-attention.cc.
+// Like Kernels: flat row-major typed arrays plus sizes; outputs are not allocated here; shapes
+// are the caller's to validate; indices that come from data (lens, starts, positions) are
+// checked and throw RangeError naming the bad value.
+// Not here: prefill/training attention (Kernels.attention), the projections (Kernels.gemm).
+
+import type { F32, I32 } from './kernels.ts';
+
+export interface DecodeAttentionParams {
+  B: number;
+  /** Rows of the cache per sequence. */
+  Tmax: number;
+  /** Query heads; a multiple of Hkv (query head h reads kv head floor(h / (Hq / Hkv))). */
+  Hq: number;
+  Hkv: number;
+  /** Head dim of q and k. */
+  D: number;
+  /** Head dim of v and out. */
+  Dv: number;
+  /** Multiplies q·k before the softmax. */
+  scale: number;
+}
+
+export interface DecodeGqaParams extends DecodeAttentionParams {
+  /** The first rotaryDim dims of each q and k head rotate (even, in [2, D]). */
+  rotaryDim: number;
+  /** Pair layout: (2i, 2i+1) when true, (i, i + rotaryDim/2) when false (the rope kernel's). */
+  interleaved: boolean;
+}
+
+export interface DecodeMlaParams {
+  B: number;
+  Tmax: number;
+  /** Heads. */
+  H: number;
+  /** Per-head query/key dims without / with rotary embedding, value dim. */
+  Dn: number;
+  Dr: number;
+  Dv: number;
+  /** Rank of the latent (kv_lora_rank). */
+  R: number;
+  /** RMSNorm epsilon of the latent. */
+  eps: number;
+  interleaved: boolean;
+  scale: number;
+}
+
+export interface DecodeKernels {
+  /**
+   * out [B, Hq, Dv] = softmax(scale·q·kᵀ)·v per sequence b over its keys j < lens[b], with q [B, Hq, D]
+   * (one query row per sequence), k [B, Tmax, Hkv, D], v [B, Tmax, Hkv, Dv]. lens[b] = 0 gives zeros;
+   * lens[b] outside [0, Tmax] throws RangeError.
+   */
+  decodeAttention(q: F32, k: F32, v: F32, out: F32, lens: I32, p: DecodeAttentionParams): void;
+  /**
+   * One decode step of MHA/GQA attention: q [B, Hq, D] and k [B, Hkv, D] rotated at positions pos [B]
+   * (tables cos/sin [maxPos, rotaryDim/2]); the rotated k and v [B, Hkv, Dv] written into the caches
+   * cacheK [B, Tmax, Hkv, D], cacheV [B, Tmax, Hkv, Dv] at row starts[b]; then decodeAttention over
+   * lens[b] rows into out [B, Hq, Dv]. q, k, v are not modified.
+   */
+  decodeGqa(q: F32, k: F32, v: F32, cos: F32, sin: F32, pos: I32, cacheK: F32, cacheV: F32, starts: I32, lens: I32, out: F32, p: DecodeGqaParams): void;
+  /**
+   * One decode step of MLA's absorbed path between the projections. Inputs q [B, H, Dn + Dr]
+   * (the wq output), kv [B, R + Dr] (the wkv_a output), the latent norm's weight normW [R],
+   * wkvB [H·(Dn + Dv), R]. Per sequence b: c = rmsnorm(kv[b, :R])·normW, kpe = rope(kv[b, R:]);
+   * cacheK [B, Tmax, R + Dr] row starts[b] = [c ‖ kpe], cacheV [B, Tmax, R] row starts[b] = c; per head h:
+   * qf = [q_nope·W_UK[h] ‖ rope(q_pe)] (W_UK[h] = wkvB rows h·(Dn+Dv) .. +Dn, [Dn, R]), attention of qf
+   * over the lens[b] cached rows (keys cacheK, values cacheV) → o [R], out[b, h] = W_UV[h]·o
+   * (W_UV[h] = the next Dv rows, [Dv, R]) into out [B, H, Dv].
+   */
+  decodeMla(q: F32, kv: F32, normW: F32, cos: F32, sin: F32, pos: I32, wkvB: F32, cacheK: F32, cacheV: F32, starts: I32, lens: I32, out: F32, p: DecodeMlaParams): void;
+}
