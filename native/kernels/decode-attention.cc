@@ -38,9 +38,34 @@ inline float* decode_scratch(size_t n) {
   return s.data();
 }
 
+/** Σ lanes by halving (vector adds down to 4 lanes): cheaper than a scalar tree per dot product. */
+template <int W> R1TS_INLINE float hsum_fast(vf<W> v) {
+  if constexpr (W > 4) {
+    vf<W / 2> lo, hi;
+    std::memcpy(&lo, &v, sizeof lo);
+    std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+    return hsum_fast<W / 2>(lo + hi);
+  } else {
+    return (v[0] + v[2]) + (v[1] + v[3]);
+  }
+}
+
+/** q·k over D floats. */
+template <int W> R1TS_INLINE float dot(const float* q, const float* k, int64_t D) {
+  vf<W> a0 = vm::splat<W>(0.0f), a1 = a0;
+  int64_t i = 0;
+  for (; i + 2 * W <= D; i += 2 * W) {
+    a0 += vm::load<W>(q + i) * vm::load<W>(k + i);
+    a1 += vm::load<W>(q + i + W) * vm::load<W>(k + i + W);
+  }
+  for (; i + W <= D; i += W) a0 += vm::load<W>(q + i) * vm::load<W>(k + i);
+  if (i < D) a1 += vm::load_part<W>(q + i, D - i) * vm::load_part<W>(k + i, D - i);
+  return hsum_fast<W>(a0 + a1);
+}
+
 /**
  * Attention of G query rows qg [G][D] over n keys (row j at kb + j·ks, D floats) and values
- * (vb + j·vs, Dv floats) into o [G][Dv]; s is scratch of G·n + G·Dv floats. n == 0 gives 0.
+ * (vb + j·vs, Dv floats) into o [G][Dv]; s is scratch of G·n floats. n == 0 gives 0.
  */
 template <int W>
 R1TS_INLINE void attend_group(const float* qg, int64_t G, int64_t D, const float* kb, int64_t ks, const float* vb, int64_t vs, int64_t Dv,
@@ -49,20 +74,12 @@ R1TS_INLINE void attend_group(const float* qg, int64_t G, int64_t D, const float
     for (int64_t i = 0; i < G * Dv; i++) o[i] = 0.0f;
     return;
   }
-  float* acc = s + G * n;  // [G][Dv]
-  // Scores: each key row read once for the G queries.
+  // Scores: each key row read once for the G queries (independent dot products: the core overlaps them).
   for (int64_t j = 0; j < n; j++) {
     const float* kj = kb + j * ks;
-    for (int64_t g = 0; g < G; g++) {
-      const float* qr = qg + g * D;
-      vf<W> d0 = vm::splat<W>(0.0f);
-      int64_t i = 0;
-      for (; i + W <= D; i += W) d0 += vm::load<W>(qr + i) * vm::load<W>(kj + i);
-      if (i < D) d0 += vm::load_part<W>(qr + i, D - i) * vm::load_part<W>(kj + i, D - i);
-      s[g * n + j] = vm::hsum<W>(d0) * scale;
-    }
+    for (int64_t g = 0; g < G; g++) s[g * n + j] = dot<W>(qg + g * D, kj, D) * scale;
   }
-  // Softmax numerators per query row (max-subtracted); 1/Σ is applied to the output.
+  // Softmax per query row (max-subtracted), normalized in place.
   for (int64_t g = 0; g < G; g++) {
     float* sr = s + g * n;
     float m = -INFINITY;
@@ -75,19 +92,33 @@ R1TS_INLINE void attend_group(const float* qg, int64_t G, int64_t D, const float
     const float inv = static_cast<float>(1.0 / sum);
     for (int64_t i = 0; i < n; i++) sr[i] *= inv;
   }
-  // Weighted sum of value rows: each value row read once for the G queries.
-  for (int64_t i = 0; i < G * Dv; i++) acc[i] = 0.0f;
-  for (int64_t j = 0; j < n; j++) {
-    const float* vj = vb + j * vs;
-    for (int64_t g = 0; g < G; g++) {
-      const vf<W> p = vm::splat<W>(s[g * n + j]);
-      float* ar = acc + g * Dv;
-      int64_t i = 0;
-      for (; i + W <= Dv; i += W) vm::store<W>(ar + i, vm::load<W>(ar + i) + p * vm::load<W>(vj + i));
-      if (i < Dv) vm::store_part<W>(ar + i, vm::load_part<W>(ar + i, Dv - i) + p * vm::load_part<W>(vj + i, Dv - i), Dv - i);
+  // Weighted sum of value rows, 4 vectors of a row's output at a time held in registers.
+  for (int64_t g = 0; g < G; g++) {
+    const float* p = s + g * n;
+    float* og = o + g * Dv;
+    int64_t c = 0;
+    for (; c + 4 * W <= Dv; c += 4 * W) {
+      vf<W> a0 = vm::splat<W>(0.0f), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t j = 0; j < n; j++) {
+        const float* vj = vb + j * vs + c;
+        const vf<W> pj = vm::splat<W>(p[j]);
+        a0 += pj * vm::load<W>(vj);
+        a1 += pj * vm::load<W>(vj + W);
+        a2 += pj * vm::load<W>(vj + 2 * W);
+        a3 += pj * vm::load<W>(vj + 3 * W);
+      }
+      vm::store<W>(og + c, a0);
+      vm::store<W>(og + c + W, a1);
+      vm::store<W>(og + c + 2 * W, a2);
+      vm::store<W>(og + c + 3 * W, a3);
+    }
+    for (; c < Dv; c += W) {
+      const int64_t cnt = Dv - c < W ? Dv - c : W;
+      vf<W> a0 = vm::splat<W>(0.0f);
+      for (int64_t j = 0; j < n; j++) a0 += vm::splat<W>(p[j]) * ld<W>(vb + j * vs + c, cnt);
+      st<W>(og + c, a0, cnt);
     }
   }
-  for (int64_t i = 0; i < G * Dv; i++) o[i] = acc[i];
 }
 
 /** Rotates the first 2·half dims of x (D floats) in place by the table rows c, s (the rope kernel's math). */
@@ -116,7 +147,7 @@ R1TS_INLINE void decode_attn_tasks_body(const DecodeAttn* a, int64_t t0, int64_t
   const int64_t G = a->G;
   for (int64_t task = t0; task < t1; task++) {
     const int64_t b = task / a->Hkv, hk = task % a->Hkv, n = a->lens[b];
-    float* s = decode_scratch(static_cast<size_t>(G * (n + a->Dv)));
+    float* s = decode_scratch(static_cast<size_t>(G * n));
     attend_group<W>(a->q + (b * a->Hq + hk * G) * a->D, G, a->D, a->k + (b * a->Tmax * a->Hkv + hk) * a->D, a->Hkv * a->D,
                     a->v + (b * a->Tmax * a->Hkv + hk) * a->Dv, a->Hkv * a->Dv, a->Dv, n, a->scale, a->out + (b * a->Hq + hk * G) * a->Dv, s);
   }
@@ -147,8 +178,8 @@ R1TS_INLINE void decode_gqa_tasks_body(const DecodeGqa* a, int64_t t0, int64_t t
     std::memcpy(kd, a->k + (b * a->Hkv + hk) * D, sizeof(float) * D);
     rotate(kd, c, sn, a->half, a->interleaved);
     std::memcpy(a->cv + ((b * a->Tmax + a->starts[b]) * a->Hkv + hk) * Dv, a->v + (b * a->Hkv + hk) * Dv, sizeof(float) * Dv);
-    float* s = decode_scratch(static_cast<size_t>(G * D + G * (n + Dv)));
-    float* qg = s + G * (n + Dv);
+    float* s = decode_scratch(static_cast<size_t>(G * D + G * n));
+    float* qg = s + G * n;
     std::memcpy(qg, a->q + (b * a->Hq + hk * G) * D, sizeof(float) * G * D);
     for (int64_t g = 0; g < G; g++) rotate(qg + g * D, c, sn, a->half, a->interleaved);
     attend_group<W>(qg, G, D, a->ck + (b * a->Tmax * a->Hkv + hk) * D, a->Hkv * D, a->cv + (b * a->Tmax * a->Hkv + hk) * Dv, a->Hkv * Dv, Dv, n,
@@ -192,8 +223,8 @@ R1TS_INLINE void decode_mla_tasks_body(const DecodeMla* a, int64_t t0, int64_t t
     std::memcpy(kd + R, kvr + R, sizeof(float) * Dr);
     rotate(kd + R, c, sn, half, a->interleaved);
     // Absorbed queries qf [H][R + Dr].
-    float* s = decode_scratch(static_cast<size_t>(H * Dk + H * R + H * (n + R)));
-    float* qf = s + H * (n + R);
+    float* s = decode_scratch(static_cast<size_t>(H * Dk + H * R + H * n));
+    float* qf = s + H * n;
     float* ol = qf + H * Dk;
     for (int64_t h = 0; h < H; h++) {
       const float* qh = a->q + (b * H + h) * (Dn + Dr);
