@@ -7,7 +7,10 @@
 //                    cache at row starts[b], then decodeAttention.
 //   decodeMla        DeepSeek-V3's absorbed MLA step between the projections: RMSNorm + RoPE of
 //                    the latent row appended to the latent cache, q_nope absorbed through W_UK,
-//                    attention over the latent, the result through W_UV.
+//                    attention over the latent (values read from the keys' latent part, one
+//                    stream of rows), the result through W_UV.
+// Each task walks its sequence's cached rows in order (all its heads per row), so cache reads
+// stream: at batch 64 the step is bound by reading the cache, not by arithmetic.
 // lens[b] = 0 gives out = 0. Tasks run over the thread pool when the work pays for waking it.
 // Spec: src/backend/ref/decode.ts (the same math, the oracle of the tests).
 // Not here: prefill or training attention (kernels/attention.cc: many query rows, causal
@@ -64,62 +67,53 @@ template <int W> R1TS_INLINE float dot(const float* q, const float* k, int64_t D
 }
 
 /**
- * Attention of G query rows qg [G][D] over n keys (row j at kb + j·ks, D floats) and values
- * (vb + j·vs, Dv floats) into o [G][Dv]; s is scratch of G·n floats. n == 0 gives 0.
+ * Attention for one sequence of the query heads of nkv consecutive kv heads (G query heads each):
+ * query i (qg + i·D) reads kv head i / G, whose key for row j is at kb + j·ks + (i / G)·D (D floats)
+ * and value at vb + j·vs + (i / G)·Dv (Dv floats); out o [nkv·G][Dv]; s is scratch of nkv·G·n floats.
+ * The cached rows are walked in order (row j of every head before row j + 1), so the reads stream
+ * through memory. n == 0 gives 0.
  */
 template <int W>
-R1TS_INLINE void attend_group(const float* qg, int64_t G, int64_t D, const float* kb, int64_t ks, const float* vb, int64_t vs, int64_t Dv,
-                              int64_t n, float scale, float* o, float* s) {
-  if (n <= 0) {
-    for (int64_t i = 0; i < G * Dv; i++) o[i] = 0.0f;
-    return;
-  }
-  // Scores: each key row read once for the G queries (independent dot products: the core overlaps them).
+R1TS_INLINE void attend_heads(const float* qg, int64_t G, int64_t nkv, int64_t D, const float* kb, int64_t ks, const float* vb, int64_t vs,
+                              int64_t Dv, int64_t n, float scale, float* o, float* s) {
+  const int64_t nq = nkv * G;
+  for (int64_t i = 0; i < nq * Dv; i++) o[i] = 0.0f;
+  if (n <= 0) return;
   for (int64_t j = 0; j < n; j++) {
     const float* kj = kb + j * ks;
-    for (int64_t g = 0; g < G; g++) s[g * n + j] = dot<W>(qg + g * D, kj, D) * scale;
+    for (int64_t i = 0; i < nq; i++) s[i * n + j] = dot<W>(qg + i * D, kj + (i / G) * D, D) * scale;
   }
-  // Softmax per query row (max-subtracted), normalized in place.
-  for (int64_t g = 0; g < G; g++) {
-    float* sr = s + g * n;
+  // Softmax per query (max-subtracted), normalized in place.
+  for (int64_t i = 0; i < nq; i++) {
+    float* sr = s + i * n;
     float m = -INFINITY;
-    for (int64_t i = 0; i < n; i++) m = (sr[i] > m || sr[i] != sr[i]) ? sr[i] : m;
+    for (int64_t t = 0; t < n; t++) m = (sr[t] > m || sr[t] != sr[t]) ? sr[t] : m;
     const double sum = vm::sum_blocks<W>(n, [&](int64_t j, int64_t c) __attribute__((always_inline)) {
       vf<W> e = vm::exp<W>(ld<W>(sr + j, c) - m);
       st<W>(sr + j, e, c);
       return e;
     });
     const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t i = 0; i < n; i++) sr[i] *= inv;
+    for (int64_t t = 0; t < n; t++) sr[t] *= inv;
   }
-  // Weighted sum of value rows, 4 vectors of a row's output at a time held in registers.
-  for (int64_t g = 0; g < G; g++) {
-    const float* p = s + g * n;
-    float* og = o + g * Dv;
-    int64_t c = 0;
-    for (; c + 4 * W <= Dv; c += 4 * W) {
-      vf<W> a0 = vm::splat<W>(0.0f), a1 = a0, a2 = a0, a3 = a0;
-      for (int64_t j = 0; j < n; j++) {
-        const float* vj = vb + j * vs + c;
-        const vf<W> pj = vm::splat<W>(p[j]);
-        a0 += pj * vm::load<W>(vj);
-        a1 += pj * vm::load<W>(vj + W);
-        a2 += pj * vm::load<W>(vj + 2 * W);
-        a3 += pj * vm::load<W>(vj + 3 * W);
-      }
-      vm::store<W>(og + c, a0);
-      vm::store<W>(og + c + W, a1);
-      vm::store<W>(og + c + 2 * W, a2);
-      vm::store<W>(og + c + 3 * W, a3);
-    }
-    for (; c < Dv; c += W) {
-      const int64_t cnt = Dv - c < W ? Dv - c : W;
-      vf<W> a0 = vm::splat<W>(0.0f);
-      for (int64_t j = 0; j < n; j++) a0 += vm::splat<W>(p[j]) * ld<W>(vb + j * vs + c, cnt);
-      st<W>(og + c, a0, cnt);
+  for (int64_t j = 0; j < n; j++) {
+    const float* vj = vb + j * vs;
+    for (int64_t i = 0; i < nq; i++) {
+      const vf<W> p = vm::splat<W>(s[i * n + j]);
+      const float* v = vj + (i / G) * Dv;
+      float* oi = o + i * Dv;
+      int64_t c = 0;
+      for (; c + W <= Dv; c += W) vm::store<W>(oi + c, vm::load<W>(oi + c) + p * vm::load<W>(v + c));
+      if (c < Dv) vm::store_part<W>(oi + c, vm::load_part<W>(oi + c, Dv - c) + p * vm::load_part<W>(v + c, Dv - c), Dv - c);
     }
   }
 }
+
+/**
+ * Tasks per step: whole sequences when there are enough of them (each task streams its sequence's
+ * rows), else one (sequence, kv head) pair per task (more tasks for the pool on small batches).
+ */
+inline int64_t kv_spans(int64_t B, int64_t Hkv) { return B >= 16 ? 1 : Hkv; }
 
 /** Rotates the first 2·half dims of x (D floats) in place by the table rows c, s (the rope kernel's math). */
 R1TS_INLINE void rotate(float* x, const float* c, const float* s, int64_t half, bool interleaved) {
@@ -144,11 +138,11 @@ struct DecodeAttn {
 template <int L>
 R1TS_INLINE void decode_attn_tasks_body(const DecodeAttn* a, int64_t t0, int64_t t1) {
   constexpr int W = vm::Lanes<L>::W;
-  const int64_t G = a->G;
+  const int64_t G = a->G, spans = kv_spans(a->B, a->Hkv), per = a->Hkv / spans;
   for (int64_t task = t0; task < t1; task++) {
-    const int64_t b = task / a->Hkv, hk = task % a->Hkv, n = a->lens[b];
-    float* s = decode_scratch(static_cast<size_t>(G * n));
-    attend_group<W>(a->q + (b * a->Hq + hk * G) * a->D, G, a->D, a->k + (b * a->Tmax * a->Hkv + hk) * a->D, a->Hkv * a->D,
+    const int64_t b = task / spans, hk = task % spans * per, n = a->lens[b];
+    float* s = decode_scratch(static_cast<size_t>(per * G * n));
+    attend_heads<W>(a->q + (b * a->Hq + hk * G) * a->D, G, per, a->D, a->k + (b * a->Tmax * a->Hkv + hk) * a->D, a->Hkv * a->D,
                     a->v + (b * a->Tmax * a->Hkv + hk) * a->Dv, a->Hkv * a->Dv, a->Dv, n, a->scale, a->out + (b * a->Hq + hk * G) * a->Dv, s);
   }
 }
@@ -168,22 +162,25 @@ struct DecodeGqa {
 template <int L>
 R1TS_INLINE void decode_gqa_tasks_body(const DecodeGqa* a, int64_t t0, int64_t t1) {
   constexpr int W = vm::Lanes<L>::W;
-  const int64_t G = a->G, D = a->D, Dv = a->Dv;
+  const int64_t G = a->G, D = a->D, Dv = a->Dv, spans = kv_spans(a->B, a->Hkv), per = a->Hkv / spans;
   for (int64_t task = t0; task < t1; task++) {
-    const int64_t b = task / a->Hkv, hk = task % a->Hkv, n = a->lens[b];
+    const int64_t b = task / spans, hk0 = task % spans * per, n = a->lens[b];
     const float* c = a->cos + static_cast<int64_t>(a->pos[b]) * a->half;
     const float* sn = a->sin + static_cast<int64_t>(a->pos[b]) * a->half;
-    // Append the rotated key and the value of (b, hk) at row starts[b].
-    float* kd = a->ck + ((b * a->Tmax + a->starts[b]) * a->Hkv + hk) * D;
-    std::memcpy(kd, a->k + (b * a->Hkv + hk) * D, sizeof(float) * D);
-    rotate(kd, c, sn, a->half, a->interleaved);
-    std::memcpy(a->cv + ((b * a->Tmax + a->starts[b]) * a->Hkv + hk) * Dv, a->v + (b * a->Hkv + hk) * Dv, sizeof(float) * Dv);
-    float* s = decode_scratch(static_cast<size_t>(G * D + G * n));
-    float* qg = s + G * n;
-    std::memcpy(qg, a->q + (b * a->Hq + hk * G) * D, sizeof(float) * G * D);
-    for (int64_t g = 0; g < G; g++) rotate(qg + g * D, c, sn, a->half, a->interleaved);
-    attend_group<W>(qg, G, D, a->ck + (b * a->Tmax * a->Hkv + hk) * D, a->Hkv * D, a->cv + (b * a->Tmax * a->Hkv + hk) * Dv, a->Hkv * Dv, Dv, n,
-                    a->scale, a->out + (b * a->Hq + hk * G) * Dv, s);
+    // Append the rotated keys and the values of kv heads hk0 .. hk0 + per - 1 at row starts[b].
+    for (int64_t hk = hk0; hk < hk0 + per; hk++) {
+      float* kd = a->ck + ((b * a->Tmax + a->starts[b]) * a->Hkv + hk) * D;
+      std::memcpy(kd, a->k + (b * a->Hkv + hk) * D, sizeof(float) * D);
+      rotate(kd, c, sn, a->half, a->interleaved);
+      std::memcpy(a->cv + ((b * a->Tmax + a->starts[b]) * a->Hkv + hk) * Dv, a->v + (b * a->Hkv + hk) * Dv, sizeof(float) * Dv);
+    }
+    const int64_t nq = per * G;
+    float* s = decode_scratch(static_cast<size_t>(nq * D + nq * n));
+    float* qg = s + nq * n;
+    std::memcpy(qg, a->q + (b * a->Hq + hk0 * G) * D, sizeof(float) * nq * D);
+    for (int64_t i = 0; i < nq; i++) rotate(qg + i * D, c, sn, a->half, a->interleaved);
+    attend_heads<W>(qg, G, per, D, a->ck + (b * a->Tmax * a->Hkv + hk0) * D, a->Hkv * D, a->cv + (b * a->Tmax * a->Hkv + hk0) * Dv, a->Hkv * Dv, Dv,
+                    n, a->scale, a->out + (b * a->Hq + hk0 * G) * Dv, s);
   }
 }
 R1TS_MULTIVERSION(decode_gqa_tasks, (const DecodeGqa* a, int64_t t0, int64_t t1), (a, t0, t1))
@@ -240,7 +237,8 @@ R1TS_INLINE void decode_mla_tasks_body(const DecodeMla* a, int64_t t0, int64_t t
       std::memcpy(qo + R, qh + Dn, sizeof(float) * Dr);
       rotate(qo + R, c, sn, half, a->interleaved);
     }
-    attend_group<W>(qf, H, Dk, a->ck + b * a->Tmax * Dk, Dk, a->cv + b * a->Tmax * R, R, R, n, a->scale, ol, s);
+    // Values are the latent part of the cached keys (cacheV holds the same floats): one stream of rows.
+    attend_heads<W>(qf, H, 1, Dk, a->ck + b * a->Tmax * Dk, Dk, a->ck + b * a->Tmax * Dk, Dk, R, n, a->scale, ol, s);
     // Out: per head, W_UV[h] [Dv, R] times the attended latent.
     for (int64_t h = 0; h < H; h++) {
       const float* oh = ol + h * R;
@@ -324,7 +322,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   chk.need("out", lo, a.B * a.Hq * a.Dv);
   chk.need("lens", ll, a.B);
   const int64_t macs = chk.visible(a.lens, a.B, a.Tmax) * a.Hq * (a.D + a.Dv);
-  const int64_t tasks = a.B * a.Hkv;
+  const int64_t tasks = a.B * kv_spans(a.B, a.Hkv);
   par_range(tasks, grain_for(tasks, macs), [&](int64_t t0, int64_t t1) { decode_attn_tasks(&a, t0, t1); });
   return info.Env().Undefined();
 }
@@ -368,7 +366,7 @@ Napi::Value DecodeGqaFn(const Napi::CallbackInfo& info) {
   chk.need("out", lo, a.B * a.Hq * a.Dv);
   chk.rows(a.starts, a.pos, a.B, a.Tmax, static_cast<int64_t>(lc) / a.half);
   const int64_t macs = chk.visible(a.lens, a.B, a.Tmax) * a.Hq * (a.D + a.Dv);
-  const int64_t tasks = a.B * a.Hkv;
+  const int64_t tasks = a.B * kv_spans(a.B, a.Hkv);
   par_range(tasks, grain_for(tasks, macs), [&](int64_t t0, int64_t t1) { decode_gqa_tasks(&a, t0, t1); });
   return info.Env().Undefined();
 }

@@ -68,7 +68,8 @@ export interface DecodeKernels {
    * wkvB [H·(Dn + Dv), R]. Per sequence b: c = rmsnorm(kv[b, :R])·normW, kpe = rope(kv[b, R:]);
    * cacheK [B, Tmax, R + Dr] row starts[b] = [c ‖ kpe], cacheV [B, Tmax, R] row starts[b] = c; per head h:
    * qf = [q_nope·W_UK[h] ‖ rope(q_pe)] (W_UK[h] = wkvB rows h·(Dn+Dv) .. +Dn, [Dn, R]), attention of qf
-   * over the lens[b] cached rows (keys cacheK, values cacheV) → o [R], out[b, h] = W_UV[h]·o
+   * over the lens[b] cached rows (keys cacheK; values the latent part cacheK[.., :R], which is what every
+   * absorbed step writes to cacheV too, so cacheV is written but never read) → o [R], out[b, h] = W_UV[h]·o
    * (W_UV[h] = the next Dv rows, [Dv, R]) into out [B, H, Dv].
    */
   decodeMla(q: F32, kv: F32, normW: F32, cos: F32, sin: F32, pos: I32, wkvB: F32, cacheK: F32, cacheV: F32, starts: I32, lens: I32, out: F32, p: DecodeMlaParams): void;

@@ -112,7 +112,8 @@ export function decodeMla(q: F32, kv: F32, normW: F32, cos: F32, sin: F32, pos: 
       }
       for (let i = 0; i < Dr; i++) qf[h * Dk + R + i] = q[qh + Dn + i];
       rotate(qf, h * Dk + R, cos, sin, pos[b], half, interleaved);
-      attendRow(qf, h * Dk, Dk, cacheK, b * Tmax * Dk, Dk, cacheV, b * Tmax * R, R, R, lens[b], scale, ol, h * R);
+      // The values are the latent part of the cached keys (the floats cacheV holds too).
+      attendRow(qf, h * Dk, Dk, cacheK, b * Tmax * Dk, Dk, cacheK, b * Tmax * Dk, Dk, R, lens[b], scale, ol, h * R);
       for (let e = 0; e < Dv; e++) {
         let acc = 0;
         for (let r = 0; r < R; r++) acc += ol[h * R + r] * wkvB[(h * (Dn + Dv) + Dn + e) * R + r];
