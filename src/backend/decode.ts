@@ -5,7 +5,8 @@
 // Like Kernels: flat row-major typed arrays plus sizes; outputs are not allocated here; shapes
 // are the caller's to validate; indices that come from data (lens, starts, positions) are
 // checked and throw RangeError naming the bad value.
-// Not here: prefill/training attention (Kernels.attention), the projections (Kernels.gemm).
+// Not here: prefill/training attention (Kernels.attention), the projections (Kernels.gemm),
+// MoE routing (src/nn/decode.ts).
 
 import type { F32, I32 } from './kernels.ts';
 
@@ -48,6 +49,17 @@ export interface DecodeMlaParams {
   scale: number;
 }
 
+export interface MoeExpertsParams {
+  /** Tokens (rows of x and out). */
+  N: number;
+  /** Model width. */
+  C: number;
+  /** Hidden size of each expert. */
+  F: number;
+  /** Routed experts (entries of counts, w1s, w3s, w2s). */
+  E: number;
+}
+
 export interface DecodeKernels {
   /**
    * out [B, Hq, Dv] = softmax(scale·q·kᵀ)·v per sequence b over its keys j < lens[b], with q [B, Hq, D]
@@ -73,4 +85,12 @@ export interface DecodeKernels {
    * (W_UV[h] = the next Dv rows, [Dv, R]) into out [B, H, Dv].
    */
   decodeMla(q: F32, kv: F32, normW: F32, cos: F32, sin: F32, pos: I32, wkvB: F32, cacheK: F32, cacheV: F32, starts: I32, lens: I32, out: F32, p: DecodeMlaParams): void;
+  /**
+   * The routed experts of a MoE step over pairs grouped by expert: pair i (the first counts[0] are
+   * expert 0's, the next counts[1] expert 1's, ...) takes row tokenOf[i] of x [N, C] and weight w[i];
+   * each expert e computes y = (silu(rows·w1s[e]ᵀ) ⊙ rows·w3s[e]ᵀ)·w2s[e]ᵀ over its rows
+   * (w1s[e], w3s[e] [F, C]; w2s[e] [C, F]) into ys [Σcounts, C] (scratch, overwritten), then
+   * out[tokenOf[i]] += w[i]·ys[i] (out [N, C] accumulates). tokenOf outside [0, N) throws RangeError.
+   */
+  moeExperts(x: F32, tokenOf: I32, w: F32, counts: I32, w1s: readonly F32[], w3s: readonly F32[], w2s: readonly F32[], ys: F32, out: F32, p: MoeExpertsParams): void;
 }

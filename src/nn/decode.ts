@@ -3,7 +3,8 @@
 // no Tensor per op, no autograd tape, no fresh output per op. Residual adds are fused into
 // the output GEMMs (beta = 1), attention is one native call per layer for the whole batch
 // (decodeGqa / decodeMla: RoPE, cache append and attention; MLA's absorbed path in one call),
-// and MoE groups the batch's tokens per expert (one GEMM pair per expert).
+// and MoE groups the batch's tokens per expert (one native call runs the experts in parallel
+// over the pool, one GEMM chain per expert, and scatters their weighted outputs).
 // Values equal the modules' forward() up to float summation order; the tests check that.
 // Not here: prefill, training, ragged multi-token steps (the modules' forward()), the
 // trunk and the head (src/models/decode.ts), MLA's naive path (its cache takes forward()).
@@ -186,18 +187,27 @@ export function moeDecode(moe: MoE, xn: Float32Array, N: number, ws: DecodeScrat
   if (moe.training) for (let e = 0; e < E; e++) moe.load[e] += counts[e];
   moe.auxLoss = null;
 
-  const xs = ws.f32('moeIn', N * K * C), ys = ws.f32('moeOut', N * K * C); // [N·K, C] each
-  k.embedding(xn, tokenOf, xs, N * K, C);
-  for (let e = 0; e < E; e++) {
-    const n = counts[e];
-    if (n === 0) continue;
-    const o = offsets[e];
-    swigluMlp(k, moe.experts[e], xs.subarray(o * C, (o + n) * C), n, ws, ys.subarray(o * C, (o + n) * C), false);
+  const ys = ws.f32('moeOut', N * K * C); // [N·K, C]
+  if (moe.experts.every((x) => !x.w1.bias && !x.w2.bias && !x.w3.bias)) {
+    // One call: experts in parallel over the pool, then h[tokenOf[i]] += w[i]·y[i].
+    const weights = (pick: (m: MLP) => Tensor) => moe.experts.map((x) => f32(pick(x)));
+    decodeKernels().moeExperts(xn, tokenOf, w, counts, weights((x) => x.w1.weight), weights((x) => x.w3.weight), weights((x) => x.w2.weight), ys, h, {
+      N, C, F: moe.cfg.moeInterDim, E,
+    });
+  } else {
+    const xs = ws.f32('moeIn', N * K * C); // [N·K, C]
+    k.embedding(xn, tokenOf, xs, N * K, C);
+    for (let e = 0; e < E; e++) {
+      const n = counts[e];
+      if (n === 0) continue;
+      const o = offsets[e];
+      swigluMlp(k, moe.experts[e], xs.subarray(o * C, (o + n) * C), n, ws, ys.subarray(o * C, (o + n) * C), false);
+    }
+    for (let i = 0; i < N * K; i++) {
+      const wt = w[i];
+      for (let c = i * C, end = c + C; c < end; c++) ys[c] *= wt;
+    }
+    k.embeddingBackward(tokenOf, ys, h, N * K, C); // h[tokenOf[i]] += ys[i]
   }
-  for (let i = 0; i < N * K; i++) {
-    const wt = w[i];
-    for (let c = i * C, end = c + C; c < end; c++) ys[c] *= wt;
-  }
-  k.embeddingBackward(tokenOf, ys, h, N * K, C); // h[tokenOf[i]] += ys[i]
   if (moe.sharedExperts) swigluMlp(k, moe.sharedExperts, xn, N, ws, h, true);
 }

@@ -3,7 +3,8 @@
 // decodeGqa; naive MLA written out with the same reference kernels for decodeMla), then the
 // native kernels against the reference at every CPU dispatch level: MHA, GQA, MQA, awkward
 // head dims, both RoPE pair layouts, sequences that see no key, caches written only at their
-// own rows, and the RangeErrors for bad lens / starts / positions / short arrays.
+// own rows, and the RangeErrors for bad lens / starts / positions / token rows / short arrays;
+// moeExperts against the experts written out with the reference gemm/swiglu kernels.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DecodeGqaParams, DecodeKernels, DecodeMlaParams } from '../../src/backend/decode.ts';
@@ -155,6 +156,46 @@ test('reference decodeMla equals naive MLA (per-head keys and values up-projecte
   }
 });
 
+function moeCase(seed: number, N: number, C: number, F: number, E: number, K: number) {
+  const r = rng(seed);
+  const tokenOf: number[] = [], counts = new Int32Array(E);
+  // Pairs grouped by expert; expert 1 gets none; token 0 appears under several experts.
+  for (let e = 0; e < E; e++) for (let n = 0; n < N; n++) if (e !== 1 && (n * 7 + e * 3) % E < K) { tokenOf.push(n); counts[e]++; }
+  const P = tokenOf.length;
+  return {
+    p: { N, C, F, E }, counts, tokenOf: Int32Array.from(tokenOf), w: randF32(r, P, 0.5), x: randF32(r, N * C), out0: randF32(r, N * C),
+    // Weights at the 1/√fan-in scale of trained models keep the outputs O(1).
+    w1s: Array.from({ length: E }, () => randF32(r, F * C, 1 / Math.sqrt(C))), w3s: Array.from({ length: E }, () => randF32(r, F * C, 1 / Math.sqrt(C))),
+    w2s: Array.from({ length: E }, () => randF32(r, C * F, 1 / Math.sqrt(F))),
+  };
+}
+
+function runMoe(kern: DecodeKernels, m: ReturnType<typeof moeCase>): Float32Array {
+  const out = m.out0.slice();
+  kern.moeExperts(m.x, m.tokenOf, m.w, m.counts, m.w1s, m.w3s, m.w2s, new Float32Array(m.tokenOf.length * m.p.C).fill(NaN), out, m.p);
+  return out;
+}
+
+test('reference moeExperts equals the experts written with the reference gemm, swiglu and scatter kernels', () => {
+  const m = moeCase(9, 7, 10, 6, 4, 2);
+  const { C, F, E } = m.p;
+  const want = m.out0.slice();
+  for (let e = 0, i = 0; e < E; e++) {
+    for (let r = 0; r < m.counts[e]; r++, i++) {
+      const row = m.x.subarray(m.tokenOf[i] * C, (m.tokenOf[i] + 1) * C);
+      const g = new Float32Array(F), u = new Float32Array(F), a = new Float32Array(F), y = new Float32Array(C);
+      const nt = (b: Float32Array, out: Float32Array, n: number, k: number, x: Float32Array) =>
+        refKernels.gemm(x, b, out, { batch: 1, m: 1, n, k, transA: false, transB: true, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null });
+      nt(m.w1s[e], g, F, C, row);
+      nt(m.w3s[e], u, F, C, row);
+      refKernels.swiglu(g, u, a, F);
+      nt(m.w2s[e], y, C, F, a);
+      for (let c = 0; c < C; c++) want[m.tokenOf[i] * C + c] += m.w[i] * y[c];
+    }
+  }
+  assertClose(runMoe(ref, m), want, { rtol: 1e-5, atol: 1e-5 });
+});
+
 const natives = nativeDecodeKernels ? nativeLevels() : [];
 
 for (const lv of natives) {
@@ -196,6 +237,18 @@ for (const lv of natives) {
     }
   });
 
+  test(`native moeExperts equals the reference (${lv.name})`, () => {
+    lv.enter();
+    try {
+      for (const [N, C, F, E, K] of [[64, 256, 128, 8, 2], [9, 13, 7, 5, 3], [1, 4, 4, 3, 1]]) {
+        const m = moeCase(10, N, C, F, E, K);
+        assertClose(runMoe(nat, m), runMoe(ref, m), { rtol: 1e-4, atol: 1e-5, label: `N=${N} C=${C} F=${F} E=${E}` });
+      }
+    } finally {
+      lv.exit();
+    }
+  });
+
   test(`native decodeMla equals the reference (${lv.name})`, () => {
     lv.enter();
     try {
@@ -228,6 +281,8 @@ for (const [name, kern] of [['ref', ref], ...(nativeDecodeKernels ? [['native', 
     assert.match(rangeErrorOf(() => kern.decodeAttention(x.q, x.cacheK, x.cacheV, out, Int32Array.from([-1, 0]), x.p), 'attn lens'), /lens\[0\] = -1/);
     const m = mlaCase(8, { B: 2, Tmax: 4, H: 2, Dn: 2, Dr: 2, Dv: 2, R: 4, interleaved: true });
     assert.match(rangeErrorOf(() => kern.decodeMla(m.q, m.kv, m.normW, m.cos, m.sin, m.pos, m.wkvB, m.cacheK, m.cacheV, m.starts, Int32Array.from([0, 5]), new Float32Array(8), m.p), 'mla lens'), /lens\[1\] = 5/);
+    const mc = moeCase(11, 3, 4, 4, 3, 1);
+    assert.match(rangeErrorOf(() => kern.moeExperts(mc.x, Int32Array.from(mc.tokenOf, (t, i) => (i === 0 ? 3 : t)), mc.w, mc.counts, mc.w1s, mc.w3s, mc.w2s, new Float32Array(64), mc.out0.slice(), mc.p), 'moe token'), /tokenOf\[0\] = 3 is outside \[0, 3\)/);
     if (name === 'native') {
       assert.match(rangeErrorOf(() => kern.decodeAttention(x.q, x.cacheK.subarray(1), x.cacheV, out, x.lens, x.p), 'short k'), /k has \d+ elements, needs/);
     }

@@ -3,7 +3,7 @@
 // and the test oracle of native/kernels/decode-attention.cc, and the fallback where the addon
 // lacks them. Not here: prefill/training attention (ref/attention.ts), projections (ref/gemm.ts).
 
-import type { DecodeAttentionParams, DecodeGqaParams, DecodeKernels, DecodeMlaParams } from '../decode.ts';
+import type { DecodeAttentionParams, DecodeGqaParams, DecodeKernels, DecodeMlaParams, MoeExpertsParams } from '../decode.ts';
 import type { F32, I32 } from '../kernels.ts';
 
 function checkLens(kernel: string, lens: I32, B: number, Tmax: number): void {
@@ -123,4 +123,31 @@ export function decodeMla(q: F32, kv: F32, normW: F32, cos: F32, sin: F32, pos: 
   }
 }
 
-export const refDecodeKernels: DecodeKernels = { decodeAttention, decodeGqa, decodeMla };
+export function moeExperts(x: F32, tokenOf: I32, w: F32, counts: I32, w1s: readonly F32[], w3s: readonly F32[], w2s: readonly F32[], ys: F32, out: F32, p: MoeExpertsParams): void {
+  const { N, C, F, E } = p;
+  let P = 0;
+  for (let e = 0; e < E; e++) P += counts[e];
+  for (let i = 0; i < P; i++) if (!(tokenOf[i] >= 0 && tokenOf[i] < N)) throw new RangeError(`moeExperts: tokenOf[${i}] = ${tokenOf[i]} is outside [0, ${N})`);
+  const act = new Float64Array(F);
+  for (let e = 0, i = 0; e < E; e++) {
+    for (let r = 0; r < counts[e]; r++, i++) {
+      const x0 = tokenOf[i] * C;
+      for (let f = 0; f < F; f++) {
+        let g = 0, u = 0;
+        for (let c = 0; c < C; c++) {
+          g += x[x0 + c] * w1s[e][f * C + c];
+          u += x[x0 + c] * w3s[e][f * C + c];
+        }
+        act[f] = (g / (1 + Math.exp(-g))) * u;
+      }
+      for (let c = 0; c < C; c++) {
+        let y = 0;
+        for (let f = 0; f < F; f++) y += act[f] * w2s[e][c * F + f];
+        ys[i * C + c] = y;
+      }
+    }
+  }
+  for (let i = 0; i < P; i++) for (let c = 0; c < C; c++) out[tokenOf[i] * C + c] += w[i] * ys[i * C + c];
+}
+
+export const refDecodeKernels: DecodeKernels = { decodeAttention, decodeGqa, decodeMla, moeExperts };
