@@ -9,6 +9,9 @@
 //                    the latent row appended to the latent cache, q_nope absorbed through W_UK,
 //                    attention over the latent (values read from the keys' latent part, one
 //                    stream of rows), the result through W_UV.
+//   decodeMlaNaive   the same step for MLA's naive path, whose cache holds per-head keys
+//                    [k_nope ‖ k_pe] and values: the latent up-projected through W_kvb, appended,
+//                    then per-head attention.
 // Each task walks its sequence's cached rows in order (all its heads per row), so cache reads
 // stream: at batch 64 the step is bound by reading the cache, not by arithmetic.
 // lens[b] = 0 gives out = 0. Tasks run over the thread pool when the work pays for waking it.
@@ -257,6 +260,49 @@ R1TS_INLINE void decode_mla_tasks_body(const DecodeMla* a, int64_t t0, int64_t t
 R1TS_MULTIVERSION(decode_mla_tasks, (const DecodeMla* a, int64_t t0, int64_t t1), (a, t0, t1))
 
 // ---------------------------------------------------------------------------------------------
+// decodeMlaNaive: MLA's naive decode step (the cache holds per-head keys and values), per b:
+//   c = rmsnorm(kv[b, :R])·w;  [k_nope ‖ v][h] = W_kvb[h]·c;  kpe = rope(kv[b, R:]);
+//   cache k[b, starts[b], h] = [k_nope[h] ‖ kpe], v[b, starts[b], h] = v[h];
+//   q[h] = [q_nope[h] ‖ rope(q_pe[h])];  out[b, h] = attention of q[h] over head h's cached rows.
+template <int L>
+R1TS_INLINE void decode_mla_naive_tasks_body(const DecodeMla* a, int64_t t0, int64_t t1) {
+  constexpr int W = vm::Lanes<L>::W;
+  const int64_t H = a->H, Dn = a->Dn, Dr = a->Dr, Dv = a->Dv, R = a->R, Dk = Dn + Dr, half = Dr / 2;
+  for (int64_t b = t0; b < t1; b++) {
+    const int64_t n = a->lens[b];
+    const float* c = a->cos + static_cast<int64_t>(a->pos[b]) * half;
+    const float* sn = a->sin + static_cast<int64_t>(a->pos[b]) * half;
+    float* s = decode_scratch(static_cast<size_t>(H * n + H * Dk + R + Dr));
+    float* qf = s + H * n;  // [H][Dn + Dr]
+    float* lat = qf + H * Dk;  // [R] normalized latent, then [Dr] rotated k_pe
+    float* kpe = lat + R;
+    const float* kvr = a->kv + b * (R + Dr);
+    const double ss = vm::sum_blocks<W>(R, [&](int64_t i, int64_t cnt) __attribute__((always_inline)) {
+      vf<W> x = ld<W>(kvr + i, cnt);
+      return x * x;
+    });
+    const float rs = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(R) + static_cast<double>(a->eps)));
+    for (int64_t i = 0; i < R; i++) lat[i] = kvr[i] * rs * a->normw[i];
+    std::memcpy(kpe, kvr + R, sizeof(float) * Dr);
+    rotate(kpe, c, sn, half, a->interleaved);
+    float* kd = a->ck + (b * a->Tmax + a->starts[b]) * H * Dk;
+    float* vd = a->cv + (b * a->Tmax + a->starts[b]) * H * Dv;
+    for (int64_t h = 0; h < H; h++) {
+      for (int64_t d = 0; d < Dn + Dv; d++) {
+        const float up = dot<W>(lat, a->wkvb + (h * (Dn + Dv) + d) * R, R);
+        if (d < Dn) kd[h * Dk + d] = up;
+        else vd[h * Dv + d - Dn] = up;
+      }
+      std::memcpy(kd + h * Dk + Dn, kpe, sizeof(float) * Dr);
+      std::memcpy(qf + h * Dk, a->q + (b * H + h) * Dk, sizeof(float) * Dk);
+      rotate(qf + h * Dk + Dn, c, sn, half, a->interleaved);
+    }
+    attend_heads<W>(qf, 1, H, Dk, a->ck + b * a->Tmax * H * Dk, H * Dk, a->cv + b * a->Tmax * H * Dv, H * Dv, Dv, n, a->scale, a->out + b * H * Dv, s);
+  }
+}
+R1TS_MULTIVERSION(decode_mla_naive_tasks, (const DecodeMla* a, int64_t t0, int64_t t1), (a, t0, t1))
+
+// ---------------------------------------------------------------------------------------------
 // Argument checks (on the JS thread, before any work).
 
 struct Lens {
@@ -371,9 +417,9 @@ Napi::Value DecodeGqaFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// decodeMla(q, kv, normW, eps, cos, sin, pos, wkvB, cacheK, cacheV, starts, lens, out, B, Tmax, H, Dn, Dr, Dv, R, interleaved, scale)
-Napi::Value DecodeMlaFn(const Napi::CallbackInfo& info) {
-  const Lens chk{info, "decodeMla"};
+// decodeMla / decodeMlaNaive(q, kv, normW, eps, cos, sin, pos, wkvB, cacheK, cacheV, starts, lens, out, B, Tmax, H, Dn, Dr, Dv, R, interleaved, scale)
+Napi::Value DecodeMlaAny(const Napi::CallbackInfo& info, bool naive) {
+  const Lens chk{info, naive ? "decodeMlaNaive" : "decodeMla"};
   size_t lq = 0, lkv = 0, lw = 0, lc = 0, ls = 0, lp = 0, lwb = 0, lck = 0, lcv = 0, lst = 0, ll = 0, lo = 0;
   DecodeMla a{};
   a.q = arg_f32(info, 0, chk.kernel, &lq);
@@ -404,16 +450,22 @@ Napi::Value DecodeMlaFn(const Napi::CallbackInfo& info) {
   chk.need("sin", ls, static_cast<int64_t>(lc));
   chk.need("pos", lp, a.B);
   chk.need("wkvB", lwb, a.H * (a.Dn + a.Dv) * a.R);
-  chk.need("cacheK", lck, a.B * a.Tmax * (a.R + a.Dr));
-  chk.need("cacheV", lcv, a.B * a.Tmax * a.R);
+  chk.need("cacheK", lck, a.B * a.Tmax * (naive ? a.H * (a.Dn + a.Dr) : a.R + a.Dr));
+  chk.need("cacheV", lcv, a.B * a.Tmax * (naive ? a.H * a.Dv : a.R));
   chk.need("starts", lst, a.B);
   chk.need("lens", ll, a.B);
   chk.need("out", lo, a.B * a.H * a.Dv);
   chk.rows(a.starts, a.pos, a.B, a.Tmax, static_cast<int64_t>(lc) / (a.Dr / 2));
-  const int64_t macs = chk.visible(a.lens, a.B, a.Tmax) * a.H * (2 * a.R + a.Dr) + a.B * a.H * (a.Dn + a.Dv) * a.R;
-  par_range(a.B, grain_for(a.B, macs), [&](int64_t t0, int64_t t1) { decode_mla_tasks(&a, t0, t1); });
+  const int64_t macs = chk.visible(a.lens, a.B, a.Tmax) * a.H * (naive ? a.Dn + a.Dr + a.Dv : 2 * a.R + a.Dr) + a.B * a.H * (a.Dn + a.Dv) * a.R;
+  par_range(a.B, grain_for(a.B, macs), [&](int64_t t0, int64_t t1) {
+    if (naive) decode_mla_naive_tasks(&a, t0, t1);
+    else decode_mla_tasks(&a, t0, t1);
+  });
   return info.Env().Undefined();
 }
+
+Napi::Value DecodeMlaFn(const Napi::CallbackInfo& info) { return DecodeMlaAny(info, false); }
+Napi::Value DecodeMlaNaiveFn(const Napi::CallbackInfo& info) { return DecodeMlaAny(info, true); }
 
 }  // namespace
 }  // namespace r1ts
@@ -421,3 +473,4 @@ Napi::Value DecodeMlaFn(const Napi::CallbackInfo& info) {
 R1TS_EXPORT(decodeAttention, r1ts::DecodeAttention)
 R1TS_EXPORT(decodeGqa, r1ts::DecodeGqaFn)
 R1TS_EXPORT(decodeMla, r1ts::DecodeMlaFn)
+R1TS_EXPORT(decodeMlaNaive, r1ts::DecodeMlaNaiveFn)

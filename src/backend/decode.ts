@@ -86,6 +86,13 @@ export interface DecodeKernels {
    */
   decodeMla(q: F32, kv: F32, normW: F32, cos: F32, sin: F32, pos: I32, wkvB: F32, cacheK: F32, cacheV: F32, starts: I32, lens: I32, out: F32, p: DecodeMlaParams): void;
   /**
+   * decodeMla's step for MLA's naive path, whose cache holds per-head rows: with c and kpe as there,
+   * [k_nope ‖ v] = W_kvb[h]·c per head (wkvB rows h·(Dn+Dv) .. +Dn+Dv), cacheK [B, Tmax, H, Dn + Dr]
+   * row starts[b] head h = [k_nope ‖ kpe], cacheV [B, Tmax, H, Dv] = v; then per head attention of
+   * [q_nope ‖ rope(q_pe)] over that head's lens[b] cached rows into out [B, H, Dv].
+   */
+  decodeMlaNaive(q: F32, kv: F32, normW: F32, cos: F32, sin: F32, pos: I32, wkvB: F32, cacheK: F32, cacheV: F32, starts: I32, lens: I32, out: F32, p: DecodeMlaParams): void;
+  /**
    * The routed experts of a MoE step over pairs grouped by expert: pair i (the first counts[0] are
    * expert 0's, the next counts[1] expert 1's, ...) takes row tokenOf[i] of x [N, C] and weight w[i];
    * each expert e computes y = (silu(rows·w1s[e]ᵀ) ⊙ rows·w3s[e]ᵀ)·w2s[e]ᵀ over its rows

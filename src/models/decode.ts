@@ -5,7 +5,7 @@
 // adds inside the GEMMs); only the hidden state and the logits are fresh arrays, returned as
 // Tensors the caller owns. Values match the general forward up to float summation order
 // (test/models/decode.test.ts checks it step by step, ragged, both families).
-// Not here: prefill or any multi-token pass, training, MLA's naive path, packed rows.
+// Not here: prefill or any multi-token pass, training, packed rows.
 
 import type { Attention } from '../nn/attention.ts';
 import { DecodeScratch, attentionDecode, linearInto, mlaDecode, mlpDecode, moeDecode, rmsnormInto, type DecodeRows } from '../nn/decode.ts';
@@ -36,10 +36,9 @@ export function fastDecodeEnabled(): boolean {
   return enabled;
 }
 
-/** Whether forward(ids, opts) of this trunk can take the decode step. */
+/** Whether forward(ids, opts) of this trunk can take the decode step (either MLA path: the step follows impl). */
 export function decodeStepApplies(trunk: DecodeTrunk, ids: Tensor, opts: ForwardOptions): boolean {
-  if (!enabled || !opts.cache || opts.pack || ids.rank !== 2 || ids.shape[1] !== 1 || ids.dtype !== 'i32' || isGradEnabled()) return false;
-  return trunk.layers.every((l) => !(l.attn instanceof MLA) || l.attn.impl === 'absorb');
+  return enabled && !!opts.cache && !opts.pack && ids.rank === 2 && ids.shape[1] === 1 && ids.dtype === 'i32' && !isGradEnabled();
 }
 
 const scratch = new WeakMap<object, DecodeScratch>();

@@ -116,7 +116,7 @@ export class DeepseekV3 extends Module implements CausalLM {
   }
 
   forward(ids: Tensor, opts: ForwardOptions = {}): ForwardResult {
-    // One token per sequence through the (absorbed) cache without gradients: the fast decode step (decode.ts).
+    // One token per sequence through the cache without gradients: the fast decode step (decode.ts).
     if (decodeStepApplies(this, ids, opts)) return decodeStep(this, this.head.weight, ids, opts);
     const h = runDecoder(ids, this.embed, this.layers, this.rope, opts); // [B, T, C]
     const logits = linear(this.norm.forward(h), this.head.weight); // [B, T, V]

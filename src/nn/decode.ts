@@ -2,12 +2,13 @@
 // cache, computed on raw Float32Arrays with reused scratch buffers and direct kernel calls —
 // no Tensor per op, no autograd tape, no fresh output per op. Residual adds are fused into
 // the output GEMMs (beta = 1), attention is one native call per layer for the whole batch
-// (decodeGqa / decodeMla: RoPE, cache append and attention; MLA's absorbed path in one call),
+// (decodeGqa / decodeMla / decodeMlaNaive: RoPE, cache append and attention; MLA's absorbed
+// path in one call),
 // and MoE groups the batch's tokens per expert (one native call runs the experts in parallel
 // over the pool, one GEMM chain per expert, and scatters their weighted outputs).
 // Values equal the modules' forward() up to float summation order; the tests check that.
 // Not here: prefill, training, ragged multi-token steps (the modules' forward()), the
-// trunk and the head (src/models/decode.ts), MLA's naive path (its cache takes forward()).
+// trunk and the head (src/models/decode.ts).
 
 import type { DecodeKernels } from '../backend/decode.ts';
 import type { Kernels } from '../backend/kernels.ts';
@@ -83,7 +84,7 @@ export function attentionDecode(attn: Attention, xn: Float32Array, r: DecodeRows
   linearInto(k, o, B, attn.wo.weight, attn.wo.bias, h, true);
 }
 
-/** h [B, C] += MLA(xn) through the absorbed path (mla.impl must be 'absorb': the cache holds the latent). */
+/** h [B, C] += MLA(xn) through mla.impl's path (its cache layout: the latent for 'absorb', per-head rows for 'naive'). */
 export function mlaDecode(mla: MLA, xn: Float32Array, r: DecodeRows, rope: RotaryEmbedding, cache: LayerCache, ws: DecodeScratch, h: Float32Array): void {
   const k = currentBackend().kernels;
   const { nHeads: H, kvLoraRank: R, qkNopeHeadDim: Dn, qkRopeHeadDim: Dr, vHeadDim: Dv } = mla.cfg;
@@ -100,7 +101,8 @@ export function mlaDecode(mla: MLA, xn: Float32Array, r: DecodeRows, rope: Rotar
   const kv = ws.f32('kv', B * (R + Dr)); // [B, R+Dr]
   linearInto(k, xn, B, mla.wkvA.weight, mla.wkvA.bias, kv);
   const o = ws.f32('attnOut', B * H * Dv); // [B, H, Dv]
-  decodeKernels().decodeMla(q, kv, f32(mla.kvNorm.weight), f32(rope.cos), f32(rope.sin), r.pos, f32(mla.wkvB.weight), f32(cache.k), f32(cache.v), r.starts, r.lens, o, {
+  const step = mla.impl === 'absorb' ? decodeKernels().decodeMla : decodeKernels().decodeMlaNaive;
+  step(q, kv, f32(mla.kvNorm.weight), f32(rope.cos), f32(rope.sin), r.pos, f32(mla.wkvB.weight), f32(cache.k), f32(cache.v), r.starts, r.lens, o, {
     B, Tmax: cache.k.shape[1], H, Dn, Dr, Dv, R, eps: mla.kvNorm.eps, interleaved: rope.cfg.interleaved, scale: mla.softmaxScale,
   });
   linearInto(k, o, B, mla.wo.weight, mla.wo.bias, h, true);

@@ -249,6 +249,32 @@ for (const lv of natives) {
     }
   });
 
+  test(`native decodeMlaNaive equals the reference (${lv.name})`, () => {
+    lv.enter();
+    try {
+      for (const c of [
+        { B: 4, Tmax: 10, H: 4, Dn: 32, Dr: 32, Dv: 32, R: 64, interleaved: true },
+        { B: 17, Tmax: 6, H: 3, Dn: 5, Dr: 6, Dv: 7, R: 19, interleaved: false },
+      ]) {
+        const x = mlaCase(12, c);
+        const { B, Tmax, H, Dn, Dr, Dv } = c;
+        const r = rng(13);
+        const ck = randF32(r, B * Tmax * H * (Dn + Dr)), cv = randF32(r, B * Tmax * H * Dv);
+        const run = (kern: DecodeKernels) => {
+          const k = ck.slice(), v = cv.slice(), out = new Float32Array(B * H * Dv).fill(NaN);
+          kern.decodeMlaNaive(x.q, x.kv, x.normW, x.cos, x.sin, x.pos, x.wkvB, k, v, x.starts, x.lens, out, x.p);
+          return { k, v, out };
+        };
+        const a = run(nat), e = run(ref);
+        assertClose(a.k, e.k, { rtol: 1e-4, atol: 1e-5, label: `cacheK ${JSON.stringify(c)}` });
+        assertClose(a.v, e.v, { rtol: 1e-4, atol: 1e-5, label: `cacheV ${JSON.stringify(c)}` });
+        assertClose(a.out, e.out, { rtol: 1e-4, atol: 1e-5, label: `out ${JSON.stringify(c)}` });
+      }
+    } finally {
+      lv.exit();
+    }
+  });
+
   test(`native decodeMla equals the reference (${lv.name})`, () => {
     lv.enter();
     try {

@@ -1,9 +1,9 @@
 // The fast decode step (src/models/decode.ts): under noGrad, one token per sequence through
 // the cache takes it; its logits equal the full-sequence forward and the general step's
 // (fast path off) for ragged batches with padding rows, on both families (Qwen2 GQA with
-// biases, Llama MHA tied, DeepSeek-V3 absorbed MLA with q_lora + grouped routing, and without
-// q_lora + softmax routing), on the native and the reference backend; the cache it leaves is
-// the general step's; when it does not apply (gradients on, naive MLA, T > 1) nothing changes;
+// biases, Llama MHA tied, DeepSeek-V3 absorbed MLA with q_lora + grouped routing and without
+// q_lora + softmax routing, naive MLA with and without q_lora), on the native and the reference
+// backend; the cache it leaves is the general step's; it does not apply with gradients on or T > 1;
 // and the engine generates the same tokens with it on and off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +22,8 @@ const models: [string, () => CausalLM][] = [
   ['llama mha tied', () => new Llama(tinyLlama({ model_type: 'llama', tie_word_embeddings: true, num_key_value_heads: 4 }), new Rng(2))],
   ['deepseek-v3 q_lora groups', () => absorbed(new DeepseekV3(tinyV3(), new Rng(3)))],
   ['deepseek-v3 softmax', () => absorbed(new DeepseekV3(tinyV3({ q_lora_rank: 0, n_group: 1, topk_group: 1, scoring_func: 'softmax', topk_method: 'greedy', routed_scaling_factor: 1 }), new Rng(4)))],
+  ['deepseek-v3 naive MLA', () => new DeepseekV3(tinyV3(), new Rng(9))],
+  ['deepseek-v3 naive MLA, no q_lora', () => new DeepseekV3(tinyV3({ q_lora_rank: 0, rope_interleave: false }), new Rng(10))],
 ];
 
 function absorbed(m: DeepseekV3): DeepseekV3 {
@@ -82,14 +84,14 @@ for (const [name, make] of models) {
   });
 }
 
-test('the fast step does not apply with gradients on, naive MLA, several tokens, or when turned off', () => {
+test('the fast step does not apply with gradients on, several tokens, no cache, or when turned off', () => {
   const m = new DeepseekV3(tinyV3(), new Rng(6));
   const cache = m.newCache(2, 8);
   const one = T.ids([1, 2], [2, 1]), two = T.ids([1, 2, 3, 4], [2, 2]);
-  T.noGrad(() => assert.equal(decodeStepApplies(m, one, { cache }), false, 'naive MLA (its cache is per head)'));
+  T.noGrad(() => assert.equal(decodeStepApplies(m, one, { cache }), true, 'naive MLA'));
   m.setAttnImpl('absorb');
   const absorbCache = m.newCache(2, 8);
-  T.noGrad(() => assert.equal(decodeStepApplies(m, one, { cache: absorbCache }), true));
+  T.noGrad(() => assert.equal(decodeStepApplies(m, one, { cache: absorbCache }), true, 'absorbed MLA'));
   assert.equal(decodeStepApplies(m, one, { cache: absorbCache }), false, 'gradients on');
   T.noGrad(() => {
     assert.equal(decodeStepApplies(m, two, { cache: absorbCache }), false, 'two tokens');

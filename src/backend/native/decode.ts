@@ -23,16 +23,19 @@ type MoeFn = (x: F32, tokenOf: I32, w: F32, counts: I32, w1s: readonly F32[], w3
 const attnN = addonFn<AttnFn>('decodeAttention');
 const gqaN = addonFn<GqaFn>('decodeGqa');
 const mlaN = addonFn<MlaFn>('decodeMla');
+const mlaNaiveN = addonFn<MlaFn>('decodeMlaNaive');
 const moeN = addonFn<MoeFn>('moeExperts');
 
 /** The native decode kernels, or null when this addon build lacks any of them. */
-export const nativeDecodeKernels: DecodeKernels | null = attnN && gqaN && mlaN && moeN
+export const nativeDecodeKernels: DecodeKernels | null = attnN && gqaN && mlaN && mlaNaiveN && moeN
   ? {
     decodeAttention: (q, k, v, out, lens, p: DecodeAttentionParams) => attnN(q, k, v, out, lens, p.B, p.Tmax, p.Hq, p.Hkv, p.D, p.Dv, p.scale),
     decodeGqa: (q, k, v, cos, sin, pos, cacheK, cacheV, starts, lens, out, p: DecodeGqaParams) =>
       gqaN(q, k, v, cos, sin, pos, cacheK, cacheV, starts, lens, out, p.B, p.Tmax, p.Hq, p.Hkv, p.D, p.Dv, p.rotaryDim, p.interleaved, p.scale),
     decodeMla: (q, kv, normW, cos, sin, pos, wkvB, cacheK, cacheV, starts, lens, out, p: DecodeMlaParams) =>
       mlaN(q, kv, normW, p.eps, cos, sin, pos, wkvB, cacheK, cacheV, starts, lens, out, p.B, p.Tmax, p.H, p.Dn, p.Dr, p.Dv, p.R, p.interleaved, p.scale),
+    decodeMlaNaive: (q, kv, normW, cos, sin, pos, wkvB, cacheK, cacheV, starts, lens, out, p: DecodeMlaParams) =>
+      mlaNaiveN(q, kv, normW, p.eps, cos, sin, pos, wkvB, cacheK, cacheV, starts, lens, out, p.B, p.Tmax, p.H, p.Dn, p.Dr, p.Dv, p.R, p.interleaved, p.scale),
     moeExperts: (x, tokenOf, w, counts, w1s, w3s, w2s, ys, out, p: MoeExpertsParams) => moeN(x, tokenOf, w, counts, w1s, w3s, w2s, ys, out, p.N, p.C, p.F, p.E),
   }
   : null;

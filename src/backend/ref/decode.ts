@@ -123,6 +123,40 @@ export function decodeMla(q: F32, kv: F32, normW: F32, cos: F32, sin: F32, pos: 
   }
 }
 
+export function decodeMlaNaive(q: F32, kv: F32, normW: F32, cos: F32, sin: F32, pos: I32, wkvB: F32, cacheK: F32, cacheV: F32, starts: I32, lens: I32, out: F32, p: DecodeMlaParams): void {
+  const { B, Tmax, H, Dn, Dr, Dv, R, eps, interleaved, scale } = p;
+  const half = Dr / 2, Dk = Dn + Dr;
+  checkRows('decodeMlaNaive', starts, pos, B, Tmax, cos.length / half);
+  checkLens('decodeMlaNaive', lens, B, Tmax);
+  const c = new Float32Array(R), kpe = new Float32Array(Dr), qf = new Float32Array(Dk);
+  for (let b = 0; b < B; b++) {
+    const x = b * (R + Dr);
+    let ss = 0;
+    for (let i = 0; i < R; i++) ss += kv[x + i] * kv[x + i];
+    const rs = 1 / Math.sqrt(ss / R + eps);
+    for (let i = 0; i < R; i++) c[i] = kv[x + i] * rs * normW[i];
+    kpe.set(kv.subarray(x + R, x + R + Dr));
+    rotate(kpe, 0, cos, sin, pos[b], half, interleaved);
+    for (let h = 0; h < H; h++) {
+      const kd = ((b * Tmax + starts[b]) * H + h) * Dk, vd = ((b * Tmax + starts[b]) * H + h) * Dv;
+      for (let d = 0; d < Dn + Dv; d++) {
+        let up = 0;
+        for (let r = 0; r < R; r++) up += c[r] * wkvB[(h * (Dn + Dv) + d) * R + r];
+        if (d < Dn) cacheK[kd + d] = up;
+        else cacheV[vd + d - Dn] = up;
+      }
+      cacheK.set(kpe, kd + Dn);
+    }
+  }
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      qf.set(q.subarray((b * H + h) * Dk, (b * H + h + 1) * Dk));
+      rotate(qf, Dn, cos, sin, pos[b], half, interleaved);
+      attendRow(qf, 0, Dk, cacheK, (b * Tmax * H + h) * Dk, H * Dk, cacheV, (b * Tmax * H + h) * Dv, H * Dv, Dv, lens[b], scale, out, (b * H + h) * Dv);
+    }
+  }
+}
+
 export function moeExperts(x: F32, tokenOf: I32, w: F32, counts: I32, w1s: readonly F32[], w3s: readonly F32[], w2s: readonly F32[], ys: F32, out: F32, p: MoeExpertsParams): void {
   const { N, C, F, E } = p;
   let P = 0;
@@ -150,4 +184,4 @@ export function moeExperts(x: F32, tokenOf: I32, w: F32, counts: I32, w1s: reado
   for (let i = 0; i < P; i++) for (let c = 0; c < C; c++) out[tokenOf[i] * C + c] += w[i] * ys[i * C + c];
 }
 
-export const refDecodeKernels: DecodeKernels = { decodeAttention, decodeGqa, decodeMla, moeExperts };
+export const refDecodeKernels: DecodeKernels = { decodeAttention, decodeGqa, decodeMla, decodeMlaNaive, moeExperts };
