@@ -189,27 +189,43 @@ export function moeDecode(moe: MoE, xn: Float32Array, N: number, ws: DecodeScrat
   if (moe.training) for (let e = 0; e < E; e++) moe.load[e] += counts[e];
   moe.auxLoss = null;
 
-  const ys = ws.f32('moeOut', N * K * C); // [N·K, C]
-  if (moe.experts.every((x) => !x.w1.bias && !x.w2.bias && !x.w3.bias)) {
-    // One call: experts in parallel over the pool, then h[tokenOf[i]] += w[i]·y[i].
-    const weights = (pick: (m: MLP) => Tensor) => moe.experts.map((x) => f32(pick(x)));
-    decodeKernels().moeExperts(xn, tokenOf, w, counts, weights((x) => x.w1.weight), weights((x) => x.w3.weight), weights((x) => x.w2.weight), ys, h, {
-      N, C, F: moe.cfg.moeInterDim, E,
+  const F = moe.cfg.moeInterDim;
+  const noBias = (m: MLP) => !m.w1.bias && !m.w2.bias && !m.w3.bias;
+  if (moe.experts.every(noBias)) {
+    // One call: experts in parallel over the pool, then h[tokenOf[i]] += w[i]·y[i]. A shared expert of
+    // the routed experts' size joins as expert E over every token with weight 1 (in parallel with them).
+    const sh = moe.sharedExperts && moe.sharedExperts.interDim === F && noBias(moe.sharedExperts) ? moe.sharedExperts : null;
+    const mlps = sh ? [...moe.experts, sh] : moe.experts;
+    const P = N * K + (sh ? N : 0);
+    const tok = sh ? new Int32Array(P) : tokenOf, wt = sh ? new Float32Array(P) : w, cnt = sh ? new Int32Array(E + 1) : counts;
+    if (sh) {
+      tok.set(tokenOf);
+      wt.set(w);
+      cnt.set(counts);
+      for (let n = 0; n < N; n++) tok[N * K + n] = n;
+      wt.fill(1, N * K);
+      cnt[E] = N;
+    }
+    const weights = (pick: (m: MLP) => Tensor) => mlps.map((x) => f32(pick(x)));
+    decodeKernels().moeExperts(xn, tok, wt, cnt, weights((x) => x.w1.weight), weights((x) => x.w3.weight), weights((x) => x.w2.weight), ws.f32('moeOut', P * C), h, {
+      N, C, F, E: mlps.length,
     });
-  } else {
-    const xs = ws.f32('moeIn', N * K * C); // [N·K, C]
-    k.embedding(xn, tokenOf, xs, N * K, C);
-    for (let e = 0; e < E; e++) {
-      const n = counts[e];
-      if (n === 0) continue;
-      const o = offsets[e];
-      swigluMlp(k, moe.experts[e], xs.subarray(o * C, (o + n) * C), n, ws, ys.subarray(o * C, (o + n) * C), false);
-    }
-    for (let i = 0; i < N * K; i++) {
-      const wt = w[i];
-      for (let c = i * C, end = c + C; c < end; c++) ys[c] *= wt;
-    }
-    k.embeddingBackward(tokenOf, ys, h, N * K, C); // h[tokenOf[i]] += ys[i]
+    if (moe.sharedExperts && !sh) swigluMlp(k, moe.sharedExperts, xn, N, ws, h, true);
+    return;
   }
+  const ys = ws.f32('moeOut', N * K * C); // [N·K, C]
+  const xs = ws.f32('moeIn', N * K * C); // [N·K, C]
+  k.embedding(xn, tokenOf, xs, N * K, C);
+  for (let e = 0; e < E; e++) {
+    const n = counts[e];
+    if (n === 0) continue;
+    const o = offsets[e];
+    swigluMlp(k, moe.experts[e], xs.subarray(o * C, (o + n) * C), n, ws, ys.subarray(o * C, (o + n) * C), false);
+  }
+  for (let i = 0; i < N * K; i++) {
+    const wt = w[i];
+    for (let c = i * C, end = c + C; c < end; c++) ys[c] *= wt;
+  }
+  k.embeddingBackward(tokenOf, ys, h, N * K, C); // h[tokenOf[i]] += ys[i]
   if (moe.sharedExperts) swigluMlp(k, moe.sharedExperts, xn, N, ws, h, true);
 }

@@ -1,7 +1,9 @@
 // The layers' decode step (src/nn/decode.ts): the single-pass expert choice equals Gate.select
 // (the official rule: bias steers selection, ties go to the lower index) on random and tied
 // affinities, and moeDecode adds exactly MoE.forward's output to the residual stream (sigmoid
-// with renormalization and route scale; softmax), counting expert load only in training mode.
+// with renormalization and route scale; softmax; a shared expert of the routed size, which joins
+// the routed experts' call, and one twice that size, which runs apart), counting expert load only
+// in training mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.ts';
@@ -31,7 +33,7 @@ test('selectExperts picks what Gate.select picks (random, tied and biased affini
 });
 
 test('moeDecode adds MoE.forward to the residual stream (sigmoid + route scale; softmax), load counted only in training', () => {
-  for (const cfg of [base, { ...base, scoringFunc: 'softmax' as const, routeScale: 1, topK: 3, gateBias: false, nSharedExperts: 0 }, { ...base, nGroup: 4, topkGroup: 2 }]) {
+  for (const cfg of [base, { ...base, scoringFunc: 'softmax' as const, routeScale: 1, topK: 3, gateBias: false, nSharedExperts: 0 }, { ...base, nGroup: 4, topkGroup: 2, nSharedExperts: 2 }]) {
     const r = new Rng(2);
     const moe = new MoE(cfg, r);
     if (moe.gate.bias) (moe.gate.bias.data as Float32Array).set(randF32(r, 8, 0.1));
