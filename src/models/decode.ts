@@ -7,6 +7,7 @@
 // (test/models/decode.test.ts checks it step by step, ragged, both families).
 // Not here: prefill or any multi-token pass, training, packed rows.
 
+import { env } from '../core/env.ts';
 import type { Attention } from '../nn/attention.ts';
 import { DecodeScratch, attentionDecode, linearInto, mlaDecode, mlpDecode, moeDecode, rmsnormInto, type DecodeRows } from '../nn/decode.ts';
 import { advanceCache, stepContext } from '../nn/kv-cache.ts';
@@ -38,7 +39,8 @@ export function fastDecodeEnabled(): boolean {
 
 /** Whether forward(ids, opts) of this trunk can take the decode step (either MLA path: the step follows impl). */
 export function decodeStepApplies(trunk: DecodeTrunk, ids: Tensor, opts: ForwardOptions): boolean {
-  return enabled && !!opts.cache && !opts.pack && ids.rank === 2 && ids.shape[1] === 1 && ids.dtype === 'i32' && !isGradEnabled();
+  // R1TS_CHECK_NAN=1 wants every op's output checked: the general forward does that.
+  return enabled && !!opts.cache && !opts.pack && ids.rank === 2 && ids.shape[1] === 1 && ids.dtype === 'i32' && !isGradEnabled() && !env.checkNan();
 }
 
 const scratch = new WeakMap<object, DecodeScratch>();
