@@ -74,7 +74,7 @@ template <int W> R1TS_INLINE float dot(const float* q, const float* k, int64_t D
  * query i (qg + i·D) reads kv head i / G, whose key for row j is at kb + j·ks + (i / G)·D (D floats)
  * and value at vb + j·vs + (i / G)·Dv (Dv floats); out o [nkv·G][Dv]; s is scratch of nkv·G·n floats.
  * The cached rows are walked in order (row j of every head before row j + 1), so the reads stream
- * through memory. n == 0 gives 0.
+ * through memory, a few rows ahead prefetched. n == 0 gives 0.
  */
 template <int W>
 R1TS_INLINE void attend_heads(const float* qg, int64_t G, int64_t nkv, int64_t D, const float* kb, int64_t ks, const float* vb, int64_t vs,
@@ -82,8 +82,13 @@ R1TS_INLINE void attend_heads(const float* qg, int64_t G, int64_t nkv, int64_t D
   const int64_t nq = nkv * G;
   for (int64_t i = 0; i < nq * Dv; i++) o[i] = 0.0f;
   if (n <= 0) return;
+  // Rows ahead are prefetched (a row of all heads spans many cache lines; the hardware prefetcher
+  // alone stalls on the jumps between sequences' rows).
+  const int64_t kbytes = (nkv * D) * 4, vbytes = (nkv * Dv) * 4;
   for (int64_t j = 0; j < n; j++) {
     const float* kj = kb + j * ks;
+    if (j + 4 < n) for (int64_t o = 0; o < kbytes; o += 64) __builtin_prefetch(reinterpret_cast<const char*>(kj + 4 * ks) + o);
+    else for (int64_t o = 0; o < vbytes; o += 64) __builtin_prefetch(reinterpret_cast<const char*>(vb + (j + 4 - n) * vs) + o);
     for (int64_t i = 0; i < nq; i++) s[i * n + j] = dot<W>(qg + i * D, kj + (i / G) * D, D) * scale;
   }
   // Softmax per query (max-subtracted), normalized in place.
@@ -101,6 +106,7 @@ R1TS_INLINE void attend_heads(const float* qg, int64_t G, int64_t nkv, int64_t D
   }
   for (int64_t j = 0; j < n; j++) {
     const float* vj = vb + j * vs;
+    if (j + 4 < n) for (int64_t o = 0; o < vbytes; o += 64) __builtin_prefetch(reinterpret_cast<const char*>(vj + 4 * vs) + o);
     for (int64_t i = 0; i < nq; i++) {
       const vf<W> p = vm::splat<W>(s[i * n + j]);
       const float* v = vj + (i / G) * Dv;
