@@ -40,7 +40,9 @@ export function fastDecodeEnabled(): boolean {
 /** Whether forward(ids, opts) of this trunk can take the decode step (either MLA path: the step follows impl). */
 export function decodeStepApplies(trunk: DecodeTrunk, ids: Tensor, opts: ForwardOptions): boolean {
   // R1TS_CHECK_NAN=1 wants every op's output checked: the general forward does that.
-  return enabled && !!opts.cache && !opts.pack && ids.rank === 2 && ids.shape[1] === 1 && ids.dtype === 'i32' && !isGradEnabled() && !env.checkNan();
+  // A cache of another layer count is left to the general forward (and its errors).
+  return enabled && !!opts.cache && opts.cache.layers.length === trunk.layers.length && !opts.pack && ids.rank === 2 && ids.shape[1] === 1
+    && ids.dtype === 'i32' && !isGradEnabled() && !env.checkNan();
 }
 
 const scratch = new WeakMap<object, DecodeScratch>();

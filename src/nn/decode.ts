@@ -172,8 +172,8 @@ export function moeDecode(moe: MoE, xn: Float32Array, N: number, ws: DecodeScrat
   const offsets = new Int32Array(E + 1);
   for (let e = 0; e < E; e++) offsets[e + 1] = offsets[e] + counts[e];
   const fill = offsets.slice(0, E);
-  const tokenOf = new Int32Array(N * K);
-  const w = new Float32Array(N * K);
+  const tokenOf = new Int32Array(N * K); // [N·K] expert-sorted pairs' tokens
+  const w = new Float32Array(N * K); // [N·K] their routing weights
   for (let n = 0; n < N; n++) {
     let denom = 0;
     if (scoringFunc === 'sigmoid') for (let j = 0; j < K; j++) denom = Math.fround(denom + s[n * E + chosen[n * K + j]]);
@@ -197,7 +197,7 @@ export function moeDecode(moe: MoE, xn: Float32Array, N: number, ws: DecodeScrat
     const sh = moe.sharedExperts && moe.sharedExperts.interDim === F && noBias(moe.sharedExperts) ? moe.sharedExperts : null;
     const mlps = sh ? [...moe.experts, sh] : moe.experts;
     const P = N * K + (sh ? N : 0);
-    const tok = sh ? new Int32Array(P) : tokenOf, wt = sh ? new Float32Array(P) : w, cnt = sh ? new Int32Array(E + 1) : counts;
+    const tok = sh ? new Int32Array(P) : tokenOf, wt = sh ? new Float32Array(P) : w, cnt = sh ? new Int32Array(E + 1) : counts; // [P], [P], [E(+1)]
     if (sh) {
       tok.set(tokenOf);
       wt.set(w);
