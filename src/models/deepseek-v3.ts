@@ -16,6 +16,7 @@ import { Module } from '../nn/module.ts';
 import { RotaryEmbedding, yarnScaleMultiplier, type RopeConfig } from '../nn/rope.ts';
 import { add, cat, ephemeralScope, fusedTraining, isGradEnabled, linear, linearCrossEntropy, narrow, residualAdd, type Tensor } from '../tensor/index.ts';
 import type { DeepseekV3Config } from './config.ts';
+import { decodeStep, decodeStepApplies } from './decode.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
 
 export class Block extends Module {
@@ -117,6 +118,8 @@ export class DeepseekV3 extends Module implements CausalLM {
   }
 
   forward(ids: Tensor, opts: ForwardOptions = {}): ForwardResult {
+    // One token per sequence through the cache without gradients: the fast decode step (decode.ts).
+    if (decodeStepApplies(this, ids, opts)) return decodeStep(this, this.head.weight, ids, opts);
     const h = runDecoder(ids, this.embed, this.layers, this.rope, opts); // [B, T, C]
     const logits = linear(this.norm.forward(h), this.head.weight); // [B, T, V]
     return { logits, hidden: h };

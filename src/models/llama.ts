@@ -12,6 +12,7 @@ import { Module } from '../nn/module.ts';
 import { RotaryEmbedding } from '../nn/rope.ts';
 import { add, denseBlock, ephemeralScope, fusedTraining, linear, linearCrossEntropy, type Tensor } from '../tensor/index.ts';
 import type { LlamaConfig } from './config.ts';
+import { decodeStep, decodeStepApplies } from './decode.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
 
 export class LlamaBlock extends Module {
@@ -84,6 +85,8 @@ export class Llama extends Module implements CausalLM {
   }
 
   forward(ids: Tensor, opts: ForwardOptions = {}): ForwardResult {
+    // One token per sequence through the cache without gradients: the fast decode step (decode.ts).
+    if (decodeStepApplies(this, ids, opts)) return decodeStep(this, this.head ? this.head.weight : this.embed.weight, ids, opts);
     const h = runDecoder(ids, this.embed, this.layers, this.rope, opts); // [B, T, C]
     const logits = linear(this.norm.forward(h), this.head ? this.head.weight : this.embed.weight); // [B, T, V]
     return { logits, hidden: h };
