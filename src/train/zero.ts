@@ -111,6 +111,11 @@ export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: T
   const examples = (r: EvalReport) => r.results.slice(0, 3).map((x) => ({ question: x.question, completion: x.completions[0], correct: x.correct[0] }));
 
   log(`task: ${task.name} (${task.description})`);
+  // the context caps completions silently in the engine; say so once, with the figures
+  const promptLen = heldOut.length ? encodePrompt(heldOut[0]).length : 0;
+  if (heldOut.length && promptLen + o.grpo.maxTokens > model.maxSeqLen) {
+    log(`note: the prompt takes ${promptLen} of the model's ${model.maxSeqLen} positions, so completions stop at ${Math.max(0, model.maxSeqLen - promptLen)} tokens, not --max-tokens ${o.grpo.maxTokens}`);
+  }
   log(`evaluating the base on ${o.finalEvalItems} held-out problems (T=${o.evalTemperature}) ...`);
   const before = await evalOn(o.finalEvalItems, 1);
   log(`base: accuracy ${pct(before.accuracy)}, R1 form ${pct(before.formatRate)}, mean length ${before.meanLength.toFixed(0)} chars`);
