@@ -48,4 +48,10 @@ test('r1ts zero / rl refuse bad flags and missing models with the reason', () =>
   assert.equal(spec.status, 2);
   assert.match(spec.stderr, /reward spec/);
   assert.match(run('zero', '--help').stdout, /--from-scratch/);
+  const steps = run('zero', '--base-steps', '750');
+  assert.equal(steps.status, 2);
+  assert.match(steps.stderr, /--base-steps: only with --from-scratch/);
+  const stepsBad = run('zero', '--from-scratch', '--base-only', '--base-steps', '0', '--out', join(tmpdir(), 'r1ts-zero-never-built'));
+  assert.equal(stepsBad.status, 2);
+  assert.match(stepsBad.stderr, /--base-steps 0: expected an integer ≥ 1/);
 });
