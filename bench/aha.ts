@@ -3,10 +3,11 @@
 // rise during RL? The base is pretrained on the default corpus except that 30% of its worked
 // solutions state the sum they got, re-check every column from the operands ("Wait, let me
 // check: …") and confirm or correct it — 30% of those had slipped in one column
-// (src/tasks/arithmetic-corpus.ts, checkStyle 'redo'). `r1ts zero` then runs GRPO on it with
-// the task's reward only (nothing rewards checking), a generation budget that fits a check
-// (160 tokens), and held-out evaluations every 5 steps (200 problems, T = 1), each logging
-// `eval/reflective_correct`: of the right answers, the share with a reflection word.
+// (src/tasks/arithmetic-corpus.ts, checkStyle 'redo') — with 384 positions (AHA_BASE).
+// `r1ts zero` then runs GRPO on it with the task's reward only (nothing rewards checking), a
+// generation budget that fits a check (160 tokens), and held-out evaluations every 5 steps
+// (200 problems, T = 1), each logging `eval/reflective_correct`: of the right answers, the
+// share with a reflection word.
 // Prints the curve and writes it as an SVG chart; with --json, one JSON line:
 //   {"acc_before","acc_after","reflective_correct_before","reflective_correct_after",
 //    "reflective_correct_max","rl_minutes","steps","curve":[[rl_minutes, accuracy, reflective_correct], …]}
@@ -25,6 +26,12 @@ import { lineChartSvg } from './svg-chart.ts';
 
 /** The corpus of the aha base: the default one, with 'redo' self-checks in 30% of worked solutions. */
 export const AHA_CORPUS = { selfCheck: 0.3, checkStyle: 'redo', checkSlipShare: 0.3 } as const;
+/**
+ * Its shape: 384 positions, so that a re-check fits after the 183-token R1-Zero prompt (at the
+ * shipped base's 256 a completion stops at 73 tokens, before any check: measured), and 800 steps
+ * of 32 × 384, the shipped base's ~9.8M tokens.
+ */
+export const AHA_BASE = { seq: 384, steps: 800 } as const;
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -45,7 +52,7 @@ if (base === undefined) {
   base = join(dir, 'model');
   if (!existsSync(join(base, 'config.json'))) {
     console.error(`bench:aha: building the aha base into ${dir} (corpus ${JSON.stringify(AHA_CORPUS)}) ...`);
-    base = await buildZeroBase({ outDir: dir, corpus: { ...AHA_CORPUS }, progress: process.stderr.isTTY, resume: existsSync(dir), log: (l) => console.error(l) });
+    base = await buildZeroBase({ outDir: dir, ...AHA_BASE, corpus: { ...AHA_CORPUS }, progress: process.stderr.isTTY, resume: existsSync(dir), log: (l) => console.error(l) });
   }
 }
 if (!rest.includes('--minutes')) rest.push('--minutes', '20');
