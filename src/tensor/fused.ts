@@ -160,6 +160,34 @@ function once(name: string): () => void {
   };
 }
 
+/**
+ * Records a fused node over `inputs`, or — when nothing needs a gradient — releases the saved
+ * activations in `keep` and returns `out` untaped. `body` computes the input gradients from the
+ * upstream gradient's data with temporaries from `tmp`; it runs once (a second backward throws),
+ * after which the temporaries and the saved activations go back to the private pool.
+ */
+function recordFused(op: string, out: Tensor, inputs: Tensor[], keep: Buffers, body: (gd: Float32Array, needs: boolean[], tmp: Buffers) => (Tensor | null)[]): Tensor {
+  if (!recording(inputs)) {
+    keep.releaseAll();
+    return out;
+  }
+  const first = once(op);
+  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
+    first();
+    const tmp = new Buffers();
+    const grads = body(g.data as Float32Array, needs, tmp);
+    tmp.releaseAll();
+    keep.releaseAll();
+    return grads;
+  };
+  return record('fused', out, inputs, { name: op, backward });
+}
+
+/** Gradient tensors shaped like `inputs` (op-output pool, not zeroed: the body writes every element), null where not needed. */
+function freshGrads(inputs: readonly Tensor[], needs: readonly boolean[]): (Tensor | null)[] {
+  return inputs.map((t, i) => (needs[i] ? new Tensor(allocF32(t.size, false), t.shape) : null));
+}
+
 // ------------------------------------------------------------ dense pre-norm block
 
 export interface DenseBlockWeights {
@@ -238,17 +266,8 @@ export function denseBlock(x: Tensor, w: DenseBlockWeights, o: DenseBlockOptions
   const out = finite(op, new Tensor(outD, [B, T, C]));
 
   const inputs = [x, w.attnNorm, w.wq, w.wk, w.wv, w.wo, w.ffnNorm, w.w1, w.w2, w.w3];
-  if (!recording(inputs)) {
-    keep.releaseAll();
-    return out;
-  }
-  const first = once(op);
-  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
-    first();
-    const tmp = new Buffers();
-    const gd = g.data as Float32Array; // [N, C]
-    const grad = (t: Tensor, i: number) => (needs[i] ? new Tensor(allocF32(t.size, false), t.shape) : null);
-    const [dx, dAn, dWq, dWk, dWv, dWo, dFn, dW1, dW2, dW3] = inputs.map(grad);
+  return recordFused(op, out, inputs, keep, (gd, needs, tmp) => {
+    const [dx, dAn, dWq, dWk, dWv, dWo, dFn, dW1, dW2, dW3] = freshGrads(inputs, needs);
     // MLP branch: ds = g·W2; dW2 = gᵀ·s; (da, db) = swiglu'; dn2 = da·W1 + db·W3.
     const ds = tmp.take(N * I);
     linDx(gd, w2, ds, N, I, C);
@@ -283,11 +302,8 @@ export function denseBlock(x: Tensor, w: DenseBlockWeights, o: DenseBlockOptions
     if (dx || dAn) {
       rmsnormBackwardAdd(xd, an, rstd1, dn1, dh, dxd, dwA, N, C);
     }
-    tmp.releaseAll();
-    keep.releaseAll();
     return [dx, dAn, dWq, dWk, dWv, dWo, dFn, dW1, dW2, dW3];
-  };
-  return record('fused', out, inputs, { name: op, backward });
+  });
 }
 
 // ------------------------------------------------------------ MoE routed experts
@@ -345,16 +361,9 @@ export function moeExperts(x: Tensor, weights: Tensor, tokenOf: Int32Array, coun
   const out = finite(op, new Tensor(outD, [N, C]));
 
   const inputs = [x, weights, ...experts.map((w) => w.w1), ...experts.map((w) => w.w2), ...experts.map((w) => w.w3)];
-  if (!recording(inputs)) {
-    keep.releaseAll();
-    return out;
-  }
-  const first = once(op);
-  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
-    first();
-    const tmp = new Buffers();
+  return recordFused(op, out, inputs, keep, (gd, needs, tmp) => {
     const gs = tmp.take(P * C), prod = tmp.take(P * C); // [P, C] ×2
-    k.embedding(g.data as Float32Array, tokenOf, gs, P, C);
+    k.embedding(gd, tokenOf, gs, P, C);
     let dW: Tensor | null = null;
     if (needs[1]) {
       dW = new Tensor(allocF32(P, false), [P, 1]);
@@ -390,11 +399,8 @@ export function moeExperts(x: Tensor, weights: Tensor, tokenOf: Int32Array, coun
       if (dW1[e]) linDw(rows(da, e, I), rows(xs, e, C), dW1[e]!.data as Float32Array, counts[e], C, I);
       if (dW3[e]) linDw(rows(db, e, I), rows(xs, e, C), dW3[e]!.data as Float32Array, counts[e], C, I);
     }
-    tmp.releaseAll();
-    keep.releaseAll();
     return [dx, dW, ...dW1, ...dW2, ...dW3];
-  };
-  return record('fused', out, inputs, { name: op, backward });
+  });
 }
 
 // ------------------------------------------------------------ SwiGLU MLP
@@ -422,17 +428,8 @@ export function swigluMlp(x: Tensor, w: SwigluWeights): Tensor {
   linFwd(s, w2, outD, N, I, C);
   const out = finite(op, new Tensor(outD, x.shape));
   const inputs = [x, w.w1, w.w2, w.w3];
-  if (!recording(inputs)) {
-    keep.releaseAll();
-    return out;
-  }
-  const first = once(op);
-  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
-    first();
-    const tmp = new Buffers();
-    const gd = g.data as Float32Array;
-    const grad = (t: Tensor, i: number) => (needs[i] ? new Tensor(allocF32(t.size, false), t.shape) : null);
-    const [dx, dW1, dW2, dW3] = inputs.map(grad);
+  return recordFused(op, out, inputs, keep, (gd, needs, tmp) => {
+    const [dx, dW1, dW2, dW3] = freshGrads(inputs, needs);
     const ds = tmp.take(N * I), da = tmp.take(N * I), db = tmp.take(N * I); // [N, I] ×3
     linDx(gd, w2, ds, N, I, C);
     if (dW2) linDw(gd, s, dW2.data as Float32Array, N, I, C);
@@ -443,11 +440,8 @@ export function swigluMlp(x: Tensor, w: SwigluWeights): Tensor {
     }
     if (dW1) linDw(da, xd, dW1.data as Float32Array, N, C, I);
     if (dW3) linDw(db, xd, dW3.data as Float32Array, N, C, I);
-    tmp.releaseAll();
-    keep.releaseAll();
     return [dx, dW1, dW2, dW3];
-  };
-  return record('fused', out, inputs, { name: op, backward });
+  });
 }
 
 // ------------------------------------------------------------ MLA (naive path, training)
@@ -530,17 +524,8 @@ export function mlaAttention(x: Tensor, w: MlaWeights, o: MlaOptions): Tensor {
   const out = finite(op, new Tensor(outD, [B, T, C]));
 
   const inputs = [x, w.wq, w.wkvA, w.kvNorm, w.wkvB, w.wo];
-  if (!recording(inputs)) {
-    keep.releaseAll();
-    return out;
-  }
-  const first = once(op);
-  const backward = (g: Tensor, needs: boolean[]): (Tensor | null)[] => {
-    first();
-    const tmp = new Buffers();
-    const gd = g.data as Float32Array; // [N, C]
-    const grad = (t: Tensor, i: number) => (needs[i] ? new Tensor(allocF32(t.size, false), t.shape) : null);
-    const [dx, dWq, dWkvA, dKvn, dWkvB, dWo] = inputs.map(grad);
+  return recordFused(op, out, inputs, keep, (gd, needs, tmp) => {
+    const [dx, dWq, dWkvA, dKvn, dWkvB, dWo] = freshGrads(inputs, needs);
     const datt = tmp.take(N * H * Dv); // [N, H·Dv]
     linDx(gd, wo, datt, N, H * Dv, C);
     if (dWo) linDw(gd, att, dWo.data as Float32Array, N, H * Dv, C);
@@ -580,11 +565,8 @@ export function mlaAttention(x: Tensor, w: MlaWeights, o: MlaOptions): Tensor {
       linDw(dc, xd, dwa.subarray(0, R * C), N, C, R);
       linDw(dpe, xd, dwa.subarray(R * C), N, C, Dr);
     }
-    tmp.releaseAll();
-    keep.releaseAll();
     return [dx, dWq, dWkvA, dKvn, dWkvB, dWo];
-  };
-  return record('fused', out, inputs, { name: op, backward });
+  });
 }
 
 // ------------------------------------------------------------ residual add
