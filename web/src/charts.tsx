@@ -33,7 +33,7 @@ export const GROUPS: ChartGroup[] = [
   { id: 'lr', title: 'Learning rate', match: oneOf('lr') },
   { id: 'throughput', title: 'Tokens per second', match: oneOf('tokens_per_s', 'rollout_tokens_per_s', 'train_tokens_per_s') },
   { id: 'grad', title: 'Gradient norm', match: oneOf('grad_norm') },
-  { id: 'reflection', title: 'Reflection words', match: oneOf('reflection_words', 'reflective_correct') },
+  { id: 'reflection', title: 'Reflection words', match: oneOf('reflection_words', 'reflective_correct', 'eval/reflective_correct') },
   { id: 'experts', title: 'Expert load (max/mean, min/mean)', match: oneOf('expert_load_max', 'expert_load_min') },
   { id: 'mfu', title: 'Model FLOPs utilisation', match: oneOf('mfu') },
 ];
