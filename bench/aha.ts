@@ -25,13 +25,13 @@ import { buildZeroBase } from '../src/train/zero-base.ts';
 import { lineChartSvg } from './svg-chart.ts';
 
 /** The corpus of the aha base: the default one, with 'redo' self-checks in 30% of worked solutions. */
-export const AHA_CORPUS = { selfCheck: 0.3, checkStyle: 'redo', checkSlipShare: 0.3 } as const;
+const AHA_CORPUS = { selfCheck: 0.3, checkStyle: 'redo', checkSlipShare: 0.3 } as const;
 /**
  * Its shape: 384 positions, so that a re-check fits after the 183-token R1-Zero prompt (at the
  * shipped base's 256 a completion stops at 73 tokens, before any check: measured), and 800 steps
  * of 32 × 384, the shipped base's ~9.8M tokens.
  */
-export const AHA_BASE = { seq: 384, steps: 800 } as const;
+const AHA_BASE = { seq: 384, steps: 800 } as const;
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

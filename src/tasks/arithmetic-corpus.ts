@@ -23,7 +23,7 @@
 
 import { Rng } from '../core/rng.ts';
 import { R1tsError } from '../core/errors.ts';
-import { columns, isHeldOutPair } from './arithmetic.ts';
+import { columns, isHeldOutPair, type Column } from './arithmetic.ts';
 
 export type CorpusKind = 'worked' | 'direct' | 'tagged' | 'prose' | 'facts';
 
@@ -131,20 +131,39 @@ function tagName(rng: Rng): string {
   }
 }
 
+const PLACES = ['ones', 'tens', 'hundreds', 'thousands', 'ten-thousands', 'hundred-thousands'];
+const lhs = (c: Column) => (c.carryIn ? `${c.x}+${c.y}+1` : `${c.x}+${c.y}`);
+
+/**
+ * The column procedure's sentences for a + b in one of two wordings, and the sum they state;
+ * a slip changes one column's stated sum and digit, never its carry (so the rest stays consistent).
+ */
+function columnWork(cols: readonly Column[], wording: 0 | 1, slip: Slip | null): { text: string; got: number } {
+  let got = 0;
+  let place = 1;
+  const parts = cols.map((c, i) => {
+    const sum = slip && slip.col === i ? c.sum + slip.delta : c.sum;
+    const digit = sum % 10;
+    got += digit * place;
+    place *= 10;
+    if (wording === 0) return `${lhs(c)}=${sum}, write ${digit}${c.carryOut ? ' carry 1' : ''}.`;
+    return `${PLACES[i] ?? `column ${i + 1}`}: ${lhs(c)}=${sum}, digit ${digit}${c.carryOut ? ', carry 1' : ''}.`;
+  });
+  if (cols[cols.length - 1].carryOut) {
+    parts.push(wording === 0 ? 'write 1.' : `${PLACES[cols.length] ?? 'next'}: 1.`);
+    got += place;
+  }
+  return { text: parts.join(' '), got };
+}
+
+/** "Wait, let me check: 7+6=13, 5+8+1=14, 3+4+1=8." — every column recomputed from the operands. */
+const recheck = (cols: readonly Column[]) => `Wait, let me check: ${cols.map((c) => `${lhs(c)}=${c.sum}`).join(', ')}.`;
+
 /** The column procedure for a + b in one of two wordings (no answer sentence). */
 export function workedSteps(a: number, b: number, wording: 0 | 1, selfCheck: boolean): string {
   const cols = columns(a, b);
-  const names = ['ones', 'tens', 'hundreds', 'thousands', 'ten-thousands', 'hundred-thousands'];
-  const parts = cols.map((c, i) => {
-    const lhs = c.carryIn ? `${c.x}+${c.y}+1` : `${c.x}+${c.y}`;
-    if (wording === 0) return `${lhs}=${c.sum}, write ${c.digit}${c.carryOut ? ' carry 1' : ''}.`;
-    return `${names[i] ?? `column ${i + 1}`}: ${lhs}=${c.sum}, digit ${c.digit}${c.carryOut ? ', carry 1' : ''}.`;
-  });
-  const last = cols[cols.length - 1];
-  if (last.carryOut) parts.push(wording === 0 ? 'write 1.' : `${names[cols.length] ?? 'next'}: 1.`);
-  let text = parts.join(' ');
-  if (selfCheck) text += ` Wait, let me check: ${cols.map((c) => `${c.carryIn ? `${c.x}+${c.y}+1` : `${c.x}+${c.y}`}=${c.sum}`).join(', ')}. Yes.`;
-  return text;
+  const { text } = columnWork(cols, wording, null);
+  return selfCheck ? `${text} ${recheck(cols)} Yes.` : text;
 }
 
 /**
@@ -155,27 +174,9 @@ export function workedSteps(a: number, b: number, wording: 0 | 1, selfCheck: boo
  */
 export function workedStepsRedo(a: number, b: number, wording: 0 | 1, slip: Slip | null): string {
   const cols = columns(a, b);
-  const names = ['ones', 'tens', 'hundreds', 'thousands', 'ten-thousands', 'hundred-thousands'];
-  const lhs = (c: (typeof cols)[number]) => (c.carryIn ? `${c.x}+${c.y}+1` : `${c.x}+${c.y}`);
-  let got = 0;
-  let place = 1;
-  const parts = cols.map((c, i) => {
-    // a slip changes the stated sum and its digit, never the carry (so the rest stays consistent)
-    const sum = slip && slip.col === i ? c.sum + slip.delta : c.sum;
-    const digit = sum % 10;
-    got += digit * place;
-    place *= 10;
-    if (wording === 0) return `${lhs(c)}=${sum}, write ${digit}${c.carryOut ? ' carry 1' : ''}.`;
-    return `${names[i] ?? `column ${i + 1}`}: ${lhs(c)}=${sum}, digit ${digit}${c.carryOut ? ', carry 1' : ''}.`;
-  });
-  const last = cols[cols.length - 1];
-  if (last.carryOut) {
-    parts.push(wording === 0 ? 'write 1.' : `${names[cols.length] ?? 'next'}: 1.`);
-    got += place;
-  }
+  const { text, got } = columnWork(cols, wording, slip);
   const s = a + b;
-  const check = `Wait, let me check: ${cols.map((c) => `${lhs(c)}=${c.sum}`).join(', ')}. ${got === s ? 'Yes' : 'No'}, it is ${s}.`;
-  return `${parts.join(' ')} That gives ${got}. ${check}`;
+  return `${text} That gives ${got}. ${recheck(cols)} ${got === s ? 'Yes' : 'No'}, it is ${s}.`;
 }
 
 /**
@@ -256,11 +257,10 @@ function tagged(rng: Rng, maxDigits: number): string {
 function prose(rng: Rng, maxDigits: number): string {
   const [a, b] = pair(rng, maxDigits);
   const cols = columns(a, b);
-  const place = ['ones', 'tens', 'hundreds', 'thousands', 'ten-thousands', 'hundred-thousands'];
   const out = [`To add ${a} and ${b}, write them in columns and start with the ones.`];
   cols.forEach((c, i) => {
     const carry = c.carryIn ? ` plus the carried 1` : '';
-    out.push(`In the ${place[i] ?? 'next'} column, ${c.x} plus ${c.y}${carry} makes ${c.sum}, so we write ${c.digit}${c.carryOut ? ' and carry 1' : ''}.`);
+    out.push(`In the ${PLACES[i] ?? 'next'} column, ${c.x} plus ${c.y}${carry} makes ${c.sum}, so we write ${c.digit}${c.carryOut ? ' and carry 1' : ''}.`);
   });
   if (cols[cols.length - 1].carryOut) out.push('The last carry 1 is written in front.');
   out.push(`Reading the digits gives ${a + b}.`);
