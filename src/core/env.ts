@@ -4,7 +4,7 @@
 //   R1TS_CHECK_NAN  '1' makes every op check its output for NaN/Inf
 //   R1TS_CPU        'avx512' | 'avx2' | 'portable': cap the native CPU dispatch level
 //   R1TS_FUSED      '0' turns off the fused training ops (src/tensor/fused.ts), for A/B runs
-//   R1TS_FUSED_POOL_MB  cap of the fused ops' private activation pool in MB (default 1024)
+//   R1TS_POOL_MB    cap of the recycled f32 buffer pool (op outputs, fused ops' activations) in MB (default 1024)
 
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
@@ -30,5 +30,5 @@ export const env = {
   checkNan: (): boolean => process.env.R1TS_CHECK_NAN === '1',
   cpu: (): 'avx512' | 'avx2' | 'portable' | undefined => choiceFlag('R1TS_CPU', ['avx512', 'avx2', 'portable'] as const),
   fused: (): boolean => choiceFlag('R1TS_FUSED', ['0', '1'] as const) !== '0',
-  fusedPoolMb: (): number => intFlag('R1TS_FUSED_POOL_MB', 1024, 0),
+  poolMb: (): number => intFlag('R1TS_POOL_MB', 1024, 0),
 };

@@ -5,8 +5,8 @@
 // computation as separate ops it saves the per-op JavaScript, the gradient clones and adds
 // the tape makes at residual connections, the layout copies (narrow/cat/broadcast) and the
 // allocation of every intermediate: outputs and returned gradients come from the op-output
-// pool (ops.ts allocF32), saved activations and backward temporaries from a private pool
-// reused step after step; gradient sums accumulate inside the GEMM (beta = 1), RoPE and its
+// pool (ops.ts allocF32), saved activations and backward temporaries from the same f32 pool
+// (f32-pool.ts), reused step after step; gradient sums accumulate inside the GEMM (beta = 1), RoPE and its
 // inverse run in place.
 // What it is not: a general graph fuser, or a path for inference with a KV cache or packed
 // rows (the modules keep their op-by-op forward for those, and for eval mode). A fused node
@@ -21,6 +21,7 @@ import { activeBackend, kernels } from '../backend/registry.ts';
 import { env } from '../core/env.ts';
 import { AutogradError, NonFiniteError, ShapeError, fmtShape } from '../core/errors.ts';
 import { isGradEnabled, record } from './autograd.ts';
+import { giveF32, takeF32 } from './f32-pool.ts';
 import { allocF32 } from './ops.ts';
 import { Tensor } from './tensor.ts';
 
@@ -90,59 +91,20 @@ function need(op: string, t: Tensor, shape: readonly number[], what: string): Fl
   return t.data as Float32Array;
 }
 
-// The fused ops' private buffers (saved activations, backward temporaries) never leave
-// this file, so they live in a pool of their own: a step's fused nodes take the same
-// sizes every step, and a model's activations (~60 MB per layer at d 256, batch 32 × 128)
-// would overflow the op-output pool's cap and fall back to fresh, page-faulting memory
-// and garbage collection. Capped at R1TS_FUSED_POOL_MB (default 1024); over the cap,
-// buffers of other sizes are dropped, oldest size first.
-const PRIVATE_CAP = env.fusedPoolMb() * (1 << 20);
-const privatePool = new Map<number, Float32Array[]>();
-let privateBytes = 0;
-
-function takePrivate(n: number): Float32Array {
-  const a = privatePool.get(n)?.pop();
-  if (!a) return new Float32Array(n);
-  privateBytes -= a.byteLength;
-  return a;
-}
-
-function givePrivate(a: Float32Array): void {
-  if (a.byteLength > PRIVATE_CAP) return;
-  for (const [n, list] of privatePool) {
-    if (privateBytes + a.byteLength <= PRIVATE_CAP) break;
-    if (n === a.length) continue;
-    privateBytes -= list.length * n * 4;
-    privatePool.delete(n);
-  }
-  if (privateBytes + a.byteLength > PRIVATE_CAP) return;
-  const list = privatePool.get(a.length);
-  if (list) list.push(a);
-  else privatePool.set(a.length, [a]);
-  privateBytes += a.byteLength;
-}
-
-/** Fills every buffer of the private pool with v (tests: stale contents must never show through). */
-export function fillFusedPool(v: number): void {
-  for (const l of privatePool.values()) for (const a of l) a.fill(v);
-}
-
-/** Bytes held by the fused ops' private pool (tests, benchmarks). */
-export function fusedPoolBytes(): number {
-  return privateBytes;
-}
-
-/** Private buffers of one fused node (stale contents unless zeroed), given back together and never twice. */
+/**
+ * Private buffers of one fused node (saved activations, backward temporaries; stale contents
+ * unless zeroed), from the engine's f32 pool and given back to it together, never twice.
+ */
 class Buffers {
   private list: Float32Array[] = [];
   take(n: number, zero = false): Float32Array {
-    const a = takePrivate(n);
+    const a = takeF32(n) ?? new Float32Array(n);
     if (zero) a.fill(0);
     this.list.push(a);
     return a;
   }
   releaseAll(): void {
-    for (const a of this.list) givePrivate(a);
+    for (const a of this.list) giveF32(a);
     this.list = [];
   }
 }
@@ -164,7 +126,7 @@ function once(name: string): () => void {
  * Records a fused node over `inputs`, or — when nothing needs a gradient — releases the saved
  * activations in `keep` and returns `out` untaped. `body` computes the input gradients from the
  * upstream gradient's data with temporaries from `tmp`; it runs once (a second backward throws),
- * after which the temporaries and the saved activations go back to the private pool.
+ * after which the temporaries and the saved activations go back to the f32 pool.
  */
 function recordFused(op: string, out: Tensor, inputs: Tensor[], keep: Buffers, body: (gd: Float32Array, needs: boolean[], tmp: Buffers) => (Tensor | null)[]): Tensor {
   if (!recording(inputs)) {

@@ -8,3 +8,4 @@ export { noGrad, isGradEnabled } from './autograd.ts';
 export { openDevice, closeDevice, useDeviceContext, hasDevice, toDevice, toHost, moveToDevice, moveToHost, deviceZeros, readValues, endDeviceStep, keepOnDevice, releaseDevice } from './device.ts';
 export { availableBackends, useBackend, currentBackend, cpuLevels, setCpuLevel } from './backends.ts';
 export * from './fused.ts';
+export { fillPooledF32, pooledF32 } from './f32-pool.ts';

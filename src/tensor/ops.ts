@@ -16,6 +16,7 @@ import { env } from '../core/env.ts';
 import { broadcastShapes, broadcastStrides, normAxis, sameShape, sizeOf, stridesOf, type Shape } from '../core/shape.ts';
 import { isGradEnabled as isRecording, record } from './autograd.ts';
 import * as Dev from './device-ops.ts';
+import { giveF32, takeF32 } from './f32-pool.ts';
 import { Tensor } from './tensor.ts';
 
 // ------------------------------------------------------------ NaN check mode
@@ -40,36 +41,15 @@ function finish(op: string, out: Tensor, inputs: Tensor[] = []): Tensor {
   return out;
 }
 
-// Recycled f32 buffers. Every op output is a fresh zeroed array; V8 counts their
-// memory as external and runs a full GC whenever some tens of MB of it have been
-// allocated (on a small model, one mark-compact per training step). backward()
-// hands back the gradients it provably no longer references (releaseF32), and
-// the next outputs of the same length reuse them, zeroed. Only whole-buffer arrays
-// of at least POOL_MIN elements are kept, at most POOL_MAX_BYTES in all.
+// Recycled f32 buffers (f32-pool.ts). Every op output is a fresh zeroed array, or a recycled
+// one of the same length, zeroed: backward() hands back the gradients and activations it
+// provably no longer references (releaseF32). Only arrays of at least POOL_MIN elements
+// go through the pool; smaller ones are cheaper to allocate than to track.
 const POOL_MIN = 4096;
-const POOL_MAX_BYTES = 256 << 20;
-const pool = new Map<number, Float32Array[]>();
-let pooledBytes = 0;
 
 /** Gives `a` back for reuse by later op outputs; the caller guarantees nothing reads or writes it again. */
 export function releaseF32(a: Float32Array): void {
-  if (a.length < POOL_MIN || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength || pooledBytes + a.byteLength > POOL_MAX_BYTES) return;
-  const list = pool.get(a.length);
-  if (list) list.push(a);
-  else pool.set(a.length, [a]);
-  pooledBytes += a.byteLength;
-}
-
-/** Fills every pooled buffer with v (tests: stale contents must never show through). */
-export function fillPooledF32(v: number): void {
-  for (const l of pool.values()) for (const a of l) a.fill(v);
-}
-
-/** Buffers and bytes now held for reuse (tests, benchmarks). */
-export function pooledF32(): { buffers: number; bytes: number } {
-  let buffers = 0;
-  for (const l of pool.values()) buffers += l.length;
-  return { buffers, bytes: pooledBytes };
+  if (a.length >= POOL_MIN) giveF32(a);
 }
 
 // Activation scopes (ephemeralScope): a training loss whose intermediates no caller
@@ -152,13 +132,10 @@ export function noteBorn(key: object): void {
 
 /** An f32 array of n elements, zeroed unless `zero` is false (then a recycled one holds stale values): recycled when the pool has that length. */
 export function allocF32(n: number, zero = true): Float32Array {
-  const p = n >= POOL_MIN ? pool.get(n)?.pop() : undefined;
-  let a: Float32Array;
-  if (p) {
-    pooledBytes -= p.byteLength;
-    a = zero ? p.fill(0) : p;
-  } else a = new Float32Array(n);
-  if (activeScope && n >= POOL_MIN) bornIn.set(a.buffer, activeScope);
+  if (n < POOL_MIN) return new Float32Array(n);
+  const p = takeF32(n);
+  const a = p ? (zero ? p.fill(0) : p) : new Float32Array(n);
+  if (activeScope) bornIn.set(a.buffer, activeScope);
   return a;
 }
 
