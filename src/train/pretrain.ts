@@ -4,6 +4,10 @@
 // sized by depth (dense Llama-style or DeepSeek-V3 MoE) → trainLM.
 // BPE training reads at most `bpeChars` characters of the data (the trainer
 // takes its corpus in memory); tokenization and batching see all of it.
+// The defaults (dense depth 6 = d 256, 4.8M parameters, batch 32 × 128, 300 steps over
+// 3M characters of the synthetic corpus, about 3 minutes on 2 cores) are the Training
+// issue's reference shape: there the GEMMs fill two cores (MFU, docs/benchmarks.md); a
+// depth-2 model's d-64 GEMMs cannot.
 // Not here: the loop itself (trainer.ts), flags (src/cli/pretrain.ts).
 
 import { existsSync } from 'node:fs';
@@ -25,20 +29,20 @@ export const PretrainConfigSchema = z.object({
   /** .txt (blank-line separated documents) or .jsonl ({"text"} per line); default: the built-in synthetic corpus. */
   data: z.string().optional(),
   /** Size of the built-in corpus in characters. */
-  syntheticChars: posInt.default(1_000_000),
+  syntheticChars: posInt.default(3_000_000),
   /** tokenizer.json to use; default: train byte-level BPE of `vocab` tokens on the data. */
   tokenizer: z.string().optional(),
   vocab: posInt.default(1024),
   /** Characters of the data the BPE trainer reads. */
   bpeChars: posInt.default(20_000_000),
   /** The preset knob: layers (width grows with it, see src/models/config.ts). */
-  depth: posInt.default(2),
+  depth: posInt.default(6),
   arch: z.enum(['dense', 'moe']).default('dense'),
   /** Positions per training row (T); also the model's max_position_embeddings. */
   seq: posInt.default(128),
   /** Rows per micro-batch (B). */
-  batch: posInt.default(16),
-  steps: posInt.default(500),
+  batch: posInt.default(32),
+  steps: posInt.default(300),
   lr: z.number().positive().default(3e-3),
   minLrRatio: z.number().min(0).max(1).default(0.1),
   warmup: nonNegInt.default(20),
@@ -82,26 +86,42 @@ function tokenizerConfigBeside(path: string): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
+/** The run's documents: the --data file, or the built-in synthetic corpus. */
+function corpusDocuments(c: z.output<typeof PretrainConfigSchema>): AsyncIterable<string> | Iterable<string> {
+  return c.data ? readDocuments(c.data) : syntheticCorpus(c.syntheticChars, c.seed);
+}
+
+/**
+ * The byte-level BPE a run without --tokenizer trains: `vocab` tokens (fewer when the text has
+ * no more pairs to merge) on the first `bpeChars` characters of its documents. bench:train uses
+ * it to give the default run's model its real vocabulary.
+ */
+export async function trainCorpusTokenizer(config: PretrainConfig): Promise<{ tokenizer: BpeTokenizer; chars: number }> {
+  const c = parseConfig(PretrainConfigSchema, config, 'pretrain');
+  const sample: string[] = [];
+  let chars = 0;
+  for await (const d of corpusDocuments(c)) {
+    sample.push(d);
+    chars += d.length;
+    if (chars >= c.bpeChars) break;
+  }
+  if (chars === 0) throw new R1tsError(`${c.data ?? 'built-in corpus'}: no text to train on`);
+  return { tokenizer: trainBpe(sample, { vocabSize: c.vocab }), chars };
+}
+
 export async function pretrain(config: PretrainConfig, hooks: PretrainHooks = {}): Promise<PretrainResult> {
   const c = parseConfig(PretrainConfigSchema, config, 'pretrain');
   const { log: logHook, ...trainHooks } = hooks;
   const log = logHook ?? ((l: string) => void process.stderr.write(l + '\n'));
-  const docs = (): AsyncIterable<string> | Iterable<string> => (c.data ? readDocuments(c.data) : syntheticCorpus(c.syntheticChars, c.seed));
+  const docs = () => corpusDocuments(c);
   const runTok = join(c.out, 'tokenizer.json');
   let tokenizer: BpeTokenizer;
   if (c.tokenizer) tokenizer = loadBpeTokenizer(c.tokenizer, tokenizerConfigBeside(c.tokenizer));
   else if (c.resume && existsSync(runTok)) tokenizer = loadBpeTokenizer(runTok, tokenizerConfigBeside(runTok));
   else {
-    const sample: string[] = [];
-    let chars = 0;
-    for await (const d of docs()) {
-      sample.push(d);
-      chars += d.length;
-      if (chars >= c.bpeChars) break;
-    }
-    if (chars === 0) throw new R1tsError(`${c.data ?? 'built-in corpus'}: no text to train on`);
     const t0 = performance.now();
-    tokenizer = trainBpe(sample, { vocabSize: c.vocab });
+    const { tokenizer: trained, chars } = await trainCorpusTokenizer(c);
+    tokenizer = trained;
     saveTokenizerFiles(c.out, tokenizer);
     log(`pretrain: trained a ${tokenizer.vocabSize}-token BPE on ${chars} characters in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${runTok}`);
   }
