@@ -114,7 +114,8 @@ export class DeepseekV3 extends Module implements CausalLM {
   }
 
   newCache(batch: number, maxSeqLen = this.maxSeqLen): KVCache {
-    return new KVCache(batch, maxSeqLen, this.layers.map((l) => l.attn.cacheShape()));
+    // On the webgpu device when the model is (its buffers then live there too).
+    return new KVCache(batch, maxSeqLen, this.layers.map((l) => l.attn.cacheShape()), undefined, { device: this.embed.weight.gpu !== null });
   }
 
   forward(ids: Tensor, opts: ForwardOptions = {}): ForwardResult {

@@ -15,7 +15,7 @@
 // Not here: the kernels (src/backend/webgpu), op semantics (ops.ts, device-ops.ts).
 
 import { GpuContext, type OpenOptions } from '../backend/webgpu/device.ts';
-import type { GpuDtype, GpuTensor } from '../backend/webgpu/tensor.ts';
+import { GpuTensor, type GpuDtype } from '../backend/webgpu/tensor.ts';
 import type { AnyData } from '../core/dtype.ts';
 import { R1tsError, fmtShape } from '../core/errors.ts';
 import { Tensor } from './tensor.ts';
@@ -200,4 +200,17 @@ export function cloneDevice(t: Tensor): Tensor {
   const g = allocStep(t.shape, t.gpu!.dtype);
   ctx.copy(t.gpu!, g);
   return new Tensor(g, t.shape);
+}
+
+/**
+ * A device tensor of `shape` over the first sizeOf(shape) elements of t's buffer (no copy; writes
+ * through it land in t). Owned by t: never release it; it dies with t's storage. The KV cache's
+ * rows(0, n).
+ */
+export function devicePrefixView(t: Tensor, shape: readonly number[]): Tensor {
+  const g = t.gpu;
+  if (!g) throw new R1tsError(`devicePrefixView: tensor ${fmtShape(t.shape)} is on the host`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > g.size) throw new R1tsError(`devicePrefixView: ${fmtShape(shape)} (${n} elements) is larger than the ${g.size} elements of ${fmtShape(t.shape)}`);
+  return new Tensor(new GpuTensor(g.buffer, shape, g.dtype), shape);
 }
