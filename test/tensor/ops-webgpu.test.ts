@@ -131,10 +131,10 @@ test('webgpu ops: a device tensor refuses synchronous reads, naming await t.read
   assert.equal(stepBuffers(), 0);
 });
 
-test('webgpu ops: an op without a device kernel throws an R1tsError naming the op and the device', async (t) => {
+test('webgpu ops: device rows into a host KV cache buffer throw an R1tsError naming both sides (no silent host round-trip)', async (t) => {
   if (!(await device(t))) return;
-  const cache = toDevice(T.zeros([1, 4, 2]));
-  assert.throws(() => T.writeRows(cache, toDevice(T.ones([1, 1, 2])), [0]), (e: Error) => e.name === 'R1tsError' && /writeRows.*webgpu/.test(e.message));
+  const cache = T.zeros([1, 4, 2]); // a host cache buffer
+  assert.throws(() => T.writeRows(cache, toDevice(T.ones([1, 1, 2])), [0]), (e: Error) => e.name === 'R1tsError' && /writeRows.*host.*webgpu/.test(e.message));
   endDeviceStep();
 });
 
