@@ -165,4 +165,9 @@ export class DeepseekV3 extends Module implements CausalLM {
   updateRouterBiases(): Float64Array[] {
     return this.moeLayers().map((m) => m.updateBias(this.config.bias_update_speed));
   }
+
+  /** The same on the webgpu device (no readback): each MoE layer's load as a device tensor [E], to read with the step's readback. */
+  updateRouterBiasesOnDevice(): Tensor[] {
+    return this.moeLayers().map((m) => m.updateBiasOnDevice(this.config.bias_update_speed));
+  }
 }

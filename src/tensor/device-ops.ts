@@ -263,11 +263,25 @@ export function topk(x: Tensor, rows: number, cols: number, k: number, shape: re
   return { values, indices };
 }
 
+/** Parameters whose device AdamW step is skipped when gate[index] == 0 (see gateUpdates). */
+const updateGates = new WeakMap<Tensor, { gate: Tensor; index: number }>();
+
+/**
+ * From now on, AdamW on the device updates each of `params` only when gate[index] != 0 at the time
+ * the update runs (gate: a persistent device tensor). The host skips a parameter that got no
+ * gradient; the MoE's dense device dispatch gives an unrouted expert a zero gradient instead, and
+ * gates its parameters by the expert's load (src/nn/moe.ts) so that it is skipped too.
+ */
+export function gateUpdates(params: readonly Tensor[], gate: Tensor, index: number): void {
+  for (const p of params) updateGates.set(p, { gate, index });
+}
+
 export function adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }): void {
   for (const [k, t] of [['parameter', param], ['m', m], ['v', v]] as const) {
     if (!t.gpu) throw new R1tsError(`adamw: the ${k} of ${param.name ?? 'a parameter'} is on the host while others are on the webgpu device; move the model and the optimizer state together`);
   }
-  kAdamw(ctx(), param.gpu!, g(grad), m.gpu!, v.gpu!, param.size, p);
+  const gate = updateGates.get(param);
+  kAdamw(ctx(), param.gpu!, g(grad), m.gpu!, v.gpu!, param.size, p, gate?.gate.gpu ? { t: gate.gate.gpu, index: gate.index } : null);
 }
 
 /** Σ x² into a device scalar [] (f32). */
