@@ -25,8 +25,8 @@
 // them): rollouts run through the device engine, the reference's log-probs and each
 // micro-batch's token log-probs and entropies ([positions] floats, never the logits) are read
 // back once per forward, the loss is built and backpropagated on the device, clipping and
-// AdamW stay there, and the step's losses and gradient norm come back in one readback. The
-// MoE router's bias update on the device is not here yet (an MoE policy on the device throws).
+// AdamW stay there, and the step's losses and gradient norm come back in one readback (with an
+// MoE policy, the router-bias update runs on the device and its loads come back in that readback).
 // Not here: the loss formula (grpo-loss.ts), prompts/templates (the caller's
 // encodePrompt), evaluation (src/eval, which this loop calls periodically).
 
@@ -40,7 +40,7 @@ import { clipGradNorm, clipGradNormTensor } from '../optim/clip.ts';
 import type { Grade, Task, TaskItem } from '../tasks/task.ts';
 import * as T from '../tensor/index.ts';
 import type { TextTokenizer } from '../tokenizer/index.ts';
-import { balanceRouter, routerOf, type ExpertLoadFigures } from './expert-load.ts';
+import { balanceRouter, balanceRouterOnDevice, routerOf, type ExpertLoadFigures } from './expert-load.ts';
 import { groupAdvantages, grpoLoss, type Aggregation } from './grpo-loss.ts';
 import { prefixPack, type PrefixPack } from '../nn/prefix-pack.ts';
 
@@ -176,9 +176,6 @@ export class GrpoTrainer {
     this.opt = new AdamW(ctx.model.parameters(), { lr: o.lr, weightDecay: o.weightDecay, beta1: 0.9, beta2: 0.99 });
     this.rng = new Rng(o.seed);
     if (ctx.reference) copyWeights(ctx.model, ctx.reference);
-    if (this.onDevice && routerOf(ctx.model)) {
-      throw new R1tsError('GRPO: the DeepSeek-V3 MoE policy does not train on the webgpu device yet (its router bias update reads expert loads on the host); use a dense model or the CPU');
-    }
   }
 
   /** True when the policy's parameters live on the webgpu device. */
@@ -377,7 +374,7 @@ export class GrpoTrainer {
         T.endDeviceStep();
       }
     }
-    const out: Record<string, number> = {};
+    const out: Record<string, number> & { moe?: ExpertLoadFigures } = {};
     for (let it = 0; it < o.mu; it++) {
       const lr = o.lr * Math.min(1, (this.stepCount + 1) / Math.max(1, o.warmupSteps));
       this.opt.lr = lr;
@@ -417,7 +414,10 @@ export class GrpoTrainer {
         }
         const norm = clipGradNormTensor(model.parameters(), o.gradClip); // []
         this.opt.step();
-        const vals = await T.readValues([...losses, norm]);
+        const router = routerOf(model);
+        const got = router ? await balanceRouterOnDevice(router, [...losses, norm]) : null; // DeepSeek-V3: after every training step
+        const vals = got ? got.values : await T.readValues([...losses, norm]);
+        if (it === 0 && got) out.moe = got.figures;
         if (it === 0) {
           const loss = vals.slice(0, losses.length).reduce((s, v) => s + v[0], 0);
           const d = Math.max(1, acc.tokens);
