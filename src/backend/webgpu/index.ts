@@ -24,20 +24,22 @@ import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../ke
 import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';
 import { GpuContext } from './device.ts';
 import { adamw, binary, copy, scale, siluBackward, sumSquares, swiglu, swigluBackward, unary } from './elementwise.ts';
-import { gemm, type GpuGemmParams } from './gemm.ts';
+import { gemm, packF16, type GpuGemmParams } from './gemm.ts';
 import { embedding, embeddingBackward, rope } from './nn.ts';
 import { crossEntropy, crossEntropyBackward, logSoftmax, logSoftmaxBackward, reduce, rmsnorm, rmsnormBackward, softmax, softmaxBackward, topk } from './rows.ts';
 import type { GpuTensor } from './tensor.ts';
 
 export { GpuContext, noAdapterHint, type AdapterReport, type OpenOptions } from './device.ts';
 export { GpuTensor } from './tensor.ts';
-export type { GpuGemmParams } from './gemm.ts';
+export { deviceHasF16, type GpuGemmParams } from './gemm.ts';
 export type { GpuAttentionParams } from './attention.ts';
 
 /** The device kernels bound to one context (the shape a later GPU Backend object will wrap). */
 export class WebGpuKernels {
   constructor(readonly ctx: GpuContext) {}
   gemm(a: GpuTensor, b: GpuTensor, c: GpuTensor, p: GpuGemmParams): void { gemm(this.ctx, a, b, c, p); }
+  /** f32 → binary16 packed two per u32 word (the B of an f16 gemm: p.bHalf). */
+  packF16(x: GpuTensor, out: GpuTensor, n: number): void { packF16(this.ctx, x, out, n); }
   unary(op: UnaryOp, x: GpuTensor, out: GpuTensor, n: number): void { unary(this.ctx, op, x, out, n); }
   binary(op: BinaryOp, a: GpuTensor, aStrides: readonly number[], b: GpuTensor, bStrides: readonly number[], out: GpuTensor, shape: readonly number[]): void {
     binary(this.ctx, op, a, aStrides, b, bStrides, out, shape);
