@@ -1,7 +1,7 @@
 // `r1ts generate --device webgpu` and `r1ts rl --device webgpu` through the real entry point
 // on a tiny random model saved as a Hugging Face directory with the fixture tokenizer: greedy
-// output on the device equals the CPU command's; a one-step GRPO run on the device writes its
-// metrics and a loadable model; a bad --device value is named; with no adapter (simulated by a
+// output on the device (selected by R1TS_DEVICE) equals the CPU command's; a one-step GRPO run
+// on the device (--device) writes its metrics and a loadable model; a bad --device value is named; with no adapter (simulated by a
 // bogus EGL platform, possible only where the adapter is the GL ES software one) generate says
 // why and continues on the CPU. Skips without an adapter (fails under CI=true).
 import { test } from 'node:test';
@@ -38,13 +38,10 @@ test('r1ts generate --device webgpu: the CPU command\'s greedy output; a bad dev
   const args = ['generate', hf, '--prompt', 'hello world', '--max-tokens', '8', '--temperature', '0'];
   const cpu = run([...args, '--device', 'cpu']);
   assert.equal(cpu.status, 0, cpu.stderr);
-  const dev = run([...args, '--device', 'webgpu']);
+  const dev = run(args, { R1TS_DEVICE: 'webgpu' }); // the environment selects it like the flag (rl below uses --device)
   assert.equal(dev.status, 0, dev.stderr);
   assert.doesNotMatch(dev.stderr, /continuing on the CPU/);
   assert.equal(dev.stdout, cpu.stdout);
-  const n = run(['generate', hf, '--prompt', 'hi', '--max-tokens', '4', '-n', '3', '--seed', '1', '--temperature', '0'], { R1TS_DEVICE: 'webgpu' });
-  assert.equal(n.status, 0, n.stderr);
-  assert.equal((n.stdout.match(/^=== sample \d \(\d+ tokens, (length|stop)\) ===$/gm) ?? []).length, 3);
   const bad = run([...args, '--device', 'tpu']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /r1ts generate: --device tpu \(or R1TS_DEVICE\): expected cpu or webgpu/);
@@ -63,9 +60,6 @@ test('r1ts rl --device webgpu: one GRPO step on the device, metrics and a loadab
   const step = m.find((x) => x.groups_trained !== undefined);
   assert.ok(step && Number.isFinite(step.loss) && Number.isFinite(step.grad_norm) && step.groups_trained === 2, JSON.stringify(m));
   assert.equal(loadModel(join(out, 'model')).kind, 'huggingface');
-  const bad = run(['rl', '--model', hf, '--device', 'tpu']);
-  assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /r1ts rl: --device tpu \(or R1TS_DEVICE\): expected cpu or webgpu/);
 });
 
 test('r1ts generate --device webgpu without an adapter says why and continues on the CPU', async (t) => {
