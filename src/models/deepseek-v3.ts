@@ -14,7 +14,7 @@ import { MLA, type AttnImpl } from '../nn/mla.ts';
 import { MoE } from '../nn/moe.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding, yarnScaleMultiplier, type RopeConfig } from '../nn/rope.ts';
-import { add, cat, ephemeralScope, fusedTraining, isGradEnabled, linear, linearCrossEntropy, narrow, residualAdd, type Tensor } from '../tensor/index.ts';
+import { add, cat, ephemeralScope, fusedTraining, isGradEnabled, linear, linearCrossEntropy, markDeviceConstant, narrow, residualAdd, type Tensor } from '../tensor/index.ts';
 import type { DeepseekV3Config } from './config.ts';
 import { decodeStep, decodeStepApplies } from './decode.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
@@ -101,6 +101,7 @@ export class DeepseekV3 extends Module implements CausalLM {
     this.head = new Linear(c.hidden_size, c.vocab_size, { rng });
     this.mtp = Array.from({ length: c.num_nextn_predict_layers }, () => new MTP(c, scale, rng));
     this.rope = new RotaryEmbedding(ropeCfg);
+    markDeviceConstant(this.rope.cos, this.rope.sin); // on the webgpu device: uploaded once, not every step
   }
 
   get maxSeqLen(): number {

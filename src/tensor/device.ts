@@ -85,9 +85,31 @@ export function zerosStep(shape: readonly number[], dtype: GpuDtype = 'f32'): Gp
   return g;
 }
 
-/** The device storage of t: its own, or (for a host tensor) an upload made once per step. */
+/** Host tensors that never change (rope tables): uploaded once per device and kept there. */
+const constantTensors = new WeakSet<Tensor>();
+const constantUploads = new WeakMap<Tensor, { ctx: GpuContext; g: GpuTensor }>();
+
+/**
+ * Marks host tensors whose values never change after this call (the rope tables): a device op
+ * that reads one uploads it once per device and keeps that copy (not step-scoped), instead of
+ * uploading it again every step. No effect on host ops.
+ */
+export function markDeviceConstant(...ts: Tensor[]): void {
+  for (const t of ts) constantTensors.add(t);
+}
+
+/** The device storage of t: its own, or (for a host tensor) an upload made once per step (once per device for a constant). */
 export function gpuOf(t: Tensor): GpuTensor {
   if (t.gpu) return t.gpu;
+  if (constantTensors.has(t)) {
+    const ctx = deviceContext();
+    const c = constantUploads.get(t);
+    if (c && c.ctx === ctx) return c.g;
+    const d = t.data;
+    const g = ctx.upload(d as Float32Array | Int32Array, [d.length]);
+    constantUploads.set(t, { ctx, g });
+    return g;
+  }
   let g = uploads.get(t);
   if (!g) {
     const d = t.data;

@@ -155,3 +155,20 @@ test('webgpu ops: AdamW and scaleInPlace on device tensors match the host', asyn
   h.forEach((x, i) => assertClose(d[i], x, { rtol: 1e-5, atol: 1e-6, label: ['param', 'm', 'v'][i] }));
   endDeviceStep();
 });
+
+test('webgpu ops: a host tensor marked constant (rope tables) is uploaded once per device and kept; an unmarked one is uploaded each step', async (t) => {
+  if (!(await device(t))) return;
+  const x = toDevice(T.tensor([1, 2, 3]));
+  const c = T.tensor([10, 20, 30]), h = T.tensor([10, 20, 30]);
+  T.markDeviceConstant(c);
+  const step = async () => {
+    const [a, b] = await readValues([T.add(x, c), T.add(x, h)]);
+    endDeviceStep();
+    return [[...a], [...b]];
+  };
+  assert.deepEqual(await step(), [[11, 22, 33], [11, 22, 33]]);
+  (c.data as Float32Array)[0] = 100; // a constant must not change: the device keeps its first upload
+  (h.data as Float32Array)[0] = 100;
+  assert.deepEqual(await step(), [[11, 22, 33], [101, 22, 33]]);
+  T.releaseDevice([x]);
+});
