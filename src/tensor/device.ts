@@ -9,9 +9,10 @@
 // released throws ("used after release"). Within a step, backward retires op outputs the tape
 // proves dead (autograd.ts, the activation scopes of ops.ts), and later outputs of the same
 // step reuse their buffers (GpuContext.retire: commands run in recording order).
-// Host tensors given to a device op (ids, positions, rope tables, scalars) are uploaded
-// once per Tensor object per step (an upload, never a readback); mutating such a host
-// tensor in place during a step is not seen by the device.
+// Host tensors given to a device op (ids, positions, scalars) are uploaded once per Tensor
+// object per step (an upload, never a readback); mutating such a host tensor in place during
+// a step is not seen by the device. Tensors marked constant (markDeviceConstant: the models'
+// rope tables) are uploaded once per device and kept.
 // Not here: the kernels (src/backend/webgpu), op semantics (ops.ts, device-ops.ts).
 
 import { GpuContext, type OpenOptions } from '../backend/webgpu/device.ts';
