@@ -20,9 +20,10 @@
 // update runs on the device (updateBiasOnDevice) and hands back the load to read with the
 // step's readback. The host gives an expert no token chose no gradient, so AdamW skips it;
 // here it gets a zero gradient, so its AdamW step is gated on its load (gateDeviceUpdates):
-// call updateBiasOnDevice (which restarts the count) after the optimizer step, as the trainers do. Selection on the device compares against the k-th largest value (and the
-// topk_group-th largest group score), so exact ties there keep every tied expert/group where the
-// host keeps the lower index — a measure-zero event on trained f32 scores.
+// call updateBiasOnDevice (which restarts the count) after the optimizer step, as the trainers
+// do. Selection on the device compares against the k-th largest value (and the topk_group-th
+// largest group score), so exact ties there keep every tied expert/group where the host keeps
+// the lower index — a measure-zero event on trained f32 scores.
 
 import type { Rng } from '../core/rng.ts';
 import {
@@ -120,6 +121,7 @@ export class Gate extends Module {
       let sel = this.bias ? add(s, this.bias) : s; // [N, E]
       if (G > 1) {
         const per = E / G;
+        if (this.bias && per < 2) throw new RangeError(`MoE on the webgpu device: a group score with the bias sums the group's top 2, but the groups have ${per} expert (n_routed_experts ${E} / n_group ${G})`);
         const g3 = reshape(sel, [N, G, per]); // [N, G, per]
         const groupScore = this.bias ? sum(topk(g3, 2).values, -1) : topk(g3, 1).values; // [N, G] or [N, G, 1]
         const gs = reshape(groupScore, [N, G]); // [N, G]
