@@ -17,6 +17,10 @@
 // The clipped surrogate is written without relying on min()'s tie gradient: a token's
 // gradient flows through ρ exactly where PPO's min picks the unclipped term, and the
 // clipped value enters as a constant elsewhere (its gradient is zero by definition).
+// On the webgpu device (logp a device tensor) the caller reads logp's values back first and
+// passes them as `logpValues` (the clip decisions are data-dependent host logic); the loss
+// itself is built from device ops, and the KL statistic is computed on the host from those
+// values and refLogp (k3 in double; on the host path it sums the f32 KL tensor).
 // Not here: sampling, rewards, the optimizer step (grpo.ts).
 
 import { R1tsError } from '../core/errors.ts';
@@ -107,7 +111,7 @@ export function tokenWeights(b: GrpoBatch, aggregation: Aggregation, maxTokens: 
  * The GRPO loss −J for token log-probs logp [N, T] under the current policy (differentiable).
  * Returns the scalar loss and detached statistics.
  */
-export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions): { loss: Tensor; stats: GrpoStats } {
+export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions, logpValues?: Float32Array): { loss: Tensor; stats: GrpoStats } {
   const { N, T: L } = b;
   if (logp.shape.length !== 2 || logp.shape[0] !== N || logp.shape[1] !== L) throw new R1tsError(`GRPO: logp has shape [${logp.shape}], expected [${N}, ${L}]`);
   for (const [name, arr] of [['mask', b.mask], ['oldLogp', b.oldLogp]] as const) {
@@ -119,7 +123,9 @@ export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions): { loss
 
   const w = b.weights ?? tokenWeights(b, o.aggregation, o.maxTokens);
   if (w.length !== N * L) throw new R1tsError(`GRPO: weights has ${w.length} entries, expected N·T = ${N * L}`);
-  const lp = logp.data as Float32Array;
+  if (logp.gpu && !logpValues) throw new R1tsError('GRPO: logp lives on the webgpu device: pass its values (await readValues([logp])) as logpValues');
+  if (logpValues && logpValues.length !== N * L) throw new R1tsError(`GRPO: logpValues has ${logpValues.length} entries, expected N·T = ${N * L}`);
+  const lp = logpValues ?? (logp.data as Float32Array);
   // which tokens' min() picks the unclipped term (gradient through ρ), and the clipped constant elsewhere
   const active = new Float32Array(N * L); // w·A where ρ is live, else 0
   const constant = new Float32Array(N * L); // w·clip(ρ)·A where clipped, else 0
@@ -148,8 +154,12 @@ export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions): { loss
   if (o.beta > 0) {
     const d = T.sub(T.tensor(b.refLogp!, shape), logp); // log π_ref − log π_θ, [N, T]
     const kl = T.sub(T.sub(T.exp(d), d), 1); // k3 ≥ 0, [N, T]
-    const kd = kl.data as Float32Array;
-    for (let k = 0; k < N * L; k++) if (b.mask[k] !== 0) klMean += kd[k];
+    if (logp.gpu) {
+      for (let k = 0; k < N * L; k++) if (b.mask[k] !== 0) { const dk = b.refLogp![k] - lp[k]; klMean += Math.exp(dk) - dk - 1; }
+    } else {
+      const kd = kl.data as Float32Array;
+      for (let k = 0; k < N * L; k++) if (b.mask[k] !== 0) klMean += kd[k];
+    }
     klMean /= Math.max(1, tokens);
     J = T.sub(J, T.mul(T.sum(T.mul(kl, T.tensor(w, shape))), o.beta));
   }
