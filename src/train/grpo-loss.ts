@@ -105,9 +105,11 @@ export function tokenWeights(b: GrpoBatch, aggregation: Aggregation, maxTokens: 
 
 /**
  * The GRPO loss −J for token log-probs logp [N, T] under the current policy (differentiable).
- * Returns the scalar loss and detached statistics.
+ * Returns the scalar loss and detached statistics. `logpValues`: logp's values, for a logp on
+ * the webgpu device, whose values cannot be read synchronously (the caller awaits logp.read());
+ * the loss is then built on the device from them and logp.
  */
-export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions): { loss: Tensor; stats: GrpoStats } {
+export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions, logpValues?: Float32Array): { loss: Tensor; stats: GrpoStats } {
   const { N, T: L } = b;
   if (logp.shape.length !== 2 || logp.shape[0] !== N || logp.shape[1] !== L) throw new R1tsError(`GRPO: logp has shape [${logp.shape}], expected [${N}, ${L}]`);
   for (const [name, arr] of [['mask', b.mask], ['oldLogp', b.oldLogp]] as const) {
@@ -119,7 +121,8 @@ export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions): { loss
 
   const w = b.weights ?? tokenWeights(b, o.aggregation, o.maxTokens);
   if (w.length !== N * L) throw new R1tsError(`GRPO: weights has ${w.length} entries, expected N·T = ${N * L}`);
-  const lp = logp.data as Float32Array;
+  if (logpValues && logpValues.length !== N * L) throw new R1tsError(`GRPO: logpValues has ${logpValues.length} entries, expected N·T = ${N * L}`);
+  const lp = logpValues ?? (logp.data as Float32Array);
   // which tokens' min() picks the unclipped term (gradient through ρ), and the clipped constant elsewhere
   const active = new Float32Array(N * L); // w·A where ρ is live, else 0
   const constant = new Float32Array(N * L); // w·clip(ρ)·A where clipped, else 0
@@ -148,8 +151,13 @@ export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions): { loss
   if (o.beta > 0) {
     const d = T.sub(T.tensor(b.refLogp!, shape), logp); // log π_ref − log π_θ, [N, T]
     const kl = T.sub(T.sub(T.exp(d), d), 1); // k3 ≥ 0, [N, T]
-    const kd = kl.data as Float32Array;
-    for (let k = 0; k < N * L; k++) if (b.mask[k] !== 0) klMean += kd[k];
+    // a device logp: the statistic from its values (no sync read of kl)
+    const kd = logpValues ? null : (kl.data as Float32Array);
+    for (let k = 0; k < N * L; k++) {
+      if (b.mask[k] === 0) continue;
+      const dk = b.refLogp![k] - lp[k];
+      klMean += kd ? kd[k] : Math.exp(dk) - dk - 1;
+    }
     klMean /= Math.max(1, tokens);
     J = T.sub(J, T.mul(T.sum(T.mul(kl, T.tensor(w, shape))), o.beta));
   }
