@@ -63,9 +63,10 @@ type WebGpuModule = { create(flags: string[]): GPU };
 
 async function loadDawn(): Promise<WebGpuModule> {
   try {
-    // A variable specifier: the package is optional, so the typecheck must not need it installed.
+    // A variable specifier: the package is optional, so the typecheck must not need it installed;
+    // @vite-ignore keeps the web build (which passes navigator.gpu instead) from bundling Dawn.
     const spec = 'webgpu';
-    return (await import(spec)) as WebGpuModule;
+    return (await import(/* @vite-ignore */ spec)) as WebGpuModule;
   } catch (e) {
     throw new R1tsError(`WebGPU is unavailable: the optional package 'webgpu' (Dawn for Node) did not load (${(e as Error).message}); run npm install, then ${noAdapterHint}`);
   }
