@@ -11,7 +11,8 @@
 // Chromium flags: --enable-unsafe-webgpu (headless Chromium has WebGPU off otherwise); here
 // Chromium then picks its SwiftShader Vulkan adapter (Mesa 22.3's lavapipe is not taken).
 // Skips saying why without Chromium or without a WebGPU adapter in the page; under CI=true both fail.
-// The server route is checked too: the base's files are served, other names are refused.
+// Also: without an adapter (Chromium without the flag) the page says so and the run views still
+// work; the server route serves the base's files and refuses other names.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -126,6 +127,25 @@ test('train in this tab: one GRPO step on the page\'s WebGPU equals the Node CPU
     assert.ok(Math.abs(m.ratio - n.ratio) <= 1e-4, `mean ratio: page ${m.ratio} vs Node ${n.ratio}`);
   } finally {
     useBackend(was);
+  }
+});
+
+test('train in this tab: without a WebGPU adapter the page says so and what to do', { skip, timeout: 120_000 }, async () => {
+  assert.ok(chromiumPath, 'CI=true and no Chromium');
+  const { chromium } = await import('playwright-core');
+  // headless Chromium without --enable-unsafe-webgpu: navigator.gpu exists but gives no adapter
+  const browser = await chromium.launch({ executablePath: chromiumPath!, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${dash.url}?tab=train&autostart=1`);
+    await page.waitForFunction(() => (globalThis as { r1tsTab?: TabState }).r1tsTab?.phase === 'error', null, { timeout: 60_000 });
+    const shown = await page.getByTestId('tab-error').textContent();
+    assert.match(shown ?? '', /no WebGPU adapter: the GPU object \(navigator\.gpu\) returned none.*--enable-unsafe-webgpu|exposes no WebGPU/);
+    // the run views still work beside it
+    await page.getByTestId('tab-curves').click();
+    await page.getByText('No runs yet.').waitFor();
+  } finally {
+    await browser.close();
   }
 });
 
