@@ -55,6 +55,8 @@ export interface DeviceGrpoMetrics {
   train_positions: number;
   rollout_seconds: number;
   train_seconds: number;
+  /** Of train_seconds: the forward passes up to the log-probs' readback (the first optimizer step). */
+  forward_seconds: number;
   step_seconds: number;
 }
 
@@ -124,7 +126,7 @@ export class DeviceGrpo {
   }
 
   /** μ optimizer steps on the rollouts (every group, even one of equal rewards: its advantages are 0). */
-  private async trainOn(rs: Rollout[]): Promise<Pick<DeviceGrpoMetrics, 'loss' | 'grad_norm' | 'clip_fraction' | 'ratio' | 'lr' | 'micro_batches' | 'train_positions'>> {
+  private async trainOn(rs: Rollout[]): Promise<Pick<DeviceGrpoMetrics, 'loss' | 'grad_norm' | 'clip_fraction' | 'ratio' | 'lr' | 'micro_batches' | 'train_positions' | 'forward_seconds'>> {
     const o = this.o;
     const N = rs.length;
     const advantages = groupAdvantages(rs.map((r) => r.reward), o.groupSize, o.scaleStd);
@@ -133,7 +135,7 @@ export class DeviceGrpo {
     // the weights of GrpoTrainer.trainOn, over the whole batch, so micro-batch losses sum to the batch's
     const rowWeight = lossTokens.map((m) => (m === 0 ? 0 : o.aggregation === 'sequence' ? 1 / (N * m) : o.aggregation === 'token' ? 1 / total : 1 / (N * o.maxTokens)));
     const batches = paddedBatches(rs, lossTokens, rowWeight, advantages, o.microBatchPositions);
-    const out = { loss: 0, grad_norm: 0, clip_fraction: 0, ratio: 0, lr: 0, micro_batches: batches.length, train_positions: batches.reduce((s, b) => s + b.ids.length, 0) };
+    const out = { loss: 0, grad_norm: 0, clip_fraction: 0, ratio: 0, lr: 0, micro_batches: batches.length, train_positions: batches.reduce((s, b) => s + b.ids.length, 0), forward_seconds: 0 };
     for (let it = 0; it < o.mu; it++) {
       const lr = o.lr * Math.min(1, (this.sampler.stepCount + 1) / Math.max(1, o.warmupSteps));
       this.opt.lr = lr;
@@ -143,11 +145,13 @@ export class DeviceGrpo {
       for (const b of batches) {
         const idsT = T.ids(b.ids, [b.n, b.L]);
         const targetsT = T.ids(b.targets, [b.n, b.L]);
+        const tf = performance.now();
         const { logits: raw } = this.ctx.model.forward(idsT); // [n, L, V]
         const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [n, L, V]
         const logp = T.neg(T.crossEntropyRows(logits, targetsT)); // [n, L], 0 off the completions
         // the clip decisions need logp's values: one readback on the device, then the loss is recorded there
         const values = (await logp.read()) as Float32Array;
+        if (it === 0) out.forward_seconds += (performance.now() - tf) / 1000;
         const r = grpoLoss(logp, { N: b.n, T: b.L, mask: b.mask, oldLogp: b.oldLogp, refLogp: null, advantages: b.advantages, weights: b.weights }, {
           epsLow: o.epsLow, epsHigh: o.epsHigh, beta: 0, aggregation: o.aggregation, maxTokens: o.maxTokens,
         }, values);

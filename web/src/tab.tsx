@@ -239,7 +239,7 @@ export function TrainTab() {
       </form>
       <p data-testid="tab-status" data-phase={phase}>
         <b>{phase}</b>{note && ` — ${note}`}
-        {lastRow && ` — step ${lastRow.step}: ${lastRow.step_seconds.toFixed(1)} s (rollouts ${lastRow.rollout_seconds.toFixed(1)} s on the CPU, training ${lastRow.train_seconds.toFixed(1)} s on WebGPU)`}
+        {lastRow && ` — step ${lastRow.step}: ${lastRow.step_seconds.toFixed(1)} s (rollouts ${lastRow.rollout_seconds.toFixed(1)} s on the CPU, training ${lastRow.train_seconds.toFixed(1)} s on WebGPU, of which the forward ${lastRow.forward_seconds.toFixed(1)} s)`}
       </p>
       {adapter && <p class="small" data-testid="tab-adapter">adapter: {adapter}</p>}
       {error && <p class="error" role="alert" data-testid="tab-error">{error}</p>}
