@@ -2,7 +2,7 @@
 // driven by playwright-core) with WebGPU on a software adapter: the page fetches the shipped
 // base from /api/zero-base/, opens navigator.gpu and runs one GRPO step of a small
 // configuration (1 prompt × 2 completions, seed 10: 303+554 with one right answer, so the group
-// has signal). The same step then runs in Node on the CPU (openZeroTab with device 'cpu', the
+// has signal); Stop, pressed during that step, ends the run after it. The same step then runs in Node on the CPU (openZeroTab with device 'cpu', the
 // reference kernels as on the page, so the rollouts are sampled identically) and is compared:
 // the completions are equal; the gradient norm, which goes through the whole backward pass on
 // the page's WebGPU, within 1e-3 relative (f32 summation order, as test/train/grpo-device);
@@ -82,8 +82,14 @@ test('train in this tab: one GRPO step on the page\'s WebGPU equals the Node CPU
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
-    const q = new URLSearchParams({ tab: 'train', ...Object.fromEntries(Object.entries(CONFIG).map(([k, v]) => [k, String(v)])), steps: '1', autostart: '1' });
+    // steps=0 (until Stop): Stop is pressed while the first step runs, so the run ends after it
+    const q = new URLSearchParams({ tab: 'train', ...Object.fromEntries(Object.entries(CONFIG).map(([k, v]) => [k, String(v)])), steps: '0', autostart: '1' });
     await page.goto(`${dash.url}?${q}`);
+    await page.waitForFunction(() => ['running', 'done', 'error'].includes((globalThis as { r1tsTab?: TabState }).r1tsTab?.phase ?? ''), null, { timeout: 120_000, polling: 200 });
+    if (await page.evaluate(() => (globalThis as unknown as { r1tsTab: TabState }).r1tsTab.phase) === 'running') {
+      await page.getByTestId('tab-stop').click();
+      assert.equal(await page.getByTestId('tab-status').getAttribute('data-phase'), 'stopping');
+    }
     await page.waitForFunction(() => ['done', 'error'].includes((globalThis as { r1tsTab?: TabState }).r1tsTab?.phase ?? ''), null, { timeout: 400_000, polling: 500 });
     state = await page.evaluate(() => (globalThis as unknown as { r1tsTab: TabState }).r1tsTab);
     adapterShown = await page.getByTestId('tab-adapter').textContent().catch(() => null);
@@ -101,7 +107,7 @@ test('train in this tab: one GRPO step on the page\'s WebGPU equals the Node CPU
   assert.equal(state.phase, 'done', `the page's run ended in '${state.phase}': ${state.error}`);
   assert.ok(state.adapter && state.adapterText, 'the page reports its adapter');
   assert.match(adapterShown ?? '', /adapter: webgpu /);
-  assert.equal(state.metrics.length, 1);
+  assert.equal(state.metrics.length, 1, 'Stop ended the run after the step under way');
   const m = state.metrics[0];
   t.diagnostic(`page: ${state.adapterText}; step ${m.step_seconds.toFixed(1)} s (rollouts ${m.rollout_seconds.toFixed(1)} s, training ${m.train_seconds.toFixed(1)} s)`);
 
