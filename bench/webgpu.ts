@@ -3,7 +3,10 @@
 // training tokens/s of a small dense preset (the tensor engine on the device: forward,
 // backward, global-norm clipping, AdamW, one loss readback per step) beside the same step
 // on the CPU backend (--train-depth=D --train-batch=B --train-seq=T --train-vocab=V; --no-train
-// skips it).
+// skips it); the same GEMM with f16 B (binary16 weights, packF16: unpack2x16float, or array<f16>
+// on a shader-f16 device); and decode tokens/s of the generation engine on the device beside the
+// CPU engine (its fast host decode path) on the same preset: --decode-batch=B sequences of an
+// 8-token prompt, --decode-tokens=N greedy tokens each, after a warm-up run (--no-decode skips it).
 //   npm run bench:webgpu            human table
 //   npm run bench:webgpu -- --json  the same, plus one JSON object as the last stdout line
 //   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1)
@@ -16,14 +19,15 @@
 import { performance } from 'node:perf_hooks';
 import type { GemmParams } from '../src/backend/kernels.ts';
 import { GpuContext } from '../src/backend/webgpu/device.ts';
-import { gemm } from '../src/backend/webgpu/gemm.ts';
+import { deviceHasF16, gemm, packF16 } from '../src/backend/webgpu/gemm.ts';
+import { Engine } from '../src/engine/generate.ts';
 import { availableBackends } from '../src/tensor/backends.ts';
 import { Rng } from '../src/core/rng.ts';
 import { buildModel } from '../src/io/hf.ts';
 import { densePreset } from '../src/models/config.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { clipGradNorm, clipGradNormTensor } from '../src/optim/clip.ts';
-import { endDeviceStep, ids, moveToDevice, readValues, useDeviceContext } from '../src/tensor/index.ts';
+import { endDeviceStep, ids, moveToDevice, moveToHost, readValues, useDeviceContext } from '../src/tensor/index.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -41,10 +45,17 @@ function params(n: number): GemmParams {
   return { batch: 1, m: n, n, k: n, transA: false, transB: false, alpha: 1, beta: 0, strideA: n * n, strideB: n * n, strideC: n * n, bias: null };
 }
 
-async function gpuGflops(n: number): Promise<number> {
+async function gpuGflops(n: number, half = false): Promise<number> {
   const A = new Float32Array(n * n).map(() => Math.random() - 0.5); // [n, n]
-  const ga = ctx.upload(A), gb = ctx.upload(A), gc = ctx.alloc([n, n]);
-  const p = params(n);
+  const ga = ctx.upload(A), gc = ctx.alloc([n, n]);
+  let gb = ctx.upload(A);
+  if (half) {
+    const packed = ctx.alloc([Math.ceil((n * n) / 2)], 'u32'); // [n·n/2] binary16 pairs
+    packF16(ctx, gb, packed, n * n);
+    ctx.release(gb);
+    gb = packed;
+  }
+  const p = { ...params(n), bHalf: half };
   gemm(ctx, ga, gb, gc, { ...p, bias: null });
   await ctx.sync(); // warm-up: compiles the pipeline
   const flop = 2 * n * n * n;
@@ -81,14 +92,17 @@ function cpuGflops(n: number): number | null {
 const label = `${[a.vendor, a.device, a.description].filter((s) => s).join(" · ")} [${a.backend}/${a.featureLevel}]${a.software ? ' — SOFTWARE adapter (runs on the CPU; not a GPU figure)' : ''}`;
 console.log(`adapter: ${label}`);
 console.log(`native: ${native ? native.describe() : 'not built'}`);
-console.log('size      webgpu GFLOP/s   native GFLOP/s   ratio');
-const rows: { n: number; webgpu: number; native: number | null; ratio: number | null }[] = [];
+const f16B = deviceHasF16(ctx);
+console.log(`f16 B: ${f16B ? 'array<f16> (shader-f16)' : 'packed, unpack2x16float (no shader-f16 on this device)'}`);
+console.log('size      webgpu GFLOP/s   f16-B GFLOP/s   native GFLOP/s   ratio');
+const rows: { n: number; webgpu: number; webgpuF16B: number; native: number | null; ratio: number | null }[] = [];
 for (const n of sizes) {
   const g = await gpuGflops(n);
+  const h = await gpuGflops(n, true);
   const c = cpuGflops(n);
   const ratio = c ? g / c : null;
-  rows.push({ n, webgpu: +g.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3) });
-  console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${ratio === null ? '-' : ratio.toFixed(2)}`);
+  rows.push({ n, webgpu: +g.toFixed(2), webgpuF16B: +h.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3) });
+  console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${h.toFixed(2).padStart(13)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${ratio === null ? '-' : ratio.toFixed(2)}`);
 }
 const num = (name: string, dflt: number) => {
   const v = args.find((x) => x.startsWith(`--${name}=`));
@@ -144,10 +158,42 @@ if (!args.includes('--no-train')) {
   console.log(`\ntraining, dense preset depth ${tc.depth}, vocab ${tc.vocab}, B ${tc.batch} × T ${tc.seq}${a.software ? ' (SOFTWARE adapter)' : ''}:`);
   console.log(`  webgpu ${g.toFixed(1)} tokens/s   cpu (${availableBackends()[0].describe()}) ${c.toFixed(1)} tokens/s   ratio ${(g / c).toFixed(3)}`);
 }
+const dc = { batch: num('decode-batch', a.software ? 4 : 32), tokens: num('decode-tokens', a.software ? 16 : 64) };
+
+/** Decode tokens/s of the engine: dc.batch greedy sequences of dc.tokens tokens each (prefill included), best of 2 after a warm-up. */
+async function decodeTokensPerSecond(device: 'webgpu' | 'cpu'): Promise<number> {
+  const model = buildModel(densePreset(tc.depth, tc.vocab, Math.max(tc.seq, 8 + dc.tokens)), new Rng(0));
+  const tensors = model.namedTensors().map(([, t]) => t);
+  if (device === 'webgpu') moveToDevice(tensors);
+  const engine = new Engine(model, { maxBatch: dc.batch });
+  const reqs = () => Array.from({ length: dc.batch }, (_, i) => ({ prompt: Array.from({ length: 8 }, (_, j) => (i * 31 + j * 7) % tc.vocab), maxTokens: dc.tokens, sampling: { temperature: 0 } }));
+  await engine.generate(reqs()); // warm-up
+  let best = Infinity;
+  for (let rep = 0; rep < 2; rep++) {
+    const t0 = performance.now();
+    const out = await engine.generate(reqs());
+    const n = out.reduce((s, r) => s + r.tokens.length, 0);
+    best = Math.min(best, (performance.now() - t0) / 1000 / n);
+  }
+  engine.dispose();
+  if (device === 'webgpu') await moveToHost(tensors);
+  return 1 / best;
+}
+
+let decode: { batch: number; tokens: number; webgpu: number; cpu: number; ratio: number } | null = null;
+if (!args.includes('--no-decode')) {
+  useDeviceContext(ctx);
+  const g = await decodeTokensPerSecond('webgpu');
+  useDeviceContext(null);
+  const c = await decodeTokensPerSecond('cpu');
+  decode = { ...dc, webgpu: +g.toFixed(1), cpu: +c.toFixed(1), ratio: +(g / c).toFixed(3) };
+  console.log(`\ndecode (engine, greedy), dense preset depth ${tc.depth}, vocab ${tc.vocab}, ${dc.batch} sequences × ${dc.tokens} tokens${a.software ? ' (SOFTWARE adapter)' : ''}:`);
+  console.log(`  webgpu ${g.toFixed(1)} tokens/s   cpu (fast host decode) ${c.toFixed(1)} tokens/s   ratio ${(g / c).toFixed(3)}`);
+}
 ctx.destroy();
 if (json) {
   console.log(JSON.stringify({
     bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel },
-    software: a.software, native: native ? native.describe() : null, gemm: rows, train,
+    software: a.software, f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, decode,
   }));
 }

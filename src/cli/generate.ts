@@ -9,7 +9,9 @@ import { R1tsError } from '../core/errors.ts';
 import { Engine, type GenerateRequest } from '../engine/generate.ts';
 import type { SamplingOptions } from '../engine/sampling.ts';
 import { loadModelDir } from '../io/model-dir.ts';
+import { closeDevice, moveToDevice, openDevice } from '../tensor/index.ts';
 import { StreamDecoder } from '../tokenizer/index.ts';
+import { DEVICE_HELP, settleDevice } from './train-flags.ts';
 
 export const GENERATE_HELP = `usage: r1ts generate <model-path> --prompt TEXT [options]
 
@@ -27,6 +29,7 @@ options:
   --min-p P            keep tokens with p >= P·p_max, [0, 1] (default 0 = off)
   --seed S             seed of the first sample; sample i uses S + i (default random)
   -n, --count COUNT    samples of the prompt (default 1); more than one run as a batch
+${DEVICE_HELP}
   -h, --help           this text`;
 
 function fail(msg: string, code = 2): number {
@@ -48,7 +51,7 @@ export async function generateCommand(args: string[]): Promise<number> {
       args, allowPositionals: true,
       options: {
         prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' },
-        'top-k': { type: 'string' }, 'min-p': { type: 'string' }, seed: { type: 'string' }, count: { type: 'string', short: 'n' },
+        'top-k': { type: 'string' }, 'min-p': { type: 'string' }, seed: { type: 'string' }, count: { type: 'string', short: 'n' }, device: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -58,6 +61,10 @@ export async function generateCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parsed;
   if (v.help) return console.log(GENERATE_HELP), 0;
   if (positionals.length !== 1 || v.prompt === undefined) return fail('expected a model path and --prompt');
+  const dev: Record<string, unknown> = { device: v.device };
+  const badDevice = settleDevice('generate', dev);
+  if (badDevice) return console.error(badDevice), 2;
+  let opened = false;
   try {
     const maxTokens = num('max-tokens', v['max-tokens'], true) ?? 128;
     const count = num('count', v.count, true) ?? 1;
@@ -67,6 +74,16 @@ export async function generateCommand(args: string[]): Promise<number> {
       temperature: num('temperature', v.temperature), topP: num('top-p', v['top-p']), topK: num('top-k', v['top-k'], true), minP: num('min-p', v['min-p']),
     };
     const { model, tokenizer: tok, stopTokens } = loadModelDir(positionals[0]);
+    if (dev.device === 'webgpu') {
+      // The model (and so the engine's KV cache) on the device; no adapter: a message, then the CPU.
+      try {
+        await openDevice();
+        opened = true;
+        moveToDevice(model.namedTensors().map(([, t]) => t));
+      } catch (e) {
+        process.stderr.write(`r1ts generate: --device webgpu: ${(e as Error).message}; continuing on the CPU backend\n`);
+      }
+    }
     const prompt = tok.encode(v.prompt);
     const engine = new Engine(model, { maxBatch: count, decode: (ids) => tok.decode(ids) });
     const base: Omit<GenerateRequest, 'seed'> = { prompt, maxTokens, sampling, stopTokens };
@@ -84,5 +101,7 @@ export async function generateCommand(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     return fail((e as Error).message, 1);
+  } finally {
+    if (opened) closeDevice();
   }
 }

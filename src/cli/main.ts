@@ -74,16 +74,16 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`r1ts: unknown command '${cmd}'. Run \`r1ts help\` for the list.`);
     return 2;
   }
-  // --device webgpu (issue #12) runs only `pretrain` and `sft` so far; every other command says so.
-  if (cmd !== 'pretrain' && cmd !== 'sft') {
+  // --device webgpu (issue #12) runs only `pretrain`, `sft`, `generate`, `rl` and `zero` so far; every other command says so.
+  if (!['pretrain', 'sft', 'generate', 'rl', 'zero'].includes(cmd)) {
     const i = rest.findIndex((a) => a === '--device' || a.startsWith('--device='));
     const flag = i < 0 ? undefined : rest[i].includes('=') ? rest[i].slice(9) : rest[i + 1];
     if (flag !== undefined && flag !== 'cpu') {
-      console.error(`r1ts ${cmd}: --device ${flag} is not supported by this command yet (only \`r1ts pretrain\` and \`r1ts sft\` run on webgpu)`);
+      console.error(`r1ts ${cmd}: --device ${flag} is not supported by this command yet (only \`r1ts pretrain\`, \`sft\`, \`generate\`, \`rl\` and \`zero\` run on webgpu)`);
       return 2;
     }
     const envDevice = process.env.R1TS_DEVICE;
-    if (envDevice && envDevice !== 'cpu') process.stderr.write(`r1ts ${cmd}: R1TS_DEVICE=${envDevice} is not supported by this command yet (only \`r1ts pretrain\` and \`r1ts sft\`); running on the CPU\n`);
+    if (envDevice && envDevice !== 'cpu') process.stderr.write(`r1ts ${cmd}: R1TS_DEVICE=${envDevice} is not supported by this command yet (only \`r1ts pretrain\`, \`sft\`, \`generate\`, \`rl\` and \`zero\`); running on the CPU\n`);
   }
   return c.run(rest);
 }

@@ -57,11 +57,11 @@ export function parseTrainFlags(args: string[], spec: FlagSpec): { config: Recor
   return { config, help: Boolean(values.help) };
 }
 
-/** The --device flag of the training commands (pretrain, sft): its spec and help line. */
+/** The --device flag (pretrain, sft, generate, rl, zero): its spec and help line. */
 export const DEVICE_FLAG: FlagSpec = { device: { type: 'string' } };
-export const DEVICE_HELP = `  --device cpu|webgpu     where the step runs (default: R1TS_DEVICE, else cpu); webgpu
-                          runs dense models on the GPU (WebGPU via Dawn), falling
-                          back to the CPU with a message when there is no adapter`;
+export const DEVICE_HELP = `  --device cpu|webgpu     where the model runs (default: R1TS_DEVICE, else cpu); webgpu
+                          runs it on the GPU (WebGPU via Dawn), falling back to the
+                          CPU with a message when there is no adapter`;
 
 /**
  * Settles config.device from --device or R1TS_DEVICE; returns an error line naming the bad

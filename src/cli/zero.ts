@@ -20,6 +20,7 @@ import { rewardFromSpec } from '../train/grpo.ts';
 import { runZero, type ZeroSummary } from '../train/zero.ts';
 import { DASHBOARD_FLAG_HELP, openRunDashboard, takeDashboardFlag } from './dashboard.ts';
 import { GRPO_FLAG_SPECS, GRPO_FLAGS_HELP, grpoOptionsFromFlags } from './grpo-flags.ts';
+import { DEVICE_FLAG, DEVICE_HELP, settleDevice } from './train-flags.ts';
 
 /** The base model shipped with r1ts (built by `r1ts zero --from-scratch --save-base assets/zero-base`). */
 export const SHIPPED_BASE = fileURLToPath(new URL('../../assets/zero-base', import.meta.url));
@@ -33,12 +34,14 @@ const RUN_FLAGS_HELP = `  --minutes M            RL wall-clock budget, evaluatio
   --out DIR              run directory [runs/<command>-<time>]
   --no-progress          plain lines only
   --json                 print the summary as JSON on the last line
+${DEVICE_HELP}
 ${DASHBOARD_FLAG_HELP}`;
 
 const RUN_FLAG_SPECS = {
   task: { type: 'string' }, minutes: { type: 'string' }, steps: { type: 'string' }, 'eval-every': { type: 'string' }, 'eval-items': { type: 'string' },
   'final-eval-items': { type: 'string' }, 'eval-temperature': { type: 'string' }, out: { type: 'string' },
   'no-progress': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  ...DEVICE_FLAG,
   ...GRPO_FLAG_SPECS,
 } as const;
 
@@ -158,6 +161,9 @@ async function runFromFlags(v: Record<string, string | boolean | undefined>, mod
 }
 
 async function runFromFlagsInner(v: Record<string, string | boolean | undefined>, modelDir: string, task: Task, outDir: string, command: string): Promise<number> {
+  const dev: Record<string, unknown> = { device: v.device };
+  const badDevice = settleDevice(command, dev);
+  if (badDevice) throw new R1tsError(badDevice.replace(`r1ts ${command}: `, ''));
   const grpo = grpoOptionsFromFlags(v);
   const reward = typeof v.reward === 'string' ? rewardFromSpec(v.reward) : undefined;
   const tokPath = [join(modelDir, 'tokenizer.json'), join(modelDir, '..', 'tokenizer.json')].find((p) => existsSync(p));
@@ -191,6 +197,8 @@ async function runFromFlagsInner(v: Record<string, string | boolean | undefined>
     outDir,
     progress: !v['no-progress'],
     log: console.log,
+    device: dev.device as 'cpu' | 'webgpu' | undefined,
+    label: `r1ts ${command}`,
   }, reference).finally(() => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -8,6 +8,12 @@
 // cache row (GRPO's G samples per prompt).
 // Every request samples from its own Rng (seeded by its seed), so a request
 // gives the same tokens alone or batched with others (up to float rounding).
+// On the webgpu device (a model whose parameters live there): the cache lives there too,
+// prefill and decode passes record on the device, and per pass only the rows of logits to
+// sample from ([rows, V]: the last valid position of each sequence) are read back, with one
+// awaited readback; sampling then runs on the host with the same code as the CPU path, so the
+// same logits give the same tokens. New sequences are prefilled into a second device cache
+// (a device cache has no views at a row offset) and their rows copied into place.
 // Not here: text (the caller tokenizes; `decode` only serves stop strings),
 // the sampling rules (sampling.ts), the cache layout (src/nn/kv-cache.ts).
 
@@ -15,7 +21,7 @@ import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { CausalLM } from '../models/model.ts';
 import type { KVCache } from '../nn/kv-cache.ts';
-import { ids, noGrad } from '../tensor/index.ts';
+import { endDeviceStep, gatherRows, ids, noGrad, readValues, reshape, type Tensor } from '../tensor/index.ts';
 import { rawLogprobs, sampleToken, validateSampling, type SamplingOptions, type TokenLogprobs } from './sampling.ts';
 
 export interface GenerateRequest {
@@ -89,6 +95,8 @@ export class Engine {
   readonly maxBatch: number;
   readonly maxSeqLen: number;
   private readonly cache: KVCache;
+  /** Device engines: the cache new sequences are prefilled into (made on first use). */
+  private prefillCache: KVCache | null = null;
   private readonly V: number;
   private readonly compact: boolean;
   /** Active sequences; active[i] lives in cache row i. */
@@ -164,7 +172,7 @@ export class Engine {
         const wasTraining = this.model.training;
         this.model.eval();
         try {
-          noGrad(() => this.step());
+          await this.step();
         } finally {
           this.model.train(wasTraining);
         }
@@ -174,16 +182,55 @@ export class Engine {
       this.active = [];
       this.queue = [];
       this.cache.reset();
+      if (this.cache.device) endDeviceStep();
     } finally {
       this.loop = null;
     }
   }
 
+  /** True when the model and its cache live on the webgpu device. */
+  get onDevice(): boolean {
+    return this.cache.device;
+  }
+
+  /** Frees the device buffers of the caches (device engines); the engine must not be used again. */
+  dispose(): void {
+    this.cache.free();
+    this.prefillCache?.free();
+    this.prefillCache = null;
+  }
+
+  /**
+   * The logits rows to sample from, [n, V]: of the forward's [R, V] rows (R = B·T), those at `at`
+   * (all when null). On the device the rows are gathered there and read back in one readback,
+   * after which the step's device buffers are handed back; on the host they are copied out.
+   */
+  private async logitsRows(forward: () => Tensor, at: number[] | null): Promise<Float32Array> {
+    const V = this.V;
+    if (!this.cache.device) {
+      const logits = noGrad(forward).data as Float32Array; // [R, V]
+      if (!at) return logits;
+      const rows = new Float32Array(at.length * V); // [n, V]
+      at.forEach((r, j) => rows.set(logits.subarray(r * V, (r + 1) * V), j * V));
+      return rows;
+    }
+    try {
+      const rows = noGrad(() => {
+        const logits = reshape(forward(), [-1, V]); // [R, V]
+        return at ? gatherRows(logits, ids(Int32Array.from(at))) : logits; // [n, V]
+      });
+      const [v] = await readValues([rows]);
+      return v as Float32Array;
+    } finally {
+      endDeviceStep();
+    }
+  }
+
   /** Aborts, admission + prefill of waiting requests, then one decode step for every active row. */
-  private step(): void {
+  private async step(): Promise<void> {
     this.queue = this.queue.filter((s) => !(s.req.signal?.aborted && (this.finish(s, 'abort'), true)));
     this.retire(this.active.map((s, i) => (s.req.signal?.aborted && (this.finish(s, 'abort'), true) ? i : -1)));
-    if (this.queue.length > 0 && this.active.length < this.maxBatch) this.admit();
+    if (this.queue.length > 0 && this.active.length < this.maxBatch) await this.admit();
     const n = this.active.length;
     if (n === 0) return;
     const rows = this.compact ? n : this.maxBatch;
@@ -195,12 +242,12 @@ export class Engine {
       lengths[i] = 1;
     }
     const cache = rows === this.maxBatch ? this.cache : this.cache.rows(0, rows);
-    const logits = this.model.forward(ids(last, [rows, 1]), { cache, lengths }).logits.data as Float32Array; // [rows, 1, V]
+    const logits = await this.logitsRows(() => this.model.forward(ids(last, [rows, 1]), { cache, lengths }).logits, null); // [rows, V]
     this.retire(this.active.map((s, i) => (this.push(s, logits, i * this.V) ? i : -1)));
   }
 
   /** Moves waiting requests into free rows n.., prefills each distinct prompt once, samples their first tokens. */
-  private admit(): void {
+  private async admit(): Promise<void> {
     const n0 = this.active.length;
     const joiners = this.queue.splice(0, this.maxBatch - n0);
     // Distinct prompts first (rows n0 .. n0+u-1), their copies after.
@@ -233,11 +280,14 @@ export class Engine {
         flat.set(p, j * Tmax);
         lengths.push(p.length);
       }
-      const logits = this.model.forward(ids(flat, [m, Tmax]), { cache: this.cache.rows(n0 + c, m), lengths }).logits.data as Float32Array; // [m, Tmax, V]
-      for (let j = 0; j < m; j++) {
-        const off = (j * Tmax + lengths[j] - 1) * this.V;
-        rowLogits.set(logits.subarray(off, off + this.V), (c + j) * this.V);
-      }
+      // A device cache has views from row 0 only: prefill into the second cache, then move the rows.
+      const into = this.cache.device ? (this.prefillCache ??= this.model.newCache(this.maxBatch, this.maxSeqLen)) : null;
+      into?.reset();
+      const cache = into ? into.rows(0, m) : this.cache.rows(n0 + c, m);
+      const at = lengths.map((len, j) => j * Tmax + len - 1);
+      const logits = await this.logitsRows(() => this.model.forward(ids(flat, [m, Tmax]), { cache, lengths }).logits, at); // [m, V]
+      rowLogits.set(logits, c * this.V);
+      if (into) for (let j = 0; j < m; j++) this.cache.copyRowFrom(into, j, n0 + c + j);
       c += m;
     }
     let dup = n0 + u;

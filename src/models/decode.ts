@@ -41,7 +41,8 @@ export function fastDecodeEnabled(): boolean {
 export function decodeStepApplies(trunk: DecodeTrunk, ids: Tensor, opts: ForwardOptions): boolean {
   // R1TS_CHECK_NAN=1 wants every op's output checked: the general forward does that.
   // A cache of another layer count is left to the general forward (and its errors).
-  return enabled && !!opts.cache && opts.cache.layers.length === trunk.layers.length && !opts.pack && ids.rank === 2 && ids.shape[1] === 1
+  // A model on the webgpu device takes the general forward (its ops record device kernels); this step reads host arrays.
+  return enabled && !!opts.cache && !opts.cache.device && trunk.embed.weight.gpu === null && ids.gpu === null && opts.cache.layers.length === trunk.layers.length && !opts.pack && ids.rank === 2 && ids.shape[1] === 1
     && ids.dtype === 'i32' && !isGradEnabled() && !env.checkNan();
 }
 

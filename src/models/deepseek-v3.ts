@@ -14,7 +14,7 @@ import { MLA, type AttnImpl } from '../nn/mla.ts';
 import { MoE } from '../nn/moe.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding, yarnScaleMultiplier, type RopeConfig } from '../nn/rope.ts';
-import { add, cat, ephemeralScope, fusedTraining, isGradEnabled, linear, linearCrossEntropy, narrow, residualAdd, type Tensor } from '../tensor/index.ts';
+import { add, cat, ephemeralScope, fusedTraining, isGradEnabled, linear, linearCrossEntropy, markDeviceConstant, narrow, residualAdd, type Tensor } from '../tensor/index.ts';
 import type { DeepseekV3Config } from './config.ts';
 import { decodeStep, decodeStepApplies } from './decode.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
@@ -101,6 +101,7 @@ export class DeepseekV3 extends Module implements CausalLM {
     this.head = new Linear(c.hidden_size, c.vocab_size, { rng });
     this.mtp = Array.from({ length: c.num_nextn_predict_layers }, () => new MTP(c, scale, rng));
     this.rope = new RotaryEmbedding(ropeCfg);
+    markDeviceConstant(this.rope.cos, this.rope.sin); // on the webgpu device: uploaded once, not every step
   }
 
   get maxSeqLen(): number {
@@ -114,7 +115,8 @@ export class DeepseekV3 extends Module implements CausalLM {
   }
 
   newCache(batch: number, maxSeqLen = this.maxSeqLen): KVCache {
-    return new KVCache(batch, maxSeqLen, this.layers.map((l) => l.attn.cacheShape()));
+    // On the webgpu device when the model is (its buffers then live there too).
+    return new KVCache(batch, maxSeqLen, this.layers.map((l) => l.attn.cacheShape()), undefined, { device: this.embed.weight.gpu !== null });
   }
 
   forward(ids: Tensor, opts: ForwardOptions = {}): ForwardResult {
@@ -163,5 +165,10 @@ export class DeepseekV3 extends Module implements CausalLM {
   /** Auxiliary-loss-free balancing after a training step; returns each MoE layer's load. */
   updateRouterBiases(): Float64Array[] {
     return this.moeLayers().map((m) => m.updateBias(this.config.bias_update_speed));
+  }
+
+  /** The same on the webgpu device (no readback): each MoE layer's load as a device tensor [E], to read with the step's readback. */
+  updateRouterBiasesOnDevice(): Tensor[] {
+    return this.moeLayers().map((m) => m.updateBiasOnDevice(this.config.bias_update_speed));
   }
 }

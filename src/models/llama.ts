@@ -10,7 +10,7 @@ import { Embedding, Linear, MLP, RMSNorm } from '../nn/layers.ts';
 import { KVCache, stepContext, type LayerCache, type StepContext } from '../nn/kv-cache.ts';
 import { Module } from '../nn/module.ts';
 import { RotaryEmbedding } from '../nn/rope.ts';
-import { add, denseBlock, ephemeralScope, fusedTraining, linear, linearCrossEntropy, type Tensor } from '../tensor/index.ts';
+import { add, denseBlock, ephemeralScope, fusedTraining, linear, linearCrossEntropy, markDeviceConstant, type Tensor } from '../tensor/index.ts';
 import type { LlamaConfig } from './config.ts';
 import { decodeStep, decodeStepApplies } from './decode.ts';
 import { runDecoder, type CausalLM, type ForwardOptions, type ForwardResult } from './model.ts';
@@ -74,6 +74,7 @@ export class Llama extends Module implements CausalLM {
     this.head = c.tie_word_embeddings ? null : new Linear(c.hidden_size, c.vocab_size, { rng });
     const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
     this.rope = new RotaryEmbedding({ dim: headDim, maxSeqLen: c.max_position_embeddings, theta: c.rope_theta, interleaved: false, yarn: null });
+    markDeviceConstant(this.rope.cos, this.rope.sin); // on the webgpu device: uploaded once, not every step
   }
 
   get maxSeqLen(): number {
@@ -81,7 +82,8 @@ export class Llama extends Module implements CausalLM {
   }
 
   newCache(batch: number, maxSeqLen = this.maxSeqLen): KVCache {
-    return new KVCache(batch, maxSeqLen, this.layers.map((l) => l.attn.cacheShape()));
+    // On the webgpu device when the model is (its buffers then live there too).
+    return new KVCache(batch, maxSeqLen, this.layers.map((l) => l.attn.cacheShape()), undefined, { device: this.embed.weight.gpu !== null });
   }
 
   forward(ids: Tensor, opts: ForwardOptions = {}): ForwardResult {

@@ -11,11 +11,23 @@
 // ±γ toward uniform expert load. An optional sequence-wise balance loss (α) is
 // computed when alpha > 0. Tokens are grouped per expert so each expert runs
 // one GEMM over its tokens, not one per token.
+// On the webgpu device (x a device tensor) nothing is read back inside the forward:
+// selection runs on the device (s + bias, the group limit, top-k) and yields a dense
+// 0/1 routing mask [N, E]; dispatch is dense — every routed expert runs over all N tokens
+// and its output is weighted by s·mask (zero where a token did not choose it, so values and
+// gradients equal the grouped path's; E/K× the routed FLOPs: a capacity-bounded sparse
+// dispatch is the next step). The load is counted into a device buffer, and the bias
+// update runs on the device (updateBiasOnDevice) and hands back the load to read with the
+// step's readback. The host gives an expert no token chose no gradient, so AdamW skips it;
+// here it gets a zero gradient, so its AdamW step is gated on its load (gateDeviceUpdates):
+// call updateBiasOnDevice (which restarts the count) after the optimizer step, as the trainers do. Selection on the device compares against the k-th largest value (and the
+// topk_group-th largest group score), so exact ties there keep every tied expert/group where the
+// host keeps the lower index — a measure-zero event on trained f32 scores.
 
 import type { Rng } from '../core/rng.ts';
 import {
-  Tensor, add, cat, div, fusedTraining, gatherRows, ids, linear, mean, moeExperts, mul, narrow, noGrad, parameter, randn, reshape, scatterRows, sigmoid, softmax, sum,
-  tensor, zeros,
+  Tensor, add, cat, deviceContext, deviceCopySpan, deviceZeros, div, gateDeviceUpdates, fusedTraining, gatherRows, ge, gt, ids, linear, mean, moeExperts, mul, narrow, noGrad, parameter, randn, reshape,
+  scatterRows, sigmoid, softmax, sub, sum, tensor, topk, zeros,
 } from '../tensor/index.ts';
 import { MLP } from './layers.ts';
 import { Module } from './module.ts';
@@ -96,6 +108,30 @@ export class Gate extends Module {
     }
     return out;
   }
+
+  /**
+   * The selection on the device: a 0/1 mask [N, E] of each token's K experts for affinities s [N, E]
+   * (a device tensor), by the same rule as select() (see the file's top for ties). No gradient.
+   */
+  selectMask(s: Tensor): Tensor {
+    const { nRoutedExperts: E, topK: K, nGroup: G, topkGroup } = this.cfg;
+    const N = s.size / E;
+    return noGrad(() => {
+      let sel = this.bias ? add(s, this.bias) : s; // [N, E]
+      if (G > 1) {
+        const per = E / G;
+        const g3 = reshape(sel, [N, G, per]); // [N, G, per]
+        const groupScore = this.bias ? sum(topk(g3, 2).values, -1) : topk(g3, 1).values; // [N, G] or [N, G, 1]
+        const gs = reshape(groupScore, [N, G]); // [N, G]
+        const thr = narrow(topk(gs, topkGroup).values, 1, topkGroup - 1, 1); // [N, 1]
+        const keep = reshape(ge(gs, thr), [N, G, 1]); // [N, G, 1]
+        // Dropped groups' experts fall far below any kept score (−1e30, not −∞: 0·∞ would be NaN).
+        sel = reshape(add(mul(g3, keep), mul(sub(keep, 1), 1e30)), [N, E]); // [N, E]
+      }
+      const kth = narrow(topk(sel, K).values, 1, K - 1, 1); // [N, 1]
+      return ge(sel, kth); // [N, E]
+    });
+  }
 }
 
 /** Indices of the k largest values, descending; ties go to the lower index. */
@@ -128,8 +164,30 @@ export class MoE extends Module {
   readonly sharedExperts: MLP | null;
   /** Tokens routed to each expert since the last updateBias() (for balancing and metrics). */
   readonly load: Float64Array;
+  // Per-forward state held in a plain object, so that namedTensors() (parameters and buffers:
+  // what state dicts, checkpoints and device moves see) never lists it.
+  private readonly scratch: { auxLoss: Tensor | null; load: Tensor | null; loadCtx: object | null } = { auxLoss: null, load: null, loadCtx: null };
+
   /** The sequence-wise balance loss of the last forward (when alpha > 0 and training). */
-  auxLoss: Tensor | null = null;
+  get auxLoss(): Tensor | null {
+    return this.scratch.auxLoss;
+  }
+  set auxLoss(t: Tensor | null) {
+    this.scratch.auxLoss = t;
+  }
+
+  /** On the webgpu device: the load counted there since the last updateBiasOnDevice() [E] (made on first use; persistent). */
+  private get loadOnDevice(): Tensor {
+    const ctx = deviceContext('MoE');
+    if (!this.scratch.load || this.scratch.loadCtx !== ctx) {
+      // First use on this device (a load buffer of an earlier, closed device is dropped).
+      this.scratch.load = deviceZeros([this.cfg.nRoutedExperts]);
+      this.scratch.loadCtx = ctx;
+      // An expert no token chose gets a zero gradient here (the host gives it none): its AdamW step is gated on its load.
+      this.experts.forEach((m, e) => gateDeviceUpdates(m.parameters(), this.scratch.load!, e));
+    }
+    return this.scratch.load;
+  }
 
   constructor(readonly cfg: MoEConfig, rng: Rng) {
     super();
@@ -146,6 +204,7 @@ export class MoE extends Module {
     const N = x.size / C;
     const x2 = reshape(x, [N, C]);
     const s = this.gate.scores(x2); // [N, E]
+    if (s.gpu) return this.forwardOnDevice(x, x2, s);
     const chosen = noGrad(() => this.gate.select(s.data as Float32Array, N)); // [N, K]
 
     // Group the (token, slot) pairs by expert: one gather, one GEMM pair per expert, one scatter.
@@ -192,6 +251,58 @@ export class MoE extends Module {
 
     this.auxLoss = this.training && this.cfg.auxLossAlpha > 0 && x.rank === 3 ? this.balanceLoss(s, chosen, x.shape[0], x.shape[1]) : null;
     return reshape(y, x.shape);
+  }
+
+  /** forward() on the webgpu device: device selection, dense dispatch (see the file's top). */
+  private forwardOnDevice(x: Tensor, x2: Tensor, s: Tensor): Tensor {
+    const { nRoutedExperts: E, scoringFunc, routeScale } = this.cfg;
+    const N = x2.shape[0];
+    const mask = this.gate.selectMask(s); // [N, E] 0/1, no gradient
+    if (this.training) {
+      const counted = noGrad(() => sum(mask, 0)); // [E]
+      const next = noGrad(() => add(this.loadOnDevice, counted)); // [E]
+      deviceCopySpan(next, 0, this.loadOnDevice, 0, E); // into the persistent buffer
+    }
+    let w = mul(s, mask); // [N, E] the routing weights, differentiable in s
+    if (scoringFunc === 'sigmoid') w = div(w, sum(w, -1, true)); // [N, E]
+    if (routeScale !== 1) w = mul(w, routeScale);
+    let y: Tensor | null = null; // [N, C]
+    for (let e = 0; e < E; e++) {
+      const ye = mul(this.experts[e].forward(x2), narrow(w, 1, e, 1)); // [N, C]
+      y = y ? add(y, ye) : ye;
+    }
+    if (this.sharedExperts) y = add(y!, this.sharedExperts.forward(x2));
+    this.auxLoss = this.training && this.cfg.auxLossAlpha > 0 && x.rank === 3 ? this.balanceLossOnDevice(s, mask, x.shape[0], x.shape[1]) : null;
+    return reshape(y!, x.shape);
+  }
+
+  /** balanceLoss with the device's routing mask [N, E]: f_i = E/(K·T) · Σ_t mask[t, i] per sequence. */
+  private balanceLossOnDevice(s: Tensor, mask: Tensor, B: number, T: number): Tensor {
+    const { nRoutedExperts: E, topK: K, auxLossAlpha } = this.cfg;
+    const f = noGrad(() => mul(sum(reshape(mask, [B, T, E]), 1), E / (K * T))); // [B, E]
+    const sn = reshape(div(s, sum(s, -1, true)), [B, T, E]);
+    const P = mean(sn, 1); // [B, E]
+    return mul(sum(mul(P, f)), auxLossAlpha / B);
+  }
+
+  /**
+   * updateBias on the webgpu device: bias_i += γ·sign(mean load − load_i) from the load counted
+   * there (no readback), then the count restarts. Returns the load used, a step-scoped device
+   * tensor [E] for the caller to read with the step's readback (zeros when nothing was counted).
+   */
+  updateBiasOnDevice(gamma: number): Tensor {
+    const E = this.cfg.nRoutedExperts;
+    const bias = this.gate.bias;
+    return noGrad(() => {
+      const used = mul(this.loadOnDevice, 1); // [E] a step-scoped copy of the count
+      if (bias) {
+        const d = sub(mean(used), used); // [E]
+        const next = add(bias, mul(sub(gt(d, 0), gt(0, d)), gamma)); // [E] bias + γ·sign(d)
+        deviceCopySpan(next, 0, bias, 0, E);
+      }
+      deviceCopySpan(noGrad(() => mul(used, 0)), 0, this.loadOnDevice, 0, E);
+      return used;
+    });
   }
 
   /**

@@ -8,6 +8,7 @@
 
 import type { AttentionParams, BinaryOp, GemmParams, ReduceOp, RopeParams, UnaryOp } from '../backend/kernels.ts';
 import { attention as kAttention, attentionBackward as kAttentionBackward } from '../backend/webgpu/attention.ts';
+import { copyWithin as kCopyWithin, writeRows as kWriteRows } from '../backend/webgpu/cache.ts';
 import { adamw as kAdamw, binary as kBinary, copy as kCopy, scale as kScale, siluBackward as kSiluBackward, sumSquares as kSumSquares, swiglu as kSwiglu, swigluBackward as kSwigluBackward, unary as kUnary } from '../backend/webgpu/elementwise.ts';
 import { gemm as kGemm } from '../backend/webgpu/gemm.ts';
 import { embedding as kEmbedding, embeddingBackward as kEmbeddingBackward, rope as kRope } from '../backend/webgpu/nn.ts';
@@ -262,11 +263,25 @@ export function topk(x: Tensor, rows: number, cols: number, k: number, shape: re
   return { values, indices };
 }
 
+/** Parameters whose device AdamW step is skipped when gate[index] == 0 (see gateUpdates). */
+const updateGates = new WeakMap<Tensor, { gate: Tensor; index: number }>();
+
+/**
+ * From now on, AdamW on the device updates each of `params` only when gate[index] != 0 at the time
+ * the update runs (gate: a persistent device tensor). The host skips a parameter that got no
+ * gradient; the MoE's dense device dispatch gives an unrouted expert a zero gradient instead, and
+ * gates its parameters by the expert's load (src/nn/moe.ts) so that it is skipped too.
+ */
+export function gateUpdates(params: readonly Tensor[], gate: Tensor, index: number): void {
+  for (const p of params) updateGates.set(p, { gate, index });
+}
+
 export function adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }): void {
   for (const [k, t] of [['parameter', param], ['m', m], ['v', v]] as const) {
     if (!t.gpu) throw new R1tsError(`adamw: the ${k} of ${param.name ?? 'a parameter'} is on the host while others are on the webgpu device; move the model and the optimizer state together`);
   }
-  kAdamw(ctx(), param.gpu!, g(grad), m.gpu!, v.gpu!, param.size, p);
+  const gate = updateGates.get(param);
+  kAdamw(ctx(), param.gpu!, g(grad), m.gpu!, v.gpu!, param.size, p, gate?.gate.gpu ? { t: gate.gate.gpu, index: gate.index } : null);
 }
 
 /** Σ x² into a device scalar [] (f32). */
@@ -280,4 +295,24 @@ export function sumSquares(x: Tensor): Tensor {
 export function scaleInPlace(x: Tensor, s: number): void {
   if (!x.gpu) throw noDeviceKernel('scaleInPlace (host tensor with a device context)');
   kScale(ctx(), x.gpu, x.size, s);
+}
+
+/** The KV cache append on the device: dst [B, Tmax, ...] (a device tensor) gets src [B, Tn, ...] at rows starts[b] (validated by ops.ts). */
+export function writeRows(dst: Tensor, src: Tensor, starts: readonly number[], B: number, Tn: number, Tmax: number, row: number): void {
+  if (!dst.gpu) throw new R1tsError(`writeRows: the destination ${dst.name ?? 'buffer'} is on the host while the rows to write are on the webgpu device; make the KV cache on the device (model.newCache after the model moved there)`);
+  const st = uploadStep(Int32Array.from(starts)); // [B]
+  kWriteRows(ctx(), g(src), dst.gpu, st, B, Tn, Tmax, row);
+}
+
+/** x[to .. to + n) = x[from .. from + n) inside one device tensor (non-overlapping spans; the KV cache's row copies). */
+export function copyWithin(x: Tensor, from: number, to: number, n: number): void {
+  if (!x.gpu) throw noDeviceKernel('copyWithin (host tensor with a device context)');
+  kCopyWithin(ctx(), x.gpu, from, to, n);
+}
+
+/** dst[dstOff .. dstOff + n) = src[srcOff .. srcOff + n) between two device tensors (different buffers). */
+export function copySpan(src: Tensor, srcOff: number, dst: Tensor, dstOff: number, n: number): void {
+  if (!src.gpu || !dst.gpu) throw new R1tsError('copySpan: both tensors must live on the webgpu device');
+  if (n === 0) return;
+  kCopy(ctx(), src.gpu, srcOff, [1], dst.gpu, dstOff, [1], [n]);
 }

@@ -9,13 +9,14 @@
 // released throws ("used after release"). Within a step, backward retires op outputs the tape
 // proves dead (autograd.ts, the activation scopes of ops.ts), and later outputs of the same
 // step reuse their buffers (GpuContext.retire: commands run in recording order).
-// Host tensors given to a device op (ids, positions, rope tables, scalars) are uploaded
-// once per Tensor object per step (an upload, never a readback); mutating such a host
-// tensor in place during a step is not seen by the device.
+// Host tensors given to a device op (ids, positions, scalars) are uploaded once per Tensor
+// object per step (an upload, never a readback); mutating such a host tensor in place during
+// a step is not seen by the device. Tensors marked constant (markDeviceConstant: the models'
+// rope tables) are uploaded once per device and kept.
 // Not here: the kernels (src/backend/webgpu), op semantics (ops.ts, device-ops.ts).
 
 import { GpuContext, type OpenOptions } from '../backend/webgpu/device.ts';
-import type { GpuDtype, GpuTensor } from '../backend/webgpu/tensor.ts';
+import { GpuTensor, type GpuDtype } from '../backend/webgpu/tensor.ts';
 import type { AnyData } from '../core/dtype.ts';
 import { R1tsError, fmtShape } from '../core/errors.ts';
 import { Tensor } from './tensor.ts';
@@ -85,9 +86,31 @@ export function zerosStep(shape: readonly number[], dtype: GpuDtype = 'f32'): Gp
   return g;
 }
 
-/** The device storage of t: its own, or (for a host tensor) an upload made once per step. */
+/** Host tensors that never change (rope tables): uploaded once per device and kept there. */
+const constantTensors = new WeakSet<Tensor>();
+const constantUploads = new WeakMap<Tensor, { ctx: GpuContext; g: GpuTensor }>();
+
+/**
+ * Marks host tensors whose values never change after this call (the rope tables): a device op
+ * that reads one uploads it once per device and keeps that copy (not step-scoped), instead of
+ * uploading it again every step. No effect on host ops.
+ */
+export function markDeviceConstant(...ts: Tensor[]): void {
+  for (const t of ts) constantTensors.add(t);
+}
+
+/** The device storage of t: its own, or (for a host tensor) an upload made once per step (once per device for a constant). */
 export function gpuOf(t: Tensor): GpuTensor {
   if (t.gpu) return t.gpu;
+  if (constantTensors.has(t)) {
+    const ctx = deviceContext();
+    const c = constantUploads.get(t);
+    if (c && c.ctx === ctx) return c.g;
+    const d = t.data;
+    const g = ctx.upload(d as Float32Array | Int32Array, [d.length]);
+    constantUploads.set(t, { ctx, g });
+    return g;
+  }
   let g = uploads.get(t);
   if (!g) {
     const d = t.data;
@@ -200,4 +223,17 @@ export function cloneDevice(t: Tensor): Tensor {
   const g = allocStep(t.shape, t.gpu!.dtype);
   ctx.copy(t.gpu!, g);
   return new Tensor(g, t.shape);
+}
+
+/**
+ * A device tensor of `shape` over the first sizeOf(shape) elements of t's buffer (no copy; writes
+ * through it land in t). Owned by t: never release it; it dies with t's storage. The KV cache's
+ * rows(0, n).
+ */
+export function devicePrefixView(t: Tensor, shape: readonly number[]): Tensor {
+  const g = t.gpu;
+  if (!g) throw new R1tsError(`devicePrefixView: tensor ${fmtShape(t.shape)} is on the host`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > g.size) throw new R1tsError(`devicePrefixView: ${fmtShape(shape)} (${n} elements) is larger than the ${g.size} elements of ${fmtShape(t.shape)}`);
+  return new Tensor(new GpuTensor(g.buffer, shape, g.dtype), shape);
 }

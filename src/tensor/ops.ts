@@ -864,13 +864,15 @@ export function writeRows(dst: Tensor, src: Tensor, starts: readonly number[]): 
   if (dst.rank < 2 || src.rank !== dst.rank || src.shape[0] !== dst.shape[0] || !sameShape(src.shape.slice(2), dst.shape.slice(2)) || starts.length !== dst.shape[0]) {
     throw new ShapeError(`writeRows: src ${fmtShape(src.shape)} does not fit dst ${fmtShape(dst.shape)} with ${starts.length} start offsets`);
   }
-  if (Dev.onDevice(dst, src)) throw Dev.noDeviceKernel('writeRows (the KV cache append)');
   const [B, Tn] = src.shape, Tmax = dst.shape[1];
   const row = sizeOf(src.shape.slice(2));
   for (let b = 0; b < B; b++) {
     const s = starts[b];
     if (!(Number.isInteger(s) && s >= 0 && s + Tn <= Tmax)) throw new ShapeError(`writeRows: rows [${s}, ${s + Tn}) of batch item ${b} do not fit the ${Tmax} rows of ${fmtShape(dst.shape)}`);
-    (dst.data as Float32Array).set((src.data as Float32Array).subarray(b * Tn * row, (b + 1) * Tn * row), (b * Tmax + s) * row);
+  }
+  if (Dev.onDevice(dst, src)) return Dev.writeRows(dst, src, starts, B, Tn, Tmax, row);
+  for (let b = 0; b < B; b++) {
+    (dst.data as Float32Array).set((src.data as Float32Array).subarray(b * Tn * row, (b + 1) * Tn * row), (b * Tmax + starts[b]) * row);
   }
 }
 

@@ -9,9 +9,10 @@
 
 import { isDeepseekV3 } from '../models/config.ts';
 import type { CausalLM } from '../models/model.ts';
+import { readValues, type Tensor } from '../tensor/index.ts';
 
 export interface MoELike { experts: { numParameters(): number }[]; cfg: { topK: number } }
-export interface RouterModel { moeLayers(): MoELike[]; updateRouterBiases(): Float64Array[] }
+export interface RouterModel { moeLayers(): MoELike[]; updateRouterBiases(): Float64Array[]; updateRouterBiasesOnDevice(): Tensor[] }
 
 /** The model as a router-balanced MoE, or null (dense, or a DeepSeek-V3 config without MoE layers). */
 export function routerOf(model: CausalLM): RouterModel | null {
@@ -43,4 +44,15 @@ export function expertLoadFigures(loads: Float64Array[]): ExpertLoadFigures {
 /** After an optimizer step: the router-bias update on the load counted since the last one, and that load's figures. */
 export function balanceRouter(router: RouterModel): ExpertLoadFigures {
   return expertLoadFigures(router.updateRouterBiases());
+}
+
+/**
+ * balanceRouter for a model on the webgpu device: the bias update runs there; the loads come back
+ * in one readback together with `alsoRead` (the step's losses, its gradient norm), whose values
+ * are returned beside the figures.
+ */
+export async function balanceRouterOnDevice(router: RouterModel, alsoRead: readonly Tensor[] = []): Promise<{ figures: ExpertLoadFigures; values: Float32Array[] }> {
+  const loads = router.updateRouterBiasesOnDevice();
+  const vals = await readValues([...alsoRead, ...loads]);
+  return { figures: expertLoadFigures(vals.slice(alsoRead.length).map((v) => Float64Array.from(v))), values: vals.slice(0, alsoRead.length) as Float32Array[] };
 }

@@ -17,6 +17,10 @@
 // The clipped surrogate is written without relying on min()'s tie gradient: a token's
 // gradient flows through ρ exactly where PPO's min picks the unclipped term, and the
 // clipped value enters as a constant elsewhere (its gradient is zero by definition).
+// On the webgpu device (logp a device tensor) the caller reads logp's values back first and
+// passes them as `logpValues` (the clip decisions are data-dependent host logic); the loss
+// itself is built from device ops, and the KL statistic is computed on the host from those
+// values and refLogp (k3 in double; on the host path it sums the f32 KL tensor).
 // Not here: sampling, rewards, the optimizer step (grpo.ts).
 
 import { R1tsError } from '../core/errors.ts';
@@ -105,9 +109,7 @@ export function tokenWeights(b: GrpoBatch, aggregation: Aggregation, maxTokens: 
 
 /**
  * The GRPO loss −J for token log-probs logp [N, T] under the current policy (differentiable).
- * Returns the scalar loss and detached statistics. `logpValues`: logp's values, for a logp on
- * the webgpu device, whose values cannot be read synchronously (the caller awaits logp.read());
- * the loss is then built on the device from them and logp.
+ * Returns the scalar loss and detached statistics.
  */
 export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions, logpValues?: Float32Array): { loss: Tensor; stats: GrpoStats } {
   const { N, T: L } = b;
@@ -121,6 +123,7 @@ export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions, logpVal
 
   const w = b.weights ?? tokenWeights(b, o.aggregation, o.maxTokens);
   if (w.length !== N * L) throw new R1tsError(`GRPO: weights has ${w.length} entries, expected N·T = ${N * L}`);
+  if (logp.gpu && !logpValues) throw new R1tsError('GRPO: logp lives on the webgpu device: pass its values (await readValues([logp])) as logpValues');
   if (logpValues && logpValues.length !== N * L) throw new R1tsError(`GRPO: logpValues has ${logpValues.length} entries, expected N·T = ${N * L}`);
   const lp = logpValues ?? (logp.data as Float32Array);
   // which tokens' min() picks the unclipped term (gradient through ρ), and the clipped constant elsewhere
@@ -151,12 +154,11 @@ export function grpoLoss(logp: Tensor, b: GrpoBatch, o: GrpoLossOptions, logpVal
   if (o.beta > 0) {
     const d = T.sub(T.tensor(b.refLogp!, shape), logp); // log π_ref − log π_θ, [N, T]
     const kl = T.sub(T.sub(T.exp(d), d), 1); // k3 ≥ 0, [N, T]
-    // a device logp: the statistic from its values (no sync read of kl)
-    const kd = logpValues ? null : (kl.data as Float32Array);
-    for (let k = 0; k < N * L; k++) {
-      if (b.mask[k] === 0) continue;
-      const dk = b.refLogp![k] - lp[k];
-      klMean += kd ? kd[k] : Math.exp(dk) - dk - 1;
+    if (logp.gpu) {
+      for (let k = 0; k < N * L; k++) if (b.mask[k] !== 0) { const dk = b.refLogp![k] - lp[k]; klMean += Math.exp(dk) - dk - 1; }
+    } else {
+      const kd = kl.data as Float32Array;
+      for (let k = 0; k < N * L; k++) if (b.mask[k] !== 0) klMean += kd[k];
     }
     klMean /= Math.max(1, tokens);
     J = T.sub(J, T.mul(T.sum(T.mul(kl, T.tensor(w, shape))), o.beta));

@@ -21,6 +21,12 @@
 // MoE policies (DeepSeek-V3): the auxiliary-loss-free router-bias update runs after each of
 // the μ optimizer steps, on the load of that step's training forwards (rollouts run in eval
 // mode and are not counted); the first one's load is logged as expert_load (expert-load.ts).
+// On the webgpu device (a policy whose parameters live there; runZero's device option moves
+// them): rollouts run through the device engine, the reference's log-probs and each
+// micro-batch's token log-probs and entropies ([positions] floats, never the logits) are read
+// back once per forward, the loss is built and backpropagated on the device, clipping and
+// AdamW stay there, and the step's losses and gradient norm come back in one readback (with an
+// MoE policy, the router-bias update runs on the device and its loads come back in that readback).
 // Not here: the loss formula (grpo-loss.ts), prompts/templates (the caller's
 // encodePrompt), evaluation (src/eval, which this loop calls periodically).
 
@@ -30,11 +36,11 @@ import type { Engine, GenerateResult } from '../engine/generate.ts';
 import { sampleSeed, completionText } from '../eval/engine-source.ts';
 import type { CausalLM } from '../models/model.ts';
 import { AdamW } from '../optim/adamw.ts';
-import { clipGradNorm } from '../optim/clip.ts';
+import { clipGradNorm, clipGradNormTensor } from '../optim/clip.ts';
 import type { Grade, Task, TaskItem } from '../tasks/task.ts';
 import * as T from '../tensor/index.ts';
 import type { TextTokenizer } from '../tokenizer/index.ts';
-import { balanceRouter, routerOf, type ExpertLoadFigures } from './expert-load.ts';
+import { balanceRouter, balanceRouterOnDevice, routerOf, type ExpertLoadFigures } from './expert-load.ts';
 import { groupAdvantages, grpoLoss, type Aggregation } from './grpo-loss.ts';
 import { prefixPack, type PrefixPack } from '../nn/prefix-pack.ts';
 
@@ -172,6 +178,11 @@ export class GrpoTrainer {
     if (ctx.reference) copyWeights(ctx.model, ctx.reference);
   }
 
+  /** True when the policy's parameters live on the webgpu device. */
+  get onDevice(): boolean {
+    return this.ctx.model.parameters().some((p) => p.gpu !== null);
+  }
+
   /** Samples G completions for each item and grades them. */
   async rollout(items: readonly TaskItem[], round: number): Promise<Rollout[]> {
     const { engine, tokenizer, task, encodePrompt, stopTokens, stopStrings } = this.ctx;
@@ -245,7 +256,7 @@ export class GrpoTrainer {
 
     let expertLoad: number[][] | undefined;
     if (kept.length > 0) {
-      const { moe, ...train } = this.trainOn(kept);
+      const { moe, ...train } = this.onDevice ? await this.trainOnDevice(kept) : this.trainOn(kept);
       Object.assign(metrics, train);
       if (moe) {
         metrics.expert_load_max = moe.expert_load_max;
@@ -272,12 +283,7 @@ export class GrpoTrainer {
   private trainOn(rs: Rollout[]): Record<string, number> & { moe?: ExpertLoadFigures } {
     const o = this.o;
     const { model, reference } = this.ctx;
-    const N = rs.length;
-    const advantages = groupAdvantages(rs.map((r) => r.reward), o.groupSize, o.scaleStd);
-    const lossTokens = rs.map((r) => (o.overlongFilter && r.truncated ? 0 : r.result.tokens.length));
-    const total = lossTokens.reduce((s, x) => s + x, 0);
-    const rowWeight = lossTokens.map((m) => (m === 0 ? 0 : o.aggregation === 'sequence' ? 1 / (N * m) : o.aggregation === 'token' ? 1 / total : 1 / (N * o.maxTokens)));
-    const batches = o.sharePrefix ? this.packedBatches(rs, lossTokens, rowWeight, advantages) : this.paddedBatches(rs, lossTokens, rowWeight, advantages);
+    const { batches, total } = this.microBatches(rs);
     for (const b of batches) {
       if (o.beta > 0 && reference) {
         b.refLogp = T.noGrad(() => {
@@ -330,6 +336,95 @@ export class GrpoTrainer {
         if (moe) out.moe = moe;
         const d = Math.max(1, acc.tokens);
         Object.assign(out, { loss, clip_fraction: acc.clip / d, kl: acc.kl / d, ratio: acc.ratio / d, entropy: acc.entropy / d, grad_norm: gn, lr, micro_batches: batches.length, train_positions: batches.reduce((s, b) => s + b.idsT.size, 0) });
+      }
+    }
+    out.train_tokens = total * o.mu;
+    return out;
+  }
+
+  /** The kept rollouts as micro-batches (with their whole-batch token weights), and the loss tokens in all. */
+  private microBatches(rs: Rollout[]): { batches: MicroBatch[]; total: number } {
+    const o = this.o;
+    const N = rs.length;
+    const advantages = groupAdvantages(rs.map((r) => r.reward), o.groupSize, o.scaleStd);
+    const lossTokens = rs.map((r) => (o.overlongFilter && r.truncated ? 0 : r.result.tokens.length));
+    const total = lossTokens.reduce((s, x) => s + x, 0);
+    const rowWeight = lossTokens.map((m) => (m === 0 ? 0 : o.aggregation === 'sequence' ? 1 / (N * m) : o.aggregation === 'token' ? 1 / total : 1 / (N * o.maxTokens)));
+    const batches = o.sharePrefix ? this.packedBatches(rs, lossTokens, rowWeight, advantages) : this.paddedBatches(rs, lossTokens, rowWeight, advantages);
+    return { batches, total };
+  }
+
+  /**
+   * trainOn on the webgpu device: the same micro-batches, loss and statistics; per forward one
+   * readback of [positions] values (log-probs, and entropies on the first of the μ steps), and
+   * per optimizer step one readback of the micro-batch losses and the gradient norm.
+   */
+  private async trainOnDevice(rs: Rollout[]): Promise<Record<string, number> & { moe?: ExpertLoadFigures }> {
+    const o = this.o;
+    const { model, reference } = this.ctx;
+    const { batches, total } = this.microBatches(rs);
+    const scaled = (raw: T.Tensor) => (o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature)); // [Bm, Tm, V]
+    if (o.beta > 0 && reference) {
+      try {
+        for (const b of batches) {
+          const lp = T.noGrad(() => T.neg(T.crossEntropyRows(scaled(reference.forward(b.idsT, { pack: b.pack }).logits), b.targetsT))); // [Bm, Tm]
+          b.refLogp = Float32Array.from((await T.readValues([lp]))[0] as Float32Array);
+        }
+      } finally {
+        T.endDeviceStep();
+      }
+    }
+    const out: Record<string, number> & { moe?: ExpertLoadFigures } = {};
+    for (let it = 0; it < o.mu; it++) {
+      const lr = o.lr * Math.min(1, (this.stepCount + 1) / Math.max(1, o.warmupSteps));
+      this.opt.lr = lr;
+      this.opt.zeroGrad();
+      const losses: T.Tensor[] = [];
+      const acc = { tokens: 0, clip: 0, kl: 0, ratio: 0, entropy: 0 };
+      try {
+        for (const b of batches) {
+          const logits = scaled(model.forward(b.idsT, { pack: b.pack }).logits); // [Bm, Tm, V]
+          const logpAll = T.neg(T.crossEntropyRows(logits, b.targetsT)); // [Bm, Tm], 0 off the completions
+          // Entropy per position, −Σ p·log p (no gradient), read with the log-probs: [positions] floats, not the logits.
+          const ent = it === 0 ? T.noGrad(() => T.neg(T.sum(T.mul(T.softmax(logits), T.logSoftmax(logits)), -1))) : null; // [Bm, Tm]
+          const got = await T.readValues(ent ? [logpAll, ent] : [logpAll]);
+          const lpv = got[0] as Float32Array;
+          const flat = T.reshape(logpAll, [1, logpAll.size]); // [1, Bm·Tm]
+          let mbLoss: T.Tensor | null = null;
+          for (const seg of b.segments) {
+            const n = seg.advantages.length;
+            const span = n * seg.L;
+            const at = (a: Float32Array) => a.subarray(seg.offset, seg.offset + span);
+            const logp = b.segments.length === 1 && span === logpAll.size ? T.reshape(logpAll, [n, seg.L]) : T.reshape(T.narrow(flat, 1, seg.offset, span), [n, seg.L]); // [n, L]
+            const r = grpoLoss(logp, { N: n, T: seg.L, mask: at(b.mask), oldLogp: at(b.oldLogp), refLogp: b.refLogp ? at(b.refLogp) : null, advantages: seg.advantages, weights: at(b.weights) }, {
+              epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens,
+            }, at(lpv));
+            mbLoss = mbLoss ? T.add(mbLoss, r.loss) : r.loss;
+            const t = r.stats.tokens;
+            acc.tokens += t;
+            acc.clip += r.stats.clipFrac * t;
+            acc.kl += r.stats.kl * t;
+            acc.ratio += r.stats.ratio * t;
+          }
+          if (mbLoss) {
+            mbLoss.backward();
+            losses.push(mbLoss);
+          }
+          if (ent) acc.entropy += maskedMean(got[1] as Float32Array, b.mask) * b.maskTokens;
+        }
+        const norm = clipGradNormTensor(model.parameters(), o.gradClip); // []
+        this.opt.step();
+        const router = routerOf(model);
+        const got = router ? await balanceRouterOnDevice(router, [...losses, norm]) : null; // DeepSeek-V3: after every training step
+        const vals = got ? got.values : await T.readValues([...losses, norm]);
+        if (it === 0 && got) out.moe = got.figures;
+        if (it === 0) {
+          const loss = vals.slice(0, losses.length).reduce((s, v) => s + v[0], 0);
+          const d = Math.max(1, acc.tokens);
+          Object.assign(out, { loss, clip_fraction: acc.clip / d, kl: acc.kl / d, ratio: acc.ratio / d, entropy: acc.entropy / d, grad_norm: vals[vals.length - 1][0], lr, micro_batches: batches.length, train_positions: batches.reduce((s, b) => s + b.idsT.size, 0) });
+        }
+      } finally {
+        T.endDeviceStep();
       }
     }
     out.train_tokens = total * o.mu;
@@ -481,7 +576,24 @@ function meanEntropy(logits: T.Tensor, mask: Float32Array): number {
   return n ? sum / n : 0;
 }
 
+/** Mean of values at the positions where mask is non-zero (0 when none). */
+function maskedMean(values: Float32Array, mask: Float32Array): number {
+  let sum = 0, n = 0;
+  for (let k = 0; k < mask.length; k++) if (mask[k]) { sum += values[k]; n++; }
+  return n ? sum / n : 0;
+}
+
 function copyWeights(from: CausalLM, to: CausalLM): void {
+  const src = new Map(from.namedTensors());
+  const dst = to.namedTensors();
+  // Both on the webgpu device: device copies (no readback); otherwise through the state dict.
+  if (dst.length === src.size && dst.every(([n, t]) => t.gpu && src.get(n)?.gpu && src.get(n)!.size === t.size)) {
+    for (const [n, t] of dst) T.deviceCopySpan(src.get(n)!, 0, t, 0, t.size);
+    return;
+  }
+  if (dst.some(([, t]) => t.gpu) || [...src.values()].some((t) => t.gpu)) {
+    throw new R1tsError('GRPO: the policy and the reference model must live on the same device (move both with runZero\'s device option)');
+  }
   to.loadStateDict(from.stateDict());
 }
 

@@ -50,7 +50,7 @@ import { AdamW } from '../optim/adamw.ts';
 import { clipGradNorm, clipGradNormTensor, gradNorm, gradNormTensor } from '../optim/clip.ts';
 import { closeDevice, currentBackend, endDeviceStep, hasDevice, ids, matmul, moveToDevice, moveToHost, noGrad, openDevice, randn, readValues, type Tensor } from '../tensor/index.ts';
 import { saveTokenizerFiles, type BpeTokenizer } from '../tokenizer/index.ts';
-import { balanceRouter, routerOf } from './expert-load.ts';
+import { balanceRouter, balanceRouterOnDevice, routerOf, type ExpertLoadFigures } from './expert-load.ts';
 import { Progress, type ProgressStream } from './progress.ts';
 import { RunLog, type MetricsRecord } from './run-log.ts';
 import { lrAt } from './schedule.ts';
@@ -224,7 +224,6 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
   const hadDevice = hasDevice();
   const deviceTensors = [...new Set([...model.namedTensors().map(([, t]) => t), ...opt.stateTensors()])];
   if (cfg.device === 'webgpu') {
-    if (router) throw new R1tsError(`${cfg.label}: the DeepSeek-V3 MoE model does not run on the webgpu device yet (its router reads expert loads on the host); use the dense preset or the CPU`);
     try {
       await openDevice();
       onDevice = true;
@@ -311,11 +310,15 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
         flops += perToken(b.T) * b.tokens;
       }
       let norm: number;
+      let deviceFigures: ExpertLoadFigures | null = null;
       if (onDevice) {
         // One submit and one readback per step: the losses and the norm after AdamW is recorded.
         const normT = cfg.gradClip > 0 ? clipGradNormTensor(params, cfg.gradClip) : gradNormTensor(params); // []
         opt.step();
-        const vals = await readValues([...deviceLosses, normT]);
+        // MoE: the router-bias update runs on the device too; its loads come back in the same readback.
+        const got = router ? await balanceRouterOnDevice(router, [...deviceLosses, normT]) : null;
+        deviceFigures = got?.figures ?? null;
+        const vals = got ? got.values : await readValues([...deviceLosses, normT]);
         for (let i = 0; i < deviceLosses.length; i += 2) {
           lossSum += vals[i][0];
           mainSum += vals[i + 1][0];
@@ -330,7 +333,7 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
         opt.step();
       }
       // the router-bias update and this step's expert load (expert_load_max/min, expert_load: expert-load.ts)
-      const figures: Record<string, number | number[][]> = router ? { ...balanceRouter(router) } : {};
+      const figures: Record<string, number | number[][]> = router ? { ...(deviceFigures ?? balanceRouter(router)) } : {};
       const dt = (performance.now() - t0) / 1000;
       tokensSeen += tokens;
       secondsSpent += dt;

@@ -6,6 +6,9 @@
 // the reasoning itself are measured before, during and after.
 // The template is the paper's (tokenizer/chat-template.ts R1_ZERO_SYSTEM) and a
 // prompt starts where a document of the corpus starts: after the EOS token.
+// device 'webgpu': the policy (and the reference) move to the WebGPU device for the whole run —
+// rollouts, evaluations and training run there (grpo.ts) — and back to the host at the end;
+// no adapter: a message on stderr and the run continues on the CPU.
 // Not here: the GRPO step (grpo.ts), building the base (zero-base.ts), flags (cli/zero.ts).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +18,7 @@ import { engineSource } from '../eval/engine-source.ts';
 import { evaluate, type EvalReport } from '../eval/harness.ts';
 import type { CausalLM } from '../models/model.ts';
 import type { Grade, Task, TaskItem } from '../tasks/task.ts';
+import { closeDevice, hasDevice, moveToDevice, moveToHost, openDevice } from '../tensor/index.ts';
 import type { TextTokenizer } from '../tokenizer/index.ts';
 import { zeroPromptIds } from './zero-prompt.ts';
 import { GrpoTrainer, reflectionCount, type GrpoOptions } from './grpo.ts';
@@ -41,6 +45,10 @@ export interface ZeroOptions {
   signal?: AbortSignal;
   /** The scalar RL reward of a grade (default: the task's own; see grpo.ts rewardFromSpec). */
   reward?: (g: Grade) => number;
+  /** Where the run happens (default cpu); webgpu falls back to the CPU with a message when there is no adapter. */
+  device?: 'cpu' | 'webgpu';
+  /** The label of the fallback message (default 'zero'). */
+  label?: string;
 }
 
 export interface ZeroSummary {
@@ -89,14 +97,40 @@ export { zeroPromptIds } from './zero-prompt.ts';
  * (a second instance of the same architecture; its weights are overwritten with the policy's).
  */
 export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: Task, o: ZeroOptions, reference: CausalLM | null = null): Promise<ZeroSummary> {
+  if (o.device !== 'webgpu') return runZeroHere(model, tokenizer, task, o, reference);
+  const hadDevice = hasDevice();
+  try {
+    await openDevice();
+  } catch (e) {
+    process.stderr.write(`${o.label ?? 'zero'}: --device webgpu: ${(e as Error).message}; continuing on the CPU backend\n`);
+    return runZeroHere(model, tokenizer, task, o, reference);
+  }
+  const tensors = [...new Set([model, ...(reference ? [reference] : [])].flatMap((m) => m.namedTensors().map(([, t]) => t)))];
+  moveToDevice(tensors);
+  try {
+    return await runZeroHere(model, tokenizer, task, o, reference);
+  } finally {
+    await moveToHost(tensors);
+    if (!hadDevice) closeDevice();
+  }
+}
+
+async function runZeroHere(model: CausalLM, tokenizer: TextTokenizer, task: Task, o: ZeroOptions, reference: CausalLM | null): Promise<ZeroSummary> {
+  const engine = new Engine(model, { maxBatch: Math.max(o.grpo.promptsPerStep * o.grpo.groupSize, 64), decode: (ids) => tokenizer.decode(ids) });
+  try {
+    return await runWith(engine, model, tokenizer, task, o, reference);
+  } finally {
+    engine.dispose();
+  }
+}
+
+async function runWith(engine: Engine, model: CausalLM, tokenizer: TextTokenizer, task: Task, o: ZeroOptions, reference: CausalLM | null): Promise<ZeroSummary> {
   const log = o.log ?? (() => {});
   mkdirSync(o.outDir, { recursive: true });
   const eos = tokenizer.eosToken !== undefined ? tokenizer.specialId(tokenizer.eosToken) : undefined;
   const stopTokens = eos === undefined ? [] : [eos];
   const stopStrings = ['</answer>'];
   const encodePrompt = (item: TaskItem) => zeroPromptIds(tokenizer, item.question);
-  const maxBatch = Math.max(o.grpo.promptsPerStep * o.grpo.groupSize, 64);
-  const engine = new Engine(model, { maxBatch, decode: (ids) => tokenizer.decode(ids) });
   const trainer = new GrpoTrainer({ model, reference, engine, tokenizer, task, encodePrompt, stopTokens, stopStrings, reward: o.reward }, o.grpo);
   const runLog = new RunLog(o.outDir, { resumeStep: 0 });
   const heldOut = task.heldOut(Math.max(o.evalItems, o.finalEvalItems));

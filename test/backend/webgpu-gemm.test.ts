@@ -5,10 +5,17 @@
 // Tolerance: the float32 worst-case summation bound 4·2^-24·(k+3) relative to
 // Σ|alpha·a·b| + |beta·c| + |bias| per element (the GPU sums k products in f32 in its own
 // order; the reference in double), the same bound the native GEMM is held to.
+// f16 B (weights in binary16, `bHalf`): packF16 rounds like a host round-to-nearest-even on
+// normal-range values (checked); the f16 GEMM equals the reference GEMM over the decoded B within
+// the same f32 bound (B's rounding is the only other error), and the f32 GEMM over the original B
+// within that bound plus 2^-11·Σ|alpha·a·b| (each B value moves by at most half an f16 ulp,
+// 2^-11 relative). On a device with shader-f16 the same cases run through its array<f16>
+// variant; without it that test is skipped saying so (the packed path runs on every adapter).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GemmParams } from '../../src/backend/kernels.ts';
 import { randF32, refKernels, rng } from '../helpers.ts';
+import { deviceHasF16 } from '../../src/backend/webgpu/gemm.ts';
 import { gpuOrSkip, readF32 } from './webgpu-setup.ts';
 
 interface Case { p: GemmParams; a: Float32Array; b: Float32Array; c0: Float32Array; label: string }
@@ -78,4 +85,84 @@ test('webgpu gemm rejects buffers too small for the sizes and C aliasing an inpu
   assert.throws(() => k.gemm(a, b, c, p), /A has 16 elements .* needs 32/);
   assert.throws(() => k.gemm(c, b, c, { ...p, strideA: 16 }), /may not alias/);
   for (const x of [a, b, c]) k.ctx.release(x);
+});
+
+/** IEEE binary16 bits → number. */
+function halfToFloat(h: number): number {
+  const sgn = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return sgn * f * 2 ** -24;
+  if (e === 31) return f ? NaN : sgn * Infinity;
+  return sgn * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** A normal-range number rounded to the nearest binary16 value (ties to even), as a number. */
+function roundToHalf(x: number): number {
+  if (x === 0) return x;
+  const e = Math.floor(Math.log2(Math.abs(x)));
+  const ulp = 2 ** (Math.max(e, -14) - 10);
+  const q = x / ulp, r = Math.round(q);
+  const even = Math.abs(q - Math.trunc(q)) === 0.5 ? 2 * Math.round(q / 2) : r;
+  return even * ulp;
+}
+
+function unpackHalves(words: Uint32Array, n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => halfToFloat((words[i >> 1] >>> (16 * (i & 1))) & 0xffff));
+}
+
+test('webgpu packF16 rounds f32 to binary16 to nearest even (normal range), two per word, low half first', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const r = rng(5);
+  const x = Float32Array.from([...randF32(r, 300), 0, -0, 1, -2.5, 65504, 6.103515625e-5, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 1234.567, -0.1, 0.75]); // 311 values, an odd count: a zero high half at the end
+  const xs = k.ctx.upload(x), out = k.ctx.alloc([Math.ceil(x.length / 2)], 'u32');
+  k.packF16(xs, out, x.length);
+  const words = (await k.ctx.read(out)) as Uint32Array;
+  const got = unpackHalves(words, x.length);
+  x.forEach((v, i) => assert.equal(got[i], roundToHalf(v), `x[${i}] = ${v}: f16 ${got[i]}, expected ${roundToHalf(v)}`));
+  assert.equal(words[words.length - 1] >>> 16, 0, 'the odd tail\'s high half is 0');
+  k.ctx.release(xs); k.ctx.release(out);
+});
+
+async function f16Cases(k: NonNullable<Awaited<ReturnType<typeof gpuOrSkip>>>): Promise<void> {
+  const all = cases().filter((_, i) => i % 2 === 0); // every transpose/batch/broadcast kind, half the shapes
+  const dev = all.map((cs) => {
+    const c = k.ctx.upload(cs.c0), bf = k.ctx.upload(cs.b), bh = k.ctx.alloc([Math.ceil(cs.b.length / 2)], 'u32');
+    k.packF16(bf, bh, cs.b.length);
+    k.gemm(k.ctx.upload(cs.a), bh, c, { ...cs.p, bias: cs.p.bias ? k.ctx.upload(cs.p.bias) : null, bHalf: true });
+    return [c, bh];
+  });
+  const got = await k.ctx.readMany(dev.flat());
+  all.forEach((cs, ci) => {
+    const c = got[2 * ci] as Float32Array, bHalf = unpackHalves(got[2 * ci + 1] as Uint32Array, cs.b.length);
+    const exact = cs.c0.slice(), orig = cs.c0.slice();
+    refKernels.gemm(cs.a, bHalf, exact, cs.p); // over the rounded B
+    refKernels.gemm(cs.a, cs.b, orig, cs.p); // the f32 GEMM over the original B
+    const abs = (x: Float32Array) => x.map(Math.abs);
+    const mag = new Float32Array(exact.length);
+    refKernels.gemm(abs(cs.a), abs(cs.b), mag, { ...cs.p, alpha: Math.abs(cs.p.alpha), beta: 0, bias: null });
+    const g = 4 * 2 ** -24 * (cs.p.k + 3);
+    for (let i = 0; i < c.length; i++) {
+      const j = i % cs.p.n;
+      const f32Tol = 1.01 * g * (mag[i] + (cs.p.beta !== 0 ? Math.abs(cs.p.beta * cs.c0[i]) : 0) + (cs.p.bias ? Math.abs(cs.p.bias[j]) : 0)) + 1e-30;
+      if (!(Math.abs(c[i] - exact[i]) <= f32Tol)) assert.fail(`${cs.label} (f16 B): C[${i}] = ${c[i]}, expected ${exact[i]} over the rounded B (tolerance ${f32Tol})`);
+      const halfTol = f32Tol + 2 ** -11 * mag[i];
+      if (!(Math.abs(c[i] - orig[i]) <= halfTol)) assert.fail(`${cs.label} (f16 B): C[${i}] = ${c[i]}, the f32 GEMM gives ${orig[i]} (f16 tolerance ${halfTol})`);
+    }
+  });
+}
+
+test('webgpu gemm with f16 B (packed binary16 weights) matches the f32 GEMM within the f16 tolerance', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  await f16Cases(k);
+});
+
+test('webgpu gemm with f16 B through shader-f16 (array<f16>) where the device has it', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  if (!deviceHasF16(k.ctx)) {
+    const a = k.ctx.adapter;
+    return t.skip(`${k.ctx.describe()}: ${a.shaderF16 ? 'the adapter has shader-f16 but the device was not opened with it (GpuContext.open does not request the feature yet)' : 'the adapter lacks shader-f16'}; only the packed-f16 path (unpack2x16float, previous test) ran`);
+  }
+  await f16Cases(k);
 });

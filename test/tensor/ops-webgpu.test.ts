@@ -131,10 +131,10 @@ test('webgpu ops: a device tensor refuses synchronous reads, naming await t.read
   assert.equal(stepBuffers(), 0);
 });
 
-test('webgpu ops: an op without a device kernel throws an R1tsError naming the op and the device', async (t) => {
+test('webgpu ops: device rows into a host KV cache buffer throw an R1tsError naming both sides (no silent host round-trip)', async (t) => {
   if (!(await device(t))) return;
-  const cache = toDevice(T.zeros([1, 4, 2]));
-  assert.throws(() => T.writeRows(cache, toDevice(T.ones([1, 1, 2])), [0]), (e: Error) => e.name === 'R1tsError' && /writeRows.*webgpu/.test(e.message));
+  const cache = T.zeros([1, 4, 2]); // a host cache buffer
+  assert.throws(() => T.writeRows(cache, toDevice(T.ones([1, 1, 2])), [0]), (e: Error) => e.name === 'R1tsError' && /writeRows.*host.*webgpu/.test(e.message));
   endDeviceStep();
 });
 
@@ -154,4 +154,21 @@ test('webgpu ops: AdamW and scaleInPlace on device tensors match the host', asyn
   const h = await run(false), d = await run(true);
   h.forEach((x, i) => assertClose(d[i], x, { rtol: 1e-5, atol: 1e-6, label: ['param', 'm', 'v'][i] }));
   endDeviceStep();
+});
+
+test('webgpu ops: a host tensor marked constant (rope tables) is uploaded once per device and kept; an unmarked one is uploaded each step', async (t) => {
+  if (!(await device(t))) return;
+  const x = toDevice(T.tensor([1, 2, 3]));
+  const c = T.tensor([10, 20, 30]), h = T.tensor([10, 20, 30]);
+  T.markDeviceConstant(c);
+  const step = async () => {
+    const [a, b] = await readValues([T.add(x, c), T.add(x, h)]);
+    endDeviceStep();
+    return [[...a], [...b]];
+  };
+  assert.deepEqual(await step(), [[11, 22, 33], [11, 22, 33]]);
+  (c.data as Float32Array)[0] = 100; // a constant must not change: the device keeps its first upload
+  (h.data as Float32Array)[0] = 100;
+  assert.deepEqual(await step(), [[11, 22, 33], [101, 22, 33]]);
+  T.releaseDevice([x]);
 });

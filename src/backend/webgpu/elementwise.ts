@@ -152,28 +152,35 @@ export function scale(ctx: GpuContext, x: GpuTensor, n: number, s: number): void
   });
 }
 
-const adamFields: Fields = [['n', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['eps', 'f32'], ['decay', 'f32'], ['bc1', 'f32'], ['bc2', 'f32']];
-/** AdamW (PyTorch semantics, decoupled decay) in place on param, m, v; bias corrections computed in double on the host. */
-export function adamw(ctx: GpuContext, param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, n: number, p: AdamWParams): void {
-  sizes('adamw', { n, step: p.step });
+const adamFields: Fields = [['n', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['eps', 'f32'], ['decay', 'f32'], ['bc1', 'f32'], ['bc2', 'f32'], ['gi', 'u32']];
+/**
+ * AdamW (PyTorch semantics, decoupled decay) in place on param, m, v; bias corrections computed in double on the host.
+ * gate (optional): the update is skipped (param, m, v untouched) when gate[gateIndex] == 0 — a device-side
+ * "this parameter got no gradient this step" (the MoE's unrouted experts; src/nn/moe.ts).
+ */
+export function adamw(ctx: GpuContext, param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, n: number, p: AdamWParams, gate: { t: GpuTensor; index: number } | null = null): void {
+  sizes('adamw', { n, step: p.step, gateIndex: gate?.index ?? 0 });
   for (const [k, t] of [['param', param], ['grad', grad], ['m', m], ['v', v]] as const) need('adamw', k, t, n);
+  if (gate) need('adamw', 'gate', gate.t, gate.index + 1);
   ctx.dispatch({
-    key: 'adamw',
+    key: gate ? 'adamw:gated' : 'adamw',
     wgsl: () => `${uniformWgsl(adamFields)}
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
+${gate ? '@group(0) @binding(5) var<storage, read> gate: array<f32>;' : ''}
 ${head}
   if (i >= p.n) { return; }
+  ${gate ? 'if (gate[p.gi] == 0.0) { return; }' : ''}
   let gi = g[i];
   let mi = p.b1 * m[i] + (1.0 - p.b1) * gi;
   let vi = p.b2 * v[i] + (1.0 - p.b2) * gi * gi;
   m[i] = mi; v[i] = vi;
   w[i] = w[i] * p.decay - (p.lr * (mi / p.bc1)) / (sqrt(vi / p.bc2) + p.eps);
 }`,
-    buffers: [param, grad, m, v],
-    uniforms: packUniforms(adamFields, { n, lr: p.lr, b1: p.beta1, b2: p.beta2, eps: p.eps, decay: 1 - p.lr * p.weightDecay, bc1: 1 - Math.pow(p.beta1, p.step), bc2: 1 - Math.pow(p.beta2, p.step) }),
+    buffers: gate ? [param, grad, m, v, gate.t] : [param, grad, m, v],
+    uniforms: packUniforms(adamFields, { gi: gate?.index ?? 0, n, lr: p.lr, b1: p.beta1, b2: p.beta2, eps: p.eps, decay: 1 - p.lr * p.weightDecay, bc1: 1 - Math.pow(p.beta1, p.step), bc2: 1 - Math.pow(p.beta2, p.step) }),
     groups: grid(n, WG),
   });
 }

@@ -4,11 +4,16 @@
 // a 4×4 register block, staging 64×16 panels of A and 16×64 panels of B in workgroup
 // memory per step over K. Transposes, beta != 0 and the bias change the WGSL, so each
 // combination is its own cached pipeline. Accumulates in f32 (the reference in double).
-// Not here: f16 (needs shader-f16; a later step), a subgroup-matrix path, split-K.
+// f16 B (weights stored in half precision, `bHalf`): B holds IEEE binary16 values, two per
+// 32-bit word (element 2i in the low half: the byte layout of a WGSL array<f16>), made by
+// packF16. On every adapter the kernel reads them with unpack2x16float (core WGSL); on a device
+// opened with the shader-f16 feature it declares B as array<f16> instead. Either way the
+// products and the sum are f32: only B's values are rounded (to 11 significant bits).
+// Not here: f16 A or C, f16 arithmetic, a subgroup-matrix path, split-K.
 
 import type { GemmParams } from '../kernels.ts';
 import { R1tsError } from '../../core/errors.ts';
-import { need, packUniforms, sizes, uniformWgsl, type Fields } from './common.ts';
+import { WG, grid, linearIndex, need, packUniforms, sizes, uniformWgsl, type Fields } from './common.ts';
 import type { GpuContext } from './device.ts';
 import type { GpuTensor } from './tensor.ts';
 
@@ -17,7 +22,11 @@ const BK = 16;
 
 const fields: Fields = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['sa', 'u32'], ['sb', 'u32'], ['sc', 'u32'], ['alpha', 'f32'], ['beta', 'f32']];
 
-function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: boolean): string {
+/** How B is stored: f32, packed binary16 read with unpack2x16float, or binary16 through shader-f16. */
+type BStore = 'f32' | 'f16pack' | 'f16';
+
+function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: boolean, bStore: BStore = 'f32'): string {
+  const readB = (j: string) => (bStore === 'f32' ? `b[${j}]` : bStore === 'f16' ? `f32(b[${j}])` : `unpack2x16float(b[(${j}) >> 1u])[(${j}) & 1u]`);
   // Panel loads: 1024 elements each, 4 per thread; the index split keeps global reads contiguous.
   const loadA = transA
     ? `let kk = idx / ${TILE}u; let mm = idx % ${TILE}u; let gr = m0 + mm; let gk = k0 + kk;
@@ -26,12 +35,12 @@ function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: b
        var v = 0.0; if (gr < p.M && gk < p.K) { v = a[aOff + gr * p.K + gk]; }`;
   const loadB = transB
     ? `let kk = idx % ${BK}u; let nn = idx / ${BK}u; let gc = n0 + nn; let gk = k0 + kk;
-       var w = 0.0; if (gc < p.N && gk < p.K) { w = b[bOff + gc * p.K + gk]; }`
+       var w = 0.0; if (gc < p.N && gk < p.K) { w = ${readB('bOff + gc * p.K + gk')}; }`
     : `let kk = idx / ${TILE}u; let nn = idx % ${TILE}u; let gc = n0 + nn; let gk = k0 + kk;
-       var w = 0.0; if (gc < p.N && gk < p.K) { w = b[bOff + gk * p.N + gc]; }`;
-  return `${uniformWgsl(fields)}
+       var w = 0.0; if (gc < p.N && gk < p.K) { w = ${readB('bOff + gk * p.N + gc')}; }`;
+  return `${bStore === 'f16' ? 'enable f16;\n' : ''}${uniformWgsl(fields)}
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<${bStore === 'f32' ? 'f32' : bStore === 'f16' ? 'f16' : 'u32'}>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 ${hasBias ? '@group(0) @binding(4) var<storage, read> bias: array<f32>;' : ''}
 var<workgroup> As: array<f32, ${BK * TILE}>;
@@ -80,26 +89,71 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 `;
 }
 
-/** GemmParams with the bias on the device. */
-export type GpuGemmParams = Omit<GemmParams, 'bias'> & { bias: GpuTensor | null };
+/**
+ * GemmParams with the bias on the device; bHalf: B holds binary16 values packed two per u32 word
+ * (packF16's output; strideB and the layout count f16 elements, as for f32).
+ */
+export type GpuGemmParams = Omit<GemmParams, 'bias'> & { bias: GpuTensor | null; bHalf?: boolean };
+
+/** True when this device can declare array<f16> (opened with shader-f16); else f16 B is read with unpack2x16float. */
+export function deviceHasF16(ctx: GpuContext): boolean {
+  return ctx.device.features.has('shader-f16');
+}
 
 export function gemm(ctx: GpuContext, a: GpuTensor, b: GpuTensor, c: GpuTensor, p: GpuGemmParams): void {
   const { batch, m, n, k, transA, transB, alpha, beta, strideA, strideB, strideC, bias } = p;
+  const half = p.bHalf === true;
   sizes('gemm', { batch, m, n, k, strideA, strideB, strideC });
   if (batch > 65535) throw new R1tsError(`webgpu gemm: batch ${batch} exceeds 65535 (one workgroup row per item)`);
   if (batch === 0 || m === 0 || n === 0) return;
   const last = (s: number, len: number) => (batch - 1) * s + len;
   need('gemm', 'A', a, last(strideA, m * k));
-  need('gemm', 'B', b, last(strideB, k * n));
+  if (half) {
+    const words = Math.ceil(last(strideB, k * n) / 2);
+    if (b.dtype !== 'u32' || b.size < words) throw new R1tsError(`webgpu gemm: an f16 B must be packed binary16 (u32 words, packF16) with at least ${words} words; got ${b.dtype} [${b.shape.join(', ')}]`);
+  } else need('gemm', 'B', b, last(strideB, k * n));
   need('gemm', 'C', c, last(strideC, m * n));
   if (bias) need('gemm', 'bias', bias, n);
   if (a === c || b === c) throw new R1tsError('webgpu gemm: C may not alias A or B');
   const hasBeta = beta !== 0, hasBias = bias !== null;
+  const bStore: BStore = !half ? 'f32' : deviceHasF16(ctx) ? 'f16' : 'f16pack';
   ctx.dispatch({
-    key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}`,
-    wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias),
+    key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}`,
+    wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore),
     buffers: bias ? [a, b, c, bias] : [a, b, c],
     uniforms: packUniforms(fields, { M: m, N: n, K: k, sa: strideA, sb: strideB, sc: strideC, alpha, beta }),
     groups: [Math.ceil(n / TILE), Math.ceil(m / TILE), batch],
+  });
+}
+
+const packFields: Fields = [['n', 'u32'], ['words', 'u32']];
+
+/**
+ * x (f32, n values) → out: binary16 values packed two per u32 word (ceil(n/2) words; an odd
+ * tail's high half is 0), rounded by pack2x16float (the GPU's f32→f16 conversion). B of an f16 gemm.
+ */
+export function packF16(ctx: GpuContext, x: GpuTensor, out: GpuTensor, n: number): void {
+  sizes('packF16', { n });
+  const words = Math.ceil(n / 2);
+  need('packF16', 'x', x, n);
+  if (out.dtype !== 'u32' || out.size < words) throw new R1tsError(`webgpu packF16: out must be u32 with at least ${words} words; got ${out.dtype} [${out.shape.join(', ')}]`);
+  if (words === 0) return;
+  ctx.dispatch({
+    key: 'packF16',
+    wgsl: () => `${uniformWgsl(packFields)}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<u32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${linearIndex}
+  if (i >= p.words) { return; }
+  let j = 2u * i;
+  var hi = 0.0;
+  if (j + 1u < p.n) { hi = x[j + 1u]; }
+  o[i] = pack2x16float(vec2<f32>(x[j], hi));
+}`,
+    buffers: [x, out],
+    uniforms: packUniforms(packFields, { n, words }),
+    groups: grid(words, WG),
   });
 }

@@ -2,7 +2,9 @@
 // (device buffers) and records into the context's current batch; nothing is read back
 // until the caller awaits ctx.read(). Kernels match src/backend/kernels.ts entry for entry
 // (same argument meanings and layouts) and are tested against the ref backend.
-// Every kernel of the contract has a device counterpart here. Not yet here: f16 GEMM.
+// Every kernel of the contract has a device counterpart here, plus the KV cache's writeRows /
+// copyWithin (cache.ts) and the f16-B GEMM with packF16 (gemm.ts: binary16 weights packed two
+// per word, read with unpack2x16float everywhere or as array<f16> on a shader-f16 device).
 //
 // THE TENSOR ENGINE ON THE DEVICE (landed): a src/tensor Tensor's storage is a host typed array
 // or a GpuTensor (src/tensor/device.ts: openDevice, toDevice/toHost, moveToDevice/moveToHost,
@@ -17,27 +19,39 @@
 // Backward retires the device outputs the tape proves dead, and later outputs of the same step
 // reuse their buffers (GpuContext.retire); the rest return to the pool at endDeviceStep().
 //
-// NEXT STEP: the KV cache (writeRows) and generation on the device; the MoE model (its router reads expert loads on the host); `--device webgpu` for
-// grpo and generate; f16 GEMM and tuning on a real GPU.
+// GENERATION, GRPO AND MOE ON THE DEVICE (landed): a model on the device makes a device KV cache
+// (src/nn/kv-cache.ts); the Engine records prefill/decode there and reads back only the logits
+// rows it samples from, once per pass (src/engine/generate.ts); GRPO trains a device policy with
+// one readback of [positions] log-probs per forward (src/train/grpo.ts); the DeepSeek-V3 MoE routes,
+// dispatches (dense) and updates its router bias on the device (src/nn/moe.ts). `--device webgpu`
+// for pretrain, sft, generate, rl and zero.
+//
+// NEXT STEP: GpuContext.open should request 'shader-f16' when the adapter has it (left alone this
+// session: another change to open was in flight), then f16 weights in the tensor engine (Linear
+// on packed f16 for inference); a capacity-bounded sparse MoE dispatch (today every expert runs over
+// all tokens); sampling on the device (today the logits rows come back); chat/serve/eval on the
+// device; tuning and figures on a real GPU.
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
 import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';
 import { GpuContext } from './device.ts';
 import { adamw, binary, copy, scale, siluBackward, sumSquares, swiglu, swigluBackward, unary } from './elementwise.ts';
-import { gemm, type GpuGemmParams } from './gemm.ts';
+import { gemm, packF16, type GpuGemmParams } from './gemm.ts';
 import { embedding, embeddingBackward, rope } from './nn.ts';
 import { crossEntropy, crossEntropyBackward, logSoftmax, logSoftmaxBackward, reduce, rmsnorm, rmsnormBackward, softmax, softmaxBackward, topk } from './rows.ts';
 import type { GpuTensor } from './tensor.ts';
 
 export { GpuContext, noAdapterHint, type AdapterReport, type OpenOptions } from './device.ts';
 export { GpuTensor } from './tensor.ts';
-export type { GpuGemmParams } from './gemm.ts';
+export { deviceHasF16, type GpuGemmParams } from './gemm.ts';
 export type { GpuAttentionParams } from './attention.ts';
 
 /** The device kernels bound to one context (the shape a later GPU Backend object will wrap). */
 export class WebGpuKernels {
   constructor(readonly ctx: GpuContext) {}
   gemm(a: GpuTensor, b: GpuTensor, c: GpuTensor, p: GpuGemmParams): void { gemm(this.ctx, a, b, c, p); }
+  /** f32 → binary16 packed two per u32 word (the B of an f16 gemm: p.bHalf). */
+  packF16(x: GpuTensor, out: GpuTensor, n: number): void { packF16(this.ctx, x, out, n); }
   unary(op: UnaryOp, x: GpuTensor, out: GpuTensor, n: number): void { unary(this.ctx, op, x, out, n); }
   binary(op: BinaryOp, a: GpuTensor, aStrides: readonly number[], b: GpuTensor, bStrides: readonly number[], out: GpuTensor, shape: readonly number[]): void {
     binary(this.ctx, op, a, aStrides, b, bStrides, out, shape);

@@ -1,0 +1,124 @@
+// The generation engine on the webgpu device: a tiny Llama (GQA, untied head) whose
+// parameters live on the device generates through a device KV cache (the writeRows
+// kernel, device row copies, prefill into the second cache) and must give the CPU
+// engine's tokens for the same weights: greedy, and seeded temperature/top-p sampling
+// (sampling runs on the host on the logits rows read back, so equal logits give equal
+// tokens; the logits agree to ~1e-5 here, far from any sampling boundary of these seeds).
+// Continuous batching is exercised: maxBatch 3 < 5 requests, two sharing a prompt
+// (prefilled once, the row copied), retirement moving the last row into a hole.
+// Logprobs within 1e-4 absolute. Also the device KV cache's writeRows / copyRow /
+// copyRowFrom against the host cache, and that per decode step only [rows, V] logits are read.
+// Skips without an adapter (fails under CI=true).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/core/rng.ts';
+import { R1tsError } from '../../src/core/errors.ts';
+import { llamaConfigSchema } from '../../src/models/config.ts';
+import { Llama } from '../../src/models/llama.ts';
+import { Engine, type GenerateRequest } from '../../src/engine/generate.ts';
+import { KVCache } from '../../src/nn/kv-cache.ts';
+import * as T from '../../src/tensor/index.ts';
+import { stepBuffers } from '../../src/tensor/device.ts';
+import { gpuOrSkip } from '../backend/webgpu-setup.ts';
+
+after(() => T.useDeviceContext(null));
+
+const V = 67;
+
+function tinyLlama(): Llama {
+  const cfg = llamaConfigSchema.parse({
+    model_type: 'llama', vocab_size: V, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
+    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 40, rms_norm_eps: 1e-5, tie_word_embeddings: false,
+  });
+  return new Llama(cfg, new Rng(5));
+}
+
+function requests(sampled: boolean): GenerateRequest[] {
+  const r = new Rng(9);
+  const ps = Array.from({ length: 4 }, (_, i) => Array.from({ length: 2 + ((i * 3) % 7) }, () => r.int(V)));
+  ps.push([...ps[1]]); // a shared prompt: prefilled once, its cache row copied
+  return ps.map((prompt, i) => ({
+    prompt, maxTokens: 6 + (i % 3) * 4, seed: 100 + i,
+    // one request stops early on a token the greedy run is likely to emit: retirement mid-batch
+    ...(i === 2 ? { stopTokens: [3, 7, 11, 19, 23] } : {}),
+    sampling: sampled ? { temperature: 0.9, topP: 0.95 } : { temperature: 0 },
+  }));
+}
+
+test('webgpu: the Engine on a device model gives the CPU engine\'s greedy and sampled tokens (continuous batching, shared prompts)', async (tc) => {
+  const k = await gpuOrSkip(tc);
+  if (!k) return;
+  T.useDeviceContext(k.ctx);
+  const host = tinyLlama();
+  const dev = tinyLlama(); // the same weights (same seed), moved to the device
+  T.moveToDevice(dev.namedTensors().map(([, t]) => t));
+  assert.equal(dev.embed.weight.device, 'webgpu');
+  for (const sampled of [false, true]) {
+    const want = await new Engine(host, { maxBatch: 3 }).generate(requests(sampled));
+    const engine = new Engine(dev, { maxBatch: 3 });
+    assert.equal(engine.onDevice, true);
+    const got = await engine.generate(requests(sampled));
+    engine.dispose();
+    got.forEach((g, i) => {
+      assert.deepEqual(g.tokens, want[i].tokens, `${sampled ? 'sampled' : 'greedy'} request ${i}: tokens`);
+      assert.equal(g.finishReason, want[i].finishReason, `request ${i}: finish reason`);
+      g.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - want[i].logprobs[j]) < 1e-4, `request ${i} token ${j}: logprob ${lp} vs ${want[i].logprobs[j]}`));
+    });
+  }
+  assert.equal(T.hasDevice(), true);
+});
+
+test('webgpu: each device prefill/decode pass is one submit (its logits-rows readback) and leaves no step buffers', async (tc) => {
+  const k = await gpuOrSkip(tc);
+  if (!k) return;
+  T.useDeviceContext(k.ctx);
+  const dev = tinyLlama();
+  T.moveToDevice(dev.namedTensors().map(([, t]) => t));
+  const engine = new Engine(dev, { maxBatch: 2 });
+  const before = k.ctx.stats.submits;
+  const tokens = 5;
+  await engine.generate([{ prompt: [1, 2, 3], maxTokens: tokens, sampling: { temperature: 0 } }, { prompt: [4, 5], maxTokens: tokens, sampling: { temperature: 0 } }]);
+  engine.dispose();
+  // One prefill pass (both prompts in one chunk) and tokens - 1 decode passes, one readback (submit) each.
+  assert.equal(k.ctx.stats.submits - before, 1 + (tokens - 1));
+  assert.equal(stepBuffers(), 0, 'no step buffers left after generation');
+});
+
+test('webgpu: the device KV cache (writeRows, copyRow, copyRowFrom, rows(0, n)) holds what the host cache holds', async (tc) => {
+  const k = await gpuOrSkip(tc);
+  if (!k) return;
+  T.useDeviceContext(k.ctx);
+  const shapes = [{ kHeads: 2, kDim: 3, vHeads: 2, vDim: 5 }];
+  const B = 3, Tmax = 7;
+  const h = new KVCache(B, Tmax, shapes), d = new KVCache(B, Tmax, shapes, undefined, { device: true });
+  assert.equal(d.device, true);
+  const r = new Rng(4);
+  const rand = (shape: number[]) => T.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal()), shape);
+  // Write 4 rows at per-sequence offsets, then 2 more.
+  for (const [Tn, starts] of [[4, [0, 1, 3]], [2, [4, 5, 0]]] as const) {
+    const k1 = rand([B, Tn, 2, 3]), v1 = rand([B, Tn, 2, 5]);
+    T.writeRows(h.layers[0].k, k1, starts); T.writeRows(h.layers[0].v, v1, starts);
+    T.writeRows(d.layers[0].k, T.toDevice(k1), starts); T.writeRows(d.layers[0].v, v1, starts); // a host src is uploaded
+  }
+  for (const c of [h, d]) { c.lens.set([6, 7, 2]); c.copyRow(1, 0); }
+  const other = new KVCache(2, Tmax, shapes, undefined, { device: true });
+  const ho = new KVCache(2, Tmax, shapes);
+  const kk = rand([2, 3, 2, 3]), vv = rand([2, 3, 2, 5]);
+  T.writeRows(other.layers[0].k, T.toDevice(kk), [0, 1]); T.writeRows(other.layers[0].v, T.toDevice(vv), [0, 1]);
+  T.writeRows(ho.layers[0].k, kk, [0, 1]); T.writeRows(ho.layers[0].v, vv, [0, 1]);
+  other.lens.set([3, 4]); ho.lens.set([3, 4]);
+  d.copyRowFrom(other, 1, 2); h.copyRowFrom(ho, 1, 2);
+  // A prefix view writes through to the parent.
+  const one = rand([2, 1, 2, 3]);
+  T.writeRows(d.rows(0, 2).layers[0].k, T.toDevice(one), [6, 6]);
+  T.writeRows(h.rows(0, 2).layers[0].k, one, [6, 6]);
+  assert.deepEqual([...d.lens], [...h.lens]);
+  const [dk, dv] = await T.readValues([d.layers[0].k, d.layers[0].v]);
+  assert.deepEqual([...dk], [...h.layers[0].k.data]);
+  assert.deepEqual([...dv], [...h.layers[0].v.data]);
+  assert.throws(() => d.rows(1, 2), R1tsError);
+  assert.throws(() => T.writeRows(d.layers[0].k, T.toDevice(rand([B, 2, 2, 3])), [0, 6, 0]), /do not fit/);
+  assert.throws(() => T.writeRows(h.layers[0].k, T.toDevice(rand([B, 1, 2, 3])), [0, 0, 0]), /on the host/);
+  T.endDeviceStep();
+  d.free(); other.free();
+});
