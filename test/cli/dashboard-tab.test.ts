@@ -2,12 +2,14 @@
 // driven by playwright-core) with WebGPU on a software adapter: the page fetches the shipped
 // base from /api/zero-base/, opens navigator.gpu and runs one GRPO step of a small
 // configuration (1 prompt × 2 completions, seed 10: 303+554 with one right answer, so the group
-// has signal); Stop, pressed during that step, ends the run after it. The same step then runs in Node on the CPU (openZeroTab with device 'cpu', the
-// reference kernels as on the page, so the rollouts are sampled identically) and is compared:
-// the completions are equal; the gradient norm, which goes through the whole backward pass on
-// the page's WebGPU, within 1e-3 relative (f32 summation order, as test/train/grpo-device);
-// the loss within 1e-4 relative; the mean ratio π/π_old (the device's log-probs against the
-// host's rollout log-probs) within 1e-4 of Node's. The page reports its adapter.
+// has signal) through GrpoTrainer's device path (training on the device; rollouts=host: sampled
+// on the page's CPU from a host copy, as the page does by default on a software adapter, where
+// device decoding takes minutes); Stop, pressed during that step, ends the run after it. The
+// same step then runs in Node on the CPU (openZeroTab with device 'cpu', the reference kernels
+// as on the page) and is compared: the completions are equal; the gradient norm, which goes through
+// the whole backward pass on the page's WebGPU, within 1e-3 relative (f32 summation order, as
+// test/backend/webgpu-train.test.ts); the loss, the mean entropy and the mean ratio π/π_old
+// (the training forward's log-probs against the rollout's) within 1e-4. The page reports its adapter.
 // Chromium flags: --enable-unsafe-webgpu (headless Chromium has WebGPU off otherwise); here
 // Chromium then picks its SwiftShader Vulkan adapter (Mesa 22.3's lavapipe is not taken).
 // Skips saying why without Chromium or without a WebGPU adapter in the page; under CI=true both fail.
@@ -20,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDashboard, WEB_DIST, type RunningDashboard } from '../../src/server/dashboard.ts';
 import { currentBackend, useBackend } from '../../src/tensor/index.ts';
-import type { DeviceGrpoMetrics } from '../../src/train/grpo-device.ts';
+import type { GrpoStepMetrics } from '../../src/train/grpo.ts';
 import { openZeroTab, ZERO_TAB_DEFAULTS, type ZeroBaseFiles } from '../../src/train/zero-tab.ts';
 
 /** window.r1tsTab of web/src/tab.tsx (the fields read here). */
@@ -29,13 +31,14 @@ interface TabState {
   adapter: { description: string; software: boolean } | null;
   adapterText: string;
   error: string | null;
-  metrics: DeviceGrpoMetrics[];
+  metrics: GrpoStepMetrics[];
   texts: string[][];
+  rollouts: 'device' | 'host' | null;
 }
 
 const base = resolve(import.meta.dirname, '../../assets/zero-base');
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-dev-shm-usage', '--enable-unsafe-webgpu', '--enable-features=Vulkan'];
-const CONFIG = { prompts: 1, group: 2, maxTokens: 56, seed: 10, lr: 1e-4 };
+const CONFIG = { prompts: 1, group: 2, maxTokens: 56, seed: 10, lr: 1e-4, rollouts: 'host' };
 
 function findChromium(): string | null {
   const env = process.env.CHROMIUM_PATH;
@@ -109,31 +112,31 @@ test('train in this tab: one GRPO step on the page\'s WebGPU equals the Node CPU
   assert.match(adapterShown ?? '', /adapter: webgpu /);
   assert.equal(state.metrics.length, 1, 'Stop ended the run after the step under way');
   const m = state.metrics[0];
-  t.diagnostic(`page: ${state.adapterText}; step ${m.step_seconds.toFixed(1)} s (rollouts ${m.rollout_seconds.toFixed(1)} s, training ${m.train_seconds.toFixed(1)} s)`);
+  t.diagnostic(`page: ${state.adapterText}; step ${m.step_seconds.toFixed(1)} s (rollouts ${m.rollout_tokens_per_s.toFixed(1)} tokens/s, training ${m.train_tokens_per_s.toFixed(1)} tokens/s)`);
 
-  // the same step in Node on the CPU, with the page's host kernels (ref), so the rollouts are sampled alike
+  assert.equal(state.rollouts, 'host');
+  // the same step in Node on the CPU with the page's host kernels (ref), so the rollouts are sampled alike
   const was = currentBackend().name;
   useBackend('ref');
-  try {
-    const files: ZeroBaseFiles = {
-      'config.json': readFileSync(join(base, 'config.json'), 'utf8'),
-      'model.safetensors': new Uint8Array(readFileSync(join(base, 'model.safetensors'))),
-      'tokenizer.json': readFileSync(join(base, 'tokenizer.json'), 'utf8'),
-      'tokenizer_config.json': readFileSync(join(base, 'tokenizer_config.json'), 'utf8'),
-    };
-    const tab = openZeroTab(files, { ...ZERO_TAB_DEFAULTS, promptsPerStep: CONFIG.prompts, groupSize: CONFIG.group, maxTokens: CONFIG.maxTokens, lr: CONFIG.lr, seed: CONFIG.seed }, 'cpu');
-    const { metrics: n, rollouts } = await tab.grpo.step();
-    assert.deepEqual(state.texts[0], rollouts.map((r) => r.text), 'the page sampled the same completions');
-    assert.equal(n.zero_variance_groups, 0, 'the configuration has signal (else loss and gradient are 0 on both)');
-    assert.equal(m.reward, n.reward);
-    const close = (a: number, b: number, rel: number, what: string) =>
-      assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)), `${what}: page ${a} vs Node ${b} (relative tolerance ${rel})`);
-    close(m.grad_norm, n.grad_norm, 1e-3, 'gradient norm');
-    close(m.loss, n.loss, 1e-4, 'loss');
-    assert.ok(Math.abs(m.ratio - n.ratio) <= 1e-4, `mean ratio: page ${m.ratio} vs Node ${n.ratio}`);
-  } finally {
-    useBackend(was);
-  }
+  t.after(() => useBackend(was));
+  const files: ZeroBaseFiles = {
+    'config.json': readFileSync(join(base, 'config.json'), 'utf8'),
+    'model.safetensors': new Uint8Array(readFileSync(join(base, 'model.safetensors'))),
+    'tokenizer.json': readFileSync(join(base, 'tokenizer.json'), 'utf8'),
+    'tokenizer_config.json': readFileSync(join(base, 'tokenizer_config.json'), 'utf8'),
+  };
+  const tab = openZeroTab(files, { ...ZERO_TAB_DEFAULTS, promptsPerStep: CONFIG.prompts, groupSize: CONFIG.group, maxTokens: CONFIG.maxTokens, lr: CONFIG.lr, seed: CONFIG.seed }, 'cpu');
+  const { metrics: n, rollouts } = await tab.trainer.step();
+  await tab.finish();
+  assert.deepEqual(state.texts[0], rollouts.map((r) => r.text), 'the page sampled the same completions');
+  assert.equal(n.zero_variance_groups, 0, 'the configuration has signal (else loss and gradient are 0 on both)');
+  assert.equal(m.reward, n.reward);
+  const close = (a: number, b: number, rel: number, what: string) =>
+    assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)), `${what}: page ${a} vs Node ${b} (relative tolerance ${rel})`);
+  close(m.grad_norm, n.grad_norm, 1e-3, 'gradient norm');
+  close(m.loss, n.loss, 1e-4, 'loss');
+  assert.ok(Math.abs(m.ratio - n.ratio) <= 1e-4, `mean ratio: page ${m.ratio} vs Node ${n.ratio}`);
+  close(m.entropy, n.entropy, 1e-4, 'entropy');
 });
 
 test('train in this tab: without a WebGPU adapter the page says so and what to do', { skip, timeout: 120_000 }, async () => {

@@ -1,14 +1,17 @@
 // "Train in this tab": R1-Zero GRPO on this page's WebGPU. The real r1ts engine is bundled
-// here (src/tensor with its webgpu backend, src/models, the tokenizer, the GRPO loss and
-// trainer's rollouts, the addition task's grader): the shipped base is fetched from the
-// dashboard server (/api/zero-base/*), opened on navigator.gpu, and trained step by step with
-// live charts of reward/accuracy/loss and the last step's completions; Stop ends after the
-// step under way. What runs where: the policy's forward/backward, gradient clipping and AdamW
-// on WebGPU; the rollouts (generation) on this page's CPU with the reference kernels, from a
-// host copy of the weights read back each step, because generation has no WebGPU path yet.
+// here (src/tensor with its webgpu backend, src/models, the generation engine, the tokenizer,
+// GrpoTrainer and the GRPO loss, the addition task's grader): the shipped base is fetched from
+// the dashboard server (/api/zero-base/*), moved to the device opened on navigator.gpu, and
+// trained step by step with live charts of reward/accuracy/loss and the last step's
+// completions; Stop ends after the step under way. What runs where: the policy's forward/
+// backward, clipping and AdamW on WebGPU (GrpoTrainer's device path); the rollouts either on
+// WebGPU too (prefill and decode through the device KV cache; the page samples each token from
+// the logits rows read back) or on this page's CPU from a host copy refreshed each step — the
+// default on a software adapter (SwiftShader, llvmpipe), where each decode pass's dispatches cost
+// more than the reference kernels; "rollouts on" picks.
 // The loop runs on the page's main thread: the page repaints and takes a Stop click between
 // steps (and between the engine's decode steps).
-// URL parameters set the form (?tab=train&prompts=1&group=2&maxTokens=48&lr=0.0001&seed=0&steps=1)
+// URL parameters set the form (?tab=train&prompts=1&group=2&maxTokens=48&lr=0.0001&seed=0&steps=1&rollouts=auto|device|host)
 // and &autostart=1 starts at once (the headless test). window.r1tsTab holds the state for tests.
 // Not here: the step itself (src/train/grpo-device.ts, zero-tab.ts), the run views (main.tsx).
 
@@ -16,7 +19,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { AdapterReport } from '../../src/backend/webgpu/device.ts';
 import { closeDevice, openDevice } from '../../src/tensor/index.ts';
-import type { DeviceGrpoMetrics } from '../../src/train/grpo-device.ts';
+import type { GrpoStepMetrics } from '../../src/train/grpo.ts';
 import { openZeroTab, ZERO_BASE_FILES, ZERO_TAB_DEFAULTS, type ZeroBaseFiles } from '../../src/train/zero-tab.ts';
 import { PALETTE } from './charts.tsx';
 
@@ -37,6 +40,8 @@ interface Completion {
   correct: boolean;
 }
 
+type RolloutsOn = 'auto' | 'device' | 'host';
+
 type Phase = 'idle' | 'loading' | 'running' | 'stopping' | 'done' | 'error';
 
 /** What the page exposes to tests and the console. */
@@ -45,7 +50,9 @@ export interface TabState {
   adapter: AdapterReport | null;
   adapterText: string;
   error: string | null;
-  metrics: DeviceGrpoMetrics[];
+  metrics: GrpoStepMetrics[];
+  /** Where the rollouts ran ('device' or 'host'), once started. */
+  rollouts: 'device' | 'host' | null;
   /** Every step's completions (texts), in rollout order. */
   texts: string[][];
   settings: Settings;
@@ -77,6 +84,11 @@ const FIELDS: { key: keyof Settings; label: string; min: number; max: number; st
   { key: 'seed', label: 'seed', min: 0, max: 1e9, step: 1, int: true, help: 'questions and sampling' },
   { key: 'steps', label: 'steps (0 = until Stop)', min: 0, max: 1e6, step: 1, int: true, help: '' },
 ];
+
+function rolloutsFromUrl(): RolloutsOn {
+  const r = new URLSearchParams(location.search).get('rollouts');
+  return r === 'device' || r === 'host' ? r : 'auto';
+}
 
 function settingsFromUrl(): Settings {
   const p = new URLSearchParams(location.search);
@@ -120,7 +132,7 @@ async function fetchBase(): Promise<ZeroBaseFiles> {
 }
 
 /** One small live chart: x = step, a line per key. */
-function Chart({ title, keys, rows, testId }: { title: string; keys: (keyof DeviceGrpoMetrics)[]; rows: DeviceGrpoMetrics[]; testId: string }) {
+function Chart({ title, keys, rows, testId }: { title: string; keys: (keyof GrpoStepMetrics)[]; rows: GrpoStepMetrics[]; testId: string }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useLayoutEffect(() => {
@@ -146,14 +158,15 @@ function Chart({ title, keys, rows, testId }: { title: string; keys: (keyof Devi
 
 export function TrainTab() {
   const [settings, setSettings] = useState<Settings>(settingsFromUrl);
+  const [rolloutsOn, setRolloutsOn] = useState<RolloutsOn>(rolloutsFromUrl);
   const [phase, setPhase] = useState<Phase>('idle');
   const [note, setNote] = useState('');
   const [adapter, setAdapter] = useState<string>('');
   const [error, setError] = useState<string | null>(webGpuMissing());
-  const [rows, setRows] = useState<DeviceGrpoMetrics[]>([]);
+  const [rows, setRows] = useState<GrpoStepMetrics[]>([]);
   const [last, setLast] = useState<Completion[]>([]);
   const stop = useRef<AbortController | null>(null);
-  const state = useRef<TabState>({ phase: 'idle', adapter: null, adapterText: '', error, metrics: [], texts: [], settings });
+  const state = useRef<TabState>({ phase: 'idle', adapter: null, adapterText: '', error, metrics: [], rollouts: null, texts: [], settings });
   window.r1tsTab = state.current;
   const setPhaseBoth = (p: Phase) => {
     state.current.phase = p;
@@ -186,18 +199,20 @@ export function TrainTab() {
       setNote('fetching the shipped base (assets/zero-base) …');
       const files = await fetchBase();
       const o = { ...ZERO_TAB_DEFAULTS, promptsPerStep: s.prompts, groupSize: s.group, maxTokens: s.maxTokens, lr: s.lr, seed: s.seed };
-      const tab = openZeroTab(files, o, 'webgpu', 'api/zero-base');
-      setNote(`base: ${(tab.model.numParameters() / 1e6).toFixed(2)}M parameters; prompt ${tab.promptTokens} tokens`);
+      const where = rolloutsOn === 'auto' ? (ctx.adapter.software ? 'host' : 'device') : rolloutsOn;
+      state.current.rollouts = where;
+      const tab = openZeroTab(files, o, 'webgpu', 'api/zero-base', where);
+      setNote(`base: ${(tab.model.numParameters() / 1e6).toFixed(2)}M parameters; prompt ${tab.promptTokens} tokens; rollouts on ${where === 'host' ? 'this page\'s CPU (a host copy)' : 'WebGPU'}`);
       setPhaseBoth('running');
-      while (!ctl.signal.aborted && (s.steps === 0 || tab.grpo.stepCount < s.steps)) {
-        const { metrics, rollouts } = await tab.grpo.step();
+      while (!ctl.signal.aborted && (s.steps === 0 || tab.trainer.stepCount < s.steps)) {
+        const { metrics, rollouts } = await tab.step();
         state.current.metrics.push(metrics);
         state.current.texts.push(rollouts.map((r) => r.text));
         setRows([...state.current.metrics]);
         setLast(rollouts.map((r) => ({ question: r.item.question, text: r.text, reward: r.reward, correct: r.grade.correct })));
         await new Promise((ok) => setTimeout(ok, 0)); // paint, and take a Stop click
       }
-      await tab.grpo.finish();
+      await tab.finish();
       setPhaseBoth('done');
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
@@ -221,8 +236,9 @@ export function TrainTab() {
       <p class="muted">
         R1-Zero GRPO on this page's GPU: the shipped 0.89M-parameter base answers "What is a+b?" under the R1-Zero template; the
         addition task's grader scores each completion (1 right in the R1 form, 0.5 right otherwise), and GRPO trains on the group-relative advantages.
-        The policy's forward/backward, clipping and AdamW run on <b>WebGPU</b>; the rollouts are sampled on this page's <b>CPU</b> (the reference
-        kernels) from a copy of the weights read back each step, because generation has no WebGPU path yet.
+        The policy's forward/backward, clipping and AdamW run on <b>WebGPU</b>; the rollouts too (prefill and decode through a KV cache on the
+        device; this page samples each token from the logits read back), or, on a software adapter, on this page's <b>CPU</b> from a copy of
+        the weights read back each step, which is faster there (<i>rollouts on</i> picks).
       </p>
       <form class="controls" onSubmit={(e) => { e.preventDefault(); if (!busy) void start(settings); }}>
         {FIELDS.map((f) => (
@@ -234,12 +250,19 @@ export function TrainTab() {
               }} />
           </label>
         ))}
+        <label title="auto: on this page's CPU when the adapter is a software one, else on WebGPU">rollouts on{' '}
+          <select value={rolloutsOn} disabled={busy} onChange={(e) => setRolloutsOn((e.target as HTMLSelectElement).value as RolloutsOn)}>
+            <option value="auto">auto</option>
+            <option value="device">WebGPU</option>
+            <option value="host">this page's CPU</option>
+          </select>
+        </label>
         <button type="submit" disabled={busy} data-testid="tab-start">Start</button>
         <button type="button" disabled={phase !== 'running'} data-testid="tab-stop" onClick={() => { stop.current?.abort(); setPhaseBoth('stopping'); }}>Stop</button>
       </form>
       <p data-testid="tab-status" data-phase={phase}>
         <b>{phase}</b>{note && ` — ${note}`}
-        {lastRow && ` — step ${lastRow.step}: ${lastRow.step_seconds.toFixed(1)} s (rollouts ${lastRow.rollout_seconds.toFixed(1)} s on the CPU, training ${lastRow.train_seconds.toFixed(1)} s on WebGPU, of which the forward ${lastRow.forward_seconds.toFixed(1)} s)`}
+        {lastRow && ` — step ${lastRow.step}: ${lastRow.step_seconds.toFixed(1)} s (rollouts ${lastRow.rollout_tokens_per_s.toFixed(1)} tokens/s, training ${(lastRow.train_tokens_per_s ?? 0).toFixed(1)} tokens/s)`}
       </p>
       {adapter && <p class="small" data-testid="tab-adapter">adapter: {adapter}</p>}
       {error && <p class="error" role="alert" data-testid="tab-error">{error}</p>}
