@@ -90,3 +90,19 @@ test('imports respect the layers of DESIGN.md', () => {
   }
   assert.deepEqual(bad, []);
 });
+
+test('web/: only the in-tab training view imports the engine from src/ (the run views talk to the server over HTTP only)', () => {
+  // web → src: the dashboard's "train in this tab" mode (web/src/tab.tsx) bundles the engine (issue #12)
+  const allowedImporters = new Set(['web/src/tab.tsx']);
+  const bad: string[] = [];
+  const files = readdirSync(join(root, 'web/src')).filter((n) => /\.tsx?$/.test(n)).map((n) => join(root, 'web/src', n));
+  for (const f of files) {
+    for (const m of readFileSync(f, 'utf8').matchAll(importRe)) {
+      const spec = m[1] ?? m[2];
+      if (!spec.startsWith('.')) continue;
+      const target = resolve(dirname(f), spec);
+      if (target.startsWith(join(root, 'src')) && !allowedImporters.has(relative(root, f))) bad.push(`${relative(root, f)} imports ${spec}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});

@@ -6,6 +6,9 @@
 //   GET /api/runs/NAME/events?metrics=BYTE&samples=BYTE&samplesCount=N
 //                                          server-sent events tailing both files from those offsets:
 //                                          `metrics` {rows, offset, reset}, `samples` {items, offset, reset}
+//   GET /api/zero-base/FILE                the shipped R1-Zero base (assets/zero-base), read-only, for the
+//                                          page's "train in this tab" mode: config.json, model.safetensors,
+//                                          tokenizer.json, tokenizer_config.json, generation_config.json
 //   GET /…                                 the built page (web/dist)
 // Files are tailed with fs.watch on the run folder plus a slow poll as a fallback (network and
 // some container filesystems drop inotify events); only complete lines are sent, so a line being
@@ -27,6 +30,10 @@ import { ahaMoments, downsample, inode, listRuns, MetricsColumns, querySamples, 
 
 /** Where `npm install` builds the page (web/dist). */
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist', import.meta.url));
+/** The shipped R1-Zero base, served to the page's in-tab training (the same files `r1ts zero` reads). */
+export const ZERO_BASE_DIR = fileURLToPath(new URL('../../assets/zero-base', import.meta.url));
+/** The files of ZERO_BASE_DIR the page may fetch (no other name reaches the disk). */
+export const ZERO_BASE_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'] as const;
 
 export const DashboardOptionsSchema = z.object({
   runsDir: z.string().min(1),
@@ -35,6 +42,8 @@ export const DashboardOptionsSchema = z.object({
   host: z.string().default('127.0.0.1'),
   /** The built page; missing → the API still works and `/` says how to build it. */
   webDir: z.string().default(WEB_DIST),
+  /** The model directory served under /api/zero-base/ (the page's in-tab training). */
+  zeroBaseDir: z.string().default(ZERO_BASE_DIR),
   /** Fallback poll of the tailed files, ms (fs.watch is the fast path). */
   pollMs: z.number().int().min(10).default(1000),
   /** fs.watch the run folders (false: the poll alone, as where inotify does not reach). */
@@ -210,12 +219,22 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     res.end(body);
   }
 
+  function serveZeroBase(res: ServerResponse, name: string): void {
+    if (!(ZERO_BASE_FILES as readonly string[]).includes(name)) throw new HttpError(404, `no file ${name} in the zero base (expected one of ${ZERO_BASE_FILES.join(', ')})`);
+    const file = join(o.zeroBaseDir, name);
+    if (!existsSync(file)) throw new HttpError(404, `${file} is missing (the shipped base is assets/zero-base; \`r1ts zero --from-scratch --save-base\` rebuilds it)`);
+    const body = readFileSync(file);
+    res.writeHead(200, { 'Content-Type': name.endsWith('.json') ? 'application/json' : 'application/octet-stream', 'Content-Length': body.length, 'Cache-Control': 'no-cache' });
+    res.end(body);
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     const u = new URL(req.url ?? '/', 'http://x');
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method}: only GET is served`);
     const parts = u.pathname.split('/').filter((p) => p !== '');
     if (parts[0] !== 'api') return serveStatic(res, u.pathname, u.searchParams);
     if (parts.length === 2 && parts[1] === 'runs') return json(res, 200, { runsDir, runs: listRuns(runsDir) });
+    if (parts.length === 3 && parts[1] === 'zero-base') return serveZeroBase(res, parts[2]);
     if (parts.length !== 4 || parts[1] !== 'runs') throw new HttpError(404, `no endpoint ${u.pathname}`);
     let name: string;
     try {

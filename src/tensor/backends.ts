@@ -35,7 +35,8 @@ function init(): void {
   if (want === 'ref' || !nativeBackend) {
     setActiveBackend(refBackend);
     if (want === 'native') throw new ConfigError(`R1TS_BACKEND=native but ${addonError}`);
-    if (!nativeBackend && !warned) {
+    // asked for by name (R1TS_BACKEND=ref; a browser page, src/core/env-browser.ts): no warning
+    if (want !== 'ref' && !nativeBackend && !warned) {
       warned = true;
       process.emitWarning(`r1ts is running on its slow reference kernels: ${addonError}`, { code: 'R1TS_NO_NATIVE' });
     }

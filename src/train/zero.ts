@@ -19,7 +19,8 @@ import { evaluate, type EvalReport } from '../eval/harness.ts';
 import type { CausalLM } from '../models/model.ts';
 import type { Grade, Task, TaskItem } from '../tasks/task.ts';
 import { closeDevice, hasDevice, moveToDevice, moveToHost, openDevice } from '../tensor/index.ts';
-import { r1ZeroPrompt, type TextTokenizer } from '../tokenizer/index.ts';
+import type { TextTokenizer } from '../tokenizer/index.ts';
+import { zeroPromptIds } from './zero-prompt.ts';
 import { GrpoTrainer, reflectionCount, type GrpoOptions } from './grpo.ts';
 import { Progress } from './progress.ts';
 import { RunLog } from './run-log.ts';
@@ -88,11 +89,7 @@ export function reflectiveCorrect(r: EvalReport): number {
   return right ? reflective / right : 0;
 }
 
-/** The R1-Zero prompt of a question, as token ids: EOS (a document boundary), template, " <think>". */
-export function zeroPromptIds(tokenizer: TextTokenizer, question: string): number[] {
-  const sep = tokenizer.eosToken !== undefined ? [tokenizer.specialId(tokenizer.eosToken)] : [];
-  return [...sep, ...tokenizer.encode(`${r1ZeroPrompt(question)} <think>`, { parseSpecial: false })];
-}
+export { zeroPromptIds } from './zero-prompt.ts';
 
 /**
  * The whole experiment on any causal LM and task: evaluate, GRPO within the budget with periodic

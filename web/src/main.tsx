@@ -2,6 +2,8 @@
 // sample browser and the MoE expert-load heatmaps. The selected runs, tab, x axis
 // and smoothing live in the URL (?run=a,b&tab=samples&x=elapsed&smooth=0.6), so a
 // link opens the same view; `r1ts ... --dashboard` prints such a link.
+// The "train in this tab" view (tab.tsx) is loaded on first use only (its own chunk: the r1ts
+// engine) and stays mounted while the other tabs are shown, so a run keeps going.
 // Not here: the server (src/server/dashboard.ts).
 
 import { render } from 'preact';
@@ -13,7 +15,21 @@ import { Curves, PALETTE, type XMode } from './charts.tsx';
 import { Experts } from './experts.tsx';
 import { Samples } from './samples.tsx';
 
-type Tab = 'curves' | 'samples' | 'experts';
+type Tab = 'curves' | 'samples' | 'experts' | 'train';
+const TABS: Tab[] = ['curves', 'samples', 'experts', 'train'];
+const TRAIN_KEYS = ['prompts', 'group', 'maxTokens', 'lr', 'seed', 'steps', 'rollouts', 'autostart'];
+const TAB_LABELS: Record<Tab, string> = { curves: 'curves', samples: 'samples', experts: 'expert load', train: 'train in this tab' };
+
+/** The in-tab training view, imported when first shown (the engine is a separate chunk). */
+function TrainTabLazy() {
+  const [View, setView] = useState<(() => preact.JSX.Element) | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    import('./tab.tsx').then((m) => setView(() => m.TrainTab), (e: Error) => setError(`loading the in-tab engine failed: ${e.message}`));
+  }, []);
+  if (error) return <p class="error">{error}</p>;
+  return View ? <View /> : <p class="muted">Loading the engine …</p>;
+}
 
 const params = new URLSearchParams(location.search);
 const initialRuns = (params.get('run') ?? '').split(',').filter((s) => s !== '');
@@ -24,6 +40,8 @@ function setUrl(sel: string[], tab: Tab, x: XMode, smoothing: number): void {
   if (tab !== 'curves') p.set('tab', tab);
   if (x !== 'step') p.set('x', x);
   if (smoothing > 0) p.set('smooth', String(smoothing));
+  // the in-tab training form's own parameters (tab.tsx) stay while it is shown
+  if (tab === 'train') for (const [k, v] of new URLSearchParams(location.search)) if (TRAIN_KEYS.includes(k)) p.set(k, v);
   const q = p.toString();
   history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}`);
 }
@@ -53,7 +71,11 @@ function App() {
   const [runsDir, setRunsDir] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<string[]>(initialRuns);
-  const [tab, setTab] = useState<Tab>((['curves', 'samples', 'experts'] as Tab[]).find((t) => t === params.get('tab')) ?? 'curves');
+  const [tab, setTab] = useState<Tab>(TABS.find((t) => t === params.get('tab')) ?? 'curves');
+  const [trainOpened, setTrainOpened] = useState(tab === 'train');
+  useEffect(() => {
+    if (tab === 'train') setTrainOpened(true);
+  }, [tab]);
   const [xMode, setXMode] = useState<XMode>(params.get('x') === 'elapsed' ? 'elapsed' : 'step');
   const [smoothing, setSmoothing] = useState(Math.min(0.99, Math.max(0, Number(params.get('smooth')) || 0)));
 
@@ -107,12 +129,12 @@ function App() {
       </aside>
       <main>
         <nav class="tabs" role="tablist">
-          {(['curves', 'samples', 'experts'] as Tab[]).map((t) => (
+          {TABS.map((t) => (
             <button key={t} role="tab" aria-selected={tab === t} class={tab === t ? 'on' : ''} onClick={() => setTab(t)} data-testid={`tab-${t}`}>
-              {t === 'experts' ? 'expert load' : t}
+              {TAB_LABELS[t]}
             </button>
           ))}
-          {primary && (
+          {primary && tab !== 'train' && (
             <span class="status" data-testid="status">
               {primary.error ? `${primary.name}: ${primary.error}` : `${primary.name}: ${primary.rows} steps${primary.downsampled ? ' (downsampled)' : ''}, ${primary.samplesSeen} samples${primary.badLines ? `; ${primary.badLines} unreadable lines of metrics.jsonl skipped` : ''}`}
             </span>
@@ -132,6 +154,7 @@ function App() {
         )}
         {tab === 'samples' && (primary ? <Samples key={primary.name} run={primary} /> : <p class="empty">Pick a run on the left.</p>)}
         {tab === 'experts' && <Experts run={primary} />}
+        {trainOpened && <div hidden={tab !== 'train'}><TrainTabLazy /></div>}
       </main>
     </div>
   );

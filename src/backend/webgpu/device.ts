@@ -36,8 +36,14 @@ export interface AdapterReport {
 }
 
 export interface OpenOptions {
-  /** Force one path: 'default' (core adapter only) or 'opengles' (compat on GL ES only). */
+  /** Force one path: 'default' (core adapter only) or 'opengles' (compat on GL ES only). Ignored with `gpu`. */
   backend?: 'default' | 'opengles';
+  /**
+   * A GPU object to open instead of Dawn's: a browser page passes `navigator.gpu` (the `webgpu`
+   * package and process.env are then never touched). A core adapter is asked for first, then a
+   * compatibility one.
+   */
+  gpu?: GPU;
 }
 
 const softwareRe = /llvmpipe|lavapipe|softpipe|swiftshader|warp|microsoft basic render/i;
@@ -57,9 +63,10 @@ type WebGpuModule = { create(flags: string[]): GPU };
 
 async function loadDawn(): Promise<WebGpuModule> {
   try {
-    // A variable specifier: the package is optional, so the typecheck must not need it installed.
+    // A variable specifier: the package is optional, so the typecheck must not need it installed;
+    // @vite-ignore keeps the web build (which passes navigator.gpu instead) from bundling Dawn.
     const spec = 'webgpu';
-    return (await import(spec)) as WebGpuModule;
+    return (await import(/* @vite-ignore */ spec)) as WebGpuModule;
   } catch (e) {
     throw new R1tsError(`WebGPU is unavailable: the optional package 'webgpu' (Dawn for Node) did not load (${(e as Error).message}); run npm install, then ${noAdapterHint}`);
   }
@@ -69,7 +76,17 @@ async function loadDawn(): Promise<WebGpuModule> {
 // down the instance under a live device (on llvmpipe: a crash in the middle of a dispatch).
 interface Found { gpu: GPU; adapter: GPUAdapter; report: AdapterReport }
 
+/** The adapter of a given GPU object (a browser's navigator.gpu). */
+async function adapterOf(gpu: GPU): Promise<Found> {
+  const core = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (core) return { gpu, adapter: core, report: describeAdapter(core, 'default', 'core') };
+  const compat = await gpu.requestAdapter({ featureLevel: 'compatibility' });
+  if (compat) return { gpu, adapter: compat, report: describeAdapter(compat, 'default', 'compatibility') };
+  throw new R1tsError('no WebGPU adapter: the GPU object (navigator.gpu) returned none for a core or a compatibility adapter; in Chromium, enable WebGPU (chrome://gpu says why it is off; headless: --enable-unsafe-webgpu)');
+}
+
 async function findAdapter(opts: OpenOptions): Promise<Found> {
+  if (opts.gpu) return adapterOf(opts.gpu);
   const dawn = await loadDawn();
   const tried: string[] = [];
   if (opts.backend !== 'opengles') {
