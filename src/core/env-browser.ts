@@ -15,5 +15,5 @@ export const env: typeof nodeEnv = {
   checkNan: () => false,
   cpu: () => undefined,
   fused: () => true,
-  fusedPoolMb: () => 1024,
+  poolMb: () => 1024,
 };

@@ -181,7 +181,9 @@ export class GpuContext {
     const { gpu, adapter, report } = await findAdapter(opts);
     const al = adapter.limits;
     // Compatibility devices default to lower limits (4 storage buffers per stage); ask for what the adapter has.
+    // shader-f16 when the adapter has it: the f16-weight GEMM then declares B as array<f16> (gemm.ts).
     const device = await adapter.requestDevice({
+      requiredFeatures: adapter.features.has('shader-f16') ? ['shader-f16'] : [],
       requiredLimits: {
         maxStorageBuffersPerShaderStage: al.maxStorageBuffersPerShaderStage,
         maxComputeWorkgroupStorageSize: al.maxComputeWorkgroupStorageSize,

@@ -26,8 +26,8 @@
 // dispatches (dense) and updates its router bias on the device (src/nn/moe.ts). `--device webgpu`
 // for pretrain, sft, generate, rl and zero.
 //
-// NEXT STEP: GpuContext.open should request 'shader-f16' when the adapter has it (left alone this
-// session: another change to open was in flight), then f16 weights in the tensor engine (Linear
+// GpuContext.open requests 'shader-f16' when the adapter has it.
+// NEXT STEP: f16 weights in the tensor engine (Linear
 // on packed f16 for inference); a capacity-bounded sparse MoE dispatch (today every expert runs over
 // all tokens); sampling on the device (today the logits rows come back); chat/serve/eval on the
 // device; tuning and figures on a real GPU.
