@@ -13,7 +13,10 @@
 // steps (and between the engine's decode steps).
 // URL parameters set the form (?tab=train&prompts=1&group=2&maxTokens=48&lr=0.0001&seed=0&steps=1&rollouts=auto|device|host)
 // and &autostart=1 starts at once (the headless test). window.r1tsTab holds the state for tests.
-// Not here: the step itself (src/train/grpo-device.ts, zero-tab.ts), the run views (main.tsx).
+// Design: this file is the one place web/ imports src/ (test/boundaries.test.ts allows only it).
+// DESIGN.md's "web talks to the server over HTTP only" still holds for the run views; training
+// in the page needs the engine itself in the page, and the server only serves the base's files.
+// Not here: the step itself (GrpoTrainer, src/train/grpo.ts, set up by src/train/zero-tab.ts), the run views (main.tsx).
 
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
