@@ -48,6 +48,12 @@ export interface ZeroBaseOptions {
 
 export const ZERO_BASE_DEFAULTS = { steps: 1200, batch: 32, seq: 256, lr: 3e-3, vocab: 640, hidden: 128, layers: 4, heads: 4, ffn: 352, seed: 0 };
 
+/**
+ * The countdown base's recipe (docs/zero.md, base K): 80% countdown documents, 384 positions (the
+ * countdown question under the R1-Zero prompt takes ~244 tokens), 800 steps of 32 × 384 tokens.
+ */
+export const COUNTDOWN_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' | 'countdown'> = { steps: 800, seq: 384, countdown: { share: 0.8 } };
+
 /** Pretrains the zero base; returns the model directory. */
 export async function buildZeroBase(opts: ZeroBaseOptions): Promise<string> {
   const o = { ...ZERO_BASE_DEFAULTS, ...opts };
