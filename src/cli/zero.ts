@@ -56,6 +56,8 @@ never seen the R1-Zero template, on held-out problems it has never seen either.
   --from-scratch         pretrain the base on the synthetic corpus first (about 20 minutes on 2 cores)
   --base-steps N         with --from-scratch: pretraining steps of 32 × 256 tokens [1200]; fewer
                          make a base whose own column work is only sometimes right (750: docs/zero.md)
+  --base-corpus NAME     with --from-scratch: add (the shipped recipe) | countdown (80% countdown
+                         documents, 384 positions: the base for --task countdown, docs/zero.md) [add]
   --save-base DIR        with --from-scratch: also copy the new base there
   --base-only            with --from-scratch: stop once the base is built
   --resume               with --from-scratch and the same --out: continue an interrupted base build
@@ -82,7 +84,7 @@ export async function zeroCommand(args: string[]): Promise<number> {
     ({ args, port: dashboard } = takeDashboardFlag(args));
     v = parseArgs({
       args,
-      options: { base: { type: 'string' }, 'from-scratch': { type: 'boolean' }, 'base-steps': { type: 'string' }, 'save-base': { type: 'string' }, 'base-only': { type: 'boolean' }, resume: { type: 'boolean' }, ...RUN_FLAG_SPECS },
+      options: { base: { type: 'string' }, 'from-scratch': { type: 'boolean' }, 'base-steps': { type: 'string' }, 'base-corpus': { type: 'string' }, 'save-base': { type: 'string' }, 'base-only': { type: 'boolean' }, resume: { type: 'boolean' }, ...RUN_FLAG_SPECS },
     }).values;
   } catch (e) {
     console.error(`r1ts zero: ${(e as Error).message}\n\n${HELP}`);
@@ -97,10 +99,14 @@ export async function zeroCommand(args: string[]): Promise<number> {
     const outDir = runDir(v, 'zero');
     let baseDir = resolve(String(v.base ?? SHIPPED_BASE));
     if (v['base-steps'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-steps: only with --from-scratch (it sizes the base being built)');
+    const baseCorpus = String(v['base-corpus'] ?? 'add');
+    if (baseCorpus !== 'add' && baseCorpus !== 'countdown') throw new R1tsError(`--base-corpus ${baseCorpus}: expected add or countdown`);
+    if (v['base-corpus'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-corpus: only with --from-scratch (it picks the corpus of the base being built)');
     if (v['from-scratch']) {
-      const { buildZeroBase } = await import('../train/zero-base.ts');
-      const steps = v['base-steps'] === undefined ? undefined : intFlag(v['base-steps'], 'base-steps', 1200, 1);
-      baseDir = await buildZeroBase({ outDir: join(outDir, 'base'), steps, resume: Boolean(v.resume), progress: !v['no-progress'], log: console.log });
+      const { buildZeroBase, COUNTDOWN_BASE_OPTIONS } = await import('../train/zero-base.ts');
+      const recipe = baseCorpus === 'countdown' ? COUNTDOWN_BASE_OPTIONS : {};
+      const steps = v['base-steps'] === undefined ? recipe.steps : intFlag(v['base-steps'], 'base-steps', 1200, 1);
+      baseDir = await buildZeroBase({ outDir: join(outDir, 'base'), ...recipe, steps, resume: Boolean(v.resume), progress: !v['no-progress'], log: console.log });
       if (v['save-base']) {
         const { cpSync } = await import('node:fs');
         cpSync(baseDir, resolve(String(v['save-base'])), { recursive: true });

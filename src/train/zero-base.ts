@@ -14,6 +14,7 @@ import { PackedBatcher, tokenizeDocuments } from '../data/pack.ts';
 import { buildModel } from '../io/hf.ts';
 import { densePreset, parseModelConfig } from '../models/config.ts';
 import { corpusDocuments, type CorpusKind, type CorpusOptions } from '../tasks/arithmetic-corpus.ts';
+import { countdownCorpusDocuments, type CountdownCorpusOptions } from '../tasks/countdown-corpus.ts';
 import { BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, trainBpe } from '../tokenizer/index.ts';
 import { trainLM } from './trainer.ts';
 
@@ -34,6 +35,12 @@ export interface ZeroBaseOptions {
   seed?: number;
   /** The corpus's mixture and digit ranges (default: the corpus's defaults, which built assets/zero-base). */
   corpus?: CorpusOptions;
+  /**
+   * Mix in the countdown corpus (tasks/countdown-corpus.ts): each document is a countdown one with
+   * probability `share`, else an arithmetic one (default: no countdown documents, the shipped base).
+   * The corpus is then sized by tokens (countdown documents are longer), not by a document count.
+   */
+  countdown?: { share: number; corpus?: CountdownCorpusOptions };
   progress?: boolean;
   resume?: boolean;
   log?: (line: string) => void;
@@ -41,26 +48,49 @@ export interface ZeroBaseOptions {
 
 export const ZERO_BASE_DEFAULTS = { steps: 1200, batch: 32, seq: 256, lr: 3e-3, vocab: 640, hidden: 128, layers: 4, heads: 4, ffn: 352, seed: 0 };
 
+/**
+ * The countdown base's recipe (docs/zero.md, base K): 80% countdown documents, 384 positions (the
+ * countdown question under the R1-Zero prompt takes ~244 tokens), 800 steps of 32 × 384 tokens.
+ */
+export const COUNTDOWN_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' | 'countdown'> = { steps: 800, seq: 384, countdown: { share: 0.8 } };
+
 /** Pretrains the zero base; returns the model directory. */
 export async function buildZeroBase(opts: ZeroBaseOptions): Promise<string> {
   const o = { ...ZERO_BASE_DEFAULTS, ...opts };
   const log = o.log ?? (() => {});
   // the corpus: enough documents for one pass over steps × B × T tokens (≈ 48 tokens per document)
-  const docsNeeded = Math.ceil((o.steps * o.batch * (o.seq + 1)) / 45);
+  const tokensNeeded = o.steps * o.batch * (o.seq + 1);
   const docs: string[] = [];
   const kinds: Record<string, number> = {};
   const gen = corpusDocuments(o.seed + 1, o.corpus);
-  for (let i = 0; i < docsNeeded; i++) {
-    const d = gen.next().value as { kind: CorpusKind; text: string };
-    kinds[d.kind] = (kinds[d.kind] ?? 0) + 1;
+  const cd = o.countdown;
+  if (cd !== undefined && !(cd.share >= 0 && cd.share <= 1)) throw new R1tsError(`zero base: countdown.share=${cd.share}: expected a share in [0, 1]`);
+  const cdGen = cd ? countdownCorpusDocuments(o.seed + 2, cd.corpus) : null;
+  const mixRng = new Rng(o.seed + 3);
+  const nextDoc = (): void => {
+    const fromCd = cdGen !== null && mixRng.uniform() < cd!.share;
+    const d = fromCd ? cdGen.next().value! : (gen.next().value as { kind: CorpusKind; text: string });
+    const kind = fromCd ? `countdown ${d.kind}` : d.kind;
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
     docs.push(d.text);
-  }
-  log(`zero base: ${docs.length} corpus documents (${Object.entries(kinds).map(([k, n]) => `${k} ${((100 * n) / docs.length).toFixed(0)}%`).join(', ')})`);
+  };
+  // the corpus: enough documents for one pass over steps × B × T tokens (≈ 48 tokens per arithmetic document)
+  const docsNeeded = cdGen ? 20_000 : Math.ceil(tokensNeeded / 45);
+  for (let i = 0; i < docsNeeded; i++) nextDoc();
   const tokenizer = trainBpe(docs.slice(0, 20_000), {
     vocabSize: o.vocab,
     specialTokens: [{ content: BOS_TOKEN, special: true }, { content: EOS_TOKEN, special: true }, { content: PAD_TOKEN, special: true }],
     bos: BOS_TOKEN, eos: EOS_TOKEN, pad: PAD_TOKEN,
   });
+  if (cdGen) {
+    // with countdown documents: size the corpus by tokens, from the mean length of the first 2,000
+    let t = 0;
+    for (const d of docs.slice(0, 2000)) t += tokenizer.encode(d, { parseSpecial: false }).length + 1;
+    const perDoc = t / Math.min(2000, docs.length);
+    const want = Math.ceil((1.02 * tokensNeeded) / perDoc);
+    while (docs.length < want) nextDoc();
+  }
+  log(`zero base: ${docs.length} corpus documents (${Object.entries(kinds).map(([k, n]) => `${k} ${((100 * n) / docs.length).toFixed(0)}%`).join(', ')})`);
   const eosId = tokenizer.specialId(EOS_TOKEN);
   const splits = await tokenizeDocuments(docs, tokenizer, { eosId, heldOutFraction: 0.01, seed: o.seed });
   log(`zero base: ${splits.train.length} training tokens, ${splits.eval.length} held out; vocabulary ${tokenizer.vocabSize}`);

@@ -54,4 +54,10 @@ test('r1ts zero / rl refuse bad flags and missing models with the reason', () =>
   const stepsBad = run('zero', '--from-scratch', '--base-only', '--base-steps', '0', '--out', join(tmpdir(), 'r1ts-zero-never-built'));
   assert.equal(stepsBad.status, 2);
   assert.match(stepsBad.stderr, /--base-steps 0: expected an integer ≥ 1/);
+  const corpus = run('zero', '--base-corpus', 'countdown');
+  assert.equal(corpus.status, 2);
+  assert.match(corpus.stderr, /--base-corpus: only with --from-scratch/);
+  const corpusBad = run('zero', '--from-scratch', '--base-only', '--base-corpus', 'poetry', '--out', join(tmpdir(), 'r1ts-zero-never-built'));
+  assert.equal(corpusBad.status, 2);
+  assert.match(corpusBad.stderr, /--base-corpus poetry: expected add or countdown/);
 });

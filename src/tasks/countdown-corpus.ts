@@ -1,0 +1,301 @@
+// The countdown section of the synthetic "pretraining text" for the R1-Zero demo's base
+// model (the countdown counterpart of arithmetic-corpus.ts): what a web crawl might hold
+// about the numbers game, written by code, with no human-written reasoning. It mixes
+//   search   questions (varied wordings, TinyZero's among them) followed by a worked search
+//            over + and − in one fixed order (searchTrials), in three wordings, introduced by
+//            "Let's search:", "Let me try.", nothing, or (60%) a tag closed by the same tag (a
+//            common name or, 80%, a made-up word: closing a tag is copying its name), ending
+//            mostly "<answer>expr</answer>"
+//   direct   the same kinds of questions with a bare answer ("expr", "expr = t", …)
+//   tagged   direct answers inside tags (<answer> 40%, else a common or made-up name)
+//   facts    the arithmetic the search needs: sums and differences of numbers up to 100 and
+//            of a sum or difference with a third number, alone or chained
+//   prose    the search explained in sentences on an example
+// The search: with numbers a, b, c (in the question's order) and target t, take the pair
+// (a, b): its sum s = a + b, then s + c and |s − c|; its difference d = |a − b|, then d + c
+// and |d − c|; stop at the first that equals t. Every target ±a ±b ±c > 0 is one of those
+// four, so the search always ends on an answer for items solvable with + and − (229 of the
+// 256 cd3_test items); the corpus only draws such items.
+// It never contains the RL template (no "<think>", no R1-Zero system text), and never a
+// held-out item: a draw whose numbers, in any order, are those of a cd3_test item is dropped
+// (whatever its target); no "a+b" addition in it is an arithmetic held-out pair either.
+// Not here: tokenization or packing (src/data), the task and grader (countdown.ts), the
+// arithmetic corpus it is mixed with (train/zero-base.ts).
+
+import { R1tsError } from '../core/errors.ts';
+import { Rng } from '../core/rng.ts';
+import { isHeldOutPair } from './arithmetic.ts';
+import { countdownParts, countdownQuestion, countdownTask } from './countdown.ts';
+
+export type CountdownCorpusKind = 'search' | 'direct' | 'tagged' | 'facts' | 'prose';
+
+export interface CountdownCorpusOptions {
+  /** Share of each kind (normalised). */
+  mix?: Partial<Record<CountdownCorpusKind, number>>;
+  /** Largest number of the game and of its targets (default 100, as in cd3_test). */
+  maxNumber?: number;
+  /** The held-out items to keep out (default: every cd3_test item from the shared data). */
+  heldOut?: ReadonlyArray<{ numbers: readonly number[]; target: number }>;
+  /** The shared data folder (default: R1TS_DATA or ../shared/data), for the default heldOut. */
+  dataDir?: string;
+}
+
+export const COUNTDOWN_DEFAULT_MIX: Record<CountdownCorpusKind, number> = { search: 0.4, direct: 0.1, tagged: 0.12, facts: 0.32, prose: 0.06 };
+
+/** Share of worked searches wrapped in a tag (the rest: an intro sentence or nothing). */
+export const SEARCH_TAG_SHARE = 0.6;
+/** Share of tag names that are made-up words (the rest: common names such as <work>). */
+export const CD_MADE_UP_TAG_SHARE = 0.8;
+
+/** One trial of the search: `left op right = value`, and the equation it would answer with. */
+export interface Trial {
+  left: number;
+  op: '+' | '-';
+  right: number;
+  value: number;
+  /** The equation on the three numbers whose value this trial computes (e.g. "93 - (100 - 30)"). */
+  expression: string;
+}
+
+/** The pair step of the search: `a op b = value` (a sum, or the larger minus the smaller). */
+export interface PairStep {
+  left: number;
+  op: '+' | '-';
+  right: number;
+  value: number;
+  /** The trials made with this pair's value and the third number, in order. */
+  trials: Trial[];
+}
+
+/**
+ * The search over + and − for numbers [a, b, c] and a target, in its fixed order, up to and
+ * including the first trial that equals the target (all of them when none does):
+ * (a + b) + c, |(a + b) − c|, |a − b| + c, ||a − b| − c|.
+ */
+export function searchTrials(numbers: readonly number[], target: number): { pairs: PairStep[]; found: Trial | null } {
+  if (numbers.length !== 3) throw new R1tsError(`countdown corpus: expected 3 numbers, got [${numbers.join(', ')}]`);
+  const [a, b, c] = numbers;
+  const pairs: PairStep[] = [];
+  const sum: PairStep = { left: a, op: '+', right: b, value: a + b, trials: [] };
+  const big = a >= b ? a : b;
+  const small = a >= b ? b : a;
+  const diff: PairStep = { left: big, op: '-', right: small, value: big - small, trials: [] };
+  for (const p of [sum, diff]) {
+    pairs.push(p);
+    const inner = `${p.left} ${p.op} ${p.right}`;
+    const withC: Trial = { left: p.value, op: '+', right: c, value: p.value + c, expression: `${inner} + ${c}` };
+    const minusC: Trial =
+      p.value >= c
+        ? { left: p.value, op: '-', right: c, value: p.value - c, expression: `${inner} - ${c}` }
+        : { left: c, op: '-', right: p.value, value: c - p.value, expression: `${c} - (${inner})` };
+    for (const t of [withC, minusC]) {
+      p.trials.push(t);
+      if (t.value === target) return { pairs, found: t };
+    }
+  }
+  return { pairs, found: null };
+}
+
+const TAGS = ['work', 'steps', 'search', 'scratch', 'working', 'notes', 'tries', 'calc', 'reasoning', 'math', 'draft', 'method', 'solution', 'game', 'attempts', 'process'];
+
+function pick<T>(rng: Rng, xs: readonly T[]): T {
+  return xs[rng.int(xs.length)];
+}
+
+/** A tag name: a common one, or (CD_MADE_UP_TAG_SHARE) a made-up word that never contains "think". */
+function tagName(rng: Rng): string {
+  if (rng.uniform() >= CD_MADE_UP_TAG_SHARE) return pick(rng, TAGS);
+  for (;;) {
+    const n = 3 + rng.int(6);
+    let w = '';
+    for (let i = 0; i < n; i++) w += String.fromCharCode(97 + rng.int(26));
+    if (!w.includes('think')) return w;
+  }
+}
+
+const list = (ns: readonly number[]) => ns.join(', ');
+const and = (ns: readonly number[]) => `${ns.slice(0, -1).join(', ')} and ${ns[ns.length - 1]}`;
+const QUESTIONS: Array<(ns: readonly number[], t: number) => string> = [
+  (ns, t) => countdownQuestion(ns, t),
+  (ns, t) => countdownQuestion(ns, t),
+  (ns, t) => countdownQuestion(ns, t),
+  (ns, t) => `Using the numbers [${list(ns)}], create an equation that equals ${t}.`,
+  (ns, t) => `Use ${and(ns)} once each with + and - to make ${t}.`,
+  (ns, t) => `Numbers: ${list(ns)}. Target: ${t}.`,
+  (ns, t) => `Countdown: reach ${t} with ${list(ns)}.`,
+  (ns, t) => `How can ${and(ns)} make ${t}?`,
+  (ns, t) => `Make ${t} from [${list(ns)}], each number used once.`,
+];
+const FRAMES: Array<(q: string, r: string) => string> = [
+  (q, r) => `Q: ${q}\nA: ${r}`,
+  (q, r) => `Question: ${q}\n${r}`,
+  (q, r) => `User: ${q}\nAssistant: ${r}`,
+  (q, r) => `${q} ${r}`,
+  (q, r) => `Problem: ${q}\n${r}`,
+];
+
+const eq = (l: number, op: string, r: number, v: number) => `${l} ${op} ${r} = ${v}`;
+
+/** The worked search in one of three wordings (no answer sentence). */
+export function searchText(numbers: readonly number[], target: number, wording: 0 | 1 | 2): string {
+  const { pairs, found } = searchTrials(numbers, target);
+  const out: string[] = [];
+  pairs.forEach((p, i) => {
+    const pair = eq(p.left, p.op, p.right, p.value);
+    const trials = p.trials.map((t) => {
+      const e = eq(t.left, t.op, t.right, t.value);
+      const hit = t === found;
+      if (wording === 0) return hit ? `${e}. Found it.` : `${e}, not ${target}.`;
+      if (wording === 1) return hit ? `${e} (yes)` : `${e} (no)`;
+      return hit ? `${e} is the target.` : `${e} is not ${target}.`;
+    });
+    if (wording === 0) out.push(`Try ${pair}. ${trials.join(' ')}`);
+    else if (wording === 1) out.push(`${pair}: ${trials.join(', ')}.`);
+    else out.push(`${i === 0 ? 'First' : 'Next'} ${pair}, and ${trials.join(' ')}`);
+  });
+  if (!found) out.push(wording === 1 ? 'none (no)' : `None gives ${target}.`);
+  return out.join(' ');
+}
+
+function answerSentence(rng: Rng, expression: string, target: number): string {
+  const u = rng.uniform();
+  if (u < 0.65) return `<answer>${expression}</answer>`;
+  if (u < 0.75) return `<answer>${expression} = ${target}</answer>`;
+  if (u < 0.85) return `<answer> ${expression} </answer>`;
+  if (u < 0.93) return `So the answer is ${expression}.`;
+  return `Answer: ${expression} = ${target}`;
+}
+
+/** A training item solvable with + and −: three numbers in 1..max and the value of one search trial. */
+interface Draw {
+  numbers: number[];
+  target: number;
+  expression: string;
+}
+
+function additionsClean(numbers: readonly number[], target: number): boolean {
+  const { pairs } = searchTrials(numbers, target);
+  for (const p of pairs) {
+    if (p.op === '+' && isHeldOutPair(p.left, p.right)) return false;
+    for (const t of p.trials) if (t.op === '+' && isHeldOutPair(t.left, t.right)) return false;
+  }
+  return true;
+}
+
+/** Canonical key of a number multiset ("30,93,100"). */
+export function numbersKey(numbers: readonly number[]): string {
+  return [...numbers].sort((x, y) => x - y).join(',');
+}
+
+function draw(rng: Rng, max: number, held: ReadonlySet<string>): Draw {
+  for (;;) {
+    const numbers = [1 + rng.int(max), 1 + rng.int(max), 1 + rng.int(max)];
+    if (held.has(numbersKey(numbers))) continue;
+    // one of the four sign patterns, its value the target (a target in 1..max)
+    const k = rng.int(4);
+    const all = searchTrials(numbers, -1).pairs.flatMap((p) => p.trials);
+    const target = all[k].value;
+    if (target < 1 || target > max) continue;
+    const { found } = searchTrials(numbers, target);
+    if (!found || !additionsClean(numbers, target)) continue;
+    return { numbers, target, expression: found.expression };
+  }
+}
+
+function search(rng: Rng, d: Draw): string {
+  const steps = searchText(d.numbers, d.target, rng.int(3) as 0 | 1 | 2);
+  let body: string;
+  if (rng.uniform() < SEARCH_TAG_SHARE) {
+    const tag = tagName(rng);
+    body = `<${tag}> ${steps} </${tag}>`;
+  } else {
+    const intro = rng.int(4);
+    body = intro === 0 ? `Let's search: ${steps}` : intro === 1 ? `Let me try. ${steps}` : intro === 2 ? `Search: ${steps}` : steps;
+  }
+  return pick(rng, FRAMES)(pick(rng, QUESTIONS)(d.numbers, d.target), `${body} ${answerSentence(rng, d.expression, d.target)}`);
+}
+
+function direct(rng: Rng, d: Draw): string {
+  const r = pick(rng, [d.expression, `${d.expression} = ${d.target}`, `The answer is ${d.expression}.`, `Answer: ${d.expression}`, `It is ${d.expression} = ${d.target}.`]);
+  return pick(rng, FRAMES)(pick(rng, QUESTIONS)(d.numbers, d.target), r);
+}
+
+function tagged(rng: Rng, d: Draw): string {
+  const tag = rng.uniform() < 0.4 ? 'answer' : tagName(rng);
+  return pick(rng, FRAMES)(pick(rng, QUESTIONS)(d.numbers, d.target), `<${tag}>${d.expression}</${tag}>`);
+}
+
+function fact(rng: Rng, max: number): string {
+  for (;;) {
+    // a pair's sum or difference, or a value up to 2·max with a third number
+    const x = rng.uniform() < 0.5 ? 1 + rng.int(max) : 1 + rng.int(2 * max);
+    const y = 1 + rng.int(max);
+    if (rng.uniform() < 0.5) {
+      if (!isHeldOutPair(x, y)) return eq(x, '+', y, x + y);
+    } else return x >= y ? eq(x, '-', y, x - y) : eq(y, '-', x, y - x);
+  }
+}
+
+function facts(rng: Rng, max: number, held: ReadonlySet<string>): string {
+  if (rng.uniform() < 0.3) {
+    // chains as the search writes them: a pair's value, then the third number
+    const d = draw(rng, max, held);
+    const { pairs } = searchTrials(d.numbers, d.target);
+    return pairs.map((p) => `${eq(p.left, p.op, p.right, p.value)}, ${p.trials.map((t) => eq(t.left, t.op, t.right, t.value)).join(', ')}.`).join(' ');
+  }
+  const n = 4 + rng.int(6);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(`${fact(rng, max)}.`);
+  return out.join(' ');
+}
+
+function prose(rng: Rng, d: Draw): string {
+  const { pairs, found } = searchTrials(d.numbers, d.target);
+  const word = (op: string) => (op === '+' ? 'plus' : 'minus');
+  const out = [`To reach ${d.target} from ${and(d.numbers)} with + and -, take the first two numbers together, first their sum and then their difference, and each time try adding and subtracting the third number.`];
+  for (const p of pairs) {
+    out.push(`${p.left} ${word(p.op)} ${p.right} is ${p.value}.`);
+    for (const t of p.trials) out.push(`${t.left} ${word(t.op)} ${t.right} is ${t.value}${t === found ? `, the target` : `, not ${d.target}`}.`);
+  }
+  out.push(`So ${d.expression} = ${d.target}.`);
+  return out.join(' ');
+}
+
+/** The held-out items' number multisets (cd3_test unless given). */
+function heldKeys(opts: CountdownCorpusOptions): Set<string> {
+  const items = opts.heldOut ?? countdownTask({ dataDir: opts.dataDir }).heldOut(1_000_000).map((it) => countdownParts(it));
+  return new Set(items.map((x) => numbersKey(x.numbers)));
+}
+
+/** An endless, seeded stream of countdown corpus documents with their kinds (and the item a document is about). */
+export function* countdownCorpusDocuments(
+  seed: number,
+  opts: CountdownCorpusOptions = {},
+): Generator<{ kind: CountdownCorpusKind; text: string; item?: { numbers: number[]; target: number } }> {
+  const max = opts.maxNumber ?? 100;
+  if (!Number.isInteger(max) || max < 4 || max > 999) throw new R1tsError(`countdown corpus: maxNumber=${max}: expected an integer in [4, 999]`);
+  const mix = { ...COUNTDOWN_DEFAULT_MIX, ...opts.mix };
+  const kinds = Object.keys(mix) as CountdownCorpusKind[];
+  const total = kinds.reduce((s, k) => s + mix[k], 0);
+  if (!(total > 0) || kinds.some((k) => !(mix[k] >= 0))) throw new R1tsError('countdown corpus: mix shares must be non-negative with a positive sum');
+  const held = heldKeys(opts);
+  const rng = new Rng(seed);
+  for (;;) {
+    let u = rng.uniform() * total;
+    let kind = kinds[kinds.length - 1];
+    for (const k of kinds) {
+      if (u < mix[k]) {
+        kind = k;
+        break;
+      }
+      u -= mix[k];
+    }
+    if (kind === 'facts') {
+      yield { kind, text: facts(rng, max, held) };
+      continue;
+    }
+    const d = draw(rng, max, held);
+    const text = kind === 'search' ? search(rng, d) : kind === 'direct' ? direct(rng, d) : kind === 'tagged' ? tagged(rng, d) : prose(rng, d);
+    yield { kind, text, item: { numbers: d.numbers, target: d.target } };
+  }
+}
