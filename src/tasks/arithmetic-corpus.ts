@@ -6,7 +6,14 @@
 //            a common name (<work>, <steps>, …) or (80%) a made-up word, so an unseen tag such
 //            as the template's <think> is neither a stranger nor a cue, and closing a tag is
 //            copying its name, not recalling a favourite one; ending "So the answer is
-//            S.", "Answer: S" or "<answer>S</answer>"; a few re-check their columns ("Wait, …")
+//            S.", "Answer: S" or "<answer>S</answer>"; a few re-check their columns ("Wait, …"),
+//            in one of three styles (checkStyle): 'confirm' restates the columns ("Yes."),
+//            'redo' recomputes them from the first pass's own digits, and 'reread' re-reads the
+//            operands from the question ("Check: the question is 357+486. 7+6=13, …") and
+//            compares ("Yes, 843." / "Wait, that is not 833. It is 843."); with 'redo' and
+//            'reread' a share of first passes slipped (checkSlipShare) — for 'reread' mostly
+//            by miscopying an operand digit (checkMiscopyShare), the error the aha base makes
+//            (docs/zero.md), which only a check that re-reads the question can catch
 //   direct   the same kinds of questions with a bare answer ("S", "The answer is S.")
 //   tagged   direct answers inside tags ("<answer>S</answer>" 25%, else a common or made-up
 //            name: short-range practice in copying a tag's name, which closing <think> needs)
@@ -48,11 +55,30 @@ export interface CorpusOptions {
    * got ("That gives S."), the check recomputes every column from the operands and states the
    * result again ("Yes, it is S." or "No, it is S."), and the answer follows the check; a share
    * of those solutions (checkSlipShare) made a slip in one column, which the check corrects —
-   * a self-check that pays off, the ingredient of the GRPO issue's "aha" experiment.
+   * a self-check that pays off, the ingredient of the GRPO issue's "aha" experiment. Its check
+   * recomputes from the first pass's digits, so it cannot see a miscopied operand. 'reread': as
+   * 'redo', but the check restates the question's operands ("Check: the question is a+b.") and
+   * recomputes the columns from them, then compares ("Yes, S." or "Wait, that is not G. It is
+   * S."); the slipped first passes mostly miscopied an operand digit (checkMiscopyShare).
    */
-  checkStyle?: 'confirm' | 'redo';
-  /** With checkStyle 'redo': share of re-checked solutions whose first pass had a slip (default 0.3). */
+  checkStyle?: 'confirm' | 'redo' | 'reread';
+  /** With checkStyle 'redo' or 'reread': share of re-checked solutions whose first pass had a slip (default 0.3). */
   checkSlipShare?: number;
+  /**
+   * With checkStyle 'reread': share of slips that miscopy one operand digit (the first pass then
+   * works a different sum, consistently); the rest are column slips as in 'redo' (default 0.75).
+   */
+  checkMiscopyShare?: number;
+}
+
+/**
+ * The first pass of a 'reread' solution: the operands as it read them (a miscopy changes one
+ * digit) and an optional column slip on top.
+ */
+export interface FirstPass {
+  a: number;
+  b: number;
+  slip: Slip | null;
 }
 
 /** A slip for the 'redo' self-check: column `col`'s sum stated off by `delta` (±1, its carry kept). */
@@ -180,6 +206,44 @@ export function workedStepsRedo(a: number, b: number, wording: 0 | 1, slip: Slip
 }
 
 /**
+ * The column procedure followed by a check that re-reads the operands from the question
+ * ('reread' style): the first pass works `first.a + first.b` (a miscopy of a + b, or a + b
+ * itself) with `first.slip`, and states the sum it got; the check restates the question's
+ * operands ("Check: the question is a+b."), recomputes every column from them, and compares:
+ * "Yes, S." when the first pass got S, else "Wait, that is not G. It is S.".
+ */
+export function workedStepsReread(a: number, b: number, wording: 0 | 1, first: FirstPass): string {
+  for (const [name, v] of [['a', a], ['b', b], ['first.a', first.a], ['first.b', first.b]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new R1tsError(`workedStepsReread: ${name}=${v}: expected a non-negative integer`);
+  }
+  const { text, got } = columnWork(columns(first.a, first.b), wording, first.slip);
+  const cols = columns(a, b);
+  const s = a + b;
+  const check = `Check: the question is ${a}+${b}. ${cols.map((c) => `${lhs(c)}=${c.sum}`).join(', ')}, so ${a}+${b}=${s}.`;
+  return `${text} That gives ${got}. ${check} ${got === s ? `Yes, ${s}.` : `Wait, that is not ${got}. It is ${s}.`}`;
+}
+
+/**
+ * An operand with one digit miscopied: a random position gets a different digit (never a
+ * leading zero in a number of two or more digits).
+ */
+function miscopy(rng: Rng, x: number): number {
+  const digits = String(x).split('').map(Number);
+  const pos = rng.int(digits.length);
+  const lo = pos === 0 && digits.length > 1 ? 1 : 0;
+  let d = lo + rng.int(9 - lo); // one of the 9 - lo digits in [lo, 9] other than digits[pos]
+  if (d >= digits[pos]) d++;
+  digits[pos] = d;
+  return Number(digits.join(''));
+}
+
+/** A 'reread' first pass: a miscopied operand (miscopyShare of the time), else a column slip. */
+function rereadSlip(rng: Rng, a: number, b: number, miscopyShare: number): FirstPass {
+  if (rng.uniform() < miscopyShare) return rng.uniform() < 0.5 ? { a: miscopy(rng, a), b, slip: null } : { a, b: miscopy(rng, b), slip: null };
+  return { a, b, slip: randomSlip(rng, a, b) };
+}
+
+/**
  * A slip in a random column that keeps the column's carry (a sum ending in 9 slips down, in 0
  * up) and never makes a leading zero (a leading 1 slips up).
  */
@@ -216,8 +280,9 @@ function answerSentence(rng: Rng, a: number, b: number, s: number): string {
 
 interface CheckOptions {
   share: number;
-  style: 'confirm' | 'redo';
+  style: 'confirm' | 'redo' | 'reread';
   slipShare: number;
+  miscopyShare: number;
 }
 
 function worked(rng: Rng, maxDigits: number, check: CheckOptions): string {
@@ -228,7 +293,9 @@ function worked(rng: Rng, maxDigits: number, check: CheckOptions): string {
   const steps =
     checked && check.style === 'redo'
       ? workedStepsRedo(a, b, wording, rng.uniform() < check.slipShare ? randomSlip(rng, a, b) : null)
-      : workedSteps(a, b, wording, checked);
+      : checked && check.style === 'reread'
+        ? workedStepsReread(a, b, wording, rng.uniform() < check.slipShare ? rereadSlip(rng, a, b, check.miscopyShare) : { a, b, slip: null })
+        : workedSteps(a, b, wording, checked);
   let body: string;
   if (rng.uniform() < WORKED_TAG_SHARE) {
     const tag = tagName(rng);
@@ -293,11 +360,15 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
   }
   const workedLongShare = opts.workedLongShare ?? 0;
   if (!(workedLongShare >= 0 && workedLongShare <= 1)) throw new R1tsError(`corpus: workedLongShare=${workedLongShare}: expected a share in [0, 1]`);
-  const check: CheckOptions = { share: opts.selfCheck ?? 0.1, style: opts.checkStyle ?? 'confirm', slipShare: opts.checkSlipShare ?? 0.3 };
-  for (const [name, v] of [['selfCheck', check.share], ['checkSlipShare', check.slipShare]] as const) {
+  const check: CheckOptions = {
+    share: opts.selfCheck ?? 0.1, style: opts.checkStyle ?? 'confirm', slipShare: opts.checkSlipShare ?? 0.3, miscopyShare: opts.checkMiscopyShare ?? 0.75,
+  };
+  for (const [name, v] of [['selfCheck', check.share], ['checkSlipShare', check.slipShare], ['checkMiscopyShare', check.miscopyShare]] as const) {
     if (!(v >= 0 && v <= 1)) throw new R1tsError(`corpus: ${name}=${v}: expected a share in [0, 1]`);
   }
-  if (check.style !== 'confirm' && check.style !== 'redo') throw new R1tsError(`corpus: checkStyle=${String(check.style)}: expected 'confirm' or 'redo'`);
+  if (check.style !== 'confirm' && check.style !== 'redo' && check.style !== 'reread') {
+    throw new R1tsError(`corpus: checkStyle=${String(check.style)}: expected 'confirm', 'redo' or 'reread'`);
+  }
   const rng = new Rng(seed);
   for (;;) {
     let u = rng.uniform() * total;

@@ -1,0 +1,66 @@
+// The corpus's 'reread' self-check (src/tasks/arithmetic-corpus.ts): the check restates the
+// question's operands and recomputes the columns from them, so it corrects a first pass that
+// miscopied an operand or slipped in a column, and its verdict compares the two sums.
+// The other styles and the default stream's pinned hash are tested in arithmetic.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { columns } from '../../src/tasks/arithmetic.ts';
+import { corpusDocuments, workedStepsReread } from '../../src/tasks/arithmetic-corpus.ts';
+
+test("'reread': the check's digits come from the question, and it corrects a miscopied first pass", () => {
+  assert.equal(
+    workedStepsReread(357, 486, 0, { a: 357, b: 486, slip: null }),
+    '7+6=13, write 3 carry 1. 5+8+1=14, write 4 carry 1. 3+4+1=8, write 8. That gives 843. ' +
+      'Check: the question is 357+486. 7+6=13, 5+8+1=14, 3+4+1=8, so 357+486=843. Yes, 843.',
+  );
+  // the first pass read 386 as 376: its columns work 357+376 consistently; the check does not
+  assert.equal(
+    workedStepsReread(357, 486, 1, { a: 357, b: 476, slip: null }),
+    'ones: 7+6=13, digit 3, carry 1. tens: 5+7+1=13, digit 3, carry 1. hundreds: 3+4+1=8, digit 8. That gives 833. ' +
+      'Check: the question is 357+486. 7+6=13, 5+8+1=14, 3+4+1=8, so 357+486=843. Wait, that is not 833. It is 843.',
+  );
+  // a column slip (the tens stated as 13) is corrected the same way
+  assert.match(workedStepsReread(357, 486, 0, { a: 357, b: 486, slip: { col: 1, delta: -1 } }), /5\+8\+1=13, write 3 carry 1\. .*That gives 833\. .* Wait, that is not 833\. It is 843\.$/);
+  assert.throws(() => workedStepsReread(357, -1, 0, { a: 357, b: 486, slip: null }), /workedStepsReread: b=-1: expected a non-negative integer/);
+});
+
+test("'reread' in the stream: checks re-read the question, end at the true sum, and mostly catch miscopies", () => {
+  let checked = 0, slips = 0, miscopies = 0;
+  const g = corpusDocuments(5, { selfCheck: 0.5, checkStyle: 'reread', checkSlipShare: 0.5, checkMiscopyShare: 0.75 });
+  for (let i = 0; i < 3000; i++) {
+    const { kind, text } = g.next().value!;
+    if (kind !== 'worked' || !text.includes('Check:')) continue;
+    checked++;
+    const [qa, qb] = /(\d+) ?(?:\+|and|plus) ?(\d+)/.exec(text)!.slice(1).map(Number); // the question's operands
+    const m = /^([^]*?) That gives (\d+)\. Check: the question is (\d+)\+(\d+)\. (.*), so (\d+)\+(\d+)=(\d+)\. (Yes, (\d+)\.|Wait, that is not (\d+)\. It is (\d+)\.)/.exec(text);
+    assert.ok(m, text);
+    const [, first, got, ca, cb, checkCols, sa, sb, sum, , yes, notGot, fixed] = m;
+    // the check's operands and every column come from the question, not from the first pass
+    assert.deepEqual([Number(ca), Number(cb), Number(sa), Number(sb)], [qa, qb, qa, qb], text);
+    assert.equal(checkCols, columns(qa, qb).map((c) => `${c.x}+${c.y}${c.carryIn ? '+1' : ''}=${c.sum}`).join(', '), text);
+    assert.equal(Number(sum), qa + qb, text);
+    // the verdict compares the first pass's sum with the check's, and the answer follows the check
+    if (Number(got) === qa + qb) assert.equal(Number(yes), qa + qb, text);
+    else {
+      slips++;
+      assert.equal(yes, undefined, text);
+      assert.deepEqual([Number(notGot), Number(fixed)], [Number(got), qa + qb], text);
+      // a miscopy: the first pass's columns (the question's "a+b=?" has no "d+d=" to match) are a consistent sum of operands one digit away from the question's
+      const xs = [...first.matchAll(/(\d)\+(\d)(\+1)?=(\d+)/g)].map((c) => [Number(c[1]), Number(c[2]), Number(c[4]), c[3] ? 1 : 0]);
+      const fa = Number(xs.map((c) => c[0]).reverse().join('')), fb = Number(xs.map((c) => c[1]).reverse().join(''));
+      const consistent = xs.every(([x, y, s, cin]) => s === x + y + cin);
+      if (consistent && (fa !== qa || fb !== qb)) {
+        miscopies++;
+        const diff = (u: number, v: number) => [...String(u).padStart(6, '0')].filter((d, i) => d !== String(v).padStart(6, '0')[i]).length;
+        assert.equal(diff(fa, qa) + diff(fb, qb), 1, text);
+        assert.equal(Number(got), fa + fb, text);
+      }
+    }
+    const answer = /(?:answer is |Answer: |<answer>|=)(\d+)(?:\.|<\/answer>)?$/.exec(text);
+    assert.equal(Number(answer?.[1]), qa + qb, text);
+  }
+  assert.ok(checked > 150 && slips > checked * 0.35 && slips < checked * 0.65, `${checked} checked, ${slips} slips`);
+  assert.ok(miscopies > slips * 0.6 && miscopies < slips * 0.9, `${miscopies} miscopies of ${slips} slips`);
+  assert.throws(() => corpusDocuments(1, { checkStyle: 'reread', checkMiscopyShare: 1.5 }).next(), /checkMiscopyShare=1\.5: expected a share in \[0, 1\]/);
+  assert.throws(() => corpusDocuments(1, { checkStyle: 'again' as 'reread' }).next(), /checkStyle=again: expected 'confirm', 'redo' or 'reread'/);
+});
