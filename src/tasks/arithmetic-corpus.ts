@@ -138,7 +138,8 @@ function filler(rng: Rng): string {
   return out.join(' ');
 }
 
-function pick<T>(rng: Rng, xs: readonly T[]): T {
+/** A uniformly drawn element of xs (also the countdown corpus's). */
+export function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[rng.int(xs.length)];
 }
 
@@ -148,7 +149,12 @@ function pick<T>(rng: Rng, xs: readonly T[]): T {
  * copying its name (never "think": the corpus does not contain the RL template's tags).
  */
 function tagName(rng: Rng): string {
-  if (rng.uniform() >= MADE_UP_TAG_SHARE) return pick(rng, TAGS);
+  return tagNameFrom(rng, TAGS, MADE_UP_TAG_SHARE);
+}
+
+/** A tag name: one of `common`, or with probability `madeUpShare` a made-up word of 3–8 letters never containing "think" (also the countdown corpus's). */
+export function tagNameFrom(rng: Rng, common: readonly string[], madeUpShare: number): string {
+  if (rng.uniform() >= madeUpShare) return pick(rng, common);
   for (;;) {
     const n = 3 + rng.int(6);
     let w = '';

@@ -25,6 +25,7 @@
 import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { isHeldOutPair } from './arithmetic.ts';
+import { pick, tagNameFrom } from './arithmetic-corpus.ts';
 import { countdownParts, countdownQuestion, countdownTask } from './countdown.ts';
 
 export type CountdownCorpusKind = 'search' | 'direct' | 'tagged' | 'facts' | 'prose';
@@ -98,19 +99,9 @@ export function searchTrials(numbers: readonly number[], target: number): { pair
 
 const TAGS = ['work', 'steps', 'search', 'scratch', 'working', 'notes', 'tries', 'calc', 'reasoning', 'math', 'draft', 'method', 'solution', 'game', 'attempts', 'process'];
 
-function pick<T>(rng: Rng, xs: readonly T[]): T {
-  return xs[rng.int(xs.length)];
-}
-
 /** A tag name: a common one, or (CD_MADE_UP_TAG_SHARE) a made-up word that never contains "think". */
 function tagName(rng: Rng): string {
-  if (rng.uniform() >= CD_MADE_UP_TAG_SHARE) return pick(rng, TAGS);
-  for (;;) {
-    const n = 3 + rng.int(6);
-    let w = '';
-    for (let i = 0; i < n; i++) w += String.fromCharCode(97 + rng.int(26));
-    if (!w.includes('think')) return w;
-  }
+  return tagNameFrom(rng, TAGS, CD_MADE_UP_TAG_SHARE);
 }
 
 const list = (ns: readonly number[]) => ns.join(', ');

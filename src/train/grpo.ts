@@ -306,23 +306,7 @@ export class GrpoTrainer {
         // π_old came from softmax(logits / temperature): the ratio compares like with like
         const logits = o.temperature === 1 ? raw : T.mul(raw, 1 / o.temperature); // [Bm, Tm, V]
         const logpAll = T.neg(T.crossEntropyRows(logits, b.targetsT)); // [Bm, Tm], 0 off the completions
-        const flat = T.reshape(logpAll, [1, logpAll.size]); // [1, Bm·Tm]
-        let mbLoss: T.Tensor | null = null;
-        for (const seg of b.segments) {
-          const n = seg.advantages.length;
-          const span = n * seg.L;
-          const at = (a: Float32Array) => a.subarray(seg.offset, seg.offset + span);
-          const logp = b.segments.length === 1 && span === logpAll.size ? T.reshape(logpAll, [n, seg.L]) : T.reshape(T.narrow(flat, 1, seg.offset, span), [n, seg.L]); // [n, L]
-          const r = grpoLoss(logp, { N: n, T: seg.L, mask: at(b.mask), oldLogp: at(b.oldLogp), refLogp: b.refLogp ? at(b.refLogp) : null, advantages: seg.advantages, weights: at(b.weights) }, {
-            epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens,
-          });
-          mbLoss = mbLoss ? T.add(mbLoss, r.loss) : r.loss;
-          const t = r.stats.tokens;
-          acc.tokens += t;
-          acc.clip += r.stats.clipFrac * t;
-          acc.kl += r.stats.kl * t;
-          acc.ratio += r.stats.ratio * t;
-        }
+        const mbLoss = this.microBatchLoss(b, logpAll, acc);
         if (mbLoss) {
           mbLoss.backward();
           loss += mbLoss.item();
@@ -340,6 +324,33 @@ export class GrpoTrainer {
     }
     out.train_tokens = total * o.mu;
     return out;
+  }
+
+  /**
+   * One micro-batch's GRPO loss: grpoLoss over each of its segments' token log-probs (a slice of
+   * logpAll [Bm, Tm]), summed; token-weighted statistics accumulate into acc. logpValues: logpAll's
+   * values read back, for a logpAll on the webgpu device. Null when the micro-batch has no segment.
+   */
+  private microBatchLoss(b: MicroBatch, logpAll: T.Tensor, acc: { tokens: number; clip: number; kl: number; ratio: number }, logpValues?: Float32Array): T.Tensor | null {
+    const o = this.o;
+    const flat = T.reshape(logpAll, [1, logpAll.size]); // [1, Bm·Tm]
+    let mbLoss: T.Tensor | null = null;
+    for (const seg of b.segments) {
+      const n = seg.advantages.length;
+      const span = n * seg.L;
+      const at = (a: Float32Array) => a.subarray(seg.offset, seg.offset + span);
+      const logp = b.segments.length === 1 && span === logpAll.size ? T.reshape(logpAll, [n, seg.L]) : T.reshape(T.narrow(flat, 1, seg.offset, span), [n, seg.L]); // [n, L]
+      const r = grpoLoss(logp, { N: n, T: seg.L, mask: at(b.mask), oldLogp: at(b.oldLogp), refLogp: b.refLogp ? at(b.refLogp) : null, advantages: seg.advantages, weights: at(b.weights) }, {
+        epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens,
+      }, logpValues && at(logpValues));
+      mbLoss = mbLoss ? T.add(mbLoss, r.loss) : r.loss;
+      const t = r.stats.tokens;
+      acc.tokens += t;
+      acc.clip += r.stats.clipFrac * t;
+      acc.kl += r.stats.kl * t;
+      acc.ratio += r.stats.ratio * t;
+    }
+    return mbLoss;
   }
 
   /** The kept rollouts as micro-batches (with their whole-batch token weights), and the loss tokens in all. */
@@ -389,23 +400,7 @@ export class GrpoTrainer {
           const ent = it === 0 ? T.noGrad(() => T.neg(T.sum(T.mul(T.softmax(logits), T.logSoftmax(logits)), -1))) : null; // [Bm, Tm]
           const got = await T.readValues(ent ? [logpAll, ent] : [logpAll]);
           const lpv = got[0] as Float32Array;
-          const flat = T.reshape(logpAll, [1, logpAll.size]); // [1, Bm·Tm]
-          let mbLoss: T.Tensor | null = null;
-          for (const seg of b.segments) {
-            const n = seg.advantages.length;
-            const span = n * seg.L;
-            const at = (a: Float32Array) => a.subarray(seg.offset, seg.offset + span);
-            const logp = b.segments.length === 1 && span === logpAll.size ? T.reshape(logpAll, [n, seg.L]) : T.reshape(T.narrow(flat, 1, seg.offset, span), [n, seg.L]); // [n, L]
-            const r = grpoLoss(logp, { N: n, T: seg.L, mask: at(b.mask), oldLogp: at(b.oldLogp), refLogp: b.refLogp ? at(b.refLogp) : null, advantages: seg.advantages, weights: at(b.weights) }, {
-              epsLow: o.epsLow, epsHigh: o.epsHigh, beta: o.beta, aggregation: o.aggregation, maxTokens: o.maxTokens,
-            }, at(lpv));
-            mbLoss = mbLoss ? T.add(mbLoss, r.loss) : r.loss;
-            const t = r.stats.tokens;
-            acc.tokens += t;
-            acc.clip += r.stats.clipFrac * t;
-            acc.kl += r.stats.kl * t;
-            acc.ratio += r.stats.ratio * t;
-          }
+          const mbLoss = this.microBatchLoss(b, logpAll, acc, lpv);
           if (mbLoss) {
             mbLoss.backward();
             losses.push(mbLoss);
