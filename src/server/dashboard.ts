@@ -222,7 +222,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   function serveZeroBase(res: ServerResponse, name: string): void {
     if (!(ZERO_BASE_FILES as readonly string[]).includes(name)) throw new HttpError(404, `no file ${name} in the zero base (expected one of ${ZERO_BASE_FILES.join(', ')})`);
     const file = join(o.zeroBaseDir, name);
-    if (!existsSync(file)) throw new HttpError(404, `${file} is missing (the shipped base is assets/zero-base; \`r1ts zero --from-scratch --save-base\` rebuilds it)`);
+    if (!existsSync(file)) throw new HttpError(404, `${file} is missing (the shipped base is assets/zero-base; \`r1ts zero --from-scratch --save-base assets/zero-base\` rebuilds it)`);
     const body = readFileSync(file);
     res.writeHead(200, { 'Content-Type': name.endsWith('.json') ? 'application/json' : 'application/octet-stream', 'Content-Length': body.length, 'Cache-Control': 'no-cache' });
     res.end(body);
