@@ -2,6 +2,7 @@
 // worst element, and iteration over the native CPU dispatch levels.
 
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { Rng } from '../src/core/rng.ts';
 import type { Kernels } from '../src/backend/kernels.ts';
 import { refKernels } from '../src/backend/ref/index.ts';
@@ -86,4 +87,17 @@ export function rangeErrorOf(fn: () => void, label: string): string {
     return e.message;
   }
   assert.fail(`${label}: did not throw`);
+}
+
+/** A Chromium executable for the browser tests: CHROMIUM_PATH, else the usual Debian/Google paths; null when none exists. */
+export function findChromium(): string | null {
+  const env = process.env.CHROMIUM_PATH;
+  if (env) return existsSync(env) ? env : null;
+  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']) if (existsSync(p)) return p;
+  return null;
+}
+
+/** node:test's `skip` for a browser test: the reason when there is no Chromium, and false under CI=true (the test then fails). */
+export function chromiumSkip(chromiumPath: string | null): string | false {
+  return chromiumPath || process.env.CI === 'true' ? false : 'no Chromium found (install Debian\'s `chromium`, or set CHROMIUM_PATH); CI=true makes this a failure';
 }

@@ -138,6 +138,16 @@ function filler(rng: Rng): string {
   return out.join(' ');
 }
 
+/** A kind drawn with probability mix[k] / total (the corpora's document mixtures); the last kind absorbs rounding. */
+export function drawKind<K extends string>(rng: Rng, kinds: readonly K[], mix: Readonly<Record<K, number>>, total: number): K {
+  let u = rng.uniform() * total;
+  for (const k of kinds) {
+    if (u < mix[k]) return k;
+    u -= mix[k];
+  }
+  return kinds[kinds.length - 1];
+}
+
 /** A uniformly drawn element of xs (also the countdown corpus's). */
 export function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[rng.int(xs.length)];
@@ -377,15 +387,7 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
   }
   const rng = new Rng(seed);
   for (;;) {
-    let u = rng.uniform() * total;
-    let kind = kinds[kinds.length - 1];
-    for (const k of kinds) {
-      if (u < mix[k]) {
-        kind = k;
-        break;
-      }
-      u -= mix[k];
-    }
+    const kind = drawKind(rng, kinds, mix, total);
     const text =
       kind === 'worked' ? worked(rng, workedLongShare > 0 && rng.uniform() < workedLongShare ? maxDigits : workedMaxDigits, check) : kind === 'direct' ? direct(rng, maxDigits) : kind === 'tagged' ? tagged(rng, maxDigits) : kind === 'prose' ? prose(rng, maxDigits) : facts(rng);
     yield { kind, text };

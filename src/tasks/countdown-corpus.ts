@@ -25,7 +25,7 @@
 import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { isHeldOutPair } from './arithmetic.ts';
-import { pick, tagNameFrom } from './arithmetic-corpus.ts';
+import { drawKind, pick, tagNameFrom } from './arithmetic-corpus.ts';
 import { countdownParts, countdownQuestion, countdownTask } from './countdown.ts';
 
 export type CountdownCorpusKind = 'search' | 'direct' | 'tagged' | 'facts' | 'prose';
@@ -272,15 +272,7 @@ export function* countdownCorpusDocuments(
   const held = heldKeys(opts);
   const rng = new Rng(seed);
   for (;;) {
-    let u = rng.uniform() * total;
-    let kind = kinds[kinds.length - 1];
-    for (const k of kinds) {
-      if (u < mix[k]) {
-        kind = k;
-        break;
-      }
-      u -= mix[k];
-    }
+    const kind = drawKind(rng, kinds, mix, total);
     if (kind === 'facts') {
       yield { kind, text: facts(rng, max, held) };
       continue;

@@ -24,6 +24,7 @@ import { startDashboard, WEB_DIST, type RunningDashboard } from '../../src/serve
 import { currentBackend, useBackend } from '../../src/tensor/index.ts';
 import type { GrpoStepMetrics } from '../../src/train/grpo.ts';
 import { openZeroTab, ZERO_TAB_DEFAULTS, type ZeroBaseFiles } from '../../src/train/zero-tab.ts';
+import { chromiumSkip, findChromium } from '../helpers.ts';
 
 /** window.r1tsTab of web/src/tab.tsx (the fields read here). */
 interface TabState {
@@ -40,14 +41,8 @@ const base = resolve(import.meta.dirname, '../../assets/zero-base');
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-dev-shm-usage', '--enable-unsafe-webgpu', '--enable-features=Vulkan'];
 const CONFIG = { prompts: 1, group: 2, maxTokens: 56, seed: 10, lr: 1e-4, rollouts: 'host' };
 
-function findChromium(): string | null {
-  const env = process.env.CHROMIUM_PATH;
-  if (env) return existsSync(env) ? env : null;
-  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']) if (existsSync(p)) return p;
-  return null;
-}
 const chromiumPath = findChromium();
-const skip = chromiumPath || process.env.CI === 'true' ? false : 'no Chromium found (install Debian\'s `chromium`, or set CHROMIUM_PATH); CI=true makes this a failure';
+const skip = chromiumSkip(chromiumPath);
 
 let dash: RunningDashboard;
 let runs: string;

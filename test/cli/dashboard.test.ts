@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { takeDashboardFlag } from '../../src/cli/dashboard.ts';
 import { WEB_DIST } from '../../src/server/dashboard.ts';
+import { chromiumSkip, findChromium } from '../helpers.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 /** In-page expression: the reward chart's point count. */
@@ -29,15 +30,9 @@ test('--dashboard [PORT] is taken out of a command\'s arguments', () => {
   assert.throws(() => takeDashboardFlag(['--dashboard=99999']), /--dashboard 99999: expected a port number/);
 });
 
-function findChromium(): string | null {
-  const env = process.env.CHROMIUM_PATH;
-  if (env) return existsSync(env) ? env : null;
-  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']) if (existsSync(p)) return p;
-  return null;
-}
 
 const chromiumPath = findChromium();
-const skip = chromiumPath || process.env.CI === 'true' ? false : 'no Chromium found (install Debian\'s `chromium`, or set CHROMIUM_PATH); CI=true makes this a failure';
+const skip = chromiumSkip(chromiumPath);
 
 test('live dashboard of a real GRPO run in headless Chromium', { skip, timeout: 240_000 }, async () => {
   assert.ok(chromiumPath, 'CI=true and no Chromium: `.ci/run` installs Debian\'s chromium (or set CHROMIUM_PATH)');
