@@ -16,7 +16,9 @@ import type { SamplingOptions } from '../engine/sampling.ts';
 import { loadModelDir, modelChatTemplate } from '../io/model-dir.ts';
 import { promptOpensThink, ReasoningSplitter } from '../server/reasoning.ts';
 import { StopText } from '../server/stop-text.ts';
+import { placeOnDevice, type DevicePlacement } from '../tensor/index.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
+import { DEVICE_HELP, settleDevice } from './train-flags.ts';
 
 export const CHAT_HELP = `usage: r1ts chat <model-dir> [options]
 
@@ -35,6 +37,7 @@ options:
   --temperature T      0 = greedy (default 0.6)
   --top-p P            nucleus sampling (default 0.95)
   --seed S             seed of the first reply (turn i uses S + i; default random)
+${DEVICE_HELP}
   -h, --help           this text`;
 
 const DIM = '\x1b[2m', UNDIM = '\x1b[22m';
@@ -47,7 +50,7 @@ export async function chatCommand(args: string[]): Promise<number> {
       args, allowPositionals: true,
       options: {
         prompt: { type: 'string', short: 'p' }, 'show-thinking': { type: 'boolean' }, 'hide-thinking': { type: 'boolean' }, system: { type: 'string' },
-        'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' }, device: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -56,12 +59,16 @@ export async function chatCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parsed;
   if (v.help) return console.log(CHAT_HELP), 0;
   if (positionals.length !== 1) return fail('expected one model directory');
+  const dev: Record<string, unknown> = { device: v.device };
+  const badDevice = settleDevice('chat', dev);
+  if (badDevice) return console.error(badDevice), 2;
   const num = (name: string, s: string | undefined, int = false): number | undefined => {
     if (s === undefined) return undefined;
     const x = Number(s);
     if (s.trim() === '' || !Number.isFinite(x) || (int && !Number.isInteger(x))) throw new R1tsError(`--${name} ${s}: expected ${int ? 'an integer' : 'a number'}`);
     return x;
   };
+  let placement: DevicePlacement | null = null;
   try {
     const maxTokens = num('max-tokens', v['max-tokens'], true) ?? 512;
     if (maxTokens < 1) throw new R1tsError(`--max-tokens ${maxTokens}: expected an integer >= 1`);
@@ -69,6 +76,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     let seed = num('seed', v.seed, true) ?? Math.floor(Math.random() * 0x7fffffff);
     const { model, tokenizer, stopTokens } = loadModelDir(positionals[0]);
     const template = modelChatTemplate(tokenizer);
+    if (dev.device === 'webgpu') placement = await placeOnDevice('r1ts chat', model.namedTensors().map(([, t]) => t));
     const engine = new Engine(model, { maxBatch: 1 });
     const tty = process.stdout.isTTY === true;
     const history: ChatMessage[] = v.system !== undefined ? [{ role: 'system', content: v.system }] : [];
@@ -119,7 +127,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     let show: 'summary' | 'stream' = v['hide-thinking'] || !tty ? 'summary' : 'stream';
     let lastReasoning: string | null = null;
     const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true && tty });
-    if (tty) console.error(`r1ts chat: ${positionals[0]} (/reset clears the history, /hide or /show the thinking, /thinking shows the last, /exit quits)`);
+    if (tty) console.error(`r1ts chat: ${positionals[0]}${placement?.onDevice ? ' on webgpu' : ''} (/reset clears the history, /hide or /show the thinking, /thinking shows the last, /exit quits)`);
     rl.setPrompt(tty ? '\n> ' : '');
     rl.prompt();
     for await (const line of rl) {
@@ -152,5 +160,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     return fail((e as Error).message, 1);
+  } finally {
+    await placement?.release();
   }
 }

@@ -4,7 +4,7 @@
 // Not here: the work itself (src/recipe/distill.ts).
 
 import { distill } from '../recipe/distill.ts';
-import { parseTrainFlags, type FlagSpec } from './train-flags.ts';
+import { DEVICE_FLAG, DEVICE_HELP, parseTrainFlags, settleDevice, type FlagSpec } from './train-flags.ts';
 
 export const DISTILL_HELP = `usage: r1ts distill --data FILE.jsonl --student PRESET|DIR --task TASK [options]
 
@@ -34,6 +34,7 @@ options:
   --warmup N            default 20
   --held-out X          fraction of conversations held out for eval_loss (default 0.05)
   --seed N              default 0
+${DEVICE_HELP}
   --no-progress         no progress bar
   -h, --help            this text`;
 
@@ -41,7 +42,7 @@ const n = { type: 'string', number: true } as const;
 const FLAGS: FlagSpec = {
   data: { type: 'string' }, student: { type: 'string' }, task: { type: 'string' }, grader: { type: 'string' }, 'data-dir': { type: 'string' }, out: { type: 'string' },
   'eval-items': n, 'eval-k': n, 'eval-temperature': n, 'max-tokens': n, vocab: n, seq: n, steps: n, batch: n, lr: n, warmup: n, 'held-out': n, seed: n,
-  'no-progress': { type: 'boolean' },
+  'no-progress': { type: 'boolean' }, ...DEVICE_FLAG,
 };
 
 export async function distillCommand(args: string[]): Promise<number> {
@@ -53,6 +54,8 @@ export async function distillCommand(args: string[]): Promise<number> {
     return 2;
   }
   if (parsed.help) return console.log(DISTILL_HELP), 0;
+  const badDevice = settleDevice('distill', parsed.config);
+  if (badDevice) return console.error(badDevice), 2;
   for (const f of ['data', 'student', 'task'] as const) {
     if (!parsed.config[f]) {
       console.error(`r1ts distill: --${f} is required\n\n${DISTILL_HELP}`);

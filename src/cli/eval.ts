@@ -19,12 +19,14 @@ import { openaiSource } from '../eval/openai-source.ts';
 import { markdownTable, reportJson } from '../eval/report.ts';
 import { loadModel } from '../io/load.ts';
 import { taskByName } from '../tasks/registry.ts';
+import { placeOnDevice, type DevicePlacement } from '../tensor/index.ts';
 import type { TaskItem } from '../tasks/task.ts';
 import { chatTemplateFor, loadHfTokenizer, r1ChatTemplate, r1ZeroPrompt, type TextTokenizer } from '../tokenizer/index.ts';
 import { parseTokenizerConfig } from '../tokenizer/tokenizer-json.ts';
 import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { Progress } from '../train/progress.ts';
 import { zeroPromptIds } from '../train/zero.ts';
+import { settleDevice } from './train-flags.ts';
 
 export const EVAL_HELP = `usage: r1ts eval --task TASK (--model DIR | --base-url URL --api-model NAME) [options]
 
@@ -43,6 +45,9 @@ model (one of):
   --api-model NAME     the endpoint's model name
   --api-key KEY        bearer token (default env OPENAI_API_KEY)
   --system TEXT        a system message (endpoint only)
+  --device cpu|webgpu  where a --model runs (default: R1TS_DEVICE, else cpu); webgpu runs it
+                       on the GPU (WebGPU via Dawn), falling back to the CPU with a message
+                       when there is no adapter
 sampling:
   --k K                samples per item (default 4; 1 with --temperature 0)
   --temperature T      default 0.6 (the R1 protocol); 0 = greedy
@@ -81,7 +86,7 @@ export async function evalCommand(args: string[]): Promise<number> {
         task: { type: 'string' }, grader: { type: 'string' }, limit: { type: 'string' }, 'data-dir': { type: 'string' },
         model: { type: 'string' }, 'base-url': { type: 'string' }, 'api-model': { type: 'string' }, 'api-key': { type: 'string' }, system: { type: 'string' },
         k: { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'max-tokens': { type: 'string' }, seed: { type: 'string' },
-        template: { type: 'string' }, concurrency: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        template: { type: 'string' }, concurrency: { type: 'string' }, device: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -93,6 +98,11 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (Boolean(v.model) === Boolean(v['base-url'])) return fail('give exactly one of --model DIR or --base-url URL');
   if (v['base-url'] && !v['api-model']) return fail('--base-url needs --api-model NAME');
   if (v.resume && !v.out) return fail('--resume needs --out FILE (the results to resume are FILE.results.jsonl)');
+  const dev: Record<string, unknown> = { device: v.device };
+  const badDevice = settleDevice('eval', dev);
+  if (badDevice) return console.error(badDevice), 2;
+  if (v.device !== undefined && v.device !== 'cpu' && !v.model) return fail('--device runs a --model; an endpoint (--base-url) runs where it is served');
+  let placement: DevicePlacement | null = null;
   try {
     const temperature = num('temperature', v.temperature, { min: 0 }) ?? 0.6;
     const greedy = temperature === 0;
@@ -130,6 +140,7 @@ export async function evalCommand(args: string[]): Promise<number> {
         own = false;
       }
       const { model } = loadModel(path);
+      if (dev.device === 'webgpu') placement = await placeOnDevice('r1ts eval', model.namedTensors().map(([, t]) => t));
       const eos = tok.eosToken !== undefined ? tok.addedTokens.get(tok.eosToken) : undefined;
       const stopTokens = eos !== undefined && eos < model.config.vocab_size ? [eos] : [];
       // the model's own chat template when its tokenizer_config.json has one (as r1ts serve uses), else R1's
@@ -163,7 +174,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     progress.done();
     const config = {
       task: task.name, items: items.length, k, greedy, temperature, top_p: topP, max_tokens: maxTokens ?? null, seed,
-      ...(v.model ? { model: v.model, template, batch: concurrency } : { base_url: v['base-url'], api_model: v['api-model'], system: v.system ?? null, concurrency }),
+      ...(v.model ? { model: v.model, template, batch: concurrency, device: placement?.onDevice ? 'webgpu' : 'cpu' } : { base_url: v['base-url'], api_model: v['api-model'], system: v.system ?? null, concurrency }),
       grader: v.grader ?? null, limit: limit ?? null, resumed: report.resumed,
     };
     console.log(markdownTable([report]));
@@ -174,5 +185,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     return fail((e as Error).message, 1);
+  } finally {
+    await placement?.release();
   }
 }

@@ -9,7 +9,7 @@ import { R1tsError } from '../core/errors.ts';
 import { Engine, type GenerateRequest } from '../engine/generate.ts';
 import type { SamplingOptions } from '../engine/sampling.ts';
 import { loadModelDir } from '../io/model-dir.ts';
-import { closeDevice, moveToDevice, openDevice } from '../tensor/index.ts';
+import { placeOnDevice, type DevicePlacement } from '../tensor/index.ts';
 import { StreamDecoder } from '../tokenizer/index.ts';
 import { DEVICE_HELP, settleDevice } from './train-flags.ts';
 
@@ -64,7 +64,7 @@ export async function generateCommand(args: string[]): Promise<number> {
   const dev: Record<string, unknown> = { device: v.device };
   const badDevice = settleDevice('generate', dev);
   if (badDevice) return console.error(badDevice), 2;
-  let opened = false;
+  let placement: DevicePlacement | null = null;
   try {
     const maxTokens = num('max-tokens', v['max-tokens'], true) ?? 128;
     const count = num('count', v.count, true) ?? 1;
@@ -74,16 +74,8 @@ export async function generateCommand(args: string[]): Promise<number> {
       temperature: num('temperature', v.temperature), topP: num('top-p', v['top-p']), topK: num('top-k', v['top-k'], true), minP: num('min-p', v['min-p']),
     };
     const { model, tokenizer: tok, stopTokens } = loadModelDir(positionals[0]);
-    if (dev.device === 'webgpu') {
-      // The model (and so the engine's KV cache) on the device; no adapter: a message, then the CPU.
-      try {
-        await openDevice();
-        opened = true;
-        moveToDevice(model.namedTensors().map(([, t]) => t));
-      } catch (e) {
-        process.stderr.write(`r1ts generate: --device webgpu: ${(e as Error).message}; continuing on the CPU backend\n`);
-      }
-    }
+    // The model (and so the engine's KV cache) on the device; no adapter: a message, then the CPU.
+    if (dev.device === 'webgpu') placement = await placeOnDevice('r1ts generate', model.namedTensors().map(([, t]) => t));
     const prompt = tok.encode(v.prompt);
     const engine = new Engine(model, { maxBatch: count, decode: (ids) => tok.decode(ids) });
     const base: Omit<GenerateRequest, 'seed'> = { prompt, maxTokens, sampling, stopTokens };
@@ -102,6 +94,6 @@ export async function generateCommand(args: string[]): Promise<number> {
   } catch (e) {
     return fail((e as Error).message, 1);
   } finally {
-    if (opened) closeDevice();
+    await placement?.release();
   }
 }

@@ -58,6 +58,9 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   },
 };
 
+/** Commands that run no model, so --device means nothing to them; every other command takes it (and R1TS_DEVICE). */
+const NO_MODEL_COMMANDS = ['info', 'inspect', 'export', 'reward-server', 'dashboard', 'verify'];
+
 function help(): void {
   console.log('usage: r1ts <command> [options]\n\ncommands:');
   for (const [name, c] of Object.entries(commands)) console.log(`  ${name.padEnd(12)} ${c.summary}`);
@@ -74,16 +77,14 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`r1ts: unknown command '${cmd}'. Run \`r1ts help\` for the list.`);
     return 2;
   }
-  // --device webgpu (issue #12) runs only `pretrain`, `sft`, `generate`, `rl` and `zero` so far; every other command says so.
-  if (!['pretrain', 'sft', 'generate', 'rl', 'zero'].includes(cmd)) {
+  // --device webgpu (issue #12): the commands that run a model parse it themselves; the others refuse it.
+  if (NO_MODEL_COMMANDS.includes(cmd)) {
     const i = rest.findIndex((a) => a === '--device' || a.startsWith('--device='));
     const flag = i < 0 ? undefined : rest[i].includes('=') ? rest[i].slice(9) : rest[i + 1];
-    if (flag !== undefined && flag !== 'cpu') {
-      console.error(`r1ts ${cmd}: --device ${flag} is not supported by this command yet (only \`r1ts pretrain\`, \`sft\`, \`generate\`, \`rl\` and \`zero\` run on webgpu)`);
+    if (flag !== undefined) {
+      console.error(`r1ts ${cmd}: --device ${flag}: this command runs no model`);
       return 2;
     }
-    const envDevice = process.env.R1TS_DEVICE;
-    if (envDevice && envDevice !== 'cpu') process.stderr.write(`r1ts ${cmd}: R1TS_DEVICE=${envDevice} is not supported by this command yet (only \`r1ts pretrain\`, \`sft\`, \`generate\`, \`rl\` and \`zero\`); running on the CPU\n`);
   }
   return c.run(rest);
 }

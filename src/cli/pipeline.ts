@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PIPELINE, pipelineTable, runPipeline, type PipelineConfig } from '../recipe/pipeline.ts';
+import { settleDevice } from './train-flags.ts';
 
 export const PIPELINE_HELP = `usage: r1ts pipeline [CONFIG.json] [options]
 
@@ -23,13 +24,16 @@ rejection sampling → SFT → final RL, on 'add' from assets/zero-base.
 options:
   --out DIR          run directory (overrides the config's "out")
   --print-default    print the built-in config and exit
+  --device cpu|webgpu  where every stage's model runs (overrides the config's "device";
+                     default R1TS_DEVICE, else cpu); webgpu falls back to the CPU with a
+                     message when there is no adapter
   --no-progress      no progress bars
   -h, --help         this text`;
 
 export async function pipelineCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, 'print-default': { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+    parsed = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, device: { type: 'string' }, 'print-default': { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
   } catch (e) {
     console.error(`r1ts pipeline: ${(e as Error).message}\n\n${PIPELINE_HELP}`);
     return 2;
@@ -50,8 +54,11 @@ export async function pipelineCommand(args: string[]): Promise<number> {
       return 2;
     }
   }
+  const dev: Record<string, unknown> = { device: v.device ?? config.device };
+  const badDevice = settleDevice('pipeline', dev);
+  if (badDevice) return console.error(badDevice), 2;
   try {
-    const r = await runPipeline({ ...config, ...(v.out ? { out: v.out } : {}), ...(v['no-progress'] ? { progress: false } : {}) });
+    const r = await runPipeline({ ...config, ...(v.out ? { out: v.out } : {}), ...(dev.device ? { device: dev.device as 'cpu' | 'webgpu' } : {}), ...(v['no-progress'] ? { progress: false } : {}) });
     console.log(pipelineTable(r));
     console.log(JSON.stringify(r));
     return 0;

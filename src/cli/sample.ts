@@ -13,6 +13,7 @@ import { distinctTrainItems, doneFileOf, sample } from '../recipe/sample.ts';
 import { localTeacher, openaiTeacher, type Teacher, type TeacherTemplate } from '../recipe/teacher.ts';
 import { taskByName } from '../tasks/registry.ts';
 import { Progress } from '../train/progress.ts';
+import { settleDevice } from './train-flags.ts';
 
 export const SAMPLE_HELP = `usage: r1ts sample --task TASK --out FILE.jsonl (--teacher DIR | --base-url URL --model NAME) [options]
 
@@ -38,6 +39,9 @@ teacher (one of):
                          | r1-zero (the R1-Zero prompt opened with <think>, sent to /completions;
                          default for --teacher)
   --prompt-prefix TEXT   text before an r1-zero prompt sent to an endpoint (e.g. its EOS token)
+  --device cpu|webgpu    where a --teacher DIR runs (default: R1TS_DEVICE, else cpu); webgpu
+                         runs it on the GPU (WebGPU via Dawn), falling back to the CPU with a
+                         message when there is no adapter
 sampling:
   --k K                  completions per prompt (default 4)
   --temperature T        default 0.6
@@ -82,7 +86,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       options: {
         task: { type: 'string' }, grader: { type: 'string' }, 'data-dir': { type: 'string' }, prompts: { type: 'string' }, split: { type: 'string' },
         teacher: { type: 'string' }, 'base-url': { type: 'string' }, model: { type: 'string' }, 'api-model': { type: 'string' }, 'api-key': { type: 'string' },
-        template: { type: 'string' }, 'prompt-prefix': { type: 'string' },
+        template: { type: 'string' }, 'prompt-prefix': { type: 'string' }, device: { type: 'string' },
         k: { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'max-tokens': { type: 'string' }, stop: { type: 'string', multiple: true }, seed: { type: 'string' },
         dedup: { type: 'boolean' }, 'max-per-prompt': { type: 'string' }, 'request-n': { type: 'boolean' },
         concurrency: { type: 'string' }, retries: { type: 'string' }, 'backoff-ms': { type: 'string' }, timeout: { type: 'string' }, 'token-budget': { type: 'string' },
@@ -99,6 +103,10 @@ export async function sampleCommand(args: string[]): Promise<number> {
   const apiModel = v.model ?? v['api-model'];
   if (!v.teacher === !v['base-url']) return fail('give exactly one teacher: --teacher DIR or --base-url URL (with --model NAME)');
   if (v['base-url'] && !apiModel) return fail('--base-url needs --model NAME (the endpoint\'s model name)');
+  const dev: Record<string, unknown> = { device: v.device };
+  const badDevice = settleDevice('sample', dev);
+  if (badDevice) return console.error(badDevice), 2;
+  if (v.device !== undefined && v.device !== 'cpu' && !v.teacher) return fail('--device runs a --teacher DIR; an endpoint (--base-url) runs where it is served');
   let teacher: Teacher | undefined;
   try {
     const k = num('k', v.k, { int: true, min: 1 }) ?? 4;
@@ -125,7 +133,7 @@ export async function sampleCommand(args: string[]): Promise<number> {
       });
     } else {
       if (v['prompt-prefix'] !== undefined || v.stop || v['request-n']) throw new R1tsError('--prompt-prefix, --stop and --request-n are for an endpoint teacher (--base-url)');
-      teacher = localTeacher({ modelDir: v.teacher!, template, temperature, topP, maxTokens, seed, maxBatch: Math.max(1, concurrency * k) });
+      teacher = localTeacher({ modelDir: v.teacher!, template, temperature, topP, maxTokens, seed, maxBatch: Math.max(1, concurrency * k), device: dev.device as 'cpu' | 'webgpu' | undefined });
     }
     if (v.fresh) for (const p of [v.out, doneFileOf(v.out)]) if (existsSync(p)) rmSync(p);
     const ac = new AbortController();

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ServeConfigSchema } from '../server/protocol.ts';
 import { startServer } from '../server/server.ts';
+import { settleDevice } from './train-flags.ts';
 
 export const SERVE_HELP = `usage: r1ts serve <model-dir> [options]
 
@@ -24,6 +25,9 @@ options:
   --max-tokens-limit N   largest max_tokens a request may ask for (default 4096)
   --max-queue N          requests that may wait beyond max-batch; more get 429 (default 64)
   --max-body-bytes N     largest request body; larger get 413 (default 1000000)
+  --device cpu|webgpu    where the model and its KV cache live (default: R1TS_DEVICE, else
+                         cpu); webgpu runs them on the GPU (WebGPU via Dawn), falling back
+                         to the CPU with a message when there is no adapter
   -h, --help             this text`;
 
 const intFlags = ['port', 'max-batch', 'max-tokens-limit', 'max-queue', 'max-body-bytes'] as const;
@@ -36,7 +40,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       args, allowPositionals: true,
       options: {
         port: { type: 'string' }, host: { type: 'string' }, 'model-name': { type: 'string' }, 'api-key': { type: 'string' },
-        'max-batch': { type: 'string' }, 'max-tokens-limit': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body-bytes': { type: 'string' },
+        'max-batch': { type: 'string' }, 'max-tokens-limit': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body-bytes': { type: 'string' }, device: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -46,6 +50,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parsed;
   if (v.help) return console.log(SERVE_HELP), 0;
   if (positionals.length !== 1) return fail('expected one model directory');
+  const dev: Record<string, unknown> = { device: v.device };
+  const badDevice = settleDevice('serve', dev);
+  if (badDevice) return console.error(badDevice), 2;
   const ints: Record<string, number> = {};
   for (const f of intFlags) {
     const s = v[f];
@@ -54,7 +61,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (s.trim() === '' || !Number.isInteger(x)) return fail(`--${f} ${s}: expected an integer`);
     ints[f.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())] = x;
   }
-  const cfg = ServeConfigSchema.safeParse({ ...ints, host: v.host, modelName: v['model-name'], apiKey: v['api-key'] });
+  const cfg = ServeConfigSchema.safeParse({ ...ints, host: v.host, modelName: v['model-name'], apiKey: v['api-key'], device: dev.device });
   if (!cfg.success) {
     const i = cfg.error.issues[0];
     return fail(`--${String(i.path[0]).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${i.message}`);
@@ -65,7 +72,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   } catch (e) {
     return fail((e as Error).message, 1);
   }
-  console.error(`r1ts serve: ${server.modelName} on ${server.url}/v1 (max batch ${cfg.data.maxBatch}); Ctrl-C to stop`);
+  console.error(`r1ts serve: ${server.modelName} on ${server.url}/v1 (max batch ${cfg.data.maxBatch}${server.device === 'webgpu' ? ', on webgpu' : ''}); Ctrl-C to stop`);
   const s = server;
   await new Promise<void>((done) => {
     let signals = 0;

@@ -21,6 +21,7 @@ import { buildModel, saveHfModel } from '../io/hf.ts';
 import { loadModelDir } from '../io/model-dir.ts';
 import { densePreset, moePreset } from '../models/config.ts';
 import { taskByName } from '../tasks/registry.ts';
+import { placeOnDevice } from '../tensor/index.ts';
 import type { Task, TaskItem } from '../tasks/task.ts';
 import { R1_CHAT_TEMPLATE, r1ChatTemplate, saveTokenizerFiles, trainBpe } from '../tokenizer/index.ts';
 import { parseConfig } from '../train/pretrain.ts';
@@ -55,6 +56,8 @@ export const DistillConfigSchema = z.object({
   heldOut: z.number().min(0).lt(1).default(0.05),
   seed: z.number().int().default(0),
   progress: z.boolean().default(true),
+  /** Where the evaluations and the SFT run: the CPU, or the WebGPU device (falls back to the CPU with a message when there is no adapter). */
+  device: z.enum(['cpu', 'webgpu']).default('cpu'),
 }).strict();
 export type DistillConfig = z.input<typeof DistillConfigSchema>;
 
@@ -92,15 +95,21 @@ export async function buildPresetStudent(dataPath: string, preset: { arch: 'dens
   return model.numParameters();
 }
 
-/** Held-out accuracy of a chat model directory on a task: the R1 chat template, the model's EOS. */
-export async function evaluateChatModel(dir: string, task: Task, items: readonly TaskItem[], o: { k: number; temperature: number; maxTokens: number; seed: number }): Promise<EvalReport> {
+/** Held-out accuracy of a chat model directory on a task: the R1 chat template, the model's EOS; device 'webgpu' runs the model there. */
+export async function evaluateChatModel(dir: string, task: Task, items: readonly TaskItem[], o: { k: number; temperature: number; maxTokens: number; seed: number; device?: 'cpu' | 'webgpu' }): Promise<EvalReport> {
   const { model, tokenizer, stopTokens } = loadModelDir(dir);
+  const placement = o.device === 'webgpu' ? await placeOnDevice('distill', model.namedTensors().map(([, t]) => t)) : null;
   const chat = r1ChatTemplate(tokenizer);
   const encodePrompt = (item: TaskItem) => tokenizer.encode(chat.render([{ role: 'user', content: item.question }], { addGenerationPrompt: true }));
   const engine = new Engine(model, { maxBatch: Math.min(64, items.length * o.k), decode: (ids) => tokenizer.decode(ids) });
   const maxTokens = Math.max(1, Math.min(o.maxTokens, model.maxSeqLen - Math.max(...items.map((it) => encodePrompt(it).length))));
   const source = engineSource(engine, tokenizer, { encodePrompt, sampling: { temperature: o.temperature }, maxTokens, seed: o.seed, stopTokens });
-  return evaluate(task, items, source, o.k, { batchSize: 64 });
+  try {
+    return await evaluate(task, items, source, o.k, { batchSize: 64 });
+  } finally {
+    engine.dispose();
+    await placement?.release();
+  }
 }
 
 export async function distill(config: DistillConfig, log: (line: string) => void = (l) => void process.stderr.write(l + '\n')): Promise<DistillSummary> {
@@ -122,13 +131,13 @@ export async function distill(config: DistillConfig, log: (line: string) => void
   } else params = loadModelDir(studentDir).model.numParameters();
   let conversations = 0;
   for await (const _ of readConversations(c.data)) conversations++;
-  const ev = { k: c.evalK, temperature: c.evalTemperature, maxTokens: c.maxTokens, seed: c.seed };
+  const ev = { k: c.evalK, temperature: c.evalTemperature, maxTokens: c.maxTokens, seed: c.seed, device: c.device };
   log(`distill: evaluating the student on ${items.length} held-out ${task.name} items ...`);
   const before = await evaluateChatModel(studentDir, task, items, ev);
   log(`distill: before: accuracy ${pct(before.accuracy)}; SFT on ${conversations} conversations for ${c.steps} steps ...`);
   const r = await sft({
     model: studentDir, data: c.data, out: join(c.out, 'sft'), steps: c.steps, batch: c.batch, lr: c.lr, warmup: c.warmup, seq: c.seq,
-    heldOut: c.heldOut, seed: c.seed, progress: c.progress, evalEvery: Math.max(1, Math.floor(c.steps / 4)), checkpointEvery: c.steps,
+    heldOut: c.heldOut, seed: c.seed, progress: c.progress, device: c.device, evalEvery: Math.max(1, Math.floor(c.steps / 4)), checkpointEvery: c.steps,
   }, { log });
   if (!r.modelDir) throw new R1tsError('distill: the SFT run stopped before it finished');
   const after = await evaluateChatModel(r.modelDir, task, items, ev);

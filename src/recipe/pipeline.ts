@@ -34,6 +34,7 @@ import { loadModel } from '../io/load.ts';
 import type { CausalLM } from '../models/model.ts';
 import { taskByName } from '../tasks/registry.ts';
 import type { Task, TaskItem } from '../tasks/task.ts';
+import { placeOnDevice } from '../tensor/index.ts';
 import { loadBpeTokenizer, saveTokenizerFiles, type BpeTokenizer } from '../tokenizer/index.ts';
 import { GRPO_DEFAULTS } from '../train/grpo.ts';
 import { parseConfig } from '../train/pretrain.ts';
@@ -103,6 +104,8 @@ export const PipelineConfigSchema = z.object({
   maxTokens: posInt.default(GRPO_DEFAULTS.maxTokens),
   seed: z.number().int().default(0),
   progress: z.boolean().default(true),
+  /** Where every stage's model runs (evaluations, local sampling, SFT, GRPO): webgpu falls back to the CPU with a message when there is no adapter. Not part of a stage's identity (the results agree within f32 rounding). */
+  device: z.enum(['cpu', 'webgpu']).default('cpu'),
   stages: z.array(StageSchema).min(1),
 }).strict().superRefine((c, ctx) => {
   const seen = new Set<string>();
@@ -169,12 +172,18 @@ function loadRun(dir: string): Loaded {
 }
 
 /** Held-out accuracy of a model directory under the R1-Zero prompt. */
-async function heldOutAccuracy(dir: string, task: Task, items: readonly TaskItem[], c: { evalTemperature: number; maxTokens: number }): Promise<{ accuracy: number; format: number }> {
+async function heldOutAccuracy(dir: string, task: Task, items: readonly TaskItem[], c: { evalTemperature: number; maxTokens: number; device: 'cpu' | 'webgpu' }): Promise<{ accuracy: number; format: number }> {
   const { model, tokenizer, eos } = loadRun(dir);
+  const placement = c.device === 'webgpu' ? await placeOnDevice('pipeline', model.namedTensors().map(([, t]) => t)) : null;
   const engine = new Engine(model, { maxBatch: 64, decode: (ids) => tokenizer.decode(ids) });
   const source = engineSource(engine, tokenizer, { encodePrompt: (it) => zeroPromptIds(tokenizer, it.question), sampling: { temperature: c.evalTemperature }, maxTokens: c.maxTokens, seed: 1, stopTokens: [eos], stopStrings: ['</answer>'] });
-  const r = await evaluate(task, items, source, 1, { batchSize: 64 });
-  return { accuracy: r.accuracy, format: r.formatRate };
+  try {
+    const r = await evaluate(task, items, source, 1, { batchSize: 64 });
+    return { accuracy: r.accuracy, format: r.formatRate };
+  } finally {
+    engine.dispose();
+    await placement?.release();
+  }
 }
 
 /** SFT examples in the R1-Zero template: the prompt (no loss) then "reasoning </think> answer" + EOS (loss). */
@@ -232,9 +241,10 @@ export async function runPipeline(config: PipelineConfig, log: (line: string) =>
     if (stage.kind === 'sample') {
       const teacher = stage.baseURL
         ? openaiTeacher({ baseURL: stage.baseURL, model: stage.model!, apiKey: stage.apiKeyEnv ? process.env[stage.apiKeyEnv] : undefined, template: stage.template, temperature: stage.temperature, maxTokens: c.maxTokens, seed: c.seed, concurrency: stage.concurrency, stop: stage.template === 'r1-zero' ? ['</answer>'] : undefined })
-        : localTeacher({ modelDir, template: 'r1-zero', temperature: stage.temperature, topP: 1, maxTokens: c.maxTokens, seed: c.seed + i, maxBatch: Math.max(1, stage.concurrency * stage.k) });
+        : localTeacher({ modelDir, template: 'r1-zero', temperature: stage.temperature, topP: 1, maxTokens: c.maxTokens, seed: c.seed + i, maxBatch: Math.max(1, stage.concurrency * stage.k), device: c.device });
       const out = join(dir, 'traces.jsonl');
-      const s = await sample({ task, items: distinctTrainItems(task, stage.prompts, new Rng(c.seed + 1000 * (i + 1))), teacher, k: stage.k, out, dedup: stage.dedup, maxPerPrompt: stage.maxPerPrompt, concurrency: stage.concurrency });
+      const s = await sample({ task, items: distinctTrainItems(task, stage.prompts, new Rng(c.seed + 1000 * (i + 1))), teacher, k: stage.k, out, dedup: stage.dedup, maxPerPrompt: stage.maxPerPrompt, concurrency: stage.concurrency })
+        .finally(() => teacher.close?.());
       if (s.error) throw new R1tsError(`stage ${stage.name}: ${s.error} (rerun to continue)`);
       if (s.kept === 0) throw new R1tsError(`stage ${stage.name}: the teacher got none of ${s.samples} samples right; nothing to train on`);
       appendJsonl(join(dir, 'metrics.jsonl'), { step: 0, time: Date.now() / 1000, accept_rate: s.correct / s.samples, kept: s.kept, tokens: s.tokens });
@@ -249,7 +259,7 @@ export async function runPipeline(config: PipelineConfig, log: (line: string) =>
       const padId = tokenizer.padToken ? tokenizer.specialId(tokenizer.padToken) : eos;
       const train = new SftBatcher(examples, { batch: stage.batch, maxLen: model.maxSeqLen, padId, seed: c.seed });
       rmSync(join(dir, 'checkpoints'), { recursive: true, force: true }); // a cut-short stage starts over
-      const t = await trainLM({ model, train, tokenizer, steps: stage.steps, lr: stage.lr, warmupSteps: stage.warmup, weightDecay: 0, outDir: dir, progress: c.progress, label: stage.name, seed: c.seed, handleSignals: false });
+      const t = await trainLM({ model, train, tokenizer, steps: stage.steps, lr: stage.lr, warmupSteps: stage.warmup, weightDecay: 0, outDir: dir, progress: c.progress, label: stage.name, seed: c.seed, handleSignals: false, device: c.device });
       if (!t.modelDir) throw new R1tsError(`stage ${stage.name}: SFT stopped before it finished`);
       modelDir = t.modelDir;
       ({ accuracy, format } = await heldOutAccuracy(modelDir, task, items, c));
@@ -261,7 +271,7 @@ export async function runPipeline(config: PipelineConfig, log: (line: string) =>
       const reference = stage.beta > 0 ? loadRun(modelDir).model : null;
       const z = await runZero(model, tokenizer, task, {
         grpo, minutes: stage.minutes, steps: stage.steps, evalEvery: 0, evalItems: c.evalItems, finalEvalItems: c.evalItems,
-        evalTemperature: c.evalTemperature, outDir: dir, progress: c.progress,
+        evalTemperature: c.evalTemperature, outDir: dir, progress: c.progress, device: c.device,
       }, reference);
       modelDir = join(dir, 'model');
       saveHfModel(model, modelDir);

@@ -15,6 +15,7 @@ import { engineSource } from '../eval/engine-source.ts';
 import { hash32, openaiSource, type OpenAISourceOptions } from '../eval/openai-source.ts';
 import { loadModelDir, modelChatTemplate } from '../io/model-dir.ts';
 import type { TaskItem } from '../tasks/task.ts';
+import { placeOnDevice, type DevicePlacement } from '../tensor/index.ts';
 import { r1ZeroPrompt } from '../tokenizer/index.ts';
 
 export interface TeacherReply {
@@ -85,6 +86,8 @@ export interface LocalTeacherOptions {
   seed: number;
   /** Sequences decoded at once. */
   maxBatch: number;
+  /** 'webgpu': the model and its KV cache on the GPU, placed at the first request (falls back to the CPU with a message when there is no adapter); close() frees them. */
+  device?: 'cpu' | 'webgpu';
 }
 
 /** A teacher that is an r1ts model directory, run in this process by the engine (continuous batching across prompts). */
@@ -95,10 +98,18 @@ export function localTeacher(o: LocalTeacherOptions): Teacher {
     // the HF tokenizer matches added tokens in text, so the EOS prefix becomes its id (as zeroPromptIds builds it)
     tokenizer.encode(chat ? chat.render([{ role: 'user', content: item.question }], { addGenerationPrompt: true }) : r1ZeroPromptText(item.question, tokenizer.eosToken));
   if (!(o.maxBatch >= 1)) throw new R1tsError(`local teacher: maxBatch ${o.maxBatch}: expected a positive integer`);
-  const engine = new Engine(model, { maxBatch: o.maxBatch, decode: (ids) => tokenizer.decode(ids) });
+  let placed: Promise<DevicePlacement | null> | null = null;
+  let engine: Engine | null = null;
   return {
     opensThink: o.template === 'r1-zero',
+    close: async () => {
+      engine?.dispose();
+      await (await placed)?.release();
+    },
     complete: async (item, k) => {
+      // the engine sizes its cache where the model lives, so both come after the placement
+      await (placed ??= o.device === 'webgpu' ? placeOnDevice('local teacher', model.namedTensors().map(([, t]) => t)) : Promise.resolve(null));
+      engine ??= new Engine(model, { maxBatch: o.maxBatch, decode: (ids) => tokenizer.decode(ids) });
       const source = engineSource(engine, tokenizer, {
         encodePrompt, sampling: { temperature: o.temperature, topP: o.topP }, maxTokens: o.maxTokens,
         seed: (o.seed ^ hash32(item.id)) >>> 0, stopTokens, stopStrings: o.template === 'r1-zero' ? ['</answer>'] : [],

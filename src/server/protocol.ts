@@ -27,6 +27,8 @@ export const ServeConfigSchema = z.object({
   maxBodyBytes: z.number().int().min(1).default(1_000_000),
   /** How long close() lets in-flight requests finish before aborting them. */
   shutdownGraceMs: z.number().int().min(0).default(30_000),
+  /** Where the model (and the engine's KV cache) lives; webgpu falls back to the CPU with a message when there is no adapter. */
+  device: z.enum(['cpu', 'webgpu']).default('cpu'),
 }).strict();
 export type ServeConfig = z.output<typeof ServeConfigSchema>;
 export type ServeConfigInput = z.input<typeof ServeConfigSchema>;

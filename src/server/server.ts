@@ -27,6 +27,7 @@ import { Engine, type GenerateResult } from '../engine/generate.ts';
 import { validateSampling, type SamplingOptions } from '../engine/sampling.ts';
 import { eosIds, loadModelDir, modelChatTemplate } from '../io/model-dir.ts';
 import type { CausalLM } from '../models/model.ts';
+import { placeOnDevice } from '../tensor/index.ts';
 import type { ChatMessage, ChatTemplate, TextTokenizer } from '../tokenizer/index.ts';
 import {
   ApiError, ChatRequestSchema, CompletionRequestSchema, messageText, parseRequest, ServeConfigSchema,
@@ -59,6 +60,8 @@ export interface RunningServer {
   url: string;
   modelName: string;
   stats: ServerStats;
+  /** Where the model runs: webgpu only when it was asked for and an adapter was found. */
+  device: 'cpu' | 'webgpu';
   /** Stops accepting, lets in-flight requests finish (abort: true aborts them at once), closes. */
   close(opts?: { abort?: boolean }): Promise<void>;
 }
@@ -104,6 +107,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     }
   }
   const modelName = cfg.modelName ?? (modelDir !== undefined ? basename(resolve(modelDir)) : 'r1ts');
+  const placement = cfg.device === 'webgpu' ? await placeOnDevice('r1ts serve', model.namedTensors().map(([, t]) => t)) : null;
   const engine = new Engine(model, { maxBatch: cfg.maxBatch, decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }) });
   const stats: ServerStats = { inFlight: 0, generating: 0, maxGenerating: 0, finished: { stop: 0, length: 0, abort: 0 } };
   const controllers = new Set<AbortController>();
@@ -361,10 +365,16 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       sendJson(res, err.status, err.body(), err.status === 413 ? { Connection: 'close' } : {});
     });
   });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(cfg.port, cfg.host, () => ok());
-  });
+  try {
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(cfg.port, cfg.host, () => ok());
+    });
+  } catch (e) {
+    engine.dispose();
+    await placement?.release();
+    throw e;
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
 
@@ -380,10 +390,12 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     clearTimeout(timer);
     server.closeAllConnections();
     await closed;
+    engine.dispose();
+    await placement?.release();
   }
 
   return {
-    url: `http://${host}:${addr.port}`, modelName, stats,
+    url: `http://${host}:${addr.port}`, modelName, stats, device: placement?.onDevice ? 'webgpu' : 'cpu',
     close: (o) => {
       if (o?.abort) controllers.forEach((c) => c.abort()); // also cuts short a graceful close under way
       return (closing ??= close(o));

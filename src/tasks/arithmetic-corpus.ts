@@ -69,6 +69,13 @@ export interface CorpusOptions {
    * works a different sum, consistently); the rest are column slips as in 'redo' (default 0.75).
    */
   checkMiscopyShare?: number;
+  /**
+   * With checkStyle 'reread': the solutions without a check slip too, at the same rate
+   * (checkSlipShare, the same kinds of slip) and keep the sum they got as their answer — so a
+   * first pass is as reliable with or without a check, and the check is what makes the answer
+   * right (default false: only checked first passes slip, and every answer is right).
+   */
+  uncheckedSlips?: boolean;
 }
 
 /**
@@ -299,6 +306,7 @@ interface CheckOptions {
   style: 'confirm' | 'redo' | 'reread';
   slipShare: number;
   miscopyShare: number;
+  uncheckedSlips: boolean;
 }
 
 function worked(rng: Rng, maxDigits: number, check: CheckOptions): string {
@@ -306,12 +314,17 @@ function worked(rng: Rng, maxDigits: number, check: CheckOptions): string {
   const wording = rng.int(2) as 0 | 1;
   const checked = rng.uniform() < check.share;
   // (the 'confirm' path draws exactly what it always drew: the default stream is pinned by a test)
-  const steps =
-    checked && check.style === 'redo'
-      ? workedStepsRedo(a, b, wording, rng.uniform() < check.slipShare ? randomSlip(rng, a, b) : null)
-      : checked && check.style === 'reread'
-        ? workedStepsReread(a, b, wording, rng.uniform() < check.slipShare ? rereadSlip(rng, a, b, check.miscopyShare) : { a, b, slip: null })
-        : workedSteps(a, b, wording, checked);
+  let answer = a + b;
+  let steps: string;
+  if (checked && check.style === 'redo') steps = workedStepsRedo(a, b, wording, rng.uniform() < check.slipShare ? randomSlip(rng, a, b) : null);
+  else if (checked && check.style === 'reread') steps = workedStepsReread(a, b, wording, rng.uniform() < check.slipShare ? rereadSlip(rng, a, b, check.miscopyShare) : { a, b, slip: null });
+  else if (check.style === 'reread' && check.uncheckedSlips && rng.uniform() < check.slipShare) {
+    // an unchecked first pass that slipped: its sum stands as the answer
+    const first = rereadSlip(rng, a, b, check.miscopyShare);
+    const work = columnWork(columns(first.a, first.b), wording, first.slip);
+    steps = work.text;
+    answer = work.got;
+  } else steps = workedSteps(a, b, wording, checked);
   let body: string;
   if (rng.uniform() < WORKED_TAG_SHARE) {
     const tag = tagName(rng);
@@ -320,7 +333,7 @@ function worked(rng: Rng, maxDigits: number, check: CheckOptions): string {
     const intro = rng.int(3);
     body = intro === 0 ? `Let's work it out: ${steps}` : intro === 1 ? `Solution: ${steps}` : steps;
   }
-  return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `${body} ${answerSentence(rng, a, b, a + b)}`);
+  return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `${body} ${answerSentence(rng, a, b, answer)}`);
 }
 
 function direct(rng: Rng, maxDigits: number): string {
@@ -378,7 +391,9 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
   if (!(workedLongShare >= 0 && workedLongShare <= 1)) throw new R1tsError(`corpus: workedLongShare=${workedLongShare}: expected a share in [0, 1]`);
   const check: CheckOptions = {
     share: opts.selfCheck ?? 0.1, style: opts.checkStyle ?? 'confirm', slipShare: opts.checkSlipShare ?? 0.3, miscopyShare: opts.checkMiscopyShare ?? 0.75,
+    uncheckedSlips: opts.uncheckedSlips ?? false,
   };
+  if (check.uncheckedSlips && check.style !== 'reread') throw new R1tsError(`corpus: uncheckedSlips needs checkStyle 'reread' (got '${check.style}')`);
   for (const [name, v] of [['selfCheck', check.share], ['checkSlipShare', check.slipShare], ['checkMiscopyShare', check.miscopyShare]] as const) {
     if (!(v >= 0 && v <= 1)) throw new R1tsError(`corpus: ${name}=${v}: expected a share in [0, 1]`);
   }

@@ -194,6 +194,50 @@ export async function moveToHost(ts: readonly Tensor[]): Promise<void> {
   });
 }
 
+/** What placeOnDevice did: whether the tensors are on the device, and how to undo it. */
+export interface DevicePlacement {
+  /** False when there was no adapter and the tensors stayed on the host. */
+  readonly onDevice: boolean;
+  /**
+   * Ends the placement: with toHost the tensors come back to the host first (one readback),
+   * otherwise their device storage is simply dropped (the caller is done with them); the
+   * device is closed when this placement opened it, else the step arena is handed back.
+   */
+  release(opts?: { toHost?: boolean }): Promise<void>;
+}
+
+/**
+ * `--device webgpu` for a command or run (`label` names it in the message): opens the device
+ * (unless one is active) and moves `tensors` there in place. With no adapter it says why on
+ * stderr (`label: --device webgpu: …; continuing on the CPU backend`) and the tensors stay on
+ * the host, so the caller runs the same code on the CPU.
+ */
+export async function placeOnDevice(label: string, tensors: readonly Tensor[]): Promise<DevicePlacement> {
+  const had = active !== null;
+  try {
+    await openDevice();
+  } catch (e) {
+    console.error(`${label}: --device webgpu: ${(e as Error).message}; continuing on the CPU backend`);
+    return { onDevice: false, release: async () => {} };
+  }
+  const moved = tensors.filter((t) => !t.gpu);
+  moveToDevice(moved);
+  let released = false;
+  return {
+    onDevice: true,
+    async release(opts = {}) {
+      if (released) return;
+      released = true;
+      if (opts.toHost) await moveToHost(moved);
+      if (!had) closeDevice();
+      else {
+        if (!opts.toHost) releaseDevice(moved);
+        endDeviceStep();
+      }
+    },
+  };
+}
+
 /** Frees the device storage of persistent tensors that are no longer used. */
 export function releaseDevice(ts: readonly Tensor[]): void {
   for (const t of ts) {

@@ -48,7 +48,7 @@ import { isDeepseekV3 } from '../models/config.ts';
 import type { CausalLM } from '../models/model.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { clipGradNorm, clipGradNormTensor, gradNorm, gradNormTensor } from '../optim/clip.ts';
-import { closeDevice, currentBackend, endDeviceStep, hasDevice, ids, matmul, moveToDevice, moveToHost, noGrad, openDevice, randn, readValues, type Tensor } from '../tensor/index.ts';
+import { currentBackend, endDeviceStep, ids, matmul, moveToDevice, moveToHost, noGrad, placeOnDevice, randn, readValues, type Tensor } from '../tensor/index.ts';
 import { saveTokenizerFiles, type BpeTokenizer } from '../tokenizer/index.ts';
 import { balanceRouter, balanceRouterOnDevice, routerOf, type ExpertLoadFigures } from './expert-load.ts';
 import { Progress, type ProgressStream } from './progress.ts';
@@ -220,19 +220,9 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
     throw new R1tsError(`${cfg.outDir} already holds checkpoints of a run: pass resume to continue it, or choose another output directory`);
   }
   // The device: model tensors and optimizer moments move there (the same Tensor objects).
-  let onDevice = false;
-  const hadDevice = hasDevice();
   const deviceTensors = [...new Set([...model.namedTensors().map(([, t]) => t), ...opt.stateTensors()])];
-  if (cfg.device === 'webgpu') {
-    try {
-      await openDevice();
-      onDevice = true;
-    } catch (e) {
-      process.stderr.write(`${cfg.label}: --device webgpu: ${(e as Error).message}; continuing on the CPU backend\n`);
-    }
-    if (onDevice) moveToDevice(deviceTensors);
-  }
-  const deviceOpened = onDevice;
+  const placement = cfg.device === 'webgpu' ? await placeOnDevice(cfg.label, deviceTensors) : null;
+  let onDevice = placement?.onDevice ?? false;
   const log = new RunLog(cfg.outDir, { resumeStep: start });
   const evalStart = evalData?.position() ?? null;
   const peak = cfg.peakFlops ?? (onDevice ? NaN : measurePeakFlops());
@@ -359,10 +349,7 @@ export async function trainLM(o: TrainOptions): Promise<TrainResult> {
     onDevice = false;
   } finally {
     progress?.done();
-    if (deviceOpened) {
-      if (hadDevice) endDeviceStep();
-      else closeDevice();
-    }
+    await placement?.release();
     if (cfg.handleSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -18,7 +18,7 @@ import { engineSource } from '../eval/engine-source.ts';
 import { evaluate, type EvalReport } from '../eval/harness.ts';
 import type { CausalLM } from '../models/model.ts';
 import type { Grade, Task, TaskItem } from '../tasks/task.ts';
-import { closeDevice, hasDevice, moveToDevice, moveToHost, openDevice } from '../tensor/index.ts';
+import { placeOnDevice } from '../tensor/index.ts';
 import type { TextTokenizer } from '../tokenizer/index.ts';
 import { zeroPromptIds } from './zero-prompt.ts';
 import { GrpoTrainer, reflectionCount, type GrpoOptions } from './grpo.ts';
@@ -98,20 +98,12 @@ export { zeroPromptIds } from './zero-prompt.ts';
  */
 export async function runZero(model: CausalLM, tokenizer: TextTokenizer, task: Task, o: ZeroOptions, reference: CausalLM | null = null): Promise<ZeroSummary> {
   if (o.device !== 'webgpu') return runZeroHere(model, tokenizer, task, o, reference);
-  const hadDevice = hasDevice();
-  try {
-    await openDevice();
-  } catch (e) {
-    process.stderr.write(`${o.label ?? 'zero'}: --device webgpu: ${(e as Error).message}; continuing on the CPU backend\n`);
-    return runZeroHere(model, tokenizer, task, o, reference);
-  }
   const tensors = [...new Set([model, ...(reference ? [reference] : [])].flatMap((m) => m.namedTensors().map(([, t]) => t)))];
-  moveToDevice(tensors);
+  const placement = await placeOnDevice(o.label ?? 'zero', tensors);
   try {
     return await runZeroHere(model, tokenizer, task, o, reference);
   } finally {
-    await moveToHost(tensors);
-    if (!hadDevice) closeDevice();
+    await placement.release({ toHost: true });
   }
 }
 

@@ -1,5 +1,5 @@
 // `r1ts pretrain --device webgpu` and `r1ts sft --device webgpu` through the real entry point on tiny data (and R1TS_DEVICE),
-// and the other commands' refusal of --device webgpu. The run skips without an adapter
+// the value checks of every command that takes --device, and the refusal by those that run no model. The runs skip without an adapter
 // (fails under CI=true), like the other webgpu tests; the refusals need no adapter.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,16 +48,20 @@ test('r1ts pretrain --device webgpu trains a tiny dense model on the device and 
   }
 });
 
-test('commands without a device path (all but pretrain, sft, generate, rl, zero) refuse --device webgpu, naming the command', () => {
-  const r = run(['chat', '--model', 'x', '--device', 'webgpu']);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /r1ts chat: --device webgpu is not supported by this command yet/);
-  const s = run(['eval', '--device=webgpu']);
+test('--device on every command that runs a model; the others refuse it; bad values are named', () => {
+  const s = run(['inspect', 'x', '--device=webgpu']);
   assert.equal(s.status, 2);
-  assert.match(s.stderr, /r1ts eval: --device webgpu is not supported/);
+  assert.match(s.stderr, /r1ts inspect: --device webgpu: this command runs no model/);
   const bad = run(['sft', '--model', 'x', '--device', 'tpu']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /r1ts sft: --device tpu \(or R1TS_DEVICE\): expected cpu or webgpu/);
+  const takers = ['chat x', 'serve x', 'eval --task add --model x', 'logits x --ids i --out o', 'sample --task add --out o --teacher x', 'distill', 'pipeline'];
+  for (const args of takers.map((a) => a.split(' '))) {
+    const cmd = args[0];
+    const b = run([...args, '--device', 'tpu']);
+    assert.equal(b.status, 2, cmd);
+    assert.match(b.stderr, new RegExp(`r1ts ${cmd}: --device tpu \\(or R1TS_DEVICE\\): expected cpu or webgpu`));
+  }
 });
 
 test('r1ts pretrain --device webgpu without an adapter says why and continues on the CPU', async (t) => {

@@ -64,3 +64,39 @@ test("'reread' in the stream: checks re-read the question, end at the true sum, 
   assert.throws(() => corpusDocuments(1, { checkStyle: 'reread', checkMiscopyShare: 1.5 }).next(), /checkMiscopyShare=1\.5: expected a share in \[0, 1\]/);
   assert.throws(() => corpusDocuments(1, { checkStyle: 'again' as 'reread' }).next(), /checkStyle=again: expected 'confirm', 'redo' or 'reread'/);
 });
+
+test("'reread' with uncheckedSlips: first passes slip as often without a check, and then keep the wrong sum", () => {
+  const opts = { selfCheck: 0.3, checkStyle: 'reread', checkSlipShare: 0.2, checkMiscopyShare: 1 } as const;
+  const tally = (g: Generator<{ kind: string; text: string }>) => {
+    const t = { checked: 0, checkedSlipped: 0, unchecked: 0, uncheckedWrong: 0 };
+    for (let i = 0; i < 6000; i++) {
+      const { kind, text } = g.next().value!;
+      if (kind !== 'worked') continue;
+      const [qa, qb] = /(\d+) ?(?:\+|and|plus) ?(\d+)/.exec(text)!.slice(1).map(Number);
+      const answer = Number(/(?:answer is |Answer: |<answer>|=)(\d+)(?:\.|<\/answer>)?$/.exec(text)![1]);
+      if (text.includes('Check:')) {
+        t.checked++;
+        t.checkedSlipped += /Wait, that is not/.test(text) ? 1 : 0;
+        assert.equal(answer, qa + qb, text); // a check always ends at the true sum
+        continue;
+      }
+      t.unchecked++;
+      if (answer === qa + qb) continue;
+      t.uncheckedWrong++;
+      // the slip is a miscopied operand worked consistently: the answer is the sum of the operands the columns used
+      const xs = [...text.matchAll(/(\d)\+(\d)(\+1)?=\d+, (?:write|digit)/g)].map((c) => [Number(c[1]), Number(c[2])]);
+      const fa = Number(xs.map((c) => c[0]).reverse().join('')), fb = Number(xs.map((c) => c[1]).reverse().join(''));
+      assert.equal(answer, fa + fb, text);
+      assert.notDeepEqual([fa, fb], [qa, qb], text);
+    }
+    return t;
+  };
+  const t = tally(corpusDocuments(9, { ...opts, uncheckedSlips: true }));
+  const rate = (a: number, n: number) => a / n;
+  assert.ok(t.checked > 300 && t.unchecked > 900, JSON.stringify(t));
+  // both slip at ~20%: the unchecked ones end wrong, the checked ones are corrected
+  for (const r of [rate(t.checkedSlipped, t.checked), rate(t.uncheckedWrong, t.unchecked)]) assert.ok(r > 0.14 && r < 0.26, JSON.stringify(t));
+  // without the option every unchecked answer is right (and the stream is the one R3's base saw)
+  assert.equal(tally(corpusDocuments(9, opts)).uncheckedWrong, 0);
+  assert.throws(() => corpusDocuments(1, { checkStyle: 'redo', uncheckedSlips: true }).next(), /uncheckedSlips needs checkStyle 'reread' \(got 'redo'\)/);
+});

@@ -24,13 +24,13 @@
 // rows it samples from, once per pass (src/engine/generate.ts); GRPO trains a device policy with
 // one readback of [positions] log-probs per forward (src/train/grpo.ts); the DeepSeek-V3 MoE routes,
 // dispatches (dense) and updates its router bias on the device (src/nn/moe.ts). `--device webgpu`
-// for pretrain, sft, generate, rl and zero.
+// on every command that runs a model (placeOnDevice, src/tensor/device.ts).
 //
 // GpuContext.open requests 'shader-f16' when the adapter has it.
 // NEXT STEP: f16 weights in the tensor engine (Linear
 // on packed f16 for inference); a capacity-bounded sparse MoE dispatch (today every expert runs over
-// all tokens); sampling on the device (today the logits rows come back); chat/serve/eval on the
-// device; tuning and figures on a real GPU.
+// all tokens); sampling on the device (today the logits rows come back); tuning and figures on a
+// real GPU.
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
 import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';

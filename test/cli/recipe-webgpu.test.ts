@@ -1,0 +1,61 @@
+// The recipe commands with --device webgpu through the real entry point, on the shipped zero
+// base: `r1ts sample --teacher DIR --device webgpu` keeps exactly the conversations the CPU
+// command keeps (seeded sampling from the same logits); `r1ts pipeline --device webgpu` runs
+// sample → SFT → RL with every stage on the device (no CPU fallback), and its sample stage's
+// traces equal those of the same stage run on the CPU; `r1ts distill --device webgpu` fine-tunes and evaluates a
+// preset student there. Skips without an adapter (fails under CI=true).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gpuOrSkip } from '../backend/webgpu-setup.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const base = join(root, 'assets/zero-base');
+const dir = mkdtempSync(join(tmpdir(), 'r1ts-recipe-webgpu-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+const run = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin/r1ts.mjs'), ...args], { cwd: root, encoding: 'utf8' });
+/** A JSONL file's lines, sorted (concurrent prompts finish in any order). */
+const lines = (p: string) => readFileSync(p, 'utf8').split('\n').filter(Boolean).sort();
+
+test('r1ts sample, pipeline and distill --device webgpu: the same traces as the CPU, every stage on the device', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const sampleArgs = (out: string) => ['sample', '--task', 'add', '--teacher', base, '--prompts', '6', '--k', '4', '--temperature', '1', '--top-p', '1',
+    '--max-tokens', '96', '--concurrency', '6', '--seed', '3', '--out', out, '--no-progress'];
+  const cpu = run(sampleArgs(join(dir, 'cpu.jsonl')));
+  assert.equal(cpu.status, 0, cpu.stderr);
+  const dev = run([...sampleArgs(join(dir, 'dev.jsonl')), '--device', 'webgpu']);
+  assert.equal(dev.status, 0, dev.stderr);
+  assert.doesNotMatch(dev.stderr, /continuing on the CPU/);
+  assert.ok(lines(join(dir, 'cpu.jsonl')).length > 0, 'the base gets some of 24 samples right');
+  assert.deepEqual(lines(join(dir, 'dev.jsonl')), lines(join(dir, 'cpu.jsonl')));
+
+  // the pipeline on the device; its sample stage alone again on the CPU gives the same traces
+  const pipeline = (out: string, stages: unknown[], extra: string[]) => {
+    const cfg = join(dir, `${out}.json`);
+    writeFileSync(cfg, JSON.stringify({ out: join(dir, out), base, task: 'add', evalItems: 4, maxTokens: 96, seed: 0, stages }));
+    const r = run(['pipeline', cfg, '--no-progress', ...extra]);
+    assert.equal(r.status, 0, r.stderr);
+    return r;
+  };
+  const sampleStage = { kind: 'sample', name: 'sample', prompts: 6, k: 4, concurrency: 6, temperature: 1 };
+  const p = pipeline('pipeline-dev', [sampleStage, { kind: 'sft', name: 'sft', steps: 2, batch: 4 }, { kind: 'rl', name: 'rl', steps: 1, minutes: 1, prompts: 2, group: 2 }], ['--device', 'webgpu']);
+  assert.doesNotMatch(p.stderr, /continuing on the CPU/);
+  for (const s of ['02-sft', '03-rl']) assert.ok(existsSync(join(dir, 'pipeline-dev', s, 'model', 'model.safetensors')), `${s}/model`);
+  assert.equal((JSON.parse(readFileSync(join(dir, 'pipeline-dev', 'summary.json'), 'utf8')) as { stages: unknown[] }).stages.length, 3);
+  pipeline('pipeline-cpu', [sampleStage], []);
+  const traces = (out: string) => lines(join(dir, out, '01-sample', 'traces.jsonl'));
+  assert.ok(traces('pipeline-cpu').length > 0);
+  assert.deepEqual(traces('pipeline-dev'), traces('pipeline-cpu'));
+
+  const d = run(['distill', '--data', join(dir, 'cpu.jsonl'), '--student', '1', '--task', 'add', '--steps', '2', '--batch', '4', '--eval-items', '2',
+    '--max-tokens', '8', '--seq', '128', '--out', join(dir, 'distill'), '--no-progress', '--device', 'webgpu']);
+  assert.equal(d.status, 0, d.stderr);
+  assert.doesNotMatch(d.stderr, /continuing on the CPU/);
+  const s = JSON.parse(d.stdout.trim().split('\n').at(-1)!) as { steps: number; eval_items: number };
+  assert.equal(s.steps, 2);
+  assert.equal(s.eval_items, 2);
+});
