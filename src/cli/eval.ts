@@ -17,6 +17,7 @@ import { engineSource } from '../eval/engine-source.ts';
 import { evaluate, type CompletionSource, type EvalOptions } from '../eval/harness.ts';
 import { openaiSource } from '../eval/openai-source.ts';
 import { markdownTable, reportJson } from '../eval/report.ts';
+import { resultsFile } from '../eval/results-file.ts';
 import { loadModel } from '../io/load.ts';
 import { taskByName } from '../tasks/registry.ts';
 import { placeOnDevice, type DevicePlacement } from '../tensor/index.ts';
@@ -164,7 +165,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     const progress = new Progress({ total: items.length, label: `eval ${task.name}`, unit: 'items' });
     let right = 0, samples = 0;
     const report = await evaluate(task, items, source, k, {
-      ...opts, resultsPath,
+      ...opts, results: resultsPath ? resultsFile(resultsPath) : undefined,
       onItemDone: (r, done) => {
         right += r.correct.filter(Boolean).length;
         samples += r.correct.length;

@@ -6,7 +6,7 @@
 // task's answer equivalence), format rate, mean length of right and wrong
 // answers, each rate with its 95% CI over items. Items go to the source in
 // batches; each finished item is reported (onItemDone: the CLI's progress bar)
-// and, with resultsPath, appended to a JSONL file so that a restarted run skips
+// and, with a results store (results-file.ts), appended to a JSONL file so that a restarted run skips
 // the items already done. The GRPO loop's periodic held-out evaluation calls
 // this same function (never a copy).
 // Not here: templates and tokenization (the source owns them), sampling,
@@ -15,7 +15,6 @@
 import { R1tsError } from '../core/errors.ts';
 import { answersEquivalent, type Task, type TaskItem } from '../tasks/task.ts';
 import { meanCI95, passAtK } from './metrics.ts';
-import { appendResult, openResultsFile } from './results-file.ts';
 
 /** Generates `n` completions for each item (the source applies its template and sampling). */
 export type CompletionSource = (items: readonly TaskItem[], n: number) => Promise<string[][]>;
@@ -59,13 +58,26 @@ export interface EvalReport {
   results: EvalItemResult[];
 }
 
+/**
+ * Where a resumable evaluation keeps its finished items: those stored by earlier runs, and an
+ * append per item as it finishes. Injected, so the harness itself touches no file system (the
+ * browser tab evaluates with it too).
+ */
+export interface ResultsStore {
+  /** Names the store in errors (the file's path). */
+  readonly name: string;
+  /** The results stored so far (any k; the harness checks them). */
+  load(): EvalItemResult[];
+  append(r: EvalItemResult): void;
+}
+
 export interface EvalOptions {
   /** Items per call of the source (default: all at once). */
   batchSize?: number;
   /** Batches in flight at once (default 1; an endpoint source gains from more). */
   parallel?: number;
-  /** JSONL of per-item results: appended as items finish; items already there are skipped (resume). */
-  resultsPath?: string;
+  /** Per-item results kept across runs (results-file.ts: a JSONL file): appended as items finish; items already there are skipped (resume). */
+  results?: ResultsStore;
   /** Called as each item finishes (done counts resumed items too). */
   onItemDone?: (result: EvalItemResult, done: number, total: number) => void;
 }
@@ -136,9 +148,10 @@ export async function evaluate(task: Task, items: readonly TaskItem[], source: C
   }
   const itemById = new Map(items.map((it) => [it.id, it]));
   const byId = new Map<string, EvalItemResult>();
-  const path = options.resultsPath;
-  if (path) {
-    for (const r of openResultsFile<EvalItemResult>(path)) {
+  const store = options.results;
+  if (store) {
+    const path = store.name;
+    for (const r of store.load()) {
       if (!ids.has(r.id)) continue;
       if (!Array.isArray(r.completions) || r.completions.length !== k) {
         throw new R1tsError(`${path}: item '${r.id}' has ${Array.isArray(r.completions) ? r.completions.length : 'no'} completions but this run asks k=${k}; resume with the same k or write to another file`);
@@ -163,7 +176,7 @@ export async function evaluate(task: Task, items: readonly TaskItem[], source: C
       batch.forEach((item, i) => {
         const r = gradeItem(task, item, completions[i]);
         byId.set(item.id, r);
-        if (path) appendResult(path, r);
+        store?.append(r);
         options.onItemDone?.(r, ++done, items.length);
       });
     }

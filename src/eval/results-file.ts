@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { appendJsonl, readJsonl } from '../core/jsonl.ts';
+import type { EvalItemResult, ResultsStore } from './harness.ts';
 
 /** Reads the lines of a results file (missing = none) and repairs a torn last line in place. */
 export function openResultsFile<T>(path: string): T[] {
@@ -17,3 +18,8 @@ export function openResultsFile<T>(path: string): T[] {
 
 /** Appends one result as a line. */
 export const appendResult = appendJsonl;
+
+/** A JSONL results file as the harness's store: read (and repaired) on load, a line per append. */
+export function resultsFile(path: string): ResultsStore {
+  return { name: path, load: () => openResultsFile<EvalItemResult>(path), append: (r) => appendResult(path, r) };
+}

@@ -5,7 +5,8 @@
 // path) or on the CPU. Rollouts on the device go through the device engine; rollouts 'host'
 // sample from a host copy of the policy refreshed before each step (one readback of the
 // weights): on a software adapter (SwiftShader, llvmpipe) each decode pass's dispatches cost
-// far more than the host's reference kernels, so a page on one samples on its CPU. One function, so the
+// far more than the host's reference kernels, so a page on one samples on its CPU. evaluate() is
+// `r1ts zero`'s held-out evaluation (the harness over the rollout engine). One function, so the
 // dashboard's "train in this tab" mode and the tests that compare it with the CPU build the
 // same thing. Browser-safe: no node:* imports (the format modules of io/ and tokenizer/, not
 // their file readers).
@@ -14,6 +15,8 @@
 
 import { R1tsError } from '../core/errors.ts';
 import { Engine } from '../engine/generate.ts';
+import { engineSource } from '../eval/engine-source.ts';
+import { evaluate, type EvalReport } from '../eval/harness.ts';
 import { modelFromHfTensors } from '../io/hf-names.ts';
 import { readSafetensorsBytes } from '../io/safetensors-format.ts';
 import { parseModelConfig } from '../models/config.ts';
@@ -59,6 +62,12 @@ export interface ZeroTab {
   tokenizer: BpeTokenizer;
   /** Tokens of the R1-Zero prompt of a question (for the page's note on positions). */
   promptTokens: number;
+  /**
+   * The held-out evaluation of `r1ts zero` on the first n of the task's held-out problems: one
+   * sample each at T = 1 with the step's budget and stop rules, through the rollout engine (the
+   * host copy refreshed first), seeded by `seed`; graded by the task.
+   */
+  evaluate(n: number, seed: number): Promise<EvalReport>;
   /** Frees the engine and brings the policy back to the host (device buffers released). */
   finish(): Promise<void>;
 }
@@ -97,12 +106,19 @@ export function openZeroTab(files: ZeroBaseFiles, o: GrpoOptions, device: 'cpu' 
       releaseDevice(trainer.opt.stateTensors());
     }
   };
+  const refresh = async () => {
+    if (!hostCopy) return;
+    const vals = await readValues(model.parameters());
+    hostCopy.parameters().forEach((p, i) => (p.data as Float32Array).set(vals[i]));
+  };
   const step = async () => {
-    if (hostCopy) {
-      const vals = await readValues(model.parameters());
-      hostCopy.parameters().forEach((p, i) => (p.data as Float32Array).set(vals[i]));
-    }
+    await refresh();
     return trainer.step();
   };
-  return { trainer, step, model, tokenizer, promptTokens: encodePrompt(task.heldOut(1)[0]).length, finish };
+  const stops = { stopTokens: eos === undefined ? [] : [eos], stopStrings: ['</answer>'] };
+  const evaluateHeldOut = async (n: number, seed: number): Promise<EvalReport> => {
+    await refresh();
+    return evaluate(task, task.heldOut(n), engineSource(engine, tokenizer, { encodePrompt, sampling: { temperature: 1 }, maxTokens: o.maxTokens, seed, ...stops }));
+  };
+  return { trainer, step, evaluate: evaluateHeldOut, model, tokenizer, promptTokens: encodePrompt(task.heldOut(1)[0]).length, finish };
 }

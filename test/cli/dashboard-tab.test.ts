@@ -9,7 +9,8 @@
 // as on the page) and is compared: the completions are equal; the gradient norm, which goes through
 // the whole backward pass on the page's WebGPU, within 1e-3 relative (f32 summation order, as
 // test/backend/webgpu-train.test.ts); the loss, the mean entropy and the mean ratio π/π_old
-// (the training forward's log-probs against the rollout's) within 1e-4. The page reports its adapter.
+// (the training forward's log-probs against the rollout's) within 1e-4; its held-out evaluations
+// before and after the step (3 problems) sample the same completions. The page reports its adapter.
 // Chromium flags: --enable-unsafe-webgpu (headless Chromium has WebGPU off otherwise); here
 // Chromium then picks its SwiftShader Vulkan adapter (Mesa 22.3's lavapipe is not taken).
 // Skips saying why without Chromium or without a WebGPU adapter in the page; under CI=true both fail.
@@ -34,12 +35,13 @@ interface TabState {
   error: string | null;
   metrics: GrpoStepMetrics[];
   texts: string[][];
+  evals: { step: number; accuracy: number; texts: string[] }[];
   rollouts: 'device' | 'host' | null;
 }
 
 const base = resolve(import.meta.dirname, '../../assets/zero-base');
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-dev-shm-usage', '--enable-unsafe-webgpu', '--enable-features=Vulkan'];
-const CONFIG = { prompts: 1, group: 2, maxTokens: 56, seed: 10, lr: 1e-4, rollouts: 'host' };
+const CONFIG = { prompts: 1, group: 2, maxTokens: 56, seed: 10, lr: 1e-4, rollouts: 'host', evalItems: 3, evalEvery: 1 };
 
 const chromiumPath = findChromium();
 const skip = chromiumSkip(chromiumPath);
@@ -80,10 +82,13 @@ test('train in this tab: one GRPO step on the page\'s WebGPU equals the Node CPU
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
-    // steps=0 (until Stop): Stop is pressed while the first step runs, so the run ends after it
+    // steps=0 (until Stop): Stop is pressed while the first step runs (after the base's evaluation), so the run ends after it
     const q = new URLSearchParams({ tab: 'train', ...Object.fromEntries(Object.entries(CONFIG).map(([k, v]) => [k, String(v)])), steps: '0', autostart: '1' });
     await page.goto(`${dash.url}?${q}`);
-    await page.waitForFunction(() => ['running', 'done', 'error'].includes((globalThis as { r1tsTab?: TabState }).r1tsTab?.phase ?? ''), null, { timeout: 120_000, polling: 200 });
+    await page.waitForFunction(() => {
+      const s = (globalThis as { r1tsTab?: TabState }).r1tsTab;
+      return ['done', 'error'].includes(s?.phase ?? '') || (s?.phase === 'running' && s.evals.length > 0);
+    }, null, { timeout: 120_000, polling: 200 });
     if (await page.evaluate(() => (globalThis as unknown as { r1tsTab: TabState }).r1tsTab.phase) === 'running') {
       await page.getByTestId('tab-stop').click();
       assert.equal(await page.getByTestId('tab-status').getAttribute('data-phase'), 'stopping');
@@ -121,9 +126,16 @@ test('train in this tab: one GRPO step on the page\'s WebGPU equals the Node CPU
     'tokenizer_config.json': readFileSync(join(base, 'tokenizer_config.json'), 'utf8'),
   };
   const tab = openZeroTab(files, { ...ZERO_TAB_DEFAULTS, promptsPerStep: CONFIG.prompts, groupSize: CONFIG.group, maxTokens: CONFIG.maxTokens, lr: CONFIG.lr, seed: CONFIG.seed }, 'cpu');
+  // held-out evaluations before and after the step (evalEvery 1; the page seeds them with seed + 1)
+  const before = await tab.evaluate(CONFIG.evalItems, CONFIG.seed + 1);
   const { metrics: n, rollouts } = await tab.trainer.step();
+  const afterStep = await tab.evaluate(CONFIG.evalItems, CONFIG.seed + 1);
   await tab.finish();
   assert.deepEqual(state.texts[0], rollouts.map((r) => r.text), 'the page sampled the same completions');
+  assert.deepEqual(state.evals.map((e) => e.step), [0, 1], 'held-out evaluations before the step and after it');
+  assert.deepEqual(state.evals[0].texts, before.results.map((r) => r.completions[0]), 'the base\'s held-out completions');
+  assert.equal(state.evals[0].accuracy, before.accuracy);
+  assert.deepEqual(state.evals[1].texts, afterStep.results.map((r) => r.completions[0]), 'the held-out completions after the step');
   assert.equal(n.zero_variance_groups, 0, 'the configuration has signal (else loss and gradient are 0 on both)');
   assert.equal(m.reward, n.reward);
   const close = (a: number, b: number, rel: number, what: string) =>

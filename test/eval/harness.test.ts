@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluate, gradeItem, majorityIndex, type CompletionSource } from '../../src/eval/harness.ts';
 import { markdownTable, reportJson } from '../../src/eval/report.ts';
+import { resultsFile } from '../../src/eval/results-file.ts';
 import { additionTask } from '../../src/tasks/arithmetic.ts';
 import { jsonlTask } from '../../src/tasks/jsonl-task.ts';
 import type { TaskItem } from '../../src/tasks/task.ts';
@@ -76,7 +77,7 @@ test('resume: a torn last line is dropped and only the missing items are generat
   const done = [gradeItem(task, items[0], [right(items[0]), 'wrong 1']), gradeItem(task, items[2], [right(items[2]), right(items[2])])];
   const torn = JSON.stringify(gradeItem(task, items[3], ['a', 'b'])).slice(0, 40);
   writeFileSync(path, done.map((d) => JSON.stringify(d) + '\n').join('') + torn);
-  const r = await evaluate(task, items, source, 2, { resultsPath: path, batchSize: 2 });
+  const r = await evaluate(task, items, source, 2, { results: resultsFile(path), batchSize: 2 });
   assert.deepEqual(asked, [items[1].id, items[3].id, items[4].id]);
   assert.equal(r.resumed, 2);
   assert.deepEqual(r.results.map((x) => x.id), items.map((x) => x.id));
@@ -87,10 +88,10 @@ test('resume: a torn last line is dropped and only the missing items are generat
   lines.forEach((l) => JSON.parse(l)); // the torn line is gone, every line parses
   // a second restart has nothing left to do
   asked.length = 0;
-  const again = await evaluate(task, items, source, 2, { resultsPath: path });
+  const again = await evaluate(task, items, source, 2, { results: resultsFile(path) });
   assert.deepEqual(asked, []);
   assert.equal(again.accuracy, r.accuracy);
-  await assert.rejects(evaluate(task, items, source, 3, { resultsPath: path }), /has 2 completions but this run asks k=3/);
+  await assert.rejects(evaluate(task, items, source, 3, { results: resultsFile(path) }), /has 2 completions but this run asks k=3/);
   writeFileSync(join(dir, 'bad.jsonl'), 'nope\n{}\n');
-  await assert.rejects(evaluate(task, items, source, 2, { resultsPath: join(dir, 'bad.jsonl') }), /bad\.jsonl:1: not valid JSON/);
+  await assert.rejects(evaluate(task, items, source, 2, { results: resultsFile(join(dir, 'bad.jsonl')) }), /bad\.jsonl:1: not valid JSON/);
 });

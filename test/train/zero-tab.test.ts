@@ -3,16 +3,20 @@
 // mode on the webgpu device.
 // 1. device 'cpu': two steps equal GrpoTrainer.step() on loadHfModel + loadBpeTokenizer (files
 //    read from disk) with the same options: the same rollouts and, same kernels and order, the
-//    same loss, gradient norm and parameters (1e-6).
+//    same loss, gradient norm and parameters (1e-6); then its held-out evaluation gives the
+//    completions of the harness run as `r1ts zero` runs it on the model read from disk.
 // 2. device 'webgpu', rollouts 'host' (Dawn; skips without an adapter, fails under CI=true):
 //    step 1 equals the CPU's (same rollouts; loss 1e-4 and gradient norm 1e-3 relative, f32
 //    summation order on the device); before step 2 the host copy the engine samples from holds
-//    exactly the policy's weights after step 1 (one readback), and finish() brings the policy home.
+//    exactly the policy's weights after step 1 (one readback), the held-out evaluation then gives
+//    the CPU tab's completions, and finish() brings the policy home.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Engine } from '../../src/engine/generate.ts';
+import { engineSource } from '../../src/eval/engine-source.ts';
+import { evaluate } from '../../src/eval/harness.ts';
 import { loadHfModel } from '../../src/io/hf.ts';
 import { additionTask } from '../../src/tasks/arithmetic.ts';
 import { readValues, useDeviceContext, type Tensor } from '../../src/tensor/index.ts';
@@ -61,6 +65,16 @@ test('openZeroTab on the CPU equals GrpoTrainer on the files read from disk', as
     if (s === 1) assert.ok(a.metrics.grad_norm > 0 && a.metrics.zero_variance_groups === 0, 'step 1 has signal');
     assert.ok(await maxDiff(tab.model.parameters(), model.parameters()) < 1e-6, `step ${s}: parameters`);
   }
+  // the held-out evaluation: r1ts zero's (the first n held-out problems, T = 1, the step's budget and stop rules)
+  const ev = await tab.evaluate(6, 3);
+  const task = additionTask();
+  const want = await evaluate(task, task.heldOut(6), engineSource(engine, tokenizer, {
+    encodePrompt: (it) => zeroPromptIds(tokenizer, it.question), sampling: { temperature: 1 }, maxTokens: opts.maxTokens, seed: 3,
+    stopTokens: [tokenizer.specialId(tokenizer.eosToken!)], stopStrings: ['</answer>'],
+  }));
+  assert.deepEqual(ev.results.map((r) => r.completions), want.results.map((r) => r.completions));
+  assert.equal(ev.accuracy, want.accuracy);
+  assert.equal(ev.items, 6);
   await tab.finish();
   engine.dispose();
 });
@@ -81,6 +95,9 @@ test('openZeroTab on webgpu with host rollouts: the CPU step, and the host copy 
   assert.notEqual(hostCopy, dev.model);
   assert.ok(hostCopy.parameters().every((p) => !p.gpu), 'the rollouts sample from a host model');
   const after1 = (await readValues(dev.model.parameters())).map((v) => Float32Array.from(v as Float32Array));
+  // the held-out evaluation samples from the host copy, refreshed to the trained policy: the CPU tab's completions
+  const [evDev, evCpu] = [await dev.evaluate(4, 5), await cpu.evaluate(4, 5)];
+  assert.deepEqual(evDev.results.map((r) => r.completions), evCpu.results.map((r) => r.completions));
   await dev.step();
   hostCopy.parameters().forEach((p, i) => assert.deepEqual(p.data, after1[i], `host copy of parameter ${i} before step 2`));
   await dev.finish();

@@ -17,7 +17,7 @@ import { Samples } from './samples.tsx';
 
 type Tab = 'curves' | 'samples' | 'experts' | 'train';
 const TABS: Tab[] = ['curves', 'samples', 'experts', 'train'];
-const TRAIN_KEYS = ['prompts', 'group', 'maxTokens', 'lr', 'seed', 'steps', 'rollouts', 'autostart'];
+const TRAIN_KEYS = ['prompts', 'group', 'maxTokens', 'lr', 'seed', 'steps', 'evalItems', 'evalEvery', 'rollouts', 'autostart'];
 const TAB_LABELS: Record<Tab, string> = { curves: 'curves', samples: 'samples', experts: 'expert load', train: 'train in this tab' };
 
 /** The in-tab training view, imported when first shown (the engine is a separate chunk). */

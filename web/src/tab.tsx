@@ -3,7 +3,9 @@
 // GrpoTrainer and the GRPO loss, the addition task's grader): the shipped base is fetched from
 // the dashboard server (/api/zero-base/*), moved to the device opened on navigator.gpu, and
 // trained step by step with live charts of reward/accuracy/loss and the last step's
-// completions; Stop ends after the step under way. What runs where: the policy's forward/
+// completions, and evaluated on held-out problems (openZeroTab's evaluate: `r1ts zero`'s
+// evaluation) before the first step, every few steps and after the last; Stop ends after the
+// step under way (and its evaluation, if one is due). What runs where: the policy's forward/
 // backward, clipping and AdamW on WebGPU (GrpoTrainer's device path); the rollouts either on
 // WebGPU too (prefill and decode through the device KV cache; the page samples each token from
 // the logits rows read back) or on this page's CPU from a host copy refreshed each step — the
@@ -11,7 +13,7 @@
 // more than the reference kernels; "rollouts on" picks.
 // The loop runs on the page's main thread: the page repaints and takes a Stop click between
 // steps (and between the engine's decode steps).
-// URL parameters set the form (?tab=train&prompts=1&group=2&maxTokens=48&lr=0.0001&seed=0&steps=1&rollouts=auto|device|host)
+// URL parameters set the form (?tab=train&prompts=1&group=2&maxTokens=48&lr=0.0001&seed=0&steps=1&evalItems=32&evalEvery=10&rollouts=auto|device|host)
 // and &autostart=1 starts at once (the headless test). window.r1tsTab holds the state for tests.
 // Design: this file is the one place web/ imports src/ (test/boundaries.test.ts allows only it).
 // DESIGN.md's "web talks to the server over HTTP only" still holds for the run views; training
@@ -34,6 +36,20 @@ interface Settings {
   seed: number;
   /** 0: until stopped. */
   steps: number;
+  /** Held-out problems per evaluation (0: none). */
+  evalItems: number;
+  /** Evaluate every this many steps (and before the first and after the last; 0: only those two). */
+  evalEvery: number;
+}
+
+/** One held-out evaluation: after `step` steps (0: the base). */
+export interface TabEval {
+  step: number;
+  accuracy: number;
+  format: number;
+  length: number;
+  /** The completions, in held-out order. */
+  texts: string[];
 }
 
 interface Completion {
@@ -58,6 +74,8 @@ export interface TabState {
   rollouts: 'device' | 'host' | null;
   /** Every step's completions (texts), in rollout order. */
   texts: string[][];
+  /** The held-out evaluations so far. */
+  evals: TabEval[];
   settings: Settings;
 }
 
@@ -86,7 +104,12 @@ const FIELDS: { key: keyof Settings; label: string; min: number; max: number; st
   { key: 'lr', label: 'learning rate', min: 1e-7, max: 1e-2, step: 1e-5, int: false, help: 'AdamW' },
   { key: 'seed', label: 'seed', min: 0, max: 1e9, step: 1, int: true, help: 'questions and sampling' },
   { key: 'steps', label: 'steps (0 = until Stop)', min: 0, max: 1e6, step: 1, int: true, help: '' },
+  { key: 'evalItems', label: 'held-out problems', min: 0, max: 500, step: 1, int: true, help: 'problems never trained on, sampled at T = 1 as r1ts zero evaluates (0 = no evaluation)' },
+  { key: 'evalEvery', label: 'evaluate every', min: 0, max: 1e6, step: 1, int: true, help: 'steps between held-out evaluations (also before the first step and after the last; 0 = only those)' },
 ];
+
+/** The held-out evaluations' sampling seed (the same problems and seeds every time, so the points compare). */
+const evalSeed = (s: Settings) => s.seed + 1;
 
 function rolloutsFromUrl(): RolloutsOn {
   const r = new URLSearchParams(location.search).get('rollouts');
@@ -95,7 +118,7 @@ function rolloutsFromUrl(): RolloutsOn {
 
 function settingsFromUrl(): Settings {
   const p = new URLSearchParams(location.search);
-  const d: Settings = { prompts: ZERO_TAB_DEFAULTS.promptsPerStep, group: ZERO_TAB_DEFAULTS.groupSize, maxTokens: ZERO_TAB_DEFAULTS.maxTokens, lr: ZERO_TAB_DEFAULTS.lr, seed: 0, steps: 0 };
+  const d: Settings = { prompts: ZERO_TAB_DEFAULTS.promptsPerStep, group: ZERO_TAB_DEFAULTS.groupSize, maxTokens: ZERO_TAB_DEFAULTS.maxTokens, lr: ZERO_TAB_DEFAULTS.lr, seed: 0, steps: 0, evalItems: 32, evalEvery: 10 };
   for (const f of FIELDS) {
     const raw = p.get(f.key);
     if (raw === null) continue;
@@ -135,7 +158,7 @@ async function fetchBase(): Promise<ZeroBaseFiles> {
 }
 
 /** One small live chart: x = step, a line per key. */
-function Chart({ title, keys, rows, testId }: { title: string; keys: (keyof GrpoStepMetrics)[]; rows: GrpoStepMetrics[]; testId: string }) {
+function Chart<R extends { step: number }>({ title, keys, rows, testId }: { title: string; keys: (keyof R & string)[]; rows: R[]; testId: string }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useLayoutEffect(() => {
@@ -149,7 +172,7 @@ function Chart({ title, keys, rows, testId }: { title: string; keys: (keyof Grpo
     return () => plot.current?.destroy();
   }, [keys.join(',')]);
   useEffect(() => {
-    plot.current?.setData([rows.map((r) => r.step), ...keys.map((k) => rows.map((r) => r[k]))]);
+    plot.current?.setData([rows.map((r) => r.step), ...keys.map((k) => rows.map((r) => r[k] as number))]);
   }, [rows.length]);
   return (
     <div class="chart" data-testid={testId} data-points={rows.length}>
@@ -168,8 +191,9 @@ export function TrainTab() {
   const [error, setError] = useState<string | null>(webGpuMissing());
   const [rows, setRows] = useState<GrpoStepMetrics[]>([]);
   const [last, setLast] = useState<Completion[]>([]);
+  const [evals, setEvals] = useState<TabEval[]>([]);
   const stop = useRef<AbortController | null>(null);
-  const state = useRef<TabState>({ phase: 'idle', adapter: null, adapterText: '', error, metrics: [], rollouts: null, texts: [], settings });
+  const state = useRef<TabState>({ phase: 'idle', adapter: null, adapterText: '', error, metrics: [], rollouts: null, texts: [], evals: [], settings });
   window.r1tsTab = state.current;
   const setPhaseBoth = (p: Phase) => {
     state.current.phase = p;
@@ -186,8 +210,9 @@ export function TrainTab() {
     }
     const ctl = new AbortController();
     stop.current = ctl;
-    Object.assign(state.current, { settings: s, metrics: [], texts: [], error: null });
+    Object.assign(state.current, { settings: s, metrics: [], texts: [], evals: [], error: null });
     setRows([]);
+    setEvals([]);
     setLast([]);
     setError(null);
     setPhaseBoth('loading');
@@ -207,14 +232,25 @@ export function TrainTab() {
       const tab = openZeroTab(files, o, 'webgpu', 'api/zero-base', where);
       setNote(`base: ${(tab.model.numParameters() / 1e6).toFixed(2)}M parameters; prompt ${tab.promptTokens} tokens; rollouts on ${where === 'host' ? 'this page\'s CPU (a host copy)' : 'WebGPU'}`);
       setPhaseBoth('running');
+      const evaluate = async () => {
+        const step = tab.trainer.stepCount;
+        setNote(`evaluating on ${s.evalItems} held-out problems after step ${step} …`);
+        const r = await tab.evaluate(s.evalItems, evalSeed(s));
+        state.current.evals.push({ step, accuracy: r.accuracy, format: r.formatRate, length: r.meanLength, texts: r.results.map((x) => x.completions[0]) });
+        setEvals([...state.current.evals]);
+        setNote(`held-out accuracy after step ${step}: ${(100 * r.accuracy).toFixed(1)}% (R1 form ${(100 * r.formatRate).toFixed(1)}%, ${r.meanLength.toFixed(0)} characters)`);
+      };
+      if (s.evalItems > 0) await evaluate();
       while (!ctl.signal.aborted && (s.steps === 0 || tab.trainer.stepCount < s.steps)) {
         const { metrics, rollouts } = await tab.step();
         state.current.metrics.push(metrics);
         state.current.texts.push(rollouts.map((r) => r.text));
         setRows([...state.current.metrics]);
         setLast(rollouts.map((r) => ({ question: r.item.question, text: r.text, reward: r.reward, correct: r.grade.correct })));
+        if (s.evalItems > 0 && s.evalEvery > 0 && metrics.step % s.evalEvery === 0) await evaluate();
         await new Promise((ok) => setTimeout(ok, 0)); // paint, and take a Stop click
       }
+      if (s.evalItems > 0 && state.current.evals.at(-1)?.step !== tab.trainer.stepCount) await evaluate();
       await tab.finish();
       setPhaseBoth('done');
     } catch (e) {
@@ -241,7 +277,9 @@ export function TrainTab() {
         addition task's grader scores each completion (1 right in the R1 form, 0.5 right otherwise), and GRPO trains on the group-relative advantages.
         The policy's forward/backward, clipping and AdamW run on <b>WebGPU</b>; the rollouts too (prefill and decode through a KV cache on the
         device; this page samples each token from the logits read back), or, on a software adapter, on this page's <b>CPU</b> from a copy of
-        the weights read back each step, which is faster there (<i>rollouts on</i> picks).
+        the weights read back each step, which is faster there (<i>rollouts on</i> picks). Before the first step, every
+        <i> evaluate every</i> steps and after the last, the first <i>held-out problems</i> (never trained on) are sampled at T = 1 as
+        <code> r1ts zero</code> evaluates them, and their accuracy is charted.
       </p>
       <form class="controls" onSubmit={(e) => { e.preventDefault(); if (!busy) void start(settings); }}>
         {FIELDS.map((f) => (
@@ -270,6 +308,7 @@ export function TrainTab() {
       {adapter && <p class="small" data-testid="tab-adapter">adapter: {adapter}</p>}
       {error && <p class="error" role="alert" data-testid="tab-error">{error}</p>}
       <div class="charts">
+        <Chart title="Held-out accuracy and R1 form (T = 1)" keys={['accuracy', 'format']} rows={evals} testId="tab-chart-eval" />
         <Chart title="Reward and accuracy (rollouts)" keys={['reward', 'accuracy']} rows={rows} testId="tab-chart-reward" />
         <Chart title="Loss and gradient norm" keys={['loss', 'grad_norm']} rows={rows} testId="tab-chart-loss" />
         <Chart title="Completion tokens" keys={['completion_tokens']} rows={rows} testId="tab-chart-length" />
