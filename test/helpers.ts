@@ -101,3 +101,24 @@ export function findChromium(): string | null {
 export function chromiumSkip(chromiumPath: string | null): string | false {
   return chromiumPath || process.env.CI === 'true' ? false : 'no Chromium found (install Debian\'s `chromium`, or set CHROMIUM_PATH); CI=true makes this a failure';
 }
+
+/**
+ * x rounded to the nearest IEEE binary16 value, ties to even (what an f16 weight holds), as an
+ * f32 — written from the format's definition (10 mantissa bits; subnormals below 2^-14 are
+ * multiples of 2^-24), independent of the GPU's pack2x16float. Values in the normal f16 range only.
+ */
+export function roundToF16(x: number): number {
+  const a = Math.abs(x);
+  if (a >= 65504) throw new Error(`roundToF16: ${x} is outside the f16 range`);
+  if (a < 2 ** -14) {
+    const y = a * 2 ** 24;
+    let r = Math.round(y);
+    if (r - y === 0.5 && r % 2 === 1) r -= 1;
+    return Math.sign(x) * r * 2 ** -24;
+  }
+  const f = new Float32Array([x]);
+  const u = new Uint32Array(f.buffer);
+  const lsb = (u[0] >>> 13) & 1;
+  u[0] = ((u[0] + 0xfff + lsb) & ~0x1fff) >>> 0;
+  return f[0];
+}

@@ -16,9 +16,9 @@ import type { SamplingOptions } from '../engine/sampling.ts';
 import { loadModelDir, modelChatTemplate } from '../io/model-dir.ts';
 import { promptOpensThink, ReasoningSplitter } from '../server/reasoning.ts';
 import { StopText } from '../server/stop-text.ts';
-import { placeOnDevice, type DevicePlacement } from '../tensor/index.ts';
+import type { DevicePlacement } from '../tensor/index.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
-import { DEVICE_HELP, settleDevice } from './train-flags.ts';
+import { DEVICE_HELP, DTYPE_HELP, placeModel, settleDevice, settleDtype } from './train-flags.ts';
 
 export const CHAT_HELP = `usage: r1ts chat <model-dir> [options]
 
@@ -38,6 +38,7 @@ options:
   --top-p P            nucleus sampling (default 0.95)
   --seed S             seed of the first reply (turn i uses S + i; default random)
 ${DEVICE_HELP}
+${DTYPE_HELP}
   -h, --help           this text`;
 
 const DIM = '\x1b[2m', UNDIM = '\x1b[22m';
@@ -50,7 +51,7 @@ export async function chatCommand(args: string[]): Promise<number> {
       args, allowPositionals: true,
       options: {
         prompt: { type: 'string', short: 'p' }, 'show-thinking': { type: 'boolean' }, 'hide-thinking': { type: 'boolean' }, system: { type: 'string' },
-        'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' }, device: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' }, device: { type: 'string' }, dtype: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -62,6 +63,8 @@ export async function chatCommand(args: string[]): Promise<number> {
   const dev: Record<string, unknown> = { device: v.device };
   const badDevice = settleDevice('chat', dev);
   if (badDevice) return console.error(badDevice), 2;
+  const badDtype = settleDtype('chat', v.dtype, dev.device);
+  if (badDtype) return console.error(badDtype), 2;
   const num = (name: string, s: string | undefined, int = false): number | undefined => {
     if (s === undefined) return undefined;
     const x = Number(s);
@@ -76,7 +79,7 @@ export async function chatCommand(args: string[]): Promise<number> {
     let seed = num('seed', v.seed, true) ?? Math.floor(Math.random() * 0x7fffffff);
     const { model, tokenizer, stopTokens } = loadModelDir(positionals[0]);
     const template = modelChatTemplate(tokenizer);
-    if (dev.device === 'webgpu') placement = await placeOnDevice('r1ts chat', model.namedTensors().map(([, t]) => t));
+    placement = await placeModel('r1ts chat', model, dev.device, v.dtype);
     const engine = new Engine(model, { maxBatch: 1 });
     const tty = process.stdout.isTTY === true;
     const history: ChatMessage[] = v.system !== undefined ? [{ role: 'system', content: v.system }] : [];

@@ -20,14 +20,14 @@ import { markdownTable, reportJson } from '../eval/report.ts';
 import { resultsFile } from '../eval/results-file.ts';
 import { loadModel } from '../io/load.ts';
 import { taskByName } from '../tasks/registry.ts';
-import { placeOnDevice, type DevicePlacement } from '../tensor/index.ts';
+import type { DevicePlacement } from '../tensor/index.ts';
 import type { TaskItem } from '../tasks/task.ts';
 import { chatTemplateFor, loadHfTokenizer, r1ChatTemplate, r1ZeroPrompt, type TextTokenizer } from '../tokenizer/index.ts';
 import { parseTokenizerConfig } from '../tokenizer/tokenizer-json.ts';
 import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { Progress } from '../train/progress.ts';
 import { zeroPromptIds } from '../train/zero.ts';
-import { settleDevice } from './train-flags.ts';
+import { placeModel, settleDevice, settleDtype } from './train-flags.ts';
 
 export const EVAL_HELP = `usage: r1ts eval --task TASK (--model DIR | --base-url URL --api-model NAME) [options]
 
@@ -49,6 +49,8 @@ model (one of):
   --device cpu|webgpu  where a --model runs (default: R1TS_DEVICE, else cpu); webgpu runs it
                        on the GPU (WebGPU via Dawn), falling back to the CPU with a message
                        when there is no adapter
+  --dtype f32|f16      with --device webgpu: f16 stores every Linear's weight in half precision
+                       there (products and sums stay f32); default f32
 sampling:
   --k K                samples per item (default 4; 1 with --temperature 0)
   --temperature T      default 0.6 (the R1 protocol); 0 = greedy
@@ -87,7 +89,7 @@ export async function evalCommand(args: string[]): Promise<number> {
         task: { type: 'string' }, grader: { type: 'string' }, limit: { type: 'string' }, 'data-dir': { type: 'string' },
         model: { type: 'string' }, 'base-url': { type: 'string' }, 'api-model': { type: 'string' }, 'api-key': { type: 'string' }, system: { type: 'string' },
         k: { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'max-tokens': { type: 'string' }, seed: { type: 'string' },
-        template: { type: 'string' }, concurrency: { type: 'string' }, device: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        template: { type: 'string' }, concurrency: { type: 'string' }, device: { type: 'string' }, dtype: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -103,6 +105,8 @@ export async function evalCommand(args: string[]): Promise<number> {
   const badDevice = settleDevice('eval', dev);
   if (badDevice) return console.error(badDevice), 2;
   if (v.device !== undefined && v.device !== 'cpu' && !v.model) return fail('--device runs a --model; an endpoint (--base-url) runs where it is served');
+  const badDtype = settleDtype('eval', v.dtype, dev.device);
+  if (badDtype) return console.error(badDtype), 2;
   let placement: DevicePlacement | null = null;
   try {
     const temperature = num('temperature', v.temperature, { min: 0 }) ?? 0.6;
@@ -141,7 +145,7 @@ export async function evalCommand(args: string[]): Promise<number> {
         own = false;
       }
       const { model } = loadModel(path);
-      if (dev.device === 'webgpu') placement = await placeOnDevice('r1ts eval', model.namedTensors().map(([, t]) => t));
+      placement = await placeModel('r1ts eval', model, dev.device, v.dtype);
       const eos = tok.eosToken !== undefined ? tok.addedTokens.get(tok.eosToken) : undefined;
       const stopTokens = eos !== undefined && eos < model.config.vocab_size ? [eos] : [];
       // the model's own chat template when its tokenizer_config.json has one (as r1ts serve uses), else R1's
@@ -175,7 +179,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     progress.done();
     const config = {
       task: task.name, items: items.length, k, greedy, temperature, top_p: topP, max_tokens: maxTokens ?? null, seed,
-      ...(v.model ? { model: v.model, template, batch: concurrency, device: placement?.onDevice ? 'webgpu' : 'cpu' } : { base_url: v['base-url'], api_model: v['api-model'], system: v.system ?? null, concurrency }),
+      ...(v.model ? { model: v.model, template, batch: concurrency, device: placement?.onDevice ? 'webgpu' : 'cpu', dtype: placement?.onDevice ? v.dtype ?? 'f32' : 'f32' } : { base_url: v['base-url'], api_model: v['api-model'], system: v.system ?? null, concurrency }),
       grader: v.grader ?? null, limit: limit ?? null, resumed: report.resumed,
     };
     console.log(markdownTable([report]));

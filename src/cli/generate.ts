@@ -9,9 +9,9 @@ import { R1tsError } from '../core/errors.ts';
 import { Engine, type GenerateRequest } from '../engine/generate.ts';
 import type { SamplingOptions } from '../engine/sampling.ts';
 import { loadModelDir } from '../io/model-dir.ts';
-import { placeOnDevice, type DevicePlacement } from '../tensor/index.ts';
+import type { DevicePlacement } from '../tensor/index.ts';
 import { StreamDecoder } from '../tokenizer/index.ts';
-import { DEVICE_HELP, settleDevice } from './train-flags.ts';
+import { DEVICE_HELP, DTYPE_HELP, placeModel, settleDevice, settleDtype } from './train-flags.ts';
 
 export const GENERATE_HELP = `usage: r1ts generate <model-path> --prompt TEXT [options]
 
@@ -30,6 +30,7 @@ options:
   --seed S             seed of the first sample; sample i uses S + i (default random)
   -n, --count COUNT    samples of the prompt (default 1); more than one run as a batch
 ${DEVICE_HELP}
+${DTYPE_HELP}
   -h, --help           this text`;
 
 function fail(msg: string, code = 2): number {
@@ -51,7 +52,7 @@ export async function generateCommand(args: string[]): Promise<number> {
       args, allowPositionals: true,
       options: {
         prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' },
-        'top-k': { type: 'string' }, 'min-p': { type: 'string' }, seed: { type: 'string' }, count: { type: 'string', short: 'n' }, device: { type: 'string' },
+        'top-k': { type: 'string' }, 'min-p': { type: 'string' }, seed: { type: 'string' }, count: { type: 'string', short: 'n' }, device: { type: 'string' }, dtype: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -64,6 +65,8 @@ export async function generateCommand(args: string[]): Promise<number> {
   const dev: Record<string, unknown> = { device: v.device };
   const badDevice = settleDevice('generate', dev);
   if (badDevice) return console.error(badDevice), 2;
+  const badDtype = settleDtype('generate', v.dtype, dev.device);
+  if (badDtype) return console.error(badDtype), 2;
   let placement: DevicePlacement | null = null;
   try {
     const maxTokens = num('max-tokens', v['max-tokens'], true) ?? 128;
@@ -75,7 +78,7 @@ export async function generateCommand(args: string[]): Promise<number> {
     };
     const { model, tokenizer: tok, stopTokens } = loadModelDir(positionals[0]);
     // The model (and so the engine's KV cache) on the device; no adapter: a message, then the CPU.
-    if (dev.device === 'webgpu') placement = await placeOnDevice('r1ts generate', model.namedTensors().map(([, t]) => t));
+    placement = await placeModel('r1ts generate', model, dev.device, v.dtype);
     const prompt = tok.encode(v.prompt);
     const engine = new Engine(model, { maxBatch: count, decode: (ids) => tok.decode(ids) });
     const base: Omit<GenerateRequest, 'seed'> = { prompt, maxTokens, sampling, stopTokens };

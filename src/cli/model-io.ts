@@ -11,16 +11,17 @@ import { saveGgufModel } from '../io/gguf-model.ts';
 import { saveHfModel } from '../io/hf.ts';
 import { loadModel } from '../io/load.ts';
 import { writeNpyF32 } from '../io/npy.ts';
-import { ids, noGrad, placeOnDevice, readValues, type DevicePlacement } from '../tensor/index.ts';
+import { ids, noGrad, readValues, type DevicePlacement } from '../tensor/index.ts';
 import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
-import { settleDevice } from './train-flags.ts';
+import { placeModel, settleDevice, settleDtype } from './train-flags.ts';
 
-export const LOGITS_HELP = `usage: r1ts logits <checkpoint|dir> --ids ids.json --out logits.npy [--device cpu|webgpu]
+export const LOGITS_HELP = `usage: r1ts logits <checkpoint|dir> --ids ids.json --out logits.npy [--device cpu|webgpu] [--dtype f32|f16]
 
 Writes the full float32 logits (NumPy .npy, shape B×T×V) of the model for a JSON
 array of B token-id rows of equal length T (no tokenizer needed). --device webgpu
 (or R1TS_DEVICE=webgpu) computes them on the GPU (WebGPU via Dawn), falling back to
-the CPU with a message when there is no adapter.`;
+the CPU with a message when there is no adapter; --dtype f16 (with --device webgpu)
+stores every Linear's weight there in half precision.`;
 
 export const EXPORT_HELP = `usage: r1ts export <checkpoint|dir|file.gguf> --to hf|gguf --out PATH [--dtype f32|f16|bf16]
 
@@ -40,7 +41,7 @@ function fail(cmd: string, msg: string, help: string, code = 2): number {
 export async function logitsCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { ids: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args, allowPositionals: true, options: { ids: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, dtype: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   } catch (e) {
     return fail('logits', (e as Error).message, LOGITS_HELP);
   }
@@ -50,6 +51,8 @@ export async function logitsCommand(args: string[]): Promise<number> {
   const dev: Record<string, unknown> = { device: v.device };
   const badDevice = settleDevice('logits', dev);
   if (badDevice) return console.error(badDevice), 2;
+  const badDtype = settleDtype('logits', v.dtype, dev.device);
+  if (badDtype) return console.error(badDtype), 2;
   let placement: DevicePlacement | null = null;
   try {
     let rows: unknown;
@@ -71,11 +74,11 @@ export async function logitsCommand(args: string[]): Promise<number> {
     }));
     if (T > model.maxSeqLen) throw new R1tsError(`${v.ids}: rows of ${T} tokens exceed the model's ${model.maxSeqLen} positions`);
     model.eval();
-    if (dev.device === 'webgpu') placement = await placeOnDevice('r1ts logits', model.namedTensors().map(([, t]) => t));
+    placement = await placeModel('r1ts logits', model, dev.device, v.dtype);
     const logits = noGrad(() => model.forward(ids(flat, [B, T])).logits);
     const [values] = await readValues([logits]);
     writeNpyF32(v.out, values as Float32Array, [B, T, V]);
-    console.error(`r1ts logits: wrote ${v.out} [${B}, ${T}, ${V}]${placement?.onDevice ? ' (on webgpu)' : ''}`);
+    console.error(`r1ts logits: wrote ${v.out} [${B}, ${T}, ${V}]${placement?.onDevice ? ` (on webgpu${v.dtype === 'f16' ? ', f16 weights' : ''})` : ''}`);
     return 0;
   } catch (e) {
     return fail('logits', (e as Error).message, LOGITS_HELP, 1);

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ServeConfigSchema } from '../server/protocol.ts';
 import { startServer } from '../server/server.ts';
-import { settleDevice } from './train-flags.ts';
+import { settleDevice, settleDtype } from './train-flags.ts';
 
 export const SERVE_HELP = `usage: r1ts serve <model-dir> [options]
 
@@ -28,6 +28,8 @@ options:
   --device cpu|webgpu    where the model and its KV cache live (default: R1TS_DEVICE, else
                          cpu); webgpu runs them on the GPU (WebGPU via Dawn), falling back
                          to the CPU with a message when there is no adapter
+  --dtype f32|f16        with --device webgpu: f16 stores every Linear's weight in half
+                         precision there (products and sums stay f32); default f32
   -h, --help             this text`;
 
 const intFlags = ['port', 'max-batch', 'max-tokens-limit', 'max-queue', 'max-body-bytes'] as const;
@@ -40,7 +42,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       args, allowPositionals: true,
       options: {
         port: { type: 'string' }, host: { type: 'string' }, 'model-name': { type: 'string' }, 'api-key': { type: 'string' },
-        'max-batch': { type: 'string' }, 'max-tokens-limit': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body-bytes': { type: 'string' }, device: { type: 'string' },
+        'max-batch': { type: 'string' }, 'max-tokens-limit': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body-bytes': { type: 'string' }, device: { type: 'string' }, dtype: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -53,6 +55,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   const dev: Record<string, unknown> = { device: v.device };
   const badDevice = settleDevice('serve', dev);
   if (badDevice) return console.error(badDevice), 2;
+  const badDtype = settleDtype('serve', v.dtype, dev.device);
+  if (badDtype) return console.error(badDtype), 2;
   const ints: Record<string, number> = {};
   for (const f of intFlags) {
     const s = v[f];
@@ -61,7 +65,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (s.trim() === '' || !Number.isInteger(x)) return fail(`--${f} ${s}: expected an integer`);
     ints[f.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())] = x;
   }
-  const cfg = ServeConfigSchema.safeParse({ ...ints, host: v.host, modelName: v['model-name'], apiKey: v['api-key'], device: dev.device });
+  const cfg = ServeConfigSchema.safeParse({ ...ints, host: v.host, modelName: v['model-name'], apiKey: v['api-key'], device: dev.device, dtype: v.dtype });
   if (!cfg.success) {
     const i = cfg.error.issues[0];
     return fail(`--${String(i.path[0]).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${i.message}`);

@@ -4,6 +4,9 @@
 
 import { parseArgs } from 'node:util';
 import { R1tsError } from '../core/errors.ts';
+import { linearWeights } from '../nn/layers.ts';
+import type { Module } from '../nn/module.ts';
+import { placeOnDevice, type DevicePlacement } from '../tensor/index.ts';
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; number?: boolean }>;
 
@@ -62,6 +65,29 @@ export const DEVICE_FLAG: FlagSpec = { device: { type: 'string' } };
 export const DEVICE_HELP = `  --device cpu|webgpu     where the model runs (default: R1TS_DEVICE, else cpu); webgpu
                           runs it on the GPU (WebGPU via Dawn), falling back to the
                           CPU with a message when there is no adapter`;
+
+/** The --dtype flag of the inference commands: its help line. */
+export const DTYPE_HELP = `  --dtype f32|f16         with --device webgpu: f16 stores every Linear's weight in half
+                          precision on the device (half the memory and weight traffic;
+                          products and sums stay f32); default f32`;
+
+/** Checks --dtype (f32 or f16; f16 needs --device webgpu); returns an error line, or null. */
+export function settleDtype(cmd: string, dtype: unknown, device: unknown): string | null {
+  if (dtype === undefined || dtype === 'f32') return null;
+  if (dtype !== 'f16') return `r1ts ${cmd}: --dtype ${String(dtype)}: expected f32 or f16`;
+  if (device !== 'webgpu') return `r1ts ${cmd}: --dtype f16 runs on the webgpu device only (the CPU kernels are f32): add --device webgpu`;
+  return null;
+}
+
+/**
+ * `--device webgpu` (and `--dtype f16`) for a command's model: opens the device and moves the
+ * model there (with f16, every Linear's weight in half precision), or says why it stays on the
+ * CPU. Null when the device is not asked for.
+ */
+export async function placeModel(label: string, model: Module, device: unknown, dtype: unknown): Promise<DevicePlacement | null> {
+  if (device !== 'webgpu') return null;
+  return placeOnDevice(label, model.namedTensors().map(([, t]) => t), { half: dtype === 'f16' ? linearWeights(model) : [] });
+}
 
 /**
  * Settles config.device from --device or R1TS_DEVICE; returns an error line naming the bad

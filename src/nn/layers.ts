@@ -21,6 +21,11 @@ export class Linear extends Module {
   }
 }
 
+/** The weights of every Linear in a model: the matrices only a matmul reads (f16 inference weights on the device). */
+export function linearWeights(model: Module): Tensor[] {
+  return model.modules().flatMap((m) => (m instanceof Linear ? [m.weight] : []));
+}
+
 export class Embedding extends Module {
   readonly weight: Tensor; // [V, C]
 

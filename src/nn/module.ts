@@ -31,6 +31,16 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every submodule, depth first in declaration order. */
+  modules(): Module[] {
+    const out: Module[] = [this];
+    for (const value of Object.values(this)) {
+      if (value instanceof Module) out.push(...value.modules());
+      else if (Array.isArray(value)) for (const v of value) if (v instanceof Module) out.push(...v.modules());
+    }
+    return out;
+  }
+
   /** Parameters (tensors that require grad) with their dotted names, in declaration order. */
   namedParameters(prefix = ''): [string, Tensor][] {
     return this.namedTensors(prefix).filter(([, t]) => t.requiresGrad);

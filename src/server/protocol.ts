@@ -29,7 +29,9 @@ export const ServeConfigSchema = z.object({
   shutdownGraceMs: z.number().int().min(0).default(30_000),
   /** Where the model (and the engine's KV cache) lives; webgpu falls back to the CPU with a message when there is no adapter. */
   device: z.enum(['cpu', 'webgpu']).default('cpu'),
-}).strict();
+  /** With device webgpu: f16 stores every Linear's weight in half precision there. */
+  dtype: z.enum(['f32', 'f16']).default('f32'),
+}).strict().refine((c) => c.dtype === 'f32' || c.device === 'webgpu', { message: 'dtype f16 runs on the webgpu device only', path: ['dtype'] });
 export type ServeConfig = z.output<typeof ServeConfigSchema>;
 export type ServeConfigInput = z.input<typeof ServeConfigSchema>;
 

@@ -27,6 +27,7 @@ import { Engine, type GenerateResult } from '../engine/generate.ts';
 import { validateSampling, type SamplingOptions } from '../engine/sampling.ts';
 import { eosIds, loadModelDir, modelChatTemplate } from '../io/model-dir.ts';
 import type { CausalLM } from '../models/model.ts';
+import { linearWeights } from '../nn/layers.ts';
 import { placeOnDevice } from '../tensor/index.ts';
 import type { ChatMessage, ChatTemplate, TextTokenizer } from '../tokenizer/index.ts';
 import {
@@ -107,7 +108,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     }
   }
   const modelName = cfg.modelName ?? (modelDir !== undefined ? basename(resolve(modelDir)) : 'r1ts');
-  const placement = cfg.device === 'webgpu' ? await placeOnDevice('r1ts serve', model.namedTensors().map(([, t]) => t)) : null;
+  const placement = cfg.device === 'webgpu' ? await placeOnDevice('r1ts serve', model.namedTensors().map(([, t]) => t), { half: cfg.dtype === 'f16' ? linearWeights(model) : [] }) : null;
   const engine = new Engine(model, { maxBatch: cfg.maxBatch, decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }) });
   const stats: ServerStats = { inFlight: 0, generating: 0, maxGenerating: 0, finished: { stop: 0, length: 0, abort: 0 } };
   const controllers = new Set<AbortController>();

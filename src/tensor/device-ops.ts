@@ -18,7 +18,7 @@ import {
 } from '../backend/webgpu/rows.ts';
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { R1tsError } from '../core/errors.ts';
-import { allocStep, deviceContext, gpuOf, uploadStep, zerosStep } from './device.ts';
+import { allocStep, deviceContext, gpuHalfOf, gpuOf, uploadStep, zerosStep } from './device.ts';
 import { noteBorn } from './ops.ts';
 import { Tensor } from './tensor.ts';
 
@@ -88,8 +88,9 @@ export function zeros(shape: readonly number[]): Tensor {
   return zerosOut(shape);
 }
 
+/** C = op(A)·op(B) (+ bias); a B stored as f16 (an inference weight, Tensor.half) goes through the f16-weight GEMM. */
 export function gemm(a: Tensor, b: Tensor, c: Tensor, p: Omit<GemmParams, 'bias'>, bias: Tensor | null): void {
-  kGemm(ctx(), g(a), g(b), c.gpu!, { ...p, bias: bias ? g(bias) : null });
+  kGemm(ctx(), g(a), b.half ? gpuHalfOf(b) : g(b), c.gpu!, { ...p, bias: bias ? g(bias) : null, bHalf: b.half });
 }
 
 export function softmax(kind: 'softmax' | 'logSoftmax', x: Tensor, rows: number, cols: number): Tensor {

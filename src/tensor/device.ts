@@ -16,6 +16,7 @@
 // Not here: the kernels (src/backend/webgpu), op semantics (ops.ts, device-ops.ts).
 
 import { GpuContext, type OpenOptions } from '../backend/webgpu/device.ts';
+import { packF16 } from '../backend/webgpu/gemm.ts';
 import { GpuTensor, type GpuDtype } from '../backend/webgpu/tensor.ts';
 import type { AnyData } from '../core/dtype.ts';
 import { R1tsError, fmtShape } from '../core/errors.ts';
@@ -101,6 +102,7 @@ export function markDeviceConstant(...ts: Tensor[]): void {
 
 /** The device storage of t: its own, or (for a host tensor) an upload made once per step (once per device for a constant). */
 export function gpuOf(t: Tensor): GpuTensor {
+  if (t.half) throw halfRefused(t, 'this op reads f32 values');
   if (t.gpu) return t.gpu;
   if (constantTensors.has(t)) {
     const ctx = deviceContext();
@@ -182,6 +184,8 @@ export function moveToDevice(ts: readonly Tensor[]): void {
 
 /** Moves each device tensor's storage back to the host in place, with one readback for all, and frees the device buffers. */
 export async function moveToHost(ts: readonly Tensor[]): Promise<void> {
+  const half = ts.find((t) => t.half);
+  if (half) throw halfRefused(half, 'moving it back to the host (its values were rounded to f16: load the model again)');
   const dev = [...new Set(ts.filter((t) => t.gpu))];
   if (dev.length === 0) return;
   const ctx = deviceContext('moveToHost');
@@ -192,6 +196,29 @@ export async function moveToHost(ts: readonly Tensor[]): Promise<void> {
     if (arena.has(g)) arena.delete(g);
     ctx.release(g);
   });
+}
+
+/** The error for a use of an f16 inference weight other than as a matmul/linear weight. */
+function halfRefused(t: Tensor, what: string): R1tsError {
+  return new R1tsError(`${t.name ?? `a tensor of shape ${fmtShape(t.shape)}`} is stored as f16 on the webgpu device for inference (--dtype f16), which only a matmul/linear reads as its weight; ${what} is not possible`);
+}
+
+/** The packed binary16 storage of an f16 inference weight (device-ops' gemm B). */
+export function gpuHalfOf(t: Tensor): GpuTensor {
+  if (!t.half || !t.gpu) throw new R1tsError('gpuHalfOf: the tensor is not stored as f16 on the device');
+  return t.gpu;
+}
+
+/**
+ * Uploads a host f32 tensor as packed binary16 (two per u32 word; rounded by the GPU's f32→f16
+ * conversion) and makes that its storage: half the device memory, read only by the f16-weight GEMM.
+ */
+function moveToDeviceHalf(ctx: GpuContext, t: Tensor): void {
+  const f = ctx.upload(t.data as Float32Array, [t.size]);
+  const words = ctx.alloc([Math.ceil(t.size / 2)], 'u32');
+  packF16(ctx, f, words, t.size);
+  ctx.release(f);
+  t.setStorage(words, true);
 }
 
 /** What placeOnDevice did: whether the tensors are on the device, and how to undo it. */
@@ -212,16 +239,22 @@ export interface DevicePlacement {
  * stderr (`label: --device webgpu: …; continuing on the CPU backend`) and the tensors stay on
  * the host, so the caller runs the same code on the CPU.
  */
-export async function placeOnDevice(label: string, tensors: readonly Tensor[]): Promise<DevicePlacement> {
+export async function placeOnDevice(label: string, tensors: readonly Tensor[], opts: { half?: readonly Tensor[] } = {}): Promise<DevicePlacement> {
   const had = active !== null;
+  let ctx: GpuContext;
   try {
-    await openDevice();
+    ctx = await openDevice();
   } catch (e) {
     console.error(`${label}: --device webgpu: ${(e as Error).message}; continuing on the CPU backend`);
     return { onDevice: false, release: async () => {} };
   }
+  const half = new Set(opts.half ?? []);
+  for (const t of half) {
+    if (t.dtype !== 'f32' || t.gpu) throw new R1tsError(`${label}: --dtype f16: ${t.name ?? fmtShape(t.shape)} must be an f32 tensor on the host`);
+  }
   const moved = tensors.filter((t) => !t.gpu);
-  moveToDevice(moved);
+  moveToDevice(moved.filter((t) => !half.has(t)));
+  for (const t of moved) if (half.has(t)) moveToDeviceHalf(ctx, t);
   let released = false;
   return {
     onDevice: true,
@@ -254,6 +287,8 @@ export async function readDevice(t: Tensor): Promise<AnyData> {
 
 /** The values of several tensors, with one device readback for all the device ones (host ones are returned as they are). */
 export async function readValues(ts: readonly Tensor[]): Promise<AnyData[]> {
+  const half = ts.find((t) => t.half);
+  if (half) throw halfRefused(half, 'reading its values back');
   const dev = ts.filter((t) => t.gpu);
   const got = dev.length ? await deviceContext('read').readMany(dev.map((t) => t.gpu!)) : [];
   const byT = new Map<Tensor, AnyData>();

@@ -26,6 +26,12 @@ export class Tensor {
   private host: AnyData | null;
   /** Device storage (webgpu), or null for a host tensor. Set only through device.ts. */
   gpu: GpuTensor | null = null;
+  /**
+   * The device storage holds the values as IEEE binary16, packed two per u32 word (an inference
+   * weight: placeOnDevice's `half`). Only a matmul/linear reads it, as its B operand (the f16-weight
+   * GEMM); every other op, a readback and a move to the host refuse it. Set only through device.ts.
+   */
+  half = false;
   /** Leaf parameters set this; op outputs inherit it from their inputs while grad is enabled. */
   requiresGrad: boolean;
   /** Accumulated gradient of a leaf after backward() (intermediates do not keep theirs). */
@@ -66,10 +72,20 @@ export class Tensor {
     return this.host === null ? 'webgpu' : 'cpu';
   }
 
-  /** device.ts only: replaces the storage (moving a tensor between host and device keeps its identity). */
-  setStorage(data: AnyData | GpuTensor): void {
-    const n = data instanceof GpuTensor ? data.size : data.length;
-    if (n !== this.size) throw new ShapeError(`tensor: new storage of ${n} elements for shape ${fmtShape(this.shape)}`);
+  /**
+   * device.ts only: replaces the storage (moving a tensor between host and device keeps its
+   * identity). half: `data` is a u32 GpuTensor of ⌈size/2⌉ words holding packed binary16 values.
+   */
+  setStorage(data: AnyData | GpuTensor, half = false): void {
+    if (half) {
+      if (!(data instanceof GpuTensor) || data.dtype !== 'u32' || data.size !== Math.ceil(this.size / 2)) {
+        throw new ShapeError(`tensor: half storage for shape ${fmtShape(this.shape)} must be ${Math.ceil(this.size / 2)} u32 words on the device`);
+      }
+    } else {
+      const n = data instanceof GpuTensor ? data.size : data.length;
+      if (n !== this.size) throw new ShapeError(`tensor: new storage of ${n} elements for shape ${fmtShape(this.shape)}`);
+    }
+    this.half = half;
     if (data instanceof GpuTensor) {
       this.host = null;
       this.gpu = data;

@@ -1,6 +1,7 @@
 // The model-running commands with --device webgpu through the real entry point: `r1ts generate`
 // on a tiny random model (fixture tokenizer) prints the CPU command's greedy output (selected by
-// R1TS_DEVICE) and `r1ts logits` its logits within 1e-4; `r1ts chat -p` likewise; `r1ts eval` of the shipped zero base on the device gives
+// R1TS_DEVICE) and `r1ts logits` its logits within 1e-4 — with --dtype f16, the logits of the CPU
+// model whose Linear weights were rounded to f16, within 1e-5; `r1ts chat -p` likewise; `r1ts eval` of the shipped zero base on the device gives
 // the CPU's completions, and so does `r1ts serve --device webgpu` graded over HTTP by `r1ts eval
 // --base-url` against the CPU in-process grading; a one-step GRPO run on the device (--device)
 // writes its metrics and a loadable model; a bad --device value is named; with no adapter
@@ -14,10 +15,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Rng } from '../../src/core/rng.ts';
 import { readJsonl } from '../../src/core/jsonl.ts';
-import { buildModel, saveHfModel } from '../../src/io/hf.ts';
+import { buildModel, loadHfModel, saveHfModel } from '../../src/io/hf.ts';
+import { linearWeights } from '../../src/nn/layers.ts';
 import { loadModel } from '../../src/io/load.ts';
 import { densePreset } from '../../src/models/config.ts';
 import { gpu, gpuOrSkip } from '../backend/webgpu-setup.ts';
+import { roundToF16 } from '../helpers.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'r1ts-gen-webgpu-'));
@@ -67,6 +70,30 @@ test('r1ts generate --device webgpu: the CPU command\'s greedy output; a bad dev
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   assert.ok(worst < 1e-4, `logits differ by ${worst}`);
+
+  // --dtype f16: the logits of the CPU model whose Linear weights were rounded to f16 (roundToF16)
+  const rounded = join(dir, 'hf-rounded');
+  const m = loadHfModel(hf);
+  for (const w of linearWeights(m)) (w.data as Float32Array).forEach((x, i, d) => (d[i] = roundToF16(x)));
+  saveHfModel(m, rounded);
+  copyFileSync(join(hf, 'tokenizer.json'), join(rounded, 'tokenizer.json'));
+  const lr = run(['logits', rounded, '--ids', idsPath, '--out', join(dir, 'rounded.npy')]);
+  assert.equal(lr.status, 0, lr.stderr);
+  const lh = run(['logits', hf, '--ids', idsPath, '--out', join(dir, 'half.npy'), '--device', 'webgpu', '--dtype', 'f16']);
+  assert.equal(lh.status, 0, lh.stderr);
+  assert.match(lh.stderr, /\(on webgpu, f16 weights\)/);
+  const [r, h] = [npy(join(dir, 'rounded.npy')), npy(join(dir, 'half.npy'))];
+  let halfWorst = 0, rounding = 0;
+  for (let i = 0; i < a.length; i++) {
+    halfWorst = Math.max(halfWorst, Math.abs(h[i] - r[i]));
+    rounding = Math.max(rounding, Math.abs(a[i] - r[i]));
+  }
+  assert.ok(halfWorst < 1e-5, `f16 logits differ from the rounded-weight CPU logits by ${halfWorst}`);
+  assert.ok(rounding > 10 * halfWorst, `the rounding (${rounding}) must show above the summation error (${halfWorst})`);
+  const noDevice = run(['logits', hf, '--ids', idsPath, '--out', join(dir, 'x.npy'), '--dtype', 'f16']);
+  assert.equal(noDevice.status, 2);
+  assert.match(noDevice.stderr, /--dtype f16 runs on the webgpu device only .*add --device webgpu/);
+  assert.match(run([...args, '--device', 'webgpu', '--dtype', 'bf16']).stderr, /r1ts generate: --dtype bf16: expected f32 or f16/);
 });
 
 test('r1ts chat, eval and serve --device webgpu: the CPU commands\' greedy results', async (t) => {
@@ -94,14 +121,20 @@ test('r1ts chat, eval and serve --device webgpu: the CPU commands\' greedy resul
     const r = run(['eval', '--task', 'add', '--limit', '4', '--temperature', '0', '--max-tokens', '40', ...args, '--out', out], env);
     assert.equal(r.status, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /continuing on the CPU/);
-    const report = JSON.parse(readFileSync(out, 'utf8')) as { config: { device?: string }; results: Row[] };
-    if (args.includes('--model')) assert.equal(report.config.device, args.includes('--device') ? 'webgpu' : 'cpu', 'the report names where the model ran');
+    const report = JSON.parse(readFileSync(out, 'utf8')) as { config: { device?: string; dtype?: string }; results: Row[] };
+    if (args.includes('--model')) {
+      assert.equal(report.config.device, args.includes('--device') ? 'webgpu' : 'cpu', 'the report names where the model ran');
+      assert.equal(report.config.dtype, args.includes('f16') ? 'f16' : 'f32', 'and its weights\' precision');
+    }
     return report.results;
   };
   const cpu = evalRows(['--model', base], join(dir, 'eval-cpu.json'));
   const dev = evalRows(['--model', base, '--device', 'webgpu'], join(dir, 'eval-dev.json'));
   assert.deepEqual(dev.map((r) => r.completions), cpu.map((r) => r.completions));
   assert.ok(cpu.some((r) => r.answers[0] !== null), 'the base should answer with numbers');
+  // f16 weights: the same runs on half-precision weights (the logits test above checks their values)
+  const half = evalRows(['--model', base, '--device', 'webgpu', '--dtype', 'f16'], join(dir, 'eval-f16.json'));
+  assert.ok(half.some((r) => r.answers[0] !== null), 'the base on f16 weights should answer with numbers');
 
   const chatCpuRows = evalRows(['--model', base, '--template', 'chat'], join(dir, 'eval-chat.json'));
   const server = spawn(process.execPath, [join(root, 'bin/r1ts.mjs'), 'serve', base, '--port', '0', '--model-name', 'base', '--device', 'webgpu'], { cwd: root });

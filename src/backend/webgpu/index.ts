@@ -27,8 +27,8 @@
 // on every command that runs a model (placeOnDevice, src/tensor/device.ts).
 //
 // GpuContext.open requests 'shader-f16' when the adapter has it.
-// NEXT STEP: f16 weights in the tensor engine (Linear
-// on packed f16 for inference); a capacity-bounded sparse MoE dispatch (today every expert runs over
+// f16 inference weights: Tensor.half (placeOnDevice's `half`, `--dtype f16`) goes through the
+// f16-B GEMM. NEXT STEP: f16 training; a capacity-bounded sparse MoE dispatch (today every expert runs over
 // all tokens); sampling on the device (today the logits rows come back); tuning and figures on a
 // real GPU.
 
