@@ -6,7 +6,9 @@
 // skips it); the same GEMM with f16 B (binary16 weights, packF16: unpack2x16float, or array<f16>
 // on a shader-f16 device); and decode tokens/s of the generation engine on the device beside the
 // CPU engine (its fast host decode path) on the same preset: --decode-batch=B sequences of an
-// 8-token prompt, --decode-tokens=N greedy tokens each, after a warm-up run (--no-decode skips it).
+// 8-token prompt, --decode-tokens=N greedy tokens each, after a warm-up run (--no-decode skips it);
+// and the same decode with f16 weights on the device (`--dtype f16`: every Linear's weight packed
+// to binary16, read by the f16-B GEMM), beside the f32 one (ratio_f16 = f16 / f32).
 //   npm run bench:webgpu            human table
 //   npm run bench:webgpu -- --json  the same, plus one JSON object as the last stdout line
 //   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1)
@@ -27,7 +29,8 @@ import { buildModel } from '../src/io/hf.ts';
 import { densePreset } from '../src/models/config.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { clipGradNorm, clipGradNormTensor } from '../src/optim/clip.ts';
-import { endDeviceStep, ids, moveToDevice, moveToHost, readValues, useDeviceContext } from '../src/tensor/index.ts';
+import { linearWeights } from '../src/nn/layers.ts';
+import { endDeviceStep, ids, moveToDevice, moveToHost, placeOnDevice, readValues, useDeviceContext } from '../src/tensor/index.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -161,10 +164,11 @@ if (!args.includes('--no-train')) {
 const dc = { batch: num('decode-batch', a.software ? 4 : 32), tokens: num('decode-tokens', a.software ? 16 : 64) };
 
 /** Decode tokens/s of the engine: dc.batch greedy sequences of dc.tokens tokens each (prefill included), best of 2 after a warm-up. */
-async function decodeTokensPerSecond(device: 'webgpu' | 'cpu'): Promise<number> {
+async function decodeTokensPerSecond(device: 'webgpu' | 'webgpu-f16' | 'cpu'): Promise<number> {
   const model = buildModel(densePreset(tc.depth, tc.vocab, Math.max(tc.seq, 8 + dc.tokens)), new Rng(0));
   const tensors = model.namedTensors().map(([, t]) => t);
-  if (device === 'webgpu') moveToDevice(tensors);
+  const placement = device === 'cpu' ? null : await placeOnDevice('bench', tensors, { half: device === 'webgpu-f16' ? linearWeights(model) : [] });
+  if (placement && !placement.onDevice) throw new Error('bench:webgpu: the device did not open');
   const engine = new Engine(model, { maxBatch: dc.batch });
   const reqs = () => Array.from({ length: dc.batch }, (_, i) => ({ prompt: Array.from({ length: 8 }, (_, j) => (i * 31 + j * 7) % tc.vocab), maxTokens: dc.tokens, sampling: { temperature: 0 } }));
   await engine.generate(reqs()); // warm-up
@@ -176,19 +180,21 @@ async function decodeTokensPerSecond(device: 'webgpu' | 'cpu'): Promise<number> 
     best = Math.min(best, (performance.now() - t0) / 1000 / n);
   }
   engine.dispose();
-  if (device === 'webgpu') await moveToHost(tensors);
+  await placement?.release();
   return 1 / best;
 }
 
-let decode: { batch: number; tokens: number; webgpu: number; cpu: number; ratio: number } | null = null;
+let decode: { batch: number; tokens: number; webgpu: number; webgpu_f16: number; cpu: number; ratio: number; ratio_f16: number } | null = null;
 if (!args.includes('--no-decode')) {
   useDeviceContext(ctx);
   const g = await decodeTokensPerSecond('webgpu');
+  const h = await decodeTokensPerSecond('webgpu-f16');
   useDeviceContext(null);
   const c = await decodeTokensPerSecond('cpu');
-  decode = { ...dc, webgpu: +g.toFixed(1), cpu: +c.toFixed(1), ratio: +(g / c).toFixed(3) };
+  decode = { ...dc, webgpu: +g.toFixed(1), webgpu_f16: +h.toFixed(1), cpu: +c.toFixed(1), ratio: +(g / c).toFixed(3), ratio_f16: +(h / g).toFixed(3) };
   console.log(`\ndecode (engine, greedy), dense preset depth ${tc.depth}, vocab ${tc.vocab}, ${dc.batch} sequences × ${dc.tokens} tokens${a.software ? ' (SOFTWARE adapter)' : ''}:`);
   console.log(`  webgpu ${g.toFixed(1)} tokens/s   cpu (fast host decode) ${c.toFixed(1)} tokens/s   ratio ${(g / c).toFixed(3)}`);
+  console.log(`  webgpu with f16 weights ${h.toFixed(1)} tokens/s   ratio to f32 weights ${(h / g).toFixed(3)}`);
 }
 ctx.destroy();
 if (json) {

@@ -36,13 +36,13 @@ test('r1ts sample, pipeline and distill --device webgpu: the same traces as the 
   // the pipeline on the device; its sample stage alone again on the CPU gives the same traces
   const pipeline = (out: string, stages: unknown[], extra: string[]) => {
     const cfg = join(dir, `${out}.json`);
-    writeFileSync(cfg, JSON.stringify({ out: join(dir, out), base, task: 'add', evalItems: 4, maxTokens: 96, seed: 0, stages }));
+    writeFileSync(cfg, JSON.stringify({ out: join(dir, out), base, task: 'add', evalItems: 2, maxTokens: 64, seed: 0, stages }));
     const r = run(['pipeline', cfg, '--no-progress', ...extra]);
     assert.equal(r.status, 0, r.stderr);
     return r;
   };
   const sampleStage = { kind: 'sample', name: 'sample', prompts: 6, k: 4, concurrency: 6, temperature: 1 };
-  const p = pipeline('pipeline-dev', [sampleStage, { kind: 'sft', name: 'sft', steps: 2, batch: 4 }, { kind: 'rl', name: 'rl', steps: 1, minutes: 1, prompts: 2, group: 2 }], ['--device', 'webgpu']);
+  const p = pipeline('pipeline-dev', [sampleStage, { kind: 'sft', name: 'sft', steps: 1, batch: 4 }, { kind: 'rl', name: 'rl', steps: 1, minutes: 1, prompts: 2, group: 2 }], ['--device', 'webgpu']);
   assert.doesNotMatch(p.stderr, /continuing on the CPU/);
   for (const s of ['02-sft', '03-rl']) assert.ok(existsSync(join(dir, 'pipeline-dev', s, 'model', 'model.safetensors')), `${s}/model`);
   assert.equal((JSON.parse(readFileSync(join(dir, 'pipeline-dev', 'summary.json'), 'utf8')) as { stages: unknown[] }).stages.length, 3);
