@@ -249,8 +249,9 @@ export async function placeOnDevice(label: string, tensors: readonly Tensor[], o
     return { onDevice: false, release: async () => {} };
   }
   const half = new Set(opts.half ?? []);
+  const all = new Set(tensors);
   for (const t of half) {
-    if (t.dtype !== 'f32' || t.gpu) throw new R1tsError(`${label}: --dtype f16: ${t.name ?? fmtShape(t.shape)} must be an f32 tensor on the host`);
+    if (t.dtype !== 'f32' || t.gpu || !all.has(t)) throw new R1tsError(`${label}: --dtype f16: ${t.name ?? fmtShape(t.shape)} must be an f32 host tensor among those placed`);
   }
   const moved = tensors.filter((t) => !t.gpu);
   moveToDevice(moved.filter((t) => !half.has(t)));
