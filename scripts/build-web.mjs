@@ -3,7 +3,7 @@
 // only warns, so a missing or broken toolchain never stops the install: the dashboard's
 // API still works, `/` says how to build the page, and the page's tests fail without it.
 // --strict (npm run build:web) exits non-zero on failure instead.
-// The "train in this tab" mode (web/src/tab.tsx) bundles the r1ts engine from src/. Two of its
+// The "train in this tab" mode's worker (web/src/tab-worker.ts) bundles the r1ts engine from src/. Two of its
 // modules are Node-only and have browser counterparts, swapped in here (as a package.json
 // "browser" map would): src/core/env.ts → env-browser.ts (no process.env/node:os; selects the
 // reference kernels) and src/backend/native/addon.ts → addon-browser.ts (no addon). Any other
@@ -60,6 +60,8 @@ try {
     logLevel: 'warn',
     oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
     plugins: [browserEngine],
+    // the in-tab training worker (web/src/tab-worker.ts) bundles the engine: the same swaps and checks
+    worker: { format: 'es', plugins: () => [browserEngine] },
     build: { outDir: join(web, 'dist'), emptyOutDir: true, target: 'es2020', chunkSizeWarningLimit: 700, reportCompressedSize: false },
   });
   console.log(`build-web: ${join(web, 'dist')}`);

@@ -24,6 +24,7 @@ import { loadBpeTokenizer } from '../../src/tokenizer/tokenizer-json.ts';
 import { GrpoTrainer, type GrpoOptions } from '../../src/train/grpo.ts';
 import { zeroPromptIds } from '../../src/train/zero-prompt.ts';
 import { openZeroTab, ZERO_TAB_DEFAULTS, type ZeroBaseFiles } from '../../src/train/zero-tab.ts';
+import { TAB_FORM_DEFAULTS } from '../../web/src/tab-protocol.ts';
 import { gpuOrSkip } from '../backend/webgpu-setup.ts';
 
 after(() => useDeviceContext(null));
@@ -77,6 +78,13 @@ test('openZeroTab on the CPU equals GrpoTrainer on the files read from disk', as
   assert.equal(ev.items, 6);
   await tab.finish();
   engine.dispose();
+});
+
+test('the page\'s form defaults are openZeroTab\'s', () => {
+  assert.deepEqual(
+    { prompts: TAB_FORM_DEFAULTS.prompts, group: TAB_FORM_DEFAULTS.group, maxTokens: TAB_FORM_DEFAULTS.maxTokens, lr: TAB_FORM_DEFAULTS.lr },
+    { prompts: ZERO_TAB_DEFAULTS.promptsPerStep, group: ZERO_TAB_DEFAULTS.groupSize, maxTokens: ZERO_TAB_DEFAULTS.maxTokens, lr: ZERO_TAB_DEFAULTS.lr },
+  );
 });
 
 test('openZeroTab on webgpu with host rollouts: the CPU step, and the host copy follows the policy', async (t) => {

@@ -1,65 +1,27 @@
-// "Train in this tab": R1-Zero GRPO on this page's WebGPU. The real r1ts engine is bundled
-// here (src/tensor with its webgpu backend, src/models, the generation engine, the tokenizer,
-// GrpoTrainer and the GRPO loss, the addition task's grader): the shipped base is fetched from
-// the dashboard server (/api/zero-base/*), moved to the device opened on navigator.gpu, and
-// trained step by step with live charts of reward/accuracy/loss and the last step's
-// completions, and evaluated on held-out problems (openZeroTab's evaluate: `r1ts zero`'s
-// evaluation) before the first step, every few steps and after the last; Stop ends after the
-// step under way (and its evaluation, if one is due). What runs where: the policy's forward/
-// backward, clipping and AdamW on WebGPU (GrpoTrainer's device path); the rollouts either on
-// WebGPU too (prefill and decode through the device KV cache; the page samples each token from
-// the logits rows read back) or on this page's CPU from a host copy refreshed each step — the
-// default on a software adapter (SwiftShader, llvmpipe), where each decode pass's dispatches cost
-// more than the reference kernels; "rollouts on" picks.
-// The loop runs on the page's main thread: the page repaints and takes a Stop click between
-// steps (and between the engine's decode steps).
+// "Train in this tab": R1-Zero GRPO on this page's WebGPU — the view. The loop runs in a
+// dedicated worker (tab-worker.ts, which bundles the real r1ts engine), so the page repaints and
+// takes clicks while it trains: Start creates the worker and sends it the form; it opens WebGPU on
+// its own navigator.gpu, fetches the shipped base from the dashboard server (/api/zero-base/*),
+// and posts each step's metrics and completions and each held-out evaluation (before the first
+// step, every few steps and after the last; `r1ts zero`'s evaluation), which this view charts;
+// Stop asks it to end after the step under way (and its evaluation, if one is due). What runs
+// where: the policy's forward/backward, clipping and AdamW on WebGPU (GrpoTrainer's device path);
+// the rollouts on WebGPU too, or on the worker's CPU from a host copy refreshed each step — the
+// default on a software adapter (SwiftShader, llvmpipe); "rollouts on" picks.
 // URL parameters set the form (?tab=train&prompts=1&group=2&maxTokens=48&lr=0.0001&seed=0&steps=1&evalItems=32&evalEvery=10&rollouts=auto|device|host)
 // and &autostart=1 starts at once (the headless test). window.r1tsTab holds the state for tests.
-// Design: this file is the one place web/ imports src/ (test/boundaries.test.ts allows only it).
-// DESIGN.md's "web talks to the server over HTTP only" still holds for the run views; training
-// in the page needs the engine itself in the page, and the server only serves the base's files.
-// Not here: the step itself (GrpoTrainer, src/train/grpo.ts, set up by src/train/zero-tab.ts), the run views (main.tsx).
+// Design: this file imports only types from src/; tab-worker.ts is the one web/ file that imports
+// the engine (test/boundaries.test.ts). DESIGN.md's "web talks to the server over HTTP only" still
+// holds for the run views; training in the page needs the engine itself in the page (its worker),
+// and the server only serves the base's files.
+// Not here: the loop (tab-worker.ts), the messages (tab-protocol.ts), the step (src/train/grpo.ts via src/train/zero-tab.ts), the run views (main.tsx).
 
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { AdapterReport } from '../../src/backend/webgpu/device.ts';
-import { closeDevice, openDevice } from '../../src/tensor/index.ts';
 import type { GrpoStepMetrics } from '../../src/train/grpo.ts';
-import { openZeroTab, ZERO_BASE_FILES, ZERO_TAB_DEFAULTS, type ZeroBaseFiles } from '../../src/train/zero-tab.ts';
 import { PALETTE } from './charts.tsx';
-
-interface Settings {
-  prompts: number;
-  group: number;
-  maxTokens: number;
-  lr: number;
-  seed: number;
-  /** 0: until stopped. */
-  steps: number;
-  /** Held-out problems per evaluation (0: none). */
-  evalItems: number;
-  /** Evaluate every this many steps (and before the first and after the last; 0: only those two). */
-  evalEvery: number;
-}
-
-/** One held-out evaluation: after `step` steps (0: the base). */
-export interface TabEval {
-  step: number;
-  accuracy: number;
-  format: number;
-  length: number;
-  /** The completions, in held-out order. */
-  texts: string[];
-}
-
-interface Completion {
-  question: string;
-  text: string;
-  reward: number;
-  correct: boolean;
-}
-
-type RolloutsOn = 'auto' | 'device' | 'host';
+import { TAB_FORM_DEFAULTS, type Completion, type FromWorker, type RolloutsOn, type Settings, type TabEval, type ToWorker } from './tab-protocol.ts';
 
 type Phase = 'idle' | 'loading' | 'running' | 'stopping' | 'done' | 'error';
 
@@ -83,20 +45,6 @@ declare global {
   interface Window { r1tsTab?: TabState }
 }
 
-// The generation engine (src/engine/generate.ts) yields between decode steps with Node's global
-// setImmediate, which browsers lack; their equivalent is a macrotask, here a MessageChannel
-// message (no 4 ms clamp, unlike nested setTimeout). Installed only where it is missing; the
-// yield also lets the page repaint and take a Stop click during rollouts.
-if (typeof globalThis.setImmediate !== 'function') {
-  const channel = new MessageChannel();
-  const queue: (() => void)[] = [];
-  channel.port1.onmessage = () => queue.shift()?.();
-  (globalThis as { setImmediate?: unknown }).setImmediate = (cb: (...args: unknown[]) => void, ...args: unknown[]) => {
-    queue.push(() => cb(...args));
-    channel.port2.postMessage(0);
-  };
-}
-
 const FIELDS: { key: keyof Settings; label: string; min: number; max: number; step: number; int: boolean; help: string }[] = [
   { key: 'prompts', label: 'prompts per step', min: 1, max: 16, step: 1, int: true, help: 'questions per GRPO step' },
   { key: 'group', label: 'group size', min: 2, max: 16, step: 1, int: true, help: 'completions per question (G)' },
@@ -108,9 +56,6 @@ const FIELDS: { key: keyof Settings; label: string; min: number; max: number; st
   { key: 'evalEvery', label: 'evaluate every', min: 0, max: 1e6, step: 1, int: true, help: 'steps between held-out evaluations (also before the first step and after the last; 0 = only those)' },
 ];
 
-/** The held-out evaluations' sampling seed (the same problems and seeds every time, so the points compare). */
-const evalSeed = (s: Settings) => s.seed + 1;
-
 function rolloutsFromUrl(): RolloutsOn {
   const r = new URLSearchParams(location.search).get('rollouts');
   return r === 'device' || r === 'host' ? r : 'auto';
@@ -118,7 +63,7 @@ function rolloutsFromUrl(): RolloutsOn {
 
 function settingsFromUrl(): Settings {
   const p = new URLSearchParams(location.search);
-  const d: Settings = { prompts: ZERO_TAB_DEFAULTS.promptsPerStep, group: ZERO_TAB_DEFAULTS.groupSize, maxTokens: ZERO_TAB_DEFAULTS.maxTokens, lr: ZERO_TAB_DEFAULTS.lr, seed: 0, steps: 0, evalItems: 32, evalEvery: 10 };
+  const d: Settings = { ...TAB_FORM_DEFAULTS };
   for (const f of FIELDS) {
     const raw = p.get(f.key);
     if (raw === null) continue;
@@ -134,27 +79,6 @@ function webGpuMissing(): string | null {
     return `This browser exposes no WebGPU (navigator.gpu is ${isSecureContext ? 'undefined' : 'undefined: the page is not a secure context — open it as http://localhost or over https'}). Use Chrome/Chromium 113+ or Edge (chrome://gpu says why it is off); on Linux, start Chromium with --enable-unsafe-webgpu --enable-features=Vulkan.`;
   }
   return null;
-}
-
-async function fetchBase(): Promise<ZeroBaseFiles> {
-  const get = async (name: string): Promise<Response> => {
-    const r = await fetch(`api/zero-base/${name}`);
-    if (!r.ok) {
-      let msg = `${r.status} ${r.statusText}`;
-      try {
-        msg = ((await r.json()) as { error?: string }).error ?? msg;
-      } catch { /* not JSON */ }
-      throw new Error(`fetching the base's ${name}: ${msg}`);
-    }
-    return r;
-  };
-  const [config, weights, tok, tokCfg] = await Promise.all(ZERO_BASE_FILES.map((n) => get(n)));
-  return {
-    'config.json': await config.text(),
-    'model.safetensors': new Uint8Array(await weights.arrayBuffer()),
-    'tokenizer.json': await tok.text(),
-    'tokenizer_config.json': await tokCfg.text(),
-  };
 }
 
 /** One small live chart: x = step, a line per key. */
@@ -192,7 +116,7 @@ export function TrainTab() {
   const [rows, setRows] = useState<GrpoStepMetrics[]>([]);
   const [last, setLast] = useState<Completion[]>([]);
   const [evals, setEvals] = useState<TabEval[]>([]);
-  const stop = useRef<AbortController | null>(null);
+  const worker = useRef<Worker | null>(null);
   const state = useRef<TabState>({ phase: 'idle', adapter: null, adapterText: '', error, metrics: [], rollouts: null, texts: [], evals: [], settings });
   window.r1tsTab = state.current;
   const setPhaseBoth = (p: Phase) => {
@@ -200,7 +124,7 @@ export function TrainTab() {
     setPhase(p);
   };
 
-  async function start(s: Settings): Promise<void> {
+  function start(s: Settings): void {
     const missing = webGpuMissing();
     if (missing) {
       state.current.error = missing;
@@ -208,64 +132,57 @@ export function TrainTab() {
       setPhaseBoth('error');
       return;
     }
-    const ctl = new AbortController();
-    stop.current = ctl;
-    Object.assign(state.current, { settings: s, metrics: [], texts: [], evals: [], error: null });
+    Object.assign(state.current, { settings: s, metrics: [], texts: [], evals: [], error: null, rollouts: null });
     setRows([]);
     setEvals([]);
     setLast([]);
     setError(null);
     setPhaseBoth('loading');
-    let opened = false;
-    try {
-      setNote('opening WebGPU on navigator.gpu …');
-      const ctx = await openDevice({ gpu: navigator.gpu });
-      opened = true;
-      state.current.adapter = ctx.adapter;
-      state.current.adapterText = ctx.describe();
-      setAdapter(ctx.describe());
-      setNote('fetching the shipped base (assets/zero-base) …');
-      const files = await fetchBase();
-      const o = { ...ZERO_TAB_DEFAULTS, promptsPerStep: s.prompts, groupSize: s.group, maxTokens: s.maxTokens, lr: s.lr, seed: s.seed };
-      const where = rolloutsOn === 'auto' ? (ctx.adapter.software ? 'host' : 'device') : rolloutsOn;
-      state.current.rollouts = where;
-      const tab = openZeroTab(files, o, 'webgpu', 'api/zero-base', where);
-      setNote(`base: ${(tab.model.numParameters() / 1e6).toFixed(2)}M parameters; prompt ${tab.promptTokens} tokens; rollouts on ${where === 'host' ? 'this page\'s CPU (a host copy)' : 'WebGPU'}`);
-      setPhaseBoth('running');
-      const evaluate = async () => {
-        const step = tab.trainer.stepCount;
-        setNote(`evaluating on ${s.evalItems} held-out problems after step ${step} …`);
-        const r = await tab.evaluate(s.evalItems, evalSeed(s));
-        state.current.evals.push({ step, accuracy: r.accuracy, format: r.formatRate, length: r.meanLength, texts: r.results.map((x) => x.completions[0]) });
-        setEvals([...state.current.evals]);
-        setNote(`held-out accuracy after step ${step}: ${(100 * r.accuracy).toFixed(1)}% (R1 form ${(100 * r.formatRate).toFixed(1)}%, ${r.meanLength.toFixed(0)} characters)`);
-      };
-      if (s.evalItems > 0) await evaluate();
-      while (!ctl.signal.aborted && (s.steps === 0 || tab.trainer.stepCount < s.steps)) {
-        const { metrics, rollouts } = await tab.step();
-        state.current.metrics.push(metrics);
-        state.current.texts.push(rollouts.map((r) => r.text));
-        setRows([...state.current.metrics]);
-        setLast(rollouts.map((r) => ({ question: r.item.question, text: r.text, reward: r.reward, correct: r.grade.correct })));
-        if (s.evalItems > 0 && s.evalEvery > 0 && metrics.step % s.evalEvery === 0) await evaluate();
-        await new Promise((ok) => setTimeout(ok, 0)); // paint, and take a Stop click
+    const w = new Worker(new URL('./tab-worker.ts', import.meta.url), { type: 'module' });
+    worker.current = w;
+    const end = (phase: 'done' | 'error', message?: string) => {
+      if (message !== undefined) {
+        state.current.error = message;
+        setError(message);
       }
-      if (s.evalItems > 0 && state.current.evals.at(-1)?.step !== tab.trainer.stepCount) await evaluate();
-      await tab.finish();
-      setPhaseBoth('done');
-    } catch (e) {
-      const msg = (e as Error).message ?? String(e);
-      state.current.error = msg;
-      setError(msg);
-      setPhaseBoth('error');
-    } finally {
-      if (opened) closeDevice();
-      stop.current = null;
-    }
+      setPhaseBoth(phase);
+      w.terminate();
+      worker.current = null;
+    };
+    w.onmessage = (e: MessageEvent<FromWorker>) => {
+      const m = e.data;
+      if (m.type === 'note') setNote(m.text);
+      else if (m.type === 'adapter') {
+        state.current.adapter = m.adapter;
+        state.current.adapterText = m.text;
+        setAdapter(m.text);
+      } else if (m.type === 'running') {
+        state.current.rollouts = m.rollouts;
+        if (state.current.phase === 'loading') setPhaseBoth('running');
+      } else if (m.type === 'step') {
+        state.current.metrics.push(m.metrics);
+        state.current.texts.push(m.completions.map((c) => c.text));
+        setRows([...state.current.metrics]);
+        setLast(m.completions);
+      } else if (m.type === 'eval') {
+        state.current.evals.push(m.eval);
+        setEvals([...state.current.evals]);
+      } else if (m.type === 'done') end('done');
+      else end('error', m.message);
+    };
+    w.onerror = (e) => end('error', `the training worker failed: ${e.message || 'an error while loading it'}`);
+    const apiBase = new URL('api/zero-base/', location.href).href;
+    w.postMessage({ type: 'start', settings: s, rolloutsOn, apiBase } satisfies ToWorker);
   }
 
+  const stopRun = () => {
+    worker.current?.postMessage({ type: 'stop' } satisfies ToWorker);
+    setPhaseBoth('stopping');
+  };
+
   useEffect(() => {
-    if (new URLSearchParams(location.search).get('autostart') === '1' && !webGpuMissing()) void start(settings);
+    if (new URLSearchParams(location.search).get('autostart') === '1' && !webGpuMissing()) start(settings);
+    return () => worker.current?.terminate();
   }, []);
 
   const busy = phase === 'loading' || phase === 'running' || phase === 'stopping';
@@ -281,7 +198,7 @@ export function TrainTab() {
         <i> evaluate every</i> steps and after the last, the first <i>held-out problems</i> (never trained on) are sampled at T = 1 as
         <code> r1ts zero</code> evaluates them, and their accuracy is charted.
       </p>
-      <form class="controls" onSubmit={(e) => { e.preventDefault(); if (!busy) void start(settings); }}>
+      <form class="controls" onSubmit={(e) => { e.preventDefault(); if (!busy) start(settings); }}>
         {FIELDS.map((f) => (
           <label key={f.key} title={f.help}>{f.label}{' '}
             <input type="number" min={f.min} max={f.max} step={f.step} value={settings[f.key]} disabled={busy} style={{ width: '7em' }}
@@ -299,7 +216,7 @@ export function TrainTab() {
           </select>
         </label>
         <button type="submit" disabled={busy} data-testid="tab-start">Start</button>
-        <button type="button" disabled={phase !== 'running'} data-testid="tab-stop" onClick={() => { stop.current?.abort(); setPhaseBoth('stopping'); }}>Stop</button>
+        <button type="button" disabled={phase !== 'running'} data-testid="tab-stop" onClick={stopRun}>Stop</button>
       </form>
       <p data-testid="tab-status" data-phase={phase}>
         <b>{phase}</b>{note && ` — ${note}`}
