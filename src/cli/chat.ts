@@ -18,7 +18,7 @@ import { promptOpensThink, ReasoningSplitter } from '../server/reasoning.ts';
 import { StopText } from '../server/stop-text.ts';
 import type { DevicePlacement } from '../tensor/index.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
-import { DEVICE_HELP, DTYPE_HELP, placeModel, settleDevice, settleDtype } from './train-flags.ts';
+import { DEVICE_HELP, DTYPE_HELP, placeModel, settleInference } from './train-flags.ts';
 
 export const CHAT_HELP = `usage: r1ts chat <model-dir> [options]
 
@@ -60,11 +60,8 @@ export async function chatCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parsed;
   if (v.help) return console.log(CHAT_HELP), 0;
   if (positionals.length !== 1) return fail('expected one model directory');
-  const dev: Record<string, unknown> = { device: v.device };
-  const badDevice = settleDevice('chat', dev);
-  if (badDevice) return console.error(badDevice), 2;
-  const badDtype = settleDtype('chat', v.dtype, dev.device);
-  if (badDtype) return console.error(badDtype), 2;
+  const dev = settleInference('chat', v);
+  if (dev.error) return console.error(dev.error), 2;
   const num = (name: string, s: string | undefined, int = false): number | undefined => {
     if (s === undefined) return undefined;
     const x = Number(s);

@@ -27,7 +27,7 @@ import { parseTokenizerConfig } from '../tokenizer/tokenizer-json.ts';
 import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { Progress } from '../train/progress.ts';
 import { zeroPromptIds } from '../train/zero.ts';
-import { placeModel, settleDevice, settleDtype } from './train-flags.ts';
+import { placeModel, settleInference } from './train-flags.ts';
 
 export const EVAL_HELP = `usage: r1ts eval --task TASK (--model DIR | --base-url URL --api-model NAME) [options]
 
@@ -101,12 +101,9 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (Boolean(v.model) === Boolean(v['base-url'])) return fail('give exactly one of --model DIR or --base-url URL');
   if (v['base-url'] && !v['api-model']) return fail('--base-url needs --api-model NAME');
   if (v.resume && !v.out) return fail('--resume needs --out FILE (the results to resume are FILE.results.jsonl)');
-  const dev: Record<string, unknown> = { device: v.device };
-  const badDevice = settleDevice('eval', dev);
-  if (badDevice) return console.error(badDevice), 2;
+  const dev = settleInference('eval', v);
+  if (dev.error) return console.error(dev.error), 2;
   if (v.device !== undefined && v.device !== 'cpu' && !v.model) return fail('--device runs a --model; an endpoint (--base-url) runs where it is served');
-  const badDtype = settleDtype('eval', v.dtype, dev.device);
-  if (badDtype) return console.error(badDtype), 2;
   let placement: DevicePlacement | null = null;
   try {
     const temperature = num('temperature', v.temperature, { min: 0 }) ?? 0.6;

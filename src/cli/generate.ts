@@ -11,7 +11,7 @@ import type { SamplingOptions } from '../engine/sampling.ts';
 import { loadModelDir } from '../io/model-dir.ts';
 import type { DevicePlacement } from '../tensor/index.ts';
 import { StreamDecoder } from '../tokenizer/index.ts';
-import { DEVICE_HELP, DTYPE_HELP, placeModel, settleDevice, settleDtype } from './train-flags.ts';
+import { DEVICE_HELP, DTYPE_HELP, placeModel, settleInference } from './train-flags.ts';
 
 export const GENERATE_HELP = `usage: r1ts generate <model-path> --prompt TEXT [options]
 
@@ -62,11 +62,8 @@ export async function generateCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parsed;
   if (v.help) return console.log(GENERATE_HELP), 0;
   if (positionals.length !== 1 || v.prompt === undefined) return fail('expected a model path and --prompt');
-  const dev: Record<string, unknown> = { device: v.device };
-  const badDevice = settleDevice('generate', dev);
-  if (badDevice) return console.error(badDevice), 2;
-  const badDtype = settleDtype('generate', v.dtype, dev.device);
-  if (badDtype) return console.error(badDtype), 2;
+  const dev = settleInference('generate', v);
+  if (dev.error) return console.error(dev.error), 2;
   let placement: DevicePlacement | null = null;
   try {
     const maxTokens = num('max-tokens', v['max-tokens'], true) ?? 128;

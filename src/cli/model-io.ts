@@ -13,7 +13,7 @@ import { loadModel } from '../io/load.ts';
 import { writeNpyF32 } from '../io/npy.ts';
 import { ids, noGrad, readValues, type DevicePlacement } from '../tensor/index.ts';
 import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
-import { placeModel, settleDevice, settleDtype } from './train-flags.ts';
+import { placeModel, settleInference } from './train-flags.ts';
 
 export const LOGITS_HELP = `usage: r1ts logits <checkpoint|dir> --ids ids.json --out logits.npy [--device cpu|webgpu] [--dtype f32|f16]
 
@@ -48,11 +48,8 @@ export async function logitsCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parsed;
   if (v.help) return console.log(LOGITS_HELP), 0;
   if (positionals.length !== 1 || !v.ids || !v.out) return fail('logits', 'expected a model path, --ids and --out', LOGITS_HELP);
-  const dev: Record<string, unknown> = { device: v.device };
-  const badDevice = settleDevice('logits', dev);
-  if (badDevice) return console.error(badDevice), 2;
-  const badDtype = settleDtype('logits', v.dtype, dev.device);
-  if (badDtype) return console.error(badDtype), 2;
+  const dev = settleInference('logits', v);
+  if (dev.error) return console.error(dev.error), 2;
   let placement: DevicePlacement | null = null;
   try {
     let rows: unknown;

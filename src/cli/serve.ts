@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ServeConfigSchema } from '../server/protocol.ts';
 import { startServer } from '../server/server.ts';
-import { settleDevice, settleDtype } from './train-flags.ts';
+import { settleInference } from './train-flags.ts';
 
 export const SERVE_HELP = `usage: r1ts serve <model-dir> [options]
 
@@ -52,11 +52,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   const { values: v, positionals } = parsed;
   if (v.help) return console.log(SERVE_HELP), 0;
   if (positionals.length !== 1) return fail('expected one model directory');
-  const dev: Record<string, unknown> = { device: v.device };
-  const badDevice = settleDevice('serve', dev);
-  if (badDevice) return console.error(badDevice), 2;
-  const badDtype = settleDtype('serve', v.dtype, dev.device);
-  if (badDtype) return console.error(badDtype), 2;
+  const dev = settleInference('serve', v);
+  if (dev.error) return console.error(dev.error), 2;
   const ints: Record<string, number> = {};
   for (const f of intFlags) {
     const s = v[f];

@@ -80,6 +80,16 @@ export function settleDtype(cmd: string, dtype: unknown, device: unknown): strin
 }
 
 /**
+ * --device (or R1TS_DEVICE) and --dtype of a command that runs a model for inference: the
+ * settled device, or the error line naming the bad value (the caller prints it and exits 2).
+ */
+export function settleInference(cmd: string, flags: { device?: string; dtype?: string }): { device: unknown; error: string | null } {
+  const dev: Record<string, unknown> = { device: flags.device };
+  const error = settleDevice(cmd, dev) ?? settleDtype(cmd, flags.dtype, dev.device);
+  return { device: dev.device, error };
+}
+
+/**
  * `--device webgpu` (and `--dtype f16`) for a command's model: opens the device and moves the
  * model there (with f16, every Linear's weight in half precision), or says why it stays on the
  * CPU. Null when the device is not asked for.
