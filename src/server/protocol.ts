@@ -27,7 +27,11 @@ export const ServeConfigSchema = z.object({
   maxBodyBytes: z.number().int().min(1).default(1_000_000),
   /** How long close() lets in-flight requests finish before aborting them. */
   shutdownGraceMs: z.number().int().min(0).default(30_000),
-  /** Where the model (and the engine's KV cache) lives; webgpu falls back to the CPU with a message when there is no adapter. */
+  /**
+   * Where the model (and the engine's KV cache) lives; webgpu falls back to the CPU with a message
+   * when there is no adapter. close() frees the model's device storage (a model passed to
+   * startServer is not usable on the device afterwards).
+   */
   device: z.enum(['cpu', 'webgpu']).default('cpu'),
   /** With device webgpu: f16 stores every Linear's weight in half precision there. */
   dtype: z.enum(['f32', 'f16']).default('f32'),
