@@ -26,6 +26,8 @@ import { sayATask, sayATokenizer } from './fixtures/say-a.ts';
 after(() => T.useDeviceContext(null));
 
 const close = (a: number, b: number, rtol: number, atol = 1e-6) => Math.abs(a - b) <= atol + rtol * Math.abs(b);
+/** The largest elementwise difference between two lists of parameter arrays. */
+const maxDiff = (a: Float32Array[], b: Float32Array[]) => a.reduce((m, p, i) => p.reduce((mm, x, j) => Math.max(mm, Math.abs(x - b[i][j])), m), 0);
 
 test('webgpu: GRPO steps (β > 0, μ = 2, T = 0.7, micro-batches) on the device match the CPU: rollouts, loss, KL, grad norm, parameters', async (tc) => {
   const k = await gpuOrSkip(tc);
@@ -64,8 +66,7 @@ test('webgpu: GRPO steps (β > 0, μ = 2, T = 0.7, micro-batches) on the device 
     assert.equal(ds.metrics.micro_batches, hs.metrics.micro_batches);
   });
   assert.ok(h.steps[2].metrics.kl > 0, 'the KL term is live by the last step');
-  let worst = 0;
-  h.params.forEach((p, i) => p.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - d.params[i][j])); }));
+  const worst = maxDiff(h.params, d.params);
   assert.ok(worst < 5e-4, `parameters after 3 steps differ by up to ${worst}`);
 });
 
@@ -101,7 +102,6 @@ test('webgpu: GRPO steps of a tiny DeepSeek-V3 MoE policy on the device match th
     assert.deepEqual(ds.expertLoad, hs.expertLoad, `step ${s}: expert loads`);
   });
   assert.ok(h.steps.some((s) => s.metrics.grad_norm > 0), 'some step had a gradient');
-  let worst = 0;
-  h.params.forEach((p, i) => p.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - d.params[i][j])); }));
+  const worst = maxDiff(h.params, d.params);
   assert.ok(worst < 5e-4, `parameters after 2 steps differ by up to ${worst}`);
 });
