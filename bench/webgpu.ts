@@ -8,7 +8,10 @@
 // CPU engine (its fast host decode path) on the same preset: --decode-batch=B sequences of an
 // 8-token prompt, --decode-tokens=N greedy tokens each, after a warm-up run (--no-decode skips it);
 // and the same decode with f16 weights on the device (`--dtype f16`: every Linear's weight packed
-// to binary16, read by the f16-B GEMM), beside the f32 one (ratio_f16 = f16 / f32).
+// to binary16, read by the f16-B GEMM), beside the f32 one (ratio_f16 = f16 / f32); and training
+// tokens/s of the MoE preset (DeepSeek-V3 style: MLA, 8 routed experts, 2 per token, a shared
+// one; the router's bias update included) on the device with the sparse dispatch and with the
+// dense one (every expert over every token), beside the CPU (--no-moe skips it).
 //   npm run bench:webgpu            human table
 //   npm run bench:webgpu -- --json  the same, plus one JSON object as the last stdout line
 //   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1)
@@ -26,7 +29,10 @@ import { Engine } from '../src/engine/generate.ts';
 import { availableBackends } from '../src/tensor/backends.ts';
 import { Rng } from '../src/core/rng.ts';
 import { buildModel } from '../src/io/hf.ts';
-import { densePreset } from '../src/models/config.ts';
+import { densePreset, moePreset } from '../src/models/config.ts';
+import type { DeepseekV3 } from '../src/models/deepseek-v3.ts';
+import { setMoeDispatch } from '../src/nn/moe.ts';
+import { balanceRouterOnDevice } from '../src/train/expert-load.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { clipGradNorm, clipGradNormTensor } from '../src/optim/clip.ts';
 import { linearWeights } from '../src/nn/layers.ts';
@@ -115,9 +121,10 @@ const num = (name: string, dflt: number) => {
 };
 const tc = { depth: num('train-depth', 2), batch: num('train-batch', a.software ? 4 : 16), seq: num('train-seq', a.software ? 64 : 256), vocab: num('train-vocab', a.software ? 512 : 4096) };
 
-/** Training tokens/s of the dense preset on the device or the CPU backend: best step time over about `seconds` after a warm-up step. */
-async function trainTokensPerSecond(device: 'webgpu' | 'cpu'): Promise<number> {
-  const model = buildModel(densePreset(tc.depth, tc.vocab, tc.seq), new Rng(0));
+/** Training tokens/s of the dense (or MoE) preset on the device or the CPU backend: best step time over about `seconds` after a warm-up step. */
+async function trainTokensPerSecond(device: 'webgpu' | 'cpu', preset: 'dense' | 'moe' = 'dense'): Promise<number> {
+  const model = buildModel(preset === 'dense' ? densePreset(tc.depth, tc.vocab, tc.seq) : moePreset(tc.depth, tc.vocab, tc.seq), new Rng(0));
+  const moe = preset === 'moe' ? (model as DeepseekV3) : null;
   const params = model.parameters();
   if (device === 'webgpu') moveToDevice(model.namedTensors().map(([, t]) => t));
   const opt = new AdamW(params, { lr: 1e-3 });
@@ -131,12 +138,14 @@ async function trainTokensPerSecond(device: 'webgpu' | 'cpu'): Promise<number> {
     if (device === 'webgpu') {
       const norm = clipGradNormTensor(params, 1);
       opt.step();
-      await readValues([loss, norm]);
+      if (moe) await balanceRouterOnDevice(moe, [loss, norm]);
+      else await readValues([loss, norm]);
       endDeviceStep();
     } else {
       loss.item();
       clipGradNorm(params, 1);
       opt.step();
+      moe?.updateRouterBiases();
     }
   };
   await step(); // warm-up: compiles the pipelines, fills the pools
@@ -160,6 +169,21 @@ if (!args.includes('--no-train')) {
   train = { preset: tc, webgpu: +g.toFixed(1), cpu: +c.toFixed(1), ratio: +(g / c).toFixed(3) };
   console.log(`\ntraining, dense preset depth ${tc.depth}, vocab ${tc.vocab}, B ${tc.batch} × T ${tc.seq}${a.software ? ' (SOFTWARE adapter)' : ''}:`);
   console.log(`  webgpu ${g.toFixed(1)} tokens/s   cpu (${availableBackends()[0].describe()}) ${c.toFixed(1)} tokens/s   ratio ${(g / c).toFixed(3)}`);
+}
+
+let trainMoe: { preset: typeof tc; webgpu_sparse: number; webgpu_dense: number; cpu: number; ratio: number; sparse_over_dense: number } | null = null;
+if (!args.includes('--no-moe')) {
+  useDeviceContext(ctx);
+  const sp = await trainTokensPerSecond('webgpu', 'moe');
+  setMoeDispatch('dense');
+  const de = await trainTokensPerSecond('webgpu', 'moe');
+  setMoeDispatch('sparse');
+  useDeviceContext(null);
+  const c = await trainTokensPerSecond('cpu', 'moe');
+  trainMoe = { preset: tc, webgpu_sparse: +sp.toFixed(1), webgpu_dense: +de.toFixed(1), cpu: +c.toFixed(1), ratio: +(sp / c).toFixed(3), sparse_over_dense: +(sp / de).toFixed(3) };
+  console.log(`\ntraining, MoE preset depth ${tc.depth} (8 routed experts, 2 per token), vocab ${tc.vocab}, B ${tc.batch} × T ${tc.seq}${a.software ? ' (SOFTWARE adapter)' : ''}:`);
+  console.log(`  webgpu sparse dispatch ${sp.toFixed(1)} tokens/s   dense dispatch ${de.toFixed(1)} tokens/s   sparse/dense ${(sp / de).toFixed(3)}`);
+  console.log(`  cpu (${availableBackends()[0].describe()}) ${c.toFixed(1)} tokens/s   ratio webgpu sparse / cpu ${(sp / c).toFixed(3)}`);
 }
 const dc = { batch: num('decode-batch', a.software ? 4 : 32), tokens: num('decode-tokens', a.software ? 16 : 64) };
 
@@ -200,6 +224,6 @@ ctx.destroy();
 if (json) {
   console.log(JSON.stringify({
     bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel },
-    software: a.software, f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, decode,
+    software: a.software, f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, train_moe: trainMoe, decode,
   }));
 }

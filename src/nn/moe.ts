@@ -12,23 +12,26 @@
 // computed when alpha > 0. Tokens are grouped per expert so each expert runs
 // one GEMM over its tokens, not one per token.
 // On the webgpu device (x a device tensor) nothing is read back inside the forward:
-// selection runs on the device (s + bias, the group limit, top-k) and yields a dense
-// 0/1 routing mask [N, E]; dispatch is dense — every routed expert runs over all N tokens
-// and its output is weighted by s·mask (zero where a token did not choose it, so values and
-// gradients equal the grouped path's; E/K× the routed FLOPs: a capacity-bounded sparse
-// dispatch is the next step). The load is counted into a device buffer, and the bias
-// update runs on the device (updateBiasOnDevice) and hands back the load to read with the
-// step's readback. The host gives an expert no token chose no gradient, so AdamW skips it;
-// here it gets a zero gradient, so its AdamW step is gated on its load (gateDeviceUpdates):
-// call updateBiasOnDevice (which restarts the count) after the optimizer step, as the trainers
-// do. Selection on the device compares against the k-th largest value (and the topk_group-th
-// largest group score), so exact ties there keep every tied expert/group where the host keeps
-// the lower index — a measure-zero event on trained f32 scores.
+// selection runs on the device (s + bias, the group limit, top-k) and yields a 0/1 routing
+// mask [N, E]; the dispatch is sparse and dropless (src/tensor/moe-device.ts): a plan built
+// on the device gives each chosen (token, expert) pair one row, grouped by expert, and each
+// expert's MLP runs over its own rows only — the host's grouped FLOPs, no capacity, no
+// dropped token. (setMoeDispatch('dense') runs every expert over all N tokens weighted by
+// s·mask instead: E/K× the routed FLOPs, kept for A/B measurements.) The load is counted into
+// a device buffer, and the bias update runs on the device (updateBiasOnDevice) and hands back
+// the load to read with the step's readback. The host gives an expert no token chose no
+// gradient, so AdamW skips it; here it gets a zero gradient, so its AdamW step is gated on its
+// load (gateDeviceUpdates): call updateBiasOnDevice (which restarts the count) after the
+// optimizer step, as the trainers do. Selection on the device compares against the k-th
+// largest value (and the topk_group-th largest group score), so on an exact tie there the
+// mask marks every tied expert and the plan keeps each token's first K marked experts in
+// expert order, where the host keeps the top ones by score and then the lower index — a
+// measure-zero event on trained f32 scores.
 
 import type { Rng } from '../core/rng.ts';
 import {
-  Tensor, add, cat, deviceContext, deviceCopySpan, deviceZeros, div, gateDeviceUpdates, fusedTraining, gatherRows, ge, gt, ids, linear, mean, moeExperts, mul, narrow, noGrad, parameter, randn, reshape,
-  scatterRows, sigmoid, softmax, sub, sum, tensor, topk, zeros,
+  Tensor, add, cat, deviceContext, deviceCopySpan, deviceZeros, div, gateDeviceUpdates, fusedTraining, gatherRows, ge, gt, ids, linear, mean, moeExperts, moeExpertsOnDevice, mul, narrow, noGrad, parameter, randn, reshape,
+  routeOnDevice, scatterRows, sigmoid, softmax, sub, sum, tensor, topk, zeros,
 } from '../tensor/index.ts';
 import { MLP } from './layers.ts';
 import { Module } from './module.ts';
@@ -54,6 +57,13 @@ export interface MoEConfig {
   gateBias: boolean;
   /** Sequence-wise balance loss weight α (0 = off). */
   auxLossAlpha: number;
+}
+
+let dispatchOnDevice: 'sparse' | 'dense' = 'sparse';
+
+/** How MoE layers dispatch tokens to experts on the webgpu device (see the file's top; 'sparse' by default). For A/B runs. */
+export function setMoeDispatch(mode: 'sparse' | 'dense'): void {
+  dispatchOnDevice = mode;
 }
 
 /** The router: affinities, selection and weights. */
@@ -255,11 +265,12 @@ export class MoE extends Module {
     return reshape(y, x.shape);
   }
 
-  /** forward() on the webgpu device: device selection, dense dispatch (see the file's top). */
+  /** forward() on the webgpu device: device selection, sparse (or dense) dispatch (see the file's top). */
   private forwardOnDevice(x: Tensor, x2: Tensor, s: Tensor): Tensor {
-    const { nRoutedExperts: E, scoringFunc, routeScale } = this.cfg;
+    const { nRoutedExperts: E, topK: K, scoringFunc, routeScale } = this.cfg;
     const N = x2.shape[0];
-    const mask = this.gate.selectMask(s); // [N, E] 0/1, no gradient
+    const routing = dispatchOnDevice === 'sparse' ? routeOnDevice(this.gate.selectMask(s), K) : null;
+    const mask = routing ? routing.keep : this.gate.selectMask(s); // [N, E] 0/1, no gradient
     if (this.training) {
       const counted = noGrad(() => sum(mask, 0)); // [E]
       const next = noGrad(() => add(this.loadOnDevice, counted)); // [E]
@@ -269,9 +280,13 @@ export class MoE extends Module {
     if (scoringFunc === 'sigmoid') w = div(w, sum(w, -1, true)); // [N, E]
     if (routeScale !== 1) w = mul(w, routeScale);
     let y: Tensor | null = null; // [N, C]
-    for (let e = 0; e < E; e++) {
-      const ye = mul(this.experts[e].forward(x2), narrow(w, 1, e, 1)); // [N, C]
-      y = y ? add(y, ye) : ye;
+    if (routing) {
+      y = moeExpertsOnDevice(x2, w, routing, this.experts.map((m) => ({ w1: m.w1.weight, w2: m.w2.weight, w3: m.w3.weight })));
+    } else {
+      for (let e = 0; e < E; e++) {
+        const ye = mul(this.experts[e].forward(x2), narrow(w, 1, e, 1)); // [N, C]
+        y = y ? add(y, ye) : ye;
+      }
     }
     if (this.sharedExperts) y = add(y!, this.sharedExperts.forward(x2));
     this.auxLoss = this.training && this.cfg.auxLossAlpha > 0 && x.rank === 3 ? this.balanceLossOnDevice(s, mask, x.shape[0], x.shape[1]) : null;

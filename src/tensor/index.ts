@@ -9,4 +9,5 @@ export { openDevice, closeDevice, placeOnDevice, type DevicePlacement, useDevice
 export { availableBackends, useBackend, currentBackend, cpuLevels, setCpuLevel } from './backends.ts';
 export * from './fused.ts';
 export { fillPooledF32, pooledF32 } from './f32-pool.ts';
+export { routeOnDevice, moeExpertsOnDevice, type DeviceRouting } from './moe-device.ts';
 export { copyWithin as deviceCopyWithin, copySpan as deviceCopySpan, gateUpdates as gateDeviceUpdates } from './device-ops.ts';

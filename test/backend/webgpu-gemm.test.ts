@@ -11,6 +11,9 @@
 // within that bound plus 2^-11·Σ|alpha·a·b| (each B value moves by at most half an f16 ulp,
 // 2^-11 relative). On a device with shader-f16 the same cases run through its array<f16>
 // variant; without it that test is skipped saying so (the packed path runs on every adapter).
+// Expert ranges (the sparse MoE dispatch): a row range writes only its rows of C (others keep
+// their values), a k range sums only its rows; ends past the matrix are clamped; an empty range
+// writes nothing (rows) or zeros (k).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GemmParams } from '../../src/backend/kernels.ts';
@@ -165,4 +168,47 @@ test('webgpu gemm with f16 B through shader-f16 (array<f16>) where the device ha
     return t.skip(`${k.ctx.describe()}: the adapter lacks shader-f16; only the packed-f16 path (unpack2x16float, previous test) ran`);
   }
   await f16Cases(k);
+});
+
+test('webgpu gemm: expert ranges limit the rows (row range) or the sum over k (k range), clamped to the matrix', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const r = rng(11);
+  const M = 200, K = 24, N = 40;
+  // Expert ranges [start, end): one tile, an empty one, one tile, a gap, and one past the end (clamped to 200).
+  const ranges = Int32Array.from([0, 64, 64, 64, 64, 128, 192, 260]);
+  const rg = k.ctx.upload(ranges);
+  const a = randF32(r, M * K); // [M, K]
+  for (const transB of [false, true]) {
+    const b = randF32(r, 4 * K * N); // 4 experts' B: [K, N] (or [N, K])
+    const c = k.ctx.upload(new Float32Array(M * N).fill(7)); // rows of no range keep their 7s
+    const bs = Array.from({ length: 4 }, (_, e) => k.ctx.upload(b.subarray(e * K * N, (e + 1) * K * N)));
+    for (let e = 0; e < 4; e++) {
+      k.gemm(k.ctx.upload(a), bs[e], c, { batch: 1, m: M, n: N, k: K, transA: false, transB, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null, range: { ranges: rg, expert: e, on: 'rows', maxRows: 128 } });
+    }
+    const got = await readF32(k, c);
+    const want = new Float32Array(M * N).fill(7);
+    for (let e = 0; e < 4; e++) {
+      const lo = ranges[2 * e], hi = Math.min(ranges[2 * e + 1], M);
+      if (hi <= lo) continue;
+      const part = new Float32Array((hi - lo) * N);
+      refKernels.gemm(a.subarray(lo * K, hi * K), b.subarray(e * K * N, (e + 1) * K * N), part, { batch: 1, m: hi - lo, n: N, k: K, transA: false, transB, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null });
+      want.set(part, lo * N);
+    }
+    for (let i = 0; i < M * N; i++) {
+      const expect = want[i];
+      assert.ok(Math.abs(got[i] - expect) <= 1e-4 * (1 + Math.abs(expect)), `rows tB=${transB}: C[${Math.floor(i / N)}, ${i % N}] = ${got[i]}, expected ${expect}`);
+    }
+  }
+  // k range: C_e [K, N] = A[range]ᵀ · B[range] (A [M, K] transposed, B [M, N]); the empty range gives zeros.
+  const bb = randF32(r, M * N);
+  for (let e = 0; e < 4; e++) {
+    const c = k.ctx.upload(new Float32Array(K * N).fill(NaN));
+    k.gemm(k.ctx.upload(a), k.ctx.upload(bb), c, { batch: 1, m: K, n: N, k: M, transA: true, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null, range: { ranges: rg, expert: e, on: 'k' } });
+    const got = await readF32(k, c);
+    const lo = ranges[2 * e], hi = Math.min(ranges[2 * e + 1], M);
+    const want = new Float32Array(K * N);
+    if (hi > lo) refKernels.gemm(a.subarray(lo * K, hi * K), bb.subarray(lo * N, hi * N), want, { batch: 1, m: K, n: N, k: hi - lo, transA: true, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null });
+    for (let i = 0; i < K * N; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])), `k range, expert ${e}: C[${i}] = ${got[i]}, expected ${want[i]}`);
+  }
 });

@@ -8,6 +8,10 @@
 // webgpu-train.test.ts: f32 summation order through AdamW at lr 1e-2), including the experts
 // no token chose in a step (gated AdamW on the device, no update on the host); one submit per step (the bias update reads
 // nothing back inside the step). Greedy generation of that model on the device equals the CPU's.
+// The sparse (dropless) dispatch alone: a MoE layer's output and every gradient (input, gate,
+// each expert's three weights) equal the host's grouped path, with experts owning several row
+// tiles, experts no token chose, group-limited softmax routing and sigmoid routing with a
+// scale; the dense dispatch gives the same; a mask with ties keeps each token's first K experts.
 // Skips without an adapter (fails under CI=true).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,11 +19,12 @@ import { Rng } from '../../src/core/rng.ts';
 import { Engine } from '../../src/engine/generate.ts';
 import { moePreset } from '../../src/models/config.ts';
 import { DeepseekV3 } from '../../src/models/deepseek-v3.ts';
-import { Gate, type MoEConfig } from '../../src/nn/moe.ts';
+import { Gate, MoE, setMoeDispatch, type MoEConfig } from '../../src/nn/moe.ts';
 import { AdamW } from '../../src/optim/adamw.ts';
 import { clipGradNorm, clipGradNormTensor } from '../../src/optim/clip.ts';
 import * as T from '../../src/tensor/index.ts';
 import { balanceRouterOnDevice, expertLoadFigures } from '../../src/train/expert-load.ts';
+import { assertClose } from '../helpers.ts';
 import { gpuOrSkip } from '../backend/webgpu-setup.ts';
 
 after(() => T.useDeviceContext(null));
@@ -105,4 +110,82 @@ test('webgpu: a tiny DeepSeek-V3 MoE trained on the device (bias update there) m
   h.params.forEach((p, i) => p.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - d.params[i][j])); }));
   assert.ok(worst < 5e-4, `parameters differ by up to ${worst}`);
   assert.deepEqual(d.tokens, h.tokens, 'greedy tokens of the trained model');
+});
+
+test('webgpu: the sparse MoE dispatch gives the host grouped path\'s output and gradients (several row tiles per expert, unchosen experts, groups)', async (tc) => {
+  const k = await gpuOrSkip(tc);
+  if (!k) return;
+  T.useDeviceContext(k.ctx);
+  const base: MoEConfig = { dim: 16, nRoutedExperts: 4, nSharedExperts: 1, topK: 2, nGroup: 1, topkGroup: 1, routeScale: 2.5, scoringFunc: 'sigmoid', moeInterDim: 24, gateBias: true, auxLossAlpha: 0 };
+  const cases: [string, MoEConfig, number][] = [
+    // 150 tokens × 2 of 4 experts: ~75 rows each, two row tiles per expert.
+    ['sigmoid, 4 experts', base, 150],
+    // 12 experts, a bias that keeps two of them from any token (their gradients must be zero).
+    ['softmax, groups, 12 experts', { ...base, nRoutedExperts: 12, topK: 3, nGroup: 4, topkGroup: 2, scoringFunc: 'softmax', routeScale: 1, nSharedExperts: 0 }, 37],
+  ];
+  for (const [label, cfg, N] of cases) {
+    const r = new Rng(31);
+    const x = Float32Array.from({ length: N * cfg.dim }, () => r.normal());
+    const dy = Float32Array.from({ length: N * cfg.dim }, () => r.normal());
+    const run = async (dev: boolean, mode: 'sparse' | 'dense' = 'sparse') => {
+      const moe = new MoE(cfg, new Rng(5));
+      if (cfg.nRoutedExperts === 12) (moe.gate.bias!.data as Float32Array).set([0, 0, -9, 0, 0, 0, 0, 0, 0, -9, 0, 0]);
+      const named = moe.namedTensors();
+      if (dev) T.moveToDevice(named.map(([, t]) => t));
+      const xt = T.parameter(dev ? T.toDevice(T.tensor(x, [N, cfg.dim])) : T.tensor(x, [N, cfg.dim]));
+      setMoeDispatch(mode);
+      const keys: string[] = [];
+      const dispatch = k.ctx.dispatch;
+      if (dev) k.ctx.dispatch = (d) => { keys.push(d.key); dispatch.call(k.ctx, d); };
+      try {
+        const y = moe.forward(xt);
+        T.sum(T.mul(y, dev ? T.toDevice(T.tensor(dy, [N, cfg.dim])) : T.tensor(dy, [N, cfg.dim]))).backward();
+        const params = moe.parameters();
+        const vals = dev ? await T.readValues([y, xt.grad!, ...params.map((p) => p.grad ?? T.toDevice(T.zeros(p.shape)))]) : [y.data, xt.grad!.data, ...params.map((p) => (p.grad ? p.grad.data : new Float32Array(p.size)))];
+        T.endDeviceStep();
+        if (dev) await T.moveToHost(named.map(([, t]) => t));
+        return { y: vals[0] as Float32Array, dx: vals[1] as Float32Array, grads: vals.slice(2) as Float32Array[], names: moe.namedParameters().map(([n]) => n), keys };
+      } finally {
+        setMoeDispatch('sparse');
+        k.ctx.dispatch = dispatch;
+      }
+    };
+    const h = await run(false);
+    const d = await run(true);
+    // Sparse: the plan, and every expert GEMM over its own rows (forward: w1, w3, w2 per expert).
+    assert.equal(d.keys.filter((key) => key === 'moeRoute').length, 1, `${label}: one routing plan`);
+    assert.equal(d.keys.filter((key) => key.endsWith(':rows')).length, 3 * cfg.nRoutedExperts + 3 * cfg.nRoutedExperts, `${label}: expert-range GEMMs (3 forward, 3 backward per expert)`);
+    assertClose(d.y, h.y, { rtol: 1e-4, atol: 1e-5, label: `${label}: output` });
+    assertClose(d.dx, h.dx, { rtol: 1e-4, atol: 1e-5, label: `${label}: input gradient` });
+    h.grads.forEach((g, i) => assertClose(d.grads[i], g, { rtol: 1e-4, atol: 1e-5, label: `${label}: gradient of ${h.names[i]}` }));
+    if (cfg.nRoutedExperts === 12) {
+      for (const e of [2, 9]) {
+        const i = h.names.indexOf(`experts.${e}.w1.weight`);
+        assert.ok(h.grads[i].every((v) => v === 0) && d.grads[i].every((v) => v === 0), `${label}: expert ${e}, chosen by no token, has a zero gradient`);
+      }
+    } else {
+      assert.ok(h.grads.every((g) => g.some((v) => v !== 0)), `${label}: every parameter has a gradient`);
+    }
+    const dense = await run(true, 'dense');
+    assert.ok(!dense.keys.some((key) => key === 'moeRoute' || key.endsWith(':rows')), `${label}: the dense dispatch builds no plan`);
+    assertClose(dense.y, d.y, { rtol: 1e-4, atol: 1e-5, label: `${label}: dense vs sparse output` });
+    dense.grads.forEach((g, i) => assertClose(g, d.grads[i], { rtol: 1e-4, atol: 1e-5, label: `${label}: dense vs sparse gradient of ${h.names[i]}` }));
+  }
+});
+
+test('webgpu: the sparse MoE plan keeps each token\'s first K experts of a mask with ties, and its rows', async (tc) => {
+  const k = await gpuOrSkip(tc);
+  if (!k) return;
+  T.useDeviceContext(k.ctx);
+  // Token 0 marks 3 experts (a tie) for K = 2; token 1 marks 2; token 2 marks 1 (too few: NaN scores).
+  const mask = T.toDevice(T.tensor(Float32Array.from([1, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 0]), [3, 4]));
+  const routing = T.routeOnDevice(mask, 2);
+  const [keep, rowToken, ranges, rowOf] = await T.readValues([routing.keep, new T.Tensor(routing.plan.rowToken, [routing.rows]), new T.Tensor(routing.plan.ranges, [4, 2]), new T.Tensor(routing.plan.rowOf, [3, 2])]);
+  T.endDeviceStep();
+  assert.deepEqual([...keep], [1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0]);
+  assert.deepEqual([...ranges], [0, 64, 64, 128, 128, 192, 192, 192], 'experts 0, 1, 2: one row tile each; 3: none');
+  assert.equal(routing.rows, 256, 'the host-known bound: ⌊(3·2 + 63·4) / 64⌋ tiles');
+  assert.equal(rowToken[0], 0); assert.equal(rowToken[64], 1); assert.deepEqual([rowToken[128], rowToken[129], rowToken[130]], [0, 1, 2]);
+  assert.ok([...rowToken].every((t, r) => [0, 64, 128, 129, 130].includes(r) || t === -1), 'every other row is padding');
+  assert.deepEqual([...rowOf], [0, 128, 64, 129, 130, -1]);
 });

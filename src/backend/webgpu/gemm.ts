@@ -9,6 +9,12 @@
 // packF16. On every adapter the kernel reads them with unpack2x16float (core WGSL); on a device
 // opened with the shader-f16 feature it declares B as array<f16> instead. Either way the
 // products and the sum are f32: only B's values are rounded (to 11 significant bits).
+// Expert ranges (the sparse MoE dispatch, moe.ts): with `range.on = 'rows'` the product covers
+// only rows [ranges[2g], ranges[2g+1]) of A and C (m: all their rows; the grid has row tiles for
+// `range.maxRows`, and those past the range's end exit at once); with 'k' the sum over k covers only that range
+// (dW = dYᵀ·X over one expert's rows). The range is read on the device (no readback) and made
+// workgroup-uniform with workgroupUniformLoad, so the early exit and the loop keep the barriers
+// in uniform control flow.
 // Not here: f16 A or C, f16 arithmetic, a subgroup-matrix path, split-K.
 
 import type { GemmParams } from '../kernels.ts';
@@ -20,38 +26,54 @@ import type { GpuTensor } from './tensor.ts';
 export const TILE = 64;
 const BK = 16;
 
-const fields: Fields = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['sa', 'u32'], ['sb', 'u32'], ['sc', 'u32'], ['alpha', 'f32'], ['beta', 'f32']];
+const fields: Fields = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['sa', 'u32'], ['sb', 'u32'], ['sc', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ['g', 'u32']];
+
+/** Where the range of an expert-range GEMM applies: none, the rows of A and C, or the sum over k. */
+type RangeOn = 'none' | 'rows' | 'k';
 
 /** How B is stored: f32, packed binary16 read with unpack2x16float, or binary16 through shader-f16. */
 type BStore = 'f32' | 'f16pack' | 'f16';
 
-function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: boolean, bStore: BStore = 'f32'): string {
+function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: boolean, bStore: BStore = 'f32', range: RangeOn = 'none'): string {
   const readB = (j: string) => (bStore === 'f32' ? `b[${j}]` : bStore === 'f16' ? `f32(b[${j}])` : `unpack2x16float(b[(${j}) >> 1u])[(${j}) & 1u]`);
   // Panel loads: 1024 elements each, 4 per thread; the index split keeps global reads contiguous.
   const loadA = transA
     ? `let kk = idx / ${TILE}u; let mm = idx % ${TILE}u; let gr = m0 + mm; let gk = k0 + kk;
-       var v = 0.0; if (gr < p.M && gk < p.K) { v = a[aOff + gk * p.M + gr]; }`
+       var v = 0.0; if (gr < mEnd && gk < kEnd) { v = a[aOff + gk * p.M + gr]; }`
     : `let kk = idx % ${BK}u; let mm = idx / ${BK}u; let gr = m0 + mm; let gk = k0 + kk;
-       var v = 0.0; if (gr < p.M && gk < p.K) { v = a[aOff + gr * p.K + gk]; }`;
+       var v = 0.0; if (gr < mEnd && gk < kEnd) { v = a[aOff + gr * p.K + gk]; }`;
   const loadB = transB
     ? `let kk = idx % ${BK}u; let nn = idx / ${BK}u; let gc = n0 + nn; let gk = k0 + kk;
-       var w = 0.0; if (gc < p.N && gk < p.K) { w = ${readB('bOff + gc * p.K + gk')}; }`
+       var w = 0.0; if (gc < p.N && gk < kEnd) { w = ${readB('bOff + gc * p.K + gk')}; }`
     : `let kk = idx / ${TILE}u; let nn = idx % ${TILE}u; let gc = n0 + nn; let gk = k0 + kk;
-       var w = 0.0; if (gc < p.N && gk < p.K) { w = ${readB('bOff + gk * p.N + gc')}; }`;
+       var w = 0.0; if (gc < p.N && gk < kEnd) { w = ${readB('bOff + gk * p.N + gc')}; }`;
+  // The expert's range [start, end) of ranges (i32 pairs), uniform across the workgroup.
+  const rangeLoad = `if (t == 0u) { rangeWg = vec2<u32>(u32(ranges[2u * p.g]), u32(ranges[2u * p.g + 1u])); }
+  let rr = workgroupUniformLoad(&rangeWg);`;
+  const bounds = range === 'rows'
+    ? `${rangeLoad}
+  let m0 = rr.x + wid.y * ${TILE}u; let mEnd = min(rr.y, p.M); let kStart = 0u; let kEnd = p.K;
+  if (m0 >= mEnd) { return; }`
+    : range === 'k'
+      ? `${rangeLoad}
+  let m0 = wid.y * ${TILE}u; let mEnd = p.M; let kStart = rr.x; let kEnd = min(rr.y, p.K);`
+      : `let m0 = wid.y * ${TILE}u; let mEnd = p.M; let kStart = 0u; let kEnd = p.K;`;
   return `${bStore === 'f16' ? 'enable f16;\n' : ''}${uniformWgsl(fields)}
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<${bStore === 'f32' ? 'f32' : bStore === 'f16' ? 'f16' : 'u32'}>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 ${hasBias ? '@group(0) @binding(4) var<storage, read> bias: array<f32>;' : ''}
+${range !== 'none' ? '@group(0) @binding(4) var<storage, read> ranges: array<i32>;\nvar<workgroup> rangeWg: vec2<u32>;' : ''}
 var<workgroup> As: array<f32, ${BK * TILE}>;
 var<workgroup> Bs: array<f32, ${BK * TILE}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let tx = lid.x; let ty = lid.y; let t = ty * 16u + tx;
-  let m0 = wid.y * ${TILE}u; let n0 = wid.x * ${TILE}u; let bi = wid.z;
+  ${bounds}
+  let n0 = wid.x * ${TILE}u; let bi = wid.z;
   let aOff = bi * p.sa; let bOff = bi * p.sb; let cOff = bi * p.sc;
   var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < p.K; k0 = k0 + ${BK}u) {
+  for (var k0 = kStart; k0 < kEnd; k0 = k0 + ${BK}u) {
     for (var q = 0u; q < 4u; q = q + 1u) {
       let idx = t + q * 256u;
       ${loadA}
@@ -76,7 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var s = 0u; s < 4u; s = s + 1u) {
       let row = m0 + ty + 16u * r;
       let col = n0 + tx + 16u * s;
-      if (row < p.M && col < p.N) {
+      if (row < mEnd && col < p.N) {
         let o = cOff + row * p.N + col;
         var v = p.alpha * acc[r][s];
         ${hasBeta ? 'v = v + p.beta * c[o];' : ''}
@@ -93,7 +115,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
  * GemmParams with the bias on the device; bHalf: B holds binary16 values packed two per u32 word
  * (packF16's output; strideB and the layout count f16 elements, as for f32).
  */
-export type GpuGemmParams = Omit<GemmParams, 'bias'> & { bias: GpuTensor | null; bHalf?: boolean };
+export type GpuGemmParams = Omit<GemmParams, 'bias'> & {
+  bias: GpuTensor | null;
+  bHalf?: boolean;
+  /**
+   * An expert range (see the file's top): ranges holds i32 [start, end) pairs, `expert` picks one.
+   * `on: 'rows'`: only those rows of A and C (m counts all their rows; A not transposed), with
+   * grid tiles for `maxRows` rows from the start. `on: 'k'`: the sum over k only over the range
+   * (k counts all the rows of A and B). Ends past m (or k) are clamped. batch 1, no bias.
+   */
+  range?: { ranges: GpuTensor; expert: number; on: 'rows' | 'k'; maxRows?: number };
+};
 
 /** True when this device can declare array<f16> (opened with shader-f16); else f16 B is read with unpack2x16float. */
 export function deviceHasF16(ctx: GpuContext): boolean {
@@ -117,12 +149,20 @@ export function gemm(ctx: GpuContext, a: GpuTensor, b: GpuTensor, c: GpuTensor, 
   if (a === c || b === c) throw new R1tsError('webgpu gemm: C may not alias A or B');
   const hasBeta = beta !== 0, hasBias = bias !== null;
   const bStore: BStore = !half ? 'f32' : deviceHasF16(ctx) ? 'f16' : 'f16pack';
+  const range = p.range;
+  if (range) {
+    if (batch !== 1 || bias) throw new R1tsError(`webgpu gemm: an expert range needs batch 1 and no bias (got batch ${batch}${bias ? ', a bias' : ''})`);
+    if (range.on === 'rows' && transA) throw new R1tsError('webgpu gemm: a row range needs A not transposed');
+    sizes('gemm', { expert: range.expert, maxRows: range.maxRows ?? m });
+    need('gemm', 'ranges', range.ranges, 2 * range.expert + 2, 'i32');
+  }
+  const on: RangeOn = range ? range.on : 'none';
   ctx.dispatch({
-    key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}`,
-    wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore),
-    buffers: bias ? [a, b, c, bias] : [a, b, c],
-    uniforms: packUniforms(fields, { M: m, N: n, K: k, sa: strideA, sb: strideB, sc: strideC, alpha, beta }),
-    groups: [Math.ceil(n / TILE), Math.ceil(m / TILE), batch],
+    key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}${on === 'none' ? '' : `:${on}`}`,
+    wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore, on),
+    buffers: range ? [a, b, c, range.ranges] : bias ? [a, b, c, bias] : [a, b, c],
+    uniforms: packUniforms(fields, { M: m, N: n, K: k, sa: strideA, sb: strideB, sc: strideC, alpha, beta, g: range ? range.expert : 0 }),
+    groups: [Math.ceil(n / TILE), Math.ceil((range?.on === 'rows' ? Math.min(range.maxRows ?? m, m) : m) / TILE), batch],
   });
 }
 
