@@ -8,12 +8,17 @@
 // cache row (GRPO's G samples per prompt).
 // Every request samples from its own Rng (seeded by its seed), so a request
 // gives the same tokens alone or batched with others (up to float rounding).
-// On the webgpu device (a model whose parameters live there): the cache lives there too,
-// prefill and decode passes record on the device, and per pass only the rows of logits to
-// sample from ([rows, V]: the last valid position of each sequence) are read back, with one
-// awaited readback; sampling then runs on the host with the same code as the CPU path, so the
-// same logits give the same tokens. New sequences are prefilled into a second device cache
-// (a device cache has no views at a row offset) and their rows copied into place.
+// On the webgpu device (a model whose parameters live there): the cache lives there too, and
+// prefill and decode passes record on the device. When every sequence of a pass samples with a
+// temperature alone (or greedily) and asks for no top logprobs, sampling runs there too
+// (sampleRows: the host draws each sequence's uniform from its own Rng, as the host sampler
+// would) and a pass reads back only (token, logprob) per sequence — not [rows, V] logits, the
+// readback that would bound decoding a large vocabulary; the same tokens as the host sampler
+// except where u falls within f32 rounding of a boundary (the device sums the mass in f32, the
+// host in double). Otherwise only the rows of logits to sample from ([rows, V]: the last valid
+// position of each sequence) are read back, in one awaited readback, and sampling runs on the
+// host with the same code as the CPU path. New sequences are prefilled into a second device
+// cache (a device cache has no views at a row offset) and their rows copied into place.
 // Not here: text (the caller tokenizes; `decode` only serves stop strings),
 // the sampling rules (sampling.ts), the cache layout (src/nn/kv-cache.ts).
 
@@ -21,7 +26,7 @@ import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { CausalLM } from '../models/model.ts';
 import type { KVCache } from '../nn/kv-cache.ts';
-import { endDeviceStep, gatherRows, ids, noGrad, readValues, reshape, type Tensor } from '../tensor/index.ts';
+import { deviceSampleRows, endDeviceStep, gatherRows, ids, noGrad, readValues, reshape, type Tensor } from '../tensor/index.ts';
 import { rawLogprobs, sampleToken, validateSampling, type SamplingOptions, type TokenLogprobs } from './sampling.ts';
 
 export interface GenerateRequest {
@@ -73,6 +78,15 @@ export interface EngineOptions {
   decode?: (ids: number[]) => string;
   /** Run each step over the active rows only (default true); false runs all maxBatch rows (for measurement). */
   compact?: boolean;
+  /** Device engines: sample on the device where a pass allows it (default true; see the file's top). false: always read back the logits (for A/B runs). */
+  sampleOnDevice?: boolean;
+}
+
+/** A sampled token, its logprob (π_old), and the raw top logprobs when asked for. */
+interface Pick {
+  token: number;
+  logprob: number;
+  info?: TokenLogprobs;
 }
 
 interface Seq {
@@ -82,6 +96,8 @@ interface Seq {
   logprobs: number[];
   tokenLogprobs?: TokenLogprobs[];
   stopTokens: Set<number>;
+  /** The request's temperature, when its tokens can be sampled on the device (no top-k/top-p/min-p, no top logprobs); else null. */
+  deviceTemperature: number | null;
   /** Tokens decoded to look for stop strings: enough to hold the longest one. */
   stopWindow: number;
   resolve: (r: GenerateResult) => void;
@@ -154,7 +170,9 @@ export class Engine {
   private enqueue(req: GenerateRequest): Promise<GenerateResult> {
     return new Promise<GenerateResult>((resolve, reject) => {
       const longest = Math.max(0, ...(req.stopStrings ?? []).map((s) => s.length));
+      const { temperature, topK, topP, minP } = validateSampling(req.sampling);
       this.queue.push({
+        deviceTemperature: topK === 0 && topP === 1 && minP === 0 && req.topLogprobs === undefined ? temperature : null,
         req, resolve, reject, tokens: [], logprobs: [], ...(req.topLogprobs !== undefined ? { tokenLogprobs: [] } : {}),
         rng: new Rng(req.seed ?? Math.floor(Math.random() * 0x100000000)),
         stopTokens: new Set(req.stopTokens ?? []),
@@ -226,6 +244,41 @@ export class Engine {
     }
   }
 
+  /** Whether the next tokens of seqs are sampled on the device (a device engine, and every one of them allows it). */
+  private samplesOnDevice(seqs: readonly Seq[]): boolean {
+    return this.cache.device && this.opts.sampleOnDevice !== false && seqs.every((s) => s.deviceTemperature !== null);
+  }
+
+  /**
+   * The next token of each of seqs, sampled on the device from the forward's logits rows at `at`
+   * (all rows when null; one per sequence), reading back (token, logprob) per sequence only.
+   */
+  private async sampleRowsOnDevice(forward: () => Tensor, at: number[] | null, seqs: readonly Seq[]): Promise<Pick[]> {
+    const V = this.V;
+    const temps = Float32Array.from(seqs, (s) => s.deviceTemperature!);
+    const us = Float32Array.from(seqs, (s) => (s.deviceTemperature === 0 ? 0 : s.rng.uniform())); // the draw sampleToken would make
+    try {
+      const picked = noGrad(() => {
+        const logits = reshape(forward(), [-1, V]); // [R, V]
+        return deviceSampleRows(at ? gatherRows(logits, ids(Int32Array.from(at))) : logits, temps, us); // [n, 2]
+      });
+      const [v] = await readValues([picked]);
+      return seqs.map((_, i) => {
+        const token = v[2 * i];
+        if (!(Number.isInteger(token) && token >= 0 && token < V)) throw new R1tsError(`sampling on the device: the logits row of sequence ${i} holds no finite maximum (got token ${token})`);
+        return { token, logprob: v[2 * i + 1] };
+      });
+    } finally {
+      endDeviceStep();
+    }
+  }
+
+  /** Samples the next token of s from logits[off ..) on the host. */
+  private pick(s: Seq, logits: Float32Array, off: number): Pick {
+    const { token, logprob } = sampleToken(logits, off, this.V, s.req.sampling, s.rng);
+    return { token, logprob, ...(s.tokenLogprobs ? { info: rawLogprobs(logits, off, this.V, token, s.req.topLogprobs!) } : {}) };
+  }
+
   /** Aborts, admission + prefill of waiting requests, then one decode step for every active row. */
   private async step(): Promise<void> {
     this.queue = this.queue.filter((s) => !(s.req.signal?.aborted && (this.finish(s, 'abort'), true)));
@@ -242,8 +295,15 @@ export class Engine {
       lengths[i] = 1;
     }
     const cache = rows === this.maxBatch ? this.cache : this.cache.rows(0, rows);
-    const logits = await this.logitsRows(() => this.model.forward(ids(last, [rows, 1]), { cache, lengths }).logits, null); // [rows, V]
-    this.retire(this.active.map((s, i) => (this.push(s, logits, i * this.V) ? i : -1)));
+    const forward = () => this.model.forward(ids(last, [rows, 1]), { cache, lengths }).logits;
+    let picks: Pick[];
+    if (this.samplesOnDevice(this.active)) {
+      picks = await this.sampleRowsOnDevice(forward, rows === n ? null : Array.from({ length: n }, (_, i) => i), this.active);
+    } else {
+      const logits = await this.logitsRows(forward, null); // [rows, V]
+      picks = this.active.map((s, i) => this.pick(s, logits, i * this.V));
+    }
+    this.retire(this.active.map((s, i) => (this.push(s, picks[i]) ? i : -1)));
   }
 
   /** Moves waiting requests into free rows n.., prefills each distinct prompt once, samples their first tokens. */
@@ -262,8 +322,8 @@ export class Engine {
     const u = groups.length;
     this.active.push(...groups.map((g) => g[0]), ...groups.flatMap((g) => g.slice(1)));
     for (let i = n0; i < this.active.length; i++) this.cache.reset(i);
-    const firstRow = new Map<Seq, number>(); // seq -> offset of its first-token logits in `rowLogits`
-    const rowLogits = new Float32Array(u * this.V);
+    const picks = new Map<Seq, Pick>(); // each joiner's first token
+    const onDevice = this.samplesOnDevice(joiners);
     for (let c = 0; c < u;) {
       const Tmax0 = groups[c][0].req.prompt.length;
       let m = 1, Tmax = Tmax0;
@@ -284,26 +344,31 @@ export class Engine {
       const into = this.cache.device ? (this.prefillCache ??= this.model.newCache(this.maxBatch, this.maxSeqLen)) : null;
       into?.reset();
       const cache = into ? into.rows(0, m) : this.cache.rows(n0 + c, m);
-      const at = lengths.map((len, j) => j * Tmax + len - 1);
-      const logits = await this.logitsRows(() => this.model.forward(ids(flat, [m, Tmax]), { cache, lengths }).logits, at); // [m, V]
-      rowLogits.set(logits, c * this.V);
+      const forward = () => this.model.forward(ids(flat, [m, Tmax]), { cache, lengths }).logits;
+      const chunk = groups.slice(c, c + m);
+      if (onDevice) {
+        // One row per sequence: a prompt's copies sample from its row, each with its own Rng.
+        const seqs = chunk.flat();
+        const ps = await this.sampleRowsOnDevice(forward, chunk.flatMap((g, j) => g.map(() => j * Tmax + lengths[j] - 1)), seqs);
+        seqs.forEach((s, i) => picks.set(s, ps[i]));
+      } else {
+        const logits = await this.logitsRows(forward, lengths.map((len, j) => j * Tmax + len - 1)); // [m, V]
+        chunk.forEach((g, j) => { for (const s of g) picks.set(s, this.pick(s, logits, j * this.V)); });
+      }
       if (into) for (let j = 0; j < m; j++) this.cache.copyRowFrom(into, j, n0 + c + j);
       c += m;
     }
     let dup = n0 + u;
     groups.forEach((g, j) => {
-      for (const s of g) firstRow.set(s, j * this.V);
       for (let k = 1; k < g.length; k++) this.cache.copyRow(n0 + j, dup++);
     });
-    this.retire(this.active.map((s, i) => (i >= n0 && this.push(s, rowLogits, firstRow.get(s)!) ? i : -1)));
+    this.retire(this.active.map((s, i) => (i >= n0 && this.push(s, picks.get(s)!) ? i : -1)));
   }
 
-  /** Samples the next token of s from logits[off ..]; returns true when s is finished (and resolved). */
-  private push(s: Seq, logits: Float32Array, off: number): boolean {
-    const { token, logprob } = sampleToken(logits, off, this.V, s.req.sampling, s.rng);
+  /** Appends s's next token; returns true when s is finished (and resolved). */
+  private push(s: Seq, { token, logprob, info }: Pick): boolean {
     s.tokens.push(token);
     s.logprobs.push(logprob);
-    const info = s.tokenLogprobs ? rawLogprobs(logits, off, this.V, token, s.req.topLogprobs!) : undefined;
     if (info) s.tokenLogprobs!.push(info);
     try {
       s.req.onToken?.(token, logprob, info);

@@ -14,7 +14,7 @@ import { gemm as kGemm } from '../backend/webgpu/gemm.ts';
 import { embedding as kEmbedding, embeddingBackward as kEmbeddingBackward, rope as kRope } from '../backend/webgpu/nn.ts';
 import {
   crossEntropy as kCrossEntropy, crossEntropyBackward as kCrossEntropyBackward, logSoftmax as kLogSoftmax, logSoftmaxBackward as kLogSoftmaxBackward,
-  reduce as kReduce, rmsnorm as kRmsnorm, rmsnormBackward as kRmsnormBackward, softmax as kSoftmax, softmaxBackward as kSoftmaxBackward, topk as kTopk,
+  reduce as kReduce, rmsnorm as kRmsnorm, rmsnormBackward as kRmsnormBackward, sampleRows as kSampleRows, softmax as kSoftmax, softmaxBackward as kSoftmaxBackward, topk as kTopk,
 } from '../backend/webgpu/rows.ts';
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { R1tsError } from '../core/errors.ts';
@@ -303,6 +303,19 @@ export function writeRows(dst: Tensor, src: Tensor, starts: readonly number[], B
   if (!dst.gpu) throw new R1tsError(`writeRows: the destination ${dst.name ?? 'buffer'} is on the host while the rows to write are on the webgpu device; make the KV cache on the device (model.newCache after the model moved there)`);
   const st = uploadStep(Int32Array.from(starts)); // [B]
   kWriteRows(ctx(), g(src), dst.gpu, st, B, Tn, Tmax, row);
+}
+
+/**
+ * One next token per row of logits [rows, V] (a device tensor), sampled there (rows.ts sampleRows):
+ * temps[r] (0 = greedy) and the host's uniform us[r] per row → [rows, 2] (token as f32, logprob).
+ */
+export function sampleRows(logits: Tensor, temps: Float32Array, us: Float32Array): Tensor {
+  if (!logits.gpu) throw new R1tsError('sampleRows: the logits must live on the webgpu device');
+  const [rows, V] = logits.shape;
+  if (logits.rank !== 2 || temps.length !== rows || us.length !== rows) throw new R1tsError(`sampleRows: logits [${logits.shape.join(', ')}] need one temperature and one uniform per row (got ${temps.length}, ${us.length})`);
+  const o = out([rows, 2]);
+  kSampleRows(ctx(), logits.gpu, uploadStep(temps), uploadStep(us), o.gpu!, rows, V);
+  return o;
 }
 
 /** x[to .. to + n) = x[from .. from + n) inside one device tensor (non-overlapping spans; the KV cache's row copies). */

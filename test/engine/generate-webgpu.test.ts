@@ -1,13 +1,17 @@
 // The generation engine on the webgpu device: a tiny Llama (GQA, untied head) whose
 // parameters live on the device generates through a device KV cache (the writeRows
 // kernel, device row copies, prefill into the second cache) and must give the CPU
-// engine's tokens for the same weights: greedy, and seeded temperature/top-p sampling
-// (sampling runs on the host on the logits rows read back, so equal logits give equal
-// tokens; the logits agree to ~1e-5 here, far from any sampling boundary of these seeds).
+// engine's tokens for the same weights: greedy and seeded temperature-only sampling (both
+// sampled on the device: the host draws each request's uniform from its Rng and the device
+// walks the f32 mass, so equal logits give the same tokens away from rounding of a boundary),
+// and seeded temperature/top-p sampling (on the host, on the logits rows read back; the logits
+// agree to ~1e-5 here, far from any sampling boundary of these seeds).
 // Continuous batching is exercised: maxBatch 3 < 5 requests, two sharing a prompt
 // (prefilled once, the row copied), retirement moving the last row into a hole.
 // Logprobs within 1e-4 absolute. Also the device KV cache's writeRows / copyRow /
-// copyRowFrom against the host cache, and that per decode step only [rows, V] logits are read.
+// copyRowFrom against the host cache, and what a pass reads back: (token, logprob) per
+// sequence when it samples on the device, its [rows, V] logits when it samples on the host
+// (top-p, top logprobs, or sampleOnDevice: false).
 // Skips without an adapter (fails under CI=true).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +37,7 @@ function tinyLlama(): Llama {
   return new Llama(cfg, new Rng(5));
 }
 
-function requests(sampled: boolean): GenerateRequest[] {
+function requests(sampled: 'greedy' | 'temperature' | 'top-p'): GenerateRequest[] {
   const r = new Rng(9);
   const ps = Array.from({ length: 4 }, (_, i) => Array.from({ length: 2 + ((i * 3) % 7) }, () => r.int(V)));
   ps.push([...ps[1]]); // a shared prompt: prefilled once, its cache row copied
@@ -41,7 +45,7 @@ function requests(sampled: boolean): GenerateRequest[] {
     prompt, maxTokens: 6 + (i % 3) * 4, seed: 100 + i,
     // one request stops early on a token the greedy run is likely to emit: retirement mid-batch
     ...(i === 2 ? { stopTokens: [3, 7, 11, 19, 23] } : {}),
-    sampling: sampled ? { temperature: 0.9, topP: 0.95 } : { temperature: 0 },
+    sampling: sampled === 'top-p' ? { temperature: 0.9, topP: 0.95 } : sampled === 'temperature' ? { temperature: 0.9 } : { temperature: 0 },
   }));
 }
 
@@ -53,14 +57,14 @@ test('webgpu: the Engine on a device model gives the CPU engine\'s greedy and sa
   const dev = tinyLlama(); // the same weights (same seed), moved to the device
   T.moveToDevice(dev.namedTensors().map(([, t]) => t));
   assert.equal(dev.embed.weight.device, 'webgpu');
-  for (const sampled of [false, true]) {
+  for (const sampled of ['greedy', 'temperature', 'top-p'] as const) {
     const want = await new Engine(host, { maxBatch: 3 }).generate(requests(sampled));
     const engine = new Engine(dev, { maxBatch: 3 });
     assert.equal(engine.onDevice, true);
     const got = await engine.generate(requests(sampled));
     engine.dispose();
     got.forEach((g, i) => {
-      assert.deepEqual(g.tokens, want[i].tokens, `${sampled ? 'sampled' : 'greedy'} request ${i}: tokens`);
+      assert.deepEqual(g.tokens, want[i].tokens, `${sampled} request ${i}: tokens`);
       assert.equal(g.finishReason, want[i].finishReason, `request ${i}: finish reason`);
       g.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - want[i].logprobs[j]) < 1e-4, `request ${i} token ${j}: logprob ${lp} vs ${want[i].logprobs[j]}`));
     });
@@ -82,6 +86,39 @@ test('webgpu: each device prefill/decode pass is one submit (its logits-rows rea
   // One prefill pass (both prompts in one chunk) and tokens - 1 decode passes, one readback (submit) each.
   assert.equal(k.ctx.stats.submits - before, 1 + (tokens - 1));
   assert.equal(stepBuffers(), 0, 'no step buffers left after generation');
+});
+
+test('webgpu: a pass that samples on the device reads back (token, logprob) per sequence; one that samples on the host, its logits rows', async (tc) => {
+  const k = await gpuOrSkip(tc);
+  if (!k) return;
+  T.useDeviceContext(k.ctx);
+  const dev = tinyLlama();
+  T.moveToDevice(dev.namedTensors().map(([, t]) => t));
+  const read: number[] = [];
+  const readMany = k.ctx.readMany;
+  k.ctx.readMany = (ts) => { read.push(...ts.map((t) => t.size)); return readMany.call(k.ctx, ts); };
+  try {
+    const req = (sampling: GenerateRequest['sampling'], extra: Partial<GenerateRequest> = {}): GenerateRequest[] =>
+      [{ prompt: [1, 2, 3], maxTokens: 4, sampling, seed: 1, ...extra }, { prompt: [4, 5], maxTokens: 4, sampling, seed: 2, ...extra }];
+    const sizes = async (reqs: GenerateRequest[], opts: { sampleOnDevice?: boolean } = {}) => {
+      read.length = 0;
+      const engine = new Engine(dev, { maxBatch: 2, ...opts });
+      const out = await engine.generate(reqs);
+      engine.dispose();
+      return { sizes: [...read], out };
+    };
+    for (const sampling of [{ temperature: 0 }, { temperature: 0.8 }]) {
+      const d = await sizes(req(sampling));
+      assert.deepEqual(d.sizes, [4, 4, 4, 4], `T = ${sampling.temperature}: one prefill and 3 decode passes of 2 sequences × (token, logprob)`);
+      const h = await sizes(req(sampling), { sampleOnDevice: false });
+      assert.deepEqual(h.sizes, [2 * V, 2 * V, 2 * V, 2 * V], `T = ${sampling.temperature}, sampleOnDevice false: the logits rows`);
+      assert.deepEqual(d.out.map((o) => o.tokens), h.out.map((o) => o.tokens), `T = ${sampling.temperature}: the same tokens either way`);
+    }
+    assert.deepEqual((await sizes(req({ temperature: 0.8, topP: 0.9 }))).sizes, [2 * V, 2 * V, 2 * V, 2 * V], 'top-p samples on the host');
+    assert.deepEqual((await sizes(req({ temperature: 0 }, { topLogprobs: 2 }))).sizes, [2 * V, 2 * V, 2 * V, 2 * V], 'top logprobs need the rows');
+  } finally {
+    k.ctx.readMany = readMany;
+  }
 });
 
 test('webgpu: the device KV cache (writeRows, copyRow, copyRowFrom, rows(0, n)) holds what the host cache holds', async (tc) => {

@@ -3,8 +3,10 @@
 // until the caller awaits ctx.read(). Kernels match src/backend/kernels.ts entry for entry
 // (same argument meanings and layouts) and are tested against the ref backend.
 // Every kernel of the contract has a device counterpart here, plus the KV cache's writeRows /
-// copyWithin (cache.ts) and the f16-B GEMM with packF16 (gemm.ts: binary16 weights packed two
-// per word, read with unpack2x16float everywhere or as array<f16> on a shader-f16 device).
+// copyWithin (cache.ts), the f16-B GEMM with packF16 (gemm.ts: binary16 weights packed two
+// per word, read with unpack2x16float everywhere or as array<f16> on a shader-f16 device), the
+// expert-range GEMMs and routing kernels of the sparse MoE dispatch (gemm.ts, moe.ts) and
+// next-token sampling (rows.ts sampleRows).
 //
 // THE TENSOR ENGINE ON THE DEVICE (landed): a src/tensor Tensor's storage is a host typed array
 // or a GpuTensor (src/tensor/device.ts: openDevice, toDevice/toHost, moveToDevice/moveToHost,
@@ -20,17 +22,19 @@
 // reuse their buffers (GpuContext.retire); the rest return to the pool at endDeviceStep().
 //
 // GENERATION, GRPO AND MOE ON THE DEVICE (landed): a model on the device makes a device KV cache
-// (src/nn/kv-cache.ts); the Engine records prefill/decode there and reads back only the logits
-// rows it samples from, once per pass (src/engine/generate.ts); GRPO trains a device policy with
-// one readback of [positions] log-probs per forward (src/train/grpo.ts); the DeepSeek-V3 MoE routes,
-// dispatches (dense) and updates its router bias on the device (src/nn/moe.ts). `--device webgpu`
-// on every command that runs a model (placeOnDevice, src/tensor/device.ts).
+// (src/nn/kv-cache.ts); the Engine records prefill/decode there and, once per pass, reads back a
+// token and its logprob per sequence (sampled there: temperature or greedy) or the logits rows it
+// samples from on the host (top-k/top-p/min-p, top logprobs) (src/engine/generate.ts); GRPO
+// trains a device policy with one readback of [positions] log-probs per forward
+// (src/train/grpo.ts); the DeepSeek-V3 MoE routes, dispatches sparsely (dropless: each expert over
+// its own tokens, src/tensor/moe-device.ts) and updates its router bias on the device
+// (src/nn/moe.ts). `--device webgpu` on every command that runs a model (placeOnDevice,
+// src/tensor/device.ts).
 //
 // GpuContext.open requests 'shader-f16' when the adapter has it.
 // f16 inference weights: Tensor.half (placeOnDevice's `half`, `--dtype f16`) goes through the
-// f16-B GEMM. NEXT STEP: f16 training; a capacity-bounded sparse MoE dispatch (today every expert runs over
-// all tokens); sampling on the device (today the logits rows come back); tuning and figures on a
-// real GPU.
+// f16-B GEMM. NEXT STEP: f16 training; top-k/top-p sampling on the device; tuning and figures on
+// a real GPU.
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
 import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';

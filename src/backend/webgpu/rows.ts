@@ -35,13 +35,20 @@ const rowLse = `
   for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { s = s + exp(x[off + j] - mx); }
   let lse = mx + log(wgSum(s, lid));`;
 
-function rowDispatch(ctx: GpuContext, key: string, body: string, ins: [string, GpuTensor][], outs: [string, GpuTensor][], rows: number, cols: number, extra: { eps?: number; ignore?: number; status?: boolean } = {}): void {
+// Workgroup arrays of the sampling kernel.
+const samplingWgsl = `
+var<workgroup> sIdx: array<u32, ${ROW_WG}>;
+var<workgroup> scan: array<f32, ${ROW_WG}>;
+var<workgroup> cum: array<f32, ${ROW_WG}>;
+var<workgroup> pick: array<u32, 1>;`;
+
+function rowDispatch(ctx: GpuContext, key: string, body: string, ins: [string, GpuTensor][], outs: [string, GpuTensor][], rows: number, cols: number, extra: { eps?: number; ignore?: number; status?: boolean; sampling?: boolean } = {}): void {
   sizes(key, { rows, cols });
   if (rows === 0) return;
   const n = ins.length + outs.length;
   ctx.dispatch({
     key,
-    wgsl: () => `${uniformWgsl(rcFields)}${decls(ins.map(([d]) => d), outs.map(([d]) => d))}\n${extra.status ? statusWgsl(n + 1) : ''}${workgroupReduce}\n${rowHead}\n${body}\n}`,
+    wgsl: () => `${uniformWgsl(rcFields)}${decls(ins.map(([d]) => d), outs.map(([d]) => d))}\n${extra.status ? statusWgsl(n + 1) : ''}${workgroupReduce}${extra.sampling ? samplingWgsl : ''}\n${rowHead}\n${body}\n}`,
     buffers: [...ins.map(([, t]) => t), ...outs.map(([, t]) => t)],
     uniforms: packUniforms(rcFields, { rows, cols, eps: extra.eps ?? 0, ignore: extra.ignore ?? 0 }),
     groups: grid(rows, 1),
@@ -259,4 +266,77 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     uniforms: packUniforms(topkFields, { rows, cols, k }),
     groups: grid(rows, 1),
   });
+}
+
+/**
+ * Next-token sampling on the device, one row of logits per sequence (the engine's path for rows
+ * that sample with temperature alone, or greedily): out [rows, 2] = (token, logprob), the token as
+ * an f32 (exact below 2^24). temps[row] = 0 is greedy (the first maximum); else the token is drawn
+ * by inverse CDF from softmax(logits / T) with the host's uniform us[row], walking the vocabulary
+ * in index order as the host's sampler does (src/engine/sampling.ts), the mass in f32 where the
+ * host sums in double: the same token except where u falls within rounding of a boundary. The
+ * logprob is log softmax(logits / T) at the token over the whole row (T = 1 when greedy).
+ * Each lane owns a contiguous chunk of the row; the running sum of the chunk masses over the
+ * lanes gives each lane an interval [excl, incl) of the cumulative mass, and exactly one lane (the
+ * one whose interval holds u·total, or the last with mass when rounding pushed u·total to the
+ * total) walks its chunk for the token.
+ */
+export function sampleRows(ctx: GpuContext, logits: GpuTensor, temps: GpuTensor, us: GpuTensor, out: GpuTensor, rows: number, cols: number): void {
+  need('sampleRows', 'logits', logits, rows * cols); need('sampleRows', 'temps', temps, rows); need('sampleRows', 'us', us, rows); need('sampleRows', 'out', out, 2 * rows);
+  if (cols >= 1 << 24) throw new R1tsError(`webgpu sampleRows: a vocabulary of ${cols} ids does not fit the f32 token slot (< 2^24)`);
+  rowDispatch(ctx, 'sampleRows', `
+  let T = temps[row];
+  let Tt = select(T, 1.0, T == 0.0);
+  // The maximum and its first index (strided; lanes see their ids in ascending order).
+  var mx = bitcast<f32>(0xff7fffffu);
+  var am = 0xffffffffu;
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { let v = x[off + j]; if (v > mx) { mx = v; am = j; } }
+  let M = wgMax(mx, lid);
+  sIdx[lid] = select(0xffffffffu, am, mx == M);
+  workgroupBarrier();
+  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { sIdx[lid] = min(sIdx[lid], sIdx[lid + s]); }
+    workgroupBarrier();
+  }
+  let arg = sIdx[0];
+  // Each lane's contiguous chunk: its mass, then an inclusive scan over the lanes.
+  let chunk = (p.cols + ${ROW_WG - 1}u) / ${ROW_WG}u;
+  let lo = min(lid * chunk, p.cols);
+  let hi = min(lo + chunk, p.cols);
+  var mass = 0.0;
+  for (var j = lo; j < hi; j = j + 1u) { mass = mass + exp((x[off + j] - M) / Tt); }
+  scan[lid] = mass;
+  workgroupBarrier();
+  // The scan by one lane (64 additions, lanes in order): a barrier-split parallel scan reads a
+  // neighbour's slot that the same step writes, which Mesa's llvmpipe reorders (common.ts).
+  if (lid == 0u) {
+    var acc = 0.0;
+    for (var l = 0u; l < ${ROW_WG}u; l = l + 1u) { acc = acc + scan[l]; cum[l] = acc; }
+  }
+  workgroupBarrier();
+  let incl = cum[lid];
+  let excl = select(0.0, cum[max(lid, 1u) - 1u], lid > 0u);
+  let total = cum[${ROW_WG - 1}u];
+  let goal = us[row] * total;
+  let mine = (excl <= goal && goal < incl) || (goal >= total && excl < total && incl >= total);
+  if (lid == 0u) { pick[0] = arg; }
+  workgroupBarrier();
+  if (T != 0.0 && mine) {
+    var acc = excl;
+    var last = lo;
+    var tok = 0xffffffffu;
+    for (var j = lo; j < hi; j = j + 1u) {
+      let q = exp((x[off + j] - M) / Tt);
+      acc = acc + q;
+      if (q > 0.0) { last = j; }
+      if (goal < acc && q > 0.0) { tok = j; break; }
+    }
+    pick[0] = select(tok, last, tok == 0xffffffffu);
+  }
+  workgroupBarrier();
+  let t = pick[0];
+  if (lid == 0u) {
+    o[2u * row] = f32(t);
+    o[2u * row + 1u] = (x[off + t] - M) / Tt - log(total);
+  }`, [['x: array<f32>', logits], ['temps: array<f32>', temps], ['us: array<f32>', us]], [['o: array<f32>', out]], rows, cols, { sampling: true });
 }
