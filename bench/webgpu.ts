@@ -16,7 +16,8 @@
 // timed reading back the logits rows and sampling on the host (ratio_device_sampling).
 //   npm run bench:webgpu            human table
 //   npm run bench:webgpu -- --json  the same, plus one JSON object as the last stdout line
-//   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1)
+//   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1),
+//   --peak-gflops=G (the adapter's fp32 peak, from its datasheet: adds each GEMM's share of it)
 // GPU timing: a warm-up dispatch, then batches of dispatches recorded back to back and timed
 // from record to the completion of one submit (queue.onSubmittedWorkDone), best of the batches;
 // no readback inside the timing. CPU timing: best of repeated calls after a warm-up, all threads.
@@ -105,15 +106,18 @@ console.log(`adapter: ${label}`);
 console.log(`native: ${native ? native.describe() : 'not built'}`);
 const f16B = deviceHasF16(ctx);
 console.log(`f16 B: ${f16B ? 'array<f16> (shader-f16)' : 'packed, unpack2x16float (no shader-f16 on this device)'}`);
-console.log('size      webgpu GFLOP/s   f16-B GFLOP/s   native GFLOP/s   ratio');
-const rows: { n: number; webgpu: number; webgpuF16B: number; native: number | null; ratio: number | null }[] = [];
+const peakArg = args.find((x) => x.startsWith('--peak-gflops='));
+const peak = peakArg ? Number(peakArg.slice('--peak-gflops='.length)) : null;
+if (peak !== null && !(peak > 0)) throw new Error(`--peak-gflops: ${peakArg} is not a positive number`);
+console.log(`size      webgpu GFLOP/s   f16-B GFLOP/s   native GFLOP/s   ratio${peak ? `   share of the ${peak} GFLOP/s peak` : ''}`);
+const rows: { n: number; webgpu: number; webgpuF16B: number; native: number | null; ratio: number | null; share_of_peak?: number }[] = [];
 for (const n of sizes) {
   const g = await gpuGflops(n);
   const h = await gpuGflops(n, true);
   const c = cpuGflops(n);
   const ratio = c ? g / c : null;
-  rows.push({ n, webgpu: +g.toFixed(2), webgpuF16B: +h.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3) });
-  console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${h.toFixed(2).padStart(13)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${ratio === null ? '-' : ratio.toFixed(2)}`);
+  rows.push({ n, webgpu: +g.toFixed(2), webgpuF16B: +h.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3), ...(peak ? { share_of_peak: +(g / peak).toFixed(4) } : {}) });
+  console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${h.toFixed(2).padStart(13)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${(ratio === null ? '-' : ratio.toFixed(2)).padEnd(5)}${peak ? `   ${((100 * g) / peak).toFixed(1)}%` : ''}`);
 }
 const num = (name: string, dflt: number) => {
   const v = args.find((x) => x.startsWith(`--${name}=`));
@@ -231,6 +235,6 @@ ctx.destroy();
 if (json) {
   console.log(JSON.stringify({
     bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel },
-    software: a.software, f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, train_moe: trainMoe, decode,
+    software: a.software, peak_gflops: peak, f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, train_moe: trainMoe, decode,
   }));
 }
