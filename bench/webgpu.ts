@@ -17,7 +17,10 @@
 //   npm run bench:webgpu            human table
 //   npm run bench:webgpu -- --json  the same, plus one JSON object as the last stdout line
 //   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1),
-//   --peak-gflops=G (the adapter's fp32 peak, from its datasheet: adds each GEMM's share of it)
+//   --peak-gflops=G (the adapter's fp32 peak, from its datasheet: adds each GEMM's share of it).
+// The f32 GEMM is timed with both workgroup tiles (64×64, the default, and 128×128: setGemmTile),
+// so one run on a GPU says which to make the default there; the share of peak is the default's.
+// --gemm-tile=128 runs the training and decode sections with the 128 tile.
 // GPU timing: a warm-up dispatch, then batches of dispatches recorded back to back and timed
 // from record to the completion of one submit (queue.onSubmittedWorkDone), best of the batches;
 // no readback inside the timing. CPU timing: best of repeated calls after a warm-up, all threads.
@@ -27,7 +30,7 @@
 import { performance } from 'node:perf_hooks';
 import type { GemmParams } from '../src/backend/kernels.ts';
 import { GpuContext } from '../src/backend/webgpu/device.ts';
-import { deviceHasF16, gemm, packF16 } from '../src/backend/webgpu/gemm.ts';
+import { deviceHasF16, gemm, gemmTile, packF16, setGemmTile, type GemmTile } from '../src/backend/webgpu/gemm.ts';
 import { Engine } from '../src/engine/generate.ts';
 import { availableBackends } from '../src/tensor/backends.ts';
 import { Rng } from '../src/core/rng.ts';
@@ -48,6 +51,12 @@ const secondsArg = args.find((a) => a.startsWith('--seconds='));
 const seconds = secondsArg ? Number(secondsArg.slice('--seconds='.length)) : 1;
 
 const ctx = await GpuContext.open();
+const tileArg = args.find((x) => x.startsWith('--gemm-tile='));
+if (tileArg) {
+  const tile = Number(tileArg.slice('--gemm-tile='.length));
+  if (tile !== 64 && tile !== 128) throw new Error(`--gemm-tile: ${tileArg}, expected 64 or 128`);
+  setGemmTile(tile);
+}
 const a = ctx.adapter;
 const sizes = sizesArg ? sizesArg.slice('--sizes='.length).split(',').map(Number) : a.software ? [128, 256, 512] : [512, 1024, 2048, 4096];
 for (const s of sizes) if (!Number.isInteger(s) || s <= 0) throw new Error(`--sizes: ${s} is not a positive integer`);
@@ -57,7 +66,9 @@ function params(n: number): GemmParams {
   return { batch: 1, m: n, n, k: n, transA: false, transB: false, alpha: 1, beta: 0, strideA: n * n, strideB: n * n, strideC: n * n, bias: null };
 }
 
-async function gpuGflops(n: number, half = false): Promise<number> {
+async function gpuGflops(n: number, half = false, tile: GemmTile = 64): Promise<number> {
+  const before = gemmTile();
+  setGemmTile(tile);
   const A = new Float32Array(n * n).map(() => Math.random() - 0.5); // [n, n]
   const ga = ctx.upload(A), gc = ctx.alloc([n, n]);
   let gb = ctx.upload(A);
@@ -82,6 +93,7 @@ async function gpuGflops(n: number, half = false): Promise<number> {
     if (dt * reps < 0.05) reps *= 2;
   } while (performance.now() < end);
   for (const t of [ga, gb, gc]) ctx.release(t);
+  setGemmTile(before);
   return flop / best / 1e9;
 }
 
@@ -109,15 +121,16 @@ console.log(`f16 B: ${f16B ? 'array<f16> (shader-f16)' : 'packed, unpack2x16floa
 const peakArg = args.find((x) => x.startsWith('--peak-gflops='));
 const peak = peakArg ? Number(peakArg.slice('--peak-gflops='.length)) : null;
 if (peak !== null && !(peak > 0)) throw new Error(`--peak-gflops: ${peakArg} is not a positive number`);
-console.log(`size      webgpu GFLOP/s   f16-B GFLOP/s   native GFLOP/s   ratio${peak ? `   share of the ${peak} GFLOP/s peak` : ''}`);
-const rows: { n: number; webgpu: number; webgpuF16B: number; native: number | null; ratio: number | null; share_of_peak?: number }[] = [];
+console.log(`size      webgpu GFLOP/s   tile 128 GFLOP/s   f16-B GFLOP/s   native GFLOP/s   ratio${peak ? `   share of the ${peak} GFLOP/s peak` : ''}`);
+const rows: { n: number; webgpu: number; webgpu_tile128: number; webgpuF16B: number; native: number | null; ratio: number | null; share_of_peak?: number }[] = [];
 for (const n of sizes) {
   const g = await gpuGflops(n);
+  const g128 = await gpuGflops(n, false, 128);
   const h = await gpuGflops(n, true);
   const c = cpuGflops(n);
   const ratio = c ? g / c : null;
-  rows.push({ n, webgpu: +g.toFixed(2), webgpuF16B: +h.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3), ...(peak ? { share_of_peak: +(g / peak).toFixed(4) } : {}) });
-  console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${h.toFixed(2).padStart(13)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${(ratio === null ? '-' : ratio.toFixed(2)).padEnd(5)}${peak ? `   ${((100 * g) / peak).toFixed(1)}%` : ''}`);
+  rows.push({ n, webgpu: +g.toFixed(2), webgpu_tile128: +g128.toFixed(2), webgpuF16B: +h.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3), ...(peak ? { share_of_peak: +(g / peak).toFixed(4) } : {}) });
+  console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${g128.toFixed(2).padStart(16)}   ${h.toFixed(2).padStart(13)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${(ratio === null ? '-' : ratio.toFixed(2)).padEnd(5)}${peak ? `   ${((100 * g) / peak).toFixed(1)}%` : ''}`);
 }
 const num = (name: string, dflt: number) => {
   const v = args.find((x) => x.startsWith(`--${name}=`));
@@ -235,6 +248,6 @@ ctx.destroy();
 if (json) {
   console.log(JSON.stringify({
     bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel },
-    software: a.software, peak_gflops: peak, f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, train_moe: trainMoe, decode,
+    software: a.software, peak_gflops: peak, gemm_tile: gemmTile(), f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, train_moe: trainMoe, decode,
   }));
 }

@@ -14,11 +14,12 @@
 // Expert ranges (the sparse MoE dispatch): a row range writes only its rows of C (others keep
 // their values), a k range sums only its rows; ends past the matrix are clamped; an empty range
 // writes nothing (rows) or zeros (k).
+// Every GEMM case runs with both tiles (64×64 blocks of C per workgroup, and 128×128: setGemmTile).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GemmParams } from '../../src/backend/kernels.ts';
 import { randF32, refKernels, rng } from '../helpers.ts';
-import { deviceHasF16 } from '../../src/backend/webgpu/gemm.ts';
+import { deviceHasF16, setGemmTile, type GemmTile } from '../../src/backend/webgpu/gemm.ts';
 import { gpuOrSkip, readF32 } from './webgpu-setup.ts';
 
 interface Case { p: GemmParams; a: Float32Array; b: Float32Array; c0: Float32Array; label: string }
@@ -53,16 +54,34 @@ function cases(): Case[] {
   return out;
 }
 
-test('webgpu gemm matches the reference on awkward sizes, transposes, batches and broadcasts', async (t) => {
+/** Runs body with each GEMM tile in turn (the default, 64, restored after). */
+async function eachTile(body: (tile: GemmTile) => Promise<void>): Promise<void> {
+  for (const tile of [64, 128] as const) {
+    setGemmTile(tile);
+    try {
+      await body(tile);
+    } finally {
+      setGemmTile(64);
+    }
+  }
+}
+
+test('webgpu gemm matches the reference on awkward sizes, transposes, batches and broadcasts (both tiles)', async (t) => {
   const k = await gpuOrSkip(t);
   if (!k) return;
+  await eachTile(async (tile) => {
   const all = cases();
+  const keys: string[] = [];
+  const dispatch = k.ctx.dispatch;
+  k.ctx.dispatch = (d) => { keys.push(d.key); dispatch.call(k.ctx, d); };
   // Record every case into one batch, then read all results at once (one submit, one readback).
   const dev = all.map((cs) => {
     const c = k.ctx.upload(cs.c0);
     k.gemm(k.ctx.upload(cs.a), k.ctx.upload(cs.b), c, { ...cs.p, bias: cs.p.bias ? k.ctx.upload(cs.p.bias) : null });
     return c;
   });
+  k.ctx.dispatch = dispatch;
+  assert.ok(keys.length > 0 && keys.every((key) => key.endsWith(':t128') === (tile === 128)), `tile ${tile}: the pipelines used (${[...new Set(keys)].join(', ')})`);
   const got = await k.ctx.readMany(dev);
   all.forEach((cs, ci) => {
     const expected = cs.c0.slice();
@@ -75,8 +94,9 @@ test('webgpu gemm matches the reference on awkward sizes, transposes, batches an
     for (let i = 0; i < c.length; i++) {
       const j = i % cs.p.n;
       const tol = g * (mag[i] + (cs.p.beta !== 0 ? Math.abs(cs.p.beta * cs.c0[i]) : 0) + (cs.p.bias ? Math.abs(cs.p.bias[j]) : 0)) + 1e-30;
-      if (!(Math.abs(c[i] - expected[i]) <= tol)) assert.fail(`${cs.label}: C[${i}] = ${c[i]}, expected ${expected[i]} (tolerance ${tol})`);
+      if (!(Math.abs(c[i] - expected[i]) <= tol)) assert.fail(`tile ${tile}, ${cs.label}: C[${i}] = ${c[i]}, expected ${expected[i]} (tolerance ${tol})`);
     }
+  });
   });
 });
 
@@ -154,10 +174,10 @@ async function f16Cases(k: NonNullable<Awaited<ReturnType<typeof gpuOrSkip>>>): 
   });
 }
 
-test('webgpu gemm with f16 B (packed binary16 weights) matches the f32 GEMM within the f16 tolerance', async (t) => {
+test('webgpu gemm with f16 B (packed binary16 weights) matches the f32 GEMM within the f16 tolerance (both tiles)', async (t) => {
   const k = await gpuOrSkip(t);
   if (!k) return;
-  await f16Cases(k);
+  await eachTile(() => f16Cases(k));
 });
 
 test('webgpu gemm with f16 B through shader-f16 (array<f16>) where the device has it', async (t) => {
@@ -170,9 +190,10 @@ test('webgpu gemm with f16 B through shader-f16 (array<f16>) where the device ha
   await f16Cases(k);
 });
 
-test('webgpu gemm: expert ranges limit the rows (row range) or the sum over k (k range), clamped to the matrix', async (t) => {
+test('webgpu gemm: expert ranges limit the rows (row range) or the sum over k (k range), clamped to the matrix (both tiles)', async (t) => {
   const k = await gpuOrSkip(t);
   if (!k) return;
+  await eachTile(async () => {
   const r = rng(11);
   const M = 200, K = 24, N = 40;
   // Expert ranges [start, end): one tile, an empty one, one tile, a gap, and one past the end (clamped to 200).
@@ -211,4 +232,5 @@ test('webgpu gemm: expert ranges limit the rows (row range) or the sum over k (k
     if (hi > lo) refKernels.gemm(a.subarray(lo * K, hi * K), bb.subarray(lo * N, hi * N), want, { batch: 1, m: K, n: N, k: hi - lo, transA: true, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null });
     for (let i = 0; i < K * N; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])), `k range, expert ${e}: C[${i}] = ${got[i]}, expected ${want[i]}`);
   }
+  });
 });

@@ -2,8 +2,12 @@
 // layouts: C[b] = alpha·op(A[b])·op(B[b]) + beta·C[b] (+ bias), batch strides with 0
 // broadcasting). Each workgroup of 16×16 threads computes a 64×64 tile of C, each thread
 // a 4×4 register block, staging 64×16 panels of A and 16×64 panels of B in workgroup
-// memory per step over K. Transposes, beta != 0 and the bias change the WGSL, so each
-// combination is its own cached pipeline. Accumulates in f32 (the reference in double).
+// memory per step over K; or, after setGemmTile(128), a 128×128 tile, 8×8 per thread, with
+// 128×8 panels (twice the FMAs per workgroup-memory read; on llvmpipe 1.9× the GFLOP/s on
+// square 256–512 products, slower on the small ones of the tiny presets' training steps; the
+// GPU's choice is bench:webgpu's to measure). Transposes, beta != 0, the bias and the tile
+// change the WGSL, so each combination is its own cached pipeline. Accumulates in f32 (the
+// reference in double).
 // f16 B (weights stored in half precision, `bHalf`): B holds IEEE binary16 values, two per
 // 32-bit word (element 2i in the low half: the byte layout of a WGSL array<f16>), made by
 // packF16. On every adapter the kernel reads them with unpack2x16float (core WGSL); on a device
@@ -23,8 +27,27 @@ import { WG, grid, linearIndex, need, packUniforms, sizes, uniformWgsl, type Fie
 import type { GpuContext } from './device.ts';
 import type { GpuTensor } from './tensor.ts';
 
+/** Rows of the MoE plan's padding unit (moe.ts): the default GEMM tile's. */
 export const TILE = 64;
-const BK = 16;
+
+/** The C block one workgroup computes: 64×64 (4×4 per thread, panels 16 deep) or 128×128 (8×8, 8 deep). */
+export type GemmTile = 64 | 128;
+let tileInUse: GemmTile = 64;
+
+/**
+ * Which tile the GEMMs use from now on (default 64). 128 does twice the FMAs per workgroup-memory
+ * read (8×8 per thread), which a GPU's shared-memory bandwidth may reward on large products;
+ * bench:webgpu times both on the adapter it runs on. Both are tested on every case.
+ */
+export function setGemmTile(tile: GemmTile): void {
+  if (tile !== 64 && tile !== 128) throw new R1tsError(`webgpu gemm: tile ${tile}, expected 64 or 128`);
+  tileInUse = tile;
+}
+
+/** The tile the GEMMs use now. */
+export function gemmTile(): GemmTile {
+  return tileInUse;
+}
 
 const fields: Fields = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['sa', 'u32'], ['sb', 'u32'], ['sc', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ['g', 'u32']];
 
@@ -34,68 +57,70 @@ type RangeOn = 'none' | 'rows' | 'k';
 /** How B is stored: f32, packed binary16 read with unpack2x16float, or binary16 through shader-f16. */
 type BStore = 'f32' | 'f16pack' | 'f16';
 
-function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: boolean, bStore: BStore = 'f32', range: RangeOn = 'none'): string {
+function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: boolean, bStore: BStore = 'f32', range: RangeOn = 'none', tile: GemmTile = 64): string {
+  // A tile×tile block of C per 16×16 workgroup: R×R per thread; panels of BK·tile = 1024 values.
+  const T = tile, R = tile / 16, bk = 1024 / tile;
   const readB = (j: string) => (bStore === 'f32' ? `b[${j}]` : bStore === 'f16' ? `f32(b[${j}])` : `unpack2x16float(b[(${j}) >> 1u])[(${j}) & 1u]`);
   // Panel loads: 1024 elements each, 4 per thread; the index split keeps global reads contiguous.
   const loadA = transA
-    ? `let kk = idx / ${TILE}u; let mm = idx % ${TILE}u; let gr = m0 + mm; let gk = k0 + kk;
+    ? `let kk = idx / ${T}u; let mm = idx % ${T}u; let gr = m0 + mm; let gk = k0 + kk;
        var v = 0.0; if (gr < mEnd && gk < kEnd) { v = a[aOff + gk * p.M + gr]; }`
-    : `let kk = idx % ${BK}u; let mm = idx / ${BK}u; let gr = m0 + mm; let gk = k0 + kk;
+    : `let kk = idx % ${bk}u; let mm = idx / ${bk}u; let gr = m0 + mm; let gk = k0 + kk;
        var v = 0.0; if (gr < mEnd && gk < kEnd) { v = a[aOff + gr * p.K + gk]; }`;
   const loadB = transB
-    ? `let kk = idx % ${BK}u; let nn = idx / ${BK}u; let gc = n0 + nn; let gk = k0 + kk;
+    ? `let kk = idx % ${bk}u; let nn = idx / ${bk}u; let gc = n0 + nn; let gk = k0 + kk;
        var w = 0.0; if (gc < p.N && gk < kEnd) { w = ${readB('bOff + gc * p.K + gk')}; }`
-    : `let kk = idx / ${TILE}u; let nn = idx % ${TILE}u; let gc = n0 + nn; let gk = k0 + kk;
+    : `let kk = idx / ${T}u; let nn = idx % ${T}u; let gc = n0 + nn; let gk = k0 + kk;
        var w = 0.0; if (gc < p.N && gk < kEnd) { w = ${readB('bOff + gk * p.N + gc')}; }`;
   // The expert's range [start, end) of ranges (i32 pairs), uniform across the workgroup.
   const rangeLoad = `if (t == 0u) { rangeWg = vec2<u32>(u32(ranges[2u * p.g]), u32(ranges[2u * p.g + 1u])); }
   let rr = workgroupUniformLoad(&rangeWg);`;
   const bounds = range === 'rows'
     ? `${rangeLoad}
-  let m0 = rr.x + wid.y * ${TILE}u; let mEnd = min(rr.y, p.M); let kStart = 0u; let kEnd = p.K;
+  let m0 = rr.x + wid.y * ${T}u; let mEnd = min(rr.y, p.M); let kStart = 0u; let kEnd = p.K;
   if (m0 >= mEnd) { return; }`
     : range === 'k'
       ? `${rangeLoad}
-  let m0 = wid.y * ${TILE}u; let mEnd = p.M; let kStart = rr.x; let kEnd = min(rr.y, p.K);`
-      : `let m0 = wid.y * ${TILE}u; let mEnd = p.M; let kStart = 0u; let kEnd = p.K;`;
+  let m0 = wid.y * ${T}u; let mEnd = p.M; let kStart = rr.x; let kEnd = min(rr.y, p.K);`
+      : `let m0 = wid.y * ${T}u; let mEnd = p.M; let kStart = 0u; let kEnd = p.K;`;
   return `${bStore === 'f16' ? 'enable f16;\n' : ''}${uniformWgsl(fields)}
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<${bStore === 'f32' ? 'f32' : bStore === 'f16' ? 'f16' : 'u32'}>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 ${hasBias ? '@group(0) @binding(4) var<storage, read> bias: array<f32>;' : ''}
 ${range !== 'none' ? '@group(0) @binding(4) var<storage, read> ranges: array<i32>;\nvar<workgroup> rangeWg: vec2<u32>;' : ''}
-var<workgroup> As: array<f32, ${BK * TILE}>;
-var<workgroup> Bs: array<f32, ${BK * TILE}>;
+var<workgroup> As: array<f32, 1024>;
+var<workgroup> Bs: array<f32, 1024>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let tx = lid.x; let ty = lid.y; let t = ty * 16u + tx;
   ${bounds}
-  let n0 = wid.x * ${TILE}u; let bi = wid.z;
+  let n0 = wid.x * ${T}u; let bi = wid.z;
   let aOff = bi * p.sa; let bOff = bi * p.sb; let cOff = bi * p.sc;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = kStart; k0 < kEnd; k0 = k0 + ${BK}u) {
+  var acc: array<array<f32, ${R}>, ${R}>;
+  for (var k0 = kStart; k0 < kEnd; k0 = k0 + ${bk}u) {
     for (var q = 0u; q < 4u; q = q + 1u) {
       let idx = t + q * 256u;
       ${loadA}
-      As[kk * ${TILE}u + mm] = v;
+      As[kk * ${T}u + mm] = v;
     }
     for (var q = 0u; q < 4u; q = q + 1u) {
       let idx = t + q * 256u;
       ${loadB}
-      Bs[kk * ${TILE}u + nn] = w;
+      Bs[kk * ${T}u + nn] = w;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < ${BK}u; kk = kk + 1u) {
-      var av: array<f32, 4>; var bv: array<f32, 4>;
-      for (var r = 0u; r < 4u; r = r + 1u) { av[r] = As[kk * ${TILE}u + ty + 16u * r]; bv[r] = Bs[kk * ${TILE}u + tx + 16u * r]; }
-      for (var r = 0u; r < 4u; r = r + 1u) {
-        for (var s = 0u; s < 4u; s = s + 1u) { acc[r][s] = fma(av[r], bv[s], acc[r][s]); }
+    for (var kk = 0u; kk < ${bk}u; kk = kk + 1u) {
+      var av: array<f32, ${R}>; var bv: array<f32, ${R}>;
+      for (var r = 0u; r < ${R}u; r = r + 1u) { av[r] = As[kk * ${T}u + ty + 16u * r]; bv[r] = Bs[kk * ${T}u + tx + 16u * r]; }
+      for (var r = 0u; r < ${R}u; r = r + 1u) {
+        for (var s = 0u; s < ${R}u; s = s + 1u) { acc[r][s] = fma(av[r], bv[s], acc[r][s]); }
       }
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < 4u; r = r + 1u) {
-    for (var s = 0u; s < 4u; s = s + 1u) {
+  for (var r = 0u; r < ${R}u; r = r + 1u) {
+    for (var s = 0u; s < ${R}u; s = s + 1u) {
       let row = m0 + ty + 16u * r;
       let col = n0 + tx + 16u * s;
       if (row < mEnd && col < p.N) {
@@ -157,12 +182,13 @@ export function gemm(ctx: GpuContext, a: GpuTensor, b: GpuTensor, c: GpuTensor, 
     need('gemm', 'ranges', range.ranges, 2 * range.expert + 2, 'i32');
   }
   const on: RangeOn = range ? range.on : 'none';
+  const tile = tileInUse;
   ctx.dispatch({
-    key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}${on === 'none' ? '' : `:${on}`}`,
-    wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore, on),
+    key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}${on === 'none' ? '' : `:${on}`}${tile === 64 ? '' : `:t${tile}`}`,
+    wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore, on, tile),
     buffers: range ? [a, b, c, range.ranges] : bias ? [a, b, c, bias] : [a, b, c],
     uniforms: packUniforms(fields, { M: m, N: n, K: k, sa: strideA, sb: strideB, sc: strideC, alpha, beta, g: range ? range.expert : 0 }),
-    groups: [Math.ceil(n / TILE), Math.ceil((range?.on === 'rows' ? Math.min(range.maxRows ?? m, m) : m) / TILE), batch],
+    groups: [Math.ceil(n / tile), Math.ceil((range?.on === 'rows' ? Math.min(range.maxRows ?? m, m) : m) / tile), batch],
   });
 }
 
