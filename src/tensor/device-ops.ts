@@ -9,7 +9,7 @@
 import type { AttentionParams, BinaryOp, GemmParams, ReduceOp, RopeParams, UnaryOp } from '../backend/kernels.ts';
 import { attention as kAttention, attentionBackward as kAttentionBackward } from '../backend/webgpu/attention.ts';
 import { copyWithin as kCopyWithin, writeRows as kWriteRows } from '../backend/webgpu/cache.ts';
-import { adamw as kAdamw, binary as kBinary, copy as kCopy, scale as kScale, siluBackward as kSiluBackward, sumSquares as kSumSquares, swiglu as kSwiglu, swigluBackward as kSwigluBackward, unary as kUnary } from '../backend/webgpu/elementwise.ts';
+import { adamw as kAdamw, binary as kBinary, checkFinite as kCheckFinite, copy as kCopy, scale as kScale, siluBackward as kSiluBackward, sumSquares as kSumSquares, swiglu as kSwiglu, swigluBackward as kSwigluBackward, unary as kUnary } from '../backend/webgpu/elementwise.ts';
 import { gemm as kGemm } from '../backend/webgpu/gemm.ts';
 import { embedding as kEmbedding, embeddingBackward as kEmbeddingBackward, rope as kRope } from '../backend/webgpu/nn.ts';
 import {
@@ -17,7 +17,7 @@ import {
   reduce as kReduce, rmsnorm as kRmsnorm, rmsnormBackward as kRmsnormBackward, sampleRows as kSampleRows, softmax as kSoftmax, softmaxBackward as kSoftmaxBackward, topk as kTopk,
 } from '../backend/webgpu/rows.ts';
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
-import { R1tsError } from '../core/errors.ts';
+import { R1tsError, fmtShape } from '../core/errors.ts';
 import { allocStep, deviceContext, gpuHalfOf, gpuOf, uploadStep, zerosStep } from './device.ts';
 import { noteBorn } from './ops.ts';
 import { Tensor } from './tensor.ts';
@@ -49,6 +49,14 @@ function zerosOut(shape: readonly number[]): Tensor {
 }
 
 const g = gpuOf;
+
+/** The NaN check mode: checks out on the device; the next readback throws a NonFiniteError naming `op` if it holds NaN or ±Infinity. */
+export function checkFinite(op: string, out: Tensor, inputs: readonly Tensor[]): void {
+  if (out.dtype !== 'f32' || out.size === 0 || !out.gpu) return;
+  const c = ctx();
+  const ins = inputs.map((t) => fmtShape(t.shape)).join(', ');
+  kCheckFinite(c, out.gpu, out.size, c.checkLabel(op, ` of its output ${fmtShape(out.shape)} (inputs ${ins || 'none'})`));
+}
 
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   const o = out(x.shape);

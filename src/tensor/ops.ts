@@ -28,6 +28,11 @@ export function setCheckNan(on: boolean): void {
   checkNan = on;
 }
 
+/** Whether the NaN/Inf check mode is on (for ops outside this file that check their outputs). */
+export function checkingNan(): boolean {
+  return checkNan;
+}
+
 function finish(op: string, out: Tensor, inputs: Tensor[] = []): Tensor {
   if (checkNan && out.gpu === null && out.data instanceof Float32Array) {
     const d = out.data;
@@ -37,6 +42,8 @@ function finish(op: string, out: Tensor, inputs: Tensor[] = []): Tensor {
         throw new NonFiniteError(`${op} produced ${d[i]} at flat index ${i} of its output ${fmtShape(out.shape)} (inputs ${ins || 'none'}); this is the first op to do so`);
       }
     }
+  } else if (checkNan && out.gpu !== null) {
+    Dev.checkFinite(op, out, inputs);
   }
   return out;
 }

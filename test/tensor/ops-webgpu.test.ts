@@ -1,7 +1,8 @@
 // The tensor engine on the webgpu device: each op's forward value and input gradients on
 // device tensors against the same graph on host tensors (the CPU backend), on awkward sizes;
 // synchronous reads of device tensors throw naming the async alternative; an op without a
-// device kernel throws naming itself. Tolerance: the device kernels accumulate in f32 where
+// device kernel throws naming itself; the NaN check mode on the device names the first op whose
+// output held NaN or ±Infinity, its first such index and its shapes, at the next readback. Tolerance: the device kernels accumulate in f32 where
 // the host accumulates in f32 or double, in another order: 2e-4 relative + 2e-5 absolute
 // on values and gradients of O(1) (sums over at most a few hundred terms).
 // Skips without an adapter (fails under CI=true), like the other webgpu tests.
@@ -129,6 +130,28 @@ test('webgpu ops: a device tensor refuses synchronous reads, naming await t.read
   assert.deepEqual(Array.from(p.data), [1, 2]);
   endDeviceStep();
   assert.equal(stepBuffers(), 0);
+});
+
+test('webgpu ops: the NaN check mode names the first device op that produced NaN or Infinity at the next readback', async (t) => {
+  if (!(await device(t))) return;
+  const { NonFiniteError } = await import('../../src/core/errors.ts');
+  T.setCheckNan(true);
+  try {
+    const x = toDevice(T.tensor([1, -1, 2, -3]));
+    const y = T.exp(T.log(x)); // log makes NaN at 1 and 3; exp passes it on: log is named
+    await assert.rejects(readValues([y]), (e: Error) => e instanceof NonFiniteError && /^log produced NaN at flat index 1 of its output \[4\] \(inputs \[4\]\); this is the first op to do so/.test(e.message));
+    const z = T.div(toDevice(T.tensor([1, -1, 0, 2])), toDevice(T.tensor([2, 0, 0, 0]))); // -Inf, NaN, +Inf
+    await assert.rejects(readValues([z]), (e: Error) => e instanceof NonFiniteError && /^div produced NaN and Infinity and -Infinity at flat index 1 of its output \[4\]/.test(e.message));
+    // A clean step after the error reads normally: the status word was cleared with the failed read.
+    assert.deepEqual(Array.from((await readValues([T.mul(x, 2)]))[0]), [2, -2, 4, -6]);
+    endDeviceStep();
+  } finally {
+    T.setCheckNan(false);
+  }
+  // Without the check mode the NaN is read back, not swallowed.
+  const [v] = await readValues([T.log(toDevice(T.tensor([-1])))]);
+  assert.ok(Number.isNaN(v[0]));
+  endDeviceStep();
 });
 
 test('webgpu ops: device rows into a host KV cache buffer throw an R1tsError naming both sides (no silent host round-trip)', async (t) => {

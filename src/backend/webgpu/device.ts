@@ -14,7 +14,7 @@
 // shaderUniform*ArrayDynamicIndexing.
 
 /// <reference types="@webgpu/types" />
-import { R1tsError } from '../../core/errors.ts';
+import { NonFiniteError, R1tsError } from '../../core/errors.ts';
 import { GpuTensor, type GpuDtype } from './tensor.ts';
 
 /** What to install when no adapter can be created (printed in errors and test skips). */
@@ -117,8 +117,13 @@ function bucketOf(bytes: number): number {
 const storageUsage = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 const uniformUsage = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
 
-/** Where the first out-of-range id a kernel met is recorded: [code, position, value, unused]. */
-export const statusCodes = ['', 'embedding id', 'embedding backward id', 'rope position', 'cross-entropy target', 'cross-entropy backward target'] as const;
+/**
+ * Where the first out-of-range id a kernel met is recorded: [code, position, value, unused]; or,
+ * in the NaN check mode, the first op output with a non-finite value (elementwise.ts
+ * checkFinite): [NONFINITE_CODE | label id << 8, ~index, 0, kinds].
+ */
+export const statusCodes = ['', 'embedding id', 'embedding backward id', 'rope position', 'cross-entropy target', 'cross-entropy backward target', 'non-finite value'] as const;
+export const NONFINITE_CODE = 6;
 
 export interface Dispatch {
   /** Pipeline cache key: kernel name plus every specialization that changes the WGSL. */
@@ -158,6 +163,8 @@ export class GpuContext {
   private scopes: Promise<{ error: string | null; keys: string[] }>[] = [];
   private batchKeys: string[] = [];
   private gpuError: string | null = null;
+  /** What each finite check since the last read checks (checkLabel), by id. */
+  private checkLabels: { op: string; where: string }[] = [];
   /** Counters for reports and tests. */
   readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0, batchReuses: 0 };
 
@@ -395,8 +402,16 @@ export class GpuContext {
     return out;
   }
 
+  /** Registers what a finite check (the NaN check mode) checks — the op, and where (its output and inputs) — for the error that names it; returns its id. */
+  checkLabel(op: string, where: string): number {
+    this.checkLabels.push({ op, where });
+    return this.checkLabels.length - 1;
+  }
+
   async readMany(ts: GpuTensor[]): Promise<(Float32Array | Int32Array | Uint32Array)[]> {
     this.checkLive();
+    const labels = this.checkLabels;
+    this.checkLabels = []; // the status word is cleared with this read: later checks start over
     const all = [...ts, this.status];
     let total = 0;
     const offsets = all.map((t) => { const o = total; total += Math.ceil((t.size * 4) / 8) * 8; return o; });
@@ -422,6 +437,11 @@ export class GpuContext {
     staging.destroy();
     this.checkLive();
     const st = outs.pop() as Uint32Array;
+    if ((st[0] & 0xff) === NONFINITE_CODE) {
+      const label = labels[st[0] >>> 8] ?? { op: `finite check ${st[0] >>> 8}`, where: '' };
+      const kinds = [[1, 'NaN'], [2, 'Infinity'], [4, '-Infinity']].filter(([bit]) => st[3] & (bit as number)).map(([, name]) => name).join(' and ');
+      throw new NonFiniteError(`${label.op} produced ${kinds} at flat index ${0xffffffff - st[1]}${label.where}; this is the first op to do so (checked on the webgpu device)`);
+    }
     if (st[0] !== 0) {
       const what = statusCodes[st[0]] ?? `code ${st[0]}`;
       throw new RangeError(`webgpu: ${what} ${st[2] | 0} at position ${st[1]} was out of range (the kernel wrote 0 there and did not read or write out of bounds)`);

@@ -8,7 +8,7 @@
 import type { AdamWParams, BinaryOp, UnaryOp } from '../kernels.ts';
 import { R1tsError } from '../../core/errors.ts';
 import { WG, grid, linearIndex, need, packUniforms, sizes, uniformWgsl, type Fields } from './common.ts';
-import type { GpuContext } from './device.ts';
+import { NONFINITE_CODE, type GpuContext } from './device.ts';
 import type { GpuTensor } from './tensor.ts';
 
 const head = `@compute @workgroup_size(${WG})
@@ -273,4 +273,50 @@ ${body('x', 'p.n', `${WG}u`).replace('acc = acc + v * v;', 'acc = acc + v;')}`,
     buffers: [partial, out], uniforms: packUniforms([['n', 'u32'], ['g', 'u32']], { n: groups, g: 1 }), groups: [1, 1, 1],
   });
   ctx.release(partial);
+}
+
+const finiteFields: Fields = [['n', 'u32'], ['id', 'u32']];
+
+/**
+ * The NaN check mode on the device: records the first op output with a non-finite value in the
+ * status word — [NONFINITE_CODE | id << 8, ~(its smallest such index), 0, kinds seen (1 NaN,
+ * 2 +Infinity, 4 −Infinity)] — for the next read() to throw naming check `id`
+ * (GpuContext.checkLabel). The first check to flag in dispatch order keeps the word; its
+ * threads then take the smallest index (atomicMax of the complement: the word starts cleared).
+ * An exponent of all ones is Inf or NaN, read from the bits (no float compare to fold away).
+ */
+export function checkFinite(ctx: GpuContext, x: GpuTensor, n: number, id: number): void {
+  sizes('checkFinite', { n, id });
+  if (id >= 1 << 24) throw new R1tsError(`webgpu checkFinite: check id ${id} does not fit the status word's 24 bits (read back more often)`);
+  need('checkFinite', 'x', x, n);
+  if (n === 0) return;
+  ctx.dispatch({
+    key: 'checkFinite',
+    wgsl: () => `${uniformWgsl(finiteFields)}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> status: array<atomic<u32>, 4>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${linearIndex}
+  if (i >= p.n) { return; }
+  let bits = bitcast<u32>(x[i]);
+  if ((bits & 0x7f800000u) != 0x7f800000u) { return; }
+  let code = ${NONFINITE_CODE}u | (p.id << 8u);
+  var mine = false;
+  loop {
+    let r = atomicCompareExchangeWeak(&status[0], 0u, code);
+    if (r.exchanged) { mine = true; break; }
+    if (r.old_value != 0u) { mine = r.old_value == code; break; }
+  }
+  if (mine) {
+    atomicMax(&status[1], 0xffffffffu - i);
+    let kind = select(select(2u, 4u, (bits >> 31u) == 1u), 1u, (bits & 0x7fffffu) != 0u);
+    atomicOr(&status[3], kind);
+  }
+}`,
+    buffers: [x],
+    uniforms: packUniforms(finiteFields, { n, id }),
+    groups: grid(n, WG),
+    status: true,
+  });
 }
