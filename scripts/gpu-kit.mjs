@@ -7,8 +7,10 @@
 //   *.deb        the Vulkan loader (libvulkan1, Debian's; dpkg -x needs no apt), which Dawn
 //                dlopens to reach the NVIDIA driver
 //   RUN.txt      the one command to run there: unpack with python3 (tarfile), put the loader in
-//                place, point it at the driver's ICD file, run the benchmark with --json, keep the
-//                output under $OUT
+//                place, point it at the driver's ICD file, run the device tests (the webgpu test
+//                files, CI=true so a missing adapter fails them: the kernels' correctness on a real
+//                GPU, shader-f16 included where it has it), then the benchmark with --json, and keep
+//                the output under $OUT
 // The native addon (native/build) travels as an ignored path beside it (carry both).
 //   node scripts/gpu-kit.mjs           build the kit, print its size and the command
 //   node scripts/gpu-kit.mjs --check   also run that command here, in a fresh clone of HEAD
@@ -32,6 +34,9 @@ function fail(msg) {
 }
 
 if (process.platform !== 'linux' || process.arch !== 'x64') fail(`the GPU machines are linux-x64; this is ${process.platform}-${process.arch}, whose Node and Dawn would not run there`);
+
+// The webgpu test files: every kernel and the engine on the device, nothing spawned.
+const DEVICE_TESTS = ['test/backend/webgpu-*.test.ts', 'test/tensor/*-webgpu.test.ts', 'test/nn/*-webgpu.test.ts', 'test/engine/*-webgpu.test.ts', 'test/train/*-webgpu.test.ts'];
 
 // The runtime packages the benchmark loads, each with its own dependencies.
 const packages = ['tsx', 'esbuild', '@esbuild/linux-x64', 'zod', '@huggingface/jinja', '@huggingface/tokenizers', 'webgpu'];
@@ -83,6 +88,7 @@ const run = [
   'for f in .gpukit/*.deb; do dpkg -x $f /; done; ldconfig',
   'for j in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do [ -f $j ] && export VK_DRIVER_FILES=$j VK_ICD_FILENAMES=$j && break; done',
   'nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw --format=csv 2>&1 | tee $OUT/gpu.txt',
+  `CI=true .gpukit/bin/node --import tsx --test --test-reporter=tap ${DEVICE_TESTS.join(' ')} > $OUT/tests-webgpu.txt 2>&1; echo "device tests: exit $?"; grep -E '^# (tests|pass|fail|skipped) |^not ok' $OUT/tests-webgpu.txt`,
   'R1TS_THREADS=2 .gpukit/bin/node --import tsx bench/webgpu.ts --json ${BENCH_ARGS:-} 2>&1 | tee $OUT/bench-webgpu.txt',
 ].join('; ');
 writeFileSync(join(kit, 'RUN.txt'), `${run}\n`);
@@ -105,6 +111,8 @@ if (check) {
       cwd: join(dir, 'repo'), stdio: 'inherit',
       env: { ...process.env, OUT: out, PATH: '/usr/bin:/bin', BENCH_ARGS: '--sizes=64 --seconds=0.2 --train-batch=2 --train-seq=16 --decode-batch=2 --decode-tokens=4' },
     });
+    const tests = readFileSync(join(out, 'tests-webgpu.txt'), 'utf8');
+    if (!/^# fail 0$/m.test(tests) || !/^# pass [1-9]/m.test(tests)) fail(`the device tests did not all pass in the check:\n${tests.slice(-2000)}`);
     const last = readFileSync(join(out, 'bench-webgpu.txt'), 'utf8').trim().split('\n').at(-1);
     const report = JSON.parse(last);
     if (report.bench !== 'webgpu' || !report.train || !report.train_moe || !report.decode) fail(`the check's benchmark line is incomplete: ${last}`);
