@@ -26,6 +26,7 @@ import * as T from '../../src/tensor/index.ts';
 import { balanceRouterOnDevice, expertLoadFigures } from '../../src/train/expert-load.ts';
 import { assertClose } from '../helpers.ts';
 import { gpuOrSkip } from '../backend/webgpu-setup.ts';
+import { moePlanRows } from '../../src/backend/webgpu/moe.ts';
 
 after(() => T.useDeviceContext(null));
 
@@ -185,6 +186,9 @@ test('webgpu: the sparse MoE plan keeps each token\'s first K experts of a mask 
   assert.deepEqual([...keep], [1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0]);
   assert.deepEqual([...ranges], [0, 64, 64, 128, 128, 192, 192, 192], 'experts 0, 1, 2: one row tile each; 3: none');
   assert.equal(routing.rows, 256, 'the host-known bound: ⌊(3·2 + 63·4) / 64⌋ tiles');
+  // Decoding one token through DeepSeek-V3's 256 experts, 8 per token: 8 experts can get it, 512 rows (not 16,192).
+  assert.equal(moePlanRows(1, 256, 8), 512);
+  assert.equal(moePlanRows(4096, 256, 8), Math.floor((4096 * 8 + 63 * 256) / 64) * 64);
   assert.equal(rowToken[0], 0); assert.equal(rowToken[64], 1); assert.deepEqual([rowToken[128], rowToken[129], rowToken[130]], [0, 1, 2]);
   assert.ok([...rowToken].every((t, r) => [0, 64, 128, 129, 130].includes(r) || t === -1), 'every other row is padding');
   assert.deepEqual([...rowOf], [0, 128, 64, 129, 130, -1]);

@@ -3,8 +3,10 @@
 // the rows grouped by expert and each expert's group padded to a multiple of the GEMM's row
 // tile (64), so each expert's SwiGLU MLP runs as GEMMs over its own rows only (gemm.ts's
 // expert-range GEMMs) — K/E of the dense dispatch's FLOPs, and no token is ever dropped. Nothing
-// is read back: the plan lives in device buffers sized by the bound the host knows,
-//   rows ≤ Σ_e ⌈count_e / 64⌉·64 ≤ ⌊(N·K + 63·E) / 64⌋·64.
+// is read back: the plan lives in device buffers sized by the bound the host knows (at most
+// min(E, N·K) experts get a token, each padding at most 63 rows),
+//   rows = Σ_e ⌈count_e / 64⌉·64 ≤ ⌊(N·K + 63·min(E, N·K)) / 64⌋·64
+// (decoding one token through 256 experts, 8 per token: 512 rows, not 16,192).
 // The plan (moeRoute, one workgroup):
 //   keep     [N, E] f32 0/1: the mask, keeping each token's first K marked experts in expert
 //            order (the device's top-k mask marks every expert tied at the k-th score).
@@ -28,7 +30,7 @@ export const MAX_EXPERTS = 1024;
 
 /** Rows of the plan for N tokens, K experts each, E experts: the bound of the file's top. */
 export function moePlanRows(N: number, E: number, K: number): number {
-  return Math.floor((N * K + (TILE - 1) * E) / TILE) * TILE;
+  return Math.floor((N * K + (TILE - 1) * Math.min(E, N * K)) / TILE) * TILE;
 }
 
 const head = `@compute @workgroup_size(${WG})
