@@ -9,15 +9,17 @@
 // Every request samples from its own Rng (seeded by its seed), so a request
 // gives the same tokens alone or batched with others (up to float rounding).
 // On the webgpu device (a model whose parameters live there): the cache lives there too, and
-// prefill and decode passes record on the device. When every sequence of a pass samples with a
-// temperature alone (or greedily) and asks for no top logprobs, sampling runs there too
-// (sampleRows: the host draws each sequence's uniform from its own Rng, as the host sampler
-// would) and a pass reads back only (token, logprob) per sequence — not [rows, V] logits, the
-// readback that would bound decoding a large vocabulary; the same tokens as the host sampler
-// except where u falls within f32 rounding of a boundary (the device sums the mass in f32, the
-// host in double). Otherwise only the rows of logits to sample from ([rows, V]: the last valid
-// position of each sequence) are read back, in one awaited readback, and sampling runs on the
-// host with the same code as the CPU path. New sequences are prefilled into a second device
+// prefill and decode passes record on the device. When no sequence of a pass asks for top
+// logprobs, sampling runs there too (sampleRows, every rule of sampling.ts: greedy, temperature,
+// top-k, top-p, min-p; the host draws each sequence's uniform from its own Rng, as the host
+// sampler would) and a pass reads back (token, logprob, flag) per sequence — not [rows, V]
+// logits, the readback that would bound decoding a large vocabulary; the same tokens as the host
+// sampler except where u or a truncation boundary falls within f32 rounding (the device's
+// probabilities are f32, the host's double). A row whose top-k/top-p candidates exceed what the
+// device sorts (SAMPLE_CAP) is flagged, and its logits row is read back and sampled on the host
+// with the uniform already drawn. With top logprobs (or sampleOnDevice: false) only the rows of
+// logits to sample from ([rows, V]: the last valid position of each sequence) are read back, in
+// one awaited readback, and sampling runs on the host with the same code as the CPU path. New sequences are prefilled into a second device
 // cache (a device cache has no views at a row offset) and their rows copied into place.
 // Not here: text (the caller tokenizes; `decode` only serves stop strings),
 // the sampling rules (sampling.ts), the cache layout (src/nn/kv-cache.ts).
@@ -26,7 +28,7 @@ import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { CausalLM } from '../models/model.ts';
 import type { KVCache } from '../nn/kv-cache.ts';
-import { deviceSampleRows, endDeviceStep, gatherRows, ids, noGrad, readValues, reshape, type Tensor } from '../tensor/index.ts';
+import { DEVICE_SAMPLING, deviceSampleRows, endDeviceStep, gatherRows, ids, noGrad, readValues, reshape, type Tensor } from '../tensor/index.ts';
 import { rawLogprobs, sampleToken, validateSampling, type SamplingOptions, type TokenLogprobs } from './sampling.ts';
 
 export interface GenerateRequest {
@@ -83,7 +85,7 @@ export interface EngineOptions {
 }
 
 /** A sampled token, its logprob (π_old), and the raw top logprobs when asked for. */
-interface Pick {
+interface Sampled {
   token: number;
   logprob: number;
   info?: TokenLogprobs;
@@ -96,8 +98,8 @@ interface Seq {
   logprobs: number[];
   tokenLogprobs?: TokenLogprobs[];
   stopTokens: Set<number>;
-  /** The request's temperature, when its tokens can be sampled on the device (no top-k/top-p/min-p, no top logprobs); else null. */
-  deviceTemperature: number | null;
+  /** The request's sampling rules, when its tokens can be sampled on the device (no top logprobs); else null. */
+  deviceSampling: Required<SamplingOptions> | null;
   /** Tokens decoded to look for stop strings: enough to hold the longest one. */
   stopWindow: number;
   resolve: (r: GenerateResult) => void;
@@ -170,9 +172,9 @@ export class Engine {
   private enqueue(req: GenerateRequest): Promise<GenerateResult> {
     return new Promise<GenerateResult>((resolve, reject) => {
       const longest = Math.max(0, ...(req.stopStrings ?? []).map((s) => s.length));
-      const { temperature, topK, topP, minP } = validateSampling(req.sampling);
+      const sampling = validateSampling(req.sampling);
       this.queue.push({
-        deviceTemperature: topK === 0 && topP === 1 && minP === 0 && req.topLogprobs === undefined ? temperature : null,
+        deviceSampling: req.topLogprobs === undefined ? sampling : null,
         req, resolve, reject, tokens: [], logprobs: [], ...(req.topLogprobs !== undefined ? { tokenLogprobs: [] } : {}),
         rng: new Rng(req.seed ?? Math.floor(Math.random() * 0x100000000)),
         stopTokens: new Set(req.stopTokens ?? []),
@@ -246,27 +248,50 @@ export class Engine {
 
   /** Whether the next tokens of seqs are sampled on the device (a device engine, and every one of them allows it). */
   private samplesOnDevice(seqs: readonly Seq[]): boolean {
-    return this.cache.device && this.opts.sampleOnDevice !== false && seqs.every((s) => s.deviceTemperature !== null);
+    return this.cache.device && this.opts.sampleOnDevice !== false && seqs.every((s) => s.deviceSampling !== null);
   }
 
   /**
    * The next token of each of seqs, sampled on the device from the forward's logits rows at `at`
-   * (all rows when null; one per sequence), reading back (token, logprob) per sequence only.
+   * (all rows when null; one per sequence), reading back (token, logprob, flag) per sequence; the
+   * rows the device left to the host (flag 1) are read back and sampled here with the same uniform.
    */
-  private async sampleRowsOnDevice(forward: () => Tensor, at: number[] | null, seqs: readonly Seq[]): Promise<Pick[]> {
+  private async sampleRowsOnDevice(forward: () => Tensor, at: number[] | null, seqs: readonly Seq[]): Promise<Sampled[]> {
     const V = this.V;
-    const temps = Float32Array.from(seqs, (s) => s.deviceTemperature!);
-    const us = Float32Array.from(seqs, (s) => (s.deviceTemperature === 0 ? 0 : s.rng.uniform())); // the draw sampleToken would make
+    const params = new Float32Array(seqs.length * DEVICE_SAMPLING.params);
+    const us: number[] = [];
+    seqs.forEach((s, i) => {
+      const { temperature, topK, topP, minP } = s.deviceSampling!;
+      const useK = topK > 0 && topK < V, useP = topP < 1;
+      const { greedy, plain, minPOnly, sorted } = DEVICE_SAMPLING;
+      const mode = temperature === 0 ? greedy : !useK && !useP ? (minP === 0 ? plain : minPOnly) : sorted;
+      us.push(mode === greedy ? 0 : s.rng.uniform()); // the draw sampleToken would make
+      params.set([mode, temperature, topK, topP, minP, us[i]], i * DEVICE_SAMPLING.params);
+    });
     try {
+      let rows: Tensor | null = null;
       const picked = noGrad(() => {
         const logits = reshape(forward(), [-1, V]); // [R, V]
-        return deviceSampleRows(at ? gatherRows(logits, ids(Int32Array.from(at))) : logits, temps, us); // [n, 2]
+        rows = at ? gatherRows(logits, ids(Int32Array.from(at))) : logits; // [n, V]
+        return deviceSampleRows(rows, params); // [n, 3]
       });
       const [v] = await readValues([picked]);
+      const left = seqs.flatMap((_, i) => (v[3 * i + 2] !== 0 ? [i] : []));
+      const host = new Map<number, Sampled>();
+      if (left.length > 0) {
+        // Too many top-k/top-p candidates for the device's sort: these rows' logits, sampled here with the uniform already drawn.
+        const [lg] = await readValues([noGrad(() => gatherRows(rows!, ids(Int32Array.from(left))))]);
+        left.forEach((i, j) => {
+          const { token, logprob } = sampleToken(lg as Float32Array, j * V, V, seqs[i].req.sampling, { uniform: () => us[i] });
+          host.set(i, { token, logprob });
+        });
+      }
       return seqs.map((_, i) => {
-        const token = v[2 * i];
+        const h = host.get(i);
+        if (h) return h;
+        const token = v[3 * i];
         if (!(Number.isInteger(token) && token >= 0 && token < V)) throw new R1tsError(`sampling on the device: the logits row of sequence ${i} holds no finite maximum (got token ${token})`);
-        return { token, logprob: v[2 * i + 1] };
+        return { token, logprob: v[3 * i + 1] };
       });
     } finally {
       endDeviceStep();
@@ -274,7 +299,7 @@ export class Engine {
   }
 
   /** Samples the next token of s from logits[off ..) on the host. */
-  private pick(s: Seq, logits: Float32Array, off: number): Pick {
+  private pick(s: Seq, logits: Float32Array, off: number): Sampled {
     const { token, logprob } = sampleToken(logits, off, this.V, s.req.sampling, s.rng);
     return { token, logprob, ...(s.tokenLogprobs ? { info: rawLogprobs(logits, off, this.V, token, s.req.topLogprobs!) } : {}) };
   }
@@ -296,7 +321,7 @@ export class Engine {
     }
     const cache = rows === this.maxBatch ? this.cache : this.cache.rows(0, rows);
     const forward = () => this.model.forward(ids(last, [rows, 1]), { cache, lengths }).logits;
-    let picks: Pick[];
+    let picks: Sampled[];
     if (this.samplesOnDevice(this.active)) {
       picks = await this.sampleRowsOnDevice(forward, rows === n ? null : Array.from({ length: n }, (_, i) => i), this.active);
     } else {
@@ -322,7 +347,7 @@ export class Engine {
     const u = groups.length;
     this.active.push(...groups.map((g) => g[0]), ...groups.flatMap((g) => g.slice(1)));
     for (let i = n0; i < this.active.length; i++) this.cache.reset(i);
-    const picks = new Map<Seq, Pick>(); // each joiner's first token
+    const picks = new Map<Seq, Sampled>(); // each joiner's first token
     const onDevice = this.samplesOnDevice(joiners);
     for (let c = 0; c < u;) {
       const Tmax0 = groups[c][0].req.prompt.length;
@@ -366,7 +391,7 @@ export class Engine {
   }
 
   /** Appends s's next token; returns true when s is finished (and resolved). */
-  private push(s: Seq, { token, logprob, info }: Pick): boolean {
+  private push(s: Seq, { token, logprob, info }: Sampled): boolean {
     s.tokens.push(token);
     s.logprobs.push(logprob);
     if (info) s.tokenLogprobs!.push(info);

@@ -39,7 +39,7 @@ let cand = new Int32Array(0);
  * Samples one token from logits[offset .. offset + V). Returns the token and
  * log softmax(logits / T)[token] over the full vocabulary (T = 1 when greedy).
  */
-export function sampleToken(logits: Float32Array, offset: number, V: number, opts: SamplingOptions | undefined, rng: Rng): { token: number; logprob: number } {
+export function sampleToken(logits: Float32Array, offset: number, V: number, opts: SamplingOptions | undefined, rng: Pick<Rng, 'uniform'>): { token: number; logprob: number } {
   const { temperature, topP, topK, minP } = validateSampling(opts);
   if (!(Number.isInteger(V) && V > 0 && offset >= 0 && offset + V <= logits.length)) {
     throw new R1tsError(`sampleToken: row [${offset}, ${offset + V}) does not fit ${logits.length} logits`);
@@ -108,7 +108,7 @@ export function sampleToken(logits: Float32Array, offset: number, V: number, opt
 }
 
 /** Draws from probs (restricted to idx[0 .. n) when given) with total mass sum. */
-function draw(probs: Float64Array, idx: Int32Array | null, n: number, sum: number, rng: Rng, logprobOf: (t: number) => number): { token: number; logprob: number } {
+function draw(probs: Float64Array, idx: Int32Array | null, n: number, sum: number, rng: Pick<Rng, 'uniform'>, logprobOf: (t: number) => number): { token: number; logprob: number } {
   let u = rng.uniform() * sum;
   let last = idx ? idx[0] : 0;
   for (let j = 0; j < n; j++) {

@@ -14,7 +14,7 @@ import { gemm as kGemm } from '../backend/webgpu/gemm.ts';
 import { embedding as kEmbedding, embeddingBackward as kEmbeddingBackward, rope as kRope } from '../backend/webgpu/nn.ts';
 import {
   crossEntropy as kCrossEntropy, crossEntropyBackward as kCrossEntropyBackward, logSoftmax as kLogSoftmax, logSoftmaxBackward as kLogSoftmaxBackward,
-  reduce as kReduce, rmsnorm as kRmsnorm, rmsnormBackward as kRmsnormBackward, sampleRows as kSampleRows, softmax as kSoftmax, softmaxBackward as kSoftmaxBackward, topk as kTopk,
+  reduce as kReduce, rmsnorm as kRmsnorm, rmsnormBackward as kRmsnormBackward, SAMPLE_GREEDY, SAMPLE_MIN_P, SAMPLE_PARAMS, SAMPLE_PLAIN, SAMPLE_SORTED, sampleRows as kSampleRows, softmax as kSoftmax, softmaxBackward as kSoftmaxBackward, topk as kTopk,
 } from '../backend/webgpu/rows.ts';
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { R1tsError, fmtShape } from '../core/errors.ts';
@@ -313,16 +313,20 @@ export function writeRows(dst: Tensor, src: Tensor, starts: readonly number[], B
   kWriteRows(ctx(), g(src), dst.gpu, st, B, Tn, Tmax, row);
 }
 
+/** The modes and the row width of sampleRows' params (rows.ts). */
+export const DEVICE_SAMPLING = { greedy: SAMPLE_GREEDY, plain: SAMPLE_PLAIN, minPOnly: SAMPLE_MIN_P, sorted: SAMPLE_SORTED, params: SAMPLE_PARAMS } as const;
+
 /**
  * One next token per row of logits [rows, V] (a device tensor), sampled there (rows.ts sampleRows):
- * temps[r] (0 = greedy) and the host's uniform us[r] per row → [rows, 2] (token as f32, logprob).
+ * params [rows · SAMPLE_PARAMS] per row (mode, T, topK, topP, minP, the host's uniform) →
+ * [rows, 3] (token as f32, logprob, 1 where the row is left to the host).
  */
-export function sampleRows(logits: Tensor, temps: Float32Array, us: Float32Array): Tensor {
+export function sampleRows(logits: Tensor, params: Float32Array): Tensor {
   if (!logits.gpu) throw new R1tsError('sampleRows: the logits must live on the webgpu device');
   const [rows, V] = logits.shape;
-  if (logits.rank !== 2 || temps.length !== rows || us.length !== rows) throw new R1tsError(`sampleRows: logits [${logits.shape.join(', ')}] need one temperature and one uniform per row (got ${temps.length}, ${us.length})`);
-  const o = out([rows, 2]);
-  kSampleRows(ctx(), logits.gpu, uploadStep(temps), uploadStep(us), o.gpu!, rows, V);
+  if (logits.rank !== 2 || params.length !== rows * SAMPLE_PARAMS) throw new R1tsError(`sampleRows: logits [${logits.shape.join(', ')}] need ${SAMPLE_PARAMS} parameters per row (got ${params.length})`);
+  const o = out([rows, 3]);
+  kSampleRows(ctx(), logits.gpu, uploadStep(params), o.gpu!, rows, V);
   return o;
 }
 

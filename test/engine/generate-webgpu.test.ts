@@ -1,17 +1,18 @@
 // The generation engine on the webgpu device: a tiny Llama (GQA, untied head) whose
 // parameters live on the device generates through a device KV cache (the writeRows
 // kernel, device row copies, prefill into the second cache) and must give the CPU
-// engine's tokens for the same weights: greedy and seeded temperature-only sampling (both
-// sampled on the device: the host draws each request's uniform from its Rng and the device
-// walks the f32 mass, so equal logits give the same tokens away from rounding of a boundary),
-// and seeded temperature/top-p sampling (on the host, on the logits rows read back; the logits
-// agree to ~1e-5 here, far from any sampling boundary of these seeds).
+// engine's tokens for the same weights: greedy, seeded temperature-only and temperature/top-p
+// sampling (sampled on the device: the host draws each request's uniform from its Rng and the
+// device walks the f32 mass, sorting the top-p candidates, so equal logits give the same tokens
+// away from rounding of a boundary; the logits agree to ~1e-5 here), and with top logprobs (on
+// the host, on the logits rows read back). A vocabulary whose top-p candidates outnumber what the
+// device sorts leaves those rows to the host with the uniform already drawn: the CPU's tokens.
 // Continuous batching is exercised: maxBatch 3 < 5 requests, two sharing a prompt
 // (prefilled once, the row copied), retirement moving the last row into a hole.
 // Logprobs within 1e-4 absolute. Also the device KV cache's writeRows / copyRow /
-// copyRowFrom against the host cache, and what a pass reads back: (token, logprob) per
+// copyRowFrom against the host cache, and what a pass reads back: (token, logprob, flag) per
 // sequence when it samples on the device, its [rows, V] logits when it samples on the host
-// (top-p, top logprobs, or sampleOnDevice: false).
+// (top logprobs, or sampleOnDevice: false).
 // Skips without an adapter (fails under CI=true).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,23 +30,25 @@ after(() => T.useDeviceContext(null));
 
 const V = 67;
 
-function tinyLlama(): Llama {
+function tinyLlama(vocab = V): Llama {
   const cfg = llamaConfigSchema.parse({
-    model_type: 'llama', vocab_size: V, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
+    model_type: 'llama', vocab_size: vocab, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
     num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 40, rms_norm_eps: 1e-5, tie_word_embeddings: false,
   });
   return new Llama(cfg, new Rng(5));
 }
 
-function requests(sampled: 'greedy' | 'temperature' | 'top-p'): GenerateRequest[] {
+function requests(sampled: 'greedy' | 'temperature' | 'top-p' | 'top-k' | 'top logprobs', vocab = V): GenerateRequest[] {
   const r = new Rng(9);
-  const ps = Array.from({ length: 4 }, (_, i) => Array.from({ length: 2 + ((i * 3) % 7) }, () => r.int(V)));
+  const ps = Array.from({ length: 4 }, (_, i) => Array.from({ length: 2 + ((i * 3) % 7) }, () => r.int(vocab)));
   ps.push([...ps[1]]); // a shared prompt: prefilled once, its cache row copied
   return ps.map((prompt, i) => ({
     prompt, maxTokens: 6 + (i % 3) * 4, seed: 100 + i,
     // one request stops early on a token the greedy run is likely to emit: retirement mid-batch
     ...(i === 2 ? { stopTokens: [3, 7, 11, 19, 23] } : {}),
-    sampling: sampled === 'top-p' ? { temperature: 0.9, topP: 0.95 } : sampled === 'temperature' ? { temperature: 0.9 } : { temperature: 0 },
+    sampling: sampled === 'top-p' || sampled === 'top logprobs' ? { temperature: 0.9, topP: 0.95 } : sampled === 'top-k' ? { temperature: 0.8, topK: 9, minP: 0.05 }
+      : sampled === 'temperature' ? { temperature: 0.9 } : { temperature: 0 },
+    ...(sampled === 'top logprobs' ? { topLogprobs: 2 } : {}),
   }));
 }
 
@@ -57,7 +60,7 @@ test('webgpu: the Engine on a device model gives the CPU engine\'s greedy and sa
   const dev = tinyLlama(); // the same weights (same seed), moved to the device
   T.moveToDevice(dev.namedTensors().map(([, t]) => t));
   assert.equal(dev.embed.weight.device, 'webgpu');
-  for (const sampled of ['greedy', 'temperature', 'top-p'] as const) {
+  for (const sampled of ['greedy', 'temperature', 'top-p', 'top-k', 'top logprobs'] as const) {
     const want = await new Engine(host, { maxBatch: 3 }).generate(requests(sampled));
     const engine = new Engine(dev, { maxBatch: 3 });
     assert.equal(engine.onDevice, true);
@@ -107,18 +110,44 @@ test('webgpu: a pass that samples on the device reads back (token, logprob) per 
       engine.dispose();
       return { sizes: [...read], out };
     };
-    for (const sampling of [{ temperature: 0 }, { temperature: 0.8 }]) {
+    for (const sampling of [{ temperature: 0 }, { temperature: 0.8 }, { temperature: 0.8, topP: 0.9 }, { temperature: 0.8, topK: 5 }]) {
+      const what = JSON.stringify(sampling);
       const d = await sizes(req(sampling));
-      assert.deepEqual(d.sizes, [4, 4, 4, 4], `T = ${sampling.temperature}: one prefill and 3 decode passes of 2 sequences × (token, logprob)`);
+      assert.deepEqual(d.sizes, [6, 6, 6, 6], `${what}: one prefill and 3 decode passes of 2 sequences × (token, logprob, flag)`);
       const h = await sizes(req(sampling), { sampleOnDevice: false });
-      assert.deepEqual(h.sizes, [2 * V, 2 * V, 2 * V, 2 * V], `T = ${sampling.temperature}, sampleOnDevice false: the logits rows`);
-      assert.deepEqual(d.out.map((o) => o.tokens), h.out.map((o) => o.tokens), `T = ${sampling.temperature}: the same tokens either way`);
+      assert.deepEqual(h.sizes, [2 * V, 2 * V, 2 * V, 2 * V], `${what}, sampleOnDevice false: the logits rows`);
+      assert.deepEqual(d.out.map((o) => o.tokens), h.out.map((o) => o.tokens), `${what}: the same tokens either way`);
     }
-    assert.deepEqual((await sizes(req({ temperature: 0.8, topP: 0.9 }))).sizes, [2 * V, 2 * V, 2 * V, 2 * V], 'top-p samples on the host');
     assert.deepEqual((await sizes(req({ temperature: 0 }, { topLogprobs: 2 }))).sizes, [2 * V, 2 * V, 2 * V, 2 * V], 'top logprobs need the rows');
   } finally {
     k.ctx.readMany = readMany;
   }
+});
+
+test('webgpu: rows whose top-p candidates outnumber the device sort are read back and sampled on the host with the drawn uniform: the CPU\'s tokens', async (tc) => {
+  const k = await gpuOrSkip(tc);
+  if (!k) return;
+  T.useDeviceContext(k.ctx);
+  const vocab = 1500; // a fresh model's near-flat logits: top-p 0.99 keeps more than 1024 candidates
+  const host = tinyLlama(vocab), dev = tinyLlama(vocab);
+  T.moveToDevice(dev.namedTensors().map(([, t]) => t));
+  const reqs = () => requests('top-p', vocab).map((r) => ({ ...r, sampling: { temperature: 1, topP: 0.99 } }));
+  const want = await new Engine(host, { maxBatch: 3 }).generate(reqs());
+  const read: number[] = [];
+  const readMany = k.ctx.readMany;
+  k.ctx.readMany = (ts) => { read.push(...ts.map((t) => t.size)); return readMany.call(k.ctx, ts); };
+  try {
+    const engine = new Engine(dev, { maxBatch: 3 });
+    const got = await engine.generate(reqs());
+    engine.dispose();
+    got.forEach((g, i) => {
+      assert.deepEqual(g.tokens, want[i].tokens, `request ${i}: tokens`);
+      g.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - want[i].logprobs[j]) < 1e-4, `request ${i} token ${j}: logprob ${lp} vs ${want[i].logprobs[j]}`));
+    });
+  } finally {
+    k.ctx.readMany = readMany;
+  }
+  assert.ok(read.some((n) => n >= vocab), `some rows came back to be sampled on the host (reads: ${read.join(', ')})`);
 });
 
 test('webgpu: the device KV cache (writeRows, copyRow, copyRowFrom, rows(0, n)) holds what the host cache holds', async (tc) => {

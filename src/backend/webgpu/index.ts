@@ -24,8 +24,8 @@
 //
 // GENERATION, GRPO AND MOE ON THE DEVICE (landed): a model on the device makes a device KV cache
 // (src/nn/kv-cache.ts); the Engine records prefill/decode there and, once per pass, reads back a
-// token and its logprob per sequence (sampled there: temperature or greedy) or the logits rows it
-// samples from on the host (top-k/top-p/min-p, top logprobs) (src/engine/generate.ts); GRPO
+// token and its logprob per sequence (sampled there by every rule of the host sampler) or, with
+// top logprobs, the logits rows it samples from on the host (src/engine/generate.ts); GRPO
 // trains a device policy with one readback of [positions] log-probs per forward
 // (src/train/grpo.ts); the DeepSeek-V3 MoE routes, dispatches sparsely (dropless: each expert over
 // its own tokens, src/tensor/moe-device.ts) and updates its router bias on the device
@@ -34,8 +34,8 @@
 //
 // GpuContext.open requests 'shader-f16' when the adapter has it.
 // f16 inference weights: Tensor.half (placeOnDevice's `half`, `--dtype f16`) goes through the
-// f16-B GEMM. NEXT STEP: f16 training; top-k/top-p sampling on the device; tuning and figures on
-// a real GPU.
+// f16-B GEMM. NEXT STEP: f16 training; one grouped dispatch over all experts; tuning and figures
+// on a real GPU (scripts/gpu-kit.mjs packs the tests and the benchmark for a GPU machine).
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
 import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';

@@ -35,12 +35,18 @@ const rowLse = `
   for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { s = s + exp(x[off + j] - mx); }
   let lse = mx + log(wgSum(s, lid));`;
 
-// Workgroup arrays of the sampling kernel.
+// Workgroup arrays of the sampling kernel (sampleRows, below).
 const samplingWgsl = `
 var<workgroup> sIdx: array<u32, ${ROW_WG}>;
 var<workgroup> scan: array<f32, ${ROW_WG}>;
 var<workgroup> cum: array<f32, ${ROW_WG}>;
-var<workgroup> pick: array<u32, 1>;`;
+var<workgroup> pick: array<u32, 2>;
+var<workgroup> modeWg: u32;
+var<workgroup> doneWg: u32;
+var<workgroup> nWg: u32;
+var<workgroup> nCand: atomic<u32>;
+var<workgroup> keys: array<f32, 1024>;
+var<workgroup> cand: array<u32, 1024>;`;
 
 function rowDispatch(ctx: GpuContext, key: string, body: string, ins: [string, GpuTensor][], outs: [string, GpuTensor][], rows: number, cols: number, extra: { eps?: number; ignore?: number; status?: boolean; sampling?: boolean } = {}): void {
   sizes(key, { rows, cols });
@@ -268,25 +274,49 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   });
 }
 
+
+/** Sampling modes of sampleRows, per row (the host's sampler, src/engine/sampling.ts, decides the same way). */
+export const SAMPLE_GREEDY = 0, SAMPLE_PLAIN = 1, SAMPLE_MIN_P = 2, SAMPLE_SORTED = 3;
+/** Most candidates the sorted mode sorts in workgroup memory; a row with more is left to the host (flag 1). */
+export const SAMPLE_CAP = 1024;
+/** Floats per row of sampleRows' params: mode, temperature, top-k, top-p, min-p, the host's uniform. */
+export const SAMPLE_PARAMS = 6;
+
 /**
- * Next-token sampling on the device, one row of logits per sequence (the engine's path for rows
- * that sample with temperature alone, or greedily): out [rows, 2] = (token, logprob), the token as
- * an f32 (exact below 2^24). temps[row] = 0 is greedy (the first maximum); else the token is drawn
- * by inverse CDF from softmax(logits / T) with the host's uniform us[row], walking the vocabulary
- * in index order as the host's sampler does (src/engine/sampling.ts), the mass in f32 where the
- * host sums in double: the same token except where u falls within rounding of a boundary. The
- * logprob is log softmax(logits / T) at the token over the whole row (T = 1 when greedy).
- * Each lane owns a contiguous chunk of the row; the running sum of the chunk masses over the
- * lanes gives each lane an interval [excl, incl) of the cumulative mass, and exactly one lane (the
- * one whose interval holds u·total, or the last with mass when rounding pushed u·total to the
- * total) walks its chunk for the token.
+ * Next-token sampling on the device, one row of logits per sequence, as the host's sampler does it
+ * (src/engine/sampling.ts), with the uniform the host drew from the sequence's Rng:
+ * params [rows, 6] = (mode, T, topK, topP, minP, u) → out [rows, 3] = (token as f32, exact below
+ * 2^24; logprob = log softmax(logits / T) at the token over the whole row, T = 1 when greedy;
+ * 1 when the row is left to the host, else 0). Modes (made uniform per workgroup, so each takes
+ * only its own barriers):
+ *   greedy   the first maximum.
+ *   plain    inverse CDF over the whole row in index order; min-p alone: over {p >= minP·max}
+ *            (p relative to the maximum), also in index order. Each lane owns a contiguous chunk;
+ *            the running sum of the chunk masses over the lanes (one lane adds them, in order)
+ *            gives each lane an interval [excl, incl) of the cumulative mass, and the one lane
+ *            whose interval holds u·total (or the last with mass, when rounding pushed u·total
+ *            to the total) walks its chunk.
+ *   sorted   top-k and/or top-p (and min-p after them): the host's threshold search (τ = 2^-e,
+ *            e = 1, 2, 3, 5, 8, … until {p >= τ} holds k tokens or topP of the mass), the
+ *            candidates {p >= τ} collected and bitonic-sorted by (p descending, id ascending) in
+ *            workgroup memory, then one lane keeps the prefix and walks it with u·(kept mass).
+ *            More than SAMPLE_CAP candidates: flag 1, the caller samples the row on the host.
+ * Probabilities are f32 where the host's are double, so a token can differ only where u (or a
+ * truncation boundary) falls within rounding.
  */
-export function sampleRows(ctx: GpuContext, logits: GpuTensor, temps: GpuTensor, us: GpuTensor, out: GpuTensor, rows: number, cols: number): void {
-  need('sampleRows', 'logits', logits, rows * cols); need('sampleRows', 'temps', temps, rows); need('sampleRows', 'us', us, rows); need('sampleRows', 'out', out, 2 * rows);
+export function sampleRows(ctx: GpuContext, logits: GpuTensor, params: GpuTensor, out: GpuTensor, rows: number, cols: number): void {
+  need('sampleRows', 'logits', logits, rows * cols); need('sampleRows', 'params', params, SAMPLE_PARAMS * rows); need('sampleRows', 'out', out, 3 * rows);
   if (cols >= 1 << 24) throw new R1tsError(`webgpu sampleRows: a vocabulary of ${cols} ids does not fit the f32 token slot (< 2^24)`);
   rowDispatch(ctx, 'sampleRows', `
-  let T = temps[row];
-  let Tt = select(T, 1.0, T == 0.0);
+  let pr = row * ${SAMPLE_PARAMS}u;
+  if (lid == 0u) { modeWg = u32(prm[pr]); }
+  let mode = workgroupUniformLoad(&modeWg);
+  let T = prm[pr + 1u];
+  let topK = u32(prm[pr + 2u]);
+  let topP = prm[pr + 3u];
+  let minP = prm[pr + 4u];
+  let u = prm[pr + 5u];
+  let Tt = select(T, 1.0, mode == ${SAMPLE_GREEDY}u);
   // The maximum and its first index (strided; lanes see their ids in ascending order).
   var mx = bitcast<f32>(0xff7fffffu);
   var am = 0xffffffffu;
@@ -298,45 +328,139 @@ export function sampleRows(ctx: GpuContext, logits: GpuTensor, temps: GpuTensor,
     if (lid < s) { sIdx[lid] = min(sIdx[lid], sIdx[lid + s]); }
     workgroupBarrier();
   }
-  let arg = sIdx[0];
-  // Each lane's contiguous chunk: its mass, then an inclusive scan over the lanes.
-  let chunk = (p.cols + ${ROW_WG - 1}u) / ${ROW_WG}u;
-  let lo = min(lid * chunk, p.cols);
-  let hi = min(lo + chunk, p.cols);
-  var mass = 0.0;
-  for (var j = lo; j < hi; j = j + 1u) { mass = mass + exp((x[off + j] - M) / Tt); }
-  scan[lid] = mass;
-  workgroupBarrier();
-  // The scan by one lane (64 additions, lanes in order): a barrier-split parallel scan reads a
-  // neighbour's slot that the same step writes, which Mesa's llvmpipe reorders (common.ts).
-  if (lid == 0u) {
-    var acc = 0.0;
-    for (var l = 0u; l < ${ROW_WG}u; l = l + 1u) { acc = acc + scan[l]; cum[l] = acc; }
-  }
-  workgroupBarrier();
-  let incl = cum[lid];
-  let excl = select(0.0, cum[max(lid, 1u) - 1u], lid > 0u);
-  let total = cum[${ROW_WG - 1}u];
-  let goal = us[row] * total;
-  let mine = (excl <= goal && goal < incl) || (goal >= total && excl < total && incl >= total);
-  if (lid == 0u) { pick[0] = arg; }
-  workgroupBarrier();
-  if (T != 0.0 && mine) {
-    var acc = excl;
-    var last = lo;
-    var tok = 0xffffffffu;
-    for (var j = lo; j < hi; j = j + 1u) {
-      let q = exp((x[off + j] - M) / Tt);
-      acc = acc + q;
-      if (q > 0.0) { last = j; }
-      if (goal < acc && q > 0.0) { tok = j; break; }
+  if (lid == 0u) { pick[0] = sIdx[0]; pick[1] = 0u; }
+  // The whole row's mass (the logprob's normaliser).
+  var all = 0.0;
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { all = all + exp((x[off + j] - M) / Tt); }
+  let S = wgSum(all, lid);
+  if (mode == ${SAMPLE_PLAIN}u || mode == ${SAMPLE_MIN_P}u) {
+    let thr = select(0.0, minP, mode == ${SAMPLE_MIN_P}u);
+    let chunk = (p.cols + ${ROW_WG - 1}u) / ${ROW_WG}u;
+    let lo = min(lid * chunk, p.cols);
+    let hi = min(lo + chunk, p.cols);
+    var mass = 0.0;
+    for (var j = lo; j < hi; j = j + 1u) { let q = exp((x[off + j] - M) / Tt); mass = mass + select(0.0, q, q >= thr); }
+    scan[lid] = mass;
+    workgroupBarrier();
+    // The running sum by one lane, lanes in order: a barrier-split parallel scan reads a
+    // neighbour's slot that the same step writes, which Mesa's llvmpipe reorders (common.ts).
+    if (lid == 0u) {
+      var acc = 0.0;
+      for (var l = 0u; l < ${ROW_WG}u; l = l + 1u) { acc = acc + scan[l]; cum[l] = acc; }
     }
-    pick[0] = select(tok, last, tok == 0xffffffffu);
+    workgroupBarrier();
+    let incl = cum[lid];
+    let excl = select(0.0, cum[max(lid, 1u) - 1u], lid > 0u);
+    let total = cum[${ROW_WG - 1}u];
+    let goal = u * total;
+    let mine = (excl <= goal && goal < incl) || (goal >= total && excl < total && incl >= total);
+    if (mine) {
+      var acc = excl;
+      var last = lo;
+      var tok = 0xffffffffu;
+      for (var j = lo; j < hi; j = j + 1u) {
+        var q = exp((x[off + j] - M) / Tt);
+        q = select(0.0, q, q >= thr);
+        acc = acc + q;
+        if (q > 0.0) { last = j; }
+        if (goal < acc && q > 0.0) { tok = j; break; }
+      }
+      pick[0] = select(tok, last, tok == 0xffffffffu);
+    }
+  }
+  if (mode == ${SAMPLE_SORTED}u) {
+    let useK = topK > 0u && topK < p.cols;
+    // The threshold search: τ = 2^-e until {p >= τ} holds the top k (or topP of the mass).
+    var tau = 0.0;
+    var e = 1u;
+    loop {
+      let t = select(exp2(-f32(e)), 0.0, e > 149u);
+      var c = 0.0;
+      var m = 0.0;
+      for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { let q = exp((x[off + j] - M) / Tt); if (q >= t) { c = c + 1.0; m = m + q; } }
+      let cnt = wgSum(c, lid);
+      let mass = wgSum(m, lid);
+      if (lid == 0u) { doneWg = select(0u, 1u, t == 0.0 || select(mass >= topP * S, cnt >= f32(topK), useK)); }
+      let done = workgroupUniformLoad(&doneWg);
+      if (done == 1u) { tau = t; break; }
+      e = u32(ceil(f32(e) * 1.5));
+    }
+    // The candidates, in any order (sorted next).
+    if (lid == 0u) { atomicStore(&nCand, 0u); }
+    workgroupBarrier();
+    for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) {
+      let q = exp((x[off + j] - M) / Tt);
+      if (q >= tau) {
+        let slot = atomicAdd(&nCand, 1u);
+        if (slot < ${SAMPLE_CAP}u) { keys[slot] = q; cand[slot] = j; }
+      }
+    }
+    workgroupBarrier();
+    if (lid == 0u) { nWg = atomicLoad(&nCand); }
+    let n = workgroupUniformLoad(&nWg);
+    if (n > ${SAMPLE_CAP}u) {
+      if (lid == 0u) { pick[1] = 1u; }
+    } else {
+      var size = 2u;
+      while (size < n) { size = size << 1u; }
+      for (var i = n + lid; i < size; i = i + ${ROW_WG}u) { keys[i] = -1.0; cand[i] = 0xffffffffu; }
+      workgroupBarrier();
+      // Bitonic sort of [0, size) by (p descending, id ascending).
+      for (var k = 2u; k <= size; k = k << 1u) {
+        for (var h = k >> 1u; h > 0u; h = h >> 1u) {
+          for (var i = lid; i < size; i = i + ${ROW_WG}u) {
+            let l = i ^ h;
+            if (l > i) {
+              let a = keys[i]; let b = keys[l]; let ia = cand[i]; let ib = cand[l];
+              let aFirst = a > b || (a == b && ia < ib);
+              if (aFirst != ((i & k) == 0u)) { keys[i] = b; keys[l] = a; cand[i] = ib; cand[l] = ia; }
+            }
+          }
+          workgroupBarrier();
+        }
+      }
+      if (lid == 0u) {
+        var keep = n;
+        if (useK) { keep = min(topK, n); }
+        if (topP < 1.0) {
+          var total = S;
+          if (useK) { total = 0.0; for (var j = 0u; j < keep; j = j + 1u) { total = total + keys[j]; } }
+          var c = 0.0;
+          var j = 0u;
+          loop {
+            if (j >= keep) { break; }
+            c = c + keys[j];
+            j = j + 1u;
+            if (c >= topP * total) { break; }
+          }
+          keep = j;
+        }
+        if (minP > 0.0) {
+          let floor = minP * keys[0];
+          var j = 1u;
+          while (j < keep && keys[j] >= floor) { j = j + 1u; }
+          keep = j;
+        }
+        var kept = 0.0;
+        for (var j = 0u; j < keep; j = j + 1u) { kept = kept + keys[j]; }
+        var left = u * kept;
+        var last = cand[0];
+        var tok = 0xffffffffu;
+        for (var j = 0u; j < keep; j = j + 1u) {
+          let q = keys[j];
+          if (q > 0.0) { last = cand[j]; }
+          left = left - q;
+          if (left < 0.0 && q > 0.0) { tok = cand[j]; break; }
+        }
+        pick[0] = select(tok, last, tok == 0xffffffffu);
+      }
+    }
   }
   workgroupBarrier();
-  let t = pick[0];
   if (lid == 0u) {
-    o[2u * row] = f32(t);
-    o[2u * row + 1u] = (x[off + t] - M) / Tt - log(total);
-  }`, [['x: array<f32>', logits], ['temps: array<f32>', temps], ['us: array<f32>', us]], [['o: array<f32>', out]], rows, cols, { sampling: true });
+    let t = pick[0];
+    o[3u * row] = f32(t);
+    o[3u * row + 1u] = (x[off + min(t, p.cols - 1u)] - M) / Tt - log(S);
+    o[3u * row + 2u] = f32(pick[1]);
+  }`, [['x: array<f32>', logits], ['prm: array<f32>', params]], [['o: array<f32>', out]], rows, cols, { sampling: true });
 }
