@@ -12,6 +12,7 @@
 // each expert's three weights) equal the host's grouped path, with experts owning several row
 // tiles, experts no token chose, group-limited softmax routing and sigmoid routing with a
 // scale; the dense dispatch gives the same; a mask with ties keeps each token's first K experts.
+// With f16 expert weights (`--dtype f16`) the sparse dispatch gives the dense dispatch's logits.
 // Skips without an adapter (fails under CI=true).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -192,4 +193,30 @@ test('webgpu: the sparse MoE plan keeps each token\'s first K experts of a mask 
   assert.equal(rowToken[0], 0); assert.equal(rowToken[64], 1); assert.deepEqual([rowToken[128], rowToken[129], rowToken[130]], [0, 1, 2]);
   assert.ok([...rowToken].every((t, r) => [0, 64, 128, 129, 130].includes(r) || t === -1), 'every other row is padding');
   assert.deepEqual([...rowOf], [0, 128, 64, 129, 130, -1]);
+});
+
+test('webgpu: with f16 weights (inference) the sparse MoE dispatch gives the dense dispatch\'s logits', async (tc) => {
+  const k = await gpuOrSkip(tc);
+  if (!k) return;
+  T.useDeviceContext(k.ctx);
+  const { linearWeights } = await import('../../src/nn/layers.ts');
+  const r = new Rng(1);
+  const x = Int32Array.from({ length: 2 * 20 }, () => r.int(V));
+  const logits = async (mode: 'sparse' | 'dense') => {
+    const m = tinyMoE();
+    m.eval();
+    const placed = await T.placeOnDevice('test', m.namedTensors().map(([, t]) => t), { half: linearWeights(m) });
+    assert.ok(placed.onDevice && m.moeLayers()[0].experts[0].w1.weight.half, 'the experts\' weights are f16 on the device');
+    setMoeDispatch(mode);
+    try {
+      const [v] = await T.readValues([T.noGrad(() => m.forward(T.ids(x, [2, 20])).logits)]);
+      return v as Float32Array;
+    } finally {
+      setMoeDispatch('sparse');
+      T.endDeviceStep();
+      await placed.release({ toHost: false });
+    }
+  };
+  const sparse = await logits('sparse'), dense = await logits('dense');
+  assertClose(sparse, dense, { rtol: 1e-5, atol: 1e-6, label: 'f16 logits, sparse vs dense' });
 });
