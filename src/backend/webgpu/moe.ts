@@ -135,55 +135,6 @@ fn main(@builtin(local_invocation_index) t: u32) {
 
 const rowsFields: Fields = [['rows', 'u32'], ['C', 'u32'], ['N', 'u32'], ['K', 'u32'], ['E', 'u32']];
 
-/** out [rows, C] = x[rowToken[r]] (0 for padding rows): the expert-sorted input. */
-export function moeGather(ctx: GpuContext, x: GpuTensor, rowToken: GpuTensor, out: GpuTensor, N: number, rows: number, C: number): void {
-  sizes('moeGather', { N, rows, C });
-  need('moeGather', 'x', x, N * C); need('moeGather', 'rowToken', rowToken, rows, 'i32'); need('moeGather', 'out', out, rows * C);
-  ctx.dispatch({
-    key: 'moeGather',
-    wgsl: () => `${uniformWgsl(rowsFields)}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> rowToken: array<i32>;
-@group(0) @binding(3) var<storage, read_write> o: array<f32>;
-${head}
-  if (i >= p.rows * p.C) { return; }
-  let tok = rowToken[i / p.C];
-  var v = 0.0;
-  if (tok >= 0 && u32(tok) < p.N) { v = x[u32(tok) * p.C + i % p.C]; }
-  o[i] = v;
-}`,
-    buffers: [x, rowToken, out],
-    uniforms: packUniforms(rowsFields, { rows, C, N, K: 0, E: 0 }),
-    groups: grid(rows * C, WG),
-  });
-}
-
-/** out [N, C] = Σ_j src[rowOf[n, j]] in slot order (the backward of moeGather: each token's K rows). */
-export function moeGatherSum(ctx: GpuContext, src: GpuTensor, rowOf: GpuTensor, out: GpuTensor, N: number, K: number, rows: number, C: number): void {
-  sizes('moeGatherSum', { N, K, rows, C });
-  need('moeGatherSum', 'src', src, rows * C); need('moeGatherSum', 'rowOf', rowOf, N * K, 'i32'); need('moeGatherSum', 'out', out, N * C);
-  ctx.dispatch({
-    key: 'moeGatherSum',
-    wgsl: () => `${uniformWgsl(rowsFields)}
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read> rowOf: array<i32>;
-@group(0) @binding(3) var<storage, read_write> o: array<f32>;
-${head}
-  if (i >= p.N * p.C) { return; }
-  let n = i / p.C; let c = i % p.C;
-  var acc = 0.0;
-  for (var j = 0u; j < p.K; j = j + 1u) {
-    let r = rowOf[n * p.K + j];
-    if (r >= 0 && u32(r) < p.rows) { acc = acc + src[u32(r) * p.C + c]; }
-  }
-  o[i] = acc;
-}`,
-    buffers: [src, rowOf, out],
-    uniforms: packUniforms(rowsFields, { rows, C, N, K, E: 0 }),
-    groups: grid(N * C, WG),
-  });
-}
-
 // WGSL: the expert of row r: the first whose range ends past r (ends never decrease; E when none).
 const expertOfRow = `fn expertOf(r: u32) -> u32 {
   var lo = 0u; var hi = p.E;
@@ -194,21 +145,54 @@ const expertOfRow = `fn expertOf(r: u32) -> u32 {
   return lo;
 }`;
 
+/**
+ * One thread per item: the storage bindings in order (each 'name: array<T>' with its tensor; the
+ * last is the output), the sizes of rowsFields, and expertOf when a binding is named ranges.
+ */
+function rowsKernel(ctx: GpuContext, key: string, bindings: [string, GpuTensor][], body: string, dims: Partial<Record<'rows' | 'C' | 'N' | 'K' | 'E', number>>, items: number): void {
+  const decls = bindings.map(([d], k) => `@group(0) @binding(${k + 1}) var<storage, ${k === bindings.length - 1 ? 'read_write' : 'read'}> ${d};`).join('\n');
+  ctx.dispatch({
+    key,
+    wgsl: () => `${uniformWgsl(rowsFields)}${decls}\n${bindings.some(([d]) => d.startsWith('ranges:')) ? expertOfRow : ''}\n${head}\n${body}\n}`,
+    buffers: bindings.map(([, t]) => t),
+    uniforms: packUniforms(rowsFields, { rows: 0, C: 0, N: 0, K: 0, E: 0, ...dims }),
+    groups: grid(items, WG),
+  });
+}
+
+/** out [rows, C] = x[rowToken[r]] (0 for padding rows): the expert-sorted input. */
+export function moeGather(ctx: GpuContext, x: GpuTensor, rowToken: GpuTensor, out: GpuTensor, N: number, rows: number, C: number): void {
+  sizes('moeGather', { N, rows, C });
+  need('moeGather', 'x', x, N * C); need('moeGather', 'rowToken', rowToken, rows, 'i32'); need('moeGather', 'out', out, rows * C);
+  rowsKernel(ctx, 'moeGather', [['x: array<f32>', x], ['rowToken: array<i32>', rowToken], ['o: array<f32>', out]], `
+  if (i >= p.rows * p.C) { return; }
+  let tok = rowToken[i / p.C];
+  var v = 0.0;
+  if (tok >= 0 && u32(tok) < p.N) { v = x[u32(tok) * p.C + i % p.C]; }
+  o[i] = v;`, { rows, C, N }, rows * C);
+}
+
+/** out [N, C] = Σ_j src[rowOf[n, j]] in slot order (the backward of moeGather: each token's K rows). */
+export function moeGatherSum(ctx: GpuContext, src: GpuTensor, rowOf: GpuTensor, out: GpuTensor, N: number, K: number, rows: number, C: number): void {
+  sizes('moeGatherSum', { N, K, rows, C });
+  need('moeGatherSum', 'src', src, rows * C); need('moeGatherSum', 'rowOf', rowOf, N * K, 'i32'); need('moeGatherSum', 'out', out, N * C);
+  rowsKernel(ctx, 'moeGatherSum', [['src: array<f32>', src], ['rowOf: array<i32>', rowOf], ['o: array<f32>', out]], `
+  if (i >= p.N * p.C) { return; }
+  let n = i / p.C; let c = i % p.C;
+  var acc = 0.0;
+  for (var j = 0u; j < p.K; j = j + 1u) {
+    let r = rowOf[n * p.K + j];
+    if (r >= 0 && u32(r) < p.rows) { acc = acc + src[u32(r) * p.C + c]; }
+  }
+  o[i] = acc;`, { rows, C, N, K }, N * C);
+}
+
 /** y [N, C] = Σ_j w[n, e_j] · yg[rowOf[n, j]] in expert order: the routed experts' output. */
 export function moeCombine(ctx: GpuContext, yg: GpuTensor, w: GpuTensor, rowOf: GpuTensor, ranges: GpuTensor, out: GpuTensor, N: number, E: number, K: number, rows: number, C: number): void {
   sizes('moeCombine', { N, E, K, rows, C });
   need('moeCombine', 'yg', yg, rows * C); need('moeCombine', 'w', w, N * E); need('moeCombine', 'rowOf', rowOf, N * K, 'i32');
   need('moeCombine', 'ranges', ranges, 2 * E, 'i32'); need('moeCombine', 'out', out, N * C);
-  ctx.dispatch({
-    key: 'moeCombine',
-    wgsl: () => `${uniformWgsl(rowsFields)}
-@group(0) @binding(1) var<storage, read> yg: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> rowOf: array<i32>;
-@group(0) @binding(4) var<storage, read> ranges: array<i32>;
-@group(0) @binding(5) var<storage, read_write> o: array<f32>;
-${expertOfRow}
-${head}
+  rowsKernel(ctx, 'moeCombine', [['yg: array<f32>', yg], ['w: array<f32>', w], ['rowOf: array<i32>', rowOf], ['ranges: array<i32>', ranges], ['o: array<f32>', out]], `
   if (i >= p.N * p.C) { return; }
   let n = i / p.C; let c = i % p.C;
   var acc = 0.0;
@@ -220,12 +204,7 @@ ${head}
     let term = w[n * p.E + e] * yg[u32(r) * p.C + c];
     acc = acc + term;
   }
-  o[i] = acc;
-}`,
-    buffers: [yg, w, rowOf, ranges, out],
-    uniforms: packUniforms(rowsFields, { rows, C, N, K, E }),
-    groups: grid(N * C, WG),
-  });
+  o[i] = acc;`, { rows, C, N, K, E }, N * C);
 }
 
 /** dyg [rows, C] = w[tok, e(r)] · dy[tok] (0 for padding rows): moeCombine's gradient for yg. */
@@ -234,28 +213,14 @@ export function moeCombineBackwardRows(ctx: GpuContext, dy: GpuTensor, w: GpuTen
   need('moeCombineBackwardRows', 'dy', dy, N * C); need('moeCombineBackwardRows', 'w', w, N * E);
   need('moeCombineBackwardRows', 'rowToken', rowToken, rows, 'i32'); need('moeCombineBackwardRows', 'ranges', ranges, 2 * E, 'i32');
   need('moeCombineBackwardRows', 'dyg', dyg, rows * C);
-  ctx.dispatch({
-    key: 'moeCombineBackwardRows',
-    wgsl: () => `${uniformWgsl(rowsFields)}
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> rowToken: array<i32>;
-@group(0) @binding(4) var<storage, read> ranges: array<i32>;
-@group(0) @binding(5) var<storage, read_write> o: array<f32>;
-${expertOfRow}
-${head}
+  rowsKernel(ctx, 'moeCombineBackwardRows', [['dy: array<f32>', dy], ['w: array<f32>', w], ['rowToken: array<i32>', rowToken], ['ranges: array<i32>', ranges], ['o: array<f32>', dyg]], `
   if (i >= p.rows * p.C) { return; }
   let r = i / p.C;
   let tok = rowToken[r];
   let e = expertOf(r);
   var v = 0.0;
   if (tok >= 0 && u32(tok) < p.N && e < p.E) { v = w[u32(tok) * p.E + e] * dy[u32(tok) * p.C + i % p.C]; }
-  o[i] = v;
-}`,
-    buffers: [dy, w, rowToken, ranges, dyg],
-    uniforms: packUniforms(rowsFields, { rows, C, N, K: 0, E }),
-    groups: grid(rows * C, WG),
-  });
+  o[i] = v;`, { rows, C, N, E }, rows * C);
 }
 
 /** dw [N, E] = Σ_c dy[n, c] · yg[row of (n, e), c] at each token's chosen experts, 0 elsewhere: moeCombine's gradient for w. */
@@ -264,16 +229,7 @@ export function moeCombineBackwardWeights(ctx: GpuContext, dy: GpuTensor, yg: Gp
   need('moeCombineBackwardWeights', 'dy', dy, N * C); need('moeCombineBackwardWeights', 'yg', yg, rows * C);
   need('moeCombineBackwardWeights', 'rowOf', rowOf, N * K, 'i32'); need('moeCombineBackwardWeights', 'ranges', ranges, 2 * E, 'i32');
   need('moeCombineBackwardWeights', 'dw', dw, N * E);
-  ctx.dispatch({
-    key: 'moeCombineBackwardWeights',
-    wgsl: () => `${uniformWgsl(rowsFields)}
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> yg: array<f32>;
-@group(0) @binding(3) var<storage, read> rowOf: array<i32>;
-@group(0) @binding(4) var<storage, read> ranges: array<i32>;
-@group(0) @binding(5) var<storage, read_write> o: array<f32>;
-${expertOfRow}
-${head}
+  rowsKernel(ctx, 'moeCombineBackwardWeights', [['dy: array<f32>', dy], ['yg: array<f32>', yg], ['rowOf: array<i32>', rowOf], ['ranges: array<i32>', ranges], ['o: array<f32>', dw]], `
   if (i >= p.N * p.E) { return; }
   let n = i / p.E; let e = i % p.E;
   var v = 0.0;
@@ -282,10 +238,5 @@ ${head}
     if (r < 0 || u32(r) >= p.rows || expertOf(u32(r)) != e) { continue; }
     for (var c = 0u; c < p.C; c = c + 1u) { v = v + dy[n * p.C + c] * yg[u32(r) * p.C + c]; }
   }
-  o[i] = v;
-}`,
-    buffers: [dy, yg, rowOf, ranges, dw],
-    uniforms: packUniforms(rowsFields, { rows, C, N, K, E }),
-    groups: grid(N * E, WG),
-  });
+  o[i] = v;`, { rows, C, N, K, E }, N * E);
 }
