@@ -16,11 +16,12 @@
 // logits, the readback that would bound decoding a large vocabulary; the same tokens as the host
 // sampler except where u or a truncation boundary falls within f32 rounding (the device's
 // probabilities are f32, the host's double). A row whose top-k/top-p candidates exceed what the
-// device sorts (SAMPLE_CAP) is flagged, and its logits row is read back and sampled on the host
-// with the uniform already drawn. With top logprobs (or sampleOnDevice: false) only the rows of
+// device sorts (1,024) is flagged, and its logits row is read back and sampled on the host with
+// the uniform already drawn. With top logprobs (or sampleOnDevice: false) only the rows of
 // logits to sample from ([rows, V]: the last valid position of each sequence) are read back, in
-// one awaited readback, and sampling runs on the host with the same code as the CPU path. New sequences are prefilled into a second device
-// cache (a device cache has no views at a row offset) and their rows copied into place.
+// one awaited readback, and sampling runs on the host with the same code as the CPU path.
+// New sequences are prefilled into a second device cache (a device cache has no views at a row
+// offset) and their rows copied into place.
 // Not here: text (the caller tokenizes; `decode` only serves stop strings),
 // the sampling rules (sampling.ts), the cache layout (src/nn/kv-cache.ts).
 
