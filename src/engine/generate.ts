@@ -261,10 +261,10 @@ export class Engine {
     const V = this.V;
     const params = new Float32Array(seqs.length * DEVICE_SAMPLING.params);
     const us: number[] = [];
+    const { greedy, plain, minPOnly, sorted } = DEVICE_SAMPLING;
     seqs.forEach((s, i) => {
       const { temperature, topK, topP, minP } = s.deviceSampling!;
       const useK = topK > 0 && topK < V, useP = topP < 1;
-      const { greedy, plain, minPOnly, sorted } = DEVICE_SAMPLING;
       const mode = temperature === 0 ? greedy : !useK && !useP ? (minP === 0 ? plain : minPOnly) : sorted;
       us.push(mode === greedy ? 0 : s.rng.uniform()); // the draw sampleToken would make
       params.set([mode, temperature, topK, topP, minP, us[i]], i * DEVICE_SAMPLING.params);

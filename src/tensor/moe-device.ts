@@ -20,8 +20,8 @@ import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { AutogradError, ShapeError, fmtShape } from '../core/errors.ts';
 import { isGradEnabled, record } from './autograd.ts';
 import { allocStep, deviceContext, gpuHalfOf, gpuOf, retireStep, zerosStep } from './device.ts';
-import { checkFinite, empty } from './device-ops.ts';
-import { checkingNan } from './ops.ts';
+import { empty } from './device-ops.ts';
+import { checkOutput } from './ops.ts';
 import type { SwigluWeights } from './fused.ts';
 import { Tensor } from './tensor.ts';
 
@@ -93,7 +93,7 @@ export function moeExpertsOnDevice(x: Tensor, w: Tensor, routing: DeviceRouting,
   const out = empty([N, C]);
   const wd = gpuOf(w);
   moeCombine(ctx, yg, wd, plan.rowOf, ranges, out.gpu!, N, E, K, rows, C);
-  if (checkingNan()) checkFinite(op, out, [x, w]);
+  checkOutput(op, out, [x, w]); // the NaN check mode, as for every op
 
   const saved = [xg, h1, h3, act, yg];
   const planBufs = [plan.rowToken, plan.ranges, plan.rowOf, plan.rowAt];

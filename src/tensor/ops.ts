@@ -28,10 +28,6 @@ export function setCheckNan(on: boolean): void {
   checkNan = on;
 }
 
-/** Whether the NaN/Inf check mode is on (for ops outside this file that check their outputs). */
-export function checkingNan(): boolean {
-  return checkNan;
-}
 
 function finish(op: string, out: Tensor, inputs: Tensor[] = []): Tensor {
   if (checkNan && out.gpu === null && out.data instanceof Float32Array) {
@@ -46,6 +42,11 @@ function finish(op: string, out: Tensor, inputs: Tensor[] = []): Tensor {
     Dev.checkFinite(op, out, inputs);
   }
   return out;
+}
+
+/** The NaN check mode's check of an op output (host, or queued on the device), for ops recorded outside this file; returns out. */
+export function checkOutput(op: string, out: Tensor, inputs: Tensor[]): Tensor {
+  return finish(op, out, inputs);
 }
 
 // Recycled f32 buffers (f32-pool.ts). Every op output is a fresh zeroed array, or a recycled
