@@ -13,7 +13,8 @@
 // (columns). Prints both accuracies, by operation; with --json, one JSON line:
 //   {"steps","tokens","plain":{"acc","add","sub"},"columns":{"acc","add","sub"},"ratio"}
 // Usage: npx tsx bench/arith-format.ts [--json] [--steps N] [--out DIR]   (about 20 minutes on 2 cores)
-// Not here: the countdown corpus (src/tasks/countdown-corpus.ts), whose search writes plain steps.
+// The column work is the countdown corpus's own (columnWork in src/tasks/countdown-corpus.ts, whose
+// `steps: 'columns'` writes the search this way: base C in docs/zero.md).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,6 +22,7 @@ import { pretrainCommand } from '../src/cli/pretrain.ts';
 import { Rng } from '../src/core/rng.ts';
 import { Engine } from '../src/engine/generate.ts';
 import { loadModelDir } from '../src/io/model-dir.ts';
+import { columnWork } from '../src/tasks/countdown-corpus.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -39,23 +41,7 @@ const heldOut = (a: number, b: number) => (a * 7 + b * 13) % 20 === 0;
 /** One fact in a format: a ± b (a >= b for −). */
 function fact(a: number, b: number, op: '+' | '-', format: Format): string {
   const c = op === '+' ? a + b : a - b;
-  if (format === 'plain') return `${a} ${op} ${b} = ${c}.`;
-  const da = [...String(a)].reverse().map(Number), db = [...String(b)].reverse().map(Number);
-  const cols: string[] = [];
-  let carry = 0;
-  for (let i = 0; i < Math.max(da.length, db.length); i++) {
-    const x = da[i] ?? 0, y = db[i] ?? 0;
-    if (op === '+') {
-      const s = x + y + carry;
-      cols.push(`${x}+${y}${carry ? '+1' : ''}=${s}`);
-      carry = s >= 10 ? 1 : 0;
-    } else {
-      const s = x - y - carry;
-      cols.push(s < 0 ? `1${x}-${y}${carry ? '-1' : ''}=${s + 10}` : `${x}-${y}${carry ? '-1' : ''}=${s}`);
-      carry = s < 0 ? 1 : 0;
-    }
-  }
-  return `${a} ${op} ${b}: ${cols.join(', ')}, so ${c}.`;
+  return format === 'plain' ? `${a} ${op} ${b} = ${c}.` : `${a} ${op} ${b}: ${columnWork(a, op, b)}, so ${c}.`;
 }
 
 /** About 3M characters of documents, six facts each, no held-out pair. */

@@ -57,7 +57,9 @@ never seen the R1-Zero template, on held-out problems it has never seen either.
   --base-steps N         with --from-scratch: pretraining steps of 32 × 256 tokens [1200]; fewer
                          make a base whose own column work is only sometimes right (750: docs/zero.md)
   --base-corpus NAME     with --from-scratch: add (the shipped recipe) | countdown (80% countdown
-                         documents, 384 positions: the base for --task countdown, docs/zero.md) [add]
+                         documents, 384 positions: the base for --task countdown, docs/zero.md)
+                         | countdown-columns (the same search with each step's column work,
+                         512 positions, 1.89M parameters: docs/zero.md) [add]
   --save-base DIR        with --from-scratch: also copy the new base there
   --base-only            with --from-scratch: stop once the base is built
   --resume               with --from-scratch and the same --out: continue an interrupted base build
@@ -100,11 +102,13 @@ export async function zeroCommand(args: string[]): Promise<number> {
     let baseDir = resolve(String(v.base ?? SHIPPED_BASE));
     if (v['base-steps'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-steps: only with --from-scratch (it sizes the base being built)');
     const baseCorpus = String(v['base-corpus'] ?? 'add');
-    if (baseCorpus !== 'add' && baseCorpus !== 'countdown') throw new R1tsError(`--base-corpus ${baseCorpus}: expected add or countdown`);
+    if (baseCorpus !== 'add' && baseCorpus !== 'countdown' && baseCorpus !== 'countdown-columns') {
+      throw new R1tsError(`--base-corpus ${baseCorpus}: expected add, countdown or countdown-columns`);
+    }
     if (v['base-corpus'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-corpus: only with --from-scratch (it picks the corpus of the base being built)');
     if (v['from-scratch']) {
-      const { buildZeroBase, COUNTDOWN_BASE_OPTIONS } = await import('../train/zero-base.ts');
-      const recipe = baseCorpus === 'countdown' ? COUNTDOWN_BASE_OPTIONS : {};
+      const { buildZeroBase, COUNTDOWN_BASE_OPTIONS, COUNTDOWN_COLUMNS_BASE_OPTIONS } = await import('../train/zero-base.ts');
+      const recipe = baseCorpus === 'countdown' ? COUNTDOWN_BASE_OPTIONS : baseCorpus === 'countdown-columns' ? COUNTDOWN_COLUMNS_BASE_OPTIONS : {};
       const steps = v['base-steps'] === undefined ? recipe.steps : intFlag(v['base-steps'], 'base-steps', 1200, 1);
       baseDir = await buildZeroBase({ outDir: join(outDir, 'base'), ...recipe, steps, resume: Boolean(v.resume), progress: !v['no-progress'], log: console.log });
       if (v['save-base']) {

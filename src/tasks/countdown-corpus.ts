@@ -19,6 +19,10 @@
 // It never contains the RL template (no "<think>", no R1-Zero system text), and never a
 // held-out item: a draw whose numbers, in any order, are those of a cd3_test item is dropped
 // (whatever its target); no "a+b" addition in it is an arithmetic held-out pair either.
+// Steps are written plain ("130 + 93 = 223") or, with `steps: 'columns'`, with their column work
+// first ("130 + 93: 0+3=3, 3+9=12, 1+0+1=2, so 223"): at this model size a two- or three-digit
+// sum written in one shot is a look-up it does not learn, column by column it is (measured in
+// bench/arith-format.ts: 2.0% vs 92.0% of held-out facts; docs/zero.md).
 // Not here: tokenization or packing (src/data), the task and grader (countdown.ts), the
 // arithmetic corpus it is mixed with (train/zero-base.ts).
 
@@ -39,7 +43,11 @@ export interface CountdownCorpusOptions {
   heldOut?: ReadonlyArray<{ numbers: readonly number[]; target: number }>;
   /** The shared data folder (default: R1TS_DATA or ../shared/data), for the default heldOut. */
   dataDir?: string;
+  /** How each ± step is written: plain "a + b = c" (default) or with its column work first. */
+  steps?: StepFormat;
 }
+
+export type StepFormat = 'plain' | 'columns';
 
 export const COUNTDOWN_DEFAULT_MIX: Record<CountdownCorpusKind, number> = { search: 0.4, direct: 0.1, tagged: 0.12, facts: 0.32, prose: 0.06 };
 
@@ -125,23 +133,56 @@ const FRAMES: Array<(q: string, r: string) => string> = [
   (q, r) => `Problem: ${q}\n${r}`,
 ];
 
-const eq = (l: number, op: string, r: number, v: number) => `${l} ${op} ${r} = ${v}`;
+/**
+ * The column work of a ± b (a >= b for −), units first: "7+9=16, 6+4+1=11, 1+0+1=2" for
+ * 167 + 49; a column that borrows is written from ten more ("13-9-1=3", the "-1" a borrow taken,
+ * the "+1" a carry). Each column's digits are its own one-digit fact, so the model needs no
+ * look-up of two-digit sums; the result's digits are the columns' last digits (and a final carry).
+ */
+export function columnWork(a: number, op: '+' | '-', b: number): string {
+  if (!(Number.isInteger(a) && Number.isInteger(b) && a >= 0 && b >= 0) || (op === '-' && a < b)) {
+    throw new R1tsError(`column work of ${a} ${op} ${b}: expected non-negative integers (and a >= b for -)`);
+  }
+  const da = [...String(a)].reverse().map(Number);
+  const db = [...String(b)].reverse().map(Number);
+  const cols: string[] = [];
+  let carry = 0;
+  for (let i = 0; i < Math.max(da.length, db.length); i++) {
+    const x = da[i] ?? 0;
+    const y = db[i] ?? 0;
+    if (op === '+') {
+      const s = x + y + carry;
+      cols.push(`${x}+${y}${carry ? '+1' : ''}=${s}`);
+      carry = s >= 10 ? 1 : 0;
+    } else {
+      const s = x - y - carry;
+      cols.push(s < 0 ? `1${x}-${y}${carry ? '-1' : ''}=${s + 10}` : `${x}-${y}${carry ? '-1' : ''}=${s}`);
+      carry = s < 0 ? 1 : 0;
+    }
+  }
+  return cols.join(', ');
+}
 
-/** The worked search in one of three wordings (no answer sentence). */
-export function searchText(numbers: readonly number[], target: number, wording: 0 | 1 | 2): string {
+/** One step, "l op r = v" or, in columns, "l op r: <column work>, so v". */
+function step(format: StepFormat, l: number, op: '+' | '-', r: number, v: number): string {
+  return format === 'columns' ? `${l} ${op} ${r}: ${columnWork(l, op, r)}, so ${v}` : `${l} ${op} ${r} = ${v}`;
+}
+
+/** The worked search in one of three wordings (no answer sentence), its steps plain or in columns. */
+export function searchText(numbers: readonly number[], target: number, wording: 0 | 1 | 2, format: StepFormat = 'plain'): string {
   const { pairs, found } = searchTrials(numbers, target);
   const out: string[] = [];
   pairs.forEach((p, i) => {
-    const pair = eq(p.left, p.op, p.right, p.value);
+    const pair = step(format, p.left, p.op, p.right, p.value);
     const trials = p.trials.map((t) => {
-      const e = eq(t.left, t.op, t.right, t.value);
+      const e = step(format, t.left, t.op, t.right, t.value);
       const hit = t === found;
       if (wording === 0) return hit ? `${e}. Found it.` : `${e}, not ${target}.`;
       if (wording === 1) return hit ? `${e} (yes)` : `${e} (no)`;
       return hit ? `${e} is the target.` : `${e} is not ${target}.`;
     });
     if (wording === 0) out.push(`Try ${pair}. ${trials.join(' ')}`);
-    else if (wording === 1) out.push(`${pair}: ${trials.join(', ')}.`);
+    else if (wording === 1) out.push(`${pair}${format === 'columns' ? ';' : ':'} ${trials.join(format === 'columns' ? '; ' : ', ')}.`);
     else out.push(`${i === 0 ? 'First' : 'Next'} ${pair}, and ${trials.join(' ')}`);
   });
   if (!found) out.push(wording === 1 ? 'none (no)' : `None gives ${target}.`);
@@ -193,8 +234,8 @@ function draw(rng: Rng, max: number, held: ReadonlySet<string>): Draw {
   }
 }
 
-function search(rng: Rng, d: Draw): string {
-  const steps = searchText(d.numbers, d.target, rng.int(3) as 0 | 1 | 2);
+function search(rng: Rng, d: Draw, format: StepFormat): string {
+  const steps = searchText(d.numbers, d.target, rng.int(3) as 0 | 1 | 2, format);
   let body: string;
   if (rng.uniform() < SEARCH_TAG_SHARE) {
     const tag = tagName(rng);
@@ -216,27 +257,28 @@ function tagged(rng: Rng, d: Draw): string {
   return pick(rng, FRAMES)(pick(rng, QUESTIONS)(d.numbers, d.target), `<${tag}>${d.expression}</${tag}>`);
 }
 
-function fact(rng: Rng, max: number): string {
+function fact(rng: Rng, max: number, format: StepFormat): string {
   for (;;) {
     // a pair's sum or difference, or a value up to 2·max with a third number
     const x = rng.uniform() < 0.5 ? 1 + rng.int(max) : 1 + rng.int(2 * max);
     const y = 1 + rng.int(max);
     if (rng.uniform() < 0.5) {
-      if (!isHeldOutPair(x, y)) return eq(x, '+', y, x + y);
-    } else return x >= y ? eq(x, '-', y, x - y) : eq(y, '-', x, y - x);
+      if (!isHeldOutPair(x, y)) return step(format, x, '+', y, x + y);
+    } else return x >= y ? step(format, x, '-', y, x - y) : step(format, y, '-', x, y - x);
   }
 }
 
-function facts(rng: Rng, max: number, held: ReadonlySet<string>): string {
+function facts(rng: Rng, max: number, held: ReadonlySet<string>, format: StepFormat): string {
+  const sep = format === 'columns' ? '; ' : ', ';
   if (rng.uniform() < 0.3) {
     // chains as the search writes them: a pair's value, then the third number
     const d = draw(rng, max, held);
     const { pairs } = searchTrials(d.numbers, d.target);
-    return pairs.map((p) => `${eq(p.left, p.op, p.right, p.value)}, ${p.trials.map((t) => eq(t.left, t.op, t.right, t.value)).join(', ')}.`).join(' ');
+    return pairs.map((p) => [p, ...p.trials].map((t) => step(format, t.left, t.op, t.right, t.value)).join(sep) + '.').join(' ');
   }
-  const n = 4 + rng.int(6);
+  const n = format === 'columns' ? 2 + rng.int(4) : 4 + rng.int(6);
   const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(`${fact(rng, max)}.`);
+  for (let i = 0; i < n; i++) out.push(`${fact(rng, max, format)}.`);
   return out.join(' ');
 }
 
@@ -264,6 +306,8 @@ export function* countdownCorpusDocuments(
   opts: CountdownCorpusOptions = {},
 ): Generator<{ kind: CountdownCorpusKind; text: string; item?: { numbers: number[]; target: number } }> {
   const max = opts.maxNumber ?? 100;
+  const format = opts.steps ?? 'plain';
+  if (format !== 'plain' && format !== 'columns') throw new R1tsError(`countdown corpus: steps=${String(format)}: expected plain or columns`);
   if (!Number.isInteger(max) || max < 4 || max > 999) throw new R1tsError(`countdown corpus: maxNumber=${max}: expected an integer in [4, 999]`);
   const mix = { ...COUNTDOWN_DEFAULT_MIX, ...opts.mix };
   const kinds = Object.keys(mix) as CountdownCorpusKind[];
@@ -274,11 +318,11 @@ export function* countdownCorpusDocuments(
   for (;;) {
     const kind = drawKind(rng, kinds, mix, total);
     if (kind === 'facts') {
-      yield { kind, text: facts(rng, max, held) };
+      yield { kind, text: facts(rng, max, held, format) };
       continue;
     }
     const d = draw(rng, max, held);
-    const text = kind === 'search' ? search(rng, d) : kind === 'direct' ? direct(rng, d) : kind === 'tagged' ? tagged(rng, d) : prose(rng, d);
+    const text = kind === 'search' ? search(rng, d, format) : kind === 'direct' ? direct(rng, d) : kind === 'tagged' ? tagged(rng, d) : prose(rng, d);
     yield { kind, text, item: { numbers: d.numbers, target: d.target } };
   }
 }

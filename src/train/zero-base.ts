@@ -54,6 +54,17 @@ export const ZERO_BASE_DEFAULTS = { steps: 1200, batch: 32, seq: 256, lr: 3e-3, 
  */
 export const COUNTDOWN_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' | 'countdown'> = { steps: 800, seq: 384, countdown: { share: 0.8 } };
 
+/**
+ * The countdown base whose search writes each ± step with its column work (docs/zero.md, base C):
+ * 90% countdown documents (no prose, whose "x plus y is z" is the one-shot look-up), 512 positions
+ * (a search in columns is ~2.5× as long), and the 1.89M-parameter model (width 192, 3 heads) on
+ * which bench/arith-format.ts measured column-written facts 92% right.
+ */
+export const COUNTDOWN_COLUMNS_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' | 'hidden' | 'heads' | 'ffn' | 'countdown'> = {
+  steps: 900, seq: 512, hidden: 192, heads: 3, ffn: 512,
+  countdown: { share: 0.9, corpus: { steps: 'columns', mix: { search: 0.5, direct: 0.08, tagged: 0.1, facts: 0.32, prose: 0 } } },
+};
+
 /** Pretrains the zero base; returns the model directory. */
 export async function buildZeroBase(opts: ZeroBaseOptions): Promise<string> {
   const o = { ...ZERO_BASE_DEFAULTS, ...opts };

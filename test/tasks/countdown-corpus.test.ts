@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkCountdownExpression, extractCountdownAnswer } from '../../src/rewards/countdown.ts';
 import { isHeldOutPair } from '../../src/tasks/arithmetic.ts';
-import { countdownCorpusDocuments, numbersKey, searchText, searchTrials } from '../../src/tasks/countdown-corpus.ts';
+import { columnWork, countdownCorpusDocuments, numbersKey, searchText, searchTrials } from '../../src/tasks/countdown-corpus.ts';
 import { countdownParts, countdownTask } from '../../src/tasks/countdown.ts';
 import { sharedDataDir, skipWithoutData } from '../data.ts';
 
@@ -24,6 +24,49 @@ function arithmeticSteps(text: string): RegExpMatchArray[] {
 }
 
 const noHeld = { heldOut: [] };
+
+/**
+ * What a column-written step says, read independently of the corpus's code: every column's one-digit
+ * equation must be true ("7+9=16", "6+4+1=11", "13-9-1=3": ten borrowed, one borrow paid), its
+ * digits must be the operands' digits in order, units first, with the carry or borrow of the column
+ * before, and the result must be the columns' last digits read backwards (and a final carry).
+ * Returns the step as plain "a op b = v", or throws naming what is wrong.
+ */
+function readColumnStep(a: number, op: string, b: number, cols: string, v: number): string {
+  const da = [...String(a)].reverse().map(Number);
+  const db = [...String(b)].reverse().map(Number);
+  const parts = cols.split(', ');
+  assert.equal(parts.length, Math.max(da.length, db.length), `${a} ${op} ${b}: ${cols}: one column per digit`);
+  let carry = 0;
+  const digits: number[] = [];
+  parts.forEach((c, i) => {
+    const m = op === '+' ? /^(\d)\+(\d)(\+1)?=(\d+)$/.exec(c) : /^(1?\d)-(\d)(-1)?=(\d)$/.exec(c);
+    assert.ok(m, `${a} ${op} ${b}: column '${c}' is not a one-digit ${op} fact`);
+    const [x, y, extra, r] = [Number(m[1]), Number(m[2]), m[3] !== undefined ? 1 : 0, Number(m[4])];
+    assert.equal(extra, carry, `${a} ${op} ${b}: column ${i} ('${c}') takes the previous column's ${op === '+' ? 'carry' : 'borrow'}`);
+    if (op === '+') {
+      assert.deepEqual([x, y], [da[i] ?? 0, db[i] ?? 0], `${a} + ${b}: column ${i} ('${c}') digits`);
+      assert.equal(x + y + extra, r, `'${c}' is false`);
+      carry = r >= 10 ? 1 : 0;
+    } else {
+      const borrowed = x >= 10;
+      assert.deepEqual([x - (borrowed ? 10 : 0), y], [da[i] ?? 0, db[i] ?? 0], `${a} - ${b}: column ${i} ('${c}') digits`);
+      assert.equal(x - y - extra, r, `'${c}' is false`);
+      assert.ok(borrowed === ((da[i] ?? 0) - y - extra < 0), `${a} - ${b}: column ${i} ('${c}') borrows exactly when it must`);
+      carry = borrowed ? 1 : 0;
+    }
+    digits.push(r % 10);
+  });
+  if (op === '+' && carry) digits.push(1);
+  assert.equal(carry && op === '-' ? -1 : Number(digits.reverse().join('')), v, `${a} ${op} ${b}: ${cols}, so ${v}: the columns give another result`);
+  assert.equal(op === '+' ? a + b : a - b, v, `${a} ${op} ${b} is not ${v}`);
+  return `${a} ${op} ${b} = ${v}`;
+}
+
+/** Every column-written step "a op b: <columns>, so v", checked by readColumnStep, as plain steps. */
+function columnSteps(text: string): string[] {
+  return [...text.matchAll(/(\d+) ([+-]) (\d+): ((?:[\d+=-]+, )*[\d+=-]+), so (\d+)/g)].map((m) => readColumnStep(Number(m[1]), m[2], Number(m[3]), m[4], Number(m[5])));
+}
 
 test('the search: a hand-made example, every wording', () => {
   const r = searchTrials([30, 100, 93], 23);
@@ -104,6 +147,74 @@ test('every document: right arithmetic, a right final equation (real verifier), 
   for (const k of ['search', 'direct', 'tagged', 'facts', 'prose']) assert.ok((kinds.get(k) ?? 0) > 100, `kind ${k}: ${kinds.get(k)}`);
 });
 
+test('column work: hand-made examples, and every a ± b up to 300 read back by an independent reader', () => {
+  assert.equal(columnWork(167, '+', 49), '7+9=16, 6+4+1=11, 1+0+1=2');
+  assert.equal(columnWork(130, '-', 93), '10-3=7, 13-9-1=3, 1-0-1=0');
+  assert.equal(columnWork(93, '-', 70), '3-0=3, 9-7=2');
+  assert.equal(columnWork(4, '+', 88), '4+8=12, 0+8+1=9');
+  assert.equal(columnWork(100, '-', 1), '10-1=9, 10-0-1=9, 1-0-1=0');
+  for (let a = 0; a <= 300; a++) {
+    for (let b = 0; b <= 300; b += 7) {
+      readColumnStep(a, '+', b, columnWork(a, '+', b), a + b);
+      if (a >= b) readColumnStep(a, '-', b, columnWork(a, '-', b), a - b);
+    }
+  }
+  // the reader can fail: a wrong column, a missing carry, a wrong result
+  assert.throws(() => readColumnStep(167, '+', 49, '7+9=16, 6+4=10, 1+0+1=2', 216), /carry/);
+  assert.throws(() => readColumnStep(167, '+', 49, '7+9=15, 6+4+1=11, 1+0+1=2', 216), /false/);
+  assert.throws(() => readColumnStep(167, '+', 49, '7+9=16, 6+4+1=11, 1+0+1=2', 226), /another result/);
+  assert.throws(() => readColumnStep(93, '-', 70, '13-0=13, 9-7=2', 23), /not a one-digit/);
+  assert.throws(() => columnWork(3, '-', 5), /expected non-negative integers \(and a >= b for -\)/);
+});
+
+test('the search written in columns: a hand-made example, every wording', () => {
+  assert.equal(
+    searchText([30, 100, 93], 23, 0, 'columns'),
+    'Try 30 + 100: 0+0=0, 3+0=3, 0+1=1, so 130. 130 + 93: 0+3=3, 3+9=12, 1+0+1=2, so 223, not 23. ' +
+      '130 - 93: 10-3=7, 13-9-1=3, 1-0-1=0, so 37, not 23. Try 100 - 30: 0-0=0, 10-3=7, 1-0-1=0, so 70. ' +
+      '70 + 93: 0+3=3, 7+9=16, so 163, not 23. 93 - 70: 3-0=3, 9-7=2, so 23. Found it.',
+  );
+  assert.equal(searchText([12, 5, 3], 14, 1, 'columns'), '12 + 5: 2+5=7, 1+0=1, so 17; 17 + 3: 7+3=10, 1+0+1=2, so 20 (no); 17 - 3: 7-3=4, 1-0=1, so 14 (yes).');
+  assert.equal(searchText([12, 5, 3], 20, 2, 'columns'), 'First 12 + 5: 2+5=7, 1+0=1, so 17, and 17 + 3: 7+3=10, 1+0+1=2, so 20 is the target.');
+});
+
+test('the corpus in columns: every step read back right, each search the item\'s, each answer right (real verifier)', () => {
+  const kinds = new Map<string, number>();
+  let n = 0;
+  let steps = 0;
+  for (const d of countdownCorpusDocuments(5, { heldOut: [], steps: 'columns' })) {
+    if (++n > 2000) break;
+    kinds.set(d.kind, (kinds.get(d.kind) ?? 0) + 1);
+    assert.ok(!/think/i.test(d.text), d.text);
+    const written = columnSteps(d.text);
+    steps += written.length;
+    if (d.kind === 'facts') {
+      assert.ok(written.length >= 2, d.text);
+      // nothing else written as a plain step
+      assert.deepEqual(arithmeticSteps(d.text), [], d.text);
+      for (const w of written) if (w.includes('+')) assert.ok(!isHeldOutPair(...(w.split(/ [+=] /).map(Number) as [number, number])), `held-out pair in: ${d.text}`);
+      continue;
+    }
+    if (d.kind !== 'search') continue;
+    const { numbers, target } = d.item!;
+    const { pairs } = searchTrials(numbers, target);
+    assert.deepEqual(written, pairs.flatMap((p) => [p, ...p.trials]).map((x) => `${x.left} ${x.op} ${x.right} = ${x.value}`), d.text);
+    const body = d.text.replace('Return the final answer in <answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>.', '');
+    const answer = extractCountdownAnswer(body) ?? /(?:So the answer is |Answer: )([\d ()+-]+?)(?: = \d+)?\.?$/.exec(body)?.[1];
+    assert.ok(answer !== undefined, d.text);
+    const check = checkCountdownExpression(numbers, target, answer.replace(/ = \d+\s*$/, '').trim());
+    if (!check.ok) assert.fail(`${answer}: ${check.detail} in: ${d.text}`);
+  }
+  assert.ok((kinds.get('search') ?? 0) > 300 && (kinds.get('facts') ?? 0) > 300, JSON.stringify([...kinds]));
+  assert.ok(steps > 5000, `${steps} column steps read`);
+  // the plain corpus writes no column step
+  let plain = 0;
+  for (const d of countdownCorpusDocuments(5, noHeld)) {
+    if (++plain > 300) break;
+    assert.deepEqual(columnSteps(d.text), [], d.text);
+  }
+});
+
 test('held-out items are never drawn, in any order, whatever the target', () => {
   // a tiny range, so that without the exclusion the held-out multisets would come up often
   const heldOut = [{ numbers: [1, 2, 3], target: 6 }, { numbers: [4, 4, 2], target: 99 }];
@@ -160,4 +271,5 @@ test('bad options are named', () => {
   assert.throws(() => countdownCorpusDocuments(1, { maxNumber: 2, heldOut: [] }).next(), /maxNumber=2: expected an integer in \[4, 999\]/);
   assert.throws(() => countdownCorpusDocuments(1, { mix: { search: -1 }, heldOut: [] }).next(), /mix shares must be non-negative/);
   assert.throws(() => searchTrials([1, 2], 3), /expected 3 numbers/);
+  assert.throws(() => countdownCorpusDocuments(1, { steps: 'rows' as 'plain', heldOut: [] }).next(), /steps=rows: expected plain or columns/);
 });
