@@ -11,6 +11,9 @@
 //   facts    the arithmetic the search needs: sums and differences of numbers up to 100 and
 //            of a sum or difference with a third number, alone or chained
 //   prose    the search explained in sentences on an example
+//   restate  the same kinds of questions followed by their numbers and target restated ("The
+//            numbers are 30, 100 and 93; the target is 23."): copying numbers out of the
+//            question, which the search needs first, is the skill a model this size learns last
 // The search: with numbers a, b, c (in the question's order) and target t, take the pair
 // (a, b): its sum s = a + b, then s + c and |s − c|; its difference d = |a − b|, then d + c
 // and |d − c|; stop at the first that equals t. Every target ±a ±b ±c > 0 is one of those
@@ -32,7 +35,7 @@ import { isHeldOutPair } from './arithmetic.ts';
 import { drawKind, pick, tagNameFrom } from './arithmetic-corpus.ts';
 import { countdownParts, countdownQuestion, countdownTask } from './countdown.ts';
 
-export type CountdownCorpusKind = 'search' | 'direct' | 'tagged' | 'facts' | 'prose';
+export type CountdownCorpusKind = 'search' | 'direct' | 'tagged' | 'facts' | 'restate' | 'prose';
 
 export interface CountdownCorpusOptions {
   /** Share of each kind (normalised). */
@@ -45,11 +48,13 @@ export interface CountdownCorpusOptions {
   dataDir?: string;
   /** How each ± step is written: plain "a + b = c" (default) or with its column work first. */
   steps?: StepFormat;
+  /** Share of worked searches that first restate the numbers and target (default 0). */
+  restate?: number;
 }
 
 export type StepFormat = 'plain' | 'columns';
 
-export const COUNTDOWN_DEFAULT_MIX: Record<CountdownCorpusKind, number> = { search: 0.4, direct: 0.1, tagged: 0.12, facts: 0.32, prose: 0.06 };
+export const COUNTDOWN_DEFAULT_MIX: Record<CountdownCorpusKind, number> = { search: 0.4, direct: 0.1, tagged: 0.12, facts: 0.32, restate: 0, prose: 0.06 };
 
 /** Share of worked searches wrapped in a tag (the rest: an intro sentence or nothing). */
 export const SEARCH_TAG_SHARE = 0.6;
@@ -234,8 +239,16 @@ function draw(rng: Rng, max: number, held: ReadonlySet<string>): Draw {
   }
 }
 
-function search(rng: Rng, d: Draw, format: StepFormat): string {
-  const steps = searchText(d.numbers, d.target, rng.int(3) as 0 | 1 | 2, format);
+const RESTATEMENTS: Array<(ns: readonly number[], t: number) => string> = [
+  (ns, t) => `The numbers are ${and(ns)}; the target is ${t}.`,
+  (ns, t) => `Numbers: ${list(ns)}. Target: ${t}.`,
+  (ns, t) => `We have ${list(ns)} and want ${t}.`,
+  (ns, t) => `[${list(ns)}], target ${t}.`,
+];
+
+function search(rng: Rng, d: Draw, format: StepFormat, restateShare: number): string {
+  const searched = searchText(d.numbers, d.target, rng.int(3) as 0 | 1 | 2, format);
+  const steps = restateShare > 0 && rng.uniform() < restateShare ? `${pick(rng, RESTATEMENTS)(d.numbers, d.target)} ${searched}` : searched;
   let body: string;
   if (rng.uniform() < SEARCH_TAG_SHARE) {
     const tag = tagName(rng);
@@ -282,6 +295,10 @@ function facts(rng: Rng, max: number, held: ReadonlySet<string>, format: StepFor
   return out.join(' ');
 }
 
+function restate(rng: Rng, d: Draw): string {
+  return pick(rng, FRAMES)(pick(rng, QUESTIONS)(d.numbers, d.target), pick(rng, RESTATEMENTS)(d.numbers, d.target));
+}
+
 function prose(rng: Rng, d: Draw): string {
   const { pairs, found } = searchTrials(d.numbers, d.target);
   const word = (op: string) => (op === '+' ? 'plus' : 'minus');
@@ -308,6 +325,8 @@ export function* countdownCorpusDocuments(
   const max = opts.maxNumber ?? 100;
   const format = opts.steps ?? 'plain';
   if (format !== 'plain' && format !== 'columns') throw new R1tsError(`countdown corpus: steps=${String(format)}: expected plain or columns`);
+  const restateShare = opts.restate ?? 0;
+  if (!(restateShare >= 0 && restateShare <= 1)) throw new R1tsError(`countdown corpus: restate=${restateShare}: expected a share in [0, 1]`);
   if (!Number.isInteger(max) || max < 4 || max > 999) throw new R1tsError(`countdown corpus: maxNumber=${max}: expected an integer in [4, 999]`);
   const mix = { ...COUNTDOWN_DEFAULT_MIX, ...opts.mix };
   const kinds = Object.keys(mix) as CountdownCorpusKind[];
@@ -322,7 +341,8 @@ export function* countdownCorpusDocuments(
       continue;
     }
     const d = draw(rng, max, held);
-    const text = kind === 'search' ? search(rng, d, format) : kind === 'direct' ? direct(rng, d) : kind === 'tagged' ? tagged(rng, d) : prose(rng, d);
+    const text =
+      kind === 'search' ? search(rng, d, format, restateShare) : kind === 'direct' ? direct(rng, d) : kind === 'tagged' ? tagged(rng, d) : kind === 'restate' ? restate(rng, d) : prose(rng, d);
     yield { kind, text, item: { numbers: d.numbers, target: d.target } };
   }
 }

@@ -56,13 +56,15 @@ export const COUNTDOWN_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' | 'co
 
 /**
  * The countdown base whose search writes each ± step with its column work (docs/zero.md, base C):
- * 90% countdown documents (no prose, whose "x plus y is z" is the one-shot look-up), 512 positions
+ * 90% countdown documents (no prose, whose "x plus y is z" is the one-shot look-up; questions with
+ * their numbers restated, and half the searches restating them first, because a first build without
+ * them, 900 steps, copied the question's first pair into 1% of its searches), 512 positions
  * (a search in columns is ~2.5× as long), and the 1.89M-parameter model (width 192, 3 heads) on
  * which bench/arith-format.ts measured column-written facts 92% right.
  */
 export const COUNTDOWN_COLUMNS_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' | 'hidden' | 'heads' | 'ffn' | 'countdown'> = {
-  steps: 900, seq: 512, hidden: 192, heads: 3, ffn: 512,
-  countdown: { share: 0.9, corpus: { steps: 'columns', mix: { search: 0.5, direct: 0.08, tagged: 0.1, facts: 0.32, prose: 0 } } },
+  steps: 1200, seq: 512, hidden: 192, heads: 3, ffn: 512,
+  countdown: { share: 0.9, corpus: { steps: 'columns', restate: 0.5, mix: { search: 0.5, restate: 0.12, direct: 0.1, tagged: 0.1, facts: 0.18, prose: 0 } } },
 };
 
 /** Pretrains the zero base; returns the model directory. */

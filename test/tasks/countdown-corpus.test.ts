@@ -182,7 +182,8 @@ test('the corpus in columns: every step read back right, each search the item\'s
   const kinds = new Map<string, number>();
   let n = 0;
   let steps = 0;
-  for (const d of countdownCorpusDocuments(5, { heldOut: [], steps: 'columns' })) {
+  let restated = 0;
+  for (const d of countdownCorpusDocuments(5, { heldOut: [], steps: 'columns', restate: 0.5, mix: { restate: 0.1 } })) {
     if (++n > 2000) break;
     kinds.set(d.kind, (kinds.get(d.kind) ?? 0) + 1);
     assert.ok(!/think/i.test(d.text), d.text);
@@ -195,8 +196,17 @@ test('the corpus in columns: every step read back right, each search the item\'s
       for (const w of written) if (w.includes('+')) assert.ok(!isHeldOutPair(...(w.split(/ [+=] /).map(Number) as [number, number])), `held-out pair in: ${d.text}`);
       continue;
     }
-    if (d.kind !== 'search') continue;
     const { numbers, target } = d.item!;
+    // a restatement copies the question's numbers in order, and its target
+    const [a, b, c] = numbers;
+    const restatement = new RegExp(
+      `(?:The numbers are ${a}, ${b} and ${c}; the target is ${target}\\.|Numbers: ${a}, ${b}, ${c}\\. Target: ${target}\\.|We have ${a}, ${b}, ${c} and want ${target}\\.|\\[${a}, ${b}, ${c}\\], target ${target}\\.)`,
+    );
+    if (d.kind === 'restate') assert.match(d.text, new RegExp(`${restatement.source}$`), d.text);
+    if (d.kind !== 'search') continue;
+    // half the searches restate the numbers first
+    const tail = d.text.slice(d.text.search(/\n|\? |\. /));
+    if (restatement.test(tail)) restated++;
     const { pairs } = searchTrials(numbers, target);
     assert.deepEqual(written, pairs.flatMap((p) => [p, ...p.trials]).map((x) => `${x.left} ${x.op} ${x.right} = ${x.value}`), d.text);
     const body = d.text.replace('Return the final answer in <answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>.', '');
@@ -205,7 +215,9 @@ test('the corpus in columns: every step read back right, each search the item\'s
     const check = checkCountdownExpression(numbers, target, answer.replace(/ = \d+\s*$/, '').trim());
     if (!check.ok) assert.fail(`${answer}: ${check.detail} in: ${d.text}`);
   }
-  assert.ok((kinds.get('search') ?? 0) > 300 && (kinds.get('facts') ?? 0) > 300, JSON.stringify([...kinds]));
+  assert.ok((kinds.get('search') ?? 0) > 300 && (kinds.get('facts') ?? 0) > 300 && (kinds.get('restate') ?? 0) > 100, JSON.stringify([...kinds]));
+  const searches = kinds.get('search')!;
+  assert.ok(restated > 0.4 * searches && restated < 0.6 * searches, `${restated} of ${searches} searches restate their numbers`);
   assert.ok(steps > 5000, `${steps} column steps read`);
   // the plain corpus writes no column step
   let plain = 0;
@@ -272,4 +284,5 @@ test('bad options are named', () => {
   assert.throws(() => countdownCorpusDocuments(1, { mix: { search: -1 }, heldOut: [] }).next(), /mix shares must be non-negative/);
   assert.throws(() => searchTrials([1, 2], 3), /expected 3 numbers/);
   assert.throws(() => countdownCorpusDocuments(1, { steps: 'rows' as 'plain', heldOut: [] }).next(), /steps=rows: expected plain or columns/);
+  assert.throws(() => countdownCorpusDocuments(1, { restate: 2, heldOut: [] }).next(), /restate=2: expected a share in \[0, 1\]/);
 });
