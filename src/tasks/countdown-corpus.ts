@@ -25,7 +25,9 @@
 // Steps are written plain ("130 + 93 = 223") or, with `steps: 'columns'`, with their column work
 // first ("130 + 93: 0+3=3, 3+9=12, 1+0+1=2, so 223"): at this model size a two- or three-digit
 // sum written in one shot is a look-up it does not learn, column by column it is (measured in
-// bench/arith-format.ts: 2.0% vs 92.0% of held-out facts; docs/zero.md).
+// bench/arith-format.ts: 2.0% vs 92.0% of held-out facts; docs/zero.md); there each trial's
+// verdict also writes the target beside the value first ("so 37 vs 23: no"), because a base
+// whose verdict came before the target ("so 37, not 23") said "Found it" at random.
 // Not here: tokenization or packing (src/data), the task and grader (countdown.ts), the
 // arithmetic corpus it is mixed with (train/zero-base.ts).
 
@@ -182,6 +184,12 @@ export function searchText(numbers: readonly number[], target: number, wording: 
     const trials = p.trials.map((t) => {
       const e = step(format, t.left, t.op, t.right, t.value);
       const hit = t === found;
+      if (format === 'columns') {
+        // the target written beside the value before the verdict, so the verdict is a comparison
+        // of two numbers side by side, not a recall of the question's target
+        const verdict = `${e} vs ${target}: ${hit ? 'yes' : 'no'}`;
+        return wording === 1 ? verdict : hit && wording === 0 ? `${verdict}. Found it.` : `${verdict}.`;
+      }
       if (wording === 0) return hit ? `${e}. Found it.` : `${e}, not ${target}.`;
       if (wording === 1) return hit ? `${e} (yes)` : `${e} (no)`;
       return hit ? `${e} is the target.` : `${e} is not ${target}.`;

@@ -170,12 +170,12 @@ test('column work: hand-made examples, and every a ± b up to 300 read back by a
 test('the search written in columns: a hand-made example, every wording', () => {
   assert.equal(
     searchText([30, 100, 93], 23, 0, 'columns'),
-    'Try 30 + 100: 0+0=0, 3+0=3, 0+1=1, so 130. 130 + 93: 0+3=3, 3+9=12, 1+0+1=2, so 223, not 23. ' +
-      '130 - 93: 10-3=7, 13-9-1=3, 1-0-1=0, so 37, not 23. Try 100 - 30: 0-0=0, 10-3=7, 1-0-1=0, so 70. ' +
-      '70 + 93: 0+3=3, 7+9=16, so 163, not 23. 93 - 70: 3-0=3, 9-7=2, so 23. Found it.',
+    'Try 30 + 100: 0+0=0, 3+0=3, 0+1=1, so 130. 130 + 93: 0+3=3, 3+9=12, 1+0+1=2, so 223 vs 23: no. ' +
+      '130 - 93: 10-3=7, 13-9-1=3, 1-0-1=0, so 37 vs 23: no. Try 100 - 30: 0-0=0, 10-3=7, 1-0-1=0, so 70. ' +
+      '70 + 93: 0+3=3, 7+9=16, so 163 vs 23: no. 93 - 70: 3-0=3, 9-7=2, so 23 vs 23: yes. Found it.',
   );
-  assert.equal(searchText([12, 5, 3], 14, 1, 'columns'), '12 + 5: 2+5=7, 1+0=1, so 17; 17 + 3: 7+3=10, 1+0+1=2, so 20 (no); 17 - 3: 7-3=4, 1-0=1, so 14 (yes).');
-  assert.equal(searchText([12, 5, 3], 20, 2, 'columns'), 'First 12 + 5: 2+5=7, 1+0=1, so 17, and 17 + 3: 7+3=10, 1+0+1=2, so 20 is the target.');
+  assert.equal(searchText([12, 5, 3], 14, 1, 'columns'), '12 + 5: 2+5=7, 1+0=1, so 17; 17 + 3: 7+3=10, 1+0+1=2, so 20 vs 14: no; 17 - 3: 7-3=4, 1-0=1, so 14 vs 14: yes.');
+  assert.equal(searchText([12, 5, 3], 20, 2, 'columns'), 'First 12 + 5: 2+5=7, 1+0=1, so 17, and 17 + 3: 7+3=10, 1+0+1=2, so 20 vs 20: yes.');
 });
 
 test('the corpus in columns: every step read back right, each search the item\'s, each answer right (real verifier)', () => {
@@ -208,6 +208,11 @@ test('the corpus in columns: every step read back right, each search the item\'s
     const tail = d.text.slice(d.text.search(/\n|\? |\. /));
     if (restatement.test(tail)) restated++;
     const { pairs } = searchTrials(numbers, target);
+    // every verdict is the comparison it writes: yes exactly when the value is the target
+    const verdicts = [...d.text.matchAll(/so (\d+) vs (\d+): (yes|no)/g)];
+    assert.equal(verdicts.length, written.length - pairs.length, d.text);
+    for (const v of verdicts) assert.equal(v[3] === 'yes', v[1] === v[2], `${v[0]} in: ${d.text}`);
+    assert.ok(verdicts.every((v) => Number(v[2]) === target), d.text);
     assert.deepEqual(written, pairs.flatMap((p) => [p, ...p.trials]).map((x) => `${x.left} ${x.op} ${x.right} = ${x.value}`), d.text);
     const body = d.text.replace('Return the final answer in <answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>.', '');
     const answer = extractCountdownAnswer(body) ?? /(?:So the answer is |Answer: )([\d ()+-]+?)(?: = \d+)?\.?$/.exec(body)?.[1];
