@@ -17,7 +17,7 @@ import { taskByName } from '../tasks/registry.ts';
 import type { Task } from '../tasks/task.ts';
 import { loadBpeTokenizer, saveTokenizerFiles } from '../tokenizer/tokenizer-json.ts';
 import { rewardFromSpec } from '../train/grpo.ts';
-import { runZero, type ZeroSummary } from '../train/zero.ts';
+import { runZero, zeroPromptIds, type ZeroSummary } from '../train/zero.ts';
 import { DASHBOARD_FLAG_HELP, openRunDashboard, takeDashboardFlag } from './dashboard.ts';
 import { GRPO_FLAG_SPECS, GRPO_FLAGS_HELP, grpoOptionsFromFlags } from './grpo-flags.ts';
 import { DEVICE_FLAG, DEVICE_HELP, settleDevice } from './train-flags.ts';
@@ -185,6 +185,12 @@ async function runFromFlagsInner(v: Record<string, string | boolean | undefined>
   const cfgPath = join(tokPath, '..', 'tokenizer_config.json');
   const tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
   console.log(`model: ${modelDir} (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
+  // a base whose context cannot hold the task's prompts fails here, saying which base would
+  const longest = Math.max(...task.heldOut(intFlag(v['final-eval-items'], 'final-eval-items', 500, 1)).map((it) => zeroPromptIds(tokenizer, it.question).length));
+  if (longest >= model.maxSeqLen) {
+    const hint = task.name === 'countdown' ? '; a countdown base: r1ts zero --from-scratch --base-corpus countdown-columns --base-only (512 positions, docs/zero.md)' : '';
+    throw new R1tsError(`${modelDir}: the longest '${task.name}' prompt under the R1-Zero template is ${longest} tokens and this model's context is ${model.maxSeqLen}${hint}`);
+  }
   // Ctrl-C once: finish the current step, evaluate and save as at the end; twice: exit at once
   const stop = new AbortController();
   const onSignal = () => {

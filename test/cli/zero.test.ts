@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadModel } from '../../src/io/load.ts';
 import { readJsonl } from '../../src/core/jsonl.ts';
+import { skipWithoutData } from '../data.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const run = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/r1ts.mjs'), ...args], { cwd: root, encoding: 'utf8' });
@@ -60,4 +61,16 @@ test('r1ts zero / rl refuse bad flags and missing models with the reason', () =>
   const corpusBad = run('zero', '--from-scratch', '--base-only', '--base-corpus', 'poetry', '--out', join(tmpdir(), 'r1ts-zero-never-built'));
   assert.equal(corpusBad.status, 2);
   assert.match(corpusBad.stderr, /--base-corpus poetry: expected add, countdown or countdown-columns/);
+});
+
+test('r1ts zero --task countdown on a base whose context cannot hold the prompts: refused before any work, naming a base that can', { skip: skipWithoutData() }, () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'r1ts-cli-zero-cd-')), 'run');
+  try {
+    const r = run('zero', '--task', 'countdown', '--out', dir, '--no-progress');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /the longest 'countdown' prompt under the R1-Zero template is 33\d tokens and this model's context is 256; a countdown base: r1ts zero --from-scratch --base-corpus countdown-columns/);
+    assert.ok(!existsSync(join(dir, 'metrics.jsonl')), 'no run was started');
+  } finally {
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+  }
 });
