@@ -24,6 +24,11 @@ import { DEVICE_FLAG, DEVICE_HELP, settleDevice } from './train-flags.ts';
 
 /** The base model shipped with r1ts (built by `r1ts zero --from-scratch --save-base assets/zero-base`). */
 export const SHIPPED_BASE = fileURLToPath(new URL('../../assets/zero-base', import.meta.url));
+/**
+ * The countdown base shipped with r1ts, `--task countdown`'s default (base C3 of docs/zero.md,
+ * built by `r1ts zero --from-scratch --base-corpus countdown-columns --save-base assets/countdown-base`).
+ */
+export const SHIPPED_COUNTDOWN_BASE = fileURLToPath(new URL('../../assets/countdown-base', import.meta.url));
 
 const RUN_FLAGS_HELP = `  --minutes M            RL wall-clock budget, evaluations not counted [5]
   --steps N              stop after N GRPO steps (0 = only the time budget) [0]
@@ -52,7 +57,9 @@ never seen the R1-Zero template, on held-out problems it has never seen either.
 
   --task NAME            add (3-digit addition, default) | add4 | add5 (longer than the corpus's examples)
                          | countdown (3 numbers, ../shared/data)
-  --base DIR             base model directory [the shipped assets/zero-base]
+  --base DIR             base model directory [the shipped assets/zero-base; for --task countdown
+                         assets/countdown-base, whose budget is then what its 512 positions leave
+                         after the longest prompt unless --max-tokens says otherwise]
   --from-scratch         pretrain the base on the synthetic corpus first (about 20 minutes on 2 cores)
   --base-steps N         with --from-scratch: pretraining steps of 32 × 256 tokens [1200]; fewer
                          make a base whose own column work is only sometimes right (750: docs/zero.md)
@@ -99,7 +106,7 @@ export async function zeroCommand(args: string[]): Promise<number> {
   try {
     const task = taskByName(String(v.task ?? 'add'));
     const outDir = runDir(v, 'zero');
-    let baseDir = resolve(String(v.base ?? SHIPPED_BASE));
+    let baseDir = resolve(String(v.base ?? (task.name === 'countdown' ? SHIPPED_COUNTDOWN_BASE : SHIPPED_BASE)));
     if (v['base-steps'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-steps: only with --from-scratch (it sizes the base being built)');
     const baseCorpus = String(v['base-corpus'] ?? 'add');
     if (baseCorpus !== 'add' && baseCorpus !== 'countdown' && baseCorpus !== 'countdown-columns') {
@@ -190,6 +197,11 @@ async function runFromFlagsInner(v: Record<string, string | boolean | undefined>
   if (longest >= model.maxSeqLen) {
     const hint = task.name === 'countdown' ? '; a countdown base: r1ts zero --from-scratch --base-corpus countdown-columns --base-only (512 positions, docs/zero.md)' : '';
     throw new R1tsError(`${modelDir}: the longest '${task.name}' prompt under the R1-Zero template is ${longest} tokens and this model's context is ${model.maxSeqLen}${hint}`);
+  }
+  // a countdown search in columns needs more than the default budget: all the context leaves
+  if (task.name === 'countdown' && v['max-tokens'] === undefined) {
+    grpo.maxTokens = model.maxSeqLen - longest;
+    console.log(`budget: ${grpo.maxTokens} new tokens (what ${model.maxSeqLen} positions leave after the longest prompt, ${longest}; --max-tokens to change)`);
   }
   // Ctrl-C once: finish the current step, evaluate and save as at the end; twice: exit at once
   const stop = new AbortController();

@@ -55,12 +55,13 @@ export const ZERO_BASE_DEFAULTS = { steps: 1200, batch: 32, seq: 256, lr: 3e-3, 
 export const COUNTDOWN_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' | 'countdown'> = { steps: 800, seq: 384, countdown: { share: 0.8 } };
 
 /**
- * The countdown base whose search writes each ± step with its column work (docs/zero.md, base C):
+ * The countdown base whose search writes each ± step with its column work (docs/zero.md, base C3):
  * 90% countdown documents (no prose, whose "x plus y is z" is the one-shot look-up; questions with
  * their numbers restated, and half the searches restating them first, because a first build without
  * them, 900 steps, copied the question's first pair into 1% of its searches), 512 positions
  * (a search in columns is ~2.5× as long), and the 1.89M-parameter model (width 192, 3 heads) on
- * which bench/arith-format.ts measured column-written facts 92% right.
+ * which bench/arith-format.ts measured column-written facts 92% right. Each trial writes the target
+ * beside its value before the verdict (countdown-corpus.ts). GRPO on it: 45.3% → 80.1% of cd3.
  */
 export const COUNTDOWN_COLUMNS_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' | 'hidden' | 'heads' | 'ffn' | 'countdown'> = {
   steps: 1200, seq: 512, hidden: 192, heads: 3, ffn: 512,

@@ -66,11 +66,32 @@ test('r1ts zero / rl refuse bad flags and missing models with the reason', () =>
 test('r1ts zero --task countdown on a base whose context cannot hold the prompts: refused before any work, naming a base that can', { skip: skipWithoutData() }, () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'r1ts-cli-zero-cd-')), 'run');
   try {
-    const r = run('zero', '--task', 'countdown', '--out', dir, '--no-progress');
+    const r = run('zero', '--task', 'countdown', '--base', join(root, 'assets/zero-base'), '--out', dir, '--no-progress');
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /the longest 'countdown' prompt under the R1-Zero template is 33\d tokens and this model's context is 256; a countdown base: r1ts zero --from-scratch --base-corpus countdown-columns/);
     assert.ok(!existsSync(join(dir, 'metrics.jsonl')), 'no run was started');
   } finally {
     rmSync(join(dir, '..'), { recursive: true, force: true });
+  }
+});
+
+test('r1ts zero --task countdown: the shipped countdown base and the budget its context leaves, one GRPO step', { skip: skipWithoutData() }, () => {
+  assert.ok(existsSync(join(root, 'assets/countdown-base/model.safetensors')), 'the shipped countdown base is part of the repository');
+  const dir = mkdtempSync(join(tmpdir(), 'r1ts-cli-zero-cd-'));
+  try {
+    const r = run('zero', '--task', 'countdown', '--steps', '1', '--prompts', '2', '--group', '4', '--eval-items', '4', '--final-eval-items', '4', '--out', dir, '--no-progress', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /model: .*assets[/\\]countdown-base \(1\.89M parameters\)/);
+    assert.match(r.stdout, /budget: 26\d new tokens \(what 512 positions leave after the longest prompt, 2[45]\d; --max-tokens to change\)/);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.equal(summary.task, 'countdown');
+    assert.equal(summary.steps, 1);
+    // --max-tokens still decides when given
+    const given = run('zero', '--task', 'countdown', '--steps', '1', '--prompts', '2', '--group', '4', '--eval-items', '2', '--final-eval-items', '2', '--max-tokens', '40', '--out', join(dir, 'b'), '--no-progress');
+    assert.equal(given.status, 0, given.stderr);
+    assert.doesNotMatch(given.stdout, /budget:/);
+    assert.ok(readJsonl<{ completion_tokens_max?: number }>(join(dir, 'b', 'metrics.jsonl')).every((m) => (m.completion_tokens_max ?? 0) <= 40));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
