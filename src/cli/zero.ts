@@ -193,7 +193,9 @@ async function runFromFlagsInner(v: Record<string, string | boolean | undefined>
   const tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
   console.log(`model: ${modelDir} (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
   // a base whose context cannot hold the task's prompts fails here, saying which base would
-  const longest = Math.max(...task.heldOut(intFlag(v['final-eval-items'], 'final-eval-items', 500, 1)).map((it) => zeroPromptIds(tokenizer, it.question).length));
+  const evalItems = intFlag(v['eval-items'], 'eval-items', 200, 1);
+  const finalEvalItems = intFlag(v['final-eval-items'], 'final-eval-items', 500, 1);
+  const longest = Math.max(...task.heldOut(Math.max(evalItems, finalEvalItems)).map((it) => zeroPromptIds(tokenizer, it.question).length));
   if (longest >= model.maxSeqLen) {
     const hint = task.name === 'countdown' ? '; a countdown base: r1ts zero --from-scratch --base-corpus countdown-columns --base-only (512 positions, docs/zero.md)' : '';
     throw new R1tsError(`${modelDir}: the longest '${task.name}' prompt under the R1-Zero template is ${longest} tokens and this model's context is ${model.maxSeqLen}${hint}`);
@@ -219,8 +221,8 @@ async function runFromFlagsInner(v: Record<string, string | boolean | undefined>
     minutes: positive(v.minutes, 'minutes', 5),
     steps: intFlag(v.steps, 'steps', 0),
     evalEvery: intFlag(v['eval-every'], 'eval-every', 5),
-    evalItems: intFlag(v['eval-items'], 'eval-items', 200, 1),
-    finalEvalItems: intFlag(v['final-eval-items'], 'final-eval-items', 500, 1),
+    evalItems,
+    finalEvalItems,
     evalTemperature: nonNegative(v['eval-temperature'], 'eval-temperature', 1),
     outDir,
     progress: !v['no-progress'],

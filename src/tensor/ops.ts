@@ -28,7 +28,6 @@ export function setCheckNan(on: boolean): void {
   checkNan = on;
 }
 
-
 function finish(op: string, out: Tensor, inputs: Tensor[] = []): Tensor {
   if (checkNan && out.gpu === null && out.data instanceof Float32Array) {
     const d = out.data;
