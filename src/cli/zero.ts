@@ -197,7 +197,7 @@ async function runFromFlagsInner(v: Record<string, string | boolean | undefined>
   const finalEvalItems = intFlag(v['final-eval-items'], 'final-eval-items', 500, 1);
   const longest = Math.max(...task.heldOut(Math.max(evalItems, finalEvalItems)).map((it) => zeroPromptIds(tokenizer, it.question).length));
   if (longest >= model.maxSeqLen) {
-    const hint = task.name === 'countdown' ? '; a countdown base: r1ts zero --from-scratch --base-corpus countdown-columns --base-only (512 positions, docs/zero.md)' : '';
+    const hint = task.name === 'countdown' ? '; the shipped assets/countdown-base (512 positions) is --task countdown\'s default, or build one: r1ts zero --from-scratch --base-corpus countdown-columns --base-only (docs/zero.md)' : '';
     throw new R1tsError(`${modelDir}: the longest '${task.name}' prompt under the R1-Zero template is ${longest} tokens and this model's context is ${model.maxSeqLen}${hint}`);
   }
   // a countdown search in columns needs more than the default budget: all the context leaves

@@ -68,7 +68,7 @@ test('r1ts zero --task countdown on a base whose context cannot hold the prompts
   try {
     const r = run('zero', '--task', 'countdown', '--base', join(root, 'assets/zero-base'), '--out', dir, '--no-progress');
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /the longest 'countdown' prompt under the R1-Zero template is 33\d tokens and this model's context is 256; a countdown base: r1ts zero --from-scratch --base-corpus countdown-columns/);
+    assert.match(r.stderr, /the longest 'countdown' prompt under the R1-Zero template is 33\d tokens and this model's context is 256; the shipped assets\/countdown-base \(512 positions\) is --task countdown's default, or build one: r1ts zero --from-scratch --base-corpus countdown-columns/);
     assert.ok(!existsSync(join(dir, 'metrics.jsonl')), 'no run was started');
   } finally {
     rmSync(join(dir, '..'), { recursive: true, force: true });
