@@ -66,7 +66,9 @@ never seen the R1-Zero template, on held-out problems it has never seen either.
   --base-corpus NAME     with --from-scratch: add (the shipped recipe) | countdown (80% countdown
                          documents, 384 positions: the base for --task countdown, docs/zero.md)
                          | countdown-columns (the same search with each step's column work,
-                         512 positions, 1.89M parameters: docs/zero.md) [add]
+                         512 positions, 1.89M parameters: docs/zero.md) | countdown-aha (as
+                         countdown-columns, its worked answers guesses, 30% of them checked: the
+                         countdown aha experiment, bench/aha.ts) [add]
   --save-base DIR        with --from-scratch: also copy the new base there
   --base-only            with --from-scratch: stop once the base is built
   --resume               with --from-scratch and the same --out: continue an interrupted base build
@@ -109,13 +111,13 @@ export async function zeroCommand(args: string[]): Promise<number> {
     let baseDir = resolve(String(v.base ?? (task.name === 'countdown' ? SHIPPED_COUNTDOWN_BASE : SHIPPED_BASE)));
     if (v['base-steps'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-steps: only with --from-scratch (it sizes the base being built)');
     const baseCorpus = String(v['base-corpus'] ?? 'add');
-    if (baseCorpus !== 'add' && baseCorpus !== 'countdown' && baseCorpus !== 'countdown-columns') {
-      throw new R1tsError(`--base-corpus ${baseCorpus}: expected add, countdown or countdown-columns`);
-    }
+    const corpora = ['add', 'countdown', 'countdown-columns', 'countdown-aha'];
+    if (!corpora.includes(baseCorpus)) throw new R1tsError(`--base-corpus ${baseCorpus}: expected ${corpora.join(', ')}`);
     if (v['base-corpus'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-corpus: only with --from-scratch (it picks the corpus of the base being built)');
     if (v['from-scratch']) {
-      const { buildZeroBase, COUNTDOWN_BASE_OPTIONS, COUNTDOWN_COLUMNS_BASE_OPTIONS } = await import('../train/zero-base.ts');
-      const recipe = baseCorpus === 'countdown' ? COUNTDOWN_BASE_OPTIONS : baseCorpus === 'countdown-columns' ? COUNTDOWN_COLUMNS_BASE_OPTIONS : {};
+      const { buildZeroBase, COUNTDOWN_BASE_OPTIONS, COUNTDOWN_COLUMNS_BASE_OPTIONS, COUNTDOWN_AHA_BASE_OPTIONS } = await import('../train/zero-base.ts');
+      const recipes: Record<string, { steps?: number }> = { countdown: COUNTDOWN_BASE_OPTIONS, 'countdown-columns': COUNTDOWN_COLUMNS_BASE_OPTIONS, 'countdown-aha': COUNTDOWN_AHA_BASE_OPTIONS };
+      const recipe = recipes[baseCorpus] ?? {};
       const steps = v['base-steps'] === undefined ? recipe.steps : intFlag(v['base-steps'], 'base-steps', 1200, 1);
       baseDir = await buildZeroBase({ outDir: join(outDir, 'base'), ...recipe, steps, resume: Boolean(v.resume), progress: !v['no-progress'], log: console.log });
       if (v['save-base']) {

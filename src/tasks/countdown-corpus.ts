@@ -14,6 +14,17 @@
 //   restate  the same kinds of questions followed by their numbers and target restated ("The
 //            numbers are 30, 100 and 93; the target is 23."): copying numbers out of the
 //            question, which the search needs first, is the skill a model this size learns last
+//   guess    (default share 0) a worked answer that names one of the four search trials' equations
+//            ("Maybe 93 - (100 - 30).") and answers with it; a share of them (`guessCheck`) first
+//            checks the guess — "Wait, let me check:" and the guess computed step by step, its value
+//            beside the target, "yes" or "no" — and after a "no" says "Try again." and searches the
+//            other trials. An unchecked guess is always the item's answer (the corpus does not lie);
+//            a checked one is right with probability `guessRight`. Only checked guesses hold a
+//            reflection word ("wait", "check", "again"): the aha experiment (bench/aha.ts --task
+//            countdown) asks whether GRPO, which rewards only the answer, makes checking the rule.
+//            Which trial reaches the target is what the model cannot see without computing it, so
+//            unlike the addition runs' first-pass slips (docs/zero.md) RL cannot make the unchecked
+//            guess reliable and remove the reason to check.
 // The search: with numbers a, b, c (in the question's order) and target t, take the pair
 // (a, b): its sum s = a + b, then s + c and |s − c|; its difference d = |a − b|, then d + c
 // and |d − c|; stop at the first that equals t. Every target ±a ±b ±c > 0 is one of those
@@ -37,7 +48,7 @@ import { isHeldOutPair } from './arithmetic.ts';
 import { drawKind, pick, tagNameFrom } from './arithmetic-corpus.ts';
 import { countdownParts, countdownQuestion, countdownTask } from './countdown.ts';
 
-export type CountdownCorpusKind = 'search' | 'direct' | 'tagged' | 'facts' | 'restate' | 'prose';
+export type CountdownCorpusKind = 'search' | 'guess' | 'direct' | 'tagged' | 'facts' | 'restate' | 'prose';
 
 export interface CountdownCorpusOptions {
   /** Share of each kind (normalised). */
@@ -50,13 +61,17 @@ export interface CountdownCorpusOptions {
   dataDir?: string;
   /** How each ± step is written: plain "a + b = c" (default) or with its column work first. */
   steps?: StepFormat;
-  /** Share of worked searches that first restate the numbers and target (default 0). */
+  /** Share of worked searches (and guesses) that first restate the numbers and target (default 0). */
   restate?: number;
+  /** Share of guesses that check themselves before answering (default 0.3). */
+  guessCheck?: number;
+  /** Share of checked guesses whose guess is right (default 0.3); an unchecked guess always is. */
+  guessRight?: number;
 }
 
 export type StepFormat = 'plain' | 'columns';
 
-export const COUNTDOWN_DEFAULT_MIX: Record<CountdownCorpusKind, number> = { search: 0.4, direct: 0.1, tagged: 0.12, facts: 0.32, restate: 0, prose: 0.06 };
+export const COUNTDOWN_DEFAULT_MIX: Record<CountdownCorpusKind, number> = { search: 0.4, guess: 0, direct: 0.1, tagged: 0.12, facts: 0.32, restate: 0, prose: 0.06 };
 
 /** Share of worked searches wrapped in a tag (the rest: an intro sentence or nothing). */
 export const SEARCH_TAG_SHARE = 0.6;
@@ -175,13 +190,16 @@ function step(format: StepFormat, l: number, op: '+' | '-', r: number, v: number
   return format === 'columns' ? `${l} ${op} ${r}: ${columnWork(l, op, r)}, so ${v}` : `${l} ${op} ${r} = ${v}`;
 }
 
-/** The worked search in one of three wordings (no answer sentence), its steps plain or in columns. */
-export function searchText(numbers: readonly number[], target: number, wording: 0 | 1 | 2, format: StepFormat = 'plain'): string {
+/**
+ * The worked search in one of three wordings (no answer sentence), its steps plain or in columns;
+ * `skip` leaves out the trial with that equation (one a checked guess already rejected).
+ */
+export function searchText(numbers: readonly number[], target: number, wording: 0 | 1 | 2, format: StepFormat = 'plain', skip?: string): string {
   const { pairs, found } = searchTrials(numbers, target);
   const out: string[] = [];
   pairs.forEach((p, i) => {
     const pair = step(format, p.left, p.op, p.right, p.value);
-    const trials = p.trials.map((t) => {
+    const trials = p.trials.filter((t) => t.expression !== skip).map((t) => {
       const e = step(format, t.left, t.op, t.right, t.value);
       const hit = t === found;
       if (format === 'columns') {
@@ -255,8 +273,12 @@ const RESTATEMENTS: Array<(ns: readonly number[], t: number) => string> = [
 ];
 
 function search(rng: Rng, d: Draw, format: StepFormat, restateShare: number): string {
-  const searched = searchText(d.numbers, d.target, rng.int(3) as 0 | 1 | 2, format);
-  const steps = restateShare > 0 && rng.uniform() < restateShare ? `${pick(rng, RESTATEMENTS)(d.numbers, d.target)} ${searched}` : searched;
+  return worked(rng, d, restateShare, searchText(d.numbers, d.target, rng.int(3) as 0 | 1 | 2, format));
+}
+
+/** A worked answer's frame: the question, the work (restated first or not, in a tag or after an intro), the answer. */
+function worked(rng: Rng, d: Draw, restateShare: number, work: string): string {
+  const steps = restateShare > 0 && rng.uniform() < restateShare ? `${pick(rng, RESTATEMENTS)(d.numbers, d.target)} ${work}` : work;
   let body: string;
   if (rng.uniform() < SEARCH_TAG_SHARE) {
     const tag = tagName(rng);
@@ -266,6 +288,27 @@ function search(rng: Rng, d: Draw, format: StepFormat, restateShare: number): st
     body = intro === 0 ? `Let's search: ${steps}` : intro === 1 ? `Let me try. ${steps}` : intro === 2 ? `Search: ${steps}` : steps;
   }
   return pick(rng, FRAMES)(pick(rng, QUESTIONS)(d.numbers, d.target), `${body} ${answerSentence(rng, d.expression, d.target)}`);
+}
+
+const GUESSES = ['Maybe', 'I guess', 'Perhaps', 'Say'];
+
+/** The guess's work: "Maybe E." and, when checked, the check of E and (after a "no") the search for the rest. */
+export function guessText(numbers: readonly number[], target: number, guess: string, checked: boolean, intro: string, wording: 0 | 1 | 2, format: StepFormat = 'plain'): string {
+  const p = searchTrials(numbers, -1).pairs.find((q) => q.trials.some((t) => t.expression === guess));
+  const t = p?.trials.find((x) => x.expression === guess);
+  if (!p || !t) throw new R1tsError(`countdown corpus: ${guess} is not a trial of the search over [${numbers.join(', ')}]`);
+  const said = `${intro} ${guess}.`;
+  if (!checked) return said;
+  const hit = t.value === target;
+  const check = `${said} Wait, let me check: ${step(format, p.left, p.op, p.right, p.value)}. ${step(format, t.left, t.op, t.right, t.value)} vs ${target}: ${hit ? 'yes' : 'no'}.`;
+  return hit ? check : `${check} Try again. ${searchText(numbers, target, wording, format, guess)}`;
+}
+
+function guess(rng: Rng, d: Draw, format: StepFormat, restateShare: number, checkShare: number, rightShare: number): string {
+  const checked = rng.uniform() < checkShare;
+  const wrong = searchTrials(d.numbers, -1).pairs.flatMap((p) => p.trials).filter((t) => t.value !== d.target);
+  const g = checked && wrong.length > 0 && rng.uniform() >= rightShare ? pick(rng, wrong).expression : d.expression;
+  return worked(rng, d, restateShare, guessText(d.numbers, d.target, g, checked, pick(rng, GUESSES), rng.int(3) as 0 | 1 | 2, format));
 }
 
 function direct(rng: Rng, d: Draw): string {
@@ -335,6 +378,11 @@ export function* countdownCorpusDocuments(
   if (format !== 'plain' && format !== 'columns') throw new R1tsError(`countdown corpus: steps=${String(format)}: expected plain or columns`);
   const restateShare = opts.restate ?? 0;
   if (!(restateShare >= 0 && restateShare <= 1)) throw new R1tsError(`countdown corpus: restate=${restateShare}: expected a share in [0, 1]`);
+  const checkShare = opts.guessCheck ?? 0.3;
+  const rightShare = opts.guessRight ?? 0.3;
+  for (const [name, v] of [['guessCheck', checkShare], ['guessRight', rightShare]] as const) {
+    if (!(v >= 0 && v <= 1)) throw new R1tsError(`countdown corpus: ${name}=${v}: expected a share in [0, 1]`);
+  }
   if (!Number.isInteger(max) || max < 4 || max > 999) throw new R1tsError(`countdown corpus: maxNumber=${max}: expected an integer in [4, 999]`);
   const mix = { ...COUNTDOWN_DEFAULT_MIX, ...opts.mix };
   const kinds = Object.keys(mix) as CountdownCorpusKind[];
@@ -350,7 +398,9 @@ export function* countdownCorpusDocuments(
     }
     const d = draw(rng, max, held);
     const text =
-      kind === 'search' ? search(rng, d, format, restateShare) : kind === 'direct' ? direct(rng, d) : kind === 'tagged' ? tagged(rng, d) : kind === 'restate' ? restate(rng, d) : prose(rng, d);
+      kind === 'search' ? search(rng, d, format, restateShare)
+      : kind === 'guess' ? guess(rng, d, format, restateShare, checkShare, rightShare)
+      : kind === 'direct' ? direct(rng, d) : kind === 'tagged' ? tagged(rng, d) : kind === 'restate' ? restate(rng, d) : prose(rng, d);
     yield { kind, text, item: { numbers: d.numbers, target: d.target } };
   }
 }

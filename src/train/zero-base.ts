@@ -68,6 +68,22 @@ export const COUNTDOWN_COLUMNS_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'se
   countdown: { share: 0.9, corpus: { steps: 'columns', restate: 0.5, mix: { search: 0.5, restate: 0.12, direct: 0.1, tagged: 0.1, facts: 0.18, prose: 0 } } },
 };
 
+/**
+ * The countdown aha base (bench/aha.ts --task countdown): C3's model, shape and arithmetic, but its
+ * worked answers are guesses (countdown-corpus.ts 'guess'): one of the four trials' equations,
+ * answered at once, except that 30% of them first check the guess ("Wait, let me check: …") and,
+ * when it is wrong (70% of checked guesses), try again with the search. No search without a
+ * check, so the only worked answers with a reflection word are the checked ones, and checking is
+ * occasional; whether GRPO makes it the rule is the experiment.
+ */
+export const COUNTDOWN_AHA_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' | 'hidden' | 'heads' | 'ffn' | 'countdown'> = {
+  ...COUNTDOWN_COLUMNS_BASE_OPTIONS,
+  countdown: {
+    share: 0.9,
+    corpus: { steps: 'columns', restate: 0.5, guessCheck: 0.3, guessRight: 0.3, mix: { search: 0, guess: 0.6, restate: 0.12, direct: 0.05, tagged: 0.05, facts: 0.18, prose: 0 } },
+  },
+};
+
 /** Pretrains the zero base; returns the model directory. */
 export async function buildZeroBase(opts: ZeroBaseOptions): Promise<string> {
   const o = { ...ZERO_BASE_DEFAULTS, ...opts };

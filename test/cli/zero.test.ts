@@ -60,7 +60,7 @@ test('r1ts zero / rl refuse bad flags and missing models with the reason', () =>
   assert.match(corpus.stderr, /--base-corpus: only with --from-scratch/);
   const corpusBad = run('zero', '--from-scratch', '--base-only', '--base-corpus', 'poetry', '--out', join(tmpdir(), 'r1ts-zero-never-built'));
   assert.equal(corpusBad.status, 2);
-  assert.match(corpusBad.stderr, /--base-corpus poetry: expected add, countdown or countdown-columns/);
+  assert.match(corpusBad.stderr, /--base-corpus poetry: expected add, countdown, countdown-columns, countdown-aha/);
 });
 
 test('r1ts zero --task countdown on a base whose context cannot hold the prompts: refused before any work, naming a base that can', { skip: skipWithoutData() }, () => {

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { checkCountdownExpression, extractCountdownAnswer } from '../../src/rewards/countdown.ts';
 import { isHeldOutPair } from '../../src/tasks/arithmetic.ts';
-import { columnWork, countdownCorpusDocuments, numbersKey, searchText, searchTrials } from '../../src/tasks/countdown-corpus.ts';
+import { columnWork, countdownCorpusDocuments, guessText, numbersKey, searchText, searchTrials } from '../../src/tasks/countdown-corpus.ts';
+import { reflectionCount } from '../../src/train/grpo.ts';
+import { COUNTDOWN_AHA_BASE_OPTIONS, COUNTDOWN_BASE_OPTIONS, COUNTDOWN_COLUMNS_BASE_OPTIONS } from '../../src/train/zero-base.ts';
 import { countdownParts, countdownTask } from '../../src/tasks/countdown.ts';
 import { sharedDataDir, skipWithoutData } from '../data.ts';
 
@@ -232,6 +235,98 @@ test('the corpus in columns: every step read back right, each search the item\'s
   }
 });
 
+test('a guess: hand-made examples, unchecked, checked and right, checked and wrong (then the other trials)', () => {
+  assert.equal(guessText([30, 100, 93], 23, '93 - (100 - 30)', false, 'Maybe', 0, 'columns'), 'Maybe 93 - (100 - 30).');
+  assert.equal(
+    guessText([30, 100, 93], 23, '93 - (100 - 30)', true, 'Maybe', 0, 'columns'),
+    'Maybe 93 - (100 - 30). Wait, let me check: 100 - 30: 0-0=0, 10-3=7, 1-0-1=0, so 70. 93 - 70: 3-0=3, 9-7=2, so 23 vs 23: yes.',
+  );
+  assert.equal(
+    guessText([30, 100, 93], 23, '30 + 100 - 93', true, 'Say', 1, 'plain'),
+    'Say 30 + 100 - 93. Wait, let me check: 30 + 100 = 130. 130 - 93 = 37 vs 23: no. Try again. 30 + 100 = 130: 130 + 93 = 223 (no). 100 - 30 = 70: 70 + 93 = 163 (no), 93 - 70 = 23 (yes).',
+  );
+  assert.throws(() => guessText([30, 100, 93], 23, '30 * 100 - 93', true, 'Say', 1), /30 \* 100 - 93 is not a trial of the search over \[30, 100, 93\]/);
+});
+
+test('the guess corpus: unchecked guesses are the answer and never reflect; checks are honest, in columns, and a "no" searches the other trials', () => {
+  const opts = COUNTDOWN_AHA_BASE_OPTIONS.countdown!.corpus!;
+  let n = 0;
+  const count = { guess: 0, checked: 0, checkedRight: 0, reflective: 0 };
+  for (const d of countdownCorpusDocuments(6, { ...opts, heldOut: [] })) {
+    if (++n > 3000) break;
+    const reflective = reflectionCount(d.text) > 0;
+    if (d.kind !== 'guess') {
+      // no other kind of the aha corpus holds a reflection word: checking is the guesses' alone
+      assert.ok(!reflective, d.text);
+      continue;
+    }
+    count.guess++;
+    const { numbers, target } = d.item!;
+    const guessed = /(?:Maybe|I guess|Perhaps|Say) ([\d ()+-]+)\./.exec(d.text)?.[1];
+    assert.ok(guessed !== undefined, d.text);
+    // the guess is one of the four trials' equations on the item's numbers (real verifier)
+    const allPairs = searchTrials(numbers, -1).pairs;
+    const trials = allPairs.flatMap((p) => p.trials);
+    const trial = trials.find((t) => t.expression === guessed);
+    assert.ok(trial, `${guessed} is not a trial of [${numbers}] in: ${d.text}`);
+    assert.ok(checkCountdownExpression(numbers, trial.value, guessed).ok, d.text);
+    const body = d.text.replace('Return the final answer in <answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>.', '');
+    const answer = extractCountdownAnswer(body) ?? /(?:So the answer is |Answer: )([\d ()+-]+?)(?: = \d+)?\.?$/.exec(body)?.[1];
+    assert.ok(answer !== undefined, d.text);
+    const right = checkCountdownExpression(numbers, target, answer.replace(/ = \d+\s*$/, '').trim());
+    if (!right.ok) assert.fail(`${answer}: ${right.detail} in: ${d.text}`);
+    const checked = d.text.includes('Wait, let me check: ');
+    assert.equal(reflective, checked, d.text);
+    if (!checked) {
+      // an unchecked guess is the answer itself, with no work written
+      assert.equal(answer.replace(/ = \d+\s*$/, '').trim(), guessed, d.text);
+      assert.deepEqual(columnSteps(d.text), [], d.text);
+      continue;
+    }
+    count.checked++;
+    // the check computes the guess (read back column by column), and its verdict is the comparison it writes
+    const check = d.text.slice(d.text.indexOf('Wait, let me check: '));
+    const written = columnSteps(check);
+    const pair = allPairs.find((p) => p.trials.includes(trial))!;
+    assert.deepEqual(written.slice(0, 2), [pair, trial].map((x) => `${x.left} ${x.op} ${x.right} = ${x.value}`), d.text);
+    const verdict = /so (\d+) vs (\d+): (yes|no)\./.exec(check)!;
+    assert.equal(Number(verdict[1]), trial.value, d.text);
+    assert.equal(Number(verdict[2]), target, d.text);
+    assert.equal(verdict[3] === 'yes', trial.value === target, d.text);
+    if (trial.value === target) {
+      count.checkedRight++;
+      assert.equal(written.length, 2, d.text);
+      assert.ok(!d.text.includes('Try again.'), d.text);
+    } else {
+      // "Try again." and the search without the rejected trial, ending on the target
+      assert.ok(check.includes(' Try again. '), d.text);
+      const { pairs } = searchTrials(numbers, target);
+      const want = pairs.flatMap((p) => [p, ...p.trials.filter((t) => t.expression !== guessed)]).map((x) => `${x.left} ${x.op} ${x.right} = ${x.value}`);
+      assert.deepEqual(written.slice(2), want, d.text);
+      assert.equal(written[written.length - 1].endsWith(` = ${target}`), true, d.text);
+    }
+  }
+  assert.ok(count.guess > 1200, JSON.stringify(count));
+  // checks are occasional (30% of guesses), and a checked guess is right 30% of the time
+  assert.ok(Math.abs(count.checked / count.guess - 0.3) < 0.04, JSON.stringify(count));
+  assert.ok(Math.abs(count.checkedRight / count.checked - 0.3) < 0.07, JSON.stringify(count));
+});
+
+test('the shipped countdown bases\' corpus streams are unchanged by the guess kind (pinned hashes)', () => {
+  // pinned from the code that built assets/countdown-base (C3) and base K, before the guess kind existed
+  const hash = (o: object | undefined) => {
+    const h = createHash('sha256');
+    let n = 0;
+    for (const d of countdownCorpusDocuments(2, { ...o, heldOut: [] })) {
+      h.update(`${d.kind}${d.text}\n`);
+      if (++n >= 3000) break;
+    }
+    return h.digest('hex');
+  };
+  assert.equal(hash(COUNTDOWN_COLUMNS_BASE_OPTIONS.countdown!.corpus), '0142e3d7ae156be4591c239b5fe5d27b30411e32e643321971ab1cf2f8ffff35');
+  assert.equal(hash(COUNTDOWN_BASE_OPTIONS.countdown!.corpus), '087f684cc89d20fe93afbf022dd7c7177883294fc24444ba61d8cdc3bfbf86bf');
+});
+
 test('held-out items are never drawn, in any order, whatever the target', () => {
   // a tiny range, so that without the exclusion the held-out multisets would come up often
   const heldOut = [{ numbers: [1, 2, 3], target: 6 }, { numbers: [4, 4, 2], target: 99 }];
@@ -290,4 +385,6 @@ test('bad options are named', () => {
   assert.throws(() => searchTrials([1, 2], 3), /expected 3 numbers/);
   assert.throws(() => countdownCorpusDocuments(1, { steps: 'rows' as 'plain', heldOut: [] }).next(), /steps=rows: expected plain or columns/);
   assert.throws(() => countdownCorpusDocuments(1, { restate: 2, heldOut: [] }).next(), /restate=2: expected a share in \[0, 1\]/);
+  assert.throws(() => countdownCorpusDocuments(1, { guessCheck: -0.1, heldOut: [] }).next(), /guessCheck=-0.1: expected a share in \[0, 1\]/);
+  assert.throws(() => countdownCorpusDocuments(1, { guessRight: NaN, heldOut: [] }).next(), /guessRight=NaN: expected a share in \[0, 1\]/);
 });
