@@ -8,9 +8,10 @@
 // generation budget that fits a check (160 tokens), and held-out evaluations every 5 steps
 // (200 problems, T = 1), each logging `eval/reflective_correct`: of the right answers, the
 // share with a reflection word.
-// With --task countdown the base is the countdown aha base instead (train/zero-base.ts
-// COUNTDOWN_AHA_BASE_OPTIONS): its worked answers are guesses at the equation, 30% of them checked
-// ("Wait, let me check: …", then "Try again." and a search when the guess was wrong); the budget
+// With --task countdown the base is the countdown aha base A′ instead (train/zero-base.ts
+// COUNTDOWN_AHA_CONTINUE): the shipped assets/countdown-base continued on a corpus whose worked
+// answers are guesses at the equation, 30% of them checked ("Wait, let me check: …", then
+// "Try again." and a search when the guess was wrong), 250 steps (~13 minutes); the budget
 // is what the base's 512 positions leave after the longest prompt, and evaluations are every 10
 // steps on 128 of the 256 cd3 items (a countdown evaluation costs ~3× an addition one). A word
 // count cannot tell a check from a ritual, so for countdown the report also reads the logged
@@ -23,15 +24,16 @@
 // Usage: npx tsx bench/aha.ts [--json] [--task countdown] [--base DIR] [--svg FILE] [--minutes 20] [any r1ts zero flag]
 //        npx tsx bench/aha.ts [--json] [--svg FILE] --report RUN_DIR   (the same report on a finished run)
 //   Without --base the base is built first into runs/aha-base (about 15 minutes on 2 cores;
-//   runs/aha-countdown-base, about 25, for countdown), and reused when it is already there.
+//   runs/aha-countdown-base for countdown), and reused when it is already there.
 // Not here: the loop and the metric (src/train/zero.ts), the corpus (src/tasks/arithmetic-corpus.ts).
 
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { zeroCommand } from '../src/cli/zero.ts';
 import { readJsonl } from '../src/core/jsonl.ts';
-import { buildZeroBase, COUNTDOWN_AHA_BASE_OPTIONS } from '../src/train/zero-base.ts';
+import { buildZeroBase, continueZeroBase, COUNTDOWN_AHA_CONTINUE } from '../src/train/zero-base.ts';
 import { lineChartSvg } from './svg-chart.ts';
 
 /** The corpus of the aha base: the default one, with 'redo' self-checks in 30% of worked solutions. */
@@ -68,9 +70,15 @@ async function runExperiment(): Promise<string> {
     const dir = resolve('runs', countdown ? 'aha-countdown-base' : 'aha-base');
     base = join(dir, 'model');
     if (!existsSync(join(base, 'config.json'))) {
-      const recipe = countdown ? COUNTDOWN_AHA_BASE_OPTIONS : { ...AHA_BASE, corpus: { ...AHA_CORPUS } };
-      console.error(`bench:aha: building the ${task} aha base into ${dir} (${JSON.stringify(countdown ? COUNTDOWN_AHA_BASE_OPTIONS.countdown : AHA_CORPUS)}) ...`);
-      base = await buildZeroBase({ outDir: dir, ...recipe, progress: process.stderr.isTTY, resume: existsSync(dir), log: (l) => console.error(l) });
+      const common = { outDir: dir, progress: process.stderr.isTTY, resume: existsSync(dir), log: (l: string) => console.error(l) };
+      if (countdown) {
+        const from = fileURLToPath(new URL('../assets/countdown-base', import.meta.url));
+        console.error(`bench:aha: continuing ${from} on the countdown aha corpus into ${dir} (${JSON.stringify(COUNTDOWN_AHA_CONTINUE)}) ...`);
+        base = await continueZeroBase({ ...common, from, ...COUNTDOWN_AHA_CONTINUE });
+      } else {
+        console.error(`bench:aha: building the aha base into ${dir} (corpus ${JSON.stringify(AHA_CORPUS)}) ...`);
+        base = await buildZeroBase({ ...common, ...AHA_BASE, corpus: { ...AHA_CORPUS } });
+      }
     }
   }
   if (!rest.includes('--minutes')) rest.push('--minutes', '20');

@@ -8,14 +8,18 @@
 // defaults (`r1ts zero --from-scratch --save-base assets/zero-base`).
 // Not here: RL (zero.ts), the training loop (trainer.ts).
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { PackedBatcher, tokenizeDocuments } from '../data/pack.ts';
 import { buildModel } from '../io/hf.ts';
+import { loadModel } from '../io/load.ts';
 import { densePreset, parseModelConfig } from '../models/config.ts';
 import { corpusDocuments, type CorpusKind, type CorpusOptions } from '../tasks/arithmetic-corpus.ts';
 import { countdownCorpusDocuments, type CountdownCorpusOptions } from '../tasks/countdown-corpus.ts';
 import { BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, trainBpe } from '../tokenizer/index.ts';
+import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { trainLM } from './trainer.ts';
 
 export interface ZeroBaseOptions {
@@ -83,6 +87,63 @@ export const COUNTDOWN_AHA_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' |
     corpus: { steps: 'columns', restate: 0.5, guessCheck: 0.3, guessRight: 0.3, mix: { search: 0, guess: 0.6, restate: 0.12, direct: 0.05, tagged: 0.05, facts: 0.18, prose: 0 } },
   },
 };
+
+/**
+ * The countdown aha base A′ (docs/zero.md): the shipped assets/countdown-base (C3, whose search
+ * after a "no" is strong) continued on the aha corpus above, 250 steps of 32 × 512 at lr 1e-3
+ * (continueZeroBase). Base A, the same corpus from scratch, searched too weakly for a check to pay.
+ */
+export const COUNTDOWN_AHA_CONTINUE = { steps: 250, lr: 1e-3, corpus: COUNTDOWN_AHA_BASE_OPTIONS.countdown!.corpus! };
+
+export interface ContinueZeroBaseOptions {
+  /** The base to continue (a model directory with its tokenizer.json). */
+  from: string;
+  /** Run directory; the model lands in outDir/model. */
+  outDir: string;
+  /** The countdown corpus to continue on (every document a countdown one). */
+  corpus: CountdownCorpusOptions;
+  steps: number;
+  lr: number;
+  batch?: number;
+  seed?: number;
+  progress?: boolean;
+  resume?: boolean;
+  log?: (line: string) => void;
+}
+
+/**
+ * Continues a base's pretraining on a countdown corpus, keeping its tokenizer and shape (sequences
+ * as long as its context); warm-up 20 steps, then cosine to a tenth. Returns the model directory.
+ */
+export async function continueZeroBase(o: ContinueZeroBaseOptions): Promise<string> {
+  const batch = o.batch ?? 32;
+  const seed = o.seed ?? 1;
+  const log = o.log ?? (() => {});
+  const cfgPath = join(o.from, 'tokenizer_config.json');
+  const tokenizer = loadBpeTokenizer(join(o.from, 'tokenizer.json'), existsSync(cfgPath) ? cfgPath : undefined);
+  const { model } = loadModel(o.from);
+  const seq = model.maxSeqLen;
+  // enough documents for one pass, sized by the mean length of the first 500 (re-measured every 1,000)
+  const need = o.steps * batch * (seq + 1) * 1.05;
+  const docs: string[] = [];
+  for (const d of countdownCorpusDocuments(seed + 6, o.corpus)) {
+    docs.push(d.text);
+    if (docs.length % 1000 !== 0) continue;
+    let t = 0;
+    for (const x of docs.slice(0, 500)) t += tokenizer.encode(x, { parseSpecial: false }).length + 1;
+    if ((t / 500) * docs.length > need) break;
+  }
+  log(`continue base: ${o.from}, ${docs.length} countdown documents, ${o.steps} steps of ${batch} × ${seq} tokens at lr ${o.lr}`);
+  const splits = await tokenizeDocuments(docs, tokenizer, { eosId: tokenizer.specialId(EOS_TOKEN), heldOutFraction: 0.01, seed });
+  const r = await trainLM({
+    model, tokenizer, outDir: o.outDir, steps: o.steps, lr: o.lr, minLrRatio: 0.1, warmupSteps: 20, schedule: 'cosine', weightDecay: 0.01,
+    gradClip: 1, evalEvery: 50, evalBatches: 4, checkpointEvery: 50, resume: o.resume ?? false, seed, progress: o.progress ?? true, label: 'continue base',
+    train: new PackedBatcher(splits.train, { batch, seqLen: seq, seed }),
+    eval: new PackedBatcher(splits.eval, { batch, seqLen: seq, shuffle: false }),
+  });
+  if (!r.modelDir) throw new R1tsError(`continue base: training stopped at step ${r.step} of ${o.steps}; the same call with resume continues it`);
+  return r.modelDir;
+}
 
 /** Pretrains the zero base; returns the model directory. */
 export async function buildZeroBase(opts: ZeroBaseOptions): Promise<string> {
