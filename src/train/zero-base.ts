@@ -73,8 +73,8 @@ export const COUNTDOWN_COLUMNS_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'se
 };
 
 /**
- * The countdown aha base (bench/aha.ts --task countdown): C3's model, shape and arithmetic, but its
- * worked answers are guesses (countdown-corpus.ts 'guess'): one of the four trials' equations,
+ * The countdown aha base A (docs/zero.md; its corpus is also A′'s, below): C3's model, shape and
+ * arithmetic, but its worked answers are guesses (countdown-corpus.ts 'guess'): one of the four trials' equations,
  * answered at once, except that 30% of them first check the guess ("Wait, let me check: …") and,
  * when it is wrong (70% of checked guesses), try again with the search. No search without a
  * check, so the only worked answers with a reflection word are the checked ones, and checking is
