@@ -11,7 +11,7 @@
 // With --task countdown the base is the countdown aha base A′ instead (train/zero-base.ts
 // COUNTDOWN_AHA_CONTINUE): the shipped assets/countdown-base continued on a corpus whose worked
 // answers are guesses at the equation, 30% of them checked ("Wait, let me check: …", then
-// "Try again." and a search when the guess was wrong), 250 steps (~13 minutes); the budget
+// "Try again." and a search when the guess was wrong), 250 steps (~10 minutes); the budget
 // is what the base's 512 positions leave after the longest prompt, and evaluations are every 10
 // steps on 128 of the 256 cd3 items (a countdown evaluation costs ~3× an addition one). A word
 // count cannot tell a check from a ritual, so for countdown the report also reads the logged
