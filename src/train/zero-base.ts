@@ -123,15 +123,14 @@ export async function continueZeroBase(o: ContinueZeroBaseOptions): Promise<stri
   const tokenizer = loadBpeTokenizer(join(o.from, 'tokenizer.json'), existsSync(cfgPath) ? cfgPath : undefined);
   const { model } = loadModel(o.from);
   const seq = model.maxSeqLen;
-  // enough documents for one pass, sized by the mean length of the first 500 (re-measured every 1,000)
+  // enough documents for one pass (with 5% to spare), in whole thousands, sized by the mean length of the first 500
   const need = o.steps * batch * (seq + 1) * 1.05;
   const docs: string[] = [];
+  let perDoc = 0;
   for (const d of countdownCorpusDocuments(seed + 6, o.corpus)) {
     docs.push(d.text);
-    if (docs.length % 1000 !== 0) continue;
-    let t = 0;
-    for (const x of docs.slice(0, 500)) t += tokenizer.encode(x, { parseSpecial: false }).length + 1;
-    if ((t / 500) * docs.length > need) break;
+    if (docs.length === 500) for (const x of docs) perDoc += (tokenizer.encode(x, { parseSpecial: false }).length + 1) / 500;
+    if (docs.length % 1000 === 0 && perDoc * docs.length > need) break;
   }
   log(`continue base: ${o.from}, ${docs.length} countdown documents, ${o.steps} steps of ${batch} × ${seq} tokens at lr ${o.lr}`);
   const splits = await tokenizeDocuments(docs, tokenizer, { eosId: tokenizer.specialId(EOS_TOKEN), heldOutFraction: 0.01, seed });
