@@ -18,7 +18,7 @@ Writes OUT/summary.json, OUT/sft/ (metrics.jsonl, model/).
 options:
   --data FILE           SFT JSONL (required)
   --student S           dense-N | moe-N | N | model directory (required)
-  --task T              add, add2 … add9, gsm8k, math500, countdown, FILE.jsonl (required)
+  --task T              add, add2 … add9, mul, mul2 … mul9, gsm8k, math500, countdown, FILE.jsonl (required)
   --grader G            grader of a .jsonl task
   --data-dir DIR        the shared/data folder
   --out DIR             run directory (default runs/distill)

@@ -8,7 +8,6 @@
 // Not here: the harness (src/eval/harness.ts), the tasks (src/tasks).
 
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { R1tsError } from '../core/errors.ts';
@@ -23,8 +22,7 @@ import { taskByName } from '../tasks/registry.ts';
 import type { DevicePlacement } from '../tensor/index.ts';
 import type { TaskItem } from '../tasks/task.ts';
 import { chatTemplateFor, loadHfTokenizer, r1ChatTemplate, r1ZeroPrompt, type TextTokenizer } from '../tokenizer/index.ts';
-import { parseTokenizerConfig } from '../tokenizer/tokenizer-json.ts';
-import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
+import { findTokenizerJson, loadBpeTokenizer, parseTokenizerConfig, tokenizerConfigBeside } from '../tokenizer/tokenizer-json.ts';
 import { Progress } from '../train/progress.ts';
 import { zeroPromptIds } from '../train/zero.ts';
 import { placeModel, settleInference } from './train-flags.ts';
@@ -35,7 +33,7 @@ Evaluates a model on a task and prints pass@1 (mean over k samples), pass@k,
 cons@k (majority vote), format rate and mean lengths, with 95% CIs.
 
 task:
-  --task T             add, add2 … add9, gsm8k, math500, countdown, or FILE.jsonl
+  --task T             add, add2 … add9, mul, mul2 … mul9, gsm8k, math500, countdown, or FILE.jsonl
                        (one object a line: question|prompt, answer|gold, id?)
   --grader G           grader of a .jsonl task: math | integer | exact (default math)
   --limit N            the first N items only (default all)
@@ -128,10 +126,9 @@ export async function evalCommand(args: string[]): Promise<number> {
     if (v.model) {
       maxTokens ??= 1024;
       const path = v.model;
-      const tokPath = [join(path, 'tokenizer.json'), join(dirname(path), 'tokenizer.json')].find((p) => existsSync(p));
+      const tokPath = findTokenizerJson(path);
       if (!tokPath) throw new R1tsError(`${path}: no tokenizer.json in the model directory (or its parent), so prompts cannot be tokenized`);
-      const cfgPath = join(dirname(tokPath), 'tokenizer_config.json');
-      const cfg = existsSync(cfgPath) ? cfgPath : undefined;
+      const cfg = tokenizerConfigBeside(tokPath);
       // our BPE reads byte-level BPE tokenizer.json files (and can keep specials literal); others go through @huggingface/tokenizers
       let tok: TextTokenizer;
       let own = true;

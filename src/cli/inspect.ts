@@ -10,7 +10,7 @@ import { latestCheckpoint } from '../io/checkpoint.ts';
 import { readGgufHeader } from '../io/gguf.ts';
 import { readSafetensorsHeader, type TensorInfo } from '../io/safetensors.ts';
 import { isDeepseekV3, parseModelConfig } from '../models/config.ts';
-import { loadHfTokenizer } from '../tokenizer/index.ts';
+import { loadHfTokenizer, tokenizerConfigBeside } from '../tokenizer/index.ts';
 
 export const INSPECT_HELP = `usage: r1ts inspect <file|dir> [--json]
 
@@ -97,9 +97,9 @@ export function inspectPath(path: string): Report {
   } else files = [join(path, 'model.safetensors')];
   const t = tensorsOf(files);
   let tokenizer: Report['tokenizer'] = null;
-  if (existsSync(join(path, 'tokenizer.json'))) {
-    const cfg = join(path, 'tokenizer_config.json');
-    const tok = loadHfTokenizer(join(path, 'tokenizer.json'), existsSync(cfg) ? cfg : undefined);
+  const tokPath = join(path, 'tokenizer.json');
+  if (existsSync(tokPath)) {
+    const tok = loadHfTokenizer(tokPath, tokenizerConfigBeside(tokPath));
     tokenizer = { vocabSize: tok.vocabSize, specials: [...tok.addedTokens.keys()] };
   }
   const c = config as Record<string, unknown>;

@@ -4,7 +4,7 @@
 // tokenizer, which GGUF carries inside).
 
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { R1tsError } from '../core/errors.ts';
 import { saveGgufModel } from '../io/gguf-model.ts';
@@ -12,7 +12,7 @@ import { saveHfModel } from '../io/hf.ts';
 import { loadModel } from '../io/load.ts';
 import { writeNpyF32 } from '../io/npy.ts';
 import { ids, noGrad, readValues, type DevicePlacement } from '../tensor/index.ts';
-import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
+import { findTokenizerJson, loadBpeTokenizer, tokenizerConfigBeside } from '../tokenizer/tokenizer-json.ts';
 import { placeModel, settleInference } from './train-flags.ts';
 
 export const LOGITS_HELP = `usage: r1ts logits <checkpoint|dir> --ids ids.json --out logits.npy [--device cpu|webgpu] [--dtype f32|f16]
@@ -102,17 +102,17 @@ export async function exportCommand(args: string[]): Promise<number> {
     const { model } = loadModel(positionals[0]);
     if (v.to === 'gguf') {
       const src = positionals[0];
-      const tokPath = [join(src, 'tokenizer.json'), join(dirname(src), 'tokenizer.json')].find((p) => existsSync(p));
+      const tokPath = findTokenizerJson(src);
       if (!tokPath) throw new R1tsError(`${src}: no tokenizer.json in the model directory (or its parent); a GGUF file for llama.cpp must carry its tokenizer`);
-      const cfgPath = join(dirname(tokPath), 'tokenizer_config.json');
+      const cfgPath = tokenizerConfigBeside(tokPath);
       let tokenizer;
       try {
-        tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+        tokenizer = loadBpeTokenizer(tokPath, cfgPath);
       } catch (e) {
         throw new R1tsError(`GGUF export writes r1ts's byte-level BPE tokenizers ("qwen2" pre-tokenizer in llama.cpp) and this one is not: ${(e as Error).message}`);
       }
       let chatTemplate: string | undefined;
-      if (existsSync(cfgPath)) {
+      if (cfgPath) {
         const t = (JSON.parse(readFileSync(cfgPath, 'utf8')) as { chat_template?: unknown }).chat_template;
         if (typeof t === 'string') chatTemplate = t;
       }

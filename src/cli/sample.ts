@@ -25,7 +25,7 @@ prompt; rerunning the same command skips them (a kill at any moment loses
 only the prompts in flight, and never duplicates one).
 
 task:
-  --task T               add, add2 … add9, gsm8k, math500, countdown, or FILE.jsonl
+  --task T               add, add2 … add9, mul, mul2 … mul9, gsm8k, math500, countdown, or FILE.jsonl
   --grader G             grader of a .jsonl task: math | integer | exact
   --data-dir DIR         the shared/data folder
   --prompts N            how many prompts (default 100; all of a .jsonl task with --split held-out)

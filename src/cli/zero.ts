@@ -15,7 +15,7 @@ import { saveHfModel } from '../io/hf.ts';
 import { loadModel } from '../io/load.ts';
 import { taskByName } from '../tasks/registry.ts';
 import type { Task } from '../tasks/task.ts';
-import { loadBpeTokenizer, saveTokenizerFiles } from '../tokenizer/tokenizer-json.ts';
+import { findTokenizerJson, loadBpeTokenizer, saveTokenizerFiles, tokenizerConfigBeside } from '../tokenizer/tokenizer-json.ts';
 import { rewardFromSpec } from '../train/grpo.ts';
 import { runZero, zeroPromptIds, type ZeroSummary } from '../train/zero.ts';
 import { DASHBOARD_FLAG_HELP, openRunDashboard, takeDashboardFlag } from './dashboard.ts';
@@ -29,6 +29,22 @@ export const SHIPPED_BASE = fileURLToPath(new URL('../../assets/zero-base', impo
  * built by `r1ts zero --from-scratch --base-corpus countdown-columns --save-base assets/countdown-base`).
  */
 export const SHIPPED_COUNTDOWN_BASE = fileURLToPath(new URL('../../assets/countdown-base', import.meta.url));
+/**
+ * The multiplication base shipped with r1ts, `--task mul`'s default (base M of docs/zero.md: the
+ * shipped assets/zero-base continued on a corpus with products, train/zero-base.ts MUL_CONTINUE;
+ * `npm run bench:beyond` rebuilds it into runs/mul-base).
+ */
+export const SHIPPED_MUL_BASE = fileURLToPath(new URL('../../assets/mul-base', import.meta.url));
+
+/**
+ * Tasks whose defaults differ from the addition task's: the base `r1ts zero --task T` starts from
+ * without --base, and the generation budget without --max-tokens (for `r1ts rl` too): a number of
+ * tokens, or 'context', what the model's positions leave after the task's longest prompt.
+ */
+const TASK_DEFAULTS: Record<string, { base: string; maxTokens: number | 'context' }> = {
+  countdown: { base: SHIPPED_COUNTDOWN_BASE, maxTokens: 'context' },
+  mul: { base: SHIPPED_MUL_BASE, maxTokens: 128 },
+};
 
 const RUN_FLAGS_HELP = `  --minutes M            RL wall-clock budget, evaluations not counted [5]
   --steps N              stop after N GRPO steps (0 = only the time budget) [0]
@@ -56,10 +72,12 @@ R1-Zero on a CPU: GRPO with rule-based rewards only, from a base model that has
 never seen the R1-Zero template, on held-out problems it has never seen either.
 
   --task NAME            add (3-digit addition, default) | add4 | add5 (longer than the corpus's examples)
+                         | mul (3-digit × one digit, beyond the addition corpus)
                          | countdown (3 numbers, ../shared/data)
-  --base DIR             base model directory [the shipped assets/zero-base; for --task countdown
+  --base DIR             base model directory [the shipped assets/zero-base; for --task mul
+                         assets/mul-base, with a budget of 128 tokens; for --task countdown
                          assets/countdown-base, whose budget is then what its 512 positions leave
-                         after the longest prompt unless --max-tokens says otherwise]
+                         after the longest prompt; --max-tokens overrides either budget]
   --from-scratch         pretrain the base on the synthetic corpus first (about 20 minutes on 2 cores)
   --base-steps N         with --from-scratch: pretraining steps of 32 × 256 tokens [1200]; fewer
                          make a base whose own column work is only sometimes right (750: docs/zero.md)
@@ -81,7 +99,7 @@ GRPO with rule-based rewards on any model directory (Hugging Face or r1ts) and
 task, under the R1-Zero template, with held-out evaluations before, during and after.
 
   --model DIR            the policy's starting weights (with tokenizer.json)
-  --task NAME            add | add2 … add9 | gsm8k | countdown | FILE.jsonl [add]
+  --task NAME            add | add2 … add9 | mul | mul2 … mul9 | gsm8k | countdown | FILE.jsonl [add]
   --grader NAME          for a .jsonl task: math | integer | exact [math]
   --reward SPEC          task (the task's reward: 1 right in R1 form, 0.5 right, 0 wrong)
                          or weighted parts, e.g. correct:1,format:0.2 [task]
@@ -108,7 +126,7 @@ export async function zeroCommand(args: string[]): Promise<number> {
   try {
     const task = taskByName(String(v.task ?? 'add'));
     const outDir = runDir(v, 'zero');
-    let baseDir = resolve(String(v.base ?? (task.name === 'countdown' ? SHIPPED_COUNTDOWN_BASE : SHIPPED_BASE)));
+    let baseDir = resolve(String(v.base ?? TASK_DEFAULTS[task.name]?.base ?? SHIPPED_BASE));
     if (v['base-steps'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-steps: only with --from-scratch (it sizes the base being built)');
     const baseCorpus = String(v['base-corpus'] ?? 'add');
     const corpora = ['add', 'countdown', 'countdown-columns', 'countdown-aha'];
@@ -185,14 +203,13 @@ async function runFromFlagsInner(v: Record<string, string | boolean | undefined>
   if (badDevice) throw new R1tsError(badDevice.replace(`r1ts ${command}: `, ''));
   const grpo = grpoOptionsFromFlags(v);
   const reward = typeof v.reward === 'string' ? rewardFromSpec(v.reward) : undefined;
-  const tokPath = [join(modelDir, 'tokenizer.json'), join(modelDir, '..', 'tokenizer.json')].find((p) => existsSync(p));
+  const tokPath = findTokenizerJson(modelDir);
   if (!existsSync(modelDir) || !tokPath) {
     throw new R1tsError(`${modelDir}: no model with a tokenizer.json here${command === 'zero' ? ' (run `r1ts zero --from-scratch` to build a base)' : ''}`);
   }
   const { model } = loadModel(modelDir);
   const reference = grpo.beta > 0 ? loadModel(modelDir).model : null;
-  const cfgPath = join(tokPath, '..', 'tokenizer_config.json');
-  const tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+  const tokenizer = loadBpeTokenizer(tokPath, tokenizerConfigBeside(tokPath));
   console.log(`model: ${modelDir} (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
   // a base whose context cannot hold the task's prompts fails here, saying which base would
   const evalItems = intFlag(v['eval-items'], 'eval-items', 200, 1);
@@ -202,10 +219,12 @@ async function runFromFlagsInner(v: Record<string, string | boolean | undefined>
     const hint = task.name === 'countdown' ? '; the shipped assets/countdown-base (512 positions) is --task countdown\'s default, or build one: r1ts zero --from-scratch --base-corpus countdown-columns --base-only (docs/zero.md)' : '';
     throw new R1tsError(`${modelDir}: the longest '${task.name}' prompt under the R1-Zero template is ${longest} tokens and this model's context is ${model.maxSeqLen}${hint}`);
   }
-  // a countdown search in columns needs more than the default budget: all the context leaves
-  if (task.name === 'countdown' && v['max-tokens'] === undefined) {
-    grpo.maxTokens = model.maxSeqLen - longest;
-    console.log(`budget: ${grpo.maxTokens} new tokens (what ${model.maxSeqLen} positions leave after the longest prompt, ${longest}; --max-tokens to change)`);
+  // a worked product, or a countdown search in columns, needs more than the default budget
+  const budget = TASK_DEFAULTS[task.name]?.maxTokens;
+  if (budget !== undefined && v['max-tokens'] === undefined) {
+    grpo.maxTokens = budget === 'context' ? model.maxSeqLen - longest : Math.min(budget, model.maxSeqLen - longest);
+    const why = budget === 'context' ? `what ${model.maxSeqLen} positions leave after the longest prompt, ${longest}` : `the '${task.name}' task's budget`;
+    console.log(`budget: ${grpo.maxTokens} new tokens (${why}; --max-tokens to change)`);
   }
   // Ctrl-C once: finish the current step, evaluate and save as at the end; twice: exit at once
   const stop = new AbortController();

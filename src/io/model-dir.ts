@@ -8,13 +8,12 @@
 // Not here: the formats (load.ts, hf.ts, checkpoint.ts), generation (src/engine).
 
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { R1tsError } from '../core/errors.ts';
 import type { CausalLM } from '../models/model.ts';
 import { chatTemplateFor, HfTokenizer, loadHfTokenizer, r1ChatTemplate, type ChatTemplate, type TextTokenizer } from '../tokenizer/index.ts';
 import { tokenizerFromGguf } from './gguf-model.ts';
 import { loadModel, type ModelKind } from './load.ts';
-import { toTokenizerConfigJson, toTokenizerJson } from '../tokenizer/tokenizer-json.ts';
+import { findTokenizerJson, tokenizerConfigBeside, toTokenizerConfigJson, toTokenizerJson } from '../tokenizer/tokenizer-json.ts';
 
 export interface ModelDir {
   model: CausalLM;
@@ -31,10 +30,9 @@ export function loadModelTokenizer(path: string): HfTokenizer {
     const { tokenizer, chatTemplate } = tokenizerFromGguf(path);
     return new HfTokenizer(toTokenizerJson(tokenizer), toTokenizerConfigJson(tokenizer, chatTemplate), path);
   }
-  const tokPath = [join(path, 'tokenizer.json'), join(dirname(path), 'tokenizer.json')].find((p) => existsSync(p));
+  const tokPath = findTokenizerJson(path);
   if (!tokPath) throw new R1tsError(`${path}: no tokenizer.json in the model directory (or its parent), so the prompt cannot be tokenized`);
-  const cfgPath = join(dirname(tokPath), 'tokenizer_config.json');
-  return loadHfTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+  return loadHfTokenizer(tokPath, tokenizerConfigBeside(tokPath));
 }
 
 /** Model + tokenizer + stop tokens of a model directory or checkpoint. */

@@ -35,7 +35,7 @@ import type { CausalLM } from '../models/model.ts';
 import { taskByName } from '../tasks/registry.ts';
 import type { Task, TaskItem } from '../tasks/task.ts';
 import { placeOnDevice } from '../tensor/index.ts';
-import { loadBpeTokenizer, saveTokenizerFiles, type BpeTokenizer } from '../tokenizer/index.ts';
+import { findTokenizerJson, loadBpeTokenizer, saveTokenizerFiles, tokenizerConfigBeside, type BpeTokenizer } from '../tokenizer/index.ts';
 import { GRPO_DEFAULTS } from '../train/grpo.ts';
 import { parseConfig } from '../train/pretrain.ts';
 import { trainLM } from '../train/trainer.ts';
@@ -163,10 +163,9 @@ interface Loaded {
 }
 
 function loadRun(dir: string): Loaded {
-  const tokPath = [join(dir, 'tokenizer.json'), join(dir, '..', 'tokenizer.json')].find((p) => existsSync(p));
+  const tokPath = findTokenizerJson(dir);
   if (!tokPath) throw new R1tsError(`${dir}: no tokenizer.json in the model directory`);
-  const cfg = join(tokPath, '..', 'tokenizer_config.json');
-  const tokenizer = loadBpeTokenizer(tokPath, existsSync(cfg) ? cfg : undefined);
+  const tokenizer = loadBpeTokenizer(tokPath, tokenizerConfigBeside(tokPath));
   if (!tokenizer.eosToken) throw new R1tsError(`${tokPath}: no EOS token (needed to end completions)`);
   return { model: loadModel(dir).model, tokenizer, eos: tokenizer.specialId(tokenizer.eosToken) };
 }

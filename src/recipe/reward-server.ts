@@ -7,7 +7,7 @@
 //   POST /openrlhf     OpenRLHF's remote reward model: {"query": [...], "prompts": [...], "labels": [...]},
 //                      task from ?task=NAME (default math) → {"rewards": [...], "scores": [...], "extra_logs": {...}}
 //   GET  /health       {"status": "ok", "rss": bytes, "heapUsed": bytes, "requests": n}
-// `task` is a task name (add, add2 … add9, gsm8k, math500, countdown: the task's own grader,
+// `task` is a task name (add, add2 … add9, mul, mul2 … mul9, gsm8k, math500, countdown: the task's own grader,
 // the one its RL reward and its evaluation use) or a grader name (math, integer, exact).
 // A countdown item is named by its numbers: gold (or id) "a,b,c=target".
 // Bad input gets 400 naming the field; a grader that throws on one item gives that item

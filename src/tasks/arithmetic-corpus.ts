@@ -20,6 +20,10 @@
 //   prose    the procedure explained in sentences on an example
 //   facts    one-digit addition facts and plain filler sentences
 // so that reasoning is reachable from a question, but is not what usually follows one.
+// With mulShare > 0, that share of the worked, direct and tagged documents ask for a product
+// a*d (d one digit) instead, worked by the row procedure ("7*6=42, write 2 carry 4. 4*6=24,
+// 24+4=28, write 8 carry 2. …"), and as many fact documents list times-table facts: the
+// corpus of the multiplication task (arithmetic.ts 'mul'), beyond the addition one.
 // It never contains the RL template (no "<think>", no R1-Zero system text) nor
 // any held-out pair (arithmetic.ts isHeldOutPair), and it never puts filler
 // inside a reasoning tag (that teaches skipping the work).
@@ -30,7 +34,7 @@
 
 import { Rng } from '../core/rng.ts';
 import { R1tsError } from '../core/errors.ts';
-import { columns, isHeldOutPair, type Column } from './arithmetic.ts';
+import { columns, isHeldOutPair, isHeldOutProduct, productRow, type Column } from './arithmetic.ts';
 
 export type CorpusKind = 'worked' | 'direct' | 'tagged' | 'prose' | 'facts';
 
@@ -76,6 +80,13 @@ export interface CorpusOptions {
    * right (default false: only checked first passes slip, and every answer is right).
    */
   uncheckedSlips?: boolean;
+  /**
+   * Share of the worked, direct and tagged documents that ask for a product a*d (a with up to
+   * maxDigits digits, d in 2 … 9, held-out products excluded) instead of a sum, and of the fact
+   * documents that list times-table facts (default 0: the addition corpus, unchanged). Their
+   * worked solutions never re-check.
+   */
+  mulShare?: number;
 }
 
 /**
@@ -336,6 +347,84 @@ function worked(rng: Rng, maxDigits: number, check: CheckOptions): string {
   return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `${body} ${answerSentence(rng, a, b, answer)}`);
 }
 
+const MUL_QUESTIONS: Array<(a: number, d: number) => string> = [
+  (a, d) => `What is ${a}*${d}?`,
+  (a, d) => `What is ${a} * ${d}?`,
+  (a, d) => `Compute ${a}*${d}.`,
+  (a, d) => `Find the product of ${a} and ${d}.`,
+  (a, d) => `${a}*${d}=?`,
+  (a, d) => `Multiply ${a} by ${d}.`,
+  (a, d) => `How much is ${a} times ${d}?`,
+  (a, d) => `Calculate ${a} * ${d}.`,
+];
+
+function mulPair(rng: Rng, maxDigits: number): [number, number] {
+  for (;;) {
+    const a = operand(rng, maxDigits);
+    const d = 2 + rng.int(8);
+    if (!isHeldOutProduct(a, d)) return [a, d];
+  }
+}
+
+/**
+ * The row procedure for a × d in one of two wordings (no answer sentence): from the ones up, the
+ * times-table fact, then the carry added to it, the digit written and the carry kept; a final
+ * carry is written in front. "7*6=42, write 2 carry 4. 4*6=24, 24+4=28, write 8 carry 2. 3*6=18,
+ * 18+2=20, write 0 carry 2. write 2."
+ */
+export function workedProductSteps(a: number, d: number, wording: 0 | 1): string {
+  const row = productRow(a, d);
+  const parts = row.map((st, i) => {
+    const fact = `${st.x}*${d}=${st.product}`;
+    const add = st.carryIn ? `, ${st.product}+${st.carryIn}=${st.total}` : '';
+    if (wording === 0) return `${fact}${add}, write ${st.digit}${st.carryOut ? ` carry ${st.carryOut}` : ''}.`;
+    return `${PLACES[i] ?? `column ${i + 1}`}: ${fact}${add}, digit ${st.digit}${st.carryOut ? `, carry ${st.carryOut}` : ''}.`;
+  });
+  const last = row[row.length - 1].carryOut;
+  if (last) parts.push(wording === 0 ? `write ${last}.` : `${PLACES[row.length] ?? 'next'}: ${last}.`);
+  return parts.join(' ');
+}
+
+function workedProduct(rng: Rng, maxDigits: number): string {
+  const [a, d] = mulPair(rng, maxDigits);
+  const steps = workedProductSteps(a, d, rng.int(2) as 0 | 1);
+  const p = a * d;
+  let body: string;
+  if (rng.uniform() < WORKED_TAG_SHARE) {
+    const tag = tagName(rng);
+    body = `<${tag}> ${steps} </${tag}>`;
+  } else {
+    const intro = rng.int(3);
+    body = intro === 0 ? `Let's work it out: ${steps}` : intro === 1 ? `Solution: ${steps}` : steps;
+  }
+  const answer = pick(rng, [`So the answer is ${p}.`, `Answer: ${p}`, `<answer>${p}</answer>`, `So ${a}*${d}=${p}.`]);
+  return pick(rng, FRAMES)(pick(rng, MUL_QUESTIONS)(a, d), `${body} ${answer}`);
+}
+
+/** A direct or tagged answer to a product question. */
+function answeredProduct(rng: Rng, maxDigits: number, kind: 'direct' | 'tagged'): string {
+  const [a, d] = mulPair(rng, maxDigits);
+  const p = a * d;
+  let r: string;
+  if (kind === 'direct') r = pick(rng, [`${p}`, `The answer is ${p}.`, `Answer: ${p}`, `${p}.`, `It is ${p}.`, `I guess it is ${p}.`]);
+  else {
+    const tag = rng.uniform() < TAGGED_ANSWER_SHARE ? 'answer' : tagName(rng);
+    r = `<${tag}>${p}</${tag}>`;
+  }
+  return pick(rng, FRAMES)(pick(rng, MUL_QUESTIONS)(a, d), r);
+}
+
+function mulFacts(rng: Rng): string {
+  const n = 3 + rng.int(6);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = rng.int(10);
+    const y = 2 + rng.int(8);
+    out.push(`${x}*${y}=${x * y}.`);
+  }
+  return out.join(' ');
+}
+
 function direct(rng: Rng, maxDigits: number): string {
   const [a, b] = pair(rng, maxDigits);
   const s = a + b;
@@ -400,9 +489,17 @@ export function* corpusDocuments(seed: number, opts: CorpusOptions = {}): Genera
   if (check.style !== 'confirm' && check.style !== 'redo' && check.style !== 'reread') {
     throw new R1tsError(`corpus: checkStyle=${String(check.style)}: expected 'confirm', 'redo' or 'reread'`);
   }
+  const mulShare = opts.mulShare ?? 0;
+  if (!(mulShare >= 0 && mulShare <= 1)) throw new R1tsError(`corpus: mulShare=${mulShare}: expected a share in [0, 1]`);
   const rng = new Rng(seed);
   for (;;) {
     const kind = drawKind(rng, kinds, mix, total);
+    // (no draw when mulShare is 0: the addition corpus's stream is pinned by a test)
+    if (mulShare > 0 && kind !== 'prose' && rng.uniform() < mulShare) {
+      const text = kind === 'worked' ? workedProduct(rng, maxDigits) : kind === 'facts' ? mulFacts(rng) : answeredProduct(rng, maxDigits, kind);
+      yield { kind, text };
+      continue;
+    }
     const text =
       kind === 'worked' ? worked(rng, workedLongShare > 0 && rng.uniform() < workedLongShare ? maxDigits : workedMaxDigits, check) : kind === 'direct' ? direct(rng, maxDigits) : kind === 'tagged' ? tagged(rng, maxDigits) : kind === 'prose' ? prose(rng, maxDigits) : facts(rng);
     yield { kind, text };

@@ -1,4 +1,5 @@
-// Multi-digit addition, the default task of `r1ts zero`: "What is 357+486?".
+// Multi-digit addition, the default task of `r1ts zero`: "What is 357+486?"; and
+// multiplication by one digit ("What is 347*6?"), the task beyond the addition corpus.
 // Items are pairs of operands with exactly `digits` digits; a fixed 5% of all
 // unordered pairs is held out (chosen by a hash of the pair, so the split does
 // not depend on any seed) and never appears in training items or in the base
@@ -7,6 +8,9 @@
 // The grader: the answer is the integer inside <answer>…</answer>, or else the
 // last integer of the completion; the reward is the shared rule of grade.ts
 // (1 right in the R1 form, 0.5 right otherwise, 0 wrong).
+// Products: a has exactly `digits` digits, d is 2 … 9, and 10% of the pairs (another hash) are
+// held out; the worked solution is the row procedure (productRow), ones first, each step a
+// times-table fact and the carry added to it.
 // Not here: the corpus text generator (arithmetic-corpus.ts), templates.
 
 import type { Rng } from '../core/rng.ts';
@@ -59,6 +63,44 @@ export function additionItem(a: number, b: number): TaskItem {
   return { id: `${a}+${b}`, question: `What is ${a}+${b}?`, gold: String(a + b) };
 }
 
+/** One step of the row procedure of a × d: the operand's digit x, x·d, the carry in, their total, written digit, carry out. */
+export interface ProductStep {
+  x: number;
+  product: number;
+  carryIn: number;
+  total: number;
+  digit: number;
+  carryOut: number;
+}
+
+/** The steps of a × d (d one digit) from the ones upwards; a final carry is the caller's to write. */
+export function productRow(a: number, d: number): ProductStep[] {
+  if (!Number.isSafeInteger(a) || a < 0 || !Number.isInteger(d) || d < 0 || d > 9) throw new R1tsError(`productRow(${a}, ${d}): expected a non-negative integer and a digit`);
+  const out: ProductStep[] = [];
+  let carry = 0;
+  for (let x = a; x > 0 || out.length === 0; x = Math.floor(x / 10)) {
+    const dx = x % 10;
+    const total = dx * d + carry;
+    out.push({ x: dx, product: dx * d, carryIn: carry, total, digit: total % 10, carryOut: Math.floor(total / 10) });
+    carry = Math.floor(total / 10);
+  }
+  return out;
+}
+
+/**
+ * True for the products a × d reserved for evaluation: 10% of pairs with a ≥ 10 (a hash unrelated
+ * to the sums'), so that the 7,200 products of the 'mul' task hold ~720 out, room for the final
+ * evaluation's 500.
+ */
+export function isHeldOutProduct(a: number, d: number): boolean {
+  if (a < 10) return false;
+  return pairHash(a, 0x40000000 + d) % 1000 < 100;
+}
+
+export function multiplicationItem(a: number, d: number): TaskItem {
+  return { id: `${a}*${d}`, question: `What is ${a}*${d}?`, gold: String(a * d) };
+}
+
 const ANSWER_RE = /<answer>([\s\S]*?)<\/answer>/;
 
 /** The integer the completion answers with: inside <answer>…</answer> when present, else its last integer. */
@@ -87,6 +129,43 @@ export function additionTask(opts: AdditionTaskOptions = {}): Task {
   if (!Number.isInteger(digits) || digits < 2 || digits > 9) throw new R1tsError(`addition task: digits=${digits}: expected an integer in [2, 9]`);
   const lo = 10 ** (digits - 1);
   const span = 9 * lo;
+  return pairTask({
+    name: digits === 3 ? 'add' : `add${digits}`,
+    description: `addition of two ${digits}-digit numbers ("What is a+b?"); 5% of pairs held out`,
+    draw: (int) => [lo + int(span), lo + int(span)],
+    heldOut: isHeldOutPair,
+    item: additionItem,
+  });
+}
+
+/** Multiplication of a number with exactly `digits` digits by one digit, 2 … 9 (default 3 digits: task 'mul'). */
+export function multiplicationTask(opts: AdditionTaskOptions = {}): Task {
+  const digits = opts.digits ?? 3;
+  if (!Number.isInteger(digits) || digits < 2 || digits > 9) throw new R1tsError(`multiplication task: digits=${digits}: expected an integer in [2, 9]`);
+  const lo = 10 ** (digits - 1);
+  const span = 9 * lo;
+  return pairTask({
+    name: digits === 3 ? 'mul' : `mul${digits}`,
+    description: `multiplication of a ${digits}-digit number by one digit 2-9 ("What is a*d?"); 10% of pairs held out`,
+    draw: (int) => [lo + int(span), 2 + int(8)],
+    heldOut: isHeldOutProduct,
+    item: multiplicationItem,
+    // the fixed generator's high bits: its low three have period 8, so `% 8` would cycle
+    fixedInt: (next, n) => Math.floor((next() / 2 ** 32) * n),
+  });
+}
+
+/** A task of operand pairs (`int(n)` draws from [0, n)): training items from the caller's generator, held-out ones from a fixed one. */
+function pairTask(t: {
+  name: string;
+  description: string;
+  draw: (int: (n: number) => number) => [number, number];
+  heldOut: (a: number, b: number) => boolean;
+  item: (a: number, b: number) => TaskItem;
+  /** [0, n) from the fixed generator (default: its value mod n, which made the addition tasks' held-out sets). */
+  fixedInt?: (next: () => number, n: number) => number;
+}): Task {
+  const fixedInt = t.fixedInt ?? ((next, n) => next() % n);
   const heldOutCache: TaskItem[] = [];
   // a fixed generator (not the caller's seed): the held-out set is the same for every run
   let heldOutState = 0x51ed270b;
@@ -95,23 +174,25 @@ export function additionTask(opts: AdditionTaskOptions = {}): Task {
     return heldOutState;
   };
   return {
-    name: digits === 3 ? 'add' : `add${digits}`,
-    description: `addition of two ${digits}-digit numbers ("What is a+b?"); 5% of pairs held out`,
+    name: t.name,
+    description: t.description,
     trainItem(rng: Rng): TaskItem {
       for (;;) {
-        const a = lo + rng.int(span);
-        const b = lo + rng.int(span);
-        if (!isHeldOutPair(a, b)) return additionItem(a, b);
+        const [a, b] = t.draw((n) => rng.int(n));
+        if (!t.heldOut(a, b)) return t.item(a, b);
       }
     },
     heldOut(n: number): TaskItem[] {
       const seen = new Set(heldOutCache.map((i) => i.id));
-      while (heldOutCache.length < n) {
-        const a = lo + (nextFixed() % span);
-        const b = lo + (nextFixed() % span);
-        if (!isHeldOutPair(a, b)) continue;
-        const item = additionItem(a, b);
-        if (seen.has(item.id)) continue;
+      // a finite set: after a million draws without a new item, say so instead of looping forever
+      for (let idle = 0; heldOutCache.length < n; ) {
+        const [a, b] = t.draw((n) => fixedInt(nextFixed, n));
+        const item = t.heldOut(a, b) ? t.item(a, b) : null;
+        if (item === null || seen.has(item.id)) {
+          if (++idle > 1_000_000) throw new R1tsError(`task ${t.name}: ${n} held-out items asked for, and only ${heldOutCache.length} exist`);
+          continue;
+        }
+        idle = 0;
         seen.add(item.id);
         heldOutCache.push(item);
       }

@@ -19,6 +19,8 @@ export {
   bpeFromTokenizerJson,
   loadBpeTokenizer,
   saveTokenizerFiles,
+  tokenizerConfigBeside,
+  findTokenizerJson,
 } from './tokenizer-json.ts';
 export { HfTokenizer, loadHfTokenizer } from './hf-tokenizer.ts';
 export { ChatTemplate, chatTemplateFor, r1ChatTemplate, r1ZeroTemplate, R1_ZERO_TEMPLATE, R1_CHAT_TEMPLATE, R1_ZERO_SYSTEM, r1ZeroPrompt, type ChatMessage } from './chat-template.ts';

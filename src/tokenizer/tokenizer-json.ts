@@ -7,8 +7,8 @@
 // The format (schemas, parse, to/from our BPE) is in tokenizer-json-format.ts (browser-safe),
 // re-exported here; this file adds reading and writing files.
 // Not here: running arbitrary tokenizer.json files (hf-tokenizer.ts).
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { TokenizerError } from './errors.ts';
 import type { BpeTokenizer } from './bpe-tokenizer.ts';
@@ -26,6 +26,24 @@ export function loadBpeTokenizer(path: string, configPath?: string): BpeTokenize
     }
   };
   return bpeFromTokenizerJson(read(path), configPath ? read(configPath) : undefined, path);
+}
+
+/** The tokenizer_config.json beside a tokenizer.json, when there is one. */
+export function tokenizerConfigBeside(tokPath: string): string | undefined {
+  const p = join(dirname(tokPath), 'tokenizer_config.json');
+  return existsSync(p) ? p : undefined;
+}
+
+/**
+ * The tokenizer.json of a model path: in the path itself (a model directory), else in one of the
+ * `up` directories above it (a checkpoint's run directory). Undefined when there is none.
+ */
+export function findTokenizerJson(modelPath: string, up = 1): string | undefined {
+  for (let dir = modelPath, i = 0; i <= up; dir = join(dir, '..'), i++) {
+    const p = join(dir, 'tokenizer.json');
+    if (existsSync(p)) return p;
+  }
+  return undefined;
 }
 
 /**

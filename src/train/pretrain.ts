@@ -19,7 +19,7 @@ import { PackedBatcher, tokenizeDocuments } from '../data/pack.ts';
 import { readDocuments, syntheticCorpus } from '../data/text-dataset.ts';
 import { buildModel } from '../io/hf.ts';
 import { densePreset, moePreset } from '../models/config.ts';
-import { loadBpeTokenizer, saveTokenizerFiles, trainBpe, type BpeTokenizer } from '../tokenizer/index.ts';
+import { loadBpeTokenizer, saveTokenizerFiles, tokenizerConfigBeside, trainBpe, type BpeTokenizer } from '../tokenizer/index.ts';
 import { trainLM, type TrainOptions, type TrainResult } from './trainer.ts';
 
 const posInt = z.number().int().positive();
@@ -79,11 +79,6 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, raw: unknown, wha
   const r = schema.safeParse(raw);
   if (!r.success) throw new ConfigError(`invalid ${what} options:\n${r.error.issues.map((i: z.core.$ZodIssue) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
   return r.data;
-}
-
-function tokenizerConfigBeside(path: string): string | undefined {
-  const p = join(path, '..', 'tokenizer_config.json');
-  return existsSync(p) ? p : undefined;
 }
 
 /** The run's documents: the --data file, or the built-in synthetic corpus. */

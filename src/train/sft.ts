@@ -6,14 +6,12 @@
 // the end carries the tokenizer and the chat template.
 // Not here: the loop (trainer.ts), masks (src/tokenizer/loss-mask.ts), flags (src/cli/sft.ts).
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { R1tsError } from '../core/errors.ts';
 import { docHash01 } from '../data/pack.ts';
 import { SftBatcher, readConversations, syntheticConversations, tokenizeConversations } from '../data/sft.ts';
 import { loadModel } from '../io/load.ts';
-import { R1_CHAT_TEMPLATE, loadBpeTokenizer, r1ChatTemplate, type BpeTokenizer, type ChatMessage } from '../tokenizer/index.ts';
+import { R1_CHAT_TEMPLATE, findTokenizerJson, loadBpeTokenizer, r1ChatTemplate, tokenizerConfigBeside, type BpeTokenizer, type ChatMessage } from '../tokenizer/index.ts';
 import { parseConfig, type PretrainHooks } from './pretrain.ts';
 import { trainLM, type TrainResult } from './trainer.ts';
 
@@ -59,9 +57,11 @@ export interface SftResult extends TrainResult {
   evalExamples: number;
 }
 
+/** The model's tokenizer.json: beside it, or in a checkpoint's run directory (two levels up). */
 function findTokenizer(modelPath: string): string {
-  for (const p of [join(modelPath, 'tokenizer.json'), join(modelPath, '..', 'tokenizer.json'), join(modelPath, '..', '..', 'tokenizer.json')]) if (existsSync(p)) return p;
-  throw new R1tsError(`${modelPath}: no tokenizer.json beside the model; pass a tokenizer`);
+  const p = findTokenizerJson(modelPath, 2);
+  if (!p) throw new R1tsError(`${modelPath}: no tokenizer.json beside the model; pass a tokenizer`);
+  return p;
 }
 
 export async function sft(config: SftConfig, hooks: PretrainHooks = {}): Promise<SftResult> {
@@ -70,8 +70,7 @@ export async function sft(config: SftConfig, hooks: PretrainHooks = {}): Promise
   const log = logHook ?? ((l: string) => void process.stderr.write(l + '\n'));
   const { model } = loadModel(c.model);
   const tokPath = c.tokenizer ?? findTokenizer(c.model);
-  const cfgPath = join(tokPath, '..', 'tokenizer_config.json');
-  const tokenizer = loadBpeTokenizer(tokPath, existsSync(cfgPath) ? cfgPath : undefined);
+  const tokenizer = loadBpeTokenizer(tokPath, tokenizerConfigBeside(tokPath));
   if (tokenizer.vocabSize > model.config.vocab_size) throw new R1tsError(`${tokPath}: ${tokenizer.vocabSize} tokens, more than the model's vocab_size ${model.config.vocab_size}`);
   const template = r1ChatTemplate(tokenizer);
   const convs: ChatMessage[][] = [];

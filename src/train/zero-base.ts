@@ -8,18 +8,17 @@
 // defaults (`r1ts zero --from-scratch --save-base assets/zero-base`).
 // Not here: RL (zero.ts), the training loop (trainer.ts).
 
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { PackedBatcher, tokenizeDocuments } from '../data/pack.ts';
-import { buildModel } from '../io/hf.ts';
+import { buildModel, modelFromHfTensors, readHfTensors } from '../io/hf.ts';
 import { loadModel } from '../io/load.ts';
 import { densePreset, parseModelConfig } from '../models/config.ts';
 import { corpusDocuments, type CorpusKind, type CorpusOptions } from '../tasks/arithmetic-corpus.ts';
 import { countdownCorpusDocuments, type CountdownCorpusOptions } from '../tasks/countdown-corpus.ts';
 import { BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, trainBpe } from '../tokenizer/index.ts';
-import { loadBpeTokenizer } from '../tokenizer/tokenizer-json.ts';
+import { loadBpeTokenizer, tokenizerConfigBeside } from '../tokenizer/tokenizer-json.ts';
 import { trainLM } from './trainer.ts';
 
 export interface ZeroBaseOptions {
@@ -95,13 +94,26 @@ export const COUNTDOWN_AHA_BASE_OPTIONS: Pick<ZeroBaseOptions, 'steps' | 'seq' |
  */
 export const COUNTDOWN_AHA_CONTINUE = { steps: 250, lr: 1e-3, corpus: COUNTDOWN_AHA_BASE_OPTIONS.countdown!.corpus! };
 
+/**
+ * The multiplication base M (docs/zero.md, "Beyond selection"): the shipped assets/zero-base
+ * continued for 400 steps of 32 × 384 at lr 1e-3 on the addition corpus in which half of the
+ * worked, direct and tagged documents (and of the fact lists) are products a*d instead
+ * (arithmetic-corpus.ts mulShare), with the context stretched from 256 to 384 positions so that a
+ * worked product fits after the R1-Zero prompt.
+ */
+export const MUL_CONTINUE = { steps: 400, lr: 1e-3, seq: 384, arithmetic: { mulShare: 0.5 } };
+
 export interface ContinueZeroBaseOptions {
   /** The base to continue (a model directory with its tokenizer.json). */
   from: string;
   /** Run directory; the model lands in outDir/model. */
   outDir: string;
-  /** The countdown corpus to continue on (every document a countdown one). */
-  corpus: CountdownCorpusOptions;
+  /** The countdown corpus to continue on (every document a countdown one); or: */
+  corpus?: CountdownCorpusOptions;
+  /** the arithmetic corpus (tasks/arithmetic-corpus.ts) to continue on. Exactly one of the two. */
+  arithmetic?: CorpusOptions;
+  /** Sequence length (default: the base's context); a longer one stretches the context (RoPE has no learned positions). */
+  seq?: number;
   steps: number;
   lr: number;
   batch?: number;
@@ -112,27 +124,32 @@ export interface ContinueZeroBaseOptions {
 }
 
 /**
- * Continues a base's pretraining on a countdown corpus, keeping its tokenizer and shape (sequences
- * as long as its context); warm-up 20 steps, then cosine to a tenth. Returns the model directory.
+ * Continues a base's pretraining on a countdown or arithmetic corpus, keeping its tokenizer and
+ * shape (sequences as long as its context, or `seq`, which becomes its context); warm-up 20 steps,
+ * then cosine to a tenth. Returns the model directory.
  */
 export async function continueZeroBase(o: ContinueZeroBaseOptions): Promise<string> {
   const batch = o.batch ?? 32;
   const seed = o.seed ?? 1;
   const log = o.log ?? (() => {});
-  const cfgPath = join(o.from, 'tokenizer_config.json');
-  const tokenizer = loadBpeTokenizer(join(o.from, 'tokenizer.json'), existsSync(cfgPath) ? cfgPath : undefined);
-  const { model } = loadModel(o.from);
-  const seq = model.maxSeqLen;
+  const tokPath = join(o.from, 'tokenizer.json');
+  const tokenizer = loadBpeTokenizer(tokPath, tokenizerConfigBeside(tokPath));
+  if ((o.corpus === undefined) === (o.arithmetic === undefined)) throw new R1tsError('continue base: expected exactly one of corpus (countdown) and arithmetic');
+  let { model } = loadModel(o.from);
+  const seq = o.seq ?? model.maxSeqLen;
+  if (!Number.isInteger(seq) || seq < 2) throw new R1tsError(`continue base: seq=${seq}: expected an integer ≥ 2`);
+  if (seq !== model.maxSeqLen) model = modelFromHfTensors(parseModelConfig({ ...model.config, max_position_embeddings: seq }), readHfTensors(o.from), o.from);
   // enough documents for one pass (with 5% to spare), in whole thousands, sized by the mean length of the first 500
   const need = o.steps * batch * (seq + 1) * 1.05;
   const docs: string[] = [];
   let perDoc = 0;
-  for (const d of countdownCorpusDocuments(seed + 6, o.corpus)) {
+  const source = o.corpus !== undefined ? countdownCorpusDocuments(seed + 6, o.corpus) : corpusDocuments(seed + 7, o.arithmetic);
+  for (const d of source) {
     docs.push(d.text);
     if (docs.length === 500) for (const x of docs) perDoc += (tokenizer.encode(x, { parseSpecial: false }).length + 1) / 500;
     if (docs.length % 1000 === 0 && perDoc * docs.length > need) break;
   }
-  log(`continue base: ${o.from}, ${docs.length} countdown documents, ${o.steps} steps of ${batch} × ${seq} tokens at lr ${o.lr}`);
+  log(`continue base: ${o.from}, ${docs.length} ${o.corpus !== undefined ? 'countdown' : 'arithmetic'} documents, ${o.steps} steps of ${batch} × ${seq} tokens at lr ${o.lr}`);
   const splits = await tokenizeDocuments(docs, tokenizer, { eosId: tokenizer.specialId(EOS_TOKEN), heldOutFraction: 0.01, seed });
   const r = await trainLM({
     model, tokenizer, outDir: o.outDir, steps: o.steps, lr: o.lr, minLrRatio: 0.1, warmupSteps: 20, schedule: 'cosine', weightDecay: 0.01,

@@ -75,6 +75,26 @@ test('r1ts zero --task countdown on a base whose context cannot hold the prompts
   }
 });
 
+test('r1ts zero --task mul: the shipped multiplication base and its 128-token budget, one GRPO step; the shipped addition base gets what its context leaves', () => {
+  assert.ok(existsSync(join(root, 'assets/mul-base/model.safetensors')), 'the shipped multiplication base is part of the repository');
+  const dir = mkdtempSync(join(tmpdir(), 'r1ts-cli-zero-mul-'));
+  try {
+    const r = run('zero', '--task', 'mul', '--steps', '1', '--prompts', '2', '--group', '4', '--eval-items', '4', '--final-eval-items', '4', '--out', dir, '--no-progress', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /model: .*assets[/\\]mul-base \(0\.89M parameters\)/);
+    assert.match(r.stdout, /budget: 128 new tokens \(the 'mul' task's budget; --max-tokens to change\)/);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.equal(summary.task, 'mul');
+    assert.equal(summary.steps, 1);
+    // on the shipped addition base (256 positions, a 181-token prompt) the budget is what is left
+    const e = run('zero', '--task', 'mul', '--base', join(root, 'assets/zero-base'), '--steps', '1', '--prompts', '2', '--group', '4', '--eval-items', '2', '--final-eval-items', '2', '--out', join(dir, 'e'), '--no-progress');
+    assert.equal(e.status, 0, e.stderr);
+    assert.match(e.stdout, /budget: 75 new tokens/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('r1ts zero --task countdown: the shipped countdown base and the budget its context leaves, one GRPO step', { skip: skipWithoutData() }, () => {
   assert.ok(existsSync(join(root, 'assets/countdown-base/model.safetensors')), 'the shipped countdown base is part of the repository');
   const dir = mkdtempSync(join(tmpdir(), 'r1ts-cli-zero-cd-'));

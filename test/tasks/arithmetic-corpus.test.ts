@@ -100,3 +100,60 @@ test("'reread' with uncheckedSlips: first passes slip as often without a check, 
   assert.equal(tally(corpusDocuments(9, opts)).uncheckedWrong, 0);
   assert.throws(() => corpusDocuments(1, { checkStyle: 'redo', uncheckedSlips: true }).next(), /uncheckedSlips needs checkStyle 'reread' \(got 'redo'\)/);
 });
+
+test('mulShare: products in the share asked for, worked by a row that reads back to a*d, never a held-out one', async () => {
+  const { isHeldOutProduct } = await import('../../src/tasks/arithmetic.ts');
+  const g = corpusDocuments(11, { mulShare: 0.5 });
+  const QUESTION = /(\d+) ?\* ?(\d)\b|product of (\d+) and (\d)|Multiply (\d+) by (\d)|(\d+) times (\d)/;
+  const counts = { products: 0, sums: 0, worked: 0, factLists: 0, mulFactLists: 0 };
+  for (let i = 0; i < 4000; i++) {
+    const { kind, text } = g.next().value!;
+    if (kind === 'facts') {
+      if (/\d\*\d/.test(text)) {
+        counts.mulFactLists++;
+        for (const [, x, y, p] of text.matchAll(/(\d)\*(\d)=(\d+)\./g)) assert.equal(Number(p), Number(x) * Number(y), text);
+      } else if (/\d\+\d/.test(text)) counts.factLists++;
+      continue;
+    }
+    if (kind === 'prose') continue;
+    const q = QUESTION.exec(text);
+    if (!q) {
+      counts.sums++;
+      continue;
+    }
+    counts.products++;
+    const nums = q.slice(1).filter((x) => x !== undefined).map(Number);
+    const [a, d] = nums;
+    assert.ok(!isHeldOutProduct(a, d), `held-out product in the corpus: ${text}`);
+    const answer = /(\d+)\.?(?:<\/answer>)?$|<(\w+)>(\d+)<\/\2>$/.exec(text.trim());
+    assert.ok(answer, text);
+    assert.equal(Number(answer[1] ?? answer[3]), a * d, text);
+    if (kind !== 'worked') continue;
+    counts.worked++;
+    // an independent reading of the row: each fact is the times table, each carry added right,
+    // and the written digits (with the final carry) are a*d
+    const digits: number[] = [];
+    let carry = 0;
+    const ds = String(a).split('').reverse().map(Number);
+    const steps = [...text.matchAll(/(\d)\*(\d)=(\d+)(?:, (\d+)\+(\d)=(\d+))?, (?:write|digit) (\d)/g)];
+    assert.equal(steps.length, ds.length, text);
+    steps.forEach((m, i) => {
+      const [x, y, p, p2, c, t, w] = m.slice(1).map((v: string | undefined) => (v === undefined ? undefined : Number(v)));
+      assert.equal(x, ds[i], text);
+      assert.equal(y, d, text);
+      assert.equal(p, x! * y!, text);
+      const total = p! + carry;
+      if (carry) assert.ok(p2 === p && c === carry && t === total, text);
+      else assert.equal(p2, undefined, text);
+      assert.equal(w, total % 10, text);
+      digits.push(w!);
+      carry = Math.floor(total / 10);
+    });
+    assert.equal(Number((carry ? String(carry) : '') + digits.reverse().join('')), a * d, text);
+  }
+  const share = counts.products / (counts.products + counts.sums);
+  assert.ok(share > 0.45 && share < 0.55, `product share ${share}`);
+  assert.ok(counts.worked > 300, `worked products ${counts.worked}`);
+  assert.ok(counts.mulFactLists > 0 && counts.factLists > 0);
+  assert.throws(() => corpusDocuments(1, { mulShare: 2 }).next(), /mulShare=2: expected a share in \[0, 1\]/);
+});

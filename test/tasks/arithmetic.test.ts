@@ -152,3 +152,37 @@ test('the grader: answer tag first, else the last integer; format credit only wi
   assert.ok(hasR1Form('a</think>\n<answer>1</answer>\n'));
   assert.ok(!hasR1Form('<think>a</think><answer>1</answer>'), 'the prompt opened <think>; the completion must not again');
 });
+
+test('multiplication: the row procedure, its held-out products, the task', async () => {
+  const { isHeldOutProduct, multiplicationTask, productRow } = await import('../../src/tasks/arithmetic.ts');
+  const { workedProductSteps } = await import('../../src/tasks/arithmetic-corpus.ts');
+  assert.deepEqual(productRow(347, 6).map((s) => [s.product, s.total, s.digit, s.carryOut]), [[42, 42, 2, 4], [24, 28, 8, 2], [18, 20, 0, 2]]);
+  assert.equal(workedProductSteps(347, 6, 0), '7*6=42, write 2 carry 4. 4*6=24, 24+4=28, write 8 carry 2. 3*6=18, 18+2=20, write 0 carry 2. write 2.');
+  assert.equal(workedProductSteps(120, 3, 1), 'ones: 0*3=0, digit 0. tens: 2*3=6, digit 6. hundreds: 1*3=3, digit 3.');
+  for (let a = 0; a < 5000; a += 37) for (let d = 0; d < 10; d++) {
+    const row = productRow(a, d);
+    const last = row[row.length - 1].carryOut;
+    assert.equal(Number((last ? String(last) : '') + row.map((s) => s.digit).reverse().join('')), a * d, `${a}*${d}`);
+  }
+  assert.throws(() => productRow(12, 10), /expected a non-negative integer and a digit/);
+  let held = 0, total = 0;
+  for (let a = 100; a < 1000; a++) for (let d = 2; d < 10; d++, total++) if (isHeldOutProduct(a, d)) held++;
+  assert.ok(held / total > 0.09 && held / total < 0.11, `held-out share ${held / total}`);
+  const task = multiplicationTask();
+  assert.equal(task.name, 'mul');
+  const rng = new Rng(2);
+  for (let i = 0; i < 2000; i++) {
+    const [a, d] = task.trainItem(rng).id.split('*').map(Number);
+    assert.ok(!isHeldOutProduct(a, d) && a >= 100 && a <= 999 && d >= 2 && d <= 9, `${a}*${d}`);
+  }
+  const h = task.heldOut(500); // the final evaluation's count
+  assert.equal(new Set(h.map((x) => x.id)).size, 500);
+  assert.throws(() => multiplicationTask().heldOut(held + 1), new RegExp(`${held + 1} held-out items asked for, and only ${held} exist`));
+  assert.deepEqual(multiplicationTask().heldOut(10), h.slice(0, 10));
+  for (const x of h) {
+    const [a, d] = x.id.split('*').map(Number);
+    assert.ok(isHeldOutProduct(a, d) && x.gold === String(a * d) && x.question === `What is ${a}*${d}?`);
+  }
+  assert.equal(task.grade(h[0], `<think>…</think> <answer>${h[0].gold}</answer>`).correct, true);
+  assert.equal(task.grade(h[0], `<answer>${Number(h[0].gold) + 1}</answer>`).correct, false);
+});

@@ -167,6 +167,29 @@ test('saveTokenizerFiles writes a directory both loaders read', async () => {
   }
 });
 
+test('findTokenizerJson and tokenizerConfigBeside find a model\'s files: its directory, then up to `up` levels above', async () => {
+  const { mkdtempSync, mkdirSync, rmSync, unlinkSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { findTokenizerJson, saveTokenizerFiles, tokenizerConfigBeside } = await import('../../src/tokenizer/tokenizer-json.ts');
+  const dir = mkdtempSync(resolve(tmpdir(), 'r1ts-tok-'));
+  try {
+    const run = resolve(dir, 'run');
+    const step = resolve(run, 'checkpoints', 'step-00000010');
+    mkdirSync(step, { recursive: true });
+    const p = saveTokenizerFiles(run, smallTokenizer());
+    assert.equal(findTokenizerJson(run), p.tokenizer);
+    assert.equal(findTokenizerJson(resolve(run, 'checkpoints')), p.tokenizer);
+    assert.equal(findTokenizerJson(step), undefined); // two levels up, default one
+    assert.equal(findTokenizerJson(step, 2), p.tokenizer);
+    assert.equal(tokenizerConfigBeside(p.tokenizer), p.config);
+    unlinkSync(p.config);
+    assert.equal(tokenizerConfigBeside(p.tokenizer), undefined);
+    assert.equal(loadBpeTokenizer(p.tokenizer, tokenizerConfigBeside(p.tokenizer)).vocabSize, smallTokenizer().vocabSize);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a Llama-3-style file (Oniguruma (?i:) regex, ignore_merges) runs through HfTokenizer; our encoder refuses it', () => {
   const j = JSON.parse(readFileSync(resolve(fixtures, 'tiny-bpe.json'), 'utf8'));
   j.pre_tokenizer.pretokenizers[0].pattern.Regex =

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readJsonl } from '../../src/core/jsonl.ts';
 import { loadModel } from '../../src/io/load.ts';
 import { loadBpeTokenizer } from '../../src/tokenizer/tokenizer-json.ts';
-import { continueZeroBase, COUNTDOWN_AHA_CONTINUE } from '../../src/train/zero-base.ts';
+import { continueZeroBase, COUNTDOWN_AHA_CONTINUE, MUL_CONTINUE } from '../../src/train/zero-base.ts';
 
 const shipped = join(import.meta.dirname, '..', '..', 'assets', 'countdown-base');
 
@@ -30,4 +30,15 @@ test('continueZeroBase: the shipped countdown base, two steps on the aha corpus,
   const [a, b] = [w(before), w(after)];
   assert.equal(a.length, b.length);
   assert.ok(a.some((x, i) => x !== b[i]), 'the embedding did not change');
+});
+
+test('continueZeroBase: the shipped addition base on the multiplication corpus, its context stretched to 384', async () => {
+  const from = join(import.meta.dirname, '..', '..', 'assets', 'zero-base');
+  const out = mkdtempSync(join(tmpdir(), 'r1ts-continue-base-'));
+  const dir = await continueZeroBase({ from, outDir: out, arithmetic: MUL_CONTINUE.arithmetic, seq: 384, steps: 2, lr: 1e-3, batch: 2, progress: false });
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  assert.deepEqual(cfg, { ...JSON.parse(readFileSync(join(from, 'config.json'), 'utf8')), max_position_embeddings: 384 });
+  assert.equal(loadModel(dir).model.maxSeqLen, 384);
+  assert.deepEqual(readJsonl<{ step?: number; loss?: number }>(join(out, 'metrics.jsonl')).filter((r) => typeof r.loss === 'number').map((r) => r.step), [1, 2]);
+  await assert.rejects(continueZeroBase({ from, outDir: out, steps: 1, lr: 1e-3 }), /expected exactly one of corpus \(countdown\) and arithmetic/);
 });
