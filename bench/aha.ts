@@ -35,6 +35,7 @@ import { zeroCommand } from '../src/cli/zero.ts';
 import { readJsonl } from '../src/core/jsonl.ts';
 import { buildZeroBase, continueZeroBase, COUNTDOWN_AHA_CONTINUE } from '../src/train/zero-base.ts';
 import { lineChartSvg } from './svg-chart.ts';
+import { takeFlag } from './take-flag.ts';
 
 /** The corpus of the aha base: the default one, with 'redo' self-checks in 30% of worked solutions. */
 const AHA_CORPUS = { selfCheck: 0.3, checkStyle: 'redo', checkSlipShare: 0.3 } as const;
@@ -47,14 +48,7 @@ const AHA_BASE = { seq: 384, steps: 800 } as const;
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const take = (flag: string): string | undefined => {
-  const i = args.indexOf(flag);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`${flag}: expected a value`);
-  args.splice(i, 2);
-  return v;
-};
+const take = (flag: string): string | undefined => takeFlag(args, flag);
 const svgPath = take('--svg');
 const report = take('--report');
 const out = report !== undefined ? resolve(report) : await runExperiment();

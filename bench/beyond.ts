@@ -32,18 +32,12 @@ import { evalCommand } from '../src/cli/eval.ts';
 import { zeroCommand } from '../src/cli/zero.ts';
 import { readJsonl } from '../src/core/jsonl.ts';
 import { continueZeroBase, MUL_CONTINUE } from '../src/train/zero-base.ts';
+import { takeFlag } from './take-flag.ts';
 
 const BUDGET = '128';
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const take = (flag: string): string | undefined => {
-  const i = args.indexOf(flag);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`${flag}: expected a value`);
-  args.splice(i, 2);
-  return v;
-};
+const take = (flag: string): string | undefined => takeFlag(args, flag);
 const report = take('--report');
 const out = report !== undefined ? resolve(report) : await runExperiment();
 

@@ -38,12 +38,13 @@ export const SHIPPED_MUL_BASE = fileURLToPath(new URL('../../assets/mul-base', i
 
 /**
  * Tasks whose defaults differ from the addition task's: the base `r1ts zero --task T` starts from
- * without --base, and the generation budget without --max-tokens (for `r1ts rl` too): a number of
- * tokens, or 'context', what the model's positions leave after the task's longest prompt.
+ * without --base, the corpus `--from-scratch` builds it on without --base-corpus, and the
+ * generation budget without --max-tokens (for `r1ts rl` too): a number of tokens, or 'context',
+ * what the model's positions leave after the task's longest prompt.
  */
-const TASK_DEFAULTS: Record<string, { base: string; maxTokens: number | 'context' }> = {
-  countdown: { base: SHIPPED_COUNTDOWN_BASE, maxTokens: 'context' },
-  mul: { base: SHIPPED_MUL_BASE, maxTokens: 128 },
+const TASK_DEFAULTS: Record<string, { base: string; corpus: string; maxTokens: number | 'context' }> = {
+  countdown: { base: SHIPPED_COUNTDOWN_BASE, corpus: 'countdown-columns', maxTokens: 'context' },
+  mul: { base: SHIPPED_MUL_BASE, corpus: 'mul', maxTokens: 128 },
 };
 
 const RUN_FLAGS_HELP = `  --minutes M            RL wall-clock budget, evaluations not counted [5]
@@ -81,12 +82,14 @@ never seen the R1-Zero template, on held-out problems it has never seen either.
   --from-scratch         pretrain the base on the synthetic corpus first (about 20 minutes on 2 cores)
   --base-steps N         with --from-scratch: pretraining steps of 32 × 256 tokens [1200]; fewer
                          make a base whose own column work is only sometimes right (750: docs/zero.md)
-  --base-corpus NAME     with --from-scratch: add (the shipped recipe) | countdown (80% countdown
+  --base-corpus NAME     with --from-scratch [the task's: add; mul for --task mul; countdown-columns
+                         for --task countdown]: add (the shipped recipe) | mul (the add base, then
+                         400 steps on a corpus with products: assets/mul-base) | countdown (80% countdown
                          documents, 384 positions: the base for --task countdown, docs/zero.md)
                          | countdown-columns (the same search with each step's column work,
                          512 positions, 1.89M parameters: docs/zero.md) | countdown-aha (as
                          countdown-columns, its worked answers guesses, 30% of them checked: the
-                         countdown aha experiment, bench/aha.ts) [add]
+                         countdown aha experiment, bench/aha.ts)
   --save-base DIR        with --from-scratch: also copy the new base there
   --base-only            with --from-scratch: stop once the base is built
   --resume               with --from-scratch and the same --out: continue an interrupted base build
@@ -128,16 +131,18 @@ export async function zeroCommand(args: string[]): Promise<number> {
     const outDir = runDir(v, 'zero');
     let baseDir = resolve(String(v.base ?? TASK_DEFAULTS[task.name]?.base ?? SHIPPED_BASE));
     if (v['base-steps'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-steps: only with --from-scratch (it sizes the base being built)');
-    const baseCorpus = String(v['base-corpus'] ?? 'add');
-    const corpora = ['add', 'countdown', 'countdown-columns', 'countdown-aha'];
+    const baseCorpus = String(v['base-corpus'] ?? TASK_DEFAULTS[task.name]?.corpus ?? 'add');
+    const corpora = ['add', 'mul', 'countdown', 'countdown-columns', 'countdown-aha'];
     if (!corpora.includes(baseCorpus)) throw new R1tsError(`--base-corpus ${baseCorpus}: expected ${corpora.join(', ')}`);
     if (v['base-corpus'] !== undefined && !v['from-scratch']) throw new R1tsError('--base-corpus: only with --from-scratch (it picks the corpus of the base being built)');
     if (v['from-scratch']) {
-      const { buildZeroBase, COUNTDOWN_BASE_OPTIONS, COUNTDOWN_COLUMNS_BASE_OPTIONS, COUNTDOWN_AHA_BASE_OPTIONS } = await import('../train/zero-base.ts');
+      const { buildZeroBase, continueZeroBase, COUNTDOWN_BASE_OPTIONS, COUNTDOWN_COLUMNS_BASE_OPTIONS, COUNTDOWN_AHA_BASE_OPTIONS, MUL_CONTINUE } = await import('../train/zero-base.ts');
       const recipes: Record<string, { steps?: number }> = { countdown: COUNTDOWN_BASE_OPTIONS, 'countdown-columns': COUNTDOWN_COLUMNS_BASE_OPTIONS, 'countdown-aha': COUNTDOWN_AHA_BASE_OPTIONS };
       const recipe = recipes[baseCorpus] ?? {};
       const steps = v['base-steps'] === undefined ? recipe.steps : intFlag(v['base-steps'], 'base-steps', 1200, 1);
       baseDir = await buildZeroBase({ outDir: join(outDir, 'base'), ...recipe, steps, resume: Boolean(v.resume), progress: !v['no-progress'], log: console.log });
+      // mul: the addition base, then its continuation on the corpus with products (base M)
+      if (baseCorpus === 'mul') baseDir = await continueZeroBase({ from: baseDir, outDir: join(outDir, 'mul-base'), ...MUL_CONTINUE, resume: Boolean(v.resume), progress: !v['no-progress'], log: console.log });
       if (v['save-base']) {
         const { cpSync } = await import('node:fs');
         cpSync(baseDir, resolve(String(v['save-base'])), { recursive: true });

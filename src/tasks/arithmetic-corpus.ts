@@ -320,6 +320,16 @@ interface CheckOptions {
   uncheckedSlips: boolean;
 }
 
+/** Worked steps in a tag closed by the same tag, or introduced by "Let's work it out:", "Solution:" or nothing. */
+function workedBody(rng: Rng, steps: string): string {
+  if (rng.uniform() < WORKED_TAG_SHARE) {
+    const tag = tagName(rng);
+    return `<${tag}> ${steps} </${tag}>`;
+  }
+  const intro = rng.int(3);
+  return intro === 0 ? `Let's work it out: ${steps}` : intro === 1 ? `Solution: ${steps}` : steps;
+}
+
 function worked(rng: Rng, maxDigits: number, check: CheckOptions): string {
   const [a, b] = pair(rng, maxDigits);
   const wording = rng.int(2) as 0 | 1;
@@ -336,14 +346,7 @@ function worked(rng: Rng, maxDigits: number, check: CheckOptions): string {
     steps = work.text;
     answer = work.got;
   } else steps = workedSteps(a, b, wording, checked);
-  let body: string;
-  if (rng.uniform() < WORKED_TAG_SHARE) {
-    const tag = tagName(rng);
-    body = `<${tag}> ${steps} </${tag}>`;
-  } else {
-    const intro = rng.int(3);
-    body = intro === 0 ? `Let's work it out: ${steps}` : intro === 1 ? `Solution: ${steps}` : steps;
-  }
+  const body = workedBody(rng, steps);
   return pick(rng, FRAMES)(pick(rng, QUESTIONS)(a, b), `${body} ${answerSentence(rng, a, b, answer)}`);
 }
 
@@ -389,14 +392,7 @@ function workedProduct(rng: Rng, maxDigits: number): string {
   const [a, d] = mulPair(rng, maxDigits);
   const steps = workedProductSteps(a, d, rng.int(2) as 0 | 1);
   const p = a * d;
-  let body: string;
-  if (rng.uniform() < WORKED_TAG_SHARE) {
-    const tag = tagName(rng);
-    body = `<${tag}> ${steps} </${tag}>`;
-  } else {
-    const intro = rng.int(3);
-    body = intro === 0 ? `Let's work it out: ${steps}` : intro === 1 ? `Solution: ${steps}` : steps;
-  }
+  const body = workedBody(rng, steps);
   const answer = pick(rng, [`So the answer is ${p}.`, `Answer: ${p}`, `<answer>${p}</answer>`, `So ${a}*${d}=${p}.`]);
   return pick(rng, FRAMES)(pick(rng, MUL_QUESTIONS)(a, d), `${body} ${answer}`);
 }

@@ -32,6 +32,22 @@ test('r1ts zero on the shipped base: one GRPO step, the run files and a JSON sum
   }
 });
 
+test('r1ts rl: a short seeded run raises the mean reward (the shipped multiplication base on mul)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'r1ts-cli-rl-'));
+  try {
+    const r = run('rl', '--model', join(root, 'assets/mul-base'), '--task', 'mul', '--steps', '10', '--seed', '1',
+      '--eval-every', '100', '--eval-items', '8', '--final-eval-items', '8', '--out', dir, '--no-progress');
+    assert.equal(r.status, 0, r.stderr);
+    const rewards = readJsonl<{ step?: number; reward?: number }>(join(dir, 'metrics.jsonl')).filter((m) => typeof m.reward === 'number').map((m) => m.reward!);
+    assert.equal(rewards.length, 10);
+    const first = (rewards[0] + rewards[1] + rewards[2]) / 3;
+    const last = (rewards[7] + rewards[8] + rewards[9]) / 3;
+    assert.ok(last > first + 0.2, `mean reward ${first.toFixed(3)} → ${last.toFixed(3)}: ${rewards.map((x) => x.toFixed(2)).join(' ')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('r1ts zero / rl refuse bad flags and missing models with the reason', () => {
   const bad = run('zero', '--group', '1');
   assert.equal(bad.status, 2);
@@ -60,7 +76,7 @@ test('r1ts zero / rl refuse bad flags and missing models with the reason', () =>
   assert.match(corpus.stderr, /--base-corpus: only with --from-scratch/);
   const corpusBad = run('zero', '--from-scratch', '--base-only', '--base-corpus', 'poetry', '--out', join(tmpdir(), 'r1ts-zero-never-built'));
   assert.equal(corpusBad.status, 2);
-  assert.match(corpusBad.stderr, /--base-corpus poetry: expected add, countdown, countdown-columns, countdown-aha/);
+  assert.match(corpusBad.stderr, /--base-corpus poetry: expected add, mul, countdown, countdown-columns, countdown-aha/);
 });
 
 test('r1ts zero --task countdown on a base whose context cannot hold the prompts: refused before any work, naming a base that can', { skip: skipWithoutData() }, () => {
