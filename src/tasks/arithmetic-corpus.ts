@@ -25,7 +25,7 @@
 // 24+4=28, write 8 carry 2. …"), and as many fact documents list times-table facts: the
 // corpus of the multiplication task (arithmetic.ts 'mul'), beyond the addition one.
 // It never contains the RL template (no "<think>", no R1-Zero system text) nor
-// any held-out pair (arithmetic.ts isHeldOutPair), and it never puts filler
+// any held-out pair or product (arithmetic.ts isHeldOutPair, isHeldOutProduct), and it never puts filler
 // inside a reasoning tag (that teaches skipping the work).
 // The mixture is the knob that sets how often the base model reasons under the
 // R1-Zero prompt; the GRPO issue records what an experiment found. Defaults here
