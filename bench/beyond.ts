@@ -105,11 +105,12 @@ const resultsOf = (file: string): Item[] => (JSON.parse(readFileSync(file, 'utf8
 const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
 if (s.task !== 'mul') throw new Error(`${out}: a '${s.task}' run; bench:beyond reads 'mul' runs`);
 const before = readRows(resultsOf(join(out, 'eval-before.json')));
-const after = readRows(resultsOf(join(out, 'eval-after.json')));
+const afterResults = resultsOf(join(out, 'eval-after.json'));
+const after = readRows(afterResults);
 const baseEvalPath = join(out, 'base-eval.json');
 const baseEval = existsSync(baseEvalPath) ? (JSON.parse(readFileSync(baseEvalPath, 'utf8')) as { metrics: { items: number; k: number; pass_at_1: number; pass_at_k: number; cons_at_k: number } }).metrics : null;
 // the trained policy on the items of the base's pass@8 (its per-item results beside the report)
-const afterById = new Map(resultsOf(join(out, 'eval-after.json')).map((it) => [it.id, it]));
+const afterById = new Map(afterResults.map((it) => [it.id, it]));
 const baseItems = existsSync(`${baseEvalPath}.results.jsonl`) ? readJsonl<Item>(`${baseEvalPath}.results.jsonl`).filter((it) => afterById.has(it.id)) : [];
 const sameItems = baseItems.length === 0 ? null : {
   items: baseItems.length,
