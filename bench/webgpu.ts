@@ -9,9 +9,11 @@
 // 8-token prompt, --decode-tokens=N greedy tokens each, after a warm-up run (--no-decode skips it);
 // and the same decode with f16 weights on the device (`--dtype f16`: every Linear's weight packed
 // to binary16, read by the f16-B GEMM), beside the f32 one (ratio_f16 = f16 / f32); and training
-// tokens/s of the MoE preset (DeepSeek-V3 style: MLA, 8 routed experts, 2 per token, a shared
-// one; the router's bias update included) on the device with the sparse dispatch and with the
-// dense one (every expert over every token), beside the CPU (--no-moe skips it). The device
+// tokens/s of the MoE preset (DeepSeek-V3 style: MLA, 8 routed experts (--moe-experts=E), 2 per
+// token, a shared one; the router's bias update included) on the device with the sparse grouped
+// dispatch (each expert GEMM one dispatch for all experts), the sparse per-expert one and the
+// dense one (every expert over every token), with each step's dispatch count, beside the CPU
+// (--no-moe skips it). The device
 // decode samples on the device (reading back a token and its logprob per sequence); it is also
 // timed reading back the logits rows and sampling on the host (ratio_device_sampling).
 //   npm run bench:webgpu            human table
@@ -37,12 +39,12 @@ import { Rng } from '../src/core/rng.ts';
 import { buildModel } from '../src/io/hf.ts';
 import { densePreset, moePreset } from '../src/models/config.ts';
 import type { DeepseekV3 } from '../src/models/deepseek-v3.ts';
-import { setMoeDispatch } from '../src/nn/moe.ts';
+import { setMoeDispatch, type MoeDispatch } from '../src/nn/moe.ts';
 import { balanceRouterOnDevice } from '../src/train/expert-load.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { clipGradNorm, clipGradNormTensor } from '../src/optim/clip.ts';
 import { linearWeights } from '../src/nn/layers.ts';
-import { endDeviceStep, ids, moveToDevice, moveToHost, placeOnDevice, readValues, useDeviceContext } from '../src/tensor/index.ts';
+import { endDeviceStep, ids, moveToDevice, moveToHost, placeOnDevice, readValues, releaseDevice, useDeviceContext } from '../src/tensor/index.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -139,10 +141,14 @@ const num = (name: string, dflt: number) => {
   return n;
 };
 const tc = { depth: num('train-depth', 2), batch: num('train-batch', a.software ? 4 : 16), seq: num('train-seq', a.software ? 64 : 256), vocab: num('train-vocab', a.software ? 512 : 4096) };
+/** Routed experts of the MoE preset (--moe-experts, default the preset's 8; 2 per token either way). */
+const moeExperts = num('moe-experts', 8);
+/** Dispatches of the last timed training step on the device (how the step is bound on a GPU). */
+let lastStepDispatches = 0;
 
 /** Training tokens/s of the dense (or MoE) preset on the device or the CPU backend: best step time over about `seconds` after a warm-up step. */
 async function trainTokensPerSecond(device: 'webgpu' | 'cpu', preset: 'dense' | 'moe' = 'dense'): Promise<number> {
-  const model = buildModel(preset === 'dense' ? densePreset(tc.depth, tc.vocab, tc.seq) : moePreset(tc.depth, tc.vocab, tc.seq), new Rng(0));
+  const model = buildModel(preset === 'dense' ? densePreset(tc.depth, tc.vocab, tc.seq) : { ...moePreset(tc.depth, tc.vocab, tc.seq), n_routed_experts: moeExperts }, new Rng(0));
   const moe = preset === 'moe' ? (model as DeepseekV3) : null;
   const params = model.parameters();
   if (device === 'webgpu') moveToDevice(model.namedTensors().map(([, t]) => t));
@@ -172,10 +178,13 @@ async function trainTokensPerSecond(device: 'webgpu' | 'cpu', preset: 'dense' | 
   const end = performance.now() + seconds * 1000;
   do {
     const t0 = performance.now();
+    const d0 = ctx.stats.dispatches;
     await step();
+    lastStepDispatches = ctx.stats.dispatches - d0;
     best = Math.min(best, (performance.now() - t0) / 1000);
     n++;
   } while (performance.now() < end || n < 2);
+  if (device === 'webgpu') releaseDevice(model.namedTensors().map(([, t]) => t));
   return (tc.batch * tc.seq) / best;
 }
 
@@ -190,19 +199,30 @@ if (!args.includes('--no-train')) {
   console.log(`  webgpu ${g.toFixed(1)} tokens/s   cpu (${availableBackends()[0].describe()}) ${c.toFixed(1)} tokens/s   ratio ${(g / c).toFixed(3)}`);
 }
 
-let trainMoe: { preset: typeof tc; webgpu_sparse: number; webgpu_dense: number; cpu: number; ratio: number; sparse_over_dense: number } | null = null;
+let trainMoe: {
+  preset: typeof tc; experts: number; webgpu_grouped: number; webgpu_per_expert: number; webgpu_dense: number; cpu: number; ratio: number;
+  grouped_over_per_expert: number; grouped_over_dense: number; dispatches_per_step: { grouped: number; per_expert: number; dense: number };
+} | null = null;
 if (!args.includes('--no-moe')) {
   useDeviceContext(ctx);
-  const sp = await trainTokensPerSecond('webgpu', 'moe');
-  setMoeDispatch('dense');
-  const de = await trainTokensPerSecond('webgpu', 'moe');
-  setMoeDispatch('sparse');
+  const modes = [['grouped', 0, 0], ['per-expert', 0, 0], ['dense', 0, 0]] as [MoeDispatch, number, number][];
+  for (const m of modes) {
+    setMoeDispatch(m[0]);
+    m[1] = await trainTokensPerSecond('webgpu', 'moe');
+    m[2] = lastStepDispatches;
+  }
+  setMoeDispatch('grouped');
+  const [[, gr, dGr], [, pe, dPe], [, de, dDe]] = modes;
   useDeviceContext(null);
   const c = await trainTokensPerSecond('cpu', 'moe');
-  trainMoe = { preset: tc, webgpu_sparse: +sp.toFixed(1), webgpu_dense: +de.toFixed(1), cpu: +c.toFixed(1), ratio: +(sp / c).toFixed(3), sparse_over_dense: +(sp / de).toFixed(3) };
-  console.log(`\ntraining, MoE preset depth ${tc.depth} (8 routed experts, 2 per token), vocab ${tc.vocab}, B ${tc.batch} × T ${tc.seq}${a.software ? ' (SOFTWARE adapter)' : ''}:`);
-  console.log(`  webgpu sparse dispatch ${sp.toFixed(1)} tokens/s   dense dispatch ${de.toFixed(1)} tokens/s   sparse/dense ${(sp / de).toFixed(3)}`);
-  console.log(`  cpu (${availableBackends()[0].describe()}) ${c.toFixed(1)} tokens/s   ratio webgpu sparse / cpu ${(sp / c).toFixed(3)}`);
+  trainMoe = {
+    preset: tc, experts: moeExperts, webgpu_grouped: +gr.toFixed(1), webgpu_per_expert: +pe.toFixed(1), webgpu_dense: +de.toFixed(1), cpu: +c.toFixed(1), ratio: +(gr / c).toFixed(3),
+    grouped_over_per_expert: +(gr / pe).toFixed(3), grouped_over_dense: +(gr / de).toFixed(3), dispatches_per_step: { grouped: dGr, per_expert: dPe, dense: dDe },
+  };
+  console.log(`\ntraining, MoE preset depth ${tc.depth} (${moeExperts} routed experts, 2 per token), vocab ${tc.vocab}, B ${tc.batch} × T ${tc.seq}${a.software ? ' (SOFTWARE adapter)' : ''}:`);
+  console.log(`  webgpu grouped dispatch ${gr.toFixed(1)} tokens/s (${dGr} dispatches a step)   per expert ${pe.toFixed(1)} (${dPe})   dense ${de.toFixed(1)} (${dDe})`);
+  console.log(`  grouped/per-expert ${(gr / pe).toFixed(3)}   grouped/dense ${(gr / de).toFixed(3)}`);
+  console.log(`  cpu (${availableBackends()[0].describe()}) ${c.toFixed(1)} tokens/s   ratio webgpu grouped / cpu ${(gr / c).toFixed(3)}`);
 }
 const dc = { batch: num('decode-batch', a.software ? 4 : 32), tokens: num('decode-tokens', a.software ? 16 : 64) };
 

@@ -16,8 +16,10 @@
 // mask [N, E]; the dispatch is sparse and dropless (src/tensor/moe-device.ts): a plan built
 // on the device gives each chosen (token, expert) pair one row, grouped by expert, and each
 // expert's MLP runs over its own rows only — the host's grouped FLOPs, no capacity, no
-// dropped token. (setMoeDispatch('dense') runs every expert over all N tokens weighted by
-// s·mask instead: E/K× the routed FLOPs, kept for A/B measurements.) The load is counted into
+// dropped token. Each of the experts' GEMMs is one dispatch for all of them, over their
+// weights stacked in one device slab (moved there in place on the first forward). For A/B
+// measurements, setMoeDispatch('per-expert') runs one dispatch per expert instead (E× the
+// dispatches), and 'dense' every expert over all N tokens weighted by s·mask (E/K× the routed FLOPs). The load is counted into
 // a device buffer, and the bias update runs on the device (updateBiasOnDevice) and hands back
 // the load to read with the step's readback. The host gives an expert no token chose no
 // gradient, so AdamW skips it; here it gets a zero gradient, so its AdamW step is gated on its
@@ -59,10 +61,13 @@ export interface MoEConfig {
   auxLossAlpha: number;
 }
 
-let dispatchOnDevice: 'sparse' | 'dense' = 'sparse';
+/** How MoE layers dispatch tokens to experts on the webgpu device (see the file's top). */
+export type MoeDispatch = 'grouped' | 'per-expert' | 'dense';
+let dispatchOnDevice: MoeDispatch = 'grouped';
 
-/** How MoE layers dispatch tokens to experts on the webgpu device (see the file's top; 'sparse' by default). For A/B runs. */
-export function setMoeDispatch(mode: 'sparse' | 'dense'): void {
+/** Sets how MoE layers dispatch on the webgpu device ('grouped' by default; the others for A/B runs). */
+export function setMoeDispatch(mode: MoeDispatch): void {
+  if (mode !== 'grouped' && mode !== 'per-expert' && mode !== 'dense') throw new RangeError(`setMoeDispatch: '${mode}', expected 'grouped', 'per-expert' or 'dense'`);
   dispatchOnDevice = mode;
 }
 
@@ -265,11 +270,11 @@ export class MoE extends Module {
     return reshape(y, x.shape);
   }
 
-  /** forward() on the webgpu device: device selection, sparse (or dense) dispatch (see the file's top). */
+  /** forward() on the webgpu device: device selection, sparse (grouped or per-expert) or dense dispatch (see the file's top). */
   private forwardOnDevice(x: Tensor, x2: Tensor, s: Tensor): Tensor {
     const { nRoutedExperts: E, topK: K, scoringFunc, routeScale } = this.cfg;
     const N = x2.shape[0];
-    const routing = dispatchOnDevice === 'sparse' ? routeOnDevice(this.gate.selectMask(s), K) : null;
+    const routing = dispatchOnDevice !== 'dense' ? routeOnDevice(this.gate.selectMask(s), K) : null;
     const mask = routing ? routing.keep : this.gate.selectMask(s); // [N, E] 0/1, no gradient
     if (this.training) {
       const counted = noGrad(() => sum(mask, 0)); // [E]
@@ -281,7 +286,7 @@ export class MoE extends Module {
     if (routeScale !== 1) w = mul(w, routeScale);
     let y: Tensor | null = null; // [N, C]
     if (routing) {
-      y = moeExpertsOnDevice(x2, w, routing, this.experts.map((m) => ({ w1: m.w1.weight, w2: m.w2.weight, w3: m.w3.weight })));
+      y = moeExpertsOnDevice(x2, w, routing, this.experts.map((m) => ({ w1: m.w1.weight, w2: m.w2.weight, w3: m.w3.weight })), { grouped: dispatchOnDevice === 'grouped' });
     } else {
       for (let e = 0; e < E; e++) {
         const ye = mul(this.experts[e].forward(x2), narrow(w, 1, e, 1)); // [N, C]

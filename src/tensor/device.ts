@@ -272,6 +272,61 @@ export async function placeOnDevice(label: string, tensors: readonly Tensor[], o
   };
 }
 
+/** Device tensors that are views of one slab, in order (GpuContext.allocStack): one stacked operand for the grouped GEMMs. */
+export interface DeviceStack {
+  /** The whole slab ([count·stride] elements; u32 words for f16 weights): bind it, never release it. */
+  readonly whole: GpuTensor;
+  /** Elements from one tensor to the next (f16 elements for f16 weights). */
+  readonly stride: number;
+}
+
+/**
+ * The stack ts make when they are views 0, 1, … of one slab, in order (after stackOnDevice or
+ * allocStepStack), else null.
+ */
+export function deviceStackOf(ts: readonly Tensor[]): DeviceStack | null {
+  const g0 = ts[0]?.gpu;
+  if (!g0 || !g0.slab || g0.offset !== 0) return null;
+  const strideBytes = ts.length > 1 ? ts[1].gpu?.offset ?? 0 : Math.ceil((g0.size * 4) / 256) * 256;
+  if (strideBytes < g0.size * 4) return null;
+  for (let i = 0; i < ts.length; i++) {
+    const g = ts[i].gpu;
+    if (!g || g.slab !== g0.slab || g.offset !== i * strideBytes || g.size !== g0.size || ts[i].half !== ts[0].half) return null;
+  }
+  const words = strideBytes / 4;
+  return { whole: new GpuTensor(g0.buffer, [ts.length * words], g0.dtype), stride: ts[0].half ? 2 * words : words };
+}
+
+/**
+ * Moves persistent device tensors of one shape and one precision (all f32, or all f16 weights) into
+ * one slab, in place and in order (each keeps its identity; one device copy each), so that
+ * deviceStackOf(ts) finds them: the MoE experts' weights, for the grouped GEMMs. Returns true when
+ * they are stacked (already, or now); false, moving nothing, when they are not such tensors or the
+ * slab would not fit one storage binding.
+ */
+export function stackOnDevice(ts: readonly Tensor[]): boolean {
+  if (ts.length === 0 || deviceStackOf(ts)) return ts.length > 0;
+  const g0 = ts[0].gpu;
+  if (!active || !g0) return false;
+  if (!ts.every((t) => t.gpu && !arena.has(t.gpu) && t.gpu.size === g0.size && t.gpu.dtype === g0.dtype && t.half === ts[0].half)) return false;
+  if (!active.stackFits(ts.length, g0.shape)) return false;
+  const { views } = active.allocStack(ts.length, g0.shape, g0.dtype);
+  ts.forEach((t, i) => {
+    const old = t.gpu!;
+    active!.copy(old, views[i]);
+    t.setStorage(views[i], t.half);
+    active!.release(old);
+  });
+  return true;
+}
+
+/** A step-scoped stack of `count` device tensors of `shape` (GpuContext.allocStack; each view in the step arena). */
+export function allocStepStack(count: number, shape: readonly number[]): { views: GpuTensor[]; stack: DeviceStack } {
+  const { views, whole, stride } = deviceContext().allocStack(count, shape);
+  for (const v of views) arena.add(v);
+  return { views, stack: { whole, stride } };
+}
+
 /** Frees the device storage of persistent tensors that are no longer used. */
 export function releaseDevice(ts: readonly Tensor[]): void {
   for (const t of ts) {
@@ -315,5 +370,5 @@ export function devicePrefixView(t: Tensor, shape: readonly number[]): Tensor {
   if (!g) throw new R1tsError(`devicePrefixView: tensor ${fmtShape(t.shape)} is on the host`);
   const n = shape.reduce((a, b) => a * b, 1);
   if (n > g.size) throw new R1tsError(`devicePrefixView: ${fmtShape(shape)} (${n} elements) is larger than the ${g.size} elements of ${fmtShape(t.shape)}`);
-  return new Tensor(new GpuTensor(g.buffer, shape, g.dtype), shape);
+  return new Tensor(new GpuTensor(g.buffer, shape, g.dtype, g.offset), shape);
 }

@@ -1,8 +1,12 @@
 // The routed experts of a DeepSeekMoE layer on the webgpu device, dispatched sparsely: each
 // expert's SwiGLU MLP runs over the rows of the tokens that chose it (src/backend/webgpu/moe.ts
-// builds the plan on the device, gemm.ts's expert-range GEMMs run one expert each), so the
-// routed FLOPs are those of the host's grouped path (K per token), not the E per token of
-// running every expert over every token. Dropless: no capacity, no token is ever skipped.
+// builds the plan on the device, gemm.ts's expert-range GEMMs run them), so the routed FLOPs
+// are those of the host's grouped path (K per token), not the E per token of running every
+// expert over every token. Dropless: no capacity, no token is ever skipped. Grouped (the
+// default): each GEMM is one dispatch for all experts, over their weights stacked in one device
+// slab per kind (stackOnDevice moves them there in place on first use; each stays its own Tensor,
+// a view), the weight gradients written into a step slab whose views they are: 9 GEMM dispatches
+// per layer instead of 9E, the same values bit for bit.
 // One autograd node (the 'fused' kind: it carries its own backward), with the inputs of the
 // host's moeExperts (fused.ts) in the same order — x, the dense routing weights [N, E], then
 // every expert's w1, w2, w3 — so the layer's routing weights stay ordinary differentiable ops
@@ -12,14 +16,14 @@
 // Not here: the selection (moe.ts selectMask), the kernels.
 
 import { swiglu as kSwiglu, swigluBackward as kSwigluBackward } from '../backend/webgpu/elementwise.ts';
-import { gemm as kGemm, type GpuGemmParams } from '../backend/webgpu/gemm.ts';
+import { gemm as kGemm } from '../backend/webgpu/gemm.ts';
 import {
   moeCombine, moeCombineBackwardRows, moeCombineBackwardWeights, moeGather, moeGatherSum, moePlanRows, moeRoute as kRoute, type MoePlanBuffers,
 } from '../backend/webgpu/moe.ts';
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { AutogradError, ShapeError, fmtShape } from '../core/errors.ts';
 import { isGradEnabled, record } from './autograd.ts';
-import { allocStep, deviceContext, gpuHalfOf, gpuOf, retireStep, zerosStep } from './device.ts';
+import { allocStep, allocStepStack, deviceContext, deviceStackOf, gpuHalfOf, gpuOf, retireStep, stackOnDevice, zerosStep, type DeviceStack } from './device.ts';
 import { empty } from './device-ops.ts';
 import { checkOutput } from './ops.ts';
 import type { SwigluWeights } from './fused.ts';
@@ -50,11 +54,28 @@ export function routeOnDevice(mask: Tensor, K: number): DeviceRouting {
   return { keep: new Tensor(plan.keep, [N, E]), N, E, K, rows, plan };
 }
 
+/** Which expert weight of a SwiGLU MLP. */
+type WeightKind = 'w1' | 'w2' | 'w3';
+
+/** The experts' weights stacked on the device, one stack per kind (stacking them first if need be), or null where they cannot be. */
+function expertStacks(experts: readonly SwigluWeights[]): Record<WeightKind, DeviceStack> | null {
+  const out = {} as Record<WeightKind, DeviceStack>;
+  for (const kind of ['w1', 'w2', 'w3'] as const) {
+    const ws = experts.map((m) => m[kind]);
+    if (!stackOnDevice(ws)) return null;
+    out[kind] = deviceStackOf(ws)!;
+  }
+  return out;
+}
+
 /**
  * y [N, C] = Σ over each token's K experts of w[n, e] · expert_e(x[n]) (SwiGLU MLPs, no bias), on
  * the device, by the plan of `routing`. w [N, E]: the routing weights (zero off the plan's experts).
+ * grouped: each GEMM runs for every expert in one dispatch, over the experts' weights stacked in
+ * one slab (stackOnDevice moves them there, in place, the first time); without it, or where they
+ * cannot be stacked (host weights, a slab over the binding limit), one dispatch per expert.
  */
-export function moeExpertsOnDevice(x: Tensor, w: Tensor, routing: DeviceRouting, experts: readonly SwigluWeights[]): Tensor {
+export function moeExpertsOnDevice(x: Tensor, w: Tensor, routing: DeviceRouting, experts: readonly SwigluWeights[], opts: { grouped?: boolean } = {}): Tensor {
   const op = 'moeExpertsOnDevice';
   const { N, E, K, rows, plan } = routing;
   if (x.rank !== 2 || x.shape[0] !== N) throw new ShapeError(`${op}: x must be [${N}, C], got ${fmtShape(x.shape)}`);
@@ -67,16 +88,39 @@ export function moeExpertsOnDevice(x: Tensor, w: Tensor, routing: DeviceRouting,
     }
   });
   const ctx = deviceContext(op);
-  const weight = (t: Tensor) => (t.half ? gpuHalfOf(t) : gpuOf(t));
+  const stacks = opts.grouped ? expertStacks(experts) : null;
   const { ranges } = plan;
-  // One expert's GEMM over its rows (`on: 'rows'`) or summed over its rows (`on: 'k'`).
-  const expertGemm = (a: GpuTensor, b: Tensor | GpuTensor, c: GpuTensor, e: number, p: { m: number; n: number; k: number; transA: boolean; transB: boolean; beta?: number; on: 'rows' | 'k' }) => {
-    const half = b instanceof Tensor && b.half;
-    const params: GpuGemmParams = {
-      batch: 1, m: p.m, n: p.n, k: p.k, transA: p.transA, transB: p.transB, alpha: 1, beta: p.beta ?? 0, strideA: 0, strideB: 0, strideC: 0, bias: null,
-      bHalf: half, range: { ranges, expert: e, on: p.on, maxRows: N },
-    };
-    kGemm(ctx, a, b instanceof Tensor ? weight(b) : b, c, params);
+  const base = { batch: 1, alpha: 1, strideA: 0, strideB: 0, strideC: 0, bias: null } as const;
+  // C (+)= A·op(W_e) over each expert e's rows: W one of the experts' weights (f32 or f16).
+  const rowsGemm = (a: GpuTensor, kind: WeightKind, c: GpuTensor, p: { n: number; k: number; transB: boolean; beta?: number }) => {
+    const dims = { ...base, m: rows, n: p.n, k: p.k, transA: false, transB: p.transB, beta: p.beta ?? 0, bHalf: experts[0][kind].half };
+    if (stacks) {
+      kGemm(ctx, a, stacks[kind].whole, c, { ...dims, strideB: stacks[kind].stride, range: { ranges, on: 'rows', experts: E, maxRows: rows } });
+      return;
+    }
+    for (let e = 0; e < E; e++) {
+      const t = experts[e][kind];
+      kGemm(ctx, a, t.half ? gpuHalfOf(t) : gpuOf(t), c, { ...dims, bHalf: t.half, range: { ranges, on: 'rows', expert: e, maxRows: N } });
+    }
+  };
+  // Each expert's weight gradient [m, n] = aᵀ·b summed over its rows, for the experts in `need`:
+  // one GEMM per expert, or one for all into a step slab (the gradients are its views).
+  const gradGemm = (a: GpuTensor, b: GpuTensor, m: number, n: number, need: (e: number) => boolean): (Tensor | null)[] => {
+    const out: (Tensor | null)[] = Array.from({ length: E }, () => null);
+    if (!out.some((_, e) => need(e))) return out;
+    const dims = { ...base, m, n, k: rows, transA: true, transB: false, beta: 0 };
+    if (stacks) {
+      const { views, stack } = allocStepStack(E, [m, n]);
+      kGemm(ctx, a, b, stack.whole, { ...dims, batch: E, strideC: stack.stride, range: { ranges, on: 'k', experts: E } });
+      views.forEach((v, e) => { if (need(e)) out[e] = new Tensor(v, [m, n]); else retireStep(v); });
+      return out;
+    }
+    for (let e = 0; e < E; e++) {
+      if (!need(e)) continue;
+      out[e] = empty([m, n]);
+      kGemm(ctx, a, b, out[e]!.gpu!, { ...dims, range: { ranges, on: 'k', expert: e } });
+    }
+    return out;
   };
 
   // Forward: gather → h1 = xg·W1ᵀ, h3 = xg·W3ᵀ (per expert) → act = silu(h1)·h3 → yg = act·W2ᵀ → combine.
@@ -84,12 +128,10 @@ export function moeExpertsOnDevice(x: Tensor, w: Tensor, routing: DeviceRouting,
   moeGather(ctx, gpuOf(x), plan.rowToken, xg, N, rows, C);
   // Rows past the last expert's range are written by no GEMM: zeros keep act there finite.
   const h1 = zerosStep([rows, I]), h3 = zerosStep([rows, I]), act = allocStep([rows, I]), yg = allocStep([rows, C]);
-  for (let e = 0; e < E; e++) {
-    expertGemm(xg, experts[e].w1, h1, e, { m: rows, n: I, k: C, transA: false, transB: true, on: 'rows' });
-    expertGemm(xg, experts[e].w3, h3, e, { m: rows, n: I, k: C, transA: false, transB: true, on: 'rows' });
-  }
+  rowsGemm(xg, 'w1', h1, { n: I, k: C, transB: true });
+  rowsGemm(xg, 'w3', h3, { n: I, k: C, transB: true });
   kSwiglu(ctx, h1, h3, act, rows * I);
-  for (let e = 0; e < E; e++) expertGemm(act, experts[e].w2, yg, e, { m: rows, n: C, k: I, transA: false, transB: true, on: 'rows' });
+  rowsGemm(act, 'w2', yg, { n: C, k: I, transB: true });
   const out = empty([N, C]);
   const wd = gpuOf(w);
   moeCombine(ctx, yg, wd, plan.rowOf, ranges, out.gpu!, N, E, K, rows, C);
@@ -116,31 +158,18 @@ export function moeExpertsOnDevice(x: Tensor, w: Tensor, routing: DeviceRouting,
     }
     // da = dyg·W2 per expert (rows past the ranges stay zero); dW2_e = dygᵀ·act over e's rows.
     const da = zerosStep([rows, I]);
-    for (let e = 0; e < E; e++) {
-      expertGemm(dyg, experts[e].w2, da, e, { m: rows, n: I, k: C, transA: false, transB: false, on: 'rows' });
-      if (needs[2 + E + e]) {
-        grads[2 + E + e] = empty([C, I]);
-        expertGemm(dyg, act, grads[2 + E + e]!.gpu!, e, { m: C, n: I, k: rows, transA: true, transB: false, on: 'k' });
-      }
-    }
+    rowsGemm(dyg, 'w2', da, { n: I, k: C, transB: false });
+    gradGemm(dyg, act, C, I, (e) => needs[2 + E + e]).forEach((t, e) => { grads[2 + E + e] = t; });
     const dh1 = allocStep([rows, I]), dh3 = allocStep([rows, I]);
     kSwigluBackward(ctx, h1, h3, da, dh1, dh3, rows * I);
     // dxg = dh1·W1 + dh3·W3 per expert; dW1_e = dh1ᵀ·xg, dW3_e = dh3ᵀ·xg over e's rows.
     const dxg = needs[0] ? allocStep([rows, C]) : null;
-    for (let e = 0; e < E; e++) {
-      if (dxg) {
-        expertGemm(dh1, experts[e].w1, dxg, e, { m: rows, n: C, k: I, transA: false, transB: false, on: 'rows' });
-        expertGemm(dh3, experts[e].w3, dxg, e, { m: rows, n: C, k: I, transA: false, transB: false, beta: 1, on: 'rows' });
-      }
-      if (needs[2 + e]) {
-        grads[2 + e] = empty([I, C]);
-        expertGemm(dh1, xg, grads[2 + e]!.gpu!, e, { m: I, n: C, k: rows, transA: true, transB: false, on: 'k' });
-      }
-      if (needs[2 + 2 * E + e]) {
-        grads[2 + 2 * E + e] = empty([I, C]);
-        expertGemm(dh3, xg, grads[2 + 2 * E + e]!.gpu!, e, { m: I, n: C, k: rows, transA: true, transB: false, on: 'k' });
-      }
+    if (dxg) {
+      rowsGemm(dh1, 'w1', dxg, { n: C, k: I, transB: false });
+      rowsGemm(dh3, 'w3', dxg, { n: C, k: I, transB: false, beta: 1 });
     }
+    gradGemm(dh1, xg, I, C, (e) => needs[2 + e]).forEach((t, e) => { grads[2 + e] = t; });
+    gradGemm(dh3, xg, I, C, (e) => needs[2 + 2 * E + e]).forEach((t, e) => { grads[2 + 2 * E + e] = t; });
     if (dxg) {
       grads[0] = empty([N, C]);
       moeGatherSum(ctx, dxg, plan.rowOf, grads[0].gpu!, N, K, rows, C);

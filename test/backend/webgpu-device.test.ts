@@ -2,7 +2,9 @@
 // specialization, a batch of dispatches is one submit, released buffers are reused from the
 // pool only after the batch that used them was submitted, a released tensor cannot be used,
 // and a shader-level mistake surfaces as an R1tsError at the next read; a buffer retired
-// mid-batch is reused by later in-batch outputs only. Also the adapter report,
+// mid-batch is reused by later in-batch outputs only; a stack's views (allocStack) bind, write,
+// clear, copy and read only their own span, a dispatch that writes a buffer it binds twice is
+// refused naming the kernel, and a slab is pooled with its last view. Also the adapter report,
 // and that the device layer covers every kernel name of the contract.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,4 +97,44 @@ test('webgpu: a buffer retired mid-batch is reused by a later in-batch output (i
   assert.deepEqual(Array.from(uv), [7, 7, 7]);
   assert.deepEqual(Array.from(zv), [0, 0, 0]);
   for (const x of [a, c, d, up, z]) ctx.release(x);
+});
+
+test('webgpu: a stack\'s views (allocStack) each bind, write, clear, copy and read only their own span; the slab returns to the pool with its last view', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const ctx = k.ctx;
+  const { views, whole, stride } = ctx.allocStack(3, [2, 5]); // 10 values each
+  assert.equal(stride % (ctx.device.limits.minStorageBufferOffsetAlignment / 4), 0, 'views start on the binding alignment');
+  assert.ok(stride >= 10 && views.every((v, i) => v.offset === 4 * i * stride && v.buffer === views[0].buffer));
+  ctx.write(views[0], Float32Array.from({ length: 10 }, (_, i) => i + 1));
+  ctx.write(views[1], new Float32Array(10).fill(-1));
+  ctx.write(views[2], new Float32Array(10).fill(-2));
+  // WebGPU checks a dispatch's usage per buffer: reading one view while writing another of the same slab is refused, naming the kernel.
+  assert.throws(() => k.unary('neg', views[0], views[2], 10), /webgpu unary:neg:0: one buffer is bound at bindings 1 and 2 and written through 2/);
+  const extra = ctx.upload(Float32Array.from({ length: 10 }, (_, i) => i + 1));
+  k.unary('neg', extra, views[2], 10); // a kernel writes one view only
+  k.unary('abs', views[0], views[0], 10); // in place on a view
+  ctx.clear(views[1]);
+  ctx.write(extra, new Float32Array(10).fill(5));
+  ctx.copy(extra, views[1]);
+  const [v0, v1, v2, all] = (await ctx.readMany([...views, whole])) as Float32Array[];
+  assert.deepEqual([...v0], Array.from({ length: 10 }, (_, i) => i + 1));
+  assert.deepEqual([...v1], new Array(10).fill(5));
+  assert.deepEqual([...v2], Array.from({ length: 10 }, (_, i) => -(i + 1)));
+  assert.deepEqual([...all.subarray(2 * stride, 2 * stride + 10)], [...v2], 'the whole slab holds view 2 at 2·stride');
+  // The slab is pooled only once every view is released, and after the batch's submit.
+  const created = ctx.stats.buffersCreated;
+  ctx.release(views[0]); ctx.release(views[1]);
+  assert.throws(() => k.unary('neg', views[0], views[2], 10), /used after release/);
+  ctx.flush();
+  const other = ctx.allocStack(3, [2, 5]);
+  assert.notEqual(other.views[0].buffer, views[0].buffer, 'a live view keeps its slab out of the pool');
+  ctx.release(views[2]);
+  ctx.flush();
+  const again = ctx.allocStack(3, [2, 5]);
+  assert.equal(again.views[0].buffer, views[0].buffer, 'the last view\'s release pooled the slab');
+  assert.equal(ctx.stats.buffersCreated, created + 1);
+  assert.throws(() => ctx.allocStack(0, [4]), /at least one/);
+  for (const v of [...other.views, ...again.views]) ctx.release(v);
+  ctx.release(extra);
 });

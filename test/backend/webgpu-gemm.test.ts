@@ -13,7 +13,9 @@
 // variant; without it that test is skipped saying so (the packed path runs on every adapter).
 // Expert ranges (the sparse MoE dispatch): a row range writes only its rows of C (others keep
 // their values), a k range sums only its rows; ends past the matrix are clamped; an empty range
-// writes nothing (rows) or zeros (k).
+// writes nothing (rows) or zeros (k). Grouped ranges (every expert in one dispatch, B stacked
+// for rows, C stacked for k) equal the reference (f32 and f16 B) and, bit for bit, the one-expert
+// GEMMs; the grouped row GEMM keeps the 64 tile; the gaps between stacked Cs stay untouched.
 // Every GEMM case runs with both tiles (64×64 blocks of C per workgroup, and 128×128: setGemmTile).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,6 +110,85 @@ test('webgpu gemm rejects buffers too small for the sizes and C aliasing an inpu
   assert.throws(() => k.gemm(a, b, c, p), /A has 16 elements .* needs 32/);
   assert.throws(() => k.gemm(c, b, c, { ...p, strideA: 16 }), /may not alias/);
   for (const x of [a, b, c]) k.ctx.release(x);
+});
+
+test('webgpu gemm: grouped expert ranges (every expert in one dispatch, B or C stacked) equal the reference and the one-expert GEMMs (both tile settings, f16 B)', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  await eachTile(async (tile) => {
+    const r = rng(13);
+    const M = 200, K = 24, N = 40, E = 4;
+    // As above: one tile, an empty range, one tile, a gap [128, 192) and a range past the end (clamped to 200).
+    const ranges = Int32Array.from([0, 64, 64, 64, 64, 128, 192, 260]);
+    const rg = k.ctx.upload(ranges);
+    const a = randF32(r, M * K); // [M, K]
+    const base = { batch: 1, m: M, n: N, k: K, transA: false, alpha: 1, beta: 0, strideA: 0, strideC: 0, bias: null } as const;
+    const keys: string[] = [];
+    const dispatch = k.ctx.dispatch;
+    k.ctx.dispatch = (d) => { keys.push(d.key); dispatch.call(k.ctx, d); };
+    try {
+      for (const transB of [false, true]) {
+        for (const half of [false, true]) {
+          const stride = K * N + 6; // the experts' B sit apart, as a slab's views do
+          const bAll = randF32(r, E * stride);
+          let bDev = k.ctx.upload(bAll);
+          let bRef = bAll;
+          if (half) {
+            const words = k.ctx.alloc([(E * stride) / 2], 'u32');
+            k.packF16(bDev, words, E * stride);
+            bDev = words;
+            bRef = unpackHalves((await k.ctx.read(words)) as Uint32Array, E * stride);
+          }
+          const grouped = k.ctx.upload(new Float32Array(M * N).fill(7)); // rows of no range keep their 7s
+          const n0 = keys.length;
+          k.gemm(k.ctx.upload(a), bDev, grouped, { ...base, transB, strideB: stride, bHalf: half, range: { ranges: rg, on: 'rows', experts: E, maxRows: M } });
+          assert.equal(keys.length - n0, 1, 'one dispatch for all experts');
+          assert.ok(!keys[n0].includes(':t128'), `the grouped row GEMM keeps the 64 tile (tile setting ${tile})`);
+          // The same products one expert at a time (f32: each expert's B in a buffer of its own).
+          const single = k.ctx.upload(new Float32Array(M * N).fill(7));
+          if (!half) {
+            for (let e = 0; e < E; e++) {
+              const be = k.ctx.upload(bAll.subarray(e * stride, e * stride + K * N));
+              k.gemm(k.ctx.upload(a), be, single, { ...base, transB, strideB: 0, range: { ranges: rg, on: 'rows', expert: e, maxRows: 128 } });
+            }
+          }
+          const [got, one] = (await k.ctx.readMany([grouped, single])) as Float32Array[];
+          const want = new Float32Array(M * N).fill(7);
+          for (let e = 0; e < E; e++) {
+            const lo = ranges[2 * e], hi = Math.min(ranges[2 * e + 1], M);
+            if (hi <= lo) continue;
+            const part = new Float32Array((hi - lo) * N);
+            refKernels.gemm(a.subarray(lo * K, hi * K), bRef.subarray(e * stride, e * stride + K * N), part, { ...base, m: hi - lo, transB, strideB: 0 });
+            want.set(part, lo * N);
+          }
+          for (let i = 0; i < M * N; i++) {
+            if (!(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])))) assert.fail(`grouped rows tB=${transB} f16=${half}: C[${Math.floor(i / N)}, ${i % N}] = ${got[i]}, expected ${want[i]}`);
+          }
+          if (!half) assert.deepEqual(got, one, `grouped rows tB=${transB}: bit for bit the one-expert GEMMs`);
+        }
+      }
+      // Grouped k: C_e [K, N] = A[range_e]ᵀ · B[range_e] for every e at once, stacked strideC apart; the gaps between stay untouched.
+      const bb = randF32(r, M * N);
+      const strideC = K * N + 10;
+      const c = k.ctx.upload(new Float32Array(E * strideC).fill(NaN));
+      const n0 = keys.length;
+      k.gemm(k.ctx.upload(a), k.ctx.upload(bb), c, { batch: E, m: K, n: N, k: M, transA: true, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC, bias: null, range: { ranges: rg, on: 'k', experts: E } });
+      assert.equal(keys.length - n0, 1, 'one dispatch for all experts\' sums');
+      const got = (await k.ctx.read(c)) as Float32Array;
+      for (let e = 0; e < E; e++) {
+        const lo = ranges[2 * e], hi = Math.min(ranges[2 * e + 1], M);
+        const want = new Float32Array(K * N);
+        if (hi > lo) refKernels.gemm(a.subarray(lo * K, hi * K), bb.subarray(lo * N, hi * N), want, { batch: 1, m: K, n: N, k: hi - lo, transA: true, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC: 0, bias: null });
+        for (let i = 0; i < K * N; i++) assert.ok(Math.abs(got[e * strideC + i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])), `grouped k, expert ${e}: C[${i}] = ${got[e * strideC + i]}, expected ${want[i]}`);
+        if (e < E - 1) for (let i = K * N; i < strideC; i++) assert.ok(Number.isNaN(got[e * strideC + i]), `grouped k: the gap after expert ${e} is untouched`);
+      }
+      // Misuse is refused with what was expected.
+      assert.throws(() => k.gemm(k.ctx.upload(a), k.ctx.upload(bb), c, { batch: 2, m: K, n: N, k: M, transA: true, transB: false, alpha: 1, beta: 0, strideA: 0, strideB: 0, strideC, bias: null, range: { ranges: rg, on: 'k', experts: E } }), /batch = 4 experts/);
+      assert.throws(() => k.gemm(k.ctx.upload(a), k.ctx.upload(bb), c, { ...base, transB: false, strideB: 0, range: { ranges: rg, on: 'rows', experts: 5 } }), /ranges has 8 elements/);
+    } finally {
+      k.ctx.dispatch = dispatch;
+    }
+  });
 });
 
 /** IEEE binary16 bits → number. */

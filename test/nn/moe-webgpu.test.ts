@@ -11,8 +11,12 @@
 // The sparse (dropless) dispatch alone: a MoE layer's output and every gradient (input, gate,
 // each expert's three weights) equal the host's grouped path, with experts owning several row
 // tiles, experts no token chose, group-limited softmax routing and sigmoid routing with a
-// scale; the dense dispatch gives the same; a mask with ties keeps each token's first K experts.
-// With f16 expert weights (`--dtype f16`) the sparse dispatch gives the dense dispatch's logits.
+// scale. By default each expert GEMM is one dispatch for all experts (their weights stacked in a
+// slab, their gradients views of one): 9 GEMM dispatches per layer, and bit for bit the values
+// of one dispatch per expert (setMoeDispatch('per-expert'), 9E); the weights survive the stacking
+// and the trip back to the host unchanged; the dense dispatch gives the same values; a mask with
+// ties keeps each token's first K experts. With f16 expert weights (`--dtype f16`) the grouped
+// dispatch gives the dense dispatch's logits and the per-expert dispatch's bits.
 // Skips without an adapter (fails under CI=true).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +24,7 @@ import { Rng } from '../../src/core/rng.ts';
 import { Engine } from '../../src/engine/generate.ts';
 import { moePreset } from '../../src/models/config.ts';
 import { DeepseekV3 } from '../../src/models/deepseek-v3.ts';
-import { Gate, MoE, setMoeDispatch, type MoEConfig } from '../../src/nn/moe.ts';
+import { Gate, MoE, setMoeDispatch, type MoEConfig, type MoeDispatch } from '../../src/nn/moe.ts';
 import { AdamW } from '../../src/optim/adamw.ts';
 import { clipGradNorm, clipGradNormTensor } from '../../src/optim/clip.ts';
 import * as T from '../../src/tensor/index.ts';
@@ -114,7 +118,7 @@ test('webgpu: a tiny DeepSeek-V3 MoE trained on the device (bias update there) m
   assert.deepEqual(d.tokens, h.tokens, 'greedy tokens of the trained model');
 });
 
-test('webgpu: the sparse MoE dispatch gives the host grouped path\'s output and gradients (several row tiles per expert, unchosen experts, groups)', async (tc) => {
+test('webgpu: the sparse MoE dispatch (grouped, and per expert) gives the host grouped path\'s output and gradients (several row tiles per expert, unchosen experts, groups)', async (tc) => {
   const k = await gpuOrSkip(tc);
   if (!k) return;
   T.useDeviceContext(k.ctx);
@@ -129,10 +133,11 @@ test('webgpu: the sparse MoE dispatch gives the host grouped path\'s output and 
     const r = new Rng(31);
     const x = Float32Array.from({ length: N * cfg.dim }, () => r.normal());
     const dy = Float32Array.from({ length: N * cfg.dim }, () => r.normal());
-    const run = async (dev: boolean, mode: 'sparse' | 'dense' = 'sparse') => {
+    const run = async (dev: boolean, mode: MoeDispatch = 'grouped') => {
       const moe = new MoE(cfg, new Rng(5));
       if (cfg.nRoutedExperts === 12) (moe.gate.bias!.data as Float32Array).set([0, 0, -9, 0, 0, 0, 0, 0, 0, -9, 0, 0]);
       const named = moe.namedTensors();
+      const before = named.map(([, t]) => Float32Array.from(t.data as Float32Array));
       if (dev) T.moveToDevice(named.map(([, t]) => t));
       const xt = T.parameter(dev ? T.toDevice(T.tensor(x, [N, cfg.dim])) : T.tensor(x, [N, cfg.dim]));
       setMoeDispatch(mode);
@@ -143,20 +148,29 @@ test('webgpu: the sparse MoE dispatch gives the host grouped path\'s output and 
         const y = moe.forward(xt);
         T.sum(T.mul(y, dev ? T.toDevice(T.tensor(dy, [N, cfg.dim])) : T.tensor(dy, [N, cfg.dim]))).backward();
         const params = moe.parameters();
+        // Grouped: the experts' weights now live stacked in one slab per kind, and so do their gradients.
+        const stacked = (['w1', 'w2', 'w3'] as const).map((w) => T.deviceStackOf(moe.experts.map((m) => m[w].weight)) !== null);
+        const gradsStacked = T.deviceStackOf(moe.experts.map((m) => m.w1.weight.grad!)) !== null;
         const vals = dev ? await T.readValues([y, xt.grad!, ...params.map((p) => p.grad ?? T.toDevice(T.zeros(p.shape)))]) : [y.data, xt.grad!.data, ...params.map((p) => (p.grad ? p.grad.data : new Float32Array(p.size)))];
         T.endDeviceStep();
         if (dev) await T.moveToHost(named.map(([, t]) => t));
-        return { y: vals[0] as Float32Array, dx: vals[1] as Float32Array, grads: vals.slice(2) as Float32Array[], names: moe.namedParameters().map(([n]) => n), keys };
+        named.forEach(([n, t], i) => assert.deepEqual(t.data, before[i], `${label} (${mode}): ${n} unchanged by the round trip`));
+        return { y: vals[0] as Float32Array, dx: vals[1] as Float32Array, grads: vals.slice(2) as Float32Array[], names: moe.namedParameters().map(([n]) => n), keys, stacked, gradsStacked };
       } finally {
-        setMoeDispatch('sparse');
+        setMoeDispatch('grouped');
         k.ctx.dispatch = dispatch;
       }
     };
     const h = await run(false);
     const d = await run(true);
-    // Sparse: the plan, and every expert GEMM over its own rows (forward: w1, w3, w2 per expert).
+    // Grouped: the plan, and each expert GEMM once for all experts (3 forward and 3 backward over
+    // the rows, 3 weight-gradient sums), over the stacked weights, into stacked gradients.
     assert.equal(d.keys.filter((key) => key === 'moeRoute').length, 1, `${label}: one routing plan`);
-    assert.equal(d.keys.filter((key) => key.endsWith(':rows')).length, 3 * cfg.nRoutedExperts + 3 * cfg.nRoutedExperts, `${label}: expert-range GEMMs (3 forward, 3 backward per expert)`);
+    assert.equal(d.keys.filter((key) => key.endsWith(':rowsAll')).length, 6, `${label}: grouped row GEMMs`);
+    assert.equal(d.keys.filter((key) => key.endsWith(':kAll')).length, 3, `${label}: grouped weight-gradient GEMMs`);
+    assert.ok(!d.keys.some((key) => key.endsWith(':rows') || key.endsWith(':k')), `${label}: no one-expert GEMM`);
+    assert.deepEqual(d.stacked, [true, true, true], `${label}: the experts' weights are stacked`);
+    assert.ok(d.gradsStacked, `${label}: the experts' gradients are views of one slab`);
     assertClose(d.y, h.y, { rtol: 1e-4, atol: 1e-5, label: `${label}: output` });
     assertClose(d.dx, h.dx, { rtol: 1e-4, atol: 1e-5, label: `${label}: input gradient` });
     h.grads.forEach((g, i) => assertClose(d.grads[i], g, { rtol: 1e-4, atol: 1e-5, label: `${label}: gradient of ${h.names[i]}` }));
@@ -168,6 +182,12 @@ test('webgpu: the sparse MoE dispatch gives the host grouped path\'s output and 
     } else {
       assert.ok(h.grads.every((g) => g.some((v) => v !== 0)), `${label}: every parameter has a gradient`);
     }
+    // Per expert: every expert GEMM over its own rows (forward: w1, w3, w2 per expert), the same values bit for bit.
+    const one = await run(true, 'per-expert');
+    assert.equal(one.keys.filter((key) => key.endsWith(':rows')).length, 6 * cfg.nRoutedExperts, `${label}: per-expert row GEMMs (3 forward, 3 backward per expert)`);
+    assert.equal(one.keys.filter((key) => key.endsWith(':k')).length, 3 * cfg.nRoutedExperts, `${label}: per-expert weight-gradient GEMMs`);
+    assert.deepEqual(one.stacked, [false, false, false], `${label}: per expert, the weights stay in buffers of their own`);
+    assert.deepEqual([one.y, one.dx, ...one.grads], [d.y, d.dx, ...d.grads], `${label}: grouped and per-expert dispatch agree bit for bit`);
     const dense = await run(true, 'dense');
     assert.ok(!dense.keys.some((key) => key === 'moeRoute' || key.endsWith(':rows')), `${label}: the dense dispatch builds no plan`);
     assertClose(dense.y, d.y, { rtol: 1e-4, atol: 1e-5, label: `${label}: dense vs sparse output` });
@@ -195,14 +215,14 @@ test('webgpu: the sparse MoE plan keeps each token\'s first K experts of a mask 
   assert.deepEqual([...rowOf], [0, 128, 64, 129, 130, -1]);
 });
 
-test('webgpu: with f16 weights (inference) the sparse MoE dispatch gives the dense dispatch\'s logits', async (tc) => {
+test('webgpu: with f16 weights (inference) the grouped MoE dispatch gives the dense dispatch\'s logits and the per-expert one\'s bits', async (tc) => {
   const k = await gpuOrSkip(tc);
   if (!k) return;
   T.useDeviceContext(k.ctx);
   const { linearWeights } = await import('../../src/nn/layers.ts');
   const r = new Rng(1);
   const x = Int32Array.from({ length: 2 * 20 }, () => r.int(V));
-  const logits = async (mode: 'sparse' | 'dense') => {
+  const logits = async (mode: MoeDispatch) => {
     const m = tinyMoE();
     m.eval();
     const placed = await T.placeOnDevice('test', m.namedTensors().map(([, t]) => t), { half: linearWeights(m) });
@@ -212,11 +232,12 @@ test('webgpu: with f16 weights (inference) the sparse MoE dispatch gives the den
       const [v] = await T.readValues([T.noGrad(() => m.forward(T.ids(x, [2, 20])).logits)]);
       return v as Float32Array;
     } finally {
-      setMoeDispatch('sparse');
+      setMoeDispatch('grouped');
       T.endDeviceStep();
       await placed.release({ toHost: false });
     }
   };
-  const sparse = await logits('sparse'), dense = await logits('dense');
-  assertClose(sparse, dense, { rtol: 1e-5, atol: 1e-6, label: 'f16 logits, sparse vs dense' });
+  const grouped = await logits('grouped'), one = await logits('per-expert'), dense = await logits('dense');
+  assertClose(grouped, dense, { rtol: 1e-5, atol: 1e-6, label: 'f16 logits, grouped vs dense' });
+  assert.deepEqual(grouped, one, 'f16 logits, grouped and per-expert bit for bit');
 });

@@ -179,6 +179,36 @@ test('webgpu ops: AdamW and scaleInPlace on device tensors match the host', asyn
   endDeviceStep();
 });
 
+test('webgpu ops: stackOnDevice moves same-shape device tensors into one slab in place (values and identity kept); in-place ops on the views match the host', async (t) => {
+  if (!(await device(t))) return;
+  const r = rng(78);
+  const init = [0, 1, 2].map(() => randF32(r, 37));
+  const g0 = randF32(r, 37);
+  const run = async (dev: boolean) => {
+    const ps = init.map((x) => T.tensor(x.slice()));
+    const g = T.tensor(g0.slice()), m = ps.map(() => T.zeros([37])), v = ps.map(() => T.zeros([37]));
+    if (dev) {
+      moveToDevice([...ps, g, ...m, ...v]);
+      assert.equal(T.deviceStackOf(ps), null, 'separate buffers: no stack yet');
+      const before = ps.map((p) => p.gpu);
+      assert.equal(T.stackOnDevice(ps), true);
+      const st = T.deviceStackOf(ps)!;
+      assert.ok(st && ps.every((p, i) => p.gpu !== before[i] && p.gpu!.offset === 4 * i * st.stride), 'the same Tensors now view one slab, in order');
+      assert.equal(T.stackOnDevice(ps), true, 'already stacked: nothing moves');
+      assert.equal(T.deviceStackOf([ps[1], ps[0]]), null, 'out of order is not a stack');
+      assert.equal(T.stackOnDevice([T.tensor(new Float32Array(4))]), false, 'a host tensor is not stacked');
+      const odd = [toDevice(T.zeros([3])), toDevice(T.zeros([4]))];
+      assert.equal(T.stackOnDevice(odd), false, 'different shapes are not stacked');
+      assert.equal(T.deviceStackOf(odd), null);
+    }
+    for (let s = 1; s <= 3; s++) ps.forEach((p, i) => T.adamwUpdate(p, g, m[i], v[i], { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: s }));
+    return (await readValues(ps)).map((x) => Float32Array.from(x));
+  };
+  const h = await run(false), d = await run(true);
+  h.forEach((x, i) => assertClose(d[i], x, { rtol: 1e-5, atol: 1e-6, label: `stacked param ${i}` }));
+  endDeviceStep();
+});
+
 test('webgpu ops: a host tensor marked constant (rope tables) is uploaded once per device and kept; an unmarked one is uploaded each step', async (t) => {
   if (!(await device(t))) return;
   const x = toDevice(T.tensor([1, 2, 3]));

@@ -15,7 +15,7 @@
 
 /// <reference types="@webgpu/types" />
 import { NonFiniteError, R1tsError } from '../../core/errors.ts';
-import { GpuTensor, type GpuDtype } from './tensor.ts';
+import { GpuTensor, type GpuDtype, type GpuSlab } from './tensor.ts';
 
 /** What to install when no adapter can be created (printed in errors and test skips). */
 export const noAdapterHint =
@@ -154,7 +154,8 @@ export class GpuContext {
   private readonly pendingFree: [string, GPUBuffer][] = [];
   /** Buffers retired during the current batch: reusable by in-batch allocations (kernel outputs), never by uploads. */
   private readonly batchFree = new Map<string, GPUBuffer[]>();
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Compiled pipelines by key, with the bindings their WGSL declares read_write. */
+  private readonly pipelines = new Map<string, { pipe: GPUComputePipeline; writable: Set<number> }>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly status: GpuTensor;
@@ -226,15 +227,25 @@ export class GpuContext {
    * whose queue writes run before the batch's commands.
    */
   alloc(shape: readonly number[], dtype: GpuDtype = 'f32', inBatch = false): GpuTensor {
+    const size = this.elements('alloc', shape);
+    return new GpuTensor(this.takeBuffer('alloc', shape, bucketOf(size * 4), inBatch), shape, dtype);
+  }
+
+  /** The element count of shape; throws naming op when a dimension is not a non-negative integer. */
+  private elements(op: string, shape: readonly number[]): number {
     this.checkLive();
     let size = 1;
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new R1tsError(`webgpu alloc: shape [${shape.join(', ')}] has a dimension that is not a non-negative integer`);
+      if (!Number.isInteger(d) || d < 0) throw new R1tsError(`webgpu ${op}: shape [${shape.join(', ')}] has a dimension that is not a non-negative integer`);
       size *= d;
     }
-    const bytes = bucketOf(size * 4);
+    return size;
+  }
+
+  /** A pooled buffer of `bytes` (a bucket size): one retired in this batch (inBatch), one from the pool, or a new one. */
+  private takeBuffer(op: string, shape: readonly number[], bytes: number, inBatch: boolean): GPUBuffer {
     if (bytes > this.device.limits.maxStorageBufferBindingSize) {
-      throw new R1tsError(`webgpu alloc: [${shape.join(', ')}] needs ${size * 4} bytes, over this device's storage binding limit of ${this.device.limits.maxStorageBufferBindingSize}`);
+      throw new R1tsError(`webgpu ${op}: [${shape.join(', ')}] needs ${bytes} bytes, over this device's storage binding limit of ${this.device.limits.maxStorageBufferBindingSize}`);
     }
     const key = `s${bytes}`;
     let buffer = inBatch ? this.batchFree.get(key)?.pop() : undefined;
@@ -247,12 +258,48 @@ export class GpuContext {
       buffer = this.device.createBuffer({ size: bytes, usage: storageUsage });
       this.stats.buffersCreated++;
     }
-    return new GpuTensor(buffer, shape, dtype);
+    return buffer;
+  }
+
+  /** Bytes between the views of a stack of `shape`: its size rounded up to the device's storage offset alignment. */
+  private stackStrideBytes(shape: readonly number[]): number {
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    return Math.ceil((this.elements('allocStack', shape) * 4) / align) * align;
+  }
+
+  /** Whether a stack of `count` tensors of `shape` fits one storage binding (allocStack would succeed). */
+  stackFits(count: number, shape: readonly number[]): boolean {
+    return count >= 1 && bucketOf(count * this.stackStrideBytes(shape)) <= this.device.limits.maxStorageBufferBindingSize;
+  }
+
+  /**
+   * `count` tensors of `shape` in one buffer (a slab), back to back at `stride` elements (the size
+   * rounded up to the storage offset alignment, so each can be bound on its own): `views[i]` is the
+   * i-th, an ordinary GpuTensor to every kernel; `whole` [count·stride] binds them all at once (the
+   * grouped GEMMs' stacked operand) and lives as long as some view does — never release it. Each
+   * view is released (or retired) on its own; the buffer returns to the pool after the batch in
+   * which the last one is. Contents undefined. Used for the MoE experts' weights and gradients.
+   */
+  allocStack(count: number, shape: readonly number[], dtype: GpuDtype = 'f32'): { views: GpuTensor[]; whole: GpuTensor; stride: number } {
+    const size = this.elements('allocStack', shape);
+    if (!Number.isInteger(count) || count < 1 || size < 1) throw new R1tsError(`webgpu allocStack: ${count} tensors of shape [${shape.join(', ')}]; expected at least one, of at least one element`);
+    const strideBytes = this.stackStrideBytes(shape);
+    const buffer = this.takeBuffer('allocStack', [count, ...shape], bucketOf(count * strideBytes), false);
+    const slab: GpuSlab = { buffer, live: count };
+    const views = Array.from({ length: count }, (_, i) => new GpuTensor(buffer, shape, dtype, i * strideBytes, slab));
+    return { views, whole: new GpuTensor(buffer, [(count * strideBytes) / 4], dtype), stride: strideBytes / 4 };
+  }
+
+  /** A slab view is done: the slab's buffer goes back to the pool (after this batch's submit) with its last view. */
+  private dropView(t: GpuTensor, slab: GpuSlab): void {
+    t.markReleased();
+    if (--slab.live === 0) this.pendingFree.push([`s${slab.buffer.size}`, slab.buffer]);
   }
 
   /** Returns t's buffer to the pool (after the current batch is submitted); t must not be used again. */
   release(t: GpuTensor): void {
     t.assertLive('release');
+    if (t.slab) return this.dropView(t, t.slab);
     this.pendingFree.push([`s${t.buffer.size}`, t.buffer]);
     t.markReleased();
   }
@@ -264,6 +311,8 @@ export class GpuContext {
    */
   retire(t: GpuTensor): void {
     t.assertLive('retire');
+    // A slab's buffer is reused only after a submit (conservative: its other views may have been released, not retired).
+    if (t.slab) return this.dropView(t, t.slab);
     const key = `s${t.buffer.size}`;
     let list = this.batchFree.get(key);
     if (!list) this.batchFree.set(key, (list = []));
@@ -289,7 +338,7 @@ export class GpuContext {
     t.assertLive('clear');
     if (t.size === 0) return;
     if (this.pass) { this.pass.end(); this.pass = null; }
-    this.openBatch().clearBuffer(t.buffer, 0, Math.ceil((t.size * 4) / 4) * 4);
+    this.openBatch().clearBuffer(t.buffer, t.offset, t.size * 4);
   }
 
   /** Overwrites t with data. Submits the pending batch first: queue writes run before unsubmitted commands, so this keeps program order. */
@@ -297,7 +346,7 @@ export class GpuContext {
     t.assertLive('write');
     if (data.length !== t.size) throw new R1tsError(`webgpu write: ${data.length} values for a tensor of ${t.size}`);
     this.flush();
-    if (data.length > 0) this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    if (data.length > 0) this.device.queue.writeBuffer(t.buffer, t.offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
   /** Opens the batch's encoder (and its validation error scope) when none is open. */
@@ -309,11 +358,14 @@ export class GpuContext {
     return this.encoder;
   }
 
-  private pipeline(key: string, wgsl: () => string): GPUComputePipeline {
+  private pipeline(key: string, wgsl: () => string): { pipe: GPUComputePipeline; writable: Set<number> } {
     let p = this.pipelines.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({ code: wgsl(), label: key });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      const code = wgsl();
+      const module = this.device.createShaderModule({ code, label: key });
+      const pipe = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      const writable = new Set([...code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*read_write>/g)].map((m) => Number(m[1])));
+      p = { pipe, writable };
       this.pipelines.set(key, p);
       this.batchKeys.push(key);
       this.stats.pipelinesCompiled++;
@@ -328,16 +380,29 @@ export class GpuContext {
     const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (d.groups.some((g) => g > limit)) throw new R1tsError(`webgpu ${d.key}: ${d.groups.join('×')} workgroups exceed the per-dimension limit ${limit}`);
     this.openBatch();
-    const pipe = this.pipeline(d.key, d.wgsl);
+    const { pipe, writable } = this.pipeline(d.key, d.wgsl);
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
     if (d.uniforms) {
       const ub = this.uniformBuffer(d.uniforms);
       entries.push({ binding: binding++, resource: { buffer: ub } });
     }
+    for (const t of d.buffers) t.assertLive(d.key);
+    // WebGPU validates a dispatch's buffer usage per buffer, not per range: a buffer it writes may be
+    // bound only once (two views of one slab included). Said here, naming the kernel, rather than
+    // as a validation error at the next read.
+    for (let i = 0; i < d.buffers.length; i++) {
+      for (let j = i + 1; j < d.buffers.length; j++) {
+        if (d.buffers[i].buffer !== d.buffers[j].buffer) continue;
+        const bi = binding + i, bj = binding + j;
+        if (writable.has(bi) || writable.has(bj)) {
+          throw new R1tsError(`webgpu ${d.key}: one buffer is bound at bindings ${bi} and ${bj} and written through ${writable.has(bi) ? bi : bj}; WebGPU forbids binding a buffer a dispatch writes more than once (two views of one stack included)`);
+        }
+      }
+    }
     for (const t of d.buffers) {
-      t.assertLive(d.key);
-      entries.push({ binding: binding++, resource: { buffer: t.buffer } });
+      // A view at an offset (a slab's) binds its own span; any other tensor its whole (bucket-sized) buffer.
+      entries.push({ binding: binding++, resource: t.slab || t.offset ? { buffer: t.buffer, offset: t.offset, size: t.size * 4 } : { buffer: t.buffer } });
     }
     if (d.status) entries.push({ binding: binding++, resource: { buffer: this.status.buffer } });
     const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
@@ -364,7 +429,7 @@ export class GpuContext {
     if (src.size !== dst.size) throw new R1tsError(`webgpu copy: ${src.size} elements into ${dst.size}`);
     if (src.size === 0) return;
     if (this.pass) { this.pass.end(); this.pass = null; }
-    this.openBatch().copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, src.size * 4);
+    this.openBatch().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size * 4);
   }
 
   /** Submits the recorded batch (a no-op when nothing is pending) and recycles the buffers released during it. */
@@ -418,7 +483,7 @@ export class GpuContext {
     const staging = this.device.createBuffer({ size: Math.max(8, total), usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
     if (this.pass) { this.pass.end(); this.pass = null; }
     const enc = this.openBatch();
-    all.forEach((t, i) => { if (t.size > 0) enc.copyBufferToBuffer(t.buffer, 0, staging, offsets[i], t.size * 4); });
+    all.forEach((t, i) => { if (t.size > 0) enc.copyBufferToBuffer(t.buffer, t.offset, staging, offsets[i], t.size * 4); });
     enc.clearBuffer(this.status.buffer, 0, 16);
     this.flush();
     try {

@@ -19,6 +19,13 @@
 // (dW = dYᵀ·X over one expert's rows). The range is read on the device (no readback) and made
 // workgroup-uniform with workgroupUniformLoad, so the early exit and the loop keep the barriers
 // in uniform control flow.
+// Grouped (`range.experts = E`): one dispatch for every expert at once, B (for 'rows') or C (for
+// 'k') a stack of E matrices `stride` elements apart (GpuContext.allocStack's slabs). 'rows':
+// the grid covers all the plan's row tiles (always the 64 tile: the plan pads each expert to 64
+// rows, so no tile spans two experts); each workgroup finds its tile's expert by a binary search
+// of the range ends and multiplies by that expert's B (tiles past the last range exit at once).
+// 'k': grid z is the expert; each sums over its own rows into its C. This replaces E dispatches
+// (and, on a GPU, E small GEMMs serialised by the barriers between them) with one.
 // Not here: f16 A or C, f16 arithmetic, a subgroup-matrix path, split-K.
 
 import type { GemmParams } from '../kernels.ts';
@@ -51,8 +58,8 @@ export function gemmTile(): GemmTile {
 
 const fields: Fields = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['sa', 'u32'], ['sb', 'u32'], ['sc', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ['g', 'u32']];
 
-/** Where the range of an expert-range GEMM applies: none, the rows of A and C, or the sum over k. */
-type RangeOn = 'none' | 'rows' | 'k';
+/** Where the range of an expert-range GEMM applies: none, the rows of A and C, or the sum over k; one expert or all (grouped). */
+type RangeOn = 'none' | 'rows' | 'k' | 'rowsAll' | 'kAll';
 
 /** How B is stored: f32, packed binary16 read with unpack2x16float, or binary16 through shader-f16. */
 type BStore = 'f32' | 'f16pack' | 'f16';
@@ -72,15 +79,31 @@ function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: b
        var w = 0.0; if (gc < p.N && gk < kEnd) { w = ${readB('bOff + gc * p.K + gk')}; }`
     : `let kk = idx / ${T}u; let nn = idx % ${T}u; let gc = n0 + nn; let gk = k0 + kk;
        var w = 0.0; if (gc < p.N && gk < kEnd) { w = ${readB('bOff + gk * p.N + gc')}; }`;
-  // The expert's range [start, end) of ranges (i32 pairs), uniform across the workgroup.
-  const rangeLoad = `if (t == 0u) { rangeWg = vec2<u32>(u32(ranges[2u * p.g]), u32(ranges[2u * p.g + 1u])); }
+  // The expert's range [start, end) of ranges (i32 pairs), uniform across the workgroup: expert p.g,
+  // or (grouped 'k') the grid's z.
+  const rangeLoad = (g: string) => `if (t == 0u) { rangeWg = vec2<u32>(u32(ranges[2u * ${g}]), u32(ranges[2u * ${g} + 1u])); }
   let rr = workgroupUniformLoad(&rangeWg);`;
-  const bounds = range === 'rows'
-    ? `${rangeLoad}
-  let m0 = rr.x + wid.y * ${T}u; let mEnd = min(rr.y, p.M); let kStart = 0u; let kEnd = p.K;
+  // Grouped 'rows': (the expert of this row tile, its range's end): the first expert whose range
+  // ends past the tile's first row (ends never decrease), if its range starts at or before that
+  // row; else (a gap, or past the last range) end 0, and the tile exits.
+  const tileExpert = `if (t == 0u) {
+    let r0 = wid.y * ${T}u;
+    var lo = 0u; var hi = p.g;
+    while (lo < hi) {
+      let mid = (lo + hi) / 2u;
+      if (r0 < u32(ranges[2u * mid + 1u])) { hi = mid; } else { lo = mid + 1u; }
+    }
+    var end = 0u;
+    if (lo < p.g && u32(ranges[2u * lo]) <= r0) { end = u32(ranges[2u * lo + 1u]); }
+    rangeWg = vec2<u32>(lo, end);
+  }
+  let rr = workgroupUniformLoad(&rangeWg);`;
+  const bounds = range === 'rows' || range === 'rowsAll'
+    ? `${range === 'rows' ? rangeLoad('p.g') : tileExpert}
+  let m0 = ${range === 'rows' ? 'rr.x + ' : ''}wid.y * ${T}u; let mEnd = min(rr.y, p.M); let kStart = 0u; let kEnd = p.K;
   if (m0 >= mEnd) { return; }`
-    : range === 'k'
-      ? `${rangeLoad}
+    : range === 'k' || range === 'kAll'
+      ? `${rangeLoad(range === 'k' ? 'p.g' : 'wid.z')}
   let m0 = wid.y * ${T}u; let mEnd = p.M; let kStart = rr.x; let kEnd = min(rr.y, p.K);`
       : `let m0 = wid.y * ${T}u; let mEnd = p.M; let kStart = 0u; let kEnd = p.K;`;
   return `${bStore === 'f16' ? 'enable f16;\n' : ''}${uniformWgsl(fields)}
@@ -96,7 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let tx = lid.x; let ty = lid.y; let t = ty * 16u + tx;
   ${bounds}
   let n0 = wid.x * ${T}u; let bi = wid.z;
-  let aOff = bi * p.sa; let bOff = bi * p.sb; let cOff = bi * p.sc;
+  let aOff = bi * p.sa; let bOff = ${range === 'rowsAll' ? 'rr.x' : 'bi'} * p.sb; let cOff = bi * p.sc;
   var acc: array<array<f32, ${R}>, ${R}>;
   for (var k0 = kStart; k0 < kEnd; k0 = k0 + ${bk}u) {
     for (var q = 0u; q < 4u; q = q + 1u) {
@@ -147,9 +170,13 @@ export type GpuGemmParams = Omit<GemmParams, 'bias'> & {
    * An expert range (see the file's top): ranges holds i32 [start, end) pairs, `expert` picks one.
    * `on: 'rows'`: only those rows of A and C (m counts all their rows; A not transposed), with
    * grid tiles for `maxRows` rows from the start. `on: 'k'`: the sum over k only over the range
-   * (k counts all the rows of A and B). Ends past m (or k) are clamped. batch 1, no bias.
+   * (k counts all the rows of A and B). Ends past m (or k) are clamped. No bias.
+   * Grouped, `experts: E` instead of `expert`: every expert in one dispatch. 'rows': batch 1, B a
+   * stack of E matrices strideB elements apart (expert e's is at e·strideB), grid tiles for
+   * maxRows rows in all; each range must start on a multiple of 64 rows (as the plan's do), since
+   * a 64-row tile takes the expert of its first row. 'k': batch E (one per expert), strideA = strideB = 0, C a stack strideC apart.
    */
-  range?: { ranges: GpuTensor; expert: number; on: 'rows' | 'k'; maxRows?: number };
+  range?: { ranges: GpuTensor; on: 'rows' | 'k'; maxRows?: number } & ({ expert: number; experts?: undefined } | { experts: number; expert?: undefined });
 };
 
 /** True when this device can declare array<f16> (opened with shader-f16); else f16 B is read with unpack2x16float. */
@@ -160,35 +187,49 @@ export function deviceHasF16(ctx: GpuContext): boolean {
 export function gemm(ctx: GpuContext, a: GpuTensor, b: GpuTensor, c: GpuTensor, p: GpuGemmParams): void {
   const { batch, m, n, k, transA, transB, alpha, beta, strideA, strideB, strideC, bias } = p;
   const half = p.bHalf === true;
+  const range = p.range;
+  const grouped = range?.experts !== undefined;
   sizes('gemm', { batch, m, n, k, strideA, strideB, strideC });
   if (batch > 65535) throw new R1tsError(`webgpu gemm: batch ${batch} exceeds 65535 (one workgroup row per item)`);
+  if (range) {
+    const E = range.experts ?? 0;
+    if (bias) throw new R1tsError('webgpu gemm: an expert range takes no bias');
+    if (range.on === 'rows' && transA) throw new R1tsError('webgpu gemm: a row range needs A not transposed');
+    if (!grouped && batch !== 1) throw new R1tsError(`webgpu gemm: a one-expert range needs batch 1 (got ${batch})`);
+    if (grouped) {
+      sizes('gemm', { experts: E });
+      if (E < 1) throw new R1tsError('webgpu gemm: a grouped range needs at least one expert');
+      if (range.on === 'rows' && batch !== 1) throw new R1tsError(`webgpu gemm: a grouped row range needs batch 1 (the experts' B are strideB apart); got batch ${batch}`);
+      if (range.on === 'k' && (batch !== E || strideA !== 0 || strideB !== 0)) throw new R1tsError(`webgpu gemm: a grouped k range needs batch = ${E} experts and strideA = strideB = 0; got batch ${batch}, strides ${strideA}, ${strideB}`);
+      if (range.on === 'rows' && half && strideB % 2 !== 0) throw new R1tsError(`webgpu gemm: f16 expert weights must start on whole words: strideB ${strideB} is odd`);
+    } else sizes('gemm', { expert: range.expert! });
+    sizes('gemm', { maxRows: range.maxRows ?? m });
+    need('gemm', 'ranges', range.ranges, 2 * (grouped ? E : range.expert! + 1), 'i32');
+  }
   if (batch === 0 || m === 0 || n === 0) return;
   const last = (s: number, len: number) => (batch - 1) * s + len;
+  // A grouped row range reads E stacked B matrices.
+  const bCount = grouped && range!.on === 'rows' ? (range!.experts! - 1) * strideB + k * n : last(strideB, k * n);
   need('gemm', 'A', a, last(strideA, m * k));
   if (half) {
-    const words = Math.ceil(last(strideB, k * n) / 2);
+    const words = Math.ceil(bCount / 2);
     if (b.dtype !== 'u32' || b.size < words) throw new R1tsError(`webgpu gemm: an f16 B must be packed binary16 (u32 words, packF16) with at least ${words} words; got ${b.dtype} [${b.shape.join(', ')}]`);
-  } else need('gemm', 'B', b, last(strideB, k * n));
+  } else need('gemm', 'B', b, bCount);
   need('gemm', 'C', c, last(strideC, m * n));
   if (bias) need('gemm', 'bias', bias, n);
-  if (a === c || b === c) throw new R1tsError('webgpu gemm: C may not alias A or B');
+  if (a.buffer === c.buffer || b.buffer === c.buffer) throw new R1tsError('webgpu gemm: C may not alias A or B');
   const hasBeta = beta !== 0, hasBias = bias !== null;
   const bStore: BStore = !half ? 'f32' : deviceHasF16(ctx) ? 'f16' : 'f16pack';
-  const range = p.range;
-  if (range) {
-    if (batch !== 1 || bias) throw new R1tsError(`webgpu gemm: an expert range needs batch 1 and no bias (got batch ${batch}${bias ? ', a bias' : ''})`);
-    if (range.on === 'rows' && transA) throw new R1tsError('webgpu gemm: a row range needs A not transposed');
-    sizes('gemm', { expert: range.expert, maxRows: range.maxRows ?? m });
-    need('gemm', 'ranges', range.ranges, 2 * range.expert + 2, 'i32');
-  }
-  const on: RangeOn = range ? range.on : 'none';
-  const tile = tileInUse;
+  const on: RangeOn = !range ? 'none' : grouped ? (range.on === 'rows' ? 'rowsAll' : 'kAll') : range.on;
+  // A grouped row range keeps the plan's 64-row tile (see the file's top).
+  const tile = on === 'rowsAll' ? 64 : tileInUse;
+  const rowsSpan = range?.on === 'rows' ? Math.min(range.maxRows ?? m, m) : m;
   ctx.dispatch({
     key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}${on === 'none' ? '' : `:${on}`}${tile === 64 ? '' : `:t${tile}`}`,
     wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore, on, tile),
     buffers: range ? [a, b, c, range.ranges] : bias ? [a, b, c, bias] : [a, b, c],
-    uniforms: packUniforms(fields, { M: m, N: n, K: k, sa: strideA, sb: strideB, sc: strideC, alpha, beta, g: range ? range.expert : 0 }),
-    groups: [Math.ceil(n / tile), Math.ceil((range?.on === 'rows' ? Math.min(range.maxRows ?? m, m) : m) / tile), batch],
+    uniforms: packUniforms(fields, { M: m, N: n, K: k, sa: strideA, sb: strideB, sc: strideC, alpha, beta, g: range ? (grouped ? range.experts! : range.expert!) : 0 }),
+    groups: [Math.ceil(n / tile), Math.ceil(rowsSpan / tile), batch],
   });
 }
 

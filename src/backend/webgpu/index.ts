@@ -28,14 +28,15 @@
 // top logprobs, the logits rows it samples from on the host (src/engine/generate.ts); GRPO
 // trains a device policy with one readback of [positions] log-probs per forward
 // (src/train/grpo.ts); the DeepSeek-V3 MoE routes, dispatches sparsely (dropless: each expert over
-// its own tokens, src/tensor/moe-device.ts) and updates its router bias on the device
-// (src/nn/moe.ts). `--device webgpu` on every command that runs a model (placeOnDevice,
+// its own tokens, src/tensor/moe-device.ts; each expert GEMM one dispatch for all experts, over
+// their weights stacked in one slab: GpuContext.allocStack, gemm.ts's grouped ranges) and
+// updates its router bias on the device (src/nn/moe.ts). `--device webgpu` on every command that runs a model (placeOnDevice,
 // src/tensor/device.ts).
 //
 // GpuContext.open requests 'shader-f16' when the adapter has it.
 // f16 inference weights: Tensor.half (placeOnDevice's `half`, `--dtype f16`) goes through the
-// f16-B GEMM. NEXT STEP: f16 training; one grouped dispatch over all experts; tuning and figures
-// on a real GPU (scripts/gpu-kit.mjs packs the tests and the benchmark for a GPU machine).
+// f16-B GEMM. NEXT STEP: f16 training; a multi-tensor AdamW (one dispatch per parameter now);
+// tuning and figures on a real GPU (scripts/gpu-kit.mjs packs the tests and the benchmark for a GPU machine).
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
 import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';
