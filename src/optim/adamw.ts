@@ -2,12 +2,13 @@
 // p ← p·(1 − lr·wd) − lr·m̂/(√v̂ + ε)), per-parameter moment buffers, and a
 // state that can be saved and restored exactly for resumable training.
 // On the webgpu device (parameters moved there, src/tensor/device.ts) the moments
-// live beside them and step() records the device kernel; state() needs host
+// live beside them and step() records the device kernel — one dispatch per parameter, or per
+// stack of them (the MoE experts' weights: adamwUpdateMany) — ; state() needs host
 // tensors (the trainer moves them back around a checkpoint: stateTensors()).
 // Not here: learning-rate schedules (schedule.ts), clipping (clip.ts).
 
 import { ConfigError } from '../core/errors.ts';
-import { Tensor, adamwUpdate, deviceZeros, zeros } from '../tensor/index.ts';
+import { Tensor, adamwUpdateMany, deviceZeros, zeros } from '../tensor/index.ts';
 
 export interface AdamWOptions {
   /** Learning rate (default 1e-3). */
@@ -52,9 +53,8 @@ export class AdamW {
   step(): void {
     this.steps++;
     const p = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.steps };
-    this.params.forEach((param, i) => {
-      if (param.grad) adamwUpdate(param, param.grad, this.m[i], this.v[i], p);
-    });
+    const items = this.params.flatMap((param, i) => (param.grad ? [{ param, grad: param.grad, m: this.m[i], v: this.v[i] }] : []));
+    adamwUpdateMany(items, p);
   }
 
   zeroGrad(): void {

@@ -1,9 +1,11 @@
 // Global gradient-norm clipping: the L2 norm over all gradients (accumulated in
 // double precision), and a uniform rescale when it exceeds maxNorm. The *Tensor
 // variants keep the norm on the gradients' device (webgpu: f32, no readback; the
-// rescale factor is computed there too) and return it as a scalar tensor.
+// rescale factor is computed there too) and return it as a scalar tensor; there the
+// squares of all gradients are summed by one partial pass per gradient (or per stack of
+// them: the MoE experts') and one total, and the rescale is in place, like the host's.
 
-import { add, div, gt, mul, noGrad, scaleInPlace, sqrt, sub, sumSquares, sumSquaresTensor, tensor, type Tensor } from '../tensor/index.ts';
+import { add, deviceScaleManyInPlace, deviceSumSquaresMany, div, gt, mul, noGrad, scaleInPlace, sqrt, sub, sumSquares, tensor, type Tensor } from '../tensor/index.ts';
 
 /** The global L2 norm of the parameters' gradients. */
 export function gradNorm(params: readonly Tensor[]): number {
@@ -26,14 +28,7 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
 export function gradNormTensor(params: readonly Tensor[]): Tensor {
   const withGrad = params.filter((p) => p.grad);
   if (!withGrad.some((p) => p.grad!.gpu)) return tensor([gradNorm(params)], []);
-  return noGrad(() => {
-    let total: Tensor | null = null;
-    for (const p of withGrad) {
-      const s = sumSquaresTensor(p.grad!); // []
-      total = total ? add(total, s) : s;
-    }
-    return sqrt(total!); // []
-  });
+  return noGrad(() => sqrt(deviceSumSquaresMany(withGrad.map((p) => p.grad!)))); // []
 }
 
 /**
@@ -48,7 +43,7 @@ export function clipGradNormTensor(params: readonly Tensor[], maxNorm: number): 
   noGrad(() => {
     const over = gt(norm, maxNorm); // [] 1 when clipping
     const factor = add(mul(over, sub(div(maxNorm, add(norm, 1e-6)), 1)), 1); // []
-    for (const p of withGrad) p.grad = mul(p.grad!, factor);
+    deviceScaleManyInPlace(withGrad.map((p) => p.grad!), factor); // in place, as the host's clipGradNorm
   });
   return norm;
 }

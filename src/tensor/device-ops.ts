@@ -9,7 +9,10 @@
 import type { AttentionParams, BinaryOp, GemmParams, ReduceOp, RopeParams, UnaryOp } from '../backend/kernels.ts';
 import { attention as kAttention, attentionBackward as kAttentionBackward } from '../backend/webgpu/attention.ts';
 import { copyWithin as kCopyWithin, writeRows as kWriteRows } from '../backend/webgpu/cache.ts';
-import { adamw as kAdamw, binary as kBinary, checkFinite as kCheckFinite, copy as kCopy, scale as kScale, siluBackward as kSiluBackward, sumSquares as kSumSquares, swiglu as kSwiglu, swigluBackward as kSwigluBackward, unary as kUnary } from '../backend/webgpu/elementwise.ts';
+import {
+  adamw as kAdamw, binary as kBinary, checkFinite as kCheckFinite, copy as kCopy, scale as kScale, scaleBy as kScaleBy, siluBackward as kSiluBackward, sumAll as kSumAll, sumSquares as kSumSquares,
+  sumSquaresPartCount, sumSquaresParts as kSumSquaresParts, swiglu as kSwiglu, swigluBackward as kSwigluBackward, unary as kUnary,
+} from '../backend/webgpu/elementwise.ts';
 import { gemm as kGemm } from '../backend/webgpu/gemm.ts';
 import { embedding as kEmbedding, embeddingBackward as kEmbeddingBackward, rope as kRope } from '../backend/webgpu/nn.ts';
 import {
@@ -18,7 +21,7 @@ import {
 } from '../backend/webgpu/rows.ts';
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { R1tsError, fmtShape } from '../core/errors.ts';
-import { allocStep, deviceContext, gpuHalfOf, gpuOf, uploadStep, zerosStep } from './device.ts';
+import { allocStep, deviceContext, deviceStackOf, gpuHalfOf, gpuOf, groupStacks, stackOnDevice, uploadStep, zerosStep } from './device.ts';
 import { noteBorn } from './ops.ts';
 import { Tensor } from './tensor.ts';
 
@@ -291,6 +294,60 @@ export function adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: { lr
   }
   const gate = updateGates.get(param);
   kAdamw(ctx(), param.gpu!, g(grad), m.gpu!, v.gpu!, param.size, p, gate?.gate.gpu ? { t: gate.gate.gpu, index: gate.index } : null);
+}
+
+/**
+ * AdamW on many parameters: each stack of parameters (views of one slab: the MoE experts' weights)
+ * whose gradients, m and v are stacked alike (m and v are moved into slabs of their own the first
+ * time) and whose gates are one gate's consecutive entries, in one dispatch; every other
+ * parameter in a dispatch of its own. The values are those of adamw() on each, bit for bit.
+ */
+export function adamwMany(items: readonly { param: Tensor; grad: Tensor; m: Tensor; v: Tensor }[], p: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }): void {
+  const { stacks, singles } = groupStacks(items.map((it) => it.param));
+  for (const { at, stack } of stacks) {
+    const its = at.map((i) => items[i]);
+    const state = (ts: Tensor[]) => (ts.every((t) => t.gpu) && stackOnDevice(ts) ? deviceStackOf(ts) : null);
+    const gs = deviceStackOf(its.map((it) => it.grad)), m = state(its.map((it) => it.m)), v = state(its.map((it) => it.v));
+    const gates = its.map((it) => updateGates.get(it.param));
+    const g0 = gates[0];
+    const gateOk = gates.every((x) => x === undefined) || (g0?.gate.gpu && gates.every((x, j) => x && x.gate === g0.gate && x.index === g0.index + j));
+    if (!gs || !m || !v || !gateOk || gs.stride !== stack.stride || m.stride !== stack.stride || v.stride !== stack.stride) {
+      singles.push(...at);
+      continue;
+    }
+    kAdamw(ctx(), stack.whole, gs.whole, m.whole, v.whole, its.length * stack.stride, p, g0 ? { t: g0.gate.gpu!, index: g0.index } : null, { stride: stack.stride, size: its[0].param.size });
+  }
+  for (const i of singles) adamw(items[i].param, items[i].grad, items[i].m, items[i].v, p);
+}
+
+/** Σ over ts of Σ x² into one device scalar [] (f32): one partial pass per tensor or per stack of them (groupStacks), one total. */
+export function sumSquaresMany(ts: readonly Tensor[]): Tensor {
+  const o = out([]);
+  const { stacks, singles } = groupStacks(ts);
+  const passes: { x: GpuTensor; n: number; span?: { stride: number; size: number } }[] = [
+    ...stacks.map(({ at, stack }) => ({ x: stack.whole, n: at.length * stack.stride, span: { stride: stack.stride, size: ts[at[0]].size } })),
+    ...singles.filter((i) => ts[i].size > 0).map((i) => ({ x: g(ts[i]), n: ts[i].size })),
+  ];
+  if (passes.length === 0) {
+    ctx().clear(o.gpu!);
+    return o;
+  }
+  const total = passes.reduce((a, q) => a + sumSquaresPartCount(q.n), 0);
+  const parts = allocStep([total]);
+  let at = 0;
+  for (const q of passes) at += kSumSquaresParts(ctx(), q.x, q.n, parts, at, q.span);
+  kSumAll(ctx(), parts, total, o.gpu!);
+  return o;
+}
+
+/** x *= f[0] in place for every x of ts (f a device scalar []): one dispatch per tensor or per stack of them. */
+export function scaleManyInPlace(ts: readonly Tensor[], f: Tensor): void {
+  const host = ts.find((t) => !t.gpu);
+  if (host) throw new R1tsError(`scaleManyInPlace: ${host.name ?? `a tensor of shape ${fmtShape(host.shape)}`} is on the host while the others are on the webgpu device; an in-place scale there would not reach it`);
+  const { stacks, singles } = groupStacks(ts);
+  const fd = g(f);
+  for (const { at, stack } of stacks) kScaleBy(ctx(), stack.whole, at.length * stack.stride, fd, { stride: stack.stride, size: ts[at[0]].size });
+  for (const i of singles) if (ts[i].size > 0) kScaleBy(ctx(), g(ts[i]), ts[i].size, fd);
 }
 
 /** Σ x² into a device scalar [] (f32). */

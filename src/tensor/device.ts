@@ -320,6 +320,31 @@ export function stackOnDevice(ts: readonly Tensor[]): boolean {
   return true;
 }
 
+/**
+ * ts grouped for multi-tensor kernels: each run of device tensors that are views 0, 1, … of one
+ * slab (in any order in ts; at least two) as one stack (`at`: their indices in ts, in view
+ * order), and every other tensor on its own (`singles`, indices in ts).
+ */
+export function groupStacks(ts: readonly Tensor[]): { stacks: { at: number[]; stack: DeviceStack }[]; singles: number[] } {
+  const bySlab = new Map<object, number[]>();
+  const singles: number[] = [];
+  ts.forEach((t, i) => {
+    const slab = t.gpu?.slab;
+    if (!slab) { singles.push(i); return; }
+    const list = bySlab.get(slab);
+    if (list) list.push(i);
+    else bySlab.set(slab, [i]);
+  });
+  const stacks: { at: number[]; stack: DeviceStack }[] = [];
+  for (const at of bySlab.values()) {
+    at.sort((a, b) => ts[a].gpu!.offset - ts[b].gpu!.offset);
+    const stack = at.length > 1 && new Set(at.map((i) => ts[i])).size === at.length ? deviceStackOf(at.map((i) => ts[i])) : null;
+    if (stack) stacks.push({ at, stack });
+    else singles.push(...at);
+  }
+  return { stacks, singles };
+}
+
 /** A step-scoped stack of `count` device tensors of `shape` (GpuContext.allocStack; each view in the step arena). */
 export function allocStepStack(count: number, shape: readonly number[]): { views: GpuTensor[]; stack: DeviceStack } {
   const { views, whole, stride } = deviceContext().allocStack(count, shape);

@@ -819,6 +819,21 @@ export function adamwUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p
   kernels().adamw(param.f32('adamw'), grad.f32('adamw'), m.f32('adamw'), v.f32('adamw'), param.size, p);
 }
 
+/**
+ * adamwUpdate on each item. On the webgpu device a stack of parameters (the MoE experts' weights,
+ * views of one slab) whose gradients and moments are stacked alike is one dispatch (device-ops
+ * adamwMany); the values are the same.
+ */
+export function adamwUpdateMany(items: readonly { param: Tensor; grad: Tensor; m: Tensor; v: Tensor }[], p: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }): void {
+  for (const { param, grad, m, v } of items) {
+    for (const t of [grad, m, v]) {
+      if (!sameShape(t.shape, param.shape)) throw new ShapeError(`adamw: ${param.name ?? 'parameter'} ${fmtShape(param.shape)} has a gradient or state of shape ${fmtShape(t.shape)}`);
+    }
+  }
+  if (items.some(({ param, grad, m, v }) => Dev.onDevice(param, grad, m, v))) return Dev.adamwMany(items, p);
+  for (const { param, grad, m, v } of items) kernels().adamw(param.f32('adamw'), grad.f32('adamw'), m.f32('adamw'), v.f32('adamw'), param.size, p);
+}
+
 /** Σ x² in double precision (host tensors; a device tensor's stays on the device: sumSquaresTensor). */
 export function sumSquares(x: Tensor): number {
   if (x.gpu) throw new ShapeError(`sumSquares: ${fmtShape(x.shape)} lives on the webgpu device and this returns a host number; use sumSquaresTensor(x) (a device scalar) and read it with await t.readItem()`);

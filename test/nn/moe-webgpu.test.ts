@@ -7,7 +7,8 @@
 // updates (to 1e-8: see below), parameters within 5e-4 absolute (tolerances as in
 // webgpu-train.test.ts: f32 summation order through AdamW at lr 1e-2), including the experts
 // no token chose in a step (gated AdamW on the device, no update on the host); one submit per step (the bias update reads
-// nothing back inside the step). Greedy generation of that model on the device equals the CPU's.
+// nothing back inside the step; the experts' AdamW and clipping rescale run one dispatch per
+// stack of weights, not per expert). Greedy generation of that model on the device equals the CPU's.
 // The sparse (dropless) dispatch alone: a MoE layer's output and every gradient (input, gate,
 // each expert's three weights) equal the host's grouped path, with experts owning several row
 // tiles, experts no token chose, group-limited softmax routing and sigmoid routing with a
@@ -83,8 +84,16 @@ test('webgpu: a tiny DeepSeek-V3 MoE trained on the device (bias update there) m
       const { loss } = model.loss(T.ids(x, [B, Tn]), T.ids(y, [B, Tn]));
       loss.backward();
       if (dev) {
+        const keys: string[] = [];
+        const dispatch = k.ctx.dispatch;
+        k.ctx.dispatch = (q) => { keys.push(q.key); dispatch.call(k.ctx, q); };
         const norm = clipGradNormTensor(params, 1);
         opt.step();
+        k.ctx.dispatch = dispatch;
+        // The experts' weights, gradients and moments are stacked: each layer's w1, w2 and w3 take one AdamW and one rescale for all experts.
+        const L = model.moeLayers().length, E = model.moeLayers()[0].cfg.nRoutedExperts;
+        assert.equal(keys.filter((q) => q.startsWith('adamw')).length, params.length - 3 * E * L + 3 * L, `step ${s}: AdamW dispatches`);
+        assert.equal(keys.filter((q) => q === 'scaleBy').length, params.length - 3 * E * L + 3 * L, `step ${s}: rescale dispatches`);
         const { figures, values } = await balanceRouterOnDevice(model, [loss, norm]);
         T.endDeviceStep();
         assert.equal(k.ctx.stats.submits, submits + 1, 'one submit per step');

@@ -209,6 +209,55 @@ test('webgpu ops: stackOnDevice moves same-shape device tensors into one slab in
   endDeviceStep();
 });
 
+test('webgpu ops: multi-tensor AdamW, sum of squares and rescale (stacks in one dispatch each, with gates) equal the host per tensor', async (t) => {
+  if (!(await device(t))) return;
+  const ctx = T.deviceContext();
+  const r = rng(79);
+  const E = 4, size = 37;
+  const init = Array.from({ length: E + 2 }, (_, i) => randF32(r, i < E ? size : 11 + i)); // 4 stackable, 2 on their own
+  const grads = init.map((x) => randF32(r, x.length));
+  const gateVals = Float32Array.from([1, 0, 2, 1]); // expert 1's update is skipped
+  const run = async (dev: boolean) => {
+    const ps = init.map((x) => T.tensor(x.slice())), gs = grads.map((x) => T.tensor(x.slice()));
+    const ms = ps.map((p) => T.zeros(p.shape)), vs = ps.map((p) => T.zeros(p.shape));
+    const gate = T.tensor(gateVals.slice());
+    const keys: string[] = [];
+    if (dev) {
+      moveToDevice([...ps, ...gs, ...ms, ...vs, gate]);
+      assert.ok(T.stackOnDevice(ps.slice(0, E)) && T.stackOnDevice(gs.slice(0, E)), 'stacked parameters and gradients');
+      ps.slice(0, E).forEach((p, e) => T.gateDeviceUpdates([p], gate, e));
+      const dispatch = ctx.dispatch;
+      ctx.dispatch = (q) => { keys.push(q.key); dispatch.call(ctx, q); };
+      try {
+        // In a shuffled order: the stack is found by its slab, not by position.
+        const order = [4, 2, 0, 5, 3, 1];
+        const items = order.map((i) => ({ param: ps[i], grad: gs[i], m: ms[i], v: vs[i] }));
+        for (let s = 1; s <= 3; s++) T.adamwUpdateMany(items, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: s });
+        const ss = T.deviceSumSquaresMany(order.map((i) => gs[i]));
+        T.deviceScaleManyInPlace(order.map((i) => gs[i]), T.toDevice(T.tensor([0.5], [])));
+        const vals = await readValues([...ps, ...gs, ss]);
+        return { ps: vals.slice(0, E + 2), gs: vals.slice(E + 2, 2 * E + 4), ss: vals[2 * E + 4][0], keys };
+      } finally {
+        ctx.dispatch = dispatch;
+      }
+    }
+    for (let s = 1; s <= 3; s++) ps.forEach((p, i) => { if (i >= E || gateVals[i] !== 0) T.adamwUpdate(p, gs[i], ms[i], vs[i], { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: s }); });
+    const ss = gs.reduce((a, x) => a + T.sumSquares(x), 0);
+    gs.forEach((x) => T.scaleInPlace(x, 0.5));
+    return { ps: ps.map((p) => p.data), gs: gs.map((x) => x.data), ss, keys };
+  };
+  const h = await run(false), d = await run(true);
+  h.ps.forEach((x, i) => assertClose(d.ps[i] as Float32Array, x as Float32Array, { rtol: 1e-5, atol: 1e-6, label: `parameter ${i}` }));
+  assert.deepEqual(d.ps[1], init[1], 'the gated-off stacked parameter is untouched');
+  h.gs.forEach((x, i) => assert.deepEqual(d.gs[i], x, `gradient ${i} rescaled in place`));
+  assert.ok(Math.abs(d.ss - h.ss) <= 1e-5 * h.ss, `sum of squares ${d.ss} vs ${h.ss}`);
+  assert.equal(d.keys.filter((q) => q.startsWith('adamw')).length, 3 * 3, 'per step: one AdamW for the stack, one per other parameter');
+  assert.equal(d.keys.filter((q) => q === 'sumSquares:partial').length, 3, 'one partial pass for the stack, one per other tensor');
+  assert.equal(d.keys.filter((q) => q === 'sumSquares:total').length, 1, 'one total');
+  assert.equal(d.keys.filter((q) => q === 'scaleBy').length, 3, 'one rescale for the stack, one per other tensor');
+  endDeviceStep();
+});
+
 test('webgpu ops: a host tensor marked constant (rope tables) is uploaded once per device and kept; an unmarked one is uploaded each step', async (t) => {
   if (!(await device(t))) return;
   const x = toDevice(T.tensor([1, 2, 3]));

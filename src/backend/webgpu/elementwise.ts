@@ -1,6 +1,9 @@
 // Elementwise WGSL kernels, the WebGPU counterparts of Kernels.unary, .binary (strided
 // broadcasting up to rank 8), .swiglu, .swigluBackward, .siluBackward, .scale and .adamw,
 // with the same argument meanings. One pipeline per op (and per rank for binary).
+// Multi-tensor forms for the optimizer: adamw and scaleBy over a stack of tensors (a slab's
+// views, StackSpan: padding skipped) in one dispatch, and sumSquaresParts writing the partial
+// sums of many tensors into one buffer that one sumAll totals.
 // Not here: strided copy of arbitrary views (the next step's tensor glue needs it).
 // NaN note: WGSL lets an implementation assume no NaN/Inf inputs, so max/min/comparisons on
 // NaN are not guaranteed to match the reference's NaN propagation.
@@ -152,16 +155,44 @@ export function scale(ctx: GpuContext, x: GpuTensor, n: number, s: number): void
   });
 }
 
-const adamFields: Fields = [['n', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['eps', 'f32'], ['decay', 'f32'], ['bc1', 'f32'], ['bc2', 'f32'], ['gi', 'u32']];
+/**
+ * A stack of equal tensors `stride` elements apart of which the first `size` of each are values
+ * (a slab's views, GpuContext.allocStack; the rest is alignment padding, never read as values).
+ * One tensor is { stride: n, size: n }.
+ */
+export interface StackSpan { stride: number; size: number }
+
+const scaleByFields: Fields = [['n', 'u32'], ['stride', 'u32'], ['size', 'u32']];
+/** x[i] *= f[0] in place (f a device scalar) over n elements laid out as `span` (padding untouched). */
+export function scaleBy(ctx: GpuContext, x: GpuTensor, n: number, f: GpuTensor, span: StackSpan = { stride: Math.max(1, n), size: n }): void {
+  sizes('scaleBy', { n, ...span });
+  need('scaleBy', 'x', x, n); need('scaleBy', 'f', f, 1);
+  ctx.dispatch({
+    key: 'scaleBy',
+    wgsl: () => `${uniformWgsl(scaleByFields)}
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> f: array<f32>;
+${head}
+  if (i >= p.n || i % p.stride >= p.size) { return; }
+  x[i] = x[i] * f[0];
+}`,
+    buffers: [x, f], uniforms: packUniforms(scaleByFields, { n, ...span }), groups: grid(n, WG),
+  });
+}
+
+const adamFields: Fields = [['n', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['eps', 'f32'], ['decay', 'f32'], ['bc1', 'f32'], ['bc2', 'f32'], ['gi', 'u32'], ['stride', 'u32'], ['size', 'u32']];
 /**
  * AdamW (PyTorch semantics, decoupled decay) in place on param, m, v; bias corrections computed in double on the host.
  * gate (optional): the update is skipped (param, m, v untouched) when gate[gateIndex] == 0 — a device-side
  * "this parameter got no gradient this step" (the MoE's unrouted experts; src/nn/moe.ts).
+ * span (optional): param, grad, m and v are each a stack (StackSpan) of n / stride tensors, all
+ * updated by this one dispatch (padding untouched); tensor j's gate is gate[gateIndex + j].
  */
-export function adamw(ctx: GpuContext, param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, n: number, p: AdamWParams, gate: { t: GpuTensor; index: number } | null = null): void {
-  sizes('adamw', { n, step: p.step, gateIndex: gate?.index ?? 0 });
+export function adamw(ctx: GpuContext, param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, n: number, p: AdamWParams, gate: { t: GpuTensor; index: number } | null = null, span: StackSpan = { stride: Math.max(1, n), size: n }): void {
+  sizes('adamw', { n, step: p.step, gateIndex: gate?.index ?? 0, ...span });
+  if (span.stride < 1 || span.size > span.stride || n % span.stride !== 0) throw new R1tsError(`webgpu adamw: a stack of ${n} elements at stride ${span.stride} with ${span.size} values each; expected whole strides of at least the size`);
   for (const [k, t] of [['param', param], ['grad', grad], ['m', m], ['v', v]] as const) need('adamw', k, t, n);
-  if (gate) need('adamw', 'gate', gate.t, gate.index + 1);
+  if (gate) need('adamw', 'gate', gate.t, gate.index + n / span.stride);
   ctx.dispatch({
     key: gate ? 'adamw:gated' : 'adamw',
     wgsl: () => `${uniformWgsl(adamFields)}
@@ -172,7 +203,9 @@ export function adamw(ctx: GpuContext, param: GpuTensor, grad: GpuTensor, m: Gpu
 ${gate ? '@group(0) @binding(5) var<storage, read> gate: array<f32>;' : ''}
 ${head}
   if (i >= p.n) { return; }
-  ${gate ? 'if (gate[p.gi] == 0.0) { return; }' : ''}
+  let j = i / p.stride;
+  if (i - j * p.stride >= p.size) { return; }
+  ${gate ? 'if (gate[p.gi + j] == 0.0) { return; }' : ''}
   let gi = g[i];
   let mi = p.b1 * m[i] + (1.0 - p.b1) * gi;
   let vi = p.b2 * v[i] + (1.0 - p.b2) * gi * gi;
@@ -180,7 +213,7 @@ ${head}
   w[i] = w[i] * p.decay - (p.lr * (mi / p.bc1)) / (sqrt(vi / p.bc2) + p.eps);
 }`,
     buffers: gate ? [param, grad, m, v, gate.t] : [param, grad, m, v],
-    uniforms: packUniforms(adamFields, { gi: gate?.index ?? 0, n, lr: p.lr, b1: p.beta1, b2: p.beta2, eps: p.eps, decay: 1 - p.lr * p.weightDecay, bc1: 1 - Math.pow(p.beta1, p.step), bc2: 1 - Math.pow(p.beta2, p.step) }),
+    uniforms: packUniforms(adamFields, { gi: gate?.index ?? 0, n, lr: p.lr, b1: p.beta1, b2: p.beta2, eps: p.eps, decay: 1 - p.lr * p.weightDecay, bc1: 1 - Math.pow(p.beta1, p.step), bc2: 1 - Math.pow(p.beta2, p.step), ...span }),
     groups: grid(n, WG),
   });
 }
@@ -234,44 +267,72 @@ ${peel}
 }
 
 const SS_GROUPS = 256;
-/** out[0] = Σ x[i]² in f32 (the reference sums in double): 256-lane partial sums over a grid stride, then one workgroup adds them. */
-export function sumSquares(ctx: GpuContext, x: GpuTensor, n: number, out: GpuTensor): void {
-  sizes('sumSquares', { n });
-  need('sumSquares', 'x', x, n); need('sumSquares', 'out', out, 1);
-  const groups = Math.max(1, Math.min(SS_GROUPS, Math.ceil(n / WG)));
-  const partial = ctx.alloc([groups]);
-  const body = (src: string, len: string, stride: string) => `
+const ssFields: Fields = [['n', 'u32'], ['g', 'u32'], ['off', 'u32'], ['stride', 'u32'], ['size', 'u32']];
+const ssBody = (term: string) => `
 var<workgroup> red: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_id) lidv: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let lid = lidv.x;
   var acc = 0.0;
-  for (var i = wid.x * ${WG}u + lid; i < ${len}; i = i + ${stride}) { let v = ${src}[i]; acc = acc + v * v; }
+  for (var i = wid.x * ${WG}u + lid; i < p.n; i = i + p.g * ${WG}u) {
+    if (i % p.stride < p.size) { let v = x[i]; acc = acc + ${term}; }
+  }
   red[lid] = acc;
   workgroupBarrier();
   for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
     if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { o[wid.x] = red[0]; }
+  if (lid == 0u) { o[p.off + wid.x] = red[0]; }
 }`;
+const ssDecls = `@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;`;
+
+/** How many partial sums sumSquaresParts writes for n elements. */
+export function sumSquaresPartCount(n: number): number {
+  return Math.max(1, Math.min(SS_GROUPS, Math.ceil(n / WG)));
+}
+
+/**
+ * parts[offset .. offset + sumSquaresPartCount(n)) = 256-lane partial sums of x[i]² (f32) over a
+ * grid stride, counting only the values of `span` (a stack's padding is skipped). Returns how
+ * many it wrote. sumAll adds them up: so one final pass serves the partials of many tensors.
+ */
+export function sumSquaresParts(ctx: GpuContext, x: GpuTensor, n: number, parts: GpuTensor, offset: number, span: StackSpan = { stride: Math.max(1, n), size: n }): number {
+  sizes('sumSquaresParts', { n, offset, ...span });
+  const groups = sumSquaresPartCount(n);
+  need('sumSquaresParts', 'x', x, n); need('sumSquaresParts', 'parts', parts, offset + groups);
+  if (span.stride < 1 || span.size > span.stride) throw new R1tsError(`webgpu sumSquaresParts: ${span.size} values at stride ${span.stride}; expected a stride of at least the size, and at least 1`);
   ctx.dispatch({
     key: 'sumSquares:partial',
-    wgsl: () => `${uniformWgsl([['n', 'u32'], ['g', 'u32']])}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;
-${body('x', 'p.n', `p.g * ${WG}u`)}`,
-    buffers: [x, partial], uniforms: packUniforms([['n', 'u32'], ['g', 'u32']], { n, g: groups }), groups: [groups, 1, 1],
+    wgsl: () => `${uniformWgsl(ssFields)}
+${ssDecls}
+${ssBody('v * v')}`,
+    buffers: [x, parts], uniforms: packUniforms(ssFields, { n, g: groups, off: offset, ...span }), groups: [groups, 1, 1],
   });
-  // Second pass: squares of square sums would be wrong, so it adds the partials plainly.
+  return groups;
+}
+
+/** out[0] = Σ x[0..n) in f32 (one workgroup): the total of sumSquaresParts' partials. */
+export function sumAll(ctx: GpuContext, x: GpuTensor, n: number, out: GpuTensor): void {
+  sizes('sumAll', { n });
+  need('sumAll', 'x', x, n); need('sumAll', 'out', out, 1);
   ctx.dispatch({
     key: 'sumSquares:total',
-    wgsl: () => `${uniformWgsl([['n', 'u32'], ['g', 'u32']])}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;
-${body('x', 'p.n', `${WG}u`).replace('acc = acc + v * v;', 'acc = acc + v;')}`,
-    buffers: [partial, out], uniforms: packUniforms([['n', 'u32'], ['g', 'u32']], { n: groups, g: 1 }), groups: [1, 1, 1],
+    wgsl: () => `${uniformWgsl(ssFields)}
+${ssDecls}
+${ssBody('v')}`,
+    buffers: [x, out], uniforms: packUniforms(ssFields, { n, g: 1, off: 0, stride: Math.max(1, n), size: n }), groups: [1, 1, 1],
   });
+}
+
+/** out[0] = Σ x[i]² in f32 (the reference sums in double): 256-lane partial sums over a grid stride, then one workgroup adds them. */
+export function sumSquares(ctx: GpuContext, x: GpuTensor, n: number, out: GpuTensor): void {
+  sizes('sumSquares', { n });
+  need('sumSquares', 'x', x, n); need('sumSquares', 'out', out, 1);
+  const partial = ctx.alloc([sumSquaresPartCount(n)]);
+  // Second pass: squares of square sums would be wrong, so it adds the partials plainly.
+  sumAll(ctx, partial, sumSquaresParts(ctx, x, n, partial, 0), out);
   ctx.release(partial);
 }
 

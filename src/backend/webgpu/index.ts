@@ -35,8 +35,8 @@
 //
 // GpuContext.open requests 'shader-f16' when the adapter has it.
 // f16 inference weights: Tensor.half (placeOnDevice's `half`, `--dtype f16`) goes through the
-// f16-B GEMM. NEXT STEP: f16 training; a multi-tensor AdamW (one dispatch per parameter now);
-// tuning and figures on a real GPU (scripts/gpu-kit.mjs packs the tests and the benchmark for a GPU machine).
+// f16-B GEMM. AdamW and clipping take a stack of expert weights in one dispatch (elementwise.ts
+// StackSpan). NEXT STEP: f16 training; tuning and figures on a real GPU (scripts/gpu-kit.mjs packs the tests and the benchmark for a GPU machine).
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
 import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';
