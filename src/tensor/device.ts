@@ -315,7 +315,7 @@ export function stackOnDevice(ts: readonly Tensor[]): boolean {
     const old = t.gpu!;
     active!.copy(old, views[i]);
     t.setStorage(views[i], t.half);
-    active!.release(old);
+    active!.discard(old); // destroyed, not pooled: a large model's originals would otherwise sit in the pool
   });
   return true;
 }

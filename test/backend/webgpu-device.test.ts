@@ -4,7 +4,8 @@
 // and a shader-level mistake surfaces as an R1tsError at the next read; a buffer retired
 // mid-batch is reused by later in-batch outputs only; a stack's views (allocStack) bind, write,
 // clear, copy and read only their own span, a dispatch that writes a buffer it binds twice is
-// refused naming the kernel, and a slab is pooled with its last view. Also the adapter report,
+// refused naming the kernel, a slab is pooled with its last view, and a discarded buffer is not
+// pooled. Also the adapter report,
 // and that the device layer covers every kernel name of the contract.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -135,6 +136,14 @@ test('webgpu: a stack\'s views (allocStack) each bind, write, clear, copy and re
   assert.equal(again.views[0].buffer, views[0].buffer, 'the last view\'s release pooled the slab');
   assert.equal(ctx.stats.buffersCreated, created + 1);
   assert.throws(() => ctx.allocStack(0, [4]), /at least one/);
+  // A discarded buffer is destroyed after the submit, never handed out again.
+  const gone = ctx.alloc([10]);
+  ctx.discard(gone);
+  assert.throws(() => k.unary('neg', gone, extra, 10), /used after release/);
+  ctx.flush();
+  const fresh = ctx.alloc([10]);
+  assert.notEqual(fresh.buffer, gone.buffer, 'a discarded buffer is not pooled');
+  ctx.release(fresh);
   for (const v of [...other.views, ...again.views]) ctx.release(v);
   ctx.release(extra);
 });

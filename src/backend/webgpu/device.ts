@@ -152,6 +152,8 @@ export class GpuContext {
   readonly adapter: AdapterReport;
   private readonly pool = new Map<string, GPUBuffer[]>();
   private readonly pendingFree: [string, GPUBuffer][] = [];
+  /** Buffers to destroy once the current batch is submitted (discard). */
+  private readonly pendingDestroy: GPUBuffer[] = [];
   /** Buffers retired during the current batch: reusable by in-batch allocations (kernel outputs), never by uploads. */
   private readonly batchFree = new Map<string, GPUBuffer[]>();
   /** Compiled pipelines by key, with the bindings their WGSL declares read_write. */
@@ -269,7 +271,7 @@ export class GpuContext {
 
   /** Whether a stack of `count` tensors of `shape` fits one storage binding (allocStack would succeed). */
   stackFits(count: number, shape: readonly number[]): boolean {
-    return count >= 1 && bucketOf(count * this.stackStrideBytes(shape)) <= this.device.limits.maxStorageBufferBindingSize;
+    return count >= 1 && count * this.stackStrideBytes(shape) <= this.device.limits.maxStorageBufferBindingSize;
   }
 
   /**
@@ -284,7 +286,9 @@ export class GpuContext {
     const size = this.elements('allocStack', shape);
     if (!Number.isInteger(count) || count < 1 || size < 1) throw new R1tsError(`webgpu allocStack: ${count} tensors of shape [${shape.join(', ')}]; expected at least one, of at least one element`);
     const strideBytes = this.stackStrideBytes(shape);
-    const buffer = this.takeBuffer('allocStack', [count, ...shape], bucketOf(count * strideBytes), false);
+    // Exactly its size (not a power-of-two bucket: a slab of expert weights is large and long-lived);
+    // pooled under that size, which the same stack asks for again each step (the gradients').
+    const buffer = this.takeBuffer('allocStack', [count, ...shape], count * strideBytes, false);
     const slab: GpuSlab = { buffer, live: count };
     const views = Array.from({ length: count }, (_, i) => new GpuTensor(buffer, shape, dtype, i * strideBytes, slab));
     return { views, whole: new GpuTensor(buffer, [(count * strideBytes) / 4], dtype), stride: strideBytes / 4 };
@@ -301,6 +305,17 @@ export class GpuContext {
     t.assertLive('release');
     if (t.slab) return this.dropView(t, t.slab);
     this.pendingFree.push([`s${t.buffer.size}`, t.buffer]);
+    t.markReleased();
+  }
+
+  /**
+   * Like release(), but t's buffer is destroyed (after the current batch is submitted) instead of
+   * pooled: for a buffer of a size that will not be asked for again (stackOnDevice's originals).
+   */
+  discard(t: GpuTensor): void {
+    t.assertLive('discard');
+    if (t.slab) return this.dropView(t, t.slab);
+    this.pendingDestroy.push(t.buffer);
     t.markReleased();
   }
 
@@ -449,6 +464,9 @@ export class GpuContext {
       list.push(buf);
     }
     this.pendingFree.length = 0;
+    // Work already submitted may still read them: WebGPU frees a destroyed buffer's memory after that work.
+    for (const b of this.pendingDestroy) b.destroy();
+    this.pendingDestroy.length = 0;
     for (const [key, bufs] of this.batchFree) {
       let list = this.pool.get(key);
       if (!list) this.pool.set(key, (list = []));
