@@ -14,7 +14,8 @@
 // tiles, experts no token chose, group-limited softmax routing and sigmoid routing with a
 // scale. By default each expert GEMM is one dispatch for all experts (their weights stacked in a
 // slab, their gradients views of one): 9 GEMM dispatches per layer, and bit for bit the values
-// of one dispatch per expert (setMoeDispatch('per-expert'), 9E); the weights survive the stacking
+// of one dispatch per expert (setMoeDispatch('per-expert'), 9E), which is also what a slab over
+// the binding limit falls back to; the weights survive the stacking
 // and the trip back to the host unchanged; the dense dispatch gives the same values; a mask with
 // ties keeps each token's first K experts. With f16 expert weights (`--dtype f16`) the grouped
 // dispatch gives the dense dispatch's logits and the per-expert dispatch's bits.
@@ -142,7 +143,7 @@ test('webgpu: the sparse MoE dispatch (grouped, and per expert) gives the host g
     const r = new Rng(31);
     const x = Float32Array.from({ length: N * cfg.dim }, () => r.normal());
     const dy = Float32Array.from({ length: N * cfg.dim }, () => r.normal());
-    const run = async (dev: boolean, mode: MoeDispatch = 'grouped') => {
+    const run = async (dev: boolean, mode: MoeDispatch = 'grouped', stackFits?: () => boolean) => {
       const moe = new MoE(cfg, new Rng(5));
       if (cfg.nRoutedExperts === 12) (moe.gate.bias!.data as Float32Array).set([0, 0, -9, 0, 0, 0, 0, 0, 0, -9, 0, 0]);
       const named = moe.namedTensors();
@@ -151,8 +152,9 @@ test('webgpu: the sparse MoE dispatch (grouped, and per expert) gives the host g
       const xt = T.parameter(dev ? T.toDevice(T.tensor(x, [N, cfg.dim])) : T.tensor(x, [N, cfg.dim]));
       setMoeDispatch(mode);
       const keys: string[] = [];
-      const dispatch = k.ctx.dispatch;
+      const dispatch = k.ctx.dispatch, fits = k.ctx.stackFits;
       if (dev) k.ctx.dispatch = (d) => { keys.push(d.key); dispatch.call(k.ctx, d); };
+      if (stackFits) k.ctx.stackFits = stackFits;
       try {
         const y = moe.forward(xt);
         T.sum(T.mul(y, dev ? T.toDevice(T.tensor(dy, [N, cfg.dim])) : T.tensor(dy, [N, cfg.dim]))).backward();
@@ -168,6 +170,7 @@ test('webgpu: the sparse MoE dispatch (grouped, and per expert) gives the host g
       } finally {
         setMoeDispatch('grouped');
         k.ctx.dispatch = dispatch;
+        k.ctx.stackFits = fits;
       }
     };
     const h = await run(false);
@@ -197,6 +200,11 @@ test('webgpu: the sparse MoE dispatch (grouped, and per expert) gives the host g
     assert.equal(one.keys.filter((key) => key.endsWith(':k')).length, 3 * cfg.nRoutedExperts, `${label}: per-expert weight-gradient GEMMs`);
     assert.deepEqual(one.stacked, [false, false, false], `${label}: per expert, the weights stay in buffers of their own`);
     assert.deepEqual([one.y, one.dx, ...one.grads], [d.y, d.dx, ...d.grads], `${label}: grouped and per-expert dispatch agree bit for bit`);
+    // Grouped, but where a slab would not fit one binding (as for a large model's experts): one dispatch per expert, the same values.
+    const unfit = await run(true, 'grouped', () => false);
+    assert.equal(unfit.keys.filter((key) => key.endsWith(':rows')).length, 6 * cfg.nRoutedExperts, `${label}: a slab over the limit falls back to per-expert GEMMs`);
+    assert.deepEqual(unfit.stacked, [false, false, false], `${label}: nothing stacked over the limit`);
+    assert.deepEqual([unfit.y, unfit.dx, ...unfit.grads], [d.y, d.dx, ...d.grads], `${label}: the fallback's values, bit for bit`);
     const dense = await run(true, 'dense');
     assert.ok(!dense.keys.some((key) => key === 'moeRoute' || key.endsWith(':rows')), `${label}: the dense dispatch builds no plan`);
     assertClose(dense.y, d.y, { rtol: 1e-4, atol: 1e-5, label: `${label}: dense vs sparse output` });
