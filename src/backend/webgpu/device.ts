@@ -244,7 +244,7 @@ export class GpuContext {
     return size;
   }
 
-  /** A pooled buffer of `bytes` (a bucket size): one retired in this batch (inBatch), one from the pool, or a new one. */
+  /** A pooled buffer of `bytes` (a bucket size, or a slab's exact size): one retired in this batch (inBatch), one from the pool, or a new one. */
   private takeBuffer(op: string, shape: readonly number[], bytes: number, inBatch: boolean): GPUBuffer {
     if (bytes > this.device.limits.maxStorageBufferBindingSize) {
       throw new R1tsError(`webgpu ${op}: [${shape.join(', ')}] needs ${bytes} bytes, over this device's storage binding limit of ${this.device.limits.maxStorageBufferBindingSize}`);
@@ -310,7 +310,8 @@ export class GpuContext {
 
   /**
    * Like release(), but t's buffer is destroyed (after the current batch is submitted) instead of
-   * pooled: for a buffer of a size that will not be asked for again (stackOnDevice's originals).
+   * pooled: its memory goes back to the device (stackOnDevice's originals, whose contents now live
+   * in a slab: a large model's would otherwise sit in the pool).
    */
   discard(t: GpuTensor): void {
     t.assertLive('discard');
