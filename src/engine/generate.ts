@@ -9,17 +9,20 @@
 // Every request samples from its own Rng (seeded by its seed), so a request
 // gives the same tokens alone or batched with others (up to float rounding).
 // On the webgpu device (a model whose parameters live there): the cache lives there too, and
-// prefill and decode passes record on the device. When no sequence of a pass asks for top
-// logprobs, sampling runs there too (sampleRows, every rule of sampling.ts: greedy, temperature,
-// top-k, top-p, min-p; the host draws each sequence's uniform from its own Rng, as the host
-// sampler would) and a pass reads back (token, logprob, flag) per sequence — not [rows, V]
-// logits, the readback that would bound decoding a large vocabulary; the same tokens as the host
-// sampler except where u or a truncation boundary falls within f32 rounding (the device's
-// probabilities are f32, the host's double). A row whose top-k/top-p candidates exceed what the
-// device sorts (1,024) is flagged, and its logits row is read back and sampled on the host with
-// the uniform already drawn. With top logprobs (or sampleOnDevice: false) only the rows of
-// logits to sample from ([rows, V]: the last valid position of each sequence) are read back, in
-// one awaited readback, and sampling runs on the host with the same code as the CPU path.
+// prefill and decode passes record on the device. Sampling runs there too (sampleRows, every
+// rule of sampling.ts: greedy, temperature, top-k, top-p, min-p; the host draws each sequence's
+// uniform from its own Rng, as the host sampler would) and a pass reads back (token, logprob,
+// flag) per sequence — not [rows, V] logits, the readback that would bound decoding a large
+// vocabulary; the same tokens as the host sampler except where u or a truncation boundary falls
+// within f32 rounding (the device's probabilities are f32, the host's double). When a sequence
+// asks for top logprobs, the same readback also brings each row's log-sum-exp, the sampled
+// token's logit and the row's top-k logits and ids (tokenLse and topk on the device; k the most
+// any sequence of the pass asks for): the host's rawLogprobs, with f32 sums. A row whose
+// top-k/top-p candidates exceed what the device sorts (1,024) is flagged, and its logits row is
+// read back and sampled on the host with the uniform already drawn (its top logprobs too). With
+// sampleOnDevice: false only the rows of logits to sample from ([rows, V]: the last valid
+// position of each sequence) are read back, in one awaited readback, and sampling runs on the
+// host with the same code as the CPU path.
 // New sequences are prefilled into a second device cache (a device cache has no views at a row
 // offset) and their rows copied into place.
 // Not here: text (the caller tokenizes; `decode` only serves stop strings),
@@ -29,7 +32,7 @@ import { R1tsError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { CausalLM } from '../models/model.ts';
 import type { KVCache } from '../nn/kv-cache.ts';
-import { DEVICE_SAMPLING, deviceSampleRows, endDeviceStep, gatherRows, ids, noGrad, readValues, reshape, type Tensor } from '../tensor/index.ts';
+import { DEVICE_SAMPLING, deviceSampleRows, deviceTokenLse, endDeviceStep, gatherRows, ids, noGrad, readValues, reshape, topk, type Tensor } from '../tensor/index.ts';
 import { rawLogprobs, sampleToken, validateSampling, type SamplingOptions, type TokenLogprobs } from './sampling.ts';
 
 export interface GenerateRequest {
@@ -99,8 +102,8 @@ interface Seq {
   logprobs: number[];
   tokenLogprobs?: TokenLogprobs[];
   stopTokens: Set<number>;
-  /** The request's sampling rules, when its tokens can be sampled on the device (no top logprobs); else null. */
-  deviceSampling: Required<SamplingOptions> | null;
+  /** The request's sampling rules, validated (what the device sampler reads). */
+  deviceSampling: Required<SamplingOptions>;
   /** Tokens decoded to look for stop strings: enough to hold the longest one. */
   stopWindow: number;
   resolve: (r: GenerateResult) => void;
@@ -175,7 +178,7 @@ export class Engine {
       const longest = Math.max(0, ...(req.stopStrings ?? []).map((s) => s.length));
       const sampling = validateSampling(req.sampling);
       this.queue.push({
-        deviceSampling: req.topLogprobs === undefined ? sampling : null,
+        deviceSampling: sampling,
         req, resolve, reject, tokens: [], logprobs: [], ...(req.topLogprobs !== undefined ? { tokenLogprobs: [] } : {}),
         rng: new Rng(req.seed ?? Math.floor(Math.random() * 0x100000000)),
         stopTokens: new Set(req.stopTokens ?? []),
@@ -247,15 +250,17 @@ export class Engine {
     }
   }
 
-  /** Whether the next tokens of seqs are sampled on the device (a device engine, and every one of them allows it). */
-  private samplesOnDevice(seqs: readonly Seq[]): boolean {
-    return this.cache.device && this.opts.sampleOnDevice !== false && seqs.every((s) => s.deviceSampling !== null);
+  /** Whether tokens are sampled on the device (a device engine that was not told otherwise). */
+  private samplesOnDevice(): boolean {
+    return this.cache.device && this.opts.sampleOnDevice !== false;
   }
 
   /**
    * The next token of each of seqs, sampled on the device from the forward's logits rows at `at`
-   * (all rows when null; one per sequence), reading back (token, logprob, flag) per sequence; the
-   * rows the device left to the host (flag 1) are read back and sampled here with the same uniform.
+   * (all rows when null; one per sequence), reading back (token, logprob, flag) per sequence, and
+   * for top logprobs each row's (log-sum-exp, token logit) and top-k (logits, ids) in the same
+   * readback; the rows the device left to the host (flag 1) are read back and sampled here with
+   * the same uniform.
    */
   private async sampleRowsOnDevice(forward: () => Tensor, at: number[] | null, seqs: readonly Seq[]): Promise<Sampled[]> {
     const V = this.V;
@@ -269,30 +274,40 @@ export class Engine {
       us.push(mode === greedy ? 0 : s.rng.uniform()); // the draw sampleToken would make
       params.set([mode, temperature, topK, topP, minP, us[i]], i * DEVICE_SAMPLING.params);
     });
+    // Top logprobs: the most any sequence of the pass asks for (each takes its own prefix).
+    const wantInfo = seqs.some((s) => s.tokenLogprobs);
+    const kTop = Math.max(0, ...seqs.map((s) => (s.tokenLogprobs ? s.req.topLogprobs! : 0)));
     try {
       let rows: Tensor | null = null;
-      const picked = noGrad(() => {
+      const outs = noGrad(() => {
         const logits = reshape(forward(), [-1, V]); // [R, V]
         rows = at ? gatherRows(logits, ids(Int32Array.from(at))) : logits; // [n, V]
-        return deviceSampleRows(rows, params); // [n, 3]
+        const picked = deviceSampleRows(rows, params); // [n, 3]
+        if (!wantInfo) return [picked];
+        const top = kTop > 0 ? topk(rows, kTop) : null; // [n, kTop] logits and ids, best first
+        return [picked, deviceTokenLse(rows, picked), ...(top ? [top.values, top.indices] : [])]; // + [n, 2] (lse, token logit)
       });
-      const [v] = await readValues([picked]);
+      const [v, lse, topV, topI] = await readValues(outs);
       const left = seqs.flatMap((_, i) => (v[3 * i + 2] !== 0 ? [i] : []));
       const host = new Map<number, Sampled>();
       if (left.length > 0) {
         // Too many top-k/top-p candidates for the device's sort: these rows' logits, sampled here with the uniform already drawn.
         const [lg] = await readValues([noGrad(() => gatherRows(rows!, ids(Int32Array.from(left))))]);
         left.forEach((i, j) => {
-          const { token, logprob } = sampleToken(lg as Float32Array, j * V, V, seqs[i].req.sampling, { uniform: () => us[i] });
-          host.set(i, { token, logprob });
+          const s = seqs[i];
+          const { token, logprob } = sampleToken(lg as Float32Array, j * V, V, s.req.sampling, { uniform: () => us[i] });
+          host.set(i, { token, logprob, ...(s.tokenLogprobs ? { info: rawLogprobs(lg as Float32Array, j * V, V, token, s.req.topLogprobs!) } : {}) });
         });
       }
-      return seqs.map((_, i) => {
+      return seqs.map((s, i) => {
         const h = host.get(i);
         if (h) return h;
         const token = v[3 * i];
         if (!(Number.isInteger(token) && token >= 0 && token < V)) throw new R1tsError(`sampling on the device: the logits row of sequence ${i} holds no finite maximum (got token ${token})`);
-        return { token, logprob: v[3 * i + 1] };
+        if (!s.tokenLogprobs) return { token, logprob: v[3 * i + 1] };
+        const z = lse[2 * i];
+        const top = Array.from({ length: s.req.topLogprobs! }, (_, j) => ({ token: topI[i * kTop + j], logprob: topV[i * kTop + j] - z }));
+        return { token, logprob: v[3 * i + 1], info: { logprob: lse[2 * i + 1] - z, top } };
       });
     } finally {
       endDeviceStep();
@@ -323,7 +338,7 @@ export class Engine {
     const cache = rows === this.maxBatch ? this.cache : this.cache.rows(0, rows);
     const forward = () => this.model.forward(ids(last, [rows, 1]), { cache, lengths }).logits;
     let picks: Sampled[];
-    if (this.samplesOnDevice(this.active)) {
+    if (this.samplesOnDevice()) {
       picks = await this.sampleRowsOnDevice(forward, rows === n ? null : Array.from({ length: n }, (_, i) => i), this.active);
     } else {
       const logits = await this.logitsRows(forward, null); // [rows, V]
@@ -349,7 +364,7 @@ export class Engine {
     this.active.push(...groups.map((g) => g[0]), ...groups.flatMap((g) => g.slice(1)));
     for (let i = n0; i < this.active.length; i++) this.cache.reset(i);
     const picks = new Map<Seq, Sampled>(); // each joiner's first token
-    const onDevice = this.samplesOnDevice(joiners);
+    const onDevice = this.samplesOnDevice();
     for (let c = 0; c < u;) {
       const Tmax0 = groups[c][0].req.prompt.length;
       let m = 1, Tmax = Tmax0;

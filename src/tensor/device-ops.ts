@@ -17,7 +17,7 @@ import { gemm as kGemm } from '../backend/webgpu/gemm.ts';
 import { embedding as kEmbedding, embeddingBackward as kEmbeddingBackward, rope as kRope } from '../backend/webgpu/nn.ts';
 import {
   crossEntropy as kCrossEntropy, crossEntropyBackward as kCrossEntropyBackward, logSoftmax as kLogSoftmax, logSoftmaxBackward as kLogSoftmaxBackward,
-  reduce as kReduce, rmsnorm as kRmsnorm, rmsnormBackward as kRmsnormBackward, SAMPLE_GREEDY, SAMPLE_MIN_P, SAMPLE_PARAMS, SAMPLE_PLAIN, SAMPLE_SORTED, sampleRows as kSampleRows, softmax as kSoftmax, softmaxBackward as kSoftmaxBackward, topk as kTopk,
+  reduce as kReduce, rmsnorm as kRmsnorm, rmsnormBackward as kRmsnormBackward, SAMPLE_GREEDY, SAMPLE_MIN_P, SAMPLE_PARAMS, SAMPLE_PLAIN, SAMPLE_SORTED, sampleRows as kSampleRows, softmax as kSoftmax, tokenLse as kTokenLse, softmaxBackward as kSoftmaxBackward, topk as kTopk,
 } from '../backend/webgpu/rows.ts';
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { R1tsError, fmtShape } from '../core/errors.ts';
@@ -384,6 +384,20 @@ export function sampleRows(logits: Tensor, params: Float32Array): Tensor {
   if (logits.rank !== 2 || params.length !== rows * SAMPLE_PARAMS) throw new R1tsError(`sampleRows: logits [${logits.shape.join(', ')}] need ${SAMPLE_PARAMS} parameters per row (got ${params.length})`);
   const o = out([rows, 3]);
   kSampleRows(ctx(), logits.gpu, uploadStep(params), o.gpu!, rows, V);
+  return o;
+}
+
+/**
+ * For rows of logits [rows, V] and the tokens sampleRows picked from them ([rows, 3]), on the
+ * device: [rows, 2] = (each row's log-sum-exp, the picked token's logit): the token's raw
+ * log-probability is their difference (the engine's top logprobs without reading the rows back).
+ */
+export function tokenLse(logits: Tensor, picked: Tensor): Tensor {
+  if (!logits.gpu || !picked.gpu) throw new R1tsError('tokenLse: the logits and the picked tokens must live on the webgpu device');
+  const [rows, V] = logits.shape;
+  if (logits.rank !== 2 || picked.rank !== 2 || picked.shape[0] !== rows || picked.shape[1] !== 3) throw new R1tsError(`tokenLse: logits [${logits.shape.join(', ')}] with picked [${picked.shape.join(', ')}]; expected [rows, V] and [rows, 3]`);
+  const o = out([rows, 2]);
+  kTokenLse(ctx(), logits.gpu, picked.gpu, o.gpu!, rows, V);
   return o;
 }
 

@@ -10,4 +10,4 @@ export { availableBackends, useBackend, currentBackend, cpuLevels, setCpuLevel }
 export * from './fused.ts';
 export { fillPooledF32, pooledF32 } from './f32-pool.ts';
 export { routeOnDevice, moeExpertsOnDevice, type DeviceRouting } from './moe-device.ts';
-export { copyWithin as deviceCopyWithin, copySpan as deviceCopySpan, gateUpdates as gateDeviceUpdates, scaleManyInPlace as deviceScaleManyInPlace, sumSquaresMany as deviceSumSquaresMany, sampleRows as deviceSampleRows, DEVICE_SAMPLING } from './device-ops.ts';
+export { copyWithin as deviceCopyWithin, copySpan as deviceCopySpan, gateUpdates as gateDeviceUpdates, scaleManyInPlace as deviceScaleManyInPlace, sumSquaresMany as deviceSumSquaresMany, sampleRows as deviceSampleRows, tokenLse as deviceTokenLse, DEVICE_SAMPLING } from './device-ops.ts';

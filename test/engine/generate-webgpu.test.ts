@@ -4,15 +4,17 @@
 // engine's tokens for the same weights: greedy, seeded temperature-only and temperature/top-p
 // sampling (sampled on the device: the host draws each request's uniform from its Rng and the
 // device walks the f32 mass, sorting the top-p candidates, so equal logits give the same tokens
-// away from rounding of a boundary; the logits agree to ~1e-5 here), and with top logprobs (on
-// the host, on the logits rows read back). A vocabulary whose top-p candidates outnumber what the
-// device sorts leaves those rows to the host with the uniform already drawn: the CPU's tokens.
+// away from rounding of a boundary; the logits agree to ~1e-5 here), and with top logprobs
+// (computed on the device and read back with the tokens: the CPU's top ids, log-probabilities
+// within 1e-4). A vocabulary whose top-p candidates outnumber what the device sorts leaves those
+// rows to the host with the uniform already drawn: the CPU's tokens and top logprobs.
 // Continuous batching is exercised: maxBatch 3 < 5 requests, two sharing a prompt
 // (prefilled once, the row copied), retirement moving the last row into a hole.
 // Logprobs within 1e-4 absolute. Also the device KV cache's writeRows / copyRow /
 // copyRowFrom against the host cache, and what a pass reads back: (token, logprob, flag) per
-// sequence when it samples on the device, its [rows, V] logits when it samples on the host
-// (top logprobs, or sampleOnDevice: false).
+// sequence when it samples on the device (plus (log-sum-exp, token logit) and the top k logits
+// and ids with top logprobs, k the most any sequence of the pass asks for), its [rows, V]
+// logits when it samples on the host (sampleOnDevice: false).
 // Skips without an adapter (fails under CI=true).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +23,7 @@ import { R1tsError } from '../../src/core/errors.ts';
 import { llamaConfigSchema } from '../../src/models/config.ts';
 import { Llama } from '../../src/models/llama.ts';
 import { Engine, type GenerateRequest } from '../../src/engine/generate.ts';
+import type { TokenLogprobs } from '../../src/engine/sampling.ts';
 import { KVCache } from '../../src/nn/kv-cache.ts';
 import * as T from '../../src/tensor/index.ts';
 import { stepBuffers } from '../../src/tensor/device.ts';
@@ -52,6 +55,18 @@ function requests(sampled: 'greedy' | 'temperature' | 'top-p' | 'top-k' | 'top l
   }));
 }
 
+/** Top logprobs of a device run against the CPU's: the same tokens in the same order, log-probabilities within 1e-4. */
+function sameTopLogprobs(got: TokenLogprobs[] | undefined, want: TokenLogprobs[] | undefined, label: string): void {
+  assert.equal(got === undefined, want === undefined, `${label}: top logprobs present on both or neither`);
+  if (!got || !want) return;
+  assert.equal(got.length, want.length, `${label}: one entry per token`);
+  got.forEach((x, j) => {
+    assert.ok(Math.abs(x.logprob - want[j].logprob) < 1e-4, `${label} token ${j}: raw logprob ${x.logprob} vs ${want[j].logprob}`);
+    assert.deepEqual(x.top.map((t) => t.token), want[j].top.map((t) => t.token), `${label} token ${j}: top ids`);
+    x.top.forEach((t, q) => assert.ok(Math.abs(t.logprob - want[j].top[q].logprob) < 1e-4, `${label} token ${j} top ${q}: ${t.logprob} vs ${want[j].top[q].logprob}`));
+  });
+}
+
 test('webgpu: the Engine on a device model gives the CPU engine\'s greedy and sampled tokens (continuous batching, shared prompts)', async (tc) => {
   const k = await gpuOrSkip(tc);
   if (!k) return;
@@ -70,6 +85,7 @@ test('webgpu: the Engine on a device model gives the CPU engine\'s greedy and sa
       assert.deepEqual(g.tokens, want[i].tokens, `${sampled} request ${i}: tokens`);
       assert.equal(g.finishReason, want[i].finishReason, `request ${i}: finish reason`);
       g.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - want[i].logprobs[j]) < 1e-4, `request ${i} token ${j}: logprob ${lp} vs ${want[i].logprobs[j]}`));
+      sameTopLogprobs(g.tokenLogprobs, want[i].tokenLogprobs, `${sampled} request ${i}`);
     });
   }
   assert.equal(T.hasDevice(), true);
@@ -118,7 +134,20 @@ test('webgpu: a pass that samples on the device reads back (token, logprob) per 
       assert.deepEqual(h.sizes, [2 * V, 2 * V, 2 * V, 2 * V], `${what}, sampleOnDevice false: the logits rows`);
       assert.deepEqual(d.out.map((o) => o.tokens), h.out.map((o) => o.tokens), `${what}: the same tokens either way`);
     }
-    assert.deepEqual((await sizes(req({ temperature: 0 }, { topLogprobs: 2 }))).sizes, [2 * V, 2 * V, 2 * V, 2 * V], 'top logprobs need the rows');
+    // Top logprobs ride along: per pass (token, logprob, flag), (log-sum-exp, token logit) and the top 2 logits and ids per sequence.
+    const tl = await sizes(req({ temperature: 0.8, topP: 0.9 }, { topLogprobs: 2 }));
+    assert.deepEqual(tl.sizes, Array.from({ length: 4 }, () => [6, 4, 4, 4]).flat(), 'top logprobs: no logits rows');
+    const tlHost = await sizes(req({ temperature: 0.8, topP: 0.9 }, { topLogprobs: 2 }), { sampleOnDevice: false });
+    assert.deepEqual(tlHost.sizes, [2 * V, 2 * V, 2 * V, 2 * V], 'top logprobs, sampleOnDevice false: the logits rows');
+    tl.out.forEach((o, i) => {
+      assert.deepEqual(o.tokens, tlHost.out[i].tokens, `top logprobs, request ${i}: the same tokens either way`);
+      sameTopLogprobs(o.tokenLogprobs, tlHost.out[i].tokenLogprobs, `top logprobs, request ${i}`);
+    });
+    // Mixed: one sequence asks for 3, the other for none; the pass reads the top 3 for both rows.
+    const mixed = await sizes([{ prompt: [1, 2, 3], maxTokens: 4, sampling: { temperature: 0 }, seed: 1, topLogprobs: 3 }, { prompt: [4, 5], maxTokens: 4, sampling: { temperature: 0 }, seed: 2 }]);
+    assert.deepEqual(mixed.sizes, Array.from({ length: 4 }, () => [6, 4, 6, 6]).flat(), 'mixed: k is the most any sequence asks for');
+    assert.equal(mixed.out[0].tokenLogprobs![0].top.length, 3);
+    assert.equal(mixed.out[1].tokenLogprobs, undefined, 'a sequence that asked for none gets none');
   } finally {
     k.ctx.readMany = readMany;
   }
@@ -131,7 +160,8 @@ test('webgpu: rows whose top-p candidates outnumber the device sort are read bac
   const vocab = 1500; // a fresh model's near-flat logits: top-p 0.99 keeps more than 1024 candidates
   const host = tinyLlama(vocab), dev = tinyLlama(vocab);
   T.moveToDevice(dev.namedTensors().map(([, t]) => t));
-  const reqs = () => requests('top-p', vocab).map((r) => ({ ...r, sampling: { temperature: 1, topP: 0.99 } }));
+  // Top logprobs too: a row left to the host gets them from its read-back logits, the others from the device.
+  const reqs = () => requests('top-p', vocab).map((r) => ({ ...r, sampling: { temperature: 1, topP: 0.99 }, topLogprobs: 3 }));
   const want = await new Engine(host, { maxBatch: 3 }).generate(reqs());
   const read: number[] = [];
   const readMany = k.ctx.readMany;
@@ -143,6 +173,7 @@ test('webgpu: rows whose top-p candidates outnumber the device sort are read bac
     got.forEach((g, i) => {
       assert.deepEqual(g.tokens, want[i].tokens, `request ${i}: tokens`);
       g.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - want[i].logprobs[j]) < 1e-4, `request ${i} token ${j}: logprob ${lp} vs ${want[i].logprobs[j]}`));
+      sameTopLogprobs(g.tokenLogprobs, want[i].tokenLogprobs, `request ${i}`);
     });
   } finally {
     k.ctx.readMany = readMany;

@@ -24,8 +24,9 @@
 //
 // GENERATION, GRPO AND MOE ON THE DEVICE (landed): a model on the device makes a device KV cache
 // (src/nn/kv-cache.ts); the Engine records prefill/decode there and, once per pass, reads back a
-// token and its logprob per sequence (sampled there by every rule of the host sampler) or, with
-// top logprobs, the logits rows it samples from on the host (src/engine/generate.ts); GRPO
+// token and its logprob per sequence (sampled there by every rule of the host sampler), with top
+// logprobs each row's log-sum-exp, the token's logit and its top-k (rows.ts tokenLse, topk)
+// (src/engine/generate.ts); GRPO
 // trains a device policy with one readback of [positions] log-probs per forward
 // (src/train/grpo.ts); the DeepSeek-V3 MoE routes, dispatches sparsely (dropless: each expert over
 // its own tokens, src/tensor/moe-device.ts; each expert GEMM one dispatch for all experts, over

@@ -275,6 +275,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 
+/**
+ * Per row of logits [rows, cols] and its sampled token (picked [rows, 3] as sampleRows writes it):
+ * out [rows, 2] = (the row's log-sum-exp, the token's logit), so that logit − lse is the token's raw
+ * log-probability (the host's rawLogprobs). A token outside [0, cols) gets logit 0.
+ */
+export function tokenLse(ctx: GpuContext, logits: GpuTensor, picked: GpuTensor, out: GpuTensor, rows: number, cols: number): void {
+  sizes('tokenLse', { rows, cols });
+  need('tokenLse', 'logits', logits, rows * cols); need('tokenLse', 'picked', picked, rows * 3); need('tokenLse', 'out', out, rows * 2);
+  rowDispatch(ctx, 'tokenLse', `${rowLse}
+  if (lid == 0u) {
+    let tok = u32(max(pk[row * 3u], 0.0));
+    var xt = 0.0;
+    if (tok < p.cols) { xt = x[off + tok]; }
+    o[row * 2u] = lse;
+    o[row * 2u + 1u] = xt;
+  }`, [['x: array<f32>', logits], ['pk: array<f32>', picked]], [['o: array<f32>', out]], rows, cols);
+}
+
 /** Sampling modes of sampleRows, per row (the host's sampler, src/engine/sampling.ts, decides the same way). */
 export const SAMPLE_GREEDY = 0, SAMPLE_PLAIN = 1, SAMPLE_MIN_P = 2, SAMPLE_SORTED = 3;
 /** Most candidates the sorted mode sorts in workgroup memory; a row with more is left to the host (flag 1). */
