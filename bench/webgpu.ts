@@ -15,7 +15,9 @@
 // dense one (every expert over every token), with each step's dispatch count, beside the CPU
 // (--no-moe skips it). The device
 // decode samples on the device (reading back a token and its logprob per sequence); it is also
-// timed reading back the logits rows and sampling on the host (ratio_device_sampling).
+// timed reading back the logits rows and sampling on the host (ratio_device_sampling), and both
+// ways with 5 top logprobs per token (ratio_device_top_logprobs: computed on the device against
+// computed on the host from the logits rows).
 //   npm run bench:webgpu            human table
 //   npm run bench:webgpu -- --json  the same, plus one JSON object as the last stdout line
 //   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1),
@@ -227,13 +229,13 @@ if (!args.includes('--no-moe')) {
 const dc = { batch: num('decode-batch', a.software ? 4 : 32), tokens: num('decode-tokens', a.software ? 16 : 64) };
 
 /** Decode tokens/s of the engine: dc.batch greedy sequences of dc.tokens tokens each (prefill included), best of 2 after a warm-up. */
-async function decodeTokensPerSecond(device: 'webgpu' | 'webgpu-f16' | 'webgpu-readback' | 'cpu'): Promise<number> {
+async function decodeTokensPerSecond(device: 'webgpu' | 'webgpu-f16' | 'webgpu-readback' | 'cpu', topLogprobs?: number): Promise<number> {
   const model = buildModel(densePreset(tc.depth, tc.vocab, Math.max(tc.seq, 8 + dc.tokens)), new Rng(0));
   const tensors = model.namedTensors().map(([, t]) => t);
   const placement = device === 'cpu' ? null : await placeOnDevice('bench', tensors, { half: device === 'webgpu-f16' ? linearWeights(model) : [] });
   if (placement && !placement.onDevice) throw new Error('bench:webgpu: the device did not open');
   const engine = new Engine(model, { maxBatch: dc.batch, sampleOnDevice: device !== 'webgpu-readback' });
-  const reqs = () => Array.from({ length: dc.batch }, (_, i) => ({ prompt: Array.from({ length: 8 }, (_, j) => (i * 31 + j * 7) % tc.vocab), maxTokens: dc.tokens, sampling: { temperature: 0 } }));
+  const reqs = () => Array.from({ length: dc.batch }, (_, i) => ({ prompt: Array.from({ length: 8 }, (_, j) => (i * 31 + j * 7) % tc.vocab), maxTokens: dc.tokens, sampling: { temperature: 0 }, ...(topLogprobs !== undefined ? { topLogprobs } : {}) }));
   await engine.generate(reqs()); // warm-up
   let best = Infinity;
   for (let rep = 0; rep < 2; rep++) {
@@ -247,22 +249,29 @@ async function decodeTokensPerSecond(device: 'webgpu' | 'webgpu-f16' | 'webgpu-r
   return 1 / best;
 }
 
-let decode: { batch: number; tokens: number; webgpu: number; webgpu_f16: number; webgpu_logits_readback: number; cpu: number; ratio: number; ratio_f16: number; ratio_device_sampling: number } | null = null;
+let decode: {
+  batch: number; tokens: number; webgpu: number; webgpu_f16: number; webgpu_logits_readback: number; webgpu_top_logprobs: number; webgpu_top_logprobs_readback: number; cpu: number;
+  ratio: number; ratio_f16: number; ratio_device_sampling: number; ratio_device_top_logprobs: number;
+} | null = null;
 if (!args.includes('--no-decode')) {
   useDeviceContext(ctx);
   const g = await decodeTokensPerSecond('webgpu');
   const h = await decodeTokensPerSecond('webgpu-f16');
   const rb = await decodeTokensPerSecond('webgpu-readback');
+  // With 5 top logprobs per token (OpenAI's top_logprobs): computed on the device, or from the logits rows read back.
+  const tl = await decodeTokensPerSecond('webgpu', 5);
+  const tlRb = await decodeTokensPerSecond('webgpu-readback', 5);
   useDeviceContext(null);
   const c = await decodeTokensPerSecond('cpu');
   decode = {
-    ...dc, webgpu: +g.toFixed(1), webgpu_f16: +h.toFixed(1), webgpu_logits_readback: +rb.toFixed(1), cpu: +c.toFixed(1),
-    ratio: +(g / c).toFixed(3), ratio_f16: +(h / g).toFixed(3), ratio_device_sampling: +(g / rb).toFixed(3),
+    ...dc, webgpu: +g.toFixed(1), webgpu_f16: +h.toFixed(1), webgpu_logits_readback: +rb.toFixed(1), webgpu_top_logprobs: +tl.toFixed(1), webgpu_top_logprobs_readback: +tlRb.toFixed(1), cpu: +c.toFixed(1),
+    ratio: +(g / c).toFixed(3), ratio_f16: +(h / g).toFixed(3), ratio_device_sampling: +(g / rb).toFixed(3), ratio_device_top_logprobs: +(tl / tlRb).toFixed(3),
   };
   console.log(`\ndecode (engine, greedy), dense preset depth ${tc.depth}, vocab ${tc.vocab}, ${dc.batch} sequences × ${dc.tokens} tokens${a.software ? ' (SOFTWARE adapter)' : ''}:`);
   console.log(`  webgpu ${g.toFixed(1)} tokens/s   cpu (fast host decode) ${c.toFixed(1)} tokens/s   ratio ${(g / c).toFixed(3)}`);
   console.log(`  webgpu with f16 weights ${h.toFixed(1)} tokens/s   ratio to f32 weights ${(h / g).toFixed(3)}`);
   console.log(`  webgpu sampling on the host (logits rows read back) ${rb.toFixed(1)} tokens/s   device sampling / that ${(g / rb).toFixed(3)}`);
+  console.log(`  with 5 top logprobs: on the device ${tl.toFixed(1)} tokens/s   from the logits rows read back ${tlRb.toFixed(1)} tokens/s   ratio ${(tl / tlRb).toFixed(3)}`);
 }
 ctx.destroy();
 if (json) {
