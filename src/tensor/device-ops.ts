@@ -306,7 +306,7 @@ export function adamwMany(items: readonly { param: Tensor; grad: Tensor; m: Tens
   const { stacks, singles } = groupStacks(items.map((it) => it.param));
   for (const { at, stack } of stacks) {
     const its = at.map((i) => items[i]);
-    const state = (ts: Tensor[]) => (ts.every((t) => t.gpu) && stackOnDevice(ts) ? deviceStackOf(ts) : null);
+    const state = (ts: Tensor[]) => (stackOnDevice(ts) ? deviceStackOf(ts) : null);
     const gs = deviceStackOf(its.map((it) => it.grad)), m = state(its.map((it) => it.m)), v = state(its.map((it) => it.v));
     const gates = its.map((it) => updateGates.get(it.param));
     const g0 = gates[0];

@@ -287,8 +287,7 @@ export interface DeviceStack {
 export function deviceStackOf(ts: readonly Tensor[]): DeviceStack | null {
   const g0 = ts[0]?.gpu;
   if (!g0 || !g0.slab || g0.offset !== 0) return null;
-  const strideBytes = ts.length > 1 ? ts[1].gpu?.offset ?? 0 : Math.ceil((g0.size * 4) / 256) * 256;
-  if (strideBytes < g0.size * 4) return null;
+  const { strideBytes } = g0.slab;
   for (let i = 0; i < ts.length; i++) {
     const g = ts[i].gpu;
     if (!g || g.slab !== g0.slab || g.offset !== i * strideBytes || g.size !== g0.size || ts[i].half !== ts[0].half) return null;

@@ -289,7 +289,7 @@ export class GpuContext {
     // Exactly its size (not a power-of-two bucket: a slab of expert weights is large and long-lived);
     // pooled under that size, which the same stack asks for again each step (the gradients').
     const buffer = this.takeBuffer('allocStack', [count, ...shape], count * strideBytes, false);
-    const slab: GpuSlab = { buffer, live: count };
+    const slab: GpuSlab = { buffer, strideBytes, live: count };
     const views = Array.from({ length: count }, (_, i) => new GpuTensor(buffer, shape, dtype, i * strideBytes, slab));
     return { views, whole: new GpuTensor(buffer, [(count * strideBytes) / 4], dtype), stride: strideBytes / 4 };
   }

@@ -10,9 +10,10 @@ import { R1tsError } from '../../core/errors.ts';
 
 export type GpuDtype = 'f32' | 'i32' | 'u32';
 
-/** A buffer shared by the views of one stack: how many are still live. */
+/** A buffer shared by the views of one stack: the bytes from one view to the next, and how many are still live. */
 export interface GpuSlab {
   readonly buffer: GPUBuffer;
+  readonly strideBytes: number;
   live: number;
 }
 
