@@ -1,9 +1,12 @@
 // The recipe commands with --device webgpu through the real entry point, on the shipped zero
 // base: `r1ts sample --teacher DIR --device webgpu` keeps exactly the conversations the CPU
-// command keeps (seeded sampling from the same logits); `r1ts pipeline --device webgpu` runs
-// sample → SFT → RL with every stage on the device (no CPU fallback), and its sample stage's
-// traces equal those of the same stage run on the CPU; `r1ts distill --device webgpu` fine-tunes and evaluates a
-// preset student there. Skips without an adapter (fails under CI=true).
+// command keeps (seeded sampling from the same logits, continuous batching of 12 sequences);
+// `r1ts pipeline --device webgpu` runs SFT (on those conversations) → RL with every stage and
+// every evaluation on the device (no CPU fallback); `r1ts distill --device webgpu` fine-tunes
+// and evaluates a preset student there. Skips without an adapter (fails under CI=true).
+// Sized for llvmpipe, where each decode step costs about as much at 1 sequence as at 24: the
+// pipeline's 32-token budget keeps its six decoding phases short (a sample stage there would
+// need the 64 tokens the base takes to answer; the standalone sample covers that path).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -23,33 +26,28 @@ const lines = (p: string) => readFileSync(p, 'utf8').split('\n').filter(Boolean)
 test('r1ts sample, pipeline and distill --device webgpu: the same traces as the CPU, every stage on the device', async (t) => {
   const k = await gpuOrSkip(t);
   if (!k) return;
-  const sampleArgs = (out: string) => ['sample', '--task', 'add', '--teacher', base, '--prompts', '6', '--k', '4', '--temperature', '1', '--top-p', '1',
-    '--max-tokens', '96', '--concurrency', '6', '--seed', '3', '--out', out, '--no-progress'];
+  const sampleArgs = (out: string) => ['sample', '--task', 'add', '--teacher', base, '--prompts', '3', '--k', '4', '--temperature', '1', '--top-p', '1',
+    '--max-tokens', '64', '--concurrency', '3', '--seed', '3', '--out', out, '--no-progress'];
   const cpu = run(sampleArgs(join(dir, 'cpu.jsonl')));
   assert.equal(cpu.status, 0, cpu.stderr);
   const dev = run([...sampleArgs(join(dir, 'dev.jsonl')), '--device', 'webgpu']);
   assert.equal(dev.status, 0, dev.stderr);
   assert.doesNotMatch(dev.stderr, /continuing on the CPU/);
-  assert.ok(lines(join(dir, 'cpu.jsonl')).length > 0, 'the base gets some of 24 samples right');
+  assert.ok(lines(join(dir, 'cpu.jsonl')).length > 0, 'the base gets some of 12 samples right');
   assert.deepEqual(lines(join(dir, 'dev.jsonl')), lines(join(dir, 'cpu.jsonl')));
 
-  // the pipeline on the device; its sample stage alone again on the CPU gives the same traces
-  const pipeline = (out: string, stages: unknown[], extra: string[]) => {
-    const cfg = join(dir, `${out}.json`);
-    writeFileSync(cfg, JSON.stringify({ out: join(dir, out), base, task: 'add', evalItems: 2, maxTokens: 64, seed: 0, stages }));
-    const r = run(['pipeline', cfg, '--no-progress', ...extra]);
-    assert.equal(r.status, 0, r.stderr);
-    return r;
-  };
-  const sampleStage = { kind: 'sample', name: 'sample', prompts: 6, k: 4, concurrency: 6, temperature: 1 };
-  const p = pipeline('pipeline-dev', [sampleStage, { kind: 'sft', name: 'sft', steps: 1, batch: 4 }, { kind: 'rl', name: 'rl', steps: 1, minutes: 1, prompts: 2, group: 2 }], ['--device', 'webgpu']);
+  // the pipeline on the device: SFT on the sampled conversations, then RL, each evaluated there
+  const cfg = join(dir, 'pipeline.json');
+  writeFileSync(cfg, JSON.stringify({ out: join(dir, 'pipeline'), base, task: 'add', evalItems: 2, maxTokens: 32, seed: 0, stages: [
+    { kind: 'sft', name: 'sft', data: join(dir, 'cpu.jsonl'), steps: 1, batch: 2 },
+    { kind: 'rl', name: 'rl', steps: 1, minutes: 1, prompts: 2, group: 2 },
+  ] }));
+  const p = run(['pipeline', cfg, '--no-progress', '--device', 'webgpu']);
+  assert.equal(p.status, 0, p.stderr);
   assert.doesNotMatch(p.stderr, /continuing on the CPU/);
-  for (const s of ['02-sft', '03-rl']) assert.ok(existsSync(join(dir, 'pipeline-dev', s, 'model', 'model.safetensors')), `${s}/model`);
-  assert.equal((JSON.parse(readFileSync(join(dir, 'pipeline-dev', 'summary.json'), 'utf8')) as { stages: unknown[] }).stages.length, 3);
-  pipeline('pipeline-cpu', [sampleStage], []);
-  const traces = (out: string) => lines(join(dir, out, '01-sample', 'traces.jsonl'));
-  assert.ok(traces('pipeline-cpu').length > 0);
-  assert.deepEqual(traces('pipeline-dev'), traces('pipeline-cpu'));
+  for (const s of ['01-sft', '02-rl']) assert.ok(existsSync(join(dir, 'pipeline', s, 'model', 'model.safetensors')), `${s}/model`);
+  const summary = JSON.parse(readFileSync(join(dir, 'pipeline', 'summary.json'), 'utf8')) as { stages: { kind: string }[] };
+  assert.deepEqual(summary.stages.map((st) => st.kind), ['sft', 'rl']);
 
   const d = run(['distill', '--data', join(dir, 'cpu.jsonl'), '--student', '1', '--task', 'add', '--steps', '2', '--batch', '4', '--eval-items', '2',
     '--max-tokens', '8', '--seq', '128', '--out', join(dir, 'distill'), '--no-progress', '--device', 'webgpu']);
