@@ -17,7 +17,12 @@
 // decode samples on the device (reading back a token and its logprob per sequence); it is also
 // timed reading back the logits rows and sampling on the host (ratio_device_sampling), and both
 // ways with 5 top logprobs per token (ratio_device_top_logprobs: computed on the device against
-// computed on the host from the logits rows).
+// computed on the host from the logits rows). And nucleus sampling of flat rows of a large vocabulary
+// (--nucleus-vocab=V, default Qwen2's 151,936; --nucleus-batch=B rows; normal(0, 0.5) logits,
+// T = 1, top-p 0.95: tens of thousands of candidates, past the 1,024 the device sorts): rows.ts
+// sampleRows on the device (searching the sorted order) and reading back (token, logprob), beside
+// reading the rows back and sampling them on the host (sampleToken), best of 3 after a warm-up
+// (--no-nucleus skips it).
 //   npm run bench:webgpu            human table
 //   npm run bench:webgpu -- --json  the same, plus one JSON object as the last stdout line
 //   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1),
@@ -35,6 +40,8 @@ import { performance } from 'node:perf_hooks';
 import type { GemmParams } from '../src/backend/kernels.ts';
 import { GpuContext } from '../src/backend/webgpu/device.ts';
 import { deviceHasF16, gemm, gemmTile, packF16, setGemmTile, type GemmTile } from '../src/backend/webgpu/gemm.ts';
+import { SAMPLE_PARAMS, SAMPLE_SORTED, sampleRows } from '../src/backend/webgpu/rows.ts';
+import { sampleToken } from '../src/engine/sampling.ts';
 import { Engine } from '../src/engine/generate.ts';
 import { availableBackends } from '../src/tensor/backends.ts';
 import { Rng } from '../src/core/rng.ts';
@@ -273,10 +280,34 @@ if (!args.includes('--no-decode')) {
   console.log(`  webgpu sampling on the host (logits rows read back) ${rb.toFixed(1)} tokens/s   device sampling / that ${(g / rb).toFixed(3)}`);
   console.log(`  with 5 top logprobs: on the device ${tl.toFixed(1)} tokens/s   from the logits rows read back ${tlRb.toFixed(1)} tokens/s   ratio ${(tl / tlRb).toFixed(3)}`);
 }
+let nucleus: { vocab: number; batch: number; top_p: number; webgpu_ms: number; readback_host_ms: number; ratio: number } | null = null;
+if (!args.includes('--no-nucleus')) {
+  const V = num('nucleus-vocab', 151936), B = num('nucleus-batch', a.software ? 4 : 32), topP = 0.95;
+  const r = new Rng(3);
+  const x = Float32Array.from({ length: B * V }, () => r.normal() * 0.5); // [B, V]
+  const prm = new Float32Array(B * SAMPLE_PARAMS); // [B, 6]
+  for (let i = 0; i < B; i++) prm.set([SAMPLE_SORTED, 1, 0, topP, 0, r.uniform()], i * SAMPLE_PARAMS);
+  const gx = ctx.upload(x), gp = ctx.upload(prm), out = ctx.alloc([B, 2]);
+  const best = async (f: () => Promise<unknown>) => {
+    await f(); // warm-up (pipeline compile)
+    let ms = Infinity;
+    for (let rep = 0; rep < 3; rep++) { const t0 = performance.now(); await f(); ms = Math.min(ms, performance.now() - t0); }
+    return ms;
+  };
+  const dev = await best(async () => { sampleRows(ctx, gx, gp, out, B, V); await ctx.read(out); });
+  const host = await best(async () => {
+    const rows = (await ctx.read(gx)) as Float32Array;
+    for (let i = 0; i < B; i++) sampleToken(rows, i * V, V, { temperature: 1, topP }, { uniform: () => prm[i * SAMPLE_PARAMS + 5] });
+  });
+  for (const t of [gx, gp, out]) ctx.release(t);
+  nucleus = { vocab: V, batch: B, top_p: topP, webgpu_ms: +dev.toFixed(2), readback_host_ms: +host.toFixed(2), ratio: +(host / dev).toFixed(3) };
+  console.log(`\nnucleus sampling (T = 1, top-p ${topP}) of ${B} flat rows of a ${V}-token vocabulary${a.software ? ' (SOFTWARE adapter)' : ''}:`);
+  console.log(`  webgpu sampleRows ${dev.toFixed(2)} ms   rows read back + host sampler ${host.toFixed(2)} ms   speed-up ${(host / dev).toFixed(3)}`);
+}
 ctx.destroy();
 if (json) {
   console.log(JSON.stringify({
     bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel },
-    software: a.software, peak_gflops: peak, gemm_tile: gemmTile(), f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, train_moe: trainMoe, decode,
+    software: a.software, peak_gflops: peak, gemm_tile: gemmTile(), f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, train_moe: trainMoe, decode, nucleus,
   }));
 }

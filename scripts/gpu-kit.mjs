@@ -109,13 +109,13 @@ if (check) {
     const local = run.replace('for f in .gpukit/*.deb; do dpkg -x $f /; done; ldconfig', 'true');
     execFileSync('bash', ['-c', local], {
       cwd: join(dir, 'repo'), stdio: 'inherit',
-      env: { ...process.env, OUT: out, PATH: '/usr/bin:/bin', BENCH_ARGS: '--sizes=64 --seconds=0.2 --train-batch=2 --train-seq=16 --decode-batch=2 --decode-tokens=4' },
+      env: { ...process.env, OUT: out, PATH: '/usr/bin:/bin', BENCH_ARGS: '--sizes=64 --seconds=0.2 --train-batch=2 --train-seq=16 --decode-batch=2 --decode-tokens=4 --nucleus-vocab=32768' },
     });
     const tests = readFileSync(join(out, 'tests-webgpu.txt'), 'utf8');
     if (!/^# fail 0$/m.test(tests) || !/^# pass [1-9]/m.test(tests)) fail(`the device tests did not all pass in the check:\n${tests.slice(-2000)}`);
     const last = readFileSync(join(out, 'bench-webgpu.txt'), 'utf8').trim().split('\n').at(-1);
     const report = JSON.parse(last);
-    if (report.bench !== 'webgpu' || !report.train || !report.train_moe || !report.decode) fail(`the check's benchmark line is incomplete: ${last}`);
+    if (report.bench !== 'webgpu' || !report.train || !report.train_moe || !report.decode || !report.nucleus) fail(`the check's benchmark line is incomplete: ${last}`);
     console.log(`gpu-kit: check passed in a clean clone: adapter ${report.adapter.device || report.adapter.description}, JSON line complete`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -11,16 +11,15 @@
 // On the webgpu device (a model whose parameters live there): the cache lives there too, and
 // prefill and decode passes record on the device. Sampling runs there too (sampleRows, every
 // rule of sampling.ts: greedy, temperature, top-k, top-p, min-p; the host draws each sequence's
-// uniform from its own Rng, as the host sampler would) and a pass reads back (token, logprob,
-// flag) per sequence — not [rows, V] logits, the readback that would bound decoding a large
+// uniform from its own Rng, as the host sampler would) and a pass reads back (token, logprob)
+// per sequence — not [rows, V] logits, the readback that would bound decoding a large
 // vocabulary; the same tokens as the host sampler except where u or a truncation boundary falls
 // within f32 rounding (the device's probabilities are f32, the host's double). When a sequence
 // asks for top logprobs, the same readback also brings each row's log-sum-exp, the sampled
 // token's logit and the row's top-k logits and ids (tokenLse and topk on the device; k the most
-// any sequence of the pass asks for): the host's rawLogprobs, with f32 sums. A row whose
-// top-k/top-p candidates exceed what the device sorts (1,024) is flagged, and its logits row is
-// read back and sampled on the host with the uniform already drawn (its top logprobs too). With
-// sampleOnDevice: false only the rows of logits to sample from ([rows, V]: the last valid
+// any sequence of the pass asks for): the host's rawLogprobs, with f32 sums. Every row is
+// sampled there, however many top-k/top-p candidates it keeps (past the 1,024 the device sorts,
+// sampleRows searches the sorted order). With sampleOnDevice: false only the rows of logits to sample from ([rows, V]: the last valid
 // position of each sequence) are read back, in one awaited readback, and sampling runs on the
 // host with the same code as the CPU path.
 // New sequences are prefilled into a second device cache (a device cache has no views at a row
@@ -257,57 +256,41 @@ export class Engine {
 
   /**
    * The next token of each of seqs, sampled on the device from the forward's logits rows at `at`
-   * (all rows when null; one per sequence), reading back (token, logprob, flag) per sequence, and
+   * (all rows when null; one per sequence), reading back (token, logprob) per sequence, and
    * for top logprobs each row's (log-sum-exp, token logit) and top-k (logits, ids) in the same
-   * readback; the rows the device left to the host (flag 1) are read back and sampled here with
-   * the same uniform.
+   * readback.
    */
   private async sampleRowsOnDevice(forward: () => Tensor, at: number[] | null, seqs: readonly Seq[]): Promise<Sampled[]> {
     const V = this.V;
     const params = new Float32Array(seqs.length * DEVICE_SAMPLING.params);
-    const us: number[] = [];
     const { greedy, plain, minPOnly, sorted } = DEVICE_SAMPLING;
     seqs.forEach((s, i) => {
       const { temperature, topK, topP, minP } = s.deviceSampling!;
       const useK = topK > 0 && topK < V, useP = topP < 1;
       const mode = temperature === 0 ? greedy : !useK && !useP ? (minP === 0 ? plain : minPOnly) : sorted;
-      us.push(mode === greedy ? 0 : s.rng.uniform()); // the draw sampleToken would make
-      params.set([mode, temperature, topK, topP, minP, us[i]], i * DEVICE_SAMPLING.params);
+      const u = mode === greedy ? 0 : s.rng.uniform(); // the draw sampleToken would make
+      params.set([mode, temperature, topK, topP, minP, u], i * DEVICE_SAMPLING.params);
     });
     // Top logprobs: the most any sequence of the pass asks for (each takes its own prefix).
     const wantInfo = seqs.some((s) => s.tokenLogprobs);
     const kTop = Math.max(0, ...seqs.map((s) => (s.tokenLogprobs ? s.req.topLogprobs! : 0)));
     try {
-      let rows: Tensor | null = null;
       const outs = noGrad(() => {
         const logits = reshape(forward(), [-1, V]); // [R, V]
-        rows = at ? gatherRows(logits, ids(Int32Array.from(at))) : logits; // [n, V]
-        const picked = deviceSampleRows(rows, params); // [n, 3]
+        const rows = at ? gatherRows(logits, ids(Int32Array.from(at))) : logits; // [n, V]
+        const picked = deviceSampleRows(rows, params); // [n, 2]
         if (!wantInfo) return [picked];
         const top = kTop > 0 ? topk(rows, kTop) : null; // [n, kTop] logits and ids, best first
         return [picked, deviceTokenLse(rows, picked), ...(top ? [top.values, top.indices] : [])]; // + [n, 2] (lse, token logit)
       });
       const [v, lse, topV, topI] = await readValues(outs);
-      const left = seqs.flatMap((_, i) => (v[3 * i + 2] !== 0 ? [i] : []));
-      const host = new Map<number, Sampled>();
-      if (left.length > 0) {
-        // Too many top-k/top-p candidates for the device's sort: these rows' logits, sampled here with the uniform already drawn.
-        const [lg] = await readValues([noGrad(() => gatherRows(rows!, ids(Int32Array.from(left))))]);
-        left.forEach((i, j) => {
-          const s = seqs[i];
-          const { token, logprob } = sampleToken(lg as Float32Array, j * V, V, s.req.sampling, { uniform: () => us[i] });
-          host.set(i, { token, logprob, ...(s.tokenLogprobs ? { info: rawLogprobs(lg as Float32Array, j * V, V, token, s.req.topLogprobs!) } : {}) });
-        });
-      }
       return seqs.map((s, i) => {
-        const h = host.get(i);
-        if (h) return h;
-        const token = v[3 * i];
+        const token = v[2 * i];
         if (!(Number.isInteger(token) && token >= 0 && token < V)) throw new R1tsError(`sampling on the device: the logits row of sequence ${i} holds no finite maximum (got token ${token})`);
-        if (!s.tokenLogprobs) return { token, logprob: v[3 * i + 1] };
+        if (!s.tokenLogprobs) return { token, logprob: v[2 * i + 1] };
         const z = lse[2 * i];
         const top = Array.from({ length: s.req.topLogprobs! }, (_, j) => ({ token: topI[i * kTop + j], logprob: topV[i * kTop + j] - z }));
-        return { token, logprob: v[3 * i + 1], info: { logprob: lse[2 * i + 1] - z, top } };
+        return { token, logprob: v[2 * i + 1], info: { logprob: lse[2 * i + 1] - z, top } };
       });
     } finally {
       endDeviceStep();

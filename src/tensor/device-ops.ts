@@ -376,26 +376,26 @@ export const DEVICE_SAMPLING = { greedy: SAMPLE_GREEDY, plain: SAMPLE_PLAIN, min
 /**
  * One next token per row of logits [rows, V] (a device tensor), sampled there (rows.ts sampleRows):
  * params [rows · SAMPLE_PARAMS] per row (mode, T, topK, topP, minP, the host's uniform) →
- * [rows, 3] (token as f32, logprob, 1 where the row is left to the host).
+ * [rows, 2] (token as f32, logprob).
  */
 export function sampleRows(logits: Tensor, params: Float32Array): Tensor {
   if (!logits.gpu) throw new R1tsError('sampleRows: the logits must live on the webgpu device');
   const [rows, V] = logits.shape;
   if (logits.rank !== 2 || params.length !== rows * SAMPLE_PARAMS) throw new R1tsError(`sampleRows: logits [${logits.shape.join(', ')}] need ${SAMPLE_PARAMS} parameters per row (got ${params.length})`);
-  const o = out([rows, 3]);
+  const o = out([rows, 2]);
   kSampleRows(ctx(), logits.gpu, uploadStep(params), o.gpu!, rows, V);
   return o;
 }
 
 /**
- * For rows of logits [rows, V] and the tokens sampleRows picked from them ([rows, 3]), on the
+ * For rows of logits [rows, V] and the tokens sampleRows picked from them ([rows, 2]), on the
  * device: [rows, 2] = (each row's log-sum-exp, the picked token's logit): the token's raw
  * log-probability is their difference (the engine's top logprobs without reading the rows back).
  */
 export function tokenLse(logits: Tensor, picked: Tensor): Tensor {
   if (!logits.gpu || !picked.gpu) throw new R1tsError('tokenLse: the logits and the picked tokens must live on the webgpu device');
   const [rows, V] = logits.shape;
-  if (logits.rank !== 2 || picked.rank !== 2 || picked.shape[0] !== rows || picked.shape[1] !== 3) throw new R1tsError(`tokenLse: logits [${logits.shape.join(', ')}] with picked [${picked.shape.join(', ')}]; expected [rows, V] and [rows, 3]`);
+  if (logits.rank !== 2 || picked.rank !== 2 || picked.shape[0] !== rows || picked.shape[1] !== 2) throw new R1tsError(`tokenLse: logits [${logits.shape.join(', ')}] with picked [${picked.shape.join(', ')}]; expected [rows, V] and [rows, 2]`);
   const o = out([rows, 2]);
   kTokenLse(ctx(), logits.gpu, picked.gpu, o.gpu!, rows, V);
   return o;

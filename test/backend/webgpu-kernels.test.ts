@@ -10,6 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { binaryOps, unaryOps, type BinaryOp, type UnaryOp } from '../../src/backend/kernels.ts';
 import { assertClose, randF32, randI32, refKernels, rng } from '../helpers.ts';
+import { SAMPLE_CAP, SAMPLE_PARAMS, SAMPLE_SORTED, sampleRows } from '../../src/backend/webgpu/rows.ts';
+import { sampleToken } from '../../src/engine/sampling.ts';
 import { gpuOrSkip, readF32 } from './webgpu-setup.ts';
 
 const r = rng(11);
@@ -309,3 +311,103 @@ test('webgpu topk: descending values, lower index first on ties, k = 1..cols', a
     assert.deepEqual([...ai], [...ei], `topk indices ${rows}x${cols} k=${kk}`);
   }
 });
+
+/**
+ * Whether a draw from row x (host order: q = exp((x − max)/T) in double, sorted by q descending,
+ * id ascending) sits within rounding of one of its decisions: a top-k boundary between nearly equal
+ * q, the top-p target or u·(kept mass) within `tol` of a cumulative mass, a q within 1e-6 of min-p's
+ * floor. Only there may the device (f32) and the host (double) pick different tokens.
+ */
+function nearRounding(x: Float32Array, o: { T: number; topK: number; topP: number; minP: number; u: number }, tol: number): boolean {
+  let M = -Infinity;
+  for (const v of x) M = Math.max(M, v);
+  const q = Array.from(x, (v) => Math.exp((v - M) / o.T));
+  const order = q.map((_, i) => i).sort((a, b) => q[b] - q[a] || a - b);
+  const S = q.reduce((a, b) => a + b, 0);
+  const near = (a: number, b: number) => Math.abs(a - b) <= tol * S;
+  let keep = o.topK > 0 && o.topK < x.length ? o.topK : x.length;
+  if (keep < x.length && q[order[keep - 1]] - q[order[keep]] <= 1e-6 * q[order[keep - 1]] && q[order[keep - 1]] !== q[order[keep]]) return true;
+  if (o.topP < 1) {
+    const total = keep < x.length ? order.slice(0, keep).reduce((a, j) => a + q[j], 0) : S;
+    let c = 0, j = 0;
+    while (j < keep) {
+      if (near(c, o.topP * total)) return true;
+      c += q[order[j++]];
+      if (c >= o.topP * total) break;
+    }
+    if (near(c, o.topP * total)) return true;
+    keep = j;
+  }
+  if (o.minP > 0) {
+    let j = 1;
+    while (j < keep && q[order[j]] >= o.minP) j++;
+    if (order.slice(0, keep).some((i) => Math.abs(q[i] - o.minP) <= 1e-6)) return true;
+    keep = j;
+  }
+  const kept = order.slice(0, keep).reduce((a, j) => a + q[j], 0);
+  let c = 0;
+  for (let j = 0; j < keep; j++) {
+    if (near(c, o.u * kept)) return true;
+    c += q[order[j]];
+  }
+  return near(c, o.u * kept);
+}
+
+test('webgpu sampleRows: top-k, top-p and min-p rows past the 1,024 candidates the device sorts pick the host sampler\'s tokens', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const V = 3000;
+  const sr = rng(21);
+  // Rows: near-flat (thousands of candidates), with exact ties (logits on a 1/8 grid), with a
+  // tail that underflows to q = 0, and peaked (few candidates: the sorting path, for contrast).
+  const rowsOf = (kind: string) => {
+    const x = randF32(sr, V, kind === 'peaked' ? 4 : 0.5);
+    if (kind === 'ties') for (let i = 0; i < V; i++) x[i] = Math.round(x[i] * 8) / 8;
+    if (kind === 'underflow') for (let i = 0; i < V; i += 3) x[i] = -1e4;
+    return x;
+  };
+  const settings = [
+    { T: 1, topK: 0, topP: 0.95, minP: 0 }, { T: 0.7, topK: 0, topP: 0.9, minP: 0 }, { T: 1, topK: 2000, topP: 1, minP: 0 },
+    { T: 1.3, topK: 1500, topP: 0.8, minP: 0 }, { T: 1, topK: 0, topP: 0.99, minP: 0.3 }, { T: 1, topK: 1200, topP: 1, minP: 0.05 },
+    { T: 0.6, topK: 0, topP: 0.95, minP: 0 }, { T: 1, topK: 5, topP: 1, minP: 0 },
+  ];
+  const cases: { x: Float32Array; s: (typeof settings)[number]; u: number; kind: string }[] = [];
+  for (const kind of ['flat', 'ties', 'underflow', 'peaked']) {
+    for (const s of settings) for (const u of [0, 0.999999, sr.uniform(), sr.uniform()]) cases.push({ x: rowsOf(kind), s, u, kind });
+  }
+  const rows = cases.length;
+  const logits = new Float32Array(rows * V), params = new Float32Array(rows * SAMPLE_PARAMS);
+  cases.forEach((c, i) => {
+    logits.set(c.x, i * V);
+    params.set([SAMPLE_SORTED, c.s.T, c.s.topK, c.s.topP, c.s.minP, c.u], i * SAMPLE_PARAMS);
+  });
+  const out = k.ctx.alloc([rows, 2]);
+  sampleRows(k.ctx, k.ctx.upload(logits), k.ctx.upload(params), out, rows, V);
+  const got = await readF32(k, out);
+  let compared = 0, large = 0;
+  cases.forEach((c, i) => {
+    const what = `${c.kind} ${JSON.stringify(c.s)} u=${c.u}`;
+    const want = sampleToken(c.x, 0, V, { temperature: c.s.T, topK: c.s.topK, topP: c.s.topP, minP: c.s.minP }, { uniform: () => c.u });
+    if (candidatesOver(c.x, c.s, SAMPLE_CAP)) large++;
+    if (got[2 * i] !== want.token && nearRounding(c.x, { ...c.s, u: c.u }, 1e-5)) return;
+    compared++;
+    assert.equal(got[2 * i], want.token, `${what}: token`);
+    assert.ok(Math.abs(got[2 * i + 1] - want.logprob) < 1e-4, `${what}: logprob ${got[2 * i + 1]} vs ${want.logprob}`);
+  });
+  assert.ok(compared >= rows - 4, `only ${compared} of ${rows} draws compared (the others fell within rounding)`);
+  assert.ok(large >= rows / 2, `only ${large} of ${rows} rows go past the device sort`);
+});
+
+/** Whether the host's threshold search (sampling.ts) collects more than cap candidates for this row. */
+function candidatesOver(x: Float32Array, s: { T: number; topK: number; topP: number }, cap: number): boolean {
+  let M = -Infinity;
+  for (const v of x) M = Math.max(M, v);
+  const q = Array.from(x, (v) => Math.exp((v - M) / s.T));
+  const S = q.reduce((a, b) => a + b, 0);
+  const useK = s.topK > 0 && s.topK < x.length;
+  for (let e = 1; ; e = Math.ceil(e * 1.5)) {
+    const tau = e > 1100 ? 0 : 2 ** -e;
+    const inSet = q.filter((v) => v >= tau);
+    if (tau === 0 || (useK ? inSet.length >= s.topK : inSet.reduce((a, b) => a + b, 0) >= s.topP * S)) return inSet.length > cap;
+  }
+}

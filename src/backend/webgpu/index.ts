@@ -6,7 +6,8 @@
 // copyWithin (cache.ts), the f16-B GEMM with packF16 (gemm.ts: binary16 weights packed two
 // per word, read with unpack2x16float everywhere or as array<f16> on a shader-f16 device), the
 // expert-range GEMMs and routing kernels of the sparse MoE dispatch (gemm.ts, moe.ts) and
-// next-token sampling (rows.ts sampleRows), and the NaN check mode's checkFinite
+// next-token sampling (rows.ts sampleRows: every row, past 1,024 top-k/top-p candidates by
+// searching the sorted order instead of sorting), and the NaN check mode's checkFinite
 // (elementwise.ts: the first non-finite op output lands in the status word, thrown at the next read).
 //
 // THE TENSOR ENGINE ON THE DEVICE (landed): a src/tensor Tensor's storage is a host typed array

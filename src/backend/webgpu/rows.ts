@@ -40,13 +40,108 @@ const samplingWgsl = `
 var<workgroup> sIdx: array<u32, ${ROW_WG}>;
 var<workgroup> scan: array<f32, ${ROW_WG}>;
 var<workgroup> cum: array<f32, ${ROW_WG}>;
-var<workgroup> pick: array<u32, 2>;
+var<workgroup> pick: array<u32, 1>;
 var<workgroup> modeWg: u32;
 var<workgroup> doneWg: u32;
 var<workgroup> nWg: u32;
 var<workgroup> nCand: atomic<u32>;
 var<workgroup> keys: array<f32, 1024>;
-var<workgroup> cand: array<u32, 1024>;`;
+var<workgroup> cand: array<u32, 1024>;
+var<workgroup> flagsWg: u32;
+var<workgroup> valueWg: u32;
+var<workgroup> tieWg: vec2<u32>;
+var<workgroup> tieIdWg: u32;
+// The sorted mode past SAMPLE_CAP candidates searches the sorted order instead of sorting it. A
+// prefix of that order (p descending, id ascending) is a boundary (bv, bi): the tokens with
+// q > bv, or q == bv and id <= bi (bi = 0xffffffff: all of q == bv).
+var<private> qM: f32;
+var<private> qT: f32;
+var<private> qOff: u32;
+fn qOf(j: u32) -> f32 { return exp((x[qOff + j] - qM) / qT); }
+fn inPrefix(q: f32, j: u32, bv: f32, bi: u32) -> bool { return q > bv || (q == bv && j <= bi); }
+// (mass, count) of the prefix's tokens with q > v (strict) or q >= v.
+fn above(v: f32, strict: bool, bv: f32, bi: u32, lid: u32) -> vec2<f32> {
+  var m = 0.0;
+  var c = 0.0;
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) {
+    let q = qOf(j);
+    if ((q > v || (!strict && q == v)) && inPrefix(q, j, bv, bi)) { m = m + q; c = c + 1.0; }
+  }
+  return vec2<f32>(wgSum(m, lid), wgSum(c, lid));
+}
+// The largest v in [0, 1] (its f32 bits) for which the prefix's tokens with q >= v hold mass
+// (byCount: a count) >= goal (strictGoal: > goal), by bisection over the bits (q >= 0, so its
+// bits order as its values); 0xffffffff when not even v = 0 does (rounding). That v is some
+// token's q: the mass and the count change only there. Uniform across the workgroup.
+fn largestValue(byCount: bool, goal: f32, strictGoal: bool, bv: f32, bi: u32, lid: u32) -> u32 {
+  let a = above(0.0, false, bv, bi, lid);
+  let a0 = select(a.x, a.y, byCount);
+  let ok0 = a0 > goal || (!strictGoal && a0 == goal);
+  var lo = 0u;
+  var hi = 0x3f800001u; // bits(1) + 1: hi - lo < 2^30
+  for (var it = 0u; it < 30u; it = it + 1u) {
+    let mid = (lo + hi) >> 1u;
+    let s = above(bitcast<f32>(mid), false, bv, bi, lid);
+    let g = select(s.x, s.y, byCount);
+    let ok = g > goal || (!strictGoal && g == goal);
+    lo = select(lo, mid, ok);
+    hi = select(mid, hi, ok);
+  }
+  if (lid == 0u) { valueWg = select(0xffffffffu, lo, ok0); }
+  return workgroupUniformLoad(&valueWg);
+}
+// The id of the r-th (from 1; clamped to [1, ties]) token of the prefix with q == v, in id order:
+// each lane counts its contiguous chunk, one lane finds the chunk, and that lane walks it.
+fn nthTie(v: f32, r: u32, bv: f32, bi: u32, lid: u32) -> u32 {
+  let chunk = (p.cols + ${ROW_WG - 1}u) / ${ROW_WG}u;
+  let lo = min(lid * chunk, p.cols);
+  let hi = min(lo + chunk, p.cols);
+  var c = 0u;
+  for (var j = lo; j < hi; j = j + 1u) { let q = qOf(j); if (q == v && inPrefix(q, j, bv, bi)) { c = c + 1u; } }
+  sIdx[lid] = c;
+  workgroupBarrier();
+  if (lid == 0u) {
+    var acc = 0u;
+    var at = vec2<u32>(0u, 0u);
+    let want = max(r, 1u);
+    for (var l = 0u; l < ${ROW_WG}u; l = l + 1u) {
+      let n = sIdx[l];
+      if (n > 0u && (at.y == 0u || acc < want)) { at = vec2<u32>(l, min(want - acc, n)); }
+      acc = acc + n;
+    }
+    tieWg = at;
+    tieIdWg = 0xffffffffu; // no such tie (not reached: v is a kept token's q)
+  }
+  let t = workgroupUniformLoad(&tieWg);
+  if (lid == t.x) {
+    var k = 0u;
+    for (var j = lo; j < hi; j = j + 1u) {
+      let q = qOf(j);
+      if (q == v && inPrefix(q, j, bv, bi)) { k = k + 1u; if (k == t.y) { tieIdWg = j; break; } }
+    }
+  }
+  return workgroupUniformLoad(&tieIdWg);
+}
+// The fewest ties r (>= 1, at most ties) for which base + r·v reaches goal (>= goal; strictGoal: > goal),
+// adding one v at a time as the host's walk does.
+fn tiesNeeded(base: f32, v: f32, ties: f32, goal: f32, strictGoal: bool) -> u32 {
+  var c = base;
+  var r = 0u;
+  loop {
+    r = r + 1u;
+    c = c + v;
+    if (c > goal || (!strictGoal && c == goal) || f32(r) >= ties) { break; }
+  }
+  return r;
+}
+// The prefix's boundary at its token with q = v (bits vb) where mass (or count) reaches goal.
+fn boundaryAt(vb: u32, byCount: bool, goal: f32, strictGoal: bool, bv: f32, bi: u32, lid: u32) -> u32 {
+  let v = bitcast<f32>(vb);
+  let gt = above(v, true, bv, bi, lid);
+  let ties = above(v, false, bv, bi, lid).y - gt.y;
+  let r = select(tiesNeeded(gt.x, v, ties, goal, strictGoal), u32(max(goal - gt.y, 1.0)), byCount);
+  return nthTie(v, r, bv, bi, lid);
+}`;
 
 function rowDispatch(ctx: GpuContext, key: string, body: string, ins: [string, GpuTensor][], outs: [string, GpuTensor][], rows: number, cols: number, extra: { eps?: number; ignore?: number; status?: boolean; sampling?: boolean } = {}): void {
   sizes(key, { rows, cols });
@@ -276,16 +371,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 
 /**
- * Per row of logits [rows, cols] and its sampled token (picked [rows, 3] as sampleRows writes it):
+ * Per row of logits [rows, cols] and its sampled token (picked [rows, 2] as sampleRows writes it):
  * out [rows, 2] = (the row's log-sum-exp, the token's logit), so that logit − lse is the token's raw
  * log-probability (the host's rawLogprobs). A token outside [0, cols) gets logit 0.
  */
 export function tokenLse(ctx: GpuContext, logits: GpuTensor, picked: GpuTensor, out: GpuTensor, rows: number, cols: number): void {
   sizes('tokenLse', { rows, cols });
-  need('tokenLse', 'logits', logits, rows * cols); need('tokenLse', 'picked', picked, rows * 3); need('tokenLse', 'out', out, rows * 2);
+  need('tokenLse', 'logits', logits, rows * cols); need('tokenLse', 'picked', picked, rows * 2); need('tokenLse', 'out', out, rows * 2);
   rowDispatch(ctx, 'tokenLse', `${rowLse}
   if (lid == 0u) {
-    let tok = u32(max(pk[row * 3u], 0.0));
+    let tok = u32(max(pk[row * 2u], 0.0));
     var xt = 0.0;
     if (tok < p.cols) { xt = x[off + tok]; }
     o[row * 2u] = lse;
@@ -295,7 +390,7 @@ export function tokenLse(ctx: GpuContext, logits: GpuTensor, picked: GpuTensor, 
 
 /** Sampling modes of sampleRows, per row (the host's sampler, src/engine/sampling.ts, decides the same way). */
 export const SAMPLE_GREEDY = 0, SAMPLE_PLAIN = 1, SAMPLE_MIN_P = 2, SAMPLE_SORTED = 3;
-/** Most candidates the sorted mode sorts in workgroup memory; a row with more is left to the host (flag 1). */
+/** Most candidates the sorted mode sorts in workgroup memory; past it, it searches the sorted order by bisection. */
 export const SAMPLE_CAP = 1024;
 /** Floats per row of sampleRows' params: mode, temperature, top-k, top-p, min-p, the host's uniform. */
 export const SAMPLE_PARAMS = 6;
@@ -303,10 +398,9 @@ export const SAMPLE_PARAMS = 6;
 /**
  * Next-token sampling on the device, one row of logits per sequence, as the host's sampler does it
  * (src/engine/sampling.ts), with the uniform the host drew from the sequence's Rng:
- * params [rows, 6] = (mode, T, topK, topP, minP, u) → out [rows, 3] = (token as f32, exact below
- * 2^24; logprob = log softmax(logits / T) at the token over the whole row, T = 1 when greedy;
- * 1 when the row is left to the host, else 0). Modes (made uniform per workgroup, so each takes
- * only its own barriers):
+ * params [rows, 6] = (mode, T, topK, topP, minP, u) → out [rows, 2] = (token as f32, exact below
+ * 2^24; logprob = log softmax(logits / T) at the token over the whole row, T = 1 when greedy).
+ * Modes (made uniform per workgroup, so each takes only its own barriers):
  *   greedy   the first maximum.
  *   plain    inverse CDF over the whole row in index order; min-p alone: over {p >= minP·max}
  *            (p relative to the maximum), also in index order. Each lane owns a contiguous chunk;
@@ -318,12 +412,18 @@ export const SAMPLE_PARAMS = 6;
  *            e = 1, 2, 3, 5, 8, … until {p >= τ} holds k tokens or topP of the mass), the
  *            candidates {p >= τ} collected and bitonic-sorted by (p descending, id ascending) in
  *            workgroup memory, then one lane keeps the prefix and walks it with u·(kept mass).
- *            More than SAMPLE_CAP candidates: flag 1, the caller samples the row on the host.
+ *            More than SAMPLE_CAP candidates (a flat row of a large vocabulary): no sort. Each
+ *            cut is a boundary of the sorted order, found by bisecting q over its f32 bits (30
+ *            passes of "mass, or count, of the kept tokens with q >= v"), then the tie at that q
+ *            that is reached first in id order (helpers above: largestValue, boundaryAt): top-k's
+ *            k-th token, top-p's first token where the kept mass reaches topP of theirs, min-p's
+ *            q >= minP, and the walk's first token past u·(kept mass). About 100 passes over the
+ *            row instead of a sort; the same tokens as the sort would give.
  * Probabilities are f32 where the host's are double, so a token can differ only where u (or a
  * truncation boundary) falls within rounding.
  */
 export function sampleRows(ctx: GpuContext, logits: GpuTensor, params: GpuTensor, out: GpuTensor, rows: number, cols: number): void {
-  need('sampleRows', 'logits', logits, rows * cols); need('sampleRows', 'params', params, SAMPLE_PARAMS * rows); need('sampleRows', 'out', out, 3 * rows);
+  need('sampleRows', 'logits', logits, rows * cols); need('sampleRows', 'params', params, SAMPLE_PARAMS * rows); need('sampleRows', 'out', out, 2 * rows);
   if (cols >= 1 << 24) throw new R1tsError(`webgpu sampleRows: a vocabulary of ${cols} ids does not fit the f32 token slot (< 2^24)`);
   rowDispatch(ctx, 'sampleRows', `
   let pr = row * ${SAMPLE_PARAMS}u;
@@ -346,7 +446,7 @@ export function sampleRows(ctx: GpuContext, logits: GpuTensor, params: GpuTensor
     if (lid < s) { sIdx[lid] = min(sIdx[lid], sIdx[lid + s]); }
     workgroupBarrier();
   }
-  if (lid == 0u) { pick[0] = sIdx[0]; pick[1] = 0u; }
+  if (lid == 0u) { pick[0] = sIdx[0]; }
   // The whole row's mass (the logprob's normaliser).
   var all = 0.0;
   for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { all = all + exp((x[off + j] - M) / Tt); }
@@ -417,7 +517,48 @@ export function sampleRows(ctx: GpuContext, logits: GpuTensor, params: GpuTensor
     if (lid == 0u) { nWg = atomicLoad(&nCand); }
     let n = workgroupUniformLoad(&nWg);
     if (n > ${SAMPLE_CAP}u) {
-      if (lid == 0u) { pick[1] = 1u; }
+      // Too many to sort here: the same cuts and the same walk as boundaries of the sorted order.
+      if (lid == 0u) { flagsWg = select(0u, 1u, useK) | select(0u, 2u, topP < 1.0); }
+      let fl = workgroupUniformLoad(&flagsWg);
+      qM = M; qT = Tt; qOff = off;
+      var bv = 0.0;
+      var bi = 0xffffffffu; // the kept prefix: so far every token
+      var total = S;
+      if ((fl & 1u) != 0u) {
+        // top-k: the k-th token of the order (its q, then the tie that is k-th)
+        let goal = f32(topK);
+        let vb = largestValue(true, goal, false, bv, bi, lid);
+        bi = boundaryAt(vb, true, goal, false, bv, bi, lid);
+        bv = bitcast<f32>(vb);
+        total = above(0.0, false, bv, bi, lid).x;
+      }
+      if ((fl & 2u) != 0u) {
+        // top-p: the shortest prefix of the kept ones whose mass reaches topP of theirs
+        let goal = topP * total;
+        let vb = largestValue(false, goal, false, bv, bi, lid);
+        if (vb != 0xffffffffu) {
+          bi = boundaryAt(vb, false, goal, false, bv, bi, lid);
+          bv = bitcast<f32>(vb);
+        }
+      }
+      // min-p: q >= minP (the top token's q is 1), which cuts the prefix only where minP > its boundary
+      let mp = minP > 0.0 && minP > bv;
+      bv = select(bv, minP, mp);
+      bi = select(bi, 0xffffffffu, mp);
+      // The walk: the first token of the prefix whose cumulative mass passes u·(kept mass).
+      let goal = u * above(0.0, false, bv, bi, lid).x;
+      let vb = largestValue(false, goal, true, bv, bi, lid);
+      var tok = 0u;
+      if (vb != 0xffffffffu) {
+        tok = boundaryAt(vb, false, goal, true, bv, bi, lid);
+      } else {
+        // Rounding left u·kept at the kept mass: the last kept token with mass (the least q > 0, its highest id).
+        var lo = 2.0;
+        for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) { let q = qOf(j); if (q > 0.0 && inPrefix(q, j, bv, bi)) { lo = min(lo, q); } }
+        let least = -wgMax(-lo, lid);
+        tok = nthTie(least, 0xffffffffu, bv, bi, lid);
+      }
+      if (lid == 0u) { pick[0] = tok; }
     } else {
       var size = 2u;
       while (size < n) { size = size << 1u; }
@@ -477,8 +618,7 @@ export function sampleRows(ctx: GpuContext, logits: GpuTensor, params: GpuTensor
   workgroupBarrier();
   if (lid == 0u) {
     let t = pick[0];
-    o[3u * row] = f32(t);
-    o[3u * row + 1u] = (x[off + min(t, p.cols - 1u)] - M) / Tt - log(S);
-    o[3u * row + 2u] = f32(pick[1]);
+    o[2u * row] = f32(t);
+    o[2u * row + 1u] = (x[off + min(t, p.cols - 1u)] - M) / Tt - log(S);
   }`, [['x: array<f32>', logits], ['prm: array<f32>', params]], [['o: array<f32>', out]], rows, cols, { sampling: true });
 }
