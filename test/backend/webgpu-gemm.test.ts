@@ -16,12 +16,14 @@
 // writes nothing (rows) or zeros (k). Grouped ranges (every expert in one dispatch, B stacked
 // for rows, C stacked for k) equal the reference (f32 and f16 B) and, bit for bit, the one-expert
 // GEMMs; the grouped row GEMM keeps the 64 tile; the gaps between stacked Cs stay untouched.
-// Every GEMM case runs with both tiles (64×64 blocks of C per workgroup, and 128×128: setGemmTile).
+// Every GEMM case runs with both tiles (64×64 blocks of C per workgroup, and 128×128: setGemmTile),
+// and with the skinny kernel on (the default: products of m ≤ 8 rows with B transposed take it,
+// which the pipelines used show) and off (setGemv(false): those take the tile too).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GemmParams } from '../../src/backend/kernels.ts';
 import { randF32, refKernels, rng } from '../helpers.ts';
-import { deviceHasF16, setGemmTile, type GemmTile } from '../../src/backend/webgpu/gemm.ts';
+import { deviceHasF16, GEMV_MAX_ROWS, setGemmTile, setGemv, type GemmTile } from '../../src/backend/webgpu/gemm.ts';
 import { gpuOrSkip, readF32 } from './webgpu-setup.ts';
 
 interface Case { p: GemmParams; a: Float32Array; b: Float32Array; c0: Float32Array; label: string }
@@ -43,9 +45,9 @@ function cases(): Case[] {
   const r = rng(7);
   const out: Case[] = [];
   let v = 0;
-  const shapes: [number, number, number][] = [[1, 1, 1], [7, 17, 33], [33, 7, 1], [65, 33, 17], [1, 130, 65], [130, 65, 7], [64, 16, 64], [17, 1, 130]];
+  const shapes: [number, number, number][] = [[1, 1, 1], [7, 17, 33], [33, 7, 1], [65, 33, 17], [1, 130, 65], [130, 65, 7], [64, 16, 64], [17, 1, 130], [3, 130, 65], [8, 200, 9], [2, 1, 5], [9, 70, 6]];
   for (const [m, k, n] of shapes) for (let t = 0; t < 4; t++) out.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36));
-  for (const [m, k, n] of [[33, 17, 7], [65, 20, 70]] as const) {
+  for (const [m, k, n] of [[33, 17, 7], [65, 20, 70], [4, 40, 70]] as const) {
     for (let t = 0; t < 4; t++) {
       out.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36, 3, 'a'));
       out.push(makeCase(r, m, k, n, (v++ * 4 + t) % 36, 2, 'b'));
@@ -56,22 +58,24 @@ function cases(): Case[] {
   return out;
 }
 
-/** Runs body with each GEMM tile in turn (the default, 64, restored after). */
-async function eachTile(body: (tile: GemmTile) => Promise<void>): Promise<void> {
-  for (const tile of [64, 128] as const) {
+/** Runs body with each GEMM tile, with the skinny kernel, then the 64 tile without it (the defaults, 64 and on, restored after). */
+async function eachTile(body: (tile: GemmTile, gemv: boolean) => Promise<void>): Promise<void> {
+  for (const [tile, gemv] of [[64, true], [128, true], [64, false]] as const) {
     setGemmTile(tile);
+    setGemv(gemv);
     try {
-      await body(tile);
+      await body(tile, gemv);
     } finally {
       setGemmTile(64);
+      setGemv(true);
     }
   }
 }
 
-test('webgpu gemm matches the reference on awkward sizes, transposes, batches and broadcasts (both tiles)', async (t) => {
+test('webgpu gemm matches the reference on awkward sizes, transposes, batches and broadcasts (both tiles, the skinny kernel on and off)', async (t) => {
   const k = await gpuOrSkip(t);
   if (!k) return;
-  await eachTile(async (tile) => {
+  await eachTile(async (tile, gemv) => {
   const all = cases();
   const keys: string[] = [];
   const dispatch = k.ctx.dispatch;
@@ -83,7 +87,14 @@ test('webgpu gemm matches the reference on awkward sizes, transposes, batches an
     return c;
   });
   k.ctx.dispatch = dispatch;
-  assert.ok(keys.length > 0 && keys.every((key) => key.endsWith(':t128') === (tile === 128)), `tile ${tile}: the pipelines used (${[...new Set(keys)].join(', ')})`);
+  assert.equal(keys.length, all.length, 'one dispatch per case');
+  all.forEach((cs, i) => {
+    const skinny = gemv && !cs.p.transA && cs.p.transB && cs.p.m <= GEMV_MAX_ROWS;
+    const ok = skinny ? keys[i] === `gemv:${cs.p.m}${+(cs.p.beta !== 0)}${+(cs.p.bias !== null)}` : keys[i].startsWith('gemm:') && keys[i].endsWith(':t128') === (tile === 128);
+    assert.ok(ok, `tile ${tile}, skinny kernel ${gemv ? 'on' : 'off'}, ${cs.label}: pipeline ${keys[i]}`);
+  });
+  const skinnyRuns = keys.filter((key) => key.startsWith('gemv:')).length;
+  assert.ok(!gemv || skinnyRuns >= 8, `the skinny kernel ran on ${skinnyRuns} cases`);
   const got = await k.ctx.readMany(dev);
   all.forEach((cs, ci) => {
     const expected = cs.c0.slice();
@@ -255,7 +266,7 @@ async function f16Cases(k: NonNullable<Awaited<ReturnType<typeof gpuOrSkip>>>): 
   });
 }
 
-test('webgpu gemm with f16 B (packed binary16 weights) matches the f32 GEMM within the f16 tolerance (both tiles)', async (t) => {
+test('webgpu gemm with f16 B (packed binary16 weights) matches the f32 GEMM within the f16 tolerance (both tiles, the skinny kernel on and off)', async (t) => {
   const k = await gpuOrSkip(t);
   if (!k) return;
   await eachTile(() => f16Cases(k));

@@ -26,7 +26,15 @@
 // of the range ends and multiplies by that expert's B (tiles past the last range exit at once).
 // 'k': grid z is the expert; each sums over its own rows into its C. This replaces E dispatches
 // (and, on a GPU, E small GEMMs serialised by the barriers between them) with one.
-// Not here: f16 A or C, f16 arithmetic, a subgroup-matrix path, split-K.
+// Skinny products (decode: C = A·Bᵀ with m ≤ 8 rows, one per sequence, B a Linear's [n, k]
+// weight): a 64×64 tile would leave all but m of its 64 rows idle and give n/64 workgroups, each
+// walking k behind two barriers per 16-deep panel. Instead (gemv, on by default: setGemv) each
+// 64-lane workgroup computes all m rows of 4 columns: the lanes split k (lane l takes k ≡ l mod 64,
+// so each of B's 4 rows is read contiguously across the lanes, every B value once), and one
+// tree reduction over the lanes ends it; n/4 workgroups. The sum's order differs from the tiled
+// kernel's (a rounding difference, within the same f32 bound). Transposed A, B not transposed,
+// expert ranges and m > 8 take the tiled kernel.
+// Not here: f16 A or C, f16 arithmetic, a subgroup-matrix path, split-K of the tiled kernel.
 
 import type { GemmParams } from '../kernels.ts';
 import { R1tsError } from '../../core/errors.ts';
@@ -54,6 +62,25 @@ export function setGemmTile(tile: GemmTile): void {
 /** The tile the GEMMs use now. */
 export function gemmTile(): GemmTile {
   return tileInUse;
+}
+
+/** Most rows of C the skinny kernel takes (m up to this, with B transposed; see the file's top). */
+export const GEMV_MAX_ROWS = 8;
+/** Columns of C per skinny workgroup, and its lanes. */
+const GEMV_COLS = 4, GEMV_WG = 64;
+let gemvOn = true;
+
+/**
+ * Whether products of at most GEMV_MAX_ROWS rows with B transposed take the skinny kernel (the
+ * default) or the tiled one; bench:webgpu times decode both ways, and the tests run both.
+ */
+export function setGemv(on: boolean): void {
+  gemvOn = on;
+}
+
+/** Whether the skinny kernel is in use. */
+export function gemvInUse(): boolean {
+  return gemvOn;
 }
 
 const fields: Fields = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['sa', 'u32'], ['sb', 'u32'], ['sc', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ['g', 'u32']];
@@ -159,6 +186,53 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 `;
 }
 
+/** The skinny kernel (see the file's top): all R = m rows of GEMV_COLS columns of C per workgroup, B transposed ([n, k]). */
+function gemvWgsl(R: number, hasBeta: boolean, hasBias: boolean, bStore: BStore): string {
+  const NC = GEMV_COLS, W = GEMV_WG, V = R * NC;
+  const readB = (j: string) => (bStore === 'f32' ? `b[${j}]` : bStore === 'f16' ? `f32(b[${j}])` : `unpack2x16float(b[(${j}) >> 1u])[(${j}) & 1u]`);
+  return `${bStore === 'f16' ? 'enable f16;\n' : ''}${uniformWgsl(fields)}
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<${bStore === 'f32' ? 'f32' : bStore === 'f16' ? 'f16' : 'u32'}>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+${hasBias ? '@group(0) @binding(4) var<storage, read> bias: array<f32>;' : ''}
+var<workgroup> red: array<f32, ${V * W}>;
+@compute @workgroup_size(${W})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>) {
+  let lid = lidv.x;
+  let n0 = wid.x * ${NC}u; let bi = wid.z;
+  let aOff = bi * p.sa; let bOff = bi * p.sb; let cOff = bi * p.sc;
+  var acc: array<f32, ${V}>;
+  for (var k = lid; k < p.K; k = k + ${W}u) {
+    var bv: array<f32, ${NC}>;
+    // Columns past n read B's last row (discarded below).
+    for (var q = 0u; q < ${NC}u; q = q + 1u) { let n = min(n0 + q, p.N - 1u); bv[q] = ${readB('bOff + n * p.K + k')}; }
+    for (var r = 0u; r < ${R}u; r = r + 1u) {
+      let av = a[aOff + r * p.K + k];
+      for (var q = 0u; q < ${NC}u; q = q + 1u) { acc[r * ${NC}u + q] = fma(av, bv[q], acc[r * ${NC}u + q]); }
+    }
+  }
+  for (var i = 0u; i < ${V}u; i = i + 1u) { red[i * ${W}u + lid] = acc[i]; }
+  workgroupBarrier();
+  for (var s = ${W / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      for (var i = 0u; i < ${V}u; i = i + 1u) { red[i * ${W}u + lid] = red[i * ${W}u + lid] + red[i * ${W}u + lid + s]; }
+    }
+    workgroupBarrier();
+  }
+  if (lid < ${V}u) {
+    let r = lid / ${NC}u; let col = n0 + lid % ${NC}u;
+    if (col < p.N) {
+      let o = cOff + r * p.N + col;
+      var v = p.alpha * red[lid * ${W}u];
+      ${hasBeta ? 'v = v + p.beta * c[o];' : ''}
+      ${hasBias ? 'v = v + bias[col];' : ''}
+      c[o] = v;
+    }
+  }
+}
+`;
+}
+
 /**
  * GemmParams with the bias on the device; bHalf: B holds binary16 values packed two per u32 word
  * (packF16's output; strideB and the layout count f16 elements, as for f32).
@@ -221,6 +295,16 @@ export function gemm(ctx: GpuContext, a: GpuTensor, b: GpuTensor, c: GpuTensor, 
   const hasBeta = beta !== 0, hasBias = bias !== null;
   const bStore: BStore = !half ? 'f32' : deviceHasF16(ctx) ? 'f16' : 'f16pack';
   const on: RangeOn = !range ? 'none' : grouped ? (range.on === 'rows' ? 'rowsAll' : 'kAll') : range.on;
+  if (gemvOn && on === 'none' && !transA && transB && m <= GEMV_MAX_ROWS && Math.ceil(n / GEMV_COLS) <= 65535) {
+    ctx.dispatch({
+      key: `gemv:${m}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}`,
+      wgsl: () => gemvWgsl(m, hasBeta, hasBias, bStore),
+      buffers: bias ? [a, b, c, bias] : [a, b, c],
+      uniforms: packUniforms(fields, { M: m, N: n, K: k, sa: strideA, sb: strideB, sc: strideC, alpha, beta, g: 0 }),
+      groups: [Math.ceil(n / GEMV_COLS), 1, batch],
+    });
+    return;
+  }
   // A grouped row range keeps the plan's 64-row tile (see the file's top).
   const tile = on === 'rowsAll' ? 64 : tileInUse;
   const rowsSpan = range?.on === 'rows' ? Math.min(range.maxRows ?? m, m) : m;
