@@ -19,9 +19,9 @@
 // token's logit and the row's top-k logits and ids (tokenLse and topk on the device; k the most
 // any sequence of the pass asks for): the host's rawLogprobs, with f32 sums. Every row is
 // sampled there, however many top-k/top-p candidates it keeps (past the 1,024 the device sorts,
-// sampleRows searches the sorted order). With sampleOnDevice: false only the rows of logits to sample from ([rows, V]: the last valid
-// position of each sequence) are read back, in one awaited readback, and sampling runs on the
-// host with the same code as the CPU path.
+// sampleRows searches the sorted order). With sampleOnDevice: false only the rows of logits to
+// sample from ([rows, V]: the last valid position of each sequence) are read back, in one
+// awaited readback, and sampling runs on the host with the same code as the CPU path.
 // New sequences are prefilled into a second device cache (a device cache has no views at a row
 // offset) and their rows copied into place.
 // Not here: text (the caller tokenizes; `decode` only serves stop strings),

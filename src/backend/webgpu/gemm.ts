@@ -78,11 +78,6 @@ export function setGemv(on: boolean): void {
   gemvOn = on;
 }
 
-/** Whether the skinny kernel is in use. */
-export function gemvInUse(): boolean {
-  return gemvOn;
-}
-
 const fields: Fields = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['sa', 'u32'], ['sb', 'u32'], ['sc', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ['g', 'u32']];
 
 /** Where the range of an expert-range GEMM applies: none, the rows of A and C, or the sum over k; one expert or all (grouped). */
