@@ -17,8 +17,9 @@
 // decode samples on the device (reading back a token and its logprob per sequence); it is also
 // timed reading back the logits rows and sampling on the host (ratio_device_sampling), and both
 // ways with 5 top logprobs per token (ratio_device_top_logprobs: computed on the device against
-// computed on the host from the logits rows), and with the skinny GEMM off (setGemv(false): every
-// decode product on the 64×64 tile; ratio_gemv = with / without). And nucleus sampling of flat rows of a large vocabulary
+// computed on the host from the logits rows), and, at gemv_batch = min(batch, 8) sequences (the
+// most the skinny GEMM takes), with the skinny GEMM and with it off (setGemv(false): every decode
+// product on the 64×64 tile; ratio_gemv = with / without). And nucleus sampling of flat rows of a large vocabulary
 // (--nucleus-vocab=V, default Qwen2's 151,936; --nucleus-batch=B rows; normal(0, 0.5) logits,
 // T = 1, top-p 0.95: tens of thousands of candidates, past the 1,024 the device sorts): rows.ts
 // sampleRows on the device (searching the sorted order) and reading back (token, logprob), beside
@@ -40,7 +41,7 @@
 import { performance } from 'node:perf_hooks';
 import type { GemmParams } from '../src/backend/kernels.ts';
 import { GpuContext } from '../src/backend/webgpu/device.ts';
-import { deviceHasF16, gemm, gemmTile, packF16, setGemmTile, setGemv, type GemmTile } from '../src/backend/webgpu/gemm.ts';
+import { deviceHasF16, gemm, gemmTile, GEMV_MAX_ROWS, packF16, setGemmTile, setGemv, type GemmTile } from '../src/backend/webgpu/gemm.ts';
 import { SAMPLE_PARAMS, SAMPLE_SORTED, sampleRows } from '../src/backend/webgpu/rows.ts';
 import { sampleToken } from '../src/engine/sampling.ts';
 import { Engine } from '../src/engine/generate.ts';
@@ -236,14 +237,14 @@ if (!args.includes('--no-moe')) {
 }
 const dc = { batch: num('decode-batch', a.software ? 4 : 32), tokens: num('decode-tokens', a.software ? 16 : 64) };
 
-/** Decode tokens/s of the engine: dc.batch greedy sequences of dc.tokens tokens each (prefill included), best of 2 after a warm-up. */
-async function decodeTokensPerSecond(device: 'webgpu' | 'webgpu-f16' | 'webgpu-readback' | 'cpu', topLogprobs?: number): Promise<number> {
+/** Decode tokens/s of the engine: `batch` greedy sequences of dc.tokens tokens each (prefill included), best of 2 after a warm-up. */
+async function decodeTokensPerSecond(device: 'webgpu' | 'webgpu-f16' | 'webgpu-readback' | 'cpu', topLogprobs?: number, batch = dc.batch): Promise<number> {
   const model = buildModel(densePreset(tc.depth, tc.vocab, Math.max(tc.seq, 8 + dc.tokens)), new Rng(0));
   const tensors = model.namedTensors().map(([, t]) => t);
   const placement = device === 'cpu' ? null : await placeOnDevice('bench', tensors, { half: device === 'webgpu-f16' ? linearWeights(model) : [] });
   if (placement && !placement.onDevice) throw new Error('bench:webgpu: the device did not open');
-  const engine = new Engine(model, { maxBatch: dc.batch, sampleOnDevice: device !== 'webgpu-readback' });
-  const reqs = () => Array.from({ length: dc.batch }, (_, i) => ({ prompt: Array.from({ length: 8 }, (_, j) => (i * 31 + j * 7) % tc.vocab), maxTokens: dc.tokens, sampling: { temperature: 0 }, ...(topLogprobs !== undefined ? { topLogprobs } : {}) }));
+  const engine = new Engine(model, { maxBatch: batch, sampleOnDevice: device !== 'webgpu-readback' });
+  const reqs = () => Array.from({ length: batch }, (_, i) => ({ prompt: Array.from({ length: 8 }, (_, j) => (i * 31 + j * 7) % tc.vocab), maxTokens: dc.tokens, sampling: { temperature: 0 }, ...(topLogprobs !== undefined ? { topLogprobs } : {}) }));
   await engine.generate(reqs()); // warm-up
   let best = Infinity;
   for (let rep = 0; rep < 2; rep++) {
@@ -258,7 +259,7 @@ async function decodeTokensPerSecond(device: 'webgpu' | 'webgpu-f16' | 'webgpu-r
 }
 
 let decode: {
-  batch: number; tokens: number; webgpu: number; webgpu_f16: number; webgpu_logits_readback: number; webgpu_top_logprobs: number; webgpu_top_logprobs_readback: number; webgpu_no_gemv: number; cpu: number;
+  batch: number; tokens: number; webgpu: number; webgpu_f16: number; webgpu_logits_readback: number; webgpu_top_logprobs: number; webgpu_top_logprobs_readback: number; gemv_batch: number; webgpu_gemv: number; webgpu_no_gemv: number; cpu: number;
   ratio: number; ratio_f16: number; ratio_device_sampling: number; ratio_device_top_logprobs: number; ratio_gemv: number;
 } | null = null;
 if (!args.includes('--no-decode')) {
@@ -269,22 +270,24 @@ if (!args.includes('--no-decode')) {
   // With 5 top logprobs per token (OpenAI's top_logprobs): computed on the device, or from the logits rows read back.
   const tl = await decodeTokensPerSecond('webgpu', 5);
   const tlRb = await decodeTokensPerSecond('webgpu-readback', 5);
-  // Every decode product on the tile instead of the skinny kernel.
+  // At most GEMV_MAX_ROWS sequences (the skinny kernel's limit): with it, then every decode product on the tile.
+  const gb = Math.min(dc.batch, GEMV_MAX_ROWS);
+  const gv = gb === dc.batch ? g : await decodeTokensPerSecond('webgpu', undefined, gb);
   setGemv(false);
-  const ng = await decodeTokensPerSecond('webgpu');
+  const ng = await decodeTokensPerSecond('webgpu', undefined, gb);
   setGemv(true);
   useDeviceContext(null);
   const c = await decodeTokensPerSecond('cpu');
   decode = {
-    ...dc, webgpu: +g.toFixed(1), webgpu_f16: +h.toFixed(1), webgpu_logits_readback: +rb.toFixed(1), webgpu_top_logprobs: +tl.toFixed(1), webgpu_top_logprobs_readback: +tlRb.toFixed(1), webgpu_no_gemv: +ng.toFixed(1), cpu: +c.toFixed(1),
-    ratio: +(g / c).toFixed(3), ratio_f16: +(h / g).toFixed(3), ratio_device_sampling: +(g / rb).toFixed(3), ratio_device_top_logprobs: +(tl / tlRb).toFixed(3), ratio_gemv: +(g / ng).toFixed(3),
+    ...dc, webgpu: +g.toFixed(1), webgpu_f16: +h.toFixed(1), webgpu_logits_readback: +rb.toFixed(1), webgpu_top_logprobs: +tl.toFixed(1), webgpu_top_logprobs_readback: +tlRb.toFixed(1), gemv_batch: gb, webgpu_gemv: +gv.toFixed(1), webgpu_no_gemv: +ng.toFixed(1), cpu: +c.toFixed(1),
+    ratio: +(g / c).toFixed(3), ratio_f16: +(h / g).toFixed(3), ratio_device_sampling: +(g / rb).toFixed(3), ratio_device_top_logprobs: +(tl / tlRb).toFixed(3), ratio_gemv: +(gv / ng).toFixed(3),
   };
   console.log(`\ndecode (engine, greedy), dense preset depth ${tc.depth}, vocab ${tc.vocab}, ${dc.batch} sequences × ${dc.tokens} tokens${a.software ? ' (SOFTWARE adapter)' : ''}:`);
   console.log(`  webgpu ${g.toFixed(1)} tokens/s   cpu (fast host decode) ${c.toFixed(1)} tokens/s   ratio ${(g / c).toFixed(3)}`);
   console.log(`  webgpu with f16 weights ${h.toFixed(1)} tokens/s   ratio to f32 weights ${(h / g).toFixed(3)}`);
   console.log(`  webgpu sampling on the host (logits rows read back) ${rb.toFixed(1)} tokens/s   device sampling / that ${(g / rb).toFixed(3)}`);
   console.log(`  with 5 top logprobs: on the device ${tl.toFixed(1)} tokens/s   from the logits rows read back ${tlRb.toFixed(1)} tokens/s   ratio ${(tl / tlRb).toFixed(3)}`);
-  console.log(`  every decode product on the 64×64 tile (no skinny kernel) ${ng.toFixed(1)} tokens/s   skinny kernel / that ${(g / ng).toFixed(3)}`);
+  console.log(`  ${gb} sequences: skinny GEMM ${gv.toFixed(1)} tokens/s   every decode product on the 64×64 tile ${ng.toFixed(1)} tokens/s   ratio ${(gv / ng).toFixed(3)}`);
 }
 let nucleus: { vocab: number; batch: number; top_p: number; webgpu_ms: number; readback_host_ms: number; ratio: number } | null = null;
 if (!args.includes('--no-nucleus')) {
