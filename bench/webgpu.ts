@@ -20,11 +20,11 @@
 // computed on the host from the logits rows), and, at gemv_batch = min(batch, 8) sequences (the
 // most the skinny GEMM takes), with the skinny GEMM and with it off (setGemv(false): every decode
 // product on the 64×64 tile; ratio_gemv = with / without). And nucleus sampling of flat rows of a
-// large vocabulary (--nucleus-vocab=V, default Qwen2's 151,936; --nucleus-batch=B rows; normal(0, 0.5) logits,
-// T = 1, top-p 0.95: tens of thousands of candidates, past the 1,024 the device sorts): rows.ts
-// sampleRows on the device (searching the sorted order) and reading back (token, logprob), beside
-// reading the rows back and sampling them on the host (sampleToken), best of 3 after a warm-up
-// (--no-nucleus skips it).
+// large vocabulary (--nucleus-vocab=V, default Qwen2's 151,936; --nucleus-batch=B rows;
+// normal(0, 0.5) logits, T = 1, top-p 0.95: tens of thousands of candidates, past the 1,024 the
+// device sorts): rows.ts sampleRows on the device (searching the sorted order) and reading back
+// (token, logprob), beside reading the rows back and sampling them on the host (sampleToken),
+// best of 3 after a warm-up (--no-nucleus skips it).
 //   npm run bench:webgpu            human table
 //   npm run bench:webgpu -- --json  the same, plus one JSON object as the last stdout line
 //   options: --sizes=256,512,1024 (square m = n = k), --seconds=S (timing window per size, default 1),
