@@ -127,7 +127,7 @@ function cpuGflops(n: number): number | null {
 }
 
 const label = `${[a.vendor, a.device, a.description].filter((s) => s).join(" · ")} [${a.backend}/${a.featureLevel}]${a.software ? ' — SOFTWARE adapter (runs on the CPU; not a GPU figure)' : ''}`;
-console.log(`adapter: ${label}`);
+console.log(`adapter: ${label}${a.subgroups ? ' (offers subgroups)' : ''}`);
 console.log(`native: ${native ? native.describe() : 'not built'}`);
 const f16B = deviceHasF16(ctx);
 console.log(`f16 B: ${f16B ? 'array<f16> (shader-f16)' : 'packed, unpack2x16float (no shader-f16 on this device)'}`);
@@ -316,7 +316,7 @@ if (!args.includes('--no-nucleus')) {
 ctx.destroy();
 if (json) {
   console.log(JSON.stringify({
-    bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel },
+    bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel, subgroups: a.subgroups },
     software: a.software, peak_gflops: peak, gemm_tile: gemmTile(), f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, train_moe: trainMoe, decode, nucleus,
   }));
 }

@@ -33,6 +33,8 @@ export interface AdapterReport {
   /** True for CPU rasterizers (llvmpipe, lavapipe, SwiftShader, WARP): figures from it are not GPU figures. */
   software: boolean;
   shaderF16: boolean;
+  /** The adapter offers WGSL subgroup operations (the 'subgroups' feature; no kernel uses them yet). */
+  subgroups: boolean;
 }
 
 export interface OpenOptions {
@@ -56,6 +58,7 @@ function describeAdapter(ad: GPUAdapter, backend: string, featureLevel: 'core' |
     backend, featureLevel,
     software: softwareRe.test(text) || (i as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
     shaderF16: ad.features.has('shader-f16'),
+    subgroups: ad.features.has('subgroups'),
   };
 }
 
