@@ -86,10 +86,15 @@ type RangeOn = 'none' | 'rows' | 'k' | 'rowsAll' | 'kAll';
 /** How B is stored: f32, packed binary16 read with unpack2x16float, or binary16 through shader-f16. */
 type BStore = 'f32' | 'f16pack' | 'f16';
 
+/** WGSL: B's element j as f32, for each way B is stored. */
+function readBWgsl(bStore: BStore, j: string): string {
+  return bStore === 'f32' ? `b[${j}]` : bStore === 'f16' ? `f32(b[${j}])` : `unpack2x16float(b[(${j}) >> 1u])[(${j}) & 1u]`;
+}
+
 function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: boolean, bStore: BStore = 'f32', range: RangeOn = 'none', tile: GemmTile = 64): string {
   // A tile×tile block of C per 16×16 workgroup: R×R per thread; panels of BK·tile = 1024 values.
   const T = tile, R = tile / 16, bk = 1024 / tile;
-  const readB = (j: string) => (bStore === 'f32' ? `b[${j}]` : bStore === 'f16' ? `f32(b[${j}])` : `unpack2x16float(b[(${j}) >> 1u])[(${j}) & 1u]`);
+  const readB = (j: string) => readBWgsl(bStore, j);
   // Panel loads: 1024 elements each, 4 per thread; the index split keeps global reads contiguous.
   const loadA = transA
     ? `let kk = idx / ${T}u; let mm = idx % ${T}u; let gr = m0 + mm; let gk = k0 + kk;
@@ -184,7 +189,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 /** The skinny kernel (see the file's top): all R = m rows of GEMV_COLS columns of C per workgroup, B transposed ([n, k]). */
 function gemvWgsl(R: number, hasBeta: boolean, hasBias: boolean, bStore: BStore): string {
   const NC = GEMV_COLS, W = GEMV_WG, V = R * NC;
-  const readB = (j: string) => (bStore === 'f32' ? `b[${j}]` : bStore === 'f16' ? `f32(b[${j}])` : `unpack2x16float(b[(${j}) >> 1u])[(${j}) & 1u]`);
+  const readB = (j: string) => readBWgsl(bStore, j);
   return `${bStore === 'f16' ? 'enable f16;\n' : ''}${uniformWgsl(fields)}
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<${bStore === 'f32' ? 'f32' : bStore === 'f16' ? 'f16' : 'u32'}>;

@@ -69,20 +69,27 @@ fn above(v: f32, strict: bool, bv: f32, bi: u32, lid: u32) -> vec2<f32> {
   }
   return vec2<f32>(wgSum(m, lid), wgSum(c, lid));
 }
+// The mass (byCount: the count) of the prefix's tokens with q >= v: one reduction.
+fn atLeast(v: f32, byCount: bool, bv: f32, bi: u32, lid: u32) -> f32 {
+  var m = 0.0;
+  for (var j = lid; j < p.cols; j = j + ${ROW_WG}u) {
+    let q = qOf(j);
+    if (q >= v && inPrefix(q, j, bv, bi)) { m = m + select(q, 1.0, byCount); }
+  }
+  return wgSum(m, lid);
+}
 // The largest v in [0, 1] (its f32 bits) for which the prefix's tokens with q >= v hold mass
 // (byCount: a count) >= goal (strictGoal: > goal), by bisection over the bits (q >= 0, so its
 // bits order as its values); 0xffffffff when not even v = 0 does (rounding). That v is some
 // token's q: the mass and the count change only there. Uniform across the workgroup.
 fn largestValue(byCount: bool, goal: f32, strictGoal: bool, bv: f32, bi: u32, lid: u32) -> u32 {
-  let a = above(0.0, false, bv, bi, lid);
-  let a0 = select(a.x, a.y, byCount);
+  let a0 = atLeast(0.0, byCount, bv, bi, lid);
   let ok0 = a0 > goal || (!strictGoal && a0 == goal);
   var lo = 0u;
   var hi = 0x3f800001u; // bits(1) + 1: hi - lo < 2^30
   for (var it = 0u; it < 30u; it = it + 1u) {
     let mid = (lo + hi) >> 1u;
-    let s = above(bitcast<f32>(mid), false, bv, bi, lid);
-    let g = select(s.x, s.y, byCount);
+    let g = atLeast(bitcast<f32>(mid), byCount, bv, bi, lid);
     let ok = g > goal || (!strictGoal && g == goal);
     lo = select(lo, mid, ok);
     hi = select(mid, hi, ok);
