@@ -1,13 +1,26 @@
 // Tiled GEMM in WGSL, the WebGPU counterpart of Kernels.gemm (same arguments and
 // layouts: C[b] = alpha·op(A[b])·op(B[b]) + beta·C[b] (+ bias), batch strides with 0
-// broadcasting). Each workgroup of 16×16 threads computes a 64×64 tile of C, each thread
-// a 4×4 register block, staging 64×16 panels of A and 16×64 panels of B in workgroup
-// memory per step over K; or, after setGemmTile(128), a 128×128 tile, 8×8 per thread, with
-// 128×8 panels (twice the FMAs per workgroup-memory read; on llvmpipe 1.9× the GFLOP/s on
-// square 256–512 products, slower on the small ones of the tiny presets' training steps; the
-// GPU's choice is bench:webgpu's to measure). Transposes, beta != 0, the bias and the tile
-// change the WGSL, so each combination is its own cached pipeline. Accumulates in f32 (the
-// reference in double).
+// broadcasting). Each workgroup of 16×16 threads computes a 64×64 tile of C, each thread a 4×4
+// register block, over panels 16 deep; or, after setGemmTile(128), a 128×128 tile, 8×8 per
+// thread, panels 8 deep (twice the FMAs per workgroup-memory read; on llvmpipe 1.9× the GFLOP/s
+// on square 256–512 products, slower on the tiny presets' small ones; the GPU's choice is
+// bench:webgpu's to measure). The kernel is written for a GPU's memory system:
+// - panels are stored as vec4s of 4 consecutive rows of A (columns of B) at one k, so a thread
+//   reads its 4 (or 2×4) rows and columns with one vec4 load each; a thread's block is rows
+//   4·ty + i (and 64 + 4·ty + i), columns likewise in tx, so the 16 tx of a warp read 16
+//   consecutive vec4s (no bank conflicts) and the ty's are broadcasts;
+// - each row of a panel (one k) is padded by one vec4, so the stores of loads that run along k
+//   (A not transposed, B transposed: a warp's threads take consecutive k) fall in distinct banks;
+// - the register block is unrolled (named vec4 accumulators, never an indexed array that a
+//   compiler might put in local memory);
+// - the next panel is fetched into registers before the current one is multiplied, and stored
+//   into a second buffer after it: one barrier per panel, the global loads' latency behind the
+//   FMAs. Where the device's workgroup memory cannot hold two buffers (2 × 17 KB; WebGPU's
+//   default limit is 16 KB, the adapters seen so far have 32 KB) one buffer and two barriers.
+// The register block, the padding and the double buffer gave llvmpipe 1.3× the GFLOP/s of the
+// scalar kernel before them (docs/benchmarks.md). Transposes, beta != 0, the bias, the tile and
+// the buffering change the WGSL, so each combination is its own cached pipeline. Accumulates in
+// f32, each element's sum in k order (the reference in double).
 // f16 B (weights stored in half precision, `bHalf`): B holds IEEE binary16 values, two per
 // 32-bit word (element 2i in the low half: the byte layout of a WGSL array<f16>), made by
 // packF16. On every adapter the kernel reads them with unpack2x16float (core WGSL); on a device
@@ -34,7 +47,8 @@
 // tree reduction over the lanes ends it; n/4 workgroups. The sum's order differs from the tiled
 // kernel's (a rounding difference, within the same f32 bound). Transposed A, B not transposed,
 // expert ranges and m > 8 take the tiled kernel.
-// Not here: f16 A or C, f16 arithmetic, a subgroup-matrix path, split-K of the tiled kernel.
+// Not here: f16 A or C, f16 arithmetic, a subgroup-matrix path, split-K of the tiled kernel,
+// vec4 global loads (the panel loads are scalar, contiguous across a warp).
 
 import type { GemmParams } from '../kernels.ts';
 import { R1tsError } from '../../core/errors.ts';
@@ -91,21 +105,37 @@ function readBWgsl(bStore: BStore, j: string): string {
   return bStore === 'f32' ? `b[${j}]` : bStore === 'f16' ? `f32(b[${j}])` : `unpack2x16float(b[(${j}) >> 1u])[(${j}) & 1u]`;
 }
 
-function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: boolean, bStore: BStore = 'f32', range: RangeOn = 'none', tile: GemmTile = 64): string {
-  // A tile×tile block of C per 16×16 workgroup: R×R per thread; panels of BK·tile = 1024 values.
-  const T = tile, R = tile / 16, bk = 1024 / tile;
+/** Workgroup-memory bytes of the tiled kernel's panels: `stages` copies of A's and B's (T/4 + 1 vec4s per k, BK deep). */
+function panelBytes(tile: GemmTile, stages: 1 | 2): number {
+  return stages * 2 * (1024 / tile) * (tile / 4 + 1) * 16;
+}
+
+function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: boolean, bStore: BStore = 'f32', range: RangeOn = 'none', tile: GemmTile = 64, stages: 1 | 2 = 2): string {
+  // A T×T block of C per 16×16 workgroup, R×R per thread (G groups of 4 rows and of 4 columns);
+  // panels BK deep of T values each (BK·T = 1024), stored as vec4s of 4 rows (or columns), Q per k.
+  const T = tile, R = tile / 16, G = R / 4, bk = 1024 / tile, Q = T / 4 + 1, P = bk * Q;
   const readB = (j: string) => readBWgsl(bStore, j);
-  // Panel loads: 1024 elements each, 4 per thread; the index split keeps global reads contiguous.
-  const loadA = transA
-    ? `let kk = idx / ${T}u; let mm = idx % ${T}u; let gr = m0 + mm; let gk = k0 + kk;
-       var v = 0.0; if (gr < mEnd && gk < kEnd) { v = a[aOff + gk * p.M + gr]; }`
-    : `let kk = idx % ${bk}u; let mm = idx / ${bk}u; let gr = m0 + mm; let gk = k0 + kk;
-       var v = 0.0; if (gr < mEnd && gk < kEnd) { v = a[aOff + gr * p.K + gk]; }`;
-  const loadB = transB
-    ? `let kk = idx % ${bk}u; let nn = idx / ${bk}u; let gc = n0 + nn; let gk = k0 + kk;
-       var w = 0.0; if (gc < p.N && gk < kEnd) { w = ${readB('bOff + gc * p.K + gk')}; }`
-    : `let kk = idx / ${T}u; let nn = idx % ${T}u; let gc = n0 + nn; let gk = k0 + kk;
-       var w = 0.0; if (gc < p.N && gk < kEnd) { w = ${readB('bOff + gk * p.N + gc')}; }`;
+  const xyzw = 'xyzw';
+  const unroll = (n: number, f: (i: number) => string, sep = '\n    ') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
+  // Panel loads: each thread fetches 4 consecutive rows of A (columns of B) at one k and stores
+  // them as one vec4. Where k is A's (B's) contiguous index, the threads of a warp take consecutive
+  // k of 32-byte runs; where m (n) is, consecutive quads: either way contiguous reads.
+  const split = (contiguousK: boolean) => contiguousK ? `let kk = t % ${bk}u; let j = t / ${bk}u;` : `let kk = t / ${T / 4}u; let j = t % ${T / 4}u;`;
+  const quad = (v: string, first: string, end: string, at: (i: number) => string) =>
+    unroll(4, (i) => `if (${first} + ${i}u < ${end} && gk < kEnd) { ${v}.${xyzw[i]} = ${at(i)}; }`, ' ');
+  const fetch = `{ ${split(!transA)} let gk = kn + kk; let gr = m0 + 4u * j; pa = vec4<f32>(0.0);
+      ${quad('pa', 'gr', 'mEnd', (i) => `a[aOff + ${transA ? `gk * p.M + gr + ${i}u` : `(gr + ${i}u) * p.K + gk`}]`)} }
+    { ${split(transB)} let gk = kn + kk; let gc = n0 + 4u * j; pb = vec4<f32>(0.0);
+      ${quad('pb', 'gc', 'p.N', (i) => readB(transB ? `bOff + (gc + ${i}u) * p.K + gk` : `bOff + gk * p.N + gc + ${i}u`))} }`;
+  const store = `{ ${split(!transA)} As[st + kk * ${Q}u + j] = pa; }
+      { ${split(transB)} Bs[st + kk * ${Q}u + j] = pb; }`;
+  // One k of the panel: the thread's rows g·64 + 4·ty + i and columns h·64 + 4·tx + j, read as vec4s.
+  const step = `for (var kk = 0u; kk < ${bk}u; kk = kk + 1u) {
+      let ka = st + kk * ${Q}u;
+      ${unroll(G, (g) => `let a${g} = As[ka + ${g * 16}u + ty];`, ' ')}
+      ${unroll(G, (h) => `let b${h} = Bs[ka + ${h * 16}u + tx];`, ' ')}
+      ${unroll(R, (r) => unroll(G, (h) => `c${r}_${h} = fma(vec4<f32>(a${r >> 2}.${xyzw[r & 3]}), b${h}, c${r}_${h});`, ' '), '\n      ')}
+    }`;
   // The expert's range [start, end) of ranges (i32 pairs), uniform across the workgroup: expert p.g,
   // or (grouped 'k') the grid's z.
   const rangeLoad = (g: string) => `if (t == 0u) { rangeWg = vec2<u32>(u32(ranges[2u * ${g}]), u32(ranges[2u * ${g} + 1u])); }
@@ -139,49 +169,58 @@ function gemmWgsl(transA: boolean, transB: boolean, hasBeta: boolean, hasBias: b
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 ${hasBias ? '@group(0) @binding(4) var<storage, read> bias: array<f32>;' : ''}
 ${range !== 'none' ? '@group(0) @binding(4) var<storage, read> ranges: array<i32>;\nvar<workgroup> rangeWg: vec2<u32>;' : ''}
-var<workgroup> As: array<f32, 1024>;
-var<workgroup> Bs: array<f32, 1024>;
+var<workgroup> As: array<vec4<f32>, ${stages * P}>;
+var<workgroup> Bs: array<vec4<f32>, ${stages * P}>;
+// Columns col..col+3 of one row of C: alpha·v (+ beta·C) (+ bias), those inside C.
+fn put(row: u32, col: u32, mEnd: u32, cOff: u32, v: vec4<f32>) {
+  if (row >= mEnd) { return; }
+  for (var j = 0u; j < 4u; j = j + 1u) {
+    if (col + j < p.N) {
+      let o = cOff + row * p.N + col + j;
+      var x = p.alpha * v[j];
+      ${hasBeta ? 'x = x + p.beta * c[o];' : ''}
+      ${hasBias ? 'x = x + bias[col + j];' : ''}
+      c[o] = x;
+    }
+  }
+}
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let tx = lid.x; let ty = lid.y; let t = ty * 16u + tx;
   ${bounds}
   let n0 = wid.x * ${T}u; let bi = wid.z;
   let aOff = bi * p.sa; let bOff = ${range === 'rowsAll' ? 'rr.x' : 'bi'} * p.sb; let cOff = bi * p.sc;
-  var acc: array<array<f32, ${R}>, ${R}>;
+  ${unroll(R, (r) => unroll(G, (h) => `var c${r}_${h} = vec4<f32>(0.0);`, ' '), '\n  ')}
+  var pa = vec4<f32>(0.0); var pb = vec4<f32>(0.0);
+  // The first panel, then per step: fetch the next panel into registers, multiply the current
+  // one, store the next ${stages === 2 ? 'into the other buffer (one barrier per step)' : 'after a barrier (one buffer, two barriers)'}.
+  var kn = kStart;
+  ${fetch}
+  {
+    let st = 0u;
+    ${store}
+  }
+  workgroupBarrier();
+  var cur = 0u;
   for (var k0 = kStart; k0 < kEnd; k0 = k0 + ${bk}u) {
-    for (var q = 0u; q < 4u; q = q + 1u) {
-      let idx = t + q * 256u;
-      ${loadA}
-      As[kk * ${T}u + mm] = v;
+    kn = k0 + ${bk}u;
+    let more = kn < kEnd;
+    if (more) {
+    ${fetch}
     }
-    for (var q = 0u; q < 4u; q = q + 1u) {
-      let idx = t + q * 256u;
-      ${loadB}
-      Bs[kk * ${T}u + nn] = w;
+    {
+    let st = cur * ${P}u;
+    ${step}
     }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${bk}u; kk = kk + 1u) {
-      var av: array<f32, ${R}>; var bv: array<f32, ${R}>;
-      for (var r = 0u; r < ${R}u; r = r + 1u) { av[r] = As[kk * ${T}u + ty + 16u * r]; bv[r] = Bs[kk * ${T}u + tx + 16u * r]; }
-      for (var r = 0u; r < ${R}u; r = r + 1u) {
-        for (var s = 0u; s < ${R}u; s = s + 1u) { acc[r][s] = fma(av[r], bv[s], acc[r][s]); }
-      }
+    ${stages === 1 ? 'workgroupBarrier();' : ''}
+    if (more) {
+      let st = ${stages === 2 ? `(1u - cur) * ${P}u` : '0u'};
+      ${store}
     }
     workgroupBarrier();
+    ${stages === 2 ? 'cur = 1u - cur;' : ''}
   }
-  for (var r = 0u; r < ${R}u; r = r + 1u) {
-    for (var s = 0u; s < ${R}u; s = s + 1u) {
-      let row = m0 + ty + 16u * r;
-      let col = n0 + tx + 16u * s;
-      if (row < mEnd && col < p.N) {
-        let o = cOff + row * p.N + col;
-        var v = p.alpha * acc[r][s];
-        ${hasBeta ? 'v = v + p.beta * c[o];' : ''}
-        ${hasBias ? 'v = v + bias[col];' : ''}
-        c[o] = v;
-      }
-    }
-  }
+  ${unroll(R, (r) => unroll(G, (h) => `put(m0 + ${(r >> 2) * 64 + (r & 3)}u + 4u * ty, n0 + ${h * 64}u + 4u * tx, mEnd, cOff, c${r}_${h});`, ' '), '\n  ')}
 }
 `;
 }
@@ -308,9 +347,11 @@ export function gemm(ctx: GpuContext, a: GpuTensor, b: GpuTensor, c: GpuTensor, 
   // A grouped row range keeps the plan's 64-row tile (see the file's top).
   const tile = on === 'rowsAll' ? 64 : tileInUse;
   const rowsSpan = range?.on === 'rows' ? Math.min(range.maxRows ?? m, m) : m;
+  // Two panel buffers where the device's workgroup memory holds them (16 bytes spare for the range), else one.
+  const stages = panelBytes(tile, 2) + 16 <= ctx.device.limits.maxComputeWorkgroupStorageSize ? 2 : 1;
   ctx.dispatch({
-    key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}${on === 'none' ? '' : `:${on}`}${tile === 64 ? '' : `:t${tile}`}`,
-    wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore, on, tile),
+    key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}${on === 'none' ? '' : `:${on}`}${tile === 64 ? '' : `:t${tile}`}${stages === 2 ? '' : ':s1'}`,
+    wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore, on, tile, stages),
     buffers: range ? [a, b, c, range.ranges] : bias ? [a, b, c, bias] : [a, b, c],
     uniforms: packUniforms(fields, { M: m, N: n, K: k, sa: strideA, sb: strideB, sc: strideC, alpha, beta, g: range ? (grouped ? range.experts! : range.expert!) : 0 }),
     groups: [Math.ceil(n / tile), Math.ceil(rowsSpan / tile), batch],
