@@ -5,7 +5,9 @@
 // mid-batch is reused by later in-batch outputs only; a stack's views (allocStack) bind, write,
 // clear, copy and read only their own span, a dispatch that writes a buffer it binds twice is
 // refused naming the kernel, a slab is pooled with its last view, and a discarded buffer is not
-// pooled. Also the adapter report,
+// pooled; uniform blocks go to an arena written once per batch (more than one chunk of it
+// included), a repeated batch reuses its bind groups, and setAutoFlush(n) submits every n
+// dispatches with the same results. Also the adapter report,
 // and that the device layer covers every kernel name of the contract.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,6 +51,51 @@ test('webgpu: pipelines are cached, a batch is one submit, the pool recycles aft
   assert.equal(c.buffer, a.buffer, 'recycled after the submit');
   assert.throws(() => k.unary('neg', a, y, 3), /used after release/);
   k.ctx.release(b); k.ctx.release(c);
+});
+
+test('webgpu: uniform blocks share an arena written once per batch, past one chunk; a repeated batch reuses its bind groups; auto-flush submits every n dispatches', async (t) => {
+  const k = await gpuOrSkip(t);
+  if (!k) return;
+  const s = k.ctx.stats;
+  // 600 dispatches in one batch, each with its own uniform block (a different factor): more than one
+  // 64 KB chunk of the arena at 256-byte slots. Each factor is applied in order, so one slot read
+  // from another dispatch (or a chunk written after the wrong batch) changes the product.
+  const factors = Array.from({ length: 600 }, (_, i) => 1 + ((i * 37) % 11) / 64);
+  const run = async () => {
+    const x = k.ctx.upload(new Float32Array([1, -2, 3]));
+    for (const f of factors) k.scale(x, 3, f);
+    const got = await readF32(k, x);
+    k.ctx.release(x);
+    return got;
+  };
+  const expected = [1, -2, 3].map((v) => factors.reduce((acc, f) => Math.fround(acc * f), v));
+  const first = await run();
+  assert.deepEqual([...first], expected);
+  const created = s.bindGroupsCreated, buffers = s.buffersCreated;
+  // The same batch again: the same pooled buffer, the same arena slots, so no new bind group or buffer.
+  const second = await run();
+  assert.deepEqual([...second], expected);
+  assert.equal(s.bindGroupsCreated, created, 'a repeated batch creates no bind group');
+  assert.equal(s.buffersCreated, buffers, 'nor a buffer (the arena chunks are reused)');
+  // Other factors in the same slots: the arena's new contents reach the kernels.
+  factors.reverse();
+  factors[0] = 2;
+  const third = await run();
+  const expected3 = [1, -2, 3].map((v) => factors.reduce((acc, f) => Math.fround(acc * f), v));
+  assert.deepEqual([...third], expected3);
+  // Submitted on its own every 7 dispatches (setAutoFlush): 85 submits while recording, the same result.
+  const submits = s.submits;
+  k.ctx.setAutoFlush(7);
+  try {
+    const x = k.ctx.upload(new Float32Array([1, -2, 3]));
+    for (const f of factors) k.scale(x, 3, f);
+    assert.equal(s.submits, submits + Math.floor(factors.length / 7));
+    assert.deepEqual([...await readF32(k, x)], expected3);
+    k.ctx.release(x);
+  } finally {
+    k.ctx.setAutoFlush(0);
+  }
+  assert.throws(() => k.ctx.setAutoFlush(-1), /whole number of dispatches/);
 });
 
 test('webgpu: a shader error surfaces as an R1tsError at the next read, then the context works again', async (t) => {

@@ -27,7 +27,7 @@ export interface AdapterReport {
   architecture: string;
   device: string;
   description: string;
-  /** Dawn backend flag used ('default' or 'opengles'). */
+  /** Dawn backend flag used ('default', 'opengles' or 'null'). */
   backend: string;
   featureLevel: 'core' | 'compatibility';
   /** True for CPU rasterizers (llvmpipe, lavapipe, SwiftShader, WARP): figures from it are not GPU figures. */
@@ -38,8 +38,12 @@ export interface AdapterReport {
 }
 
 export interface OpenOptions {
-  /** Force one path: 'default' (core adapter only) or 'opengles' (compat on GL ES only). Ignored with `gpu`. */
-  backend?: 'default' | 'opengles';
+  /**
+   * Force one path: 'default' (core adapter only) or 'opengles' (compat on GL ES only); or 'null',
+   * Dawn's null backend, which validates and records everything and executes nothing (read values
+   * are garbage): the host's cost of a workload alone (bench:webgpu). Ignored with `gpu`.
+   */
+  backend?: 'default' | 'opengles' | 'null';
   /**
    * A GPU object to open instead of Dawn's: a browser page passes `navigator.gpu` (the `webgpu`
    * package and process.env are then never touched). A core adapter is asked for first, then a
@@ -92,6 +96,12 @@ async function findAdapter(opts: OpenOptions): Promise<Found> {
   if (opts.gpu) return adapterOf(opts.gpu);
   const dawn = await loadDawn();
   const tried: string[] = [];
+  if (opts.backend === 'null') {
+    const gpu = dawn.create(['backend=null']);
+    const ad = await gpu.requestAdapter();
+    if (ad) return { gpu, adapter: ad, report: { ...describeAdapter(ad, 'null', 'core'), software: true } };
+    throw new R1tsError("no WebGPU adapter: Dawn's null backend gave none");
+  }
   if (opts.backend !== 'opengles') {
     const gpu = dawn.create([]);
     const ad = await gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -119,6 +129,12 @@ function bucketOf(bytes: number): number {
 
 const storageUsage = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 const uniformUsage = 0x40 /* UNIFORM */ | 0x08; /* COPY_DST */
+/** Bytes of one chunk of the uniform arena (WebGPU's minimum maxUniformBufferBindingSize). */
+const UNIFORM_CHUNK = 65536;
+/** Most bind groups kept for reuse. */
+const BIND_GROUP_CACHE = 16384;
+
+interface Pipeline { pipe: GPUComputePipeline; layout: GPUBindGroupLayout; writable: Set<number> }
 
 /**
  * Where the first out-of-range id a kernel met is recorded: [code, position, value, unused]; or,
@@ -159,8 +175,23 @@ export class GpuContext {
   private readonly pendingDestroy: GPUBuffer[] = [];
   /** Buffers retired during the current batch: reusable by in-batch allocations (kernel outputs), never by uploads. */
   private readonly batchFree = new Map<string, GPUBuffer[]>();
-  /** Compiled pipelines by key, with the bindings their WGSL declares read_write. */
-  private readonly pipelines = new Map<string, { pipe: GPUComputePipeline; writable: Set<number> }>();
+  /** Compiled pipelines by key, with their bind group layout and the bindings their WGSL declares read_write. */
+  private readonly pipelines = new Map<string, Pipeline>();
+  /** The uniform arena: chunk buffers reused by every batch, each with its host copy (see uniformSlot). */
+  private readonly arenas: { buffer: GPUBuffer; host: Uint8Array }[] = [];
+  /** Where the next uniform block of this batch goes: chunk, byte offset. */
+  private arenaChunk = 0;
+  private arenaUsed = 0;
+  /** Bind groups by what they bind (see dispatch): a step that repeats the last one's dispatches creates none. */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** Numeric ids of pipelines and buffers, for bind group keys. */
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
+  /** The pipeline last set on the open pass. */
+  private passPipe: GPUComputePipeline | null = null;
+  /** Dispatches recorded into the open batch; and after how many it is submitted on its own (0: never; setAutoFlush). */
+  private batchDispatches = 0;
+  private autoFlush = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly status: GpuTensor;
@@ -172,7 +203,7 @@ export class GpuContext {
   /** What each finite check since the last read checks (checkLabel), by id. */
   private checkLabels: { op: string; where: string }[] = [];
   /** Counters for reports and tests. */
-  readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0, batchReuses: 0 };
+  readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0, batchReuses: 0, bindGroupsCreated: 0 };
 
   /** Held so that Dawn's instance lives as long as this context (see Found). */
   private readonly gpu: GPU;
@@ -300,14 +331,30 @@ export class GpuContext {
   /** A slab view is done: the slab's buffer goes back to the pool (after this batch's submit) with its last view. */
   private dropView(t: GpuTensor, slab: GpuSlab): void {
     t.markReleased();
-    if (--slab.live === 0) this.pendingFree.push([`s${slab.buffer.size}`, slab.buffer]);
+    if (--slab.live === 0) this.toPool(`s${slab.buffer.size}`, slab.buffer);
   }
 
-  /** Returns t's buffer to the pool (after the current batch is submitted); t must not be used again. */
+  /**
+   * A released buffer back to the pool: after the open batch's submit, or at once when no batch is
+   * open (all recorded work is submitted, and queue order puts any later upload into it after that
+   * work). At once keeps a step that releases after its read and allocates again in the same buffers
+   * as the last, so its dispatches find their bind groups.
+   */
+  private toPool(key: string, buffer: GPUBuffer): void {
+    if (this.encoder) {
+      this.pendingFree.push([key, buffer]);
+      return;
+    }
+    let list = this.pool.get(key);
+    if (!list) this.pool.set(key, (list = []));
+    list.push(buffer);
+  }
+
+  /** Returns t's buffer to the pool (after the current batch is submitted, if one is open); t must not be used again. */
   release(t: GpuTensor): void {
     t.assertLive('release');
     if (t.slab) return this.dropView(t, t.slab);
-    this.pendingFree.push([`s${t.buffer.size}`, t.buffer]);
+    this.toPool(`s${t.buffer.size}`, t.buffer);
     t.markReleased();
   }
 
@@ -377,14 +424,14 @@ export class GpuContext {
     return this.encoder;
   }
 
-  private pipeline(key: string, wgsl: () => string): { pipe: GPUComputePipeline; writable: Set<number> } {
+  private pipeline(key: string, wgsl: () => string): Pipeline {
     let p = this.pipelines.get(key);
     if (!p) {
       const code = wgsl();
       const module = this.device.createShaderModule({ code, label: key });
       const pipe = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
       const writable = new Set([...code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*read_write>/g)].map((m) => Number(m[1])));
-      p = { pipe, writable };
+      p = { pipe, layout: pipe.getBindGroupLayout(0), writable };
       this.pipelines.set(key, p);
       this.batchKeys.push(key);
       this.stats.pipelinesCompiled++;
@@ -398,48 +445,106 @@ export class GpuContext {
     if (d.groups.some((g) => g === 0)) return;
     const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (d.groups.some((g) => g > limit)) throw new R1tsError(`webgpu ${d.key}: ${d.groups.join('×')} workgroups exceed the per-dimension limit ${limit}`);
-    this.openBatch();
-    const { pipe, writable } = this.pipeline(d.key, d.wgsl);
-    const entries: GPUBindGroupEntry[] = [];
-    let binding = 0;
-    if (d.uniforms) {
-      const ub = this.uniformBuffer(d.uniforms);
-      entries.push({ binding: binding++, resource: { buffer: ub } });
-    }
+    // A refused dispatch (a released tensor, a written buffer bound twice) takes no uniform slot.
     for (const t of d.buffers) t.assertLive(d.key);
+    // The batch's validation scope is open before the pipeline compiles: a shader error lands in it.
+    this.openBatch();
+    const { pipe, layout, writable } = this.pipeline(d.key, d.wgsl);
+    const first = d.uniforms ? 1 : 0;
     // WebGPU validates a dispatch's buffer usage per buffer, not per range: a buffer it writes may be
     // bound only once (two views of one slab included). Said here, naming the kernel, rather than
     // as a validation error at the next read.
     for (let i = 0; i < d.buffers.length; i++) {
       for (let j = i + 1; j < d.buffers.length; j++) {
         if (d.buffers[i].buffer !== d.buffers[j].buffer) continue;
-        const bi = binding + i, bj = binding + j;
+        const bi = first + i, bj = first + j;
         if (writable.has(bi) || writable.has(bj)) {
           throw new R1tsError(`webgpu ${d.key}: one buffer is bound at bindings ${bi} and ${bj} and written through ${writable.has(bi) ? bi : bj}; WebGPU forbids binding a buffer a dispatch writes more than once (two views of one stack included)`);
         }
       }
     }
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    // The bind group's key: the pipeline and each binding's buffer, offset and size. A training step
+    // repeats the last one's dispatches with the same pooled buffers and uniform slots, so it finds
+    // them all here (createBindGroup is the largest host cost of a dispatch).
+    let key = `${this.idOf(pipe)}`;
+    if (d.uniforms) {
+      const u = this.uniformSlot(d.uniforms);
+      entries.push({ binding: binding++, resource: u });
+      key += `|u${this.idOf(u.buffer)}:${u.offset}:${u.size}`;
+    }
     for (const t of d.buffers) {
       // A view at an offset (a slab's) binds its own span; any other tensor its whole (bucket-sized) buffer.
-      entries.push({ binding: binding++, resource: t.slab || t.offset ? { buffer: t.buffer, offset: t.offset, size: t.size * 4 } : { buffer: t.buffer } });
+      const view = t.slab || t.offset;
+      entries.push({ binding: binding++, resource: view ? { buffer: t.buffer, offset: t.offset, size: t.size * 4 } : { buffer: t.buffer } });
+      key += view ? `|${this.idOf(t.buffer)}:${t.offset}:${t.size}` : `|${this.idOf(t.buffer)}`;
     }
     if (d.status) entries.push({ binding: binding++, resource: { buffer: this.status.buffer } });
-    const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
-    if (!this.pass) this.pass = this.openBatch().beginComputePass();
-    this.pass.setPipeline(pipe);
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      // Bounded: past the limit start over (a workload that cycles through more than that gains nothing from it).
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+      group = this.device.createBindGroup({ layout, entries });
+      this.bindGroups.set(key, group);
+      this.stats.bindGroupsCreated++;
+    }
+    if (!this.pass) {
+      this.pass = this.openBatch().beginComputePass();
+      this.passPipe = null;
+    }
+    if (this.passPipe !== pipe) {
+      this.pass.setPipeline(pipe);
+      this.passPipe = pipe;
+    }
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
     this.stats.dispatches++;
+    if (this.autoFlush > 0 && ++this.batchDispatches >= this.autoFlush) this.flush();
   }
 
-  private uniformBuffer(data: ArrayBuffer): GPUBuffer {
-    const bytes = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-    const key = `u${bytes}`;
-    const buf = this.pool.get(key)?.pop() ?? this.device.createBuffer({ size: bytes, usage: uniformUsage });
-    // Written now (queue order: before this batch's commands), so it may be reused only after the batch is submitted.
-    this.device.queue.writeBuffer(buf, 0, data);
-    this.pendingFree.push([key, buf]);
-    return buf;
+  /**
+   * Submit the batch on its own after every `n` dispatches (0, the default: only flush(), read()
+   * and sync() submit). A training step is recorded before it is submitted, so the GPU idles while
+   * the host records; submitting every n dispatches lets it run the step's first part while the
+   * host records the rest, for a few more submits. bench:webgpu times training both ways.
+   */
+  setAutoFlush(n: number): void {
+    if (!Number.isInteger(n) || n < 0) throw new R1tsError(`webgpu setAutoFlush: ${n}; expected a whole number of dispatches (0: off)`);
+    this.autoFlush = n;
+  }
+
+  /** A number naming a pipeline or buffer for as long as it lives. */
+  private idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+    return id;
+  }
+
+  /**
+   * A place for one dispatch's uniform block in the arena: chunks of UNIFORM_CHUNK bytes that every
+   * batch fills from the start, in dispatch order, at offsets the device's alignment allows. The
+   * blocks are gathered on the host and written with one queue write per chunk at flush(), just
+   * before the submit: queue order puts that write after the previous batch's work (which read the
+   * previous contents) and before this batch's. One write per chunk instead of one per dispatch.
+   */
+  private uniformSlot(data: ArrayBuffer): { buffer: GPUBuffer; offset: number; size: number } {
+    const size = data.byteLength;
+    if (size > UNIFORM_CHUNK) throw new R1tsError(`webgpu: a uniform block of ${size} bytes exceeds the arena's ${UNIFORM_CHUNK}-byte chunks`);
+    if (this.arenaUsed + size > UNIFORM_CHUNK) {
+      this.arenaChunk++;
+      this.arenaUsed = 0;
+    }
+    if (this.arenaChunk === this.arenas.length) {
+      this.arenas.push({ buffer: this.device.createBuffer({ size: UNIFORM_CHUNK, usage: uniformUsage }), host: new Uint8Array(UNIFORM_CHUNK) });
+      this.stats.buffersCreated++;
+    }
+    const chunk = this.arenas[this.arenaChunk];
+    const offset = this.arenaUsed;
+    chunk.host.set(new Uint8Array(data), offset);
+    const align = this.device.limits.minUniformBufferOffsetAlignment;
+    this.arenaUsed = Math.ceil((offset + size) / align) * align;
+    return { buffer: chunk.buffer, offset, size };
   }
 
   /** Copies src into dst (same element count) inside the current batch. */
@@ -455,6 +560,14 @@ export class GpuContext {
   flush(): void {
     if (this.encoder) {
       if (this.pass) { this.pass.end(); this.pass = null; }
+      // This batch's uniform blocks (uniformSlot), then its commands.
+      for (let c = 0; c <= this.arenaChunk && c < this.arenas.length; c++) {
+        const bytes = c < this.arenaChunk ? UNIFORM_CHUNK : this.arenaUsed;
+        if (bytes > 0) this.device.queue.writeBuffer(this.arenas[c].buffer, 0, this.arenas[c].host.buffer, 0, Math.min(bytes, UNIFORM_CHUNK));
+      }
+      this.arenaChunk = 0;
+      this.arenaUsed = 0;
+      this.batchDispatches = 0;
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
       this.stats.submits++;
