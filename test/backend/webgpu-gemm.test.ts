@@ -18,12 +18,14 @@
 // GEMMs; the grouped row GEMM keeps the 64 tile; the gaps between stacked Cs stay untouched.
 // Every GEMM case runs with both tiles (64×64 blocks of C per workgroup, and 128×128: setGemmTile),
 // and with the skinny kernel on (the default: products of m ≤ 8 rows with B transposed take it,
-// which the pipelines used show) and off (setGemv(false): those take the tile too).
+// which the pipelines used show) and off (setGemv(false): those take the tile too; that pass
+// also runs the tile with one panel buffer, setGemmBuffers(1), what a device with 16 KB of
+// workgroup memory gets).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GemmParams } from '../../src/backend/kernels.ts';
 import { randF32, refKernels, rng } from '../helpers.ts';
-import { deviceHasF16, GEMV_MAX_ROWS, setGemmTile, setGemv, type GemmTile } from '../../src/backend/webgpu/gemm.ts';
+import { deviceHasF16, GEMV_MAX_ROWS, setGemmBuffers, setGemmTile, setGemv, type GemmTile } from '../../src/backend/webgpu/gemm.ts';
 import { gpuOrSkip, readF32 } from './webgpu-setup.ts';
 
 interface Case { p: GemmParams; a: Float32Array; b: Float32Array; c0: Float32Array; label: string }
@@ -60,18 +62,21 @@ function cases(): Case[] {
 
 /**
  * Runs body with each GEMM tile (with the skinny kernel on) and, with gemvOff, the 64 tile without
- * it (the defaults, 64 and on, restored after). The expert-range GEMMs never take the skinny kernel.
+ * it and with one panel buffer (the defaults, 64, on and 2, restored after). The expert-range GEMMs
+ * never take the skinny kernel.
  */
 async function eachTile(body: (tile: GemmTile, gemv: boolean) => Promise<void>, gemvOff = false): Promise<void> {
   const settings: [GemmTile, boolean][] = [[64, true], [128, true], ...(gemvOff ? [[64, false] as [GemmTile, boolean]] : [])];
   for (const [tile, gemv] of settings) {
     setGemmTile(tile);
     setGemv(gemv);
+    setGemmBuffers(gemv ? 2 : 1);
     try {
       await body(tile, gemv);
     } finally {
       setGemmTile(64);
       setGemv(true);
+      setGemmBuffers(2);
     }
   }
 }
@@ -94,7 +99,7 @@ test('webgpu gemm matches the reference on awkward sizes, transposes, batches an
   assert.equal(keys.length, all.length, 'one dispatch per case');
   all.forEach((cs, i) => {
     const skinny = gemv && !cs.p.transA && cs.p.transB && cs.p.m <= GEMV_MAX_ROWS;
-    const ok = skinny ? keys[i] === `gemv:${cs.p.m}${+(cs.p.beta !== 0)}${+(cs.p.bias !== null)}` : keys[i].startsWith('gemm:') && keys[i].endsWith(':t128') === (tile === 128);
+    const ok = skinny ? keys[i] === `gemv:${cs.p.m}${+(cs.p.beta !== 0)}${+(cs.p.bias !== null)}` : keys[i].startsWith('gemm:') && keys[i].includes(':t128') === (tile === 128) && keys[i].endsWith(':s1') === !gemv;
     assert.ok(ok, `tile ${tile}, skinny kernel ${gemv ? 'on' : 'off'}, ${cs.label}: pipeline ${keys[i]}`);
   });
   const skinnyRuns = keys.filter((key) => key.startsWith('gemv:')).length;

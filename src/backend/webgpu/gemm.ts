@@ -15,8 +15,9 @@
 //   compiler might put in local memory);
 // - the next panel is fetched into registers before the current one is multiplied, and stored
 //   into a second buffer after it: one barrier per panel, the global loads' latency behind the
-//   FMAs. Where the device's workgroup memory cannot hold two buffers (2 × 17 KB; WebGPU's
-//   default limit is 16 KB, the adapters seen so far have 32 KB) one buffer and two barriers.
+//   FMAs. Where the device's workgroup memory cannot hold two buffers (17 KB for both operands'
+//   pairs; WebGPU's default limit is 16 KB, the adapters seen so far have 32 KB), one buffer each
+//   and two barriers per panel.
 // The register block, the padding and the double buffer gave llvmpipe 1.3× the GFLOP/s of the
 // scalar kernel before them (docs/benchmarks.md). Transposes, beta != 0, the bias, the tile and
 // the buffering change the WGSL, so each combination is its own cached pipeline. Accumulates in
@@ -76,6 +77,18 @@ export function setGemmTile(tile: GemmTile): void {
 /** The tile the GEMMs use now. */
 export function gemmTile(): GemmTile {
   return tileInUse;
+}
+
+let buffersWanted: 1 | 2 = 2;
+
+/**
+ * Panel buffers of the tiled kernel from now on: 2 (the default: double-buffered where the
+ * device's workgroup memory holds both) or 1 (what a device with WebGPU's default 16 KB gets; the
+ * tests run it on every adapter).
+ */
+export function setGemmBuffers(n: 1 | 2): void {
+  if (n !== 1 && n !== 2) throw new R1tsError(`webgpu gemm: ${n} panel buffers, expected 1 or 2`);
+  buffersWanted = n;
 }
 
 /** Most rows of C the skinny kernel takes (m up to this, with B transposed; see the file's top). */
@@ -348,7 +361,7 @@ export function gemm(ctx: GpuContext, a: GpuTensor, b: GpuTensor, c: GpuTensor, 
   const tile = on === 'rowsAll' ? 64 : tileInUse;
   const rowsSpan = range?.on === 'rows' ? Math.min(range.maxRows ?? m, m) : m;
   // Two panel buffers where the device's workgroup memory holds them (16 bytes spare for the range), else one.
-  const stages = panelBytes(tile, 2) + 16 <= ctx.device.limits.maxComputeWorkgroupStorageSize ? 2 : 1;
+  const stages = buffersWanted === 2 && panelBytes(tile, 2) + 16 <= ctx.device.limits.maxComputeWorkgroupStorageSize ? 2 : 1;
   ctx.dispatch({
     key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}${on === 'none' ? '' : `:${on}`}${tile === 64 ? '' : `:t${tile}`}${stages === 2 ? '' : ':s1'}`,
     wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore, on, tile, stages),
