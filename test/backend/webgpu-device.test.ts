@@ -7,7 +7,8 @@
 // refused naming the kernel, a slab is pooled with its last view, and a discarded buffer is not
 // pooled; uniform blocks go to an arena written once per batch (more than one chunk of it
 // included), a repeated batch reuses its bind groups, and setAutoFlush(n) submits every n
-// dispatches with the same results. Also the adapter report,
+// dispatches with the same results; the pool hands out buffers in one order, whatever the order
+// of the releases. Also the adapter report,
 // and that the device layer covers every kernel name of the contract.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,7 +54,7 @@ test('webgpu: pipelines are cached, a batch is one submit, the pool recycles aft
   k.ctx.release(b); k.ctx.release(c);
 });
 
-test('webgpu: uniform blocks share an arena written once per batch, past one chunk; a repeated batch reuses its bind groups; auto-flush submits every n dispatches', async (t) => {
+test('webgpu: uniform blocks share an arena written once per batch, past one chunk; a repeated batch reuses its bind groups; auto-flush submits every n dispatches; the pool order is fixed', async (t) => {
   const k = await gpuOrSkip(t);
   if (!k) return;
   const s = k.ctx.stats;
@@ -96,6 +97,18 @@ test('webgpu: uniform blocks share an arena written once per batch, past one chu
     k.ctx.setAutoFlush(0);
   }
   assert.throws(() => k.ctx.setAutoFlush(-1), /whole number of dispatches/);
+  // The pool hands out its buffers in one order whatever the order they came back in, so a step
+  // that releases in another order than the last still gets the same buffers (and bind groups).
+  const q = [k.ctx.alloc([100]), k.ctx.alloc([100]), k.ctx.alloc([100])];
+  const handed = q.map((t) => t.buffer);
+  for (const t of q) k.ctx.release(t);
+  const again = [k.ctx.alloc([100]), k.ctx.alloc([100]), k.ctx.alloc([100])];
+  // (Indexes into handed: deepEqual would call any two GPUBuffer objects equal.)
+  assert.deepEqual(again.map((t) => handed.indexOf(t.buffer)), [0, 1, 2], 'the same buffers in the same order');
+  for (const t of [again[1], again[2], again[0]]) k.ctx.release(t);
+  const third3 = [k.ctx.alloc([100]), k.ctx.alloc([100]), k.ctx.alloc([100])];
+  assert.deepEqual(third3.map((t) => handed.indexOf(t.buffer)), [0, 1, 2], 'whatever the order of the releases');
+  for (const t of third3) k.ctx.release(t);
 });
 
 test('webgpu: a shader error surfaces as an R1tsError at the next read, then the context works again', async (t) => {

@@ -170,6 +170,8 @@ export class GpuContext {
   readonly device: GPUDevice;
   readonly adapter: AdapterReport;
   private readonly pool = new Map<string, GPUBuffer[]>();
+  /** Pool buckets with buffers pushed since they were last sorted (poolPush). */
+  private readonly poolUnsorted = new Set<string>();
   private readonly pendingFree: [string, GPUBuffer][] = [];
   /** Buffers to destroy once the current batch is submitted (discard). */
   private readonly pendingDestroy: GPUBuffer[] = [];
@@ -287,11 +289,15 @@ export class GpuContext {
     let buffer = inBatch ? this.batchFree.get(key)?.pop() : undefined;
     if (buffer) this.stats.batchReuses++;
     else {
-      buffer = this.pool.get(key)?.pop();
+      const list = this.pool.get(key);
+      // Lowest id (the oldest buffer) last, so popped first.
+      if (list && this.poolUnsorted.delete(key)) list.sort((x, y) => this.idOf(y) - this.idOf(x));
+      buffer = list?.pop();
       if (buffer) this.stats.poolHits++;
     }
     if (!buffer) {
       buffer = this.device.createBuffer({ size: bytes, usage: storageUsage });
+      this.idOf(buffer); // ids in creation order: the pool's order (poolPush)
       this.stats.buffersCreated++;
     }
     return buffer;
@@ -341,13 +347,20 @@ export class GpuContext {
    * as the last, so its dispatches find their bind groups.
    */
   private toPool(key: string, buffer: GPUBuffer): void {
-    if (this.encoder) {
-      this.pendingFree.push([key, buffer]);
-      return;
-    }
+    if (this.encoder) this.pendingFree.push([key, buffer]);
+    else this.poolPush(key, buffer);
+  }
+
+  /**
+   * Into the pool. The pool hands out its buffers in one fixed order (oldest first, sorted when next
+   * asked), not in the order they came back: a step whose releases come back in another order than the last
+   * step's still gets the same buffers for the same tensors, and so finds their bind groups.
+   */
+  private poolPush(key: string, buffer: GPUBuffer): void {
     let list = this.pool.get(key);
     if (!list) this.pool.set(key, (list = []));
     list.push(buffer);
+    this.poolUnsorted.add(key);
   }
 
   /** Returns t's buffer to the pool (after the current batch is submitted, if one is open); t must not be used again. */
@@ -575,20 +588,12 @@ export class GpuContext {
       this.batchKeys = [];
       this.scopes.push(this.device.popErrorScope().then((e) => ({ error: e ? e.message : null, keys })));
     }
-    for (const [key, buf] of this.pendingFree) {
-      let list = this.pool.get(key);
-      if (!list) this.pool.set(key, (list = []));
-      list.push(buf);
-    }
+    for (const [key, buf] of this.pendingFree) this.poolPush(key, buf);
     this.pendingFree.length = 0;
     // Work already submitted may still read them: WebGPU frees a destroyed buffer's memory after that work.
     for (const b of this.pendingDestroy) b.destroy();
     this.pendingDestroy.length = 0;
-    for (const [key, bufs] of this.batchFree) {
-      let list = this.pool.get(key);
-      if (!list) this.pool.set(key, (list = []));
-      list.push(...bufs);
-    }
+    for (const [key, bufs] of this.batchFree) for (const buf of bufs) this.poolPush(key, buf);
     this.batchFree.clear();
   }
 
