@@ -576,7 +576,7 @@ export class GpuContext {
       // This batch's uniform blocks (uniformSlot), then its commands.
       for (let c = 0; c <= this.arenaChunk && c < this.arenas.length; c++) {
         const bytes = c < this.arenaChunk ? UNIFORM_CHUNK : this.arenaUsed;
-        if (bytes > 0) this.device.queue.writeBuffer(this.arenas[c].buffer, 0, this.arenas[c].host.buffer, 0, Math.min(bytes, UNIFORM_CHUNK));
+        if (bytes > 0) this.device.queue.writeBuffer(this.arenas[c].buffer, 0, this.arenas[c].host.buffer, 0, bytes);
       }
       this.arenaChunk = 0;
       this.arenaUsed = 0;
