@@ -2,13 +2,15 @@
 // p ← p·(1 − lr·wd) − lr·m̂/(√v̂ + ε)), per-parameter moment buffers, and a
 // state that can be saved and restored exactly for resumable training.
 // On the webgpu device (parameters moved there, src/tensor/device.ts) the moments
-// live beside them and step() records the device kernel — one dispatch per parameter, or per
-// stack of them (the MoE experts' weights: adamwUpdateMany) — ; state() needs host
-// tensors (the trainer moves them back around a checkpoint: stateTensors()).
+// live beside them and step() records the device kernel: the first step moves the parameters
+// into packs (one buffer per run of them that fits one storage binding; their moments and each
+// step's gradients are packed alike), and each pack is one dispatch, as is each stack of the MoE
+// experts' weights (adamwUpdateMany); state() needs host tensors (the trainer moves them back
+// around a checkpoint: stateTensors(); the next step packs them again).
 // Not here: learning-rate schedules (schedule.ts), clipping (clip.ts).
 
 import { ConfigError } from '../core/errors.ts';
-import { Tensor, adamwUpdateMany, deviceZeros, zeros } from '../tensor/index.ts';
+import { Tensor, adamwUpdateMany, deviceZeros, packDeviceParams, zeros } from '../tensor/index.ts';
 
 export interface AdamWOptions {
   /** Learning rate (default 1e-3). */
@@ -53,6 +55,8 @@ export class AdamW {
   step(): void {
     this.steps++;
     const p = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.steps };
+    // Not in the constructor: a model's first forward on the device stacks its MoE experts' weights, which a pack would take.
+    packDeviceParams(this.params); // a no-op on the host, and once packed
     const items = this.params.flatMap((param, i) => (param.grad ? [{ param, grad: param.grad, m: this.m[i], v: this.v[i] }] : []));
     adamwUpdateMany(items, p);
   }

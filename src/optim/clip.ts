@@ -2,10 +2,12 @@
 // double precision), and a uniform rescale when it exceeds maxNorm. The *Tensor
 // variants keep the norm on the gradients' device (webgpu: f32, no readback; the
 // rescale factor is computed there too) and return it as a scalar tensor; there the
-// squares of all gradients are summed by one partial pass per gradient (or per stack of
-// them: the MoE experts') and one total, and the rescale is in place, like the host's.
+// squares of all gradients are summed by one partial pass per gradient, per stack of them (the
+// MoE experts') or per pack (the gradients of parameters the optimizer packed are first gathered
+// into packs of the same layout: gatherDeviceGrads) and one total, and the rescale is in place,
+// like the host's.
 
-import { add, deviceScaleManyInPlace, deviceSumSquaresMany, div, gt, mul, noGrad, scaleInPlace, sqrt, sub, sumSquares, tensor, type Tensor } from '../tensor/index.ts';
+import { deviceNormMany, deviceScaleManyInPlace, gatherDeviceGrads, scaleInPlace, sumSquares, tensor, type Tensor } from '../tensor/index.ts';
 
 /** The global L2 norm of the parameters' gradients. */
 export function gradNorm(params: readonly Tensor[]): number {
@@ -26,24 +28,23 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
 
 /** The global gradient norm as a scalar tensor on the gradients' device (no readback on webgpu). */
 export function gradNormTensor(params: readonly Tensor[]): Tensor {
-  const withGrad = params.filter((p) => p.grad);
-  if (!withGrad.some((p) => p.grad!.gpu)) return tensor([gradNorm(params)], []);
-  return noGrad(() => sqrt(deviceSumSquaresMany(withGrad.map((p) => p.grad!)))); // []
+  gatherDeviceGrads(params); // the same values, each pack's in one buffer
+  const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
+  if (!grads.some((g) => g.gpu)) return tensor([gradNorm(params)], []);
+  return deviceNormMany(grads).norm; // []
 }
 
 /**
  * clipGradNorm on the gradients' device: the factor min(1, maxNorm / (norm + 1e-6)) (1 when
- * norm <= maxNorm) is computed there and every gradient is rescaled by it, with no readback.
- * Returns the norm before clipping as a scalar tensor. Host gradients take clipGradNorm's path.
+ * norm <= maxNorm) is computed there, with the norm (one dispatch after the partial sums), and
+ * every gradient is rescaled by it, with no readback. Returns the norm before clipping as a
+ * scalar tensor. Host gradients take clipGradNorm's path.
  */
 export function clipGradNormTensor(params: readonly Tensor[], maxNorm: number): Tensor {
-  const withGrad = params.filter((p) => p.grad);
-  if (!withGrad.some((p) => p.grad!.gpu)) return tensor([clipGradNorm(params, maxNorm)], []);
-  const norm = gradNormTensor(params); // []
-  noGrad(() => {
-    const over = gt(norm, maxNorm); // [] 1 when clipping
-    const factor = add(mul(over, sub(div(maxNorm, add(norm, 1e-6)), 1)), 1); // []
-    deviceScaleManyInPlace(withGrad.map((p) => p.grad!), factor); // in place, as the host's clipGradNorm
-  });
+  if (!params.some((p) => p.grad?.gpu)) return tensor([clipGradNorm(params, maxNorm)], []);
+  gatherDeviceGrads(params); // the same values, each pack's in one buffer: .grad is read after this
+  const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
+  const { norm, factor } = deviceNormMany(grads, maxNorm); // [], []
+  deviceScaleManyInPlace(grads, factor!); // in place, as the host's clipGradNorm
   return norm;
 }

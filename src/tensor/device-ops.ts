@@ -10,7 +10,7 @@ import type { AttentionParams, BinaryOp, GemmParams, ReduceOp, RopeParams, Unary
 import { attention as kAttention, attentionBackward as kAttentionBackward } from '../backend/webgpu/attention.ts';
 import { copyWithin as kCopyWithin, writeRows as kWriteRows } from '../backend/webgpu/cache.ts';
 import {
-  adamw as kAdamw, binary as kBinary, checkFinite as kCheckFinite, copy as kCopy, scale as kScale, scaleBy as kScaleBy, siluBackward as kSiluBackward, sumAll as kSumAll, sumSquares as kSumSquares,
+  adamw as kAdamw, binary as kBinary, checkFinite as kCheckFinite, copy as kCopy, scale as kScale, scaleBy as kScaleBy, siluBackward as kSiluBackward, sumAll as kSumAll, sumNorm as kSumNorm, sumSquares as kSumSquares,
   sumSquaresPartCount, sumSquaresParts as kSumSquaresParts, swiglu as kSwiglu, swigluBackward as kSwigluBackward, unary as kUnary,
 } from '../backend/webgpu/elementwise.ts';
 import { gemm as kGemm } from '../backend/webgpu/gemm.ts';
@@ -21,7 +21,7 @@ import {
 } from '../backend/webgpu/rows.ts';
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { R1tsError, fmtShape } from '../core/errors.ts';
-import { allocStep, deviceContext, deviceStackOf, gpuHalfOf, gpuOf, groupStacks, stackOnDevice, uploadStep, zerosStep } from './device.ts';
+import { allocStep, deviceContext, devicePackOf, deviceStackOf, gatherPackStep, gpuHalfOf, gpuOf, groupStacks, packOnDevice, packRuns, samePackLayout, stackOnDevice, uploadStep, zerosStep } from './device.ts';
 import { noteBorn } from './ops.ts';
 import { Tensor } from './tensor.ts';
 
@@ -297,13 +297,61 @@ export function adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: { lr
 }
 
 /**
- * AdamW on many parameters: each stack of parameters (views of one slab: the MoE experts' weights)
- * whose gradients, m and v are stacked alike (m and v are moved into slabs of their own the first
- * time) and whose gates are one gate's consecutive entries, in one dispatch; every other
- * parameter in a dispatch of its own. The values are those of adamw() on each, bit for bit.
+ * The optimizer's parameters on the device into packs (device.ts packOnDevice), each as many
+ * consecutive ones as fit one storage binding; parameters in a stack (the MoE experts') or gated
+ * (gateUpdates) stay as they are. Once per training run: a no-op for parameters already packed.
+ */
+export function packParams(params: readonly Tensor[]): void {
+  const free = params.filter((p) => !updateGates.has(p));
+  for (const run of packRuns(free)) {
+    const ts = run.map((i) => free[i]);
+    if (run.length > 1) packOnDevice(ts);
+  }
+}
+
+/**
+ * The gradients of packed parameters gathered into step packs of the same layout (one copy each),
+ * each parameter's .grad then the view of it: the gradient norm, its rescale and AdamW are one
+ * dispatch per pack. A pack is gathered only when every one of its parameters is in params with a
+ * device gradient (a parameter without one is skipped by AdamW); already gathered ones are left.
+ */
+export function gatherGrads(params: readonly Tensor[]): void {
+  for (const { at } of groupStacks(params).packs) {
+    const ps = at.map((i) => params[i]);
+    const gs = ps.map((p) => p.grad);
+    if (!gs.every((g): g is Tensor => g !== null && g.gpu !== null)) continue;
+    const whole = devicePackOf(gs);
+    if (whole && samePackLayout(gs, ps)) continue;
+    const packed = gatherPackStep(gs, ps);
+    if (packed) ps.forEach((p, i) => (p.grad = packed[i]));
+  }
+}
+
+/**
+ * AdamW on many parameters in few dispatches: each pack of parameters (packParams) whose gradients
+ * (gatherGrads, done here when the clip did not) and moments (packed alike the first time) make
+ * packs of its layout, as one tensor; each stack of parameters (views of one slab: the MoE
+ * experts' weights) whose gradients, m and v are stacked alike (m and v are moved into slabs of
+ * their own the first time) and whose gates are one gate's consecutive entries, in one dispatch;
+ * every other parameter in a dispatch of its own. The values are those of adamw() on each, bit
+ * for bit (a pack's gaps are zero in all four and stay zero).
  */
 export function adamwMany(items: readonly { param: Tensor; grad: Tensor; m: Tensor; v: Tensor }[], p: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }): void {
-  const { stacks, singles } = groupStacks(items.map((it) => it.param));
+  const { stacks, packs, singles } = groupStacks(items.map((it) => it.param));
+  for (const { at, whole } of packs) {
+    const its = at.map((i) => items[i]);
+    const ps = its.map((it) => it.param);
+    const packed = (ts: Tensor[]) => (packOnDevice(ts) && samePackLayout(ts, ps) ? devicePackOf(ts) : null);
+    const m = packed(its.map((it) => it.m)), v = packed(its.map((it) => it.v));
+    let gs = its.map((it) => it.grad);
+    if (!(devicePackOf(gs) && samePackLayout(gs, ps))) gs = gatherPackStep(gs, ps) ?? gs;
+    const g = devicePackOf(gs);
+    if (!g || !m || !v || !samePackLayout(gs, ps)) {
+      singles.push(...at);
+      continue;
+    }
+    kAdamw(ctx(), whole, g, m, v, whole.size, p, null);
+  }
   for (const { at, stack } of stacks) {
     const its = at.map((i) => items[i]);
     const state = (ts: Tensor[]) => (stackOnDevice(ts) ? deviceStackOf(ts) : null);
@@ -320,32 +368,53 @@ export function adamwMany(items: readonly { param: Tensor; grad: Tensor; m: Tens
   for (const i of singles) adamw(items[i].param, items[i].grad, items[i].m, items[i].v, p);
 }
 
-/** Σ over ts of Σ x² into one device scalar [] (f32): one partial pass per tensor or per stack of them (groupStacks), one total. */
-export function sumSquaresMany(ts: readonly Tensor[]): Tensor {
-  const o = out([]);
-  const { stacks, singles } = groupStacks(ts);
+/**
+ * Partial sums of x² for every tensor of ts (one partial pass per tensor, per stack or per pack of
+ * them: groupStacks) in one step buffer, and how many; null when ts hold no element.
+ */
+function sumSquaresPartsMany(ts: readonly Tensor[]): { parts: GpuTensor; count: number } | null {
+  const { stacks, packs, singles } = groupStacks(ts);
   const passes: { x: GpuTensor; n: number; span?: { stride: number; size: number } }[] = [
+    ...packs.map(({ whole }) => ({ x: whole, n: whole.size })),
     ...stacks.map(({ at, stack }) => ({ x: stack.whole, n: at.length * stack.stride, span: { stride: stack.stride, size: ts[at[0]].size } })),
     ...singles.filter((i) => ts[i].size > 0).map((i) => ({ x: g(ts[i]), n: ts[i].size })),
   ];
-  if (passes.length === 0) {
-    ctx().clear(o.gpu!);
-    return o;
-  }
-  const total = passes.reduce((a, q) => a + sumSquaresPartCount(q.n), 0);
-  const parts = allocStep([total]);
+  if (passes.length === 0) return null;
+  const count = passes.reduce((a, q) => a + sumSquaresPartCount(q.n), 0);
+  const parts = allocStep([count]);
   let at = 0;
   for (const q of passes) at += kSumSquaresParts(ctx(), q.x, q.n, parts, at, q.span);
-  kSumAll(ctx(), parts, total, o.gpu!);
+  return { parts, count };
+}
+
+/** Σ over ts of Σ x² into one device scalar [] (f32): the partial passes (sumSquaresPartsMany), one total. */
+export function sumSquaresMany(ts: readonly Tensor[]): Tensor {
+  const o = out([]);
+  const s = sumSquaresPartsMany(ts);
+  if (s) kSumAll(ctx(), s.parts, s.count, o.gpu!);
+  else ctx().clear(o.gpu!);
   return o;
 }
 
-/** x *= f[0] in place for every x of ts (f a device scalar []): one dispatch per tensor or per stack of them. */
+/**
+ * The global L2 norm of ts as a device scalar [] (f32) and, with maxNorm, the clip factor
+ * (maxNorm / (norm + 1e-6) when norm > maxNorm, else 1) as another: the partial passes, then one
+ * dispatch for both.
+ */
+export function normMany(ts: readonly Tensor[], maxNorm: number | null = null): { norm: Tensor; factor: Tensor | null } {
+  const norm = out([]), factor = maxNorm === null ? null : out([]);
+  const s = sumSquaresPartsMany(ts) ?? { parts: zerosStep([1]), count: 1 };
+  kSumNorm(ctx(), s.parts, s.count, norm.gpu!, factor ? { factor: factor.gpu!, maxNorm: maxNorm! } : null);
+  return { norm, factor };
+}
+
+/** x *= f[0] in place for every x of ts (f a device scalar []): one dispatch per tensor, per stack or per pack of them. */
 export function scaleManyInPlace(ts: readonly Tensor[], f: Tensor): void {
   const host = ts.find((t) => !t.gpu);
   if (host) throw new R1tsError(`scaleManyInPlace: ${host.name ?? `a tensor of shape ${fmtShape(host.shape)}`} is on the host while the others are on the webgpu device; an in-place scale there would not reach it`);
-  const { stacks, singles } = groupStacks(ts);
+  const { stacks, packs, singles } = groupStacks(ts);
   const fd = g(f);
+  for (const { whole } of packs) kScaleBy(ctx(), whole, whole.size, fd);
   for (const { at, stack } of stacks) kScaleBy(ctx(), stack.whole, at.length * stack.stride, fd, { stride: stack.stride, size: ts[at[0]].size });
   for (const i of singles) if (ts[i].size > 0) kScaleBy(ctx(), g(ts[i]), ts[i].size, fd);
 }

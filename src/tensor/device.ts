@@ -17,7 +17,7 @@
 
 import { GpuContext, type OpenOptions } from '../backend/webgpu/device.ts';
 import { packF16 } from '../backend/webgpu/gemm.ts';
-import { GpuTensor, type GpuDtype } from '../backend/webgpu/tensor.ts';
+import { GpuTensor, type GpuDtype, type GpuSlab } from '../backend/webgpu/tensor.ts';
 import type { AnyData } from '../core/dtype.ts';
 import { R1tsError, fmtShape } from '../core/errors.ts';
 import { Tensor } from './tensor.ts';
@@ -286,7 +286,7 @@ export interface DeviceStack {
  */
 export function deviceStackOf(ts: readonly Tensor[]): DeviceStack | null {
   const g0 = ts[0]?.gpu;
-  if (!g0 || !g0.slab || g0.offset !== 0) return null;
+  if (!g0 || !g0.slab || g0.offset !== 0 || g0.slab.strideBytes === 0) return null;
   const { strideBytes } = g0.slab;
   for (let i = 0; i < ts.length; i++) {
     const g = ts[i].gpu;
@@ -321,11 +321,12 @@ export function stackOnDevice(ts: readonly Tensor[]): boolean {
 
 /**
  * ts grouped for multi-tensor kernels: each run of device tensors that are views 0, 1, … of one
- * slab (in any order in ts; at least two) as one stack (`at`: their indices in ts, in view
- * order), and every other tensor on its own (`singles`, indices in ts).
+ * stack (in any order in ts; at least two) as one stack (`at`: their indices in ts, in view
+ * order); all the views of one pack (in any order in ts) as one pack (`whole`: the pack as one
+ * tensor, gaps included); every other tensor on its own (`singles`, indices in ts).
  */
-export function groupStacks(ts: readonly Tensor[]): { stacks: { at: number[]; stack: DeviceStack }[]; singles: number[] } {
-  const bySlab = new Map<object, number[]>();
+export function groupStacks(ts: readonly Tensor[]): { stacks: { at: number[]; stack: DeviceStack }[]; packs: { at: number[]; whole: GpuTensor }[]; singles: number[] } {
+  const bySlab = new Map<GpuSlab, number[]>();
   const singles: number[] = [];
   ts.forEach((t, i) => {
     const slab = t.gpu?.slab;
@@ -335,13 +336,116 @@ export function groupStacks(ts: readonly Tensor[]): { stacks: { at: number[]; st
     else bySlab.set(slab, [i]);
   });
   const stacks: { at: number[]; stack: DeviceStack }[] = [];
-  for (const at of bySlab.values()) {
+  const packs: { at: number[]; whole: GpuTensor }[] = [];
+  for (const [slab, at] of bySlab) {
     at.sort((a, b) => ts[a].gpu!.offset - ts[b].gpu!.offset);
-    const stack = at.length > 1 && new Set(at.map((i) => ts[i])).size === at.length ? deviceStackOf(at.map((i) => ts[i])) : null;
+    const distinct = new Set(at.map((i) => ts[i])).size === at.length;
+    if (slab.strideBytes === 0) {
+      const whole = distinct ? devicePackOf(at.map((i) => ts[i])) : null;
+      if (whole) packs.push({ at, whole });
+      else singles.push(...at);
+      continue;
+    }
+    const stack = at.length > 1 && distinct ? deviceStackOf(at.map((i) => ts[i])) : null;
     if (stack) stacks.push({ at, stack });
     else singles.push(...at);
   }
-  return { stacks, singles };
+  return { stacks, packs, singles };
+}
+
+/**
+ * Packs (GpuContext.allocPack): f32 device tensors of any shapes in one buffer, each at an aligned
+ * offset, the gaps zero, so that a multi-tensor kernel treats the buffer as one tensor. The
+ * optimizer packs its parameters and moments (packOnDevice) and gathers each step's gradients
+ * into a pack of the same layout (gatherPackStep): AdamW, the gradient norm and its rescale are
+ * then one dispatch per pack instead of one per tensor, with the same values per element.
+ */
+
+/** The pack ts make, as one tensor (gaps included), when they are all the views of one pack, in order; else null. */
+export function devicePackOf(ts: readonly Tensor[]): GpuTensor | null {
+  const slab = ts[0]?.gpu?.slab;
+  if (!slab || slab.strideBytes !== 0 || ts.length !== slab.count) return null;
+  for (let i = 0; i < ts.length; i++) {
+    const g = ts[i].gpu;
+    if (!g || g.slab !== slab || ts[i].half || (i > 0 && g.offset <= ts[i - 1].gpu!.offset)) return null;
+  }
+  return new GpuTensor(slab.buffer, [slab.buffer.size / 4], 'f32');
+}
+
+/** Whether a and b are packs of one layout: the same shapes at the same offsets (the same view sizes). */
+export function samePackLayout(a: readonly Tensor[], b: readonly Tensor[]): boolean {
+  return a.length === b.length && a.every((t, i) => t.gpu!.offset === b[i].gpu!.offset && t.size === b[i].size && t.gpu!.slab!.buffer.size === b[i].gpu!.slab!.buffer.size);
+}
+
+/** Whether t can move into a pack: a persistent f32 device tensor of its own buffer (not a view of a stack or pack), not empty. */
+function packable(t: Tensor): boolean {
+  const g = t.gpu;
+  return !!g && !arena.has(g) && !g.slab && g.offset === 0 && g.dtype === 'f32' && !t.half && t.size > 0;
+}
+
+/**
+ * Moves persistent f32 device tensors (each in a buffer of its own) into one pack, in place and in
+ * order (each keeps its identity; one device copy each; the gaps zeroed), so that devicePackOf(ts)
+ * finds them. Returns true when they are packed (already, or now); false, moving nothing, when
+ * one of them cannot be (a host tensor, a step tensor, a view, an f16 or i32 tensor, an empty one,
+ * one listed twice) or the pack would not fit one storage binding.
+ */
+export function packOnDevice(ts: readonly Tensor[]): boolean {
+  if (ts.length === 0) return false;
+  if (devicePackOf(ts)) return true;
+  if (!active || !ts.every(packable) || new Set(ts).size !== ts.length) return false;
+  const shapes = ts.map((t) => t.shape);
+  if (!active.packFits(shapes)) return false;
+  const { views, whole } = active.allocPack(shapes);
+  active.clear(whole);
+  ts.forEach((t, i) => {
+    const old = t.gpu!;
+    active!.copy(old, views[i]);
+    t.setStorage(views[i]);
+    active!.discard(old); // destroyed, not pooled (as stackOnDevice's originals)
+  });
+  return true;
+}
+
+/**
+ * Runs of consecutive packable tensors of ts (see packOnDevice), each as long as fits one storage
+ * binding: the packs the optimizer makes of its parameters (indices into ts; the others left out).
+ */
+export function packRuns(ts: readonly Tensor[]): number[][] {
+  if (!active) return [];
+  const limit = active.device.limits.maxStorageBufferBindingSize;
+  const runs: number[][] = [];
+  let run: number[] = [], bytes = 0;
+  const seen = new Set<Tensor>();
+  ts.forEach((t, i) => {
+    if (!packable(t) || seen.has(t)) return;
+    seen.add(t);
+    const b = active!.packLayout([t.shape]).bytes;
+    if (b > limit) return;
+    if (bytes + b > limit) { runs.push(run); run = []; bytes = 0; }
+    run.push(i);
+    bytes += b;
+  });
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+/**
+ * Copies of ts (device f32 tensors of like's shapes) in a new step-scoped pack of like's layout
+ * (like: the views of one pack, in order), its gaps zero: a step's gradients gathered beside their
+ * packed parameters. Null when ts do not match like's shapes.
+ */
+export function gatherPackStep(ts: readonly Tensor[], like: readonly Tensor[]): Tensor[] | null {
+  const ctx = deviceContext();
+  if (ts.length !== like.length || !ts.every((t, i) => t.gpu && !t.half && t.gpu.dtype === 'f32' && t.size === like[i].size)) return null;
+  const { views, whole } = ctx.allocPack(like.map((t) => t.shape));
+  ctx.clear(whole);
+  const out = views.map((v, i) => {
+    ctx.copy(ts[i].gpu!, v);
+    arena.add(v);
+    return new Tensor(v, ts[i].shape);
+  });
+  return samePackLayout(out, like) ? out : null;
 }
 
 /** A step-scoped stack of `count` device tensors of `shape` (GpuContext.allocStack; each view in the step arena). */

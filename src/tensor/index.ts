@@ -5,9 +5,9 @@
 export { Tensor, tensor, zeros, ones, full, randn, uniform, ids, parameter } from './tensor.ts';
 export * from './ops.ts';
 export { noGrad, isGradEnabled } from './autograd.ts';
-export { openDevice, closeDevice, placeOnDevice, type DevicePlacement, useDeviceContext, hasDevice, toDevice, toHost, moveToDevice, moveToHost, deviceZeros, readValues, endDeviceStep, keepOnDevice, releaseDevice, devicePrefixView, deviceContext, markDeviceConstant, stackOnDevice, deviceStackOf, type DeviceStack } from './device.ts';
+export { openDevice, closeDevice, placeOnDevice, type DevicePlacement, useDeviceContext, hasDevice, toDevice, toHost, moveToDevice, moveToHost, deviceZeros, readValues, endDeviceStep, keepOnDevice, releaseDevice, devicePrefixView, deviceContext, markDeviceConstant, stackOnDevice, deviceStackOf, type DeviceStack, packOnDevice, devicePackOf } from './device.ts';
 export { availableBackends, useBackend, currentBackend, cpuLevels, setCpuLevel } from './backends.ts';
 export * from './fused.ts';
 export { fillPooledF32, pooledF32 } from './f32-pool.ts';
 export { routeOnDevice, moeExpertsOnDevice, type DeviceRouting } from './moe-device.ts';
-export { copyWithin as deviceCopyWithin, copySpan as deviceCopySpan, gateUpdates as gateDeviceUpdates, scaleManyInPlace as deviceScaleManyInPlace, sumSquaresMany as deviceSumSquaresMany, sampleRows as deviceSampleRows, tokenLse as deviceTokenLse, DEVICE_SAMPLING } from './device-ops.ts';
+export { copyWithin as deviceCopyWithin, copySpan as deviceCopySpan, gateUpdates as gateDeviceUpdates, packParams as packDeviceParams, gatherGrads as gatherDeviceGrads, scaleManyInPlace as deviceScaleManyInPlace, sumSquaresMany as deviceSumSquaresMany, normMany as deviceNormMany, sampleRows as deviceSampleRows, tokenLse as deviceTokenLse, DEVICE_SAMPLING } from './device-ops.ts';

@@ -6,7 +6,8 @@
 // difference on a near-zero gradient into a parameter move of up to lr) losses are held to
 // 1e-4 relative and parameters to 5e-4 absolute (measured here: both agree within 2e-5);
 // the gradient norm (f32 on the device, double on the host) to 1e-3 relative.
-// One submit per step: the step records everything and reads the losses and norm once.
+// One submit per step: the step records everything and reads the losses and norm once. The
+// optimizer's first step packs the parameters (their moments and gradients alike).
 // A tiny DeepSeek-V3 MoE trained by trainLM on the device (the router-bias update there): losses
 // within 1e-4 relative of the CPU's and the same expert loads (the same routing) every step.
 // Skips without an adapter (fails under CI=true).
@@ -23,7 +24,7 @@ import { llamaConfigSchema, moePreset } from '../../src/models/config.ts';
 import type { CausalLM } from '../../src/models/model.ts';
 import { AdamW } from '../../src/optim/adamw.ts';
 import { clipGradNorm, clipGradNormTensor } from '../../src/optim/clip.ts';
-import { endDeviceStep, ids, moveToDevice, moveToHost, readValues, useDeviceContext, type Tensor } from '../../src/tensor/index.ts';
+import { devicePackOf, endDeviceStep, ids, moveToDevice, moveToHost, readValues, useDeviceContext, type Tensor } from '../../src/tensor/index.ts';
 import { trainLM } from '../../src/train/trainer.ts';
 import { randI32, rng } from '../helpers.ts';
 import { gpuOrSkip } from './webgpu-setup.ts';
@@ -68,6 +69,7 @@ test('webgpu: a tiny Qwen2 trained 4 steps (AdamW, global-norm clipping) on the 
         losses.push(l[0]);
         norms.push(n[0]);
         assert.equal(k.ctx.stats.submits, submits + 1, 'one submit per training step');
+        assert.ok(devicePackOf(params), 'the optimizer packed the parameters (their AdamW, norm and rescale: one dispatch each)');
         created.push(k.ctx.stats.buffersCreated);
         // Backward retires activations and gradients the tape proves dead; later outputs of the same step reuse them.
         assert.ok(k.ctx.stats.batchReuses > reuses, 'buffers retired by backward are reused within the step');

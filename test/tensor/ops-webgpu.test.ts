@@ -260,6 +260,73 @@ test('webgpu ops: multi-tensor AdamW, sum of squares and rescale (stacks in one 
   endDeviceStep();
 });
 
+test('webgpu ops: the optimizer\'s packs (tensors of any shapes in one buffer, in place): AdamW, the sum of squares and the rescale over them are one dispatch each and equal the per-tensor kernels bit for bit', async (t) => {
+  if (!(await device(t))) return;
+  const ctx = T.deviceContext();
+  const r = rng(80);
+  const shapes = [[37], [3, 5], [11], [2, 2, 7]];
+  const init = shapes.map((sh) => randF32(r, sh.reduce((a, b) => a * b, 1)));
+  const grads = [0, 1, 2].map(() => init.map((x) => randF32(r, x.length)));
+  const opts = (s: number) => ({ lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: s });
+  const run = async (pack: boolean) => {
+    const ps = init.map((x, i) => T.tensor(x.slice(), shapes[i]));
+    const ms = ps.map((p) => T.zeros(p.shape)), vs = ps.map((p) => T.zeros(p.shape));
+    moveToDevice([...ps, ...ms, ...vs]);
+    const keys: string[] = [];
+    if (pack) {
+      const before = ps.map((p) => p.gpu);
+      T.packDeviceParams(ps);
+      const whole = T.devicePackOf(ps);
+      assert.ok(whole && ps.every((p, i) => p.gpu !== before[i] && p.gpu!.offset % ctx.device.limits.minStorageBufferOffsetAlignment === 0), 'the same Tensors now view one pack, at aligned offsets');
+      const packed = ps.map((p) => p.gpu);
+      T.packDeviceParams(ps);
+      assert.ok(ps.every((p, i) => p.gpu === packed[i]), 'already packed: nothing moves');
+      assert.equal(T.devicePackOf([ps[1], ps[0], ps[2], ps[3]]), null, 'out of order is not the pack');
+      assert.equal(T.devicePackOf(ps.slice(1)), null, 'part of a pack is not the pack');
+      assert.equal(T.packOnDevice([T.tensor(new Float32Array(4))]), false, 'a host tensor is not packed');
+      const twice = toDevice(T.zeros([3]));
+      assert.equal(T.packOnDevice([twice, twice]), false, 'a tensor listed twice is not packed');
+      assert.equal(T.packOnDevice([T.add(twice, twice)]), false, 'a step tensor is not packed');
+      assert.equal(T.packOnDevice([ps[0]]), false, 'a view of a pack is not packed again');
+      T.releaseDevice([twice]);
+    }
+    const dispatch = ctx.dispatch;
+    ctx.dispatch = (q) => { keys.push(q.key); dispatch.call(ctx, q); };
+    const sums: Tensor[] = [];
+    try {
+      for (let s = 1; s <= 3; s++) {
+        ps.forEach((p, i) => (p.grad = T.toDevice(T.tensor(grads[s - 1][i].slice(), shapes[i]))));
+        if (pack) {
+          T.gatherDeviceGrads(ps);
+          assert.ok(T.devicePackOf(ps.map((p) => p.grad!)), `step ${s}: the gradients gathered into a pack`);
+        }
+        const gs = ps.map((p) => p.grad!);
+        sums.push(T.deviceSumSquaresMany(gs));
+        T.deviceScaleManyInPlace(gs, T.toDevice(T.tensor([0.5], [])));
+        T.adamwUpdateMany(ps.map((p, i) => ({ param: p, grad: p.grad!, m: ms[i], v: vs[i] })), opts(s));
+      }
+      const gaps = pack ? new T.Tensor(T.devicePackOf(ps)!, [T.devicePackOf(ps)!.size]) : null;
+      const vals = await readValues([...ps, ...ms, ...vs, ...ps.map((p) => p.grad!), ...sums, ...(gaps ? [gaps] : [])]);
+      if (gaps) {
+        const covered = new Set(ps.flatMap((p) => Array.from({ length: p.size }, (_, j) => p.gpu!.offset / 4 + j)));
+        assert.ok(vals[vals.length - 1].every((x, j) => covered.has(j) || x === 0), 'the gaps between the views stay zero');
+      }
+      return { tensors: vals.slice(0, 16).map((x) => Float32Array.from(x)), sums: vals.slice(16, 19).map((x) => x[0]), keys };
+    } finally {
+      ctx.dispatch = dispatch;
+      endDeviceStep();
+      T.releaseDevice([...ps, ...ms, ...vs]);
+    }
+  };
+  const each = await run(false), packed = await run(true);
+  packed.tensors.forEach((x, i) => assert.deepEqual(x, each.tensors[i], `${['parameter', 'm', 'v', 'gradient'][i >> 2]} ${i % 4}`));
+  packed.sums.forEach((x, i) => assert.ok(Math.abs(x - each.sums[i]) <= 1e-6 * each.sums[i], `step ${i + 1}: sum of squares ${x} vs ${each.sums[i]}`));
+  for (const [key, n] of [['adamw', 1], ['sumSquares:partial', 1], ['scaleBy', 1]] as const) {
+    assert.equal(each.keys.filter((q) => q === key).length, 3 * 4, `${key} per tensor`);
+    assert.equal(packed.keys.filter((q) => q === key).length, 3 * n, `${key} once per step over the pack`);
+  }
+});
+
 test('webgpu ops: a host tensor marked constant (rope tables) is uploaded once per device and kept; an unmarked one is uploaded each step', async (t) => {
   if (!(await device(t))) return;
   const x = toDevice(T.tensor([1, 2, 3]));

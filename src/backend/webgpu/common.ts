@@ -14,17 +14,20 @@ export function uniformWgsl(fields: Fields): string {
   return `struct P { ${fields.map(([n, t]) => `${n}: ${t}`).join(', ')} }\n@group(0) @binding(0) var<uniform> p: P;\n`;
 }
 
-/** Packs values (by field name) as 4-byte scalars in field order. */
-export function packUniforms(fields: Fields, values: Record<string, number>): ArrayBuffer {
+/** Packs values (by field name, or a list in field order) as 4-byte scalars in field order. */
+export function packUniforms(fields: Fields, values: Record<string, number> | readonly number[]): ArrayBuffer {
   const buf = new ArrayBuffer(Math.max(16, Math.ceil((fields.length * 4) / 16) * 16));
   const dv = new DataView(buf);
-  fields.forEach(([n, t], i) => {
-    const v = values[n];
+  const list = Array.isArray(values) ? (values as readonly number[]) : null;
+  if (list && list.length !== fields.length) throw new Error(`webgpu uniforms: ${list.length} values for ${fields.length} fields`);
+  for (let i = 0; i < fields.length; i++) {
+    const [n, t] = fields[i];
+    const v = list ? list[i] : (values as Record<string, number>)[n];
     if (v === undefined) throw new Error(`webgpu uniforms: no value for ${n}`);
     if (t === 'f32') dv.setFloat32(i * 4, v, true);
     else if (t === 'i32') dv.setInt32(i * 4, v, true);
     else dv.setUint32(i * 4, v, true);
-  });
+  }
   return buf;
 }
 

@@ -329,9 +329,45 @@ export class GpuContext {
     // Exactly its size (not a power-of-two bucket: a slab of expert weights is large and long-lived);
     // pooled under that size, which the same stack asks for again each step (the gradients').
     const buffer = this.takeBuffer('allocStack', [count, ...shape], count * strideBytes, false);
-    const slab: GpuSlab = { buffer, strideBytes, live: count };
+    const slab: GpuSlab = { buffer, strideBytes, live: count, count };
     const views = Array.from({ length: count }, (_, i) => new GpuTensor(buffer, shape, dtype, i * strideBytes, slab));
     return { views, whole: new GpuTensor(buffer, [(count * strideBytes) / 4], dtype), stride: strideBytes / 4 };
+  }
+
+  /** Byte offsets of tensors of `shapes` in a pack (allocPack), each at the storage offset alignment after the last, and the pack's bytes. */
+  packLayout(shapes: readonly (readonly number[])[]): { offsets: number[]; bytes: number } {
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const shape of shapes) {
+      offsets.push(bytes);
+      bytes += Math.ceil((this.elements('allocPack', shape) * 4) / align) * align;
+    }
+    return { offsets, bytes };
+  }
+
+  /** Whether a pack of tensors of `shapes` fits one storage binding (allocPack would succeed). */
+  packFits(shapes: readonly (readonly number[])[]): boolean {
+    const { bytes } = this.packLayout(shapes);
+    return shapes.length >= 1 && bytes > 0 && bytes <= this.device.limits.maxStorageBufferBindingSize;
+  }
+
+  /**
+   * f32 tensors of any `shapes` in one buffer (a pack), each at the first offset the device can
+   * bind after the last (packLayout): `views[i]` is the i-th, an ordinary GpuTensor to every
+   * kernel; `whole` binds the buffer as one f32 tensor of every element, the gaps between views
+   * included: a multi-tensor kernel that keeps the gaps at zero (AdamW, the sum of squares, a
+   * rescale) treats the pack as one tensor. Released like a stack (view by view; never `whole`).
+   * Contents undefined. Used for the optimizer's parameters, moments and gradients.
+   */
+  allocPack(shapes: readonly (readonly number[])[]): { views: GpuTensor[]; whole: GpuTensor } {
+    const { offsets, bytes } = this.packLayout(shapes);
+    if (shapes.length < 1 || bytes === 0) throw new R1tsError(`webgpu allocPack: ${shapes.length} tensors of ${bytes / 4} elements; expected at least one, of at least one element`);
+    const buffer = this.takeBuffer('allocPack', [bytes / 4], bytes, false);
+    // strideBytes 0: not a stack of equal strides (deviceStackOf refuses it).
+    const slab: GpuSlab = { buffer, strideBytes: 0, live: shapes.length, count: shapes.length };
+    const views = shapes.map((shape, i) => new GpuTensor(buffer, shape, 'f32', offsets[i], slab));
+    return { views, whole: new GpuTensor(buffer, [bytes / 4], 'f32') };
   }
 
   /** A slab view is done: the slab's buffer goes back to the pool (after this batch's submit) with its last view. */

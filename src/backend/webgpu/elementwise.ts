@@ -77,7 +77,8 @@ export function binary(ctx: GpuContext, op: BinaryOp, a: GpuTensor, aStrides: re
   if (aStrides.length !== rank || bStrides.length !== rank) throw new R1tsError(`webgpu binary ${op}: strides [${aStrides}] and [${bStrides}] must both have rank ${rank} like shape [${shape}]`);
   let n = 1, lastA = 0, lastB = 0;
   for (let d = 0; d < rank; d++) {
-    sizes(`binary ${op}`, { [`shape[${d}]`]: shape[d], [`aStrides[${d}]`]: aStrides[d], [`bStrides[${d}]`]: bStrides[d] });
+    const ok = (x: number) => Number.isInteger(x) && x >= 0 && x < 2 ** 31;
+    if (!ok(shape[d]) || !ok(aStrides[d]) || !ok(bStrides[d])) sizes(`binary ${op}`, { [`shape[${d}]`]: shape[d], [`aStrides[${d}]`]: aStrides[d], [`bStrides[${d}]`]: bStrides[d] }); // throws naming it
     n *= shape[d];
     lastA += (shape[d] - 1) * aStrides[d];
     lastB += (shape[d] - 1) * bStrides[d];
@@ -85,14 +86,16 @@ export function binary(ctx: GpuContext, op: BinaryOp, a: GpuTensor, aStrides: re
   if (n === 0) return;
   need(op, 'a', a, lastA + 1); need(op, 'b', b, lastB + 1); need(op, 'out', out, n);
   if (out === a || out === b) throw new R1tsError(`webgpu binary ${op}: out may not alias an input`);
-  const vals: Record<string, number> = { n };
+  // binFields' order: n, sh0..7, sa0..7, sb0..7.
+  const vals = new Array<number>(1 + 3 * MAX_RANK);
+  vals[0] = n;
   for (let d = 0; d < MAX_RANK; d++) {
-    vals[`sh${d}`] = d < rank ? shape[d] : 1;
-    vals[`sa${d}`] = d < rank ? aStrides[d] : 0;
-    vals[`sb${d}`] = d < rank ? bStrides[d] : 0;
+    vals[1 + d] = d < rank ? shape[d] : 1;
+    vals[1 + MAX_RANK + d] = d < rank ? aStrides[d] : 0;
+    vals[1 + 2 * MAX_RANK + d] = d < rank ? bStrides[d] : 0;
   }
   // Peel the multi-index from the innermost dim outwards (unrolled for this rank).
-  const peel = Array.from({ length: rank }, (_, k) => rank - 1 - k)
+  const peel = () => Array.from({ length: rank }, (_, k) => rank - 1 - k)
     .map((d) => `  { let c = rem % p.sh${d}; rem = rem / p.sh${d}; ia = ia + c * p.sa${d}; ib = ib + c * p.sb${d}; }`).join('\n');
   ctx.dispatch({
     key: `binary:${op}:${rank}`,
@@ -104,7 +107,7 @@ ${op === 'pow' ? powFn : ''}
 ${head}
   if (i >= p.n) { return; }
   var rem = i; var ia = 0u; var ib = 0u;
-${peel}
+${peel()}
   let a = as_[ia]; let b = bs_[ib];
   o[i] = ${binaryExpr[op]};
 }`,
@@ -268,7 +271,7 @@ ${peel}
 
 const SS_GROUPS = 256;
 const ssFields: Fields = [['n', 'u32'], ['g', 'u32'], ['off', 'u32'], ['stride', 'u32'], ['size', 'u32']];
-const ssBody = (term: string) => `
+const ssBody = (term: string, epilogue = 'o[p.off + wid.x] = red[0];') => `
 var<workgroup> red: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_id) lidv: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -283,7 +286,7 @@ fn main(@builtin(local_invocation_id) lidv: vec3<u32>, @builtin(workgroup_id) wi
     if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { o[p.off + wid.x] = red[0]; }
+  if (lid == 0u) { ${epilogue} }
 }`;
 const ssDecls = `@group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> o: array<f32>;`;
@@ -323,6 +326,33 @@ export function sumAll(ctx: GpuContext, x: GpuTensor, n: number, out: GpuTensor)
 ${ssDecls}
 ${ssBody('v')}`,
     buffers: [x, out], uniforms: packUniforms(ssFields, { n, g: 1, off: 0, stride: Math.max(1, n), size: n }), groups: [1, 1, 1],
+  });
+}
+
+const normFields: Fields = [...ssFields, ['max', 'f32']];
+
+/**
+ * The global norm from sumSquaresParts' partials, in one dispatch: norm[0] = √(Σ x[0..n)) (f32,
+ * one workgroup, as sumAll), and with `clip`, factor[0] = maxNorm / (norm + 1e-6) when norm >
+ * maxNorm, else 1: the rescale of global-norm clipping (clip.ts), computed where the norm is.
+ */
+export function sumNorm(ctx: GpuContext, x: GpuTensor, n: number, norm: GpuTensor, clip: { factor: GpuTensor; maxNorm: number } | null = null): void {
+  sizes('sumNorm', { n });
+  need('sumNorm', 'x', x, n); need('sumNorm', 'norm', norm, 1);
+  if (clip) {
+    need('sumNorm', 'factor', clip.factor, 1);
+    if (!(clip.maxNorm >= 0)) throw new R1tsError(`webgpu sumNorm: maxNorm ${clip.maxNorm}; expected a number of at least 0`);
+  }
+  const epilogue = `let nrm = sqrt(red[0]); o[0] = nrm;${clip ? ' f[0] = select(1.0, p.max / (nrm + 1e-6), nrm > p.max);' : ''}`;
+  ctx.dispatch({
+    key: clip ? 'sumSquares:clip' : 'sumSquares:norm',
+    wgsl: () => `${uniformWgsl(normFields)}
+${ssDecls}
+${clip ? '@group(0) @binding(3) var<storage, read_write> f: array<f32>;' : ''}
+${ssBody('v', epilogue)}`,
+    buffers: clip ? [x, norm, clip.factor] : [x, norm],
+    uniforms: packUniforms(normFields, { n, g: 1, off: 0, stride: Math.max(1, n), size: n, max: clip?.maxNorm ?? 0 }),
+    groups: [1, 1, 1],
   });
 }
 

@@ -2,18 +2,24 @@
 // Not a src/tensor Tensor (no autograd, no strides): the row-major contents of one pooled
 // GPUBuffer, whose byte size is the pool bucket (>= 4·size), or of one slice of a slab (a
 // buffer holding several same-shape tensors back to back, each at an offset the device can
-// bind: GpuContext.allocStack). A slab's views are released one by one; its buffer returns to
-// the pool when the last is. The grouped MoE GEMMs bind a whole slab as one stacked operand.
+// bind: GpuContext.allocStack), or of several tensors of any shapes (a pack: allocPack). A
+// slab's views are released one by one; its buffer returns to the pool when the last is. The
+// grouped MoE GEMMs bind a whole stack as one stacked operand; the optimizer's multi-tensor
+// kernels a whole pack as one tensor.
 
 /// <reference types="@webgpu/types" />
 import { R1tsError } from '../../core/errors.ts';
 
 export type GpuDtype = 'f32' | 'i32' | 'u32';
 
-/** A buffer shared by the views of one stack: the bytes from one view to the next, and how many are still live. */
+/**
+ * A buffer shared by views: a stack's (same shapes, strideBytes apart) or a pack's (any shapes,
+ * strideBytes 0: GpuContext.allocPack); how many views it was made with and how many are still live.
+ */
 export interface GpuSlab {
   readonly buffer: GPUBuffer;
   readonly strideBytes: number;
+  readonly count: number;
   live: number;
 }
 
