@@ -408,12 +408,12 @@ export function packOnDevice(ts: readonly Tensor[]): boolean {
 }
 
 /**
- * Runs of consecutive packable tensors of ts (see packOnDevice), each as long as fits one storage
- * binding: the packs the optimizer makes of its parameters (indices into ts; the others left out).
+ * Runs of consecutive packable tensors of ts (see packOnDevice), each as long as fits `limit`
+ * bytes (default: one storage binding): the packs the optimizer makes of its parameters (indices
+ * into ts; the others, and any one alone over the limit, left out).
  */
-export function packRuns(ts: readonly Tensor[]): number[][] {
+export function packRuns(ts: readonly Tensor[], limit = active?.limits.maxStorageBufferBindingSize ?? 0): number[][] {
   if (!active) return [];
-  const limit = active.device.limits.maxStorageBufferBindingSize;
   const runs: number[][] = [];
   let run: number[] = [], bytes = 0;
   const seen = new Set<Tensor>();

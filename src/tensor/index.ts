@@ -5,7 +5,7 @@
 export { Tensor, tensor, zeros, ones, full, randn, uniform, ids, parameter } from './tensor.ts';
 export * from './ops.ts';
 export { noGrad, isGradEnabled } from './autograd.ts';
-export { openDevice, closeDevice, placeOnDevice, type DevicePlacement, useDeviceContext, hasDevice, toDevice, toHost, moveToDevice, moveToHost, deviceZeros, readValues, endDeviceStep, keepOnDevice, releaseDevice, devicePrefixView, deviceContext, markDeviceConstant, stackOnDevice, deviceStackOf, type DeviceStack, packOnDevice, devicePackOf } from './device.ts';
+export { openDevice, closeDevice, placeOnDevice, type DevicePlacement, useDeviceContext, hasDevice, toDevice, toHost, moveToDevice, moveToHost, deviceZeros, readValues, endDeviceStep, keepOnDevice, releaseDevice, devicePrefixView, deviceContext, markDeviceConstant, stackOnDevice, deviceStackOf, type DeviceStack, packOnDevice, devicePackOf, packRuns as devicePackRuns } from './device.ts';
 export { availableBackends, useBackend, currentBackend, cpuLevels, setCpuLevel } from './backends.ts';
 export * from './fused.ts';
 export { fillPooledF32, pooledF32 } from './f32-pool.ts';

@@ -318,6 +318,15 @@ test('webgpu ops: the optimizer\'s packs (tensors of any shapes in one buffer, i
       T.releaseDevice([...ps, ...ms, ...vs]);
     }
   };
+  // Runs for the packs: consecutive packable tensors up to the byte limit; others left out.
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  const ts = [T.zeros([3]), T.zeros([5]), T.zeros([2]), T.zeros([7]), T.zeros([1])];
+  moveToDevice(ts.slice(0, 4));
+  const span = (n: number) => Math.ceil((4 * n) / align) * align;
+  assert.deepEqual(T.devicePackRuns(ts, span(3) + span(5)), [[0, 1], [2, 3]], 'two per run at a limit of two');
+  assert.deepEqual(T.devicePackRuns([...ts, ts[0]]), [[0, 1, 2, 3]], 'one run under the binding limit; the host tensor and the repeat left out');
+  assert.deepEqual(T.devicePackRuns(ts, 4), [], 'a tensor alone over the limit is left out');
+  T.releaseDevice(ts.slice(0, 4));
   const each = await run(false), packed = await run(true);
   packed.tensors.forEach((x, i) => assert.deepEqual(x, each.tensors[i], `${['parameter', 'm', 'v', 'gradient'][i >> 2]} ${i % 4}`));
   packed.sums.forEach((x, i) => assert.ok(Math.abs(x - each.sums[i]) <= 1e-6 * each.sums[i], `step ${i + 1}: sum of squares ${x} vs ${each.sums[i]}`));

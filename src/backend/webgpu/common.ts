@@ -106,7 +106,8 @@ export function need(op: string, name: string, t: GpuTensor, n: number, dtype: '
 
 /** Throws unless every value is a non-negative integer that fits u32 indexing. */
 export function sizes(op: string, v: Record<string, number>): void {
-  for (const [k, x] of Object.entries(v)) {
+  for (const k in v) {
+    const x = v[k];
     if (!Number.isInteger(x) || x < 0 || x >= 2 ** 31) throw new R1tsError(`webgpu ${op}: ${k} = ${x}, expected an integer in [0, 2^31)`);
   }
 }

@@ -204,6 +204,17 @@ export class GpuContext {
   private gpuError: string | null = null;
   /** What each finite check since the last read checks (checkLabel), by id. */
   private checkLabels: { op: string; where: string }[] = [];
+  /**
+   * The device's limits that the hot paths read, copied once (each read of device.limits goes
+   * into Dawn's native object).
+   */
+  readonly limits: {
+    readonly maxComputeWorkgroupsPerDimension: number;
+    readonly minUniformBufferOffsetAlignment: number;
+    readonly minStorageBufferOffsetAlignment: number;
+    readonly maxStorageBufferBindingSize: number;
+    readonly maxComputeWorkgroupStorageSize: number;
+  };
   /** Counters for reports and tests. */
   readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0, buffersCreated: 0, poolHits: 0, batchReuses: 0, bindGroupsCreated: 0 };
 
@@ -214,6 +225,14 @@ export class GpuContext {
     this.gpu = gpu;
     this.device = device;
     this.adapter = report;
+    const l = device.limits;
+    this.limits = {
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
+      minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    };
     device.lost.then((info) => { this.lost = `${info.reason}: ${info.message}`; }, () => {});
     // Validation errors (a bad shader, a bad binding) arrive here asynchronously; the next read() or sync() throws the first.
     device.addEventListener('uncapturederror', (ev) => {
@@ -282,8 +301,8 @@ export class GpuContext {
 
   /** A pooled buffer of `bytes` (a bucket size, or a slab's exact size): one retired in this batch (inBatch), one from the pool, or a new one. */
   private takeBuffer(op: string, shape: readonly number[], bytes: number, inBatch: boolean): GPUBuffer {
-    if (bytes > this.device.limits.maxStorageBufferBindingSize) {
-      throw new R1tsError(`webgpu ${op}: [${shape.join(', ')}] needs ${bytes} bytes, over this device's storage binding limit of ${this.device.limits.maxStorageBufferBindingSize}`);
+    if (bytes > this.limits.maxStorageBufferBindingSize) {
+      throw new R1tsError(`webgpu ${op}: [${shape.join(', ')}] needs ${bytes} bytes, over this device's storage binding limit of ${this.limits.maxStorageBufferBindingSize}`);
     }
     const key = `s${bytes}`;
     let buffer = inBatch ? this.batchFree.get(key)?.pop() : undefined;
@@ -305,13 +324,13 @@ export class GpuContext {
 
   /** Bytes between the views of a stack of `shape`: its size rounded up to the device's storage offset alignment. */
   private stackStrideBytes(shape: readonly number[]): number {
-    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    const align = this.limits.minStorageBufferOffsetAlignment;
     return Math.ceil((this.elements('allocStack', shape) * 4) / align) * align;
   }
 
   /** Whether a stack of `count` tensors of `shape` fits one storage binding (allocStack would succeed). */
   stackFits(count: number, shape: readonly number[]): boolean {
-    return count >= 1 && count * this.stackStrideBytes(shape) <= this.device.limits.maxStorageBufferBindingSize;
+    return count >= 1 && count * this.stackStrideBytes(shape) <= this.limits.maxStorageBufferBindingSize;
   }
 
   /**
@@ -336,7 +355,7 @@ export class GpuContext {
 
   /** Byte offsets of tensors of `shapes` in a pack (allocPack), each at the storage offset alignment after the last, and the pack's bytes. */
   packLayout(shapes: readonly (readonly number[])[]): { offsets: number[]; bytes: number } {
-    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    const align = this.limits.minStorageBufferOffsetAlignment;
     const offsets: number[] = [];
     let bytes = 0;
     for (const shape of shapes) {
@@ -349,7 +368,7 @@ export class GpuContext {
   /** Whether a pack of tensors of `shapes` fits one storage binding (allocPack would succeed). */
   packFits(shapes: readonly (readonly number[])[]): boolean {
     const { bytes } = this.packLayout(shapes);
-    return shapes.length >= 1 && bytes > 0 && bytes <= this.device.limits.maxStorageBufferBindingSize;
+    return shapes.length >= 1 && bytes > 0 && bytes <= this.limits.maxStorageBufferBindingSize;
   }
 
   /**
@@ -491,11 +510,12 @@ export class GpuContext {
   /** Records one dispatch into the current batch (opening an encoder and pass when needed). */
   dispatch(d: Dispatch): void {
     this.checkLive();
-    if (d.groups.some((g) => g === 0)) return;
-    const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
-    if (d.groups.some((g) => g > limit)) throw new R1tsError(`webgpu ${d.key}: ${d.groups.join('×')} workgroups exceed the per-dimension limit ${limit}`);
+    const [gx, gy, gz] = d.groups;
+    if (gx === 0 || gy === 0 || gz === 0) return;
+    const limit = this.limits.maxComputeWorkgroupsPerDimension;
+    if (gx > limit || gy > limit || gz > limit) throw new R1tsError(`webgpu ${d.key}: ${d.groups.join('×')} workgroups exceed the per-dimension limit ${limit}`);
     // A refused dispatch (a released tensor, a written buffer bound twice) takes no uniform slot.
-    for (const t of d.buffers) t.assertLive(d.key);
+    for (let i = 0; i < d.buffers.length; i++) d.buffers[i].assertLive(d.key);
     // The batch's validation scope is open before the pipeline compiles: a shader error lands in it.
     this.openBatch();
     const { pipe, layout, writable } = this.pipeline(d.key, d.wgsl);
@@ -547,7 +567,7 @@ export class GpuContext {
       this.passPipe = pipe;
     }
     this.pass.setBindGroup(0, group);
-    this.pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
+    this.pass.dispatchWorkgroups(gx, gy, gz);
     this.stats.dispatches++;
     if (this.autoFlush > 0 && ++this.batchDispatches >= this.autoFlush) this.flush();
   }
@@ -591,7 +611,7 @@ export class GpuContext {
     const chunk = this.arenas[this.arenaChunk];
     const offset = this.arenaUsed;
     chunk.host.set(new Uint8Array(data), offset);
-    const align = this.device.limits.minUniformBufferOffsetAlignment;
+    const align = this.limits.minUniformBufferOffsetAlignment;
     this.arenaUsed = Math.ceil((offset + size) / align) * align;
     return { buffer: chunk.buffer, offset, size };
   }

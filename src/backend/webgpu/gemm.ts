@@ -361,7 +361,7 @@ export function gemm(ctx: GpuContext, a: GpuTensor, b: GpuTensor, c: GpuTensor, 
   const tile = on === 'rowsAll' ? 64 : tileInUse;
   const rowsSpan = range?.on === 'rows' ? Math.min(range.maxRows ?? m, m) : m;
   // Two panel buffers where the device's workgroup memory holds them (16 bytes spare for the range), else one.
-  const stages = buffersWanted === 2 && panelBytes(tile, 2) + 16 <= ctx.device.limits.maxComputeWorkgroupStorageSize ? 2 : 1;
+  const stages = buffersWanted === 2 && panelBytes(tile, 2) + 16 <= ctx.limits.maxComputeWorkgroupStorageSize ? 2 : 1;
   ctx.dispatch({
     key: `gemm:${+transA}${+transB}${+hasBeta}${+hasBias}${bStore === 'f32' ? '' : `:${bStore}`}${on === 'none' ? '' : `:${on}`}${tile === 64 ? '' : `:t${tile}`}${stages === 2 ? '' : ':s1'}`,
     wgsl: () => gemmWgsl(transA, transB, hasBeta, hasBias, bStore, on, tile, stages),
