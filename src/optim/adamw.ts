@@ -10,7 +10,7 @@
 // Not here: learning-rate schedules (schedule.ts), clipping (clip.ts).
 
 import { ConfigError } from '../core/errors.ts';
-import { Tensor, adamwUpdateMany, deviceZeros, packDeviceParams, zeros } from '../tensor/index.ts';
+import { Tensor, adamwUpdateMany, deviceZeros, gatherDeviceGrads, packDeviceParams, zeros } from '../tensor/index.ts';
 
 export interface AdamWOptions {
   /** Learning rate (default 1e-3). */
@@ -57,6 +57,7 @@ export class AdamW {
     const p = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.steps };
     // Not in the constructor: a model's first forward on the device stacks its MoE experts' weights, which a pack would take.
     packDeviceParams(this.params); // a no-op on the host, and once packed
+    gatherDeviceGrads(this.params); // the packed parameters' gradients into packs alike (done already when clipped)
     const items = this.params.flatMap((param, i) => (param.grad ? [{ param, grad: param.grad, m: this.m[i], v: this.v[i] }] : []));
     adamwUpdateMany(items, p);
   }

@@ -21,7 +21,7 @@ import {
 } from '../backend/webgpu/rows.ts';
 import type { GpuTensor } from '../backend/webgpu/tensor.ts';
 import { R1tsError, fmtShape } from '../core/errors.ts';
-import { allocStep, deviceContext, devicePackOf, deviceStackOf, gatherPackStep, gpuHalfOf, gpuOf, groupStacks, packOnDevice, packRuns, samePackLayout, stackOnDevice, uploadStep, zerosStep } from './device.ts';
+import { allocStep, deviceContext, devicePackOf, deviceStackOf, gatherPackStep, gpuHalfOf, gpuOf, groupStacks, packOnDevice, packRuns, retireStep, samePackLayout, stackOnDevice, uploadStep, zerosStep } from './device.ts';
 import { noteBorn } from './ops.ts';
 import { Tensor } from './tensor.ts';
 
@@ -314,6 +314,8 @@ export function packParams(params: readonly Tensor[]): void {
  * each parameter's .grad then the view of it: the gradient norm, its rescale and AdamW are one
  * dispatch per pack. A pack is gathered only when every one of its parameters is in params with a
  * device gradient (a parameter without one is skipped by AdamW); already gathered ones are left.
+ * A gathered step gradient is retired (its buffer free for the rest of the step): read .grad
+ * again after this, not a reference taken before.
  */
 export function gatherGrads(params: readonly Tensor[]): void {
   for (const { at } of groupStacks(params).packs) {
@@ -323,14 +325,15 @@ export function gatherGrads(params: readonly Tensor[]): void {
     const whole = devicePackOf(gs);
     if (whole && samePackLayout(gs, ps)) continue;
     const packed = gatherPackStep(gs, ps);
-    if (packed) ps.forEach((p, i) => (p.grad = packed[i]));
+    if (!packed) continue;
+    ps.forEach((p, i) => (p.grad = packed[i]));
+    for (const g of new Set(gs.map((x) => x.gpu!))) retireStep(g);
   }
 }
 
 /**
  * AdamW on many parameters in few dispatches: each pack of parameters (packParams) whose gradients
- * (gatherGrads, done here when the clip did not) and moments (packed alike the first time) make
- * packs of its layout, as one tensor; each stack of parameters (views of one slab: the MoE
+ * (gatherGrads) and moments (packed alike the first time) make packs of its layout, as one tensor; each stack of parameters (views of one slab: the MoE
  * experts' weights) whose gradients, m and v are stacked alike (m and v are moved into slabs of
  * their own the first time) and whose gates are one gate's consecutive entries, in one dispatch;
  * every other parameter in a dispatch of its own. The values are those of adamw() on each, bit
@@ -343,8 +346,7 @@ export function adamwMany(items: readonly { param: Tensor; grad: Tensor; m: Tens
     const ps = its.map((it) => it.param);
     const packed = (ts: Tensor[]) => (packOnDevice(ts) && samePackLayout(ts, ps) ? devicePackOf(ts) : null);
     const m = packed(its.map((it) => it.m)), v = packed(its.map((it) => it.v));
-    let gs = its.map((it) => it.grad);
-    if (!(devicePackOf(gs) && samePackLayout(gs, ps))) gs = gatherPackStep(gs, ps) ?? gs;
+    const gs = its.map((it) => it.grad);
     const g = devicePackOf(gs);
     if (!g || !m || !v || !samePackLayout(gs, ps)) {
       singles.push(...at);
