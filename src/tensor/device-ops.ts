@@ -333,11 +333,12 @@ export function gatherGrads(params: readonly Tensor[]): void {
 
 /**
  * AdamW on many parameters in few dispatches: each pack of parameters (packParams) whose gradients
- * (gatherGrads) and moments (packed alike the first time) make packs of its layout, as one tensor; each stack of parameters (views of one slab: the MoE
- * experts' weights) whose gradients, m and v are stacked alike (m and v are moved into slabs of
- * their own the first time) and whose gates are one gate's consecutive entries, in one dispatch;
- * every other parameter in a dispatch of its own. The values are those of adamw() on each, bit
- * for bit (a pack's gaps are zero in all four and stay zero).
+ * (gatherGrads) and moments (packed alike the first time) make packs of its layout, as one
+ * tensor; each stack of parameters (views of one slab: the MoE experts' weights) whose gradients,
+ * m and v are stacked alike (m and v are moved into slabs of their own the first time) and whose
+ * gates are one gate's consecutive entries, in one dispatch; every other parameter in a dispatch
+ * of its own. The values are those of adamw() on each, bit for bit (a pack's gaps are zero in all
+ * four and stay zero).
  */
 export function adamwMany(items: readonly { param: Tensor; grad: Tensor; m: Tensor; v: Tensor }[], p: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }): void {
   const { stacks, packs, singles } = groupStacks(items.map((it) => it.param));

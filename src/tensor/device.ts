@@ -353,13 +353,11 @@ export function groupStacks(ts: readonly Tensor[]): { stacks: { at: number[]; st
   return { stacks, packs, singles };
 }
 
-/**
- * Packs (GpuContext.allocPack): f32 device tensors of any shapes in one buffer, each at an aligned
- * offset, the gaps zero, so that a multi-tensor kernel treats the buffer as one tensor. The
- * optimizer packs its parameters and moments (packOnDevice) and gathers each step's gradients
- * into a pack of the same layout (gatherPackStep): AdamW, the gradient norm and its rescale are
- * then one dispatch per pack instead of one per tensor, with the same values per element.
- */
+// Packs (GpuContext.allocPack): f32 device tensors of any shapes in one buffer, each at an aligned
+// offset, the gaps zero, so that a multi-tensor kernel treats the buffer as one tensor. The
+// optimizer packs its parameters and moments (packOnDevice) and gathers each step's gradients
+// into a pack of the same layout (gatherPackStep): AdamW, the gradient norm and its rescale are
+// then one dispatch per pack instead of one per tensor, with the same values per element.
 
 /** The pack ts make, as one tensor (gaps included), when they are all the views of one pack, in order; else null. */
 export function devicePackOf(ts: readonly Tensor[]): GpuTensor | null {
@@ -372,9 +370,12 @@ export function devicePackOf(ts: readonly Tensor[]): GpuTensor | null {
   return new GpuTensor(slab.buffer, [slab.buffer.size / 4], 'f32');
 }
 
-/** Whether a and b are packs of one layout: the same shapes at the same offsets (the same view sizes). */
+/** Whether a and b are views of packs of one layout: the same sizes at the same offsets, in buffers of one size. */
 export function samePackLayout(a: readonly Tensor[], b: readonly Tensor[]): boolean {
-  return a.length === b.length && a.every((t, i) => t.gpu!.offset === b[i].gpu!.offset && t.size === b[i].size && t.gpu!.slab!.buffer.size === b[i].gpu!.slab!.buffer.size);
+  return a.length === b.length && a.every((t, i) => {
+    const x = t.gpu, y = b[i].gpu;
+    return !!x?.slab && !!y?.slab && x.offset === y.offset && t.size === b[i].size && x.slab.buffer.size === y.slab.buffer.size;
+  });
 }
 
 /** Whether t can move into a pack: a persistent f32 device tensor of its own buffer (not a view of a stack or pack), not empty. */
@@ -388,12 +389,12 @@ function packable(t: Tensor): boolean {
  * order (each keeps its identity; one device copy each; the gaps zeroed), so that devicePackOf(ts)
  * finds them. Returns true when they are packed (already, or now); false, moving nothing, when
  * one of them cannot be (a host tensor, a step tensor, a view, an f16 or i32 tensor, an empty one,
- * one listed twice) or the pack would not fit one storage binding.
+ * one whose storage is listed twice) or the pack would not fit one storage binding.
  */
 export function packOnDevice(ts: readonly Tensor[]): boolean {
   if (ts.length === 0) return false;
   if (devicePackOf(ts)) return true;
-  if (!active || !ts.every(packable) || new Set(ts).size !== ts.length) return false;
+  if (!active || !ts.every(packable) || new Set(ts.map((t) => t.gpu)).size !== ts.length) return false;
   const shapes = ts.map((t) => t.shape);
   if (!active.packFits(shapes)) return false;
   const { views, whole } = active.allocPack(shapes);
@@ -416,10 +417,10 @@ export function packRuns(ts: readonly Tensor[], limit = active?.limits.maxStorag
   if (!active) return [];
   const runs: number[][] = [];
   let run: number[] = [], bytes = 0;
-  const seen = new Set<Tensor>();
+  const seen = new Set<GpuTensor>();
   ts.forEach((t, i) => {
-    if (!packable(t) || seen.has(t)) return;
-    seen.add(t);
+    if (!packable(t) || seen.has(t.gpu!)) return;
+    seen.add(t.gpu!);
     const b = active!.packLayout([t.shape]).bytes;
     if (b > limit) return;
     if (bytes + b > limit) { runs.push(run); run = []; bytes = 0; }

@@ -39,7 +39,9 @@
 // f16 inference weights: Tensor.half (placeOnDevice's `half`, `--dtype f16`) goes through the
 // f16-B GEMM. AdamW and clipping take a stack of expert weights in one dispatch (elementwise.ts
 // StackSpan), and a pack of other parameters (GpuContext.allocPack: tensors of any shapes in one
-// buffer, the gaps zero; the optimizer packs its parameters, moments and gradients) as one tensor. NEXT STEP: f16 training; tuning and figures on a real GPU (scripts/gpu-kit.mjs packs the tests and the benchmark for a GPU machine).
+// buffer, the gaps zero; the optimizer packs its parameters, moments and gradients) as one tensor.
+// NEXT STEP: f16 training; tuning and figures on a real GPU (scripts/gpu-kit.mjs packs the tests
+// and the benchmark for a GPU machine).
 
 import type { AdamWParams, BinaryOp, ReduceOp, RopeParams, UnaryOp } from '../kernels.ts';
 import { attention, attentionBackward, type GpuAttentionParams } from './attention.ts';
