@@ -56,7 +56,8 @@ export class AdamW {
     this.steps++;
     const p = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.steps };
     // Not in the constructor: a model's first forward on the device stacks its MoE experts' weights, which a pack would take.
-    packDeviceParams(this.params); // a no-op on the host, and once packed
+    // Only parameters with a gradient: one a loss never reaches (an unused MTP head) would keep its pack from being whole.
+    packDeviceParams(this.params.filter((q) => q.grad)); // a no-op on the host, and once packed
     gatherDeviceGrads(this.params); // the packed parameters' gradients into packs alike (done already when clipped)
     const items = this.params.flatMap((param, i) => (param.grad ? [{ param, grad: param.grad, m: this.m[i], v: this.v[i] }] : []));
     adamwUpdateMany(items, p);

@@ -12,6 +12,7 @@ import * as T from '../../src/tensor/index.ts';
 import { endDeviceStep, moveToDevice, readValues, stepBuffers, toDevice, toHost, useDeviceContext } from '../../src/tensor/device.ts';
 import { setLinearCrossEntropyChunkBytes } from '../../src/tensor/device-ops.ts';
 import { assertClose, randF32, randI32, rng } from '../helpers.ts';
+import { AdamW } from '../../src/optim/adamw.ts';
 import { gpuOrSkip } from '../backend/webgpu-setup.ts';
 import type { Tensor } from '../../src/tensor/index.ts';
 
@@ -327,6 +328,18 @@ test('webgpu ops: the optimizer\'s packs (tensors of any shapes in one buffer, i
   assert.deepEqual(T.devicePackRuns([...ts, ts[0]]), [[0, 1, 2, 3]], 'one run under the binding limit; the host tensor and the repeat left out');
   assert.deepEqual(T.devicePackRuns(ts, 4), [], 'a tensor alone over the limit is left out');
   T.releaseDevice(ts.slice(0, 4));
+  // AdamW packs the parameters that have a gradient: one the loss never reaches stays out, so the pack is whole every step.
+  const [pa, pb, unused] = [T.tensor(init[0].slice()), T.tensor(init[2].slice()), T.tensor(init[1].slice())];
+  moveToDevice([pa, pb, unused]);
+  const opt = new AdamW([pa, unused, pb], { lr: 1e-2 });
+  for (let s = 0; s < 2; s++) {
+    pa.grad = T.toDevice(T.tensor(grads[s][0].slice()));
+    pb.grad = T.toDevice(T.tensor(grads[s][2].slice()));
+    opt.step();
+    assert.ok(T.devicePackOf([pa, pb]) && T.devicePackOf([pa.grad, pb.grad]) && unused.gpu!.slab === null, `step ${s + 1}: the two with gradients packed, the third left alone`);
+    endDeviceStep();
+  }
+  T.releaseDevice([pa, pb, unused, ...opt.stateTensors()]);
   const each = await run(false), packed = await run(true);
   packed.tensors.forEach((x, i) => assert.deepEqual(x, each.tensors[i], `${['parameter', 'm', 'v', 'gradient'][i >> 2]} ${i % 4}`));
   packed.sums.forEach((x, i) => assert.ok(Math.abs(x - each.sums[i]) <= 1e-6 * each.sums[i], `step ${i + 1}: sum of squares ${x} vs ${each.sums[i]}`));
