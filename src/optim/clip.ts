@@ -26,10 +26,15 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
   return norm;
 }
 
+/** The parameters' gradients, those of packed parameters first gathered into packs alike (the same values; .grad changes). */
+function gatheredGrads(params: readonly Tensor[]): Tensor[] {
+  gatherDeviceGrads(params);
+  return params.flatMap((p) => (p.grad ? [p.grad] : []));
+}
+
 /** The global gradient norm as a scalar tensor on the gradients' device (no readback on webgpu). */
 export function gradNormTensor(params: readonly Tensor[]): Tensor {
-  gatherDeviceGrads(params); // the same values, each pack's in one buffer
-  const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
+  const grads = gatheredGrads(params);
   if (!grads.some((g) => g.gpu)) return tensor([gradNorm(params)], []);
   return deviceNormMany(grads).norm; // []
 }
@@ -42,8 +47,7 @@ export function gradNormTensor(params: readonly Tensor[]): Tensor {
  */
 export function clipGradNormTensor(params: readonly Tensor[], maxNorm: number): Tensor {
   if (!params.some((p) => p.grad?.gpu)) return tensor([clipGradNorm(params, maxNorm)], []);
-  gatherDeviceGrads(params); // the same values, each pack's in one buffer: .grad is read after this
-  const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
+  const grads = gatheredGrads(params);
   const { norm, factor } = deviceNormMany(grads, maxNorm); // [], []
   deviceScaleManyInPlace(grads, factor!); // in place, as the host's clipGradNorm
   return norm;

@@ -104,10 +104,15 @@ export function need(op: string, name: string, t: GpuTensor, n: number, dtype: '
   if (t.size < n) throw new R1tsError(`webgpu ${op}: ${name} has ${t.size} elements (shape [${t.shape.join(', ')}]), needs ${n}`);
 }
 
+/** Whether x is a non-negative integer that fits u32 indexing (below 2^31). */
+export function isSize(x: number): boolean {
+  return Number.isInteger(x) && x >= 0 && x < 2 ** 31;
+}
+
 /** Throws unless every value is a non-negative integer that fits u32 indexing. */
 export function sizes(op: string, v: Record<string, number>): void {
   for (const k in v) {
     const x = v[k];
-    if (!Number.isInteger(x) || x < 0 || x >= 2 ** 31) throw new R1tsError(`webgpu ${op}: ${k} = ${x}, expected an integer in [0, 2^31)`);
+    if (!isSize(x)) throw new R1tsError(`webgpu ${op}: ${k} = ${x}, expected an integer in [0, 2^31)`);
   }
 }

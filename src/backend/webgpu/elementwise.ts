@@ -10,7 +10,7 @@
 
 import type { AdamWParams, BinaryOp, UnaryOp } from '../kernels.ts';
 import { R1tsError } from '../../core/errors.ts';
-import { WG, grid, linearIndex, need, packUniforms, sizes, uniformWgsl, type Fields } from './common.ts';
+import { WG, grid, isSize, linearIndex, need, packUniforms, sizes, uniformWgsl, type Fields } from './common.ts';
 import { NONFINITE_CODE, type GpuContext } from './device.ts';
 import type { GpuTensor } from './tensor.ts';
 
@@ -77,8 +77,7 @@ export function binary(ctx: GpuContext, op: BinaryOp, a: GpuTensor, aStrides: re
   if (aStrides.length !== rank || bStrides.length !== rank) throw new R1tsError(`webgpu binary ${op}: strides [${aStrides}] and [${bStrides}] must both have rank ${rank} like shape [${shape}]`);
   let n = 1, lastA = 0, lastB = 0;
   for (let d = 0; d < rank; d++) {
-    const ok = (x: number) => Number.isInteger(x) && x >= 0 && x < 2 ** 31;
-    if (!ok(shape[d]) || !ok(aStrides[d]) || !ok(bStrides[d])) sizes(`binary ${op}`, { [`shape[${d}]`]: shape[d], [`aStrides[${d}]`]: aStrides[d], [`bStrides[${d}]`]: bStrides[d] }); // throws naming it
+    if (!isSize(shape[d]) || !isSize(aStrides[d]) || !isSize(bStrides[d])) sizes(`binary ${op}`, { [`shape[${d}]`]: shape[d], [`aStrides[${d}]`]: aStrides[d], [`bStrides[${d}]`]: bStrides[d] }); // throws naming it
     n *= shape[d];
     lastA += (shape[d] - 1) * aStrides[d];
     lastB += (shape[d] - 1) * bStrides[d];
