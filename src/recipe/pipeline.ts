@@ -201,6 +201,19 @@ export async function zeroSftExamples(path: string, tokenizer: BpeTokenizer, eos
 
 export async function runPipeline(config: PipelineConfig, log: (line: string) => void = (l) => void process.stderr.write(l + '\n')): Promise<PipelineResult> {
   const c = parseConfig(PipelineConfigSchema, config, 'pipeline');
+  // One device for the whole run: each stage and evaluation places its model on it and hands it
+  // back, and all of them share its compiled pipelines and buffer pool (a device per placement
+  // would compile every kernel again, five times for sft → rl). Without an adapter it says so once.
+  const held = c.device === 'webgpu' ? await placeOnDevice('pipeline', []) : null;
+  if (held && !held.onDevice) c.device = 'cpu';
+  try {
+    return await runStages(c, log);
+  } finally {
+    await held?.release();
+  }
+}
+
+async function runStages(c: z.output<typeof PipelineConfigSchema>, log: (line: string) => void): Promise<PipelineResult> {
   const task = taskByName(c.task, { grader: c.grader, dataDir: c.dataDir });
   const items = task.heldOut(c.evalItems);
   mkdirSync(c.out, { recursive: true });

@@ -1,5 +1,5 @@
 // WebGPU attention forward and backward (src/backend/webgpu/attention.ts) against the reference:
-// causal at lengths around the 64-key block (7, 65), not causal with Tk != Tq, grouped-query heads,
+// causal at lengths around the 64-row block (7, 65, 70), not causal with Tk != Tq, grouped-query heads,
 // MLA head dims (D 192, Dv 128), a KV-cache suffix and decode with per-batch qOffsets and kvLens,
 // and rows that see no key (out 0, lse -Infinity, zero gradients). Outputs start NaN-filled so
 // every element must be written. Tolerances are the native kernel's (test/backend/attention.test.ts):
@@ -21,6 +21,14 @@ const cases: Case[] = [
   { B: 2, Tq: 1, Tk: 70, Hq: 2, Hkv: 2, D: 16, qOffsets: [69, 30], kvLens: [70, 31] },
   { B: 2, Tq: 6, Tk: 50, Hq: 2, Hkv: 1, D: 16, qOffsets: [-2, 30], kvLens: [40, 33] },
   { B: 2, Tq: 9, Tk: 17, Hq: 2, Hkv: 2, D: 8, Dv: 12, causal: false, kvLens: [0, 17] },
+  // From 16 query rows the forward takes the tiled kernel (the backward always does): two row
+  // blocks and two key blocks with a group of 4 query heads and head dims that are not multiples
+  // of 4; MLA's dims (12-key tiles); a prefill after a cache with rows that see no key; not causal
+  // with an empty item.
+  { Tq: 70, Hq: 4, Hkv: 1, D: 6, Dv: 10 },
+  { Tq: 20, Hq: 2, Hkv: 1, D: 192, Dv: 128 },
+  { B: 2, Tq: 24, Tk: 90, Hq: 2, Hkv: 2, D: 16, qOffsets: [-10, 40], kvLens: [90, 50] },
+  { B: 2, Tq: 40, Tk: 70, Hq: 2, Hkv: 1, D: 12, Dv: 8, causal: false, kvLens: [0, 70] },
 ];
 
 function params(c: Case): AttentionParams {

@@ -1,16 +1,26 @@
 // Attention in WGSL, the counterpart of Kernels.attention / .attentionBackward (same layouts:
 // q [B, Tq, Hq, D], k [B, Tk, Hkv, D], v [B, Tk, Hkv, Dv] → out [B, Tq, Hq, Dv], lse [B, Hq, Tq];
 // causal masking with qOffset or per-batch qOffsets, right padding with kvLens, grouped-query
-// heads). The full score matrix is never stored:
-//   forward: one 64-lane workgroup per (b, h, query row) walks the visible keys in blocks of 64
-//     (one key per lane), keeping a running max and sum (online softmax) and Dv accumulators
-//     spread over the lanes.
-//   backward: (1) per (b, h, row): delta = dout·out, then dq = scale·Σ_j ds_j k_j over key blocks;
-//     (2) per (b, kv head, key): dk and dv summed over the query heads of its group and the query
-//     rows that see the key, in blocks of 64 rows. Each output has one writer: no atomics, and the
-//     result does not depend on scheduling.
-// Limits: D, Dv <= 256 (4 accumulators per lane). Not here: a tiled (flash) variant that shares
-// K/V blocks across query rows; this one re-reads K/V per row.
+// heads). The full score matrix is never stored. Two shapes of kernel:
+//   tiled (training and prefill: 16 or more query rows per head): one lane per query row, a
+//     64-lane workgroup per 64 rows of one (b, head), walking the keys in tiles that the lanes
+//     load into shared memory together; per tile a lane scores its row against every key of it,
+//     then rescales its running sum once by the tile's max (online softmax) and adds p·v. Each
+//     key row is read from global memory once per 64 query rows, and a tile costs two barriers,
+//     not the dozen per key block of a workgroup-wide reduction (a CPU adapter such as llvmpipe
+//     pays for each one; docs/benchmarks.md has the figures). Head vectors are vec4s (dims that
+//     are not a multiple of 4 are zero-padded).
+//   rows (decode: fewer than 16 query rows): one 64-lane workgroup per (b, h, query row), its
+//     lanes over the keys in blocks of 64, with a running max and sum, Dv accumulators spread
+//     over the lanes. A tiled workgroup would leave all but a few lanes idle and walk the keys
+//     serially in one of them.
+//   backward (always tiled): (1) dq per query row as the forward, with delta = dout·out;
+//     (2) dk and dv per key row of one kv head, over the query heads of its group and tiles of
+//     the query rows that see the block's first key (causal: the rows before it are skipped).
+//     Each output has one writer: no atomics, and the result does not depend on scheduling.
+// Head dims are WGSL constants (a pipeline per (D, Dv): a model has one or two). Limits:
+// D, Dv <= 256; tiles fill at most 16 KiB of shared memory (every WebGPU device has that).
+// Not here: several query rows per lane (register blocking), subgroup operations, split-K decode.
 
 import type { AttentionParams } from '../kernels.ts';
 import { R1tsError } from '../../core/errors.ts';
@@ -22,7 +32,15 @@ import type { GpuTensor } from './tensor.ts';
 export type GpuAttentionParams = Omit<AttentionParams, 'qOffsets' | 'kvLens'> & { qOffsets: GpuTensor | null; kvLens: GpuTensor | null };
 
 const MAXD = 256;
-const PER = MAXD / ROW_WG;
+/** The tiled kernels' forward from this many query rows per (b, head) on (fewer: the row kernel, whose lanes split the keys). */
+const TILED_MIN_ROWS = 16;
+/** Floats of shared memory per tile: 16 KiB, what every WebGPU device gives a workgroup. */
+const TILE_FLOATS = 4096;
+
+/** WGSL: the head dims as constants (a pipeline per pair: a model has one or two) and PER, the accumulators per lane. */
+function dimsWgsl(D: number, Dv: number): string {
+  return `const D = ${D}u;\nconst DV = ${Dv}u;\nconst PER = ${Math.ceil(Math.max(D, Dv) / ROW_WG)}u;\nconst D4 = ${Math.ceil(D / 4)}u;\nconst DV4 = ${Math.ceil(Dv / 4)}u;`;
+}
 
 const fields: Fields = [['B', 'u32'], ['Tq', 'u32'], ['Tk', 'u32'], ['Hq', 'u32'], ['Hkv', 'u32'], ['D', 'u32'], ['Dv', 'u32'],
   ['scale', 'f32'], ['causal', 'u32'], ['qOffset', 'i32'], ['negInf', 'u32'], ['rows', 'u32']];
@@ -38,6 +56,15 @@ fn visible(b: u32, i: u32) -> u32 {
   if (p.causal == 0u) { return u32(kvLen); }
   let off = ${hasOffsets ? 'qOffsets[b]' : 'p.qOffset'};
   return u32(clamp(off + i32(i) + 1, 0, kvLen));
+}
+// The first query row of item b that sees key j (Tq when none does): visible(b, i) grows with i.
+fn firstSeeing(b: u32, j: u32) -> u32 {
+  var kvLen = i32(p.Tk);
+  ${hasLens ? 'kvLen = clamp(kvLens[b], 0, i32(p.Tk));' : ''}
+  if (i32(j) >= kvLen) { return p.Tq; }
+  if (p.causal == 0u) { return 0u; }
+  let off = ${hasOffsets ? 'qOffsets[b]' : 'p.qOffset'};
+  return u32(clamp(i32(j) - off, 0, i32(p.Tq)));
 }
 `;
 }
@@ -71,12 +98,20 @@ export function attention(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTen
   check('attention', q, k, v, p);
   const { B, Tq, Hq, Dv } = p;
   need('attention', 'out', out, B * Tq * Hq * Dv); need('attention', 'lse', lse, B * Hq * Tq);
+  if (B * Hq * Tq === 0) return;
+  if (Tq >= TILED_MIN_ROWS) attentionTiled(ctx, q, k, v, out, lse, p);
+  else attentionRows(ctx, q, k, v, out, lse, p);
+}
+
+/** The forward with one workgroup per query row, its lanes over keys (decode: a few rows, many keys). */
+function attentionRows(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, p: GpuAttentionParams): void {
+  const { B, Tq, Hq, Dv } = p;
   const rows = B * Hq * Tq;
-  if (rows === 0) return;
   const hasOffsets = p.qOffsets !== null, hasLens = p.kvLens !== null;
   ctx.dispatch({
-    key: `attention:${+hasOffsets}${+hasLens}`,
+    key: `attention:${+hasOffsets}${+hasLens}:${p.D}:${Dv}`,
     wgsl: () => `${uniformWgsl(fields)}
+${dimsWgsl(p.D, Dv)}
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
@@ -84,26 +119,26 @@ export function attention(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTen
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 ${visibleWgsl(hasOffsets, hasLens, 6)}
 ${workgroupReduce}
-var<workgroup> qs: array<f32, ${MAXD}>;
+var<workgroup> qs: array<f32, D>;
 var<workgroup> ps: array<f32, ${ROW_WG}>;
 ${rowHead}
   // row = (b·Hq + h)·Tq + i, the lse layout.
   let i = row % p.Tq; let h = (row / p.Tq) % p.Hq; let b = row / (p.Tq * p.Hq);
   let hk = h / (p.Hq / p.Hkv);
   let nk = visible(b, i);
-  let qo = ((b * p.Tq + i) * p.Hq + h) * p.D;
-  let oo = ((b * p.Tq + i) * p.Hq + h) * p.Dv;
-  for (var d = lid; d < p.D; d = d + ${ROW_WG}u) { qs[d] = q[qo + d]; }
+  let qo = ((b * p.Tq + i) * p.Hq + h) * D;
+  let oo = ((b * p.Tq + i) * p.Hq + h) * DV;
+  for (var d = lid; d < D; d = d + ${ROW_WG}u) { qs[d] = q[qo + d]; }
   workgroupBarrier();
   let lowest = bitcast<f32>(0xff7fffffu);
   var m = lowest; var l = 0.0;
-  var acc: array<f32, ${PER}>;
+  var acc: array<f32, PER>;
   for (var j0 = 0u; j0 < nk; j0 = j0 + ${ROW_WG}u) {
     let j = j0 + lid;
     // Every lane runs the dot (keys past nk clamp to the last visible one) so no loop diverges before the reductions.
-    let ko = ((b * p.Tk + min(j, nk - 1u)) * p.Hkv + hk) * p.D;
+    let ko = ((b * p.Tk + min(j, nk - 1u)) * p.Hkv + hk) * D;
     var dot = 0.0;
-    for (var d = 0u; d < p.D; d = d + 1u) { dot = dot + qs[d] * k[ko + d]; }
+    for (var d = 0u; d < D; d = d + 1u) { dot = dot + qs[d] * k[ko + d]; }
     let s = select(lowest, dot * p.scale, j < nk);
     let mNew = max(m, wgMax(s, lid));
     let pj = select(0.0, exp(s - mNew), j < nk); // select, not if: see workgroupReduce in common.ts
@@ -111,11 +146,11 @@ ${rowHead}
     let corr = exp(m - mNew);
     l = l * corr + wgSum(pj, lid);
     let cnt = min(${ROW_WG}u, nk - j0);
-    for (var r = 0u; r < ${PER}u; r = r + 1u) {
+    for (var r = 0u; r < PER; r = r + 1u) {
       let d = lid + r * ${ROW_WG}u;
-      if (d < p.Dv) {
+      if (d < DV) {
         var a = acc[r] * corr;
-        for (var jj = 0u; jj < cnt; jj = jj + 1u) { a = a + ps[jj] * v[((b * p.Tk + j0 + jj) * p.Hkv + hk) * p.Dv + d]; }
+        for (var jj = 0u; jj < cnt; jj = jj + 1u) { a = a + ps[jj] * v[((b * p.Tk + j0 + jj) * p.Hkv + hk) * DV + d]; }
         acc[r] = a;
       }
     }
@@ -123,9 +158,9 @@ ${rowHead}
     m = mNew;
   }
   if (lid == 0u) { lse[row] = select(m + log(l), bitcast<f32>(p.negInf), nk == 0u); }
-  for (var r = 0u; r < ${PER}u; r = r + 1u) {
+  for (var r = 0u; r < PER; r = r + 1u) {
     let d = lid + r * ${ROW_WG}u;
-    if (d < p.Dv) { o[oo + d] = select(acc[r] / l, 0.0, nk == 0u); }
+    if (d < DV) { o[oo + d] = select(acc[r] / l, 0.0, nk == 0u); }
   }
 }`,
     buffers: [q, k, v, out, lse, ...extras(p)],
@@ -134,6 +169,143 @@ ${rowHead}
   });
 }
 
+
+/**
+ * Rows per shared-memory tile for rows of `width` floats: as many as fit the 16 KiB of workgroup
+ * storage every WebGPU device has, at most 64, a multiple of 4.
+ */
+function tileRows(width: number): number {
+  return Math.max(4, Math.min(ROW_WG, Math.floor(TILE_FLOATS / width / 4) * 4));
+}
+
+/**
+ * WGSL: the vec4 of a head vector's elements 4c .. 4c+3 at arr[base ..] (n elements; those
+ * past n are 0, so the tiled kernels' vec4 dots and sums are exact for any head dim).
+ */
+function load4(arr: string, base: string, c: string, n: number): string {
+  const at = (e: number) => (n % 4 === 0 ? `${arr}[${base} + 4u * ${c} + ${e}u]` : `select(0.0, ${arr}[${base} + min(4u * ${c} + ${e}u, ${n - 1}u)], 4u * ${c} + ${e}u < ${n}u)`);
+  return `vec4<f32>(${[0, 1, 2, 3].map(at).join(', ')})`;
+}
+
+/** WGSL: writes the n elements of a head vector held as vec4s in `src` to arr[base ..]. */
+function store4(arr: string, base: string, src: string, n: number): string {
+  return `for (var c = 0u; c < ${Math.ceil(n / 4)}u; c = c + 1u) {
+      for (var e = 0u; e < 4u; e = e + 1u) { if (4u * c + e < ${n}u) { ${arr}[${base} + 4u * c + e] = ${src}[c][e]; } }
+    }`;
+}
+
+/** The head of the tiled kernels: `blk`, the workgroup's block, and `lid`, its lane. */
+const tiledHead = `@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let blk = wid.x + wid.y * nwg.x;
+  let lid = lidv.x;
+  if (blk >= p.rows) { return; }
+  let lowest = bitcast<f32>(0xff7fffffu);`;
+
+/** WGSL: loads key rows j0 .. j0+BK-1 of (b, hk) into ks and vs as vec4s (rows past Tk clamp to the last; they are masked). */
+function loadKeyTile(D: number, Dv: number): string {
+  return `
+    for (var e = lid; e < BK * D4; e = e + ${ROW_WG}u) {
+      let j = min(j0 + e / D4, p.Tk - 1u);
+      ks[e] = ${load4('k', '((b * p.Tk + j) * p.Hkv + hk) * D', '(e % D4)', D)};
+    }
+    for (var e = lid; e < BK * DV4; e = e + ${ROW_WG}u) {
+      let j = min(j0 + e / DV4, p.Tk - 1u);
+      vs[e] = ${load4('v', '((b * p.Tk + j) * p.Hkv + hk) * DV', '(e % DV4)', Dv)};
+    }
+    workgroupBarrier();`;
+}
+
+/** WGSL: this lane's query row of the tiled kernels (blk = (b·Hq + h)·nQ + qb; row i = qb·64 + lane). */
+const queryLane = `
+  let nQ = (p.Tq + ${ROW_WG - 1}u) / ${ROW_WG}u;
+  let qb = blk % nQ; let h = (blk / nQ) % p.Hq; let b = blk / (nQ * p.Hq);
+  let hk = h / (p.Hq / p.Hkv);
+  let i = qb * ${ROW_WG}u + lid;
+  let live = i < p.Tq;
+  let ic = min(i, p.Tq - 1u);
+  let nk = select(0u, visible(b, ic), live);
+  let nkMax = visible(b, min(qb * ${ROW_WG}u + ${ROW_WG - 1}u, p.Tq - 1u)); // the block's last row sees the most keys
+  let qo = ((b * p.Tq + ic) * p.Hq + h) * D;
+  let oo = ((b * p.Tq + ic) * p.Hq + h) * DV;
+  let row = (b * p.Hq + h) * p.Tq + ic;`;
+
+/**
+ * The forward with one lane per query row: a workgroup takes 64 rows of one (b, h) and walks
+ * the keys the last of them sees in tiles of BK keys that all its lanes read from shared memory
+ * (each key row is read from global memory once per 64 query rows, not once per row). Per tile a
+ * lane scores its row against the BK keys, rescales its running sum once by the tile's max, and
+ * adds the tile's p·v, in vec4s. Two barriers per tile, none per key: a CPU adapter (llvmpipe)
+ * pays for every barrier, and a GPU shares each load among 64 rows.
+ */
+function attentionTiled(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, p: GpuAttentionParams): void {
+  const { B, Tq, Hq, D, Dv } = p;
+  const blocks = B * Hq * Math.ceil(Tq / ROW_WG);
+  const BK = tileRows(4 * Math.ceil(D / 4) + 4 * Math.ceil(Dv / 4));
+  const hasOffsets = p.qOffsets !== null, hasLens = p.kvLens !== null;
+  ctx.dispatch({
+    key: `attention:tiled:${+hasOffsets}${+hasLens}:${D}:${Dv}`,
+    wgsl: () => `${uniformWgsl(fields)}
+${dimsWgsl(D, Dv)}
+const BK = ${BK}u;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> o: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+${visibleWgsl(hasOffsets, hasLens, 6)}
+var<workgroup> ks: array<vec4<f32>, BK * D4>;
+var<workgroup> vs: array<vec4<f32>, BK * DV4>;
+${tiledHead}
+${queryLane}
+  var qr: array<vec4<f32>, D4>;
+  for (var c = 0u; c < D4; c = c + 1u) { qr[c] = ${load4('q', 'qo', 'c', D)}; }
+  var acc: array<vec4<f32>, DV4>;
+  var s: array<f32, BK>;
+  var m = lowest; var l = 0.0;
+  for (var j0 = 0u; j0 < nkMax; j0 = j0 + BK) {
+    ${loadKeyTile(D, Dv)}
+    var mt = m;
+    for (var jj = 0u; jj < BK; jj = jj + 1u) {
+      var sc = 0.0;
+      for (var c = 0u; c < D4; c = c + 1u) { sc = sc + dot(qr[c], ks[jj * D4 + c]); }
+      sc = select(lowest, sc * p.scale, j0 + jj < nk);
+      s[jj] = sc;
+      mt = max(mt, sc);
+    }
+    let corr = exp(m - mt);
+    l = l * corr;
+    for (var c = 0u; c < DV4; c = c + 1u) { acc[c] = acc[c] * corr; }
+    for (var jj = 0u; jj < BK; jj = jj + 1u) {
+      let pj = select(0.0, exp(s[jj] - mt), j0 + jj < nk); // select, not if: see workgroupReduce in common.ts
+      l = l + pj;
+      for (var c = 0u; c < DV4; c = c + 1u) { acc[c] = acc[c] + pj * vs[jj * DV4 + c]; }
+    }
+    m = mt;
+    workgroupBarrier();
+  }
+  if (live) {
+    lse[row] = select(m + log(l), bitcast<f32>(p.negInf), nk == 0u);
+    for (var c = 0u; c < DV4; c = c + 1u) { acc[c] = select(acc[c] / l, vec4<f32>(0.0), nk == 0u); }
+    ${store4('o', 'oo', 'acc', Dv)}
+  }
+}`,
+    buffers: [q, k, v, out, lse, ...extras(p)],
+    uniforms: uniforms(p, blocks),
+    groups: grid(blocks, 1),
+  });
+}
+
+/**
+ * The backward, two tiled passes with one writer per output (no atomics; the result does not
+ * depend on scheduling), in vec4s like the tiled forward:
+ *   dq: one lane per query row: delta = dout·out for its row, then over the key tiles
+ *     dq = scale·Σ_j ds_j k_j with ds_j = p_j (dout·v_j − delta).
+ *   dk, dv: one lane per key row of one kv head: over the query heads of its group and the tiles
+ *     of the query rows that can see the block's first key (causal: the rows before it are
+ *     skipped), with those rows' q, dout, lse and delta in shared memory, dv = Σ_i p_i dout_i and
+ *     dk = scale·Σ_i ds_i q_i.
+ */
 export function attentionBackward(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, dout: GpuTensor, dq: GpuTensor, dk: GpuTensor, dv: GpuTensor, p: GpuAttentionParams): void {
   check('attentionBackward', q, k, v, p);
   const { B, Tq, Tk, Hq, Hkv, D, Dv } = p;
@@ -141,138 +313,129 @@ export function attentionBackward(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v
   need('attentionBackward', 'lse', lse, B * Hq * Tq); need('attentionBackward', 'dq', dq, B * Tq * Hq * D);
   need('attentionBackward', 'dk', dk, B * Tk * Hkv * D); need('attentionBackward', 'dv', dv, B * Tk * Hkv * Dv);
   const hasOffsets = p.qOffsets !== null, hasLens = p.kvLens !== null;
-  const spec = `${+hasOffsets}${+hasLens}`;
-  const qRows = B * Hq * Tq;
-  const delta = ctx.alloc([Math.max(1, qRows)]); // [B, Hq, Tq]
+  const spec = `${+hasOffsets}${+hasLens}:${D}:${Dv}`;
+  const width = 4 * Math.ceil(D / 4) + 4 * Math.ceil(Dv / 4);
+  const delta = ctx.alloc([Math.max(1, B * Hq * Tq)]); // [B, Hq, Tq]
   const common = `${uniformWgsl(fields)}
+${dimsWgsl(D, Dv)}
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read> lse: array<f32>;
 @group(0) @binding(5) var<storage, read> dout: array<f32>;`;
-  if (qRows > 0) {
+  const qBlocks = B * Hq * Math.ceil(Tq / ROW_WG);
+  if (qBlocks > 0) {
     ctx.dispatch({
       key: `attentionBackward:dq:${spec}`,
       wgsl: () => `${common}
+const BK = ${tileRows(width)}u;
 @group(0) @binding(6) var<storage, read> o: array<f32>;
 @group(0) @binding(7) var<storage, read_write> delta: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 ${visibleWgsl(hasOffsets, hasLens, 9)}
-${workgroupReduce}
-var<workgroup> qs: array<f32, ${MAXD}>;
-var<workgroup> dos: array<f32, ${MAXD}>;
-var<workgroup> dss: array<f32, ${ROW_WG}>;
-${rowHead}
-  let i = row % p.Tq; let h = (row / p.Tq) % p.Hq; let b = row / (p.Tq * p.Hq);
-  let hk = h / (p.Hq / p.Hkv);
-  let nk = visible(b, i);
-  let qo = ((b * p.Tq + i) * p.Hq + h) * p.D;
-  let oo = ((b * p.Tq + i) * p.Hq + h) * p.Dv;
-  var dd = 0.0;
-  for (var d = lid; d < p.Dv; d = d + ${ROW_WG}u) { let g = dout[oo + d]; dos[d] = g; dd = dd + g * o[oo + d]; }
-  for (var d = lid; d < p.D; d = d + ${ROW_WG}u) { qs[d] = q[qo + d]; }
-  let dl = wgSum(dd, lid);
-  if (lid == 0u) { delta[row] = dl; }
+var<workgroup> ks: array<vec4<f32>, BK * D4>;
+var<workgroup> vs: array<vec4<f32>, BK * DV4>;
+${tiledHead}
+${queryLane}
+  var qr: array<vec4<f32>, D4>;
+  for (var c = 0u; c < D4; c = c + 1u) { qr[c] = ${load4('q', 'qo', 'c', D)}; }
+  var dor: array<vec4<f32>, DV4>;
+  var dl = 0.0;
+  for (var c = 0u; c < DV4; c = c + 1u) { let g = ${load4('dout', 'oo', 'c', Dv)}; dor[c] = g; dl = dl + dot(g, ${load4('o', 'oo', 'c', Dv)}); }
   let l = lse[row];
-  var acc: array<f32, ${PER}>;
-  for (var j0 = 0u; j0 < nk; j0 = j0 + ${ROW_WG}u) {
-    let j = j0 + lid;
-    var ds = 0.0;
-    if (j < nk) {
-      let ko = ((b * p.Tk + j) * p.Hkv + hk) * p.D;
-      let vo = ((b * p.Tk + j) * p.Hkv + hk) * p.Dv;
-      var dot = 0.0;
-      for (var d = 0u; d < p.D; d = d + 1u) { dot = dot + qs[d] * k[ko + d]; }
+  var acc: array<vec4<f32>, D4>;
+  for (var j0 = 0u; j0 < nkMax; j0 = j0 + BK) {
+    ${loadKeyTile(D, Dv)}
+    for (var jj = 0u; jj < BK; jj = jj + 1u) {
+      var sc = 0.0;
+      for (var c = 0u; c < D4; c = c + 1u) { sc = sc + dot(qr[c], ks[jj * D4 + c]); }
       var dp = 0.0;
-      for (var d = 0u; d < p.Dv; d = d + 1u) { dp = dp + dos[d] * v[vo + d]; }
-      ds = exp(dot * p.scale - l) * (dp - dl) * p.scale;
-    }
-    dss[lid] = ds;
-    workgroupBarrier();
-    let cnt = min(${ROW_WG}u, nk - j0);
-    for (var r = 0u; r < ${PER}u; r = r + 1u) {
-      let d = lid + r * ${ROW_WG}u;
-      if (d < p.D) {
-        var a = acc[r];
-        for (var jj = 0u; jj < cnt; jj = jj + 1u) { a = a + dss[jj] * k[((b * p.Tk + j0 + jj) * p.Hkv + hk) * p.D + d]; }
-        acc[r] = a;
-      }
+      for (var c = 0u; c < DV4; c = c + 1u) { dp = dp + dot(dor[c], vs[jj * DV4 + c]); }
+      let ds = select(0.0, exp(sc * p.scale - l) * (dp - dl) * p.scale, j0 + jj < nk);
+      for (var c = 0u; c < D4; c = c + 1u) { acc[c] = acc[c] + ds * ks[jj * D4 + c]; }
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < ${PER}u; r = r + 1u) {
-    let d = lid + r * ${ROW_WG}u;
-    if (d < p.D) { dq[qo + d] = acc[r]; }
+  if (live) {
+    delta[row] = dl;
+    ${store4('dq', 'qo', 'acc', D)}
   }
 }`,
       buffers: [q, k, v, lse, dout, out, delta, dq, ...extras(p)],
-      uniforms: uniforms(p, qRows),
-      groups: grid(qRows, 1),
+      uniforms: uniforms(p, qBlocks),
+      groups: grid(qBlocks, 1),
     });
   }
-  const kRows = B * Hkv * Tk;
-  if (kRows > 0) {
+  const kBlocks = B * Hkv * Math.ceil(Tk / ROW_WG);
+  if (kBlocks > 0) {
     ctx.dispatch({
       key: `attentionBackward:dkv:${spec}`,
       wgsl: () => `${common}
+const BQ = ${tileRows(width + 2)}u;
 @group(0) @binding(6) var<storage, read> delta: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 ${visibleWgsl(hasOffsets, hasLens, 9)}
-var<workgroup> ks: array<f32, ${MAXD}>;
-var<workgroup> vs: array<f32, ${MAXD}>;
-var<workgroup> pss: array<f32, ${ROW_WG}>;
-var<workgroup> dss: array<f32, ${ROW_WG}>;
-${rowHead}
-  // row = (b·Tk + j)·Hkv + hk: one workgroup per key row of one kv head.
-  let hk = row % p.Hkv; let j = (row / p.Hkv) % p.Tk; let b = row / (p.Hkv * p.Tk);
-  let ko = row * p.D; let vo = row * p.Dv;
-  for (var d = lid; d < p.D; d = d + ${ROW_WG}u) { ks[d] = k[ko + d]; }
-  for (var d = lid; d < p.Dv; d = d + ${ROW_WG}u) { vs[d] = v[vo + d]; }
-  workgroupBarrier();
+var<workgroup> qs: array<vec4<f32>, BQ * D4>;
+var<workgroup> dos: array<vec4<f32>, BQ * DV4>;
+var<workgroup> ls: array<f32, BQ>;
+var<workgroup> dls: array<f32, BQ>;
+${tiledHead}
+  // blk = (b·Hkv + hk)·nK + kb; this lane's key j = kb·64 + lane.
+  let nK = (p.Tk + ${ROW_WG - 1}u) / ${ROW_WG}u;
+  let kb = blk % nK; let hk = (blk / nK) % p.Hkv; let b = blk / (nK * p.Hkv);
+  let j = kb * ${ROW_WG}u + lid;
+  let live = j < p.Tk;
+  let ko = ((b * p.Tk + min(j, p.Tk - 1u)) * p.Hkv + hk) * D;
+  let vo = ((b * p.Tk + min(j, p.Tk - 1u)) * p.Hkv + hk) * DV;
+  var kr: array<vec4<f32>, D4>;
+  for (var c = 0u; c < D4; c = c + 1u) { kr[c] = ${load4('k', 'ko', 'c', D)}; }
+  var vr: array<vec4<f32>, DV4>;
+  for (var c = 0u; c < DV4; c = c + 1u) { vr[c] = ${load4('v', 'vo', 'c', Dv)}; }
+  var ak: array<vec4<f32>, D4>;
+  var av: array<vec4<f32>, DV4>;
+  // Rows before the first that sees the block's first key see none of its keys (causal: about half).
+  let iStart = firstSeeing(b, kb * ${ROW_WG}u);
   let group = p.Hq / p.Hkv;
-  var ak: array<f32, ${PER}>;
-  var av: array<f32, ${PER}>;
   for (var h = hk * group; h < (hk + 1u) * group; h = h + 1u) {
-    for (var i0 = 0u; i0 < p.Tq; i0 = i0 + ${ROW_WG}u) {
-      let i = i0 + lid;
-      var pj = 0.0; var ds = 0.0;
-      if (i < p.Tq && j < visible(b, i)) {
-        let qo = ((b * p.Tq + i) * p.Hq + h) * p.D;
-        let oo = ((b * p.Tq + i) * p.Hq + h) * p.Dv;
-        let lr = (b * p.Hq + h) * p.Tq + i;
-        var dot = 0.0;
-        for (var d = 0u; d < p.D; d = d + 1u) { dot = dot + q[qo + d] * ks[d]; }
-        var dp = 0.0;
-        for (var d = 0u; d < p.Dv; d = d + 1u) { dp = dp + dout[oo + d] * vs[d]; }
-        pj = exp(dot * p.scale - lse[lr]);
-        ds = pj * (dp - delta[lr]) * p.scale;
+    for (var i0 = iStart; i0 < p.Tq; i0 = i0 + BQ) {
+      for (var e = lid; e < BQ * D4; e = e + ${ROW_WG}u) {
+        let i = min(i0 + e / D4, p.Tq - 1u);
+        qs[e] = ${load4('q', '((b * p.Tq + i) * p.Hq + h) * D', '(e % D4)', D)};
       }
-      pss[lid] = pj; dss[lid] = ds;
+      for (var e = lid; e < BQ * DV4; e = e + ${ROW_WG}u) {
+        let i = min(i0 + e / DV4, p.Tq - 1u);
+        dos[e] = ${load4('dout', '((b * p.Tq + i) * p.Hq + h) * DV', '(e % DV4)', Dv)};
+      }
+      for (var e = lid; e < BQ; e = e + ${ROW_WG}u) {
+        let r = (b * p.Hq + h) * p.Tq + min(i0 + e, p.Tq - 1u);
+        ls[e] = lse[r];
+        dls[e] = delta[r];
+      }
       workgroupBarrier();
-      let cnt = min(${ROW_WG}u, p.Tq - i0);
-      for (var r = 0u; r < ${PER}u; r = r + 1u) {
-        let d = lid + r * ${ROW_WG}u;
-        var a = ak[r]; var c = av[r];
-        for (var ii = 0u; ii < cnt; ii = ii + 1u) {
-          let base = (b * p.Tq + i0 + ii) * p.Hq + h;
-          if (d < p.D) { a = a + dss[ii] * q[base * p.D + d]; }
-          if (d < p.Dv) { c = c + pss[ii] * dout[base * p.Dv + d]; }
-        }
-        ak[r] = a; av[r] = c;
+      for (var ii = 0u; ii < BQ; ii = ii + 1u) {
+        let i = i0 + ii;
+        let seen = live && i < p.Tq && j < visible(b, min(i, p.Tq - 1u));
+        var sc = 0.0;
+        for (var c = 0u; c < D4; c = c + 1u) { sc = sc + dot(kr[c], qs[ii * D4 + c]); }
+        var dp = 0.0;
+        for (var c = 0u; c < DV4; c = c + 1u) { dp = dp + dot(vr[c], dos[ii * DV4 + c]); }
+        let pj = select(0.0, exp(sc * p.scale - ls[ii]), seen);
+        let ds = select(0.0, pj * (dp - dls[ii]) * p.scale, seen);
+        for (var c = 0u; c < DV4; c = c + 1u) { av[c] = av[c] + pj * dos[ii * DV4 + c]; }
+        for (var c = 0u; c < D4; c = c + 1u) { ak[c] = ak[c] + ds * qs[ii * D4 + c]; }
       }
       workgroupBarrier();
     }
   }
-  for (var r = 0u; r < ${PER}u; r = r + 1u) {
-    let d = lid + r * ${ROW_WG}u;
-    if (d < p.D) { dk[ko + d] = ak[r]; }
-    if (d < p.Dv) { dv[vo + d] = av[r]; }
+  if (live) {
+    ${store4('dk', 'ko', 'ak', D)}
+    ${store4('dv', 'vo', 'av', Dv)}
   }
 }`,
       buffers: [q, k, v, lse, dout, delta, dk, dv, ...extras(p)],
-      uniforms: uniforms(p, kRows),
-      groups: grid(kRows, 1),
+      uniforms: uniforms(p, kBlocks),
+      groups: grid(kBlocks, 1),
     });
   }
   ctx.release(delta);
