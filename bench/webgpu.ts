@@ -1,6 +1,8 @@
 // WebGPU benchmark: GFLOP/s of the tiled WGSL GEMM on the available adapter, beside the
-// native CPU backend's GEMM on the same sizes in the same run (ratio = webgpu / native); and
-// training tokens/s of a small dense preset (the tensor engine on the device: forward,
+// native CPU backend's GEMM on the same sizes in the same run (ratio = webgpu / native); causal
+// attention forward and backward GFLOP/s at a training shape, the device's tiled kernels beside
+// the native ones (--attn-batch=B --attn-seq=T --attn-heads=H --attn-dim=D; --no-attention skips
+// it); and training tokens/s of a small dense preset (the tensor engine on the device: forward,
 // backward, global-norm clipping, AdamW, one loss readback per step) beside the same step
 // on the CPU backend (--train-depth=D --train-batch=B --train-seq=T --train-vocab=V; --no-train
 // skips it); the same GEMM with f16 B (binary16 weights, packF16: unpack2x16float, or array<f16>
@@ -52,6 +54,7 @@ import type { GemmParams } from '../src/backend/kernels.ts';
 import { GpuContext } from '../src/backend/webgpu/device.ts';
 import { deviceHasF16, gemm, gemmTile, GEMV_MAX_ROWS, packF16, setGemmTile, setGemv, type GemmTile } from '../src/backend/webgpu/gemm.ts';
 import { SAMPLE_PARAMS, SAMPLE_SORTED, sampleRows } from '../src/backend/webgpu/rows.ts';
+import { attention as gpuAttention, attentionBackward as gpuAttentionBackward } from '../src/backend/webgpu/attention.ts';
 import { sampleToken } from '../src/engine/sampling.ts';
 import { Engine } from '../src/engine/generate.ts';
 import { availableBackends } from '../src/tensor/backends.ts';
@@ -160,6 +163,71 @@ const num = (name: string, dflt: number) => {
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: ${v} is not a positive integer`);
   return n;
 };
+
+/** Best seconds per call of fn on the device (work recorded back to back, timed to the completion of one submit) after a warm-up call. */
+async function deviceSeconds(fn: () => void): Promise<number> {
+  fn();
+  await ctx.sync(); // warm-up: compiles the pipelines
+  let reps = 1, best = Infinity;
+  const end = performance.now() + seconds * 1000;
+  do {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    await ctx.sync();
+    const dt = (performance.now() - t0) / 1000 / reps;
+    best = Math.min(best, dt);
+    if (dt * reps < 0.05) reps *= 2;
+  } while (performance.now() < end);
+  return best;
+}
+
+/** Best seconds per call of fn on the host after a warm-up call. */
+function hostSeconds(fn: () => void): number {
+  fn();
+  let best = Infinity;
+  const end = performance.now() + seconds * 1000;
+  do {
+    const t0 = performance.now();
+    fn();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  } while (performance.now() < end);
+  return best;
+}
+
+// Causal self-attention at a training shape: the device's kernels (the tiled ones: attention.ts)
+// beside the native CPU backend's, forward and backward, GFLOP/s counted as FlashAttention does:
+// 4·D per visible (query, key) pair forward (q·k and p·v), 10·D backward (q·k again, dout·v, and
+// the three gradient products).
+const ac = { batch: num('attn-batch', a.software ? 2 : 4), seq: num('attn-seq', a.software ? 256 : 2048), heads: num('attn-heads', a.software ? 4 : 16), dim: num('attn-dim', a.software ? 32 : 64) };
+let attentionFig: { shape: typeof ac; webgpu_fwd_gflops: number; webgpu_bwd_gflops: number; native_fwd_gflops: number | null; native_bwd_gflops: number | null; ratio_fwd: number | null; ratio_bwd: number | null } | null = null;
+if (!args.includes('--no-attention')) {
+  const { batch: B, seq: T, heads: H, dim: D } = ac;
+  const p = { B, Tq: T, Tk: T, Hq: H, Hkv: H, D, Dv: D, scale: 1 / Math.sqrt(D), causal: true, qOffset: 0, qOffsets: null, kvLens: null };
+  const n = B * T * H * D;
+  const host = () => new Float32Array(n).map(() => Math.random() - 0.5); // [B, T, H, D]
+  const [q, k, v, dout] = [host(), host(), host(), host()];
+  const out = new Float32Array(n), lse = new Float32Array(B * H * T), dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n);
+  const [gq, gk, gv, gdo] = [q, k, v, dout].map((x) => ctx.upload(x));
+  const [gout, gdq, gdk, gdv] = [0, 1, 2, 3].map(() => ctx.alloc([n]));
+  const glse = ctx.alloc([B * H * T]);
+  const pairs = (B * H * T * (T + 1)) / 2;
+  const fwdS = await deviceSeconds(() => gpuAttention(ctx, gq, gk, gv, gout, glse, p));
+  const bwdS = await deviceSeconds(() => gpuAttentionBackward(ctx, gq, gk, gv, gout, glse, gdo, gdq, gdk, gdv, p));
+  for (const t of [gq, gk, gv, gdo, gout, gdq, gdk, gdv, glse]) ctx.release(t);
+  const cpuP = { ...p, qOffsets: null, kvLens: null };
+  const nf = native ? hostSeconds(() => native.kernels.attention(q, k, v, out, lse, cpuP)) : null;
+  const nb = native ? hostSeconds(() => native.kernels.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, cpuP)) : null;
+  const gf = (4 * D * pairs) / fwdS / 1e9, gb = (10 * D * pairs) / bwdS / 1e9;
+  const cf = nf === null ? null : (4 * D * pairs) / nf / 1e9, cb = nb === null ? null : (10 * D * pairs) / nb / 1e9;
+  attentionFig = {
+    shape: ac, webgpu_fwd_gflops: +gf.toFixed(2), webgpu_bwd_gflops: +gb.toFixed(2), native_fwd_gflops: cf === null ? null : +cf.toFixed(2), native_bwd_gflops: cb === null ? null : +cb.toFixed(2),
+    ratio_fwd: cf === null ? null : +(gf / cf).toFixed(3), ratio_bwd: cb === null ? null : +(gb / cb).toFixed(3),
+  };
+  console.log(`\ncausal attention, B ${B} × T ${T} × ${H} heads × D ${D}${a.software ? ' (SOFTWARE adapter)' : ''}:`);
+  console.log(`  forward   webgpu ${gf.toFixed(2)} GFLOP/s (${(fwdS * 1000).toFixed(2)} ms)   native ${cf === null ? '-' : `${cf.toFixed(2)} GFLOP/s (${(nf! * 1000).toFixed(2)} ms)`}   ratio ${attentionFig.ratio_fwd ?? '-'}`);
+  console.log(`  backward  webgpu ${gb.toFixed(2)} GFLOP/s (${(bwdS * 1000).toFixed(2)} ms)   native ${cb === null ? '-' : `${cb.toFixed(2)} GFLOP/s (${(nb! * 1000).toFixed(2)} ms)`}   ratio ${attentionFig.ratio_bwd ?? '-'}`);
+}
+
 const tc = { depth: num('train-depth', 2), batch: num('train-batch', a.software ? 4 : 16), seq: num('train-seq', a.software ? 64 : 256), vocab: num('train-vocab', a.software ? 512 : 4096) };
 /** Routed experts of the MoE preset (--moe-experts, default the preset's 8; 2 per token either way). */
 const moeExperts = num('moe-experts', 8);
@@ -413,6 +481,6 @@ ctx.destroy();
 if (json) {
   console.log(JSON.stringify({
     bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel, subgroups: a.subgroups },
-    software: a.software, peak_gflops: peak, gemm_tile: gemmTile(), f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, train, train_moe: trainMoe, decode, nucleus,
+    software: a.software, peak_gflops: peak, gemm_tile: gemmTile(), f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, attention: attentionFig, train, train_moe: trainMoe, decode, nucleus,
   }));
 }
