@@ -10,10 +10,11 @@
 //     not the dozen per key block of a workgroup-wide reduction (a CPU adapter such as llvmpipe
 //     pays for each one; docs/benchmarks.md has the figures). Head vectors are vec4s (dims that
 //     are not a multiple of 4 are zero-padded).
-//   rows (decode: fewer than 16 query rows): one 64-lane workgroup per (b, h, query row), its
-//     lanes over the keys in blocks of 64, with a running max and sum, Dv accumulators spread
-//     over the lanes. A tiled workgroup would leave all but a few lanes idle and walk the keys
-//     serially in one of them.
+//   rows (decode: fewer than 16 query rows): one 64-lane workgroup per (b, h, query row), lane
+//     l over keys l, l+64, … with its own running max, sum and p·v; the lanes' partial results
+//     are combined once at the end through shared memory (four barriers for a head up to 32
+//     wide, however many keys). A tiled workgroup would leave all but a few lanes idle and walk
+//     the keys serially in one of them.
 //   backward (always tiled): (1) dq per query row as the forward, with delta = dout·out;
 //     (2) dk and dv per key row of one kv head, over the query heads of its group and tiles of
 //     the query rows that see the block's first key (causal: the rows before it are skipped).
@@ -24,7 +25,7 @@
 
 import type { AttentionParams } from '../kernels.ts';
 import { R1tsError } from '../../core/errors.ts';
-import { ROW_WG, grid, need, packUniforms, sizes, uniformWgsl, workgroupReduce, type Fields } from './common.ts';
+import { ROW_WG, grid, need, packUniforms, sizes, uniformWgsl, type Fields } from './common.ts';
 import type { GpuContext } from './device.ts';
 import type { GpuTensor } from './tensor.ts';
 
@@ -34,12 +35,14 @@ export type GpuAttentionParams = Omit<AttentionParams, 'qOffsets' | 'kvLens'> & 
 const MAXD = 256;
 /** The tiled kernels' forward from this many query rows per (b, head) on (fewer: the row kernel, whose lanes split the keys). */
 const TILED_MIN_ROWS = 16;
+/** vec4 columns of the row kernel's p·v sums added up per chunk (8 KiB of shared memory). */
+const ROW_CHUNK = 8;
 /** Floats of shared memory per tile: 16 KiB, what every WebGPU device gives a workgroup. */
 const TILE_FLOATS = 4096;
 
-/** WGSL: the head dims as constants (a pipeline per pair: a model has one or two) and PER, the accumulators per lane. */
+/** WGSL: the head dims as constants (a pipeline per pair: a model has one or two), and in vec4s. */
 function dimsWgsl(D: number, Dv: number): string {
-  return `const D = ${D}u;\nconst DV = ${Dv}u;\nconst PER = ${Math.ceil(Math.max(D, Dv) / ROW_WG)}u;\nconst D4 = ${Math.ceil(D / 4)}u;\nconst DV4 = ${Math.ceil(Dv / 4)}u;`;
+  return `const D = ${D}u;\nconst DV = ${Dv}u;\nconst D4 = ${Math.ceil(D / 4)}u;\nconst DV4 = ${Math.ceil(Dv / 4)}u;`;
 }
 
 const fields: Fields = [['B', 'u32'], ['Tq', 'u32'], ['Tk', 'u32'], ['Hq', 'u32'], ['Hkv', 'u32'], ['D', 'u32'], ['Dv', 'u32'],
@@ -103,24 +106,34 @@ export function attention(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTen
   else attentionRows(ctx, q, k, v, out, lse, p);
 }
 
-/** The forward with one workgroup per query row, its lanes over keys (decode: a few rows, many keys). */
+/**
+ * The forward with one workgroup per query row, its lanes over the keys (decode): lane l takes
+ * keys l, l+64, …, keeping its own running max, sum and p·v (online softmax, vec4s); then the
+ * lanes' maxima and sums go through shared memory once (each lane combines all 64), and the
+ * lanes' p·v sums, each scaled to the common max, are added up column by column in chunks of
+ * ROW_CHUNK vec4s. Four barriers for a head up to 32 wide, however many keys (a workgroup-wide
+ * max and sum per 64-key block took sixteen per block).
+ */
 function attentionRows(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, p: GpuAttentionParams): void {
-  const { B, Tq, Hq, Dv } = p;
+  const { B, Tq, Hq, D, Dv } = p;
   const rows = B * Hq * Tq;
+  const CH4 = Math.min(Math.ceil(Dv / 4), ROW_CHUNK);
   const hasOffsets = p.qOffsets !== null, hasLens = p.kvLens !== null;
   ctx.dispatch({
-    key: `attention:${+hasOffsets}${+hasLens}:${p.D}:${Dv}`,
+    key: `attention:${+hasOffsets}${+hasLens}:${D}:${Dv}`,
     wgsl: () => `${uniformWgsl(fields)}
-${dimsWgsl(p.D, Dv)}
+${dimsWgsl(D, Dv)}
+const CH4 = ${CH4}u;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> o: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 ${visibleWgsl(hasOffsets, hasLens, 6)}
-${workgroupReduce}
-var<workgroup> qs: array<f32, D>;
-var<workgroup> ps: array<f32, ${ROW_WG}>;
+var<workgroup> qs: array<vec4<f32>, D4>;
+var<workgroup> ms: array<f32, ${ROW_WG}>;
+var<workgroup> lsum: array<f32, ${ROW_WG}>;
+var<workgroup> red: array<vec4<f32>, ${ROW_WG}u * CH4>;
 ${rowHead}
   // row = (b·Hq + h)·Tq + i, the lse layout.
   let i = row % p.Tq; let h = (row / p.Tq) % p.Hq; let b = row / (p.Tq * p.Hq);
@@ -128,39 +141,46 @@ ${rowHead}
   let nk = visible(b, i);
   let qo = ((b * p.Tq + i) * p.Hq + h) * D;
   let oo = ((b * p.Tq + i) * p.Hq + h) * DV;
-  for (var d = lid; d < D; d = d + ${ROW_WG}u) { qs[d] = q[qo + d]; }
+  for (var c = lid; c < D4; c = c + ${ROW_WG}u) { qs[c] = ${load4('q', 'qo', 'c', D)}; }
   workgroupBarrier();
   let lowest = bitcast<f32>(0xff7fffffu);
   var m = lowest; var l = 0.0;
-  var acc: array<f32, PER>;
-  for (var j0 = 0u; j0 < nk; j0 = j0 + ${ROW_WG}u) {
-    let j = j0 + lid;
-    // Every lane runs the dot (keys past nk clamp to the last visible one) so no loop diverges before the reductions.
-    let ko = ((b * p.Tk + min(j, nk - 1u)) * p.Hkv + hk) * D;
-    var dot = 0.0;
-    for (var d = 0u; d < D; d = d + 1u) { dot = dot + qs[d] * k[ko + d]; }
-    let s = select(lowest, dot * p.scale, j < nk);
-    let mNew = max(m, wgMax(s, lid));
-    let pj = select(0.0, exp(s - mNew), j < nk); // select, not if: see workgroupReduce in common.ts
-    ps[lid] = pj;
+  var acc: array<vec4<f32>, DV4>;
+  // Each shared array is written once before the barrier its readers wait on, and red is rewritten
+  // only after the barrier that ends its reads (see workgroupReduce in common.ts on llvmpipe).
+  for (var j = lid; j < nk; j = j + ${ROW_WG}u) {
+    let ko = ((b * p.Tk + j) * p.Hkv + hk) * D;
+    let vo = ((b * p.Tk + j) * p.Hkv + hk) * DV;
+    var sc = 0.0;
+    for (var c = 0u; c < D4; c = c + 1u) { sc = sc + dot(qs[c], ${load4('k', 'ko', 'c', D)}); }
+    sc = sc * p.scale;
+    let mNew = max(m, sc);
     let corr = exp(m - mNew);
-    l = l * corr + wgSum(pj, lid);
-    let cnt = min(${ROW_WG}u, nk - j0);
-    for (var r = 0u; r < PER; r = r + 1u) {
-      let d = lid + r * ${ROW_WG}u;
-      if (d < DV) {
-        var a = acc[r] * corr;
-        for (var jj = 0u; jj < cnt; jj = jj + 1u) { a = a + ps[jj] * v[((b * p.Tk + j0 + jj) * p.Hkv + hk) * DV + d]; }
-        acc[r] = a;
-      }
-    }
-    workgroupBarrier();
+    let pj = exp(sc - mNew);
+    l = l * corr + pj;
+    for (var c = 0u; c < DV4; c = c + 1u) { acc[c] = acc[c] * corr + pj * ${load4('v', 'vo', 'c', Dv)}; }
     m = mNew;
   }
-  if (lid == 0u) { lse[row] = select(m + log(l), bitcast<f32>(p.negInf), nk == 0u); }
-  for (var r = 0u; r < PER; r = r + 1u) {
-    let d = lid + r * ${ROW_WG}u;
-    if (d < DV) { o[oo + d] = select(acc[r] / l, 0.0, nk == 0u); }
+  ms[lid] = m;
+  workgroupBarrier();
+  var mAll = lowest;
+  for (var t = 0u; t < ${ROW_WG}u; t = t + 1u) { mAll = max(mAll, ms[t]); }
+  let f = exp(m - mAll); // this lane's share, scaled to the common max
+  lsum[lid] = l * f;
+  for (var c0 = 0u; c0 < DV4; c0 = c0 + CH4) {
+    for (var c = 0u; c < CH4; c = c + 1u) { red[lid * CH4 + c] = select(vec4<f32>(0.0), acc[min(c0 + c, DV4 - 1u)] * f, c0 + c < DV4); }
+    workgroupBarrier();
+    var lAll = 0.0;
+    for (var t = 0u; t < ${ROW_WG}u; t = t + 1u) { lAll = lAll + lsum[t]; }
+    if (lid == 0u && c0 == 0u) { lse[row] = select(mAll + log(lAll), bitcast<f32>(p.negInf), nk == 0u); }
+    let c = c0 + lid;
+    if (lid < CH4 && c < DV4) {
+      var sum = vec4<f32>(0.0);
+      for (var t = 0u; t < ${ROW_WG}u; t = t + 1u) { sum = sum + red[t * CH4 + lid]; }
+      let val = select(sum / lAll, vec4<f32>(0.0), nk == 0u);
+      for (var e = 0u; e < 4u; e = e + 1u) { if (4u * c + e < DV) { o[oo + 4u * c + e] = val[e]; } }
+    }
+    workgroupBarrier();
   }
 }`,
     buffers: [q, k, v, out, lse, ...extras(p)],
