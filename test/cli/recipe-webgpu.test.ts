@@ -3,7 +3,9 @@
 // command keeps (seeded sampling from the same logits, continuous batching of 12 sequences);
 // `r1ts pipeline --device webgpu` runs SFT (on those conversations) → RL with every stage and
 // every evaluation on the device (no CPU fallback); `r1ts distill --device webgpu` fine-tunes
-// and evaluates a preset student there. Skips without an adapter (fails under CI=true).
+// and evaluates a preset student there. Skips without an adapter (fails under CI=true). And
+// without an adapter the pipeline says so once (it holds one device for all its stages) and runs
+// on the CPU.
 // Sized for llvmpipe, where each decode step costs about as much at 1 sequence as at 24: the
 // pipeline's 32-token budget keeps its six decoding phases short (a sample stage there would
 // need the 64 tokens the base takes to answer; the standalone sample covers that path).
@@ -13,13 +15,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { gpuOrSkip } from '../backend/webgpu-setup.ts';
+import { gpu, gpuOrSkip } from '../backend/webgpu-setup.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const base = join(root, 'assets/zero-base');
 const dir = mkdtempSync(join(tmpdir(), 'r1ts-recipe-webgpu-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
-const run = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin/r1ts.mjs'), ...args], { cwd: root, encoding: 'utf8' });
+const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [join(root, 'bin/r1ts.mjs'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
 /** A JSONL file's lines, sorted (concurrent prompts finish in any order). */
 const lines = (p: string) => readFileSync(p, 'utf8').split('\n').filter(Boolean).sort();
 
@@ -56,4 +58,19 @@ test('r1ts sample, pipeline and distill --device webgpu: the same traces as the 
   const s = JSON.parse(d.stdout.trim().split('\n').at(-1)!) as { steps: number; eval_items: number };
   assert.equal(s.steps, 2);
   assert.equal(s.eval_items, 2);
+});
+
+test('r1ts pipeline --device webgpu without an adapter says why once and runs every stage on the CPU', async (t) => {
+  // No adapter is simulated as in pretrain-webgpu.test.ts (a bogus EGL platform removes the GL ES path).
+  const k = await gpu();
+  if (typeof k !== 'string' && k.ctx.adapter.backend !== 'opengles') return t.skip('a core WebGPU adapter exists here; no-adapter fallback not simulable');
+  const cfg = join(dir, 'fallback.json');
+  const data = join(dir, 'fallback.jsonl');
+  writeFileSync(data, JSON.stringify({ messages: [{ role: 'user', content: 'What is 2 + 3?' }, { role: 'assistant', content: '<think>2 + 3 = 5</think> <answer>5</answer>' }] }) + '\n');
+  writeFileSync(cfg, JSON.stringify({ out: join(dir, 'fallback'), base, task: 'add', evalItems: 1, maxTokens: 8, seed: 0, stages: [{ kind: 'sft', name: 'sft', data, steps: 1, batch: 1 }] }));
+  const p = run(['pipeline', cfg, '--no-progress', '--device', 'webgpu'], { EGL_PLATFORM: 'bogus' });
+  assert.equal(p.status, 0, p.stderr);
+  // One device for the whole pipeline: the fallback is said once, not by each stage and evaluation.
+  assert.equal(p.stderr.match(/continuing on the CPU backend/g)?.length, 1, p.stderr);
+  assert.ok(existsSync(join(dir, 'fallback', '01-sft', 'model', 'model.safetensors')));
 });
