@@ -39,6 +39,13 @@ const TILED_MIN_ROWS = 16;
 const ROW_CHUNK = 8;
 /** Floats of shared memory per tile: 16 KiB, what every WebGPU device gives a workgroup. */
 const TILE_FLOATS = 4096;
+/**
+ * Most rows per tile. 16, not 64: with 64 SwiftShader (the Vulkan adapter Chromium falls back to)
+ * took 4 and 8 s to compile the tiled forward and backward at D 32 and ran them 2× slower; with 16,
+ * 1.2 and 2.3 s, and llvmpipe ran the backward 1.16× faster. Each key row is still read once per
+ * 64 query rows (the rows of a workgroup); a tile only sets how many keys a barrier covers.
+ */
+const TILE_MAX = 16;
 
 /** WGSL: the head dims as constants (a pipeline per pair: a model has one or two), and in vec4s. */
 function dimsWgsl(D: number, Dv: number): string {
@@ -192,10 +199,10 @@ ${rowHead}
 
 /**
  * Rows per shared-memory tile for rows of `width` floats: as many as fit the 16 KiB of workgroup
- * storage every WebGPU device has, at most 64, a multiple of 4.
+ * storage every WebGPU device has, at most TILE_MAX, a multiple of 4.
  */
 function tileRows(width: number): number {
-  return Math.max(4, Math.min(ROW_WG, Math.floor(TILE_FLOATS / width / 4) * 4));
+  return Math.max(4, Math.min(TILE_MAX, Math.floor(TILE_FLOATS / width / 4) * 4));
 }
 
 /**
