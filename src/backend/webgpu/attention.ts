@@ -98,6 +98,18 @@ function extras(p: GpuAttentionParams): GpuTensor[] {
   return [...(p.qOffsets ? [p.qOffsets] : []), ...(p.kvLens ? [p.kvLens] : [])];
 }
 
+/** WGSL: the forward kernels' uniforms, head dims and bindings (q, k, v → o, lse; the per-batch arrays) and visible(). */
+function forwardHead(D: number, Dv: number, hasOffsets: boolean, hasLens: boolean): string {
+  return `${uniformWgsl(fields)}
+${dimsWgsl(D, Dv)}
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> o: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+${visibleWgsl(hasOffsets, hasLens, 6)}`;
+}
+
 const rowHead = `@compute @workgroup_size(${ROW_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let row = wid.x + wid.y * nwg.x;
@@ -128,15 +140,8 @@ function attentionRows(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTensor
   const hasOffsets = p.qOffsets !== null, hasLens = p.kvLens !== null;
   ctx.dispatch({
     key: `attention:${+hasOffsets}${+hasLens}:${D}:${Dv}`,
-    wgsl: () => `${uniformWgsl(fields)}
-${dimsWgsl(D, Dv)}
+    wgsl: () => `${forwardHead(D, Dv, hasOffsets, hasLens)}
 const CH4 = ${CH4}u;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> o: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-${visibleWgsl(hasOffsets, hasLens, 6)}
 var<workgroup> qs: array<vec4<f32>, D4>;
 var<workgroup> ms: array<f32, ${ROW_WG}>;
 var<workgroup> lsum: array<f32, ${ROW_WG}>;
@@ -229,22 +234,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (blk >= p.rows) { return; }
   let lowest = bitcast<f32>(0xff7fffffu);`;
 
-/** WGSL: loads key rows j0 .. j0+BK-1 of (b, hk) into ks and vs as vec4s (rows past Tk clamp to the last; they are masked). */
+/**
+ * WGSL: the lanes load `rows` rows of n elements, from row `first` on (rows past `last` clamp to
+ * it; their lanes mask them), into the shared array dst as vec4s; `at(r)` is row r's offset in src.
+ */
+function loadTile(dst: string, src: string, rows: string, first: string, last: string, at: (r: string) => string, n: number): string {
+  const n4 = Math.ceil(n / 4);
+  return `for (var e = lid; e < ${rows} * ${n4}u; e = e + ${ROW_WG}u) {
+      let r = min(${first} + e / ${n4}u, ${last});
+      ${dst}[e] = ${load4(src, at('r'), `(e % ${n4}u)`, n)};
+    }`;
+}
+
+/** WGSL: loads key rows j0 .. j0+BK-1 of (b, hk) into ks and vs. */
 function loadKeyTile(D: number, Dv: number): string {
   return `
-    for (var e = lid; e < BK * D4; e = e + ${ROW_WG}u) {
-      let j = min(j0 + e / D4, p.Tk - 1u);
-      ks[e] = ${load4('k', '((b * p.Tk + j) * p.Hkv + hk) * D', '(e % D4)', D)};
-    }
-    for (var e = lid; e < BK * DV4; e = e + ${ROW_WG}u) {
-      let j = min(j0 + e / DV4, p.Tk - 1u);
-      vs[e] = ${load4('v', '((b * p.Tk + j) * p.Hkv + hk) * DV', '(e % DV4)', Dv)};
-    }
+    ${loadTile('ks', 'k', 'BK', 'j0', 'p.Tk - 1u', (r) => `((b * p.Tk + ${r}) * p.Hkv + hk) * D`, D)}
+    ${loadTile('vs', 'v', 'BK', 'j0', 'p.Tk - 1u', (r) => `((b * p.Tk + ${r}) * p.Hkv + hk) * DV`, Dv)}
     workgroupBarrier();`;
 }
 
-/** WGSL: this lane's query row of the tiled kernels (blk = (b·Hq + h)·nQ + qb; row i = qb·64 + lane). */
-const queryLane = `
+/**
+ * WGSL: this lane's query row of the tiled kernels (blk = (b·Hq + h)·nQ + qb; row i = qb·64 + lane),
+ * its q as vec4s in qr, and the shared key tile (ks, vs) the lanes load together.
+ */
+function queryLane(D: number): string {
+  return `
   let nQ = (p.Tq + ${ROW_WG - 1}u) / ${ROW_WG}u;
   let qb = blk % nQ; let h = (blk / nQ) % p.Hq; let b = blk / (nQ * p.Hq);
   let hk = h / (p.Hq / p.Hkv);
@@ -255,7 +270,14 @@ const queryLane = `
   let nkMax = visible(b, min(qb * ${ROW_WG}u + ${ROW_WG - 1}u, p.Tq - 1u)); // the block's last row sees the most keys
   let qo = ((b * p.Tq + ic) * p.Hq + h) * D;
   let oo = ((b * p.Tq + ic) * p.Hq + h) * DV;
-  let row = (b * p.Hq + h) * p.Tq + ic;`;
+  let row = (b * p.Hq + h) * p.Tq + ic;
+  var qr: array<vec4<f32>, D4>;
+  for (var c = 0u; c < D4; c = c + 1u) { qr[c] = ${load4('q', 'qo', 'c', D)}; }`;
+}
+
+/** WGSL: the key tile's shared arrays (BK key rows of k and of v, as vec4s). */
+const keyTileArrays = `var<workgroup> ks: array<vec4<f32>, BK * D4>;
+var<workgroup> vs: array<vec4<f32>, BK * DV4>;`;
 
 /**
  * The forward with one lane per query row: a workgroup takes 64 rows of one (b, h) and walks
@@ -272,21 +294,11 @@ function attentionTiled(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTenso
   const hasOffsets = p.qOffsets !== null, hasLens = p.kvLens !== null;
   ctx.dispatch({
     key: `attention:tiled:${+hasOffsets}${+hasLens}:${D}:${Dv}`,
-    wgsl: () => `${uniformWgsl(fields)}
-${dimsWgsl(D, Dv)}
+    wgsl: () => `${forwardHead(D, Dv, hasOffsets, hasLens)}
 const BK = ${BK}u;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> o: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-${visibleWgsl(hasOffsets, hasLens, 6)}
-var<workgroup> ks: array<vec4<f32>, BK * D4>;
-var<workgroup> vs: array<vec4<f32>, BK * DV4>;
+${keyTileArrays}
 ${tiledHead}
-${queryLane}
-  var qr: array<vec4<f32>, D4>;
-  for (var c = 0u; c < D4; c = c + 1u) { qr[c] = ${load4('q', 'qo', 'c', D)}; }
+${queryLane(D)}
   var acc: array<vec4<f32>, DV4>;
   var s: array<f32, BK>;
   var m = lowest; var l = 0.0;
@@ -360,12 +372,9 @@ const BK = ${tileRows(width)}u;
 @group(0) @binding(7) var<storage, read_write> delta: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 ${visibleWgsl(hasOffsets, hasLens, 9)}
-var<workgroup> ks: array<vec4<f32>, BK * D4>;
-var<workgroup> vs: array<vec4<f32>, BK * DV4>;
+${keyTileArrays}
 ${tiledHead}
-${queryLane}
-  var qr: array<vec4<f32>, D4>;
-  for (var c = 0u; c < D4; c = c + 1u) { qr[c] = ${load4('q', 'qo', 'c', D)}; }
+${queryLane(D)}
   var dor: array<vec4<f32>, DV4>;
   var dl = 0.0;
   for (var c = 0u; c < DV4; c = c + 1u) { let g = ${load4('dout', 'oo', 'c', Dv)}; dor[c] = g; dl = dl + dot(g, ${load4('o', 'oo', 'c', Dv)}); }
@@ -426,14 +435,8 @@ ${tiledHead}
   let group = p.Hq / p.Hkv;
   for (var h = hk * group; h < (hk + 1u) * group; h = h + 1u) {
     for (var i0 = iStart; i0 < p.Tq; i0 = i0 + BQ) {
-      for (var e = lid; e < BQ * D4; e = e + ${ROW_WG}u) {
-        let i = min(i0 + e / D4, p.Tq - 1u);
-        qs[e] = ${load4('q', '((b * p.Tq + i) * p.Hq + h) * D', '(e % D4)', D)};
-      }
-      for (var e = lid; e < BQ * DV4; e = e + ${ROW_WG}u) {
-        let i = min(i0 + e / DV4, p.Tq - 1u);
-        dos[e] = ${load4('dout', '((b * p.Tq + i) * p.Hq + h) * DV', '(e % DV4)', Dv)};
-      }
+      ${loadTile('qs', 'q', 'BQ', 'i0', 'p.Tq - 1u', (r) => `((b * p.Tq + ${r}) * p.Hq + h) * D`, D)}
+      ${loadTile('dos', 'dout', 'BQ', 'i0', 'p.Tq - 1u', (r) => `((b * p.Tq + ${r}) * p.Hq + h) * DV`, Dv)}
       for (var e = lid; e < BQ; e = e + ${ROW_WG}u) {
         let r = (b * p.Hq + h) * p.Tq + min(i0 + e, p.Tq - 1u);
         ls[e] = lse[r];
