@@ -104,22 +104,10 @@ async function gpuGflops(n: number, half = false, tile: GemmTile = 64): Promise<
     gb = packed;
   }
   const p = { ...params(n), bHalf: half };
-  gemm(ctx, ga, gb, gc, { ...p, bias: null });
-  await ctx.sync(); // warm-up: compiles the pipeline
-  const flop = 2 * n * n * n;
-  let reps = 1, best = Infinity;
-  const end = performance.now() + seconds * 1000;
-  do {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) gemm(ctx, ga, gb, gc, { ...p, bias: null });
-    await ctx.sync();
-    const dt = (performance.now() - t0) / 1000 / reps;
-    best = Math.min(best, dt);
-    if (dt * reps < 0.05) reps *= 2;
-  } while (performance.now() < end);
+  const best = await deviceSeconds(() => gemm(ctx, ga, gb, gc, { ...p, bias: null }));
   for (const t of [ga, gb, gc]) ctx.release(t);
   setGemmTile(before);
-  return flop / best / 1e9;
+  return (2 * n * n * n) / best / 1e9;
 }
 
 function cpuGflops(n: number): number | null {
@@ -127,42 +115,8 @@ function cpuGflops(n: number): number | null {
   const A = new Float32Array(n * n).map(() => Math.random() - 0.5); // [n, n]
   const C = new Float32Array(n * n); // [n, n]
   const p = params(n);
-  native.kernels.gemm(A, A, C, p);
-  let best = Infinity;
-  const end = performance.now() + seconds * 1000;
-  do {
-    const t0 = performance.now();
-    native.kernels.gemm(A, A, C, p);
-    best = Math.min(best, (performance.now() - t0) / 1000);
-  } while (performance.now() < end);
-  return (2 * n * n * n) / best / 1e9;
+  return (2 * n * n * n) / hostSeconds(() => native.kernels.gemm(A, A, C, p)) / 1e9;
 }
-
-const label = `${[a.vendor, a.device, a.description].filter((s) => s).join(" · ")} [${a.backend}/${a.featureLevel}]${a.software ? ' — SOFTWARE adapter (runs on the CPU; not a GPU figure)' : ''}`;
-console.log(`adapter: ${label}${a.subgroups ? ' (offers subgroups)' : ''}`);
-console.log(`native: ${native ? native.describe() : 'not built'}`);
-const f16B = deviceHasF16(ctx);
-console.log(`f16 B: ${f16B ? 'array<f16> (shader-f16)' : 'packed, unpack2x16float (no shader-f16 on this device)'}`);
-const peakArg = args.find((x) => x.startsWith('--peak-gflops='));
-const peak = peakArg ? Number(peakArg.slice('--peak-gflops='.length)) : null;
-if (peak !== null && !(peak > 0)) throw new Error(`--peak-gflops: ${peakArg} is not a positive number`);
-console.log(`size      webgpu GFLOP/s   tile 128 GFLOP/s   f16-B GFLOP/s   native GFLOP/s   ratio${peak ? `   share of the ${peak} GFLOP/s peak` : ''}`);
-const rows: { n: number; webgpu: number; webgpu_tile128: number; webgpuF16B: number; native: number | null; ratio: number | null; share_of_peak?: number }[] = [];
-for (const n of sizes) {
-  const g = await gpuGflops(n);
-  const g128 = await gpuGflops(n, false, 128);
-  const h = await gpuGflops(n, true);
-  const c = cpuGflops(n);
-  const ratio = c ? g / c : null;
-  rows.push({ n, webgpu: +g.toFixed(2), webgpu_tile128: +g128.toFixed(2), webgpuF16B: +h.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3), ...(peak ? { share_of_peak: +(g / peak).toFixed(4) } : {}) });
-  console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${g128.toFixed(2).padStart(16)}   ${h.toFixed(2).padStart(13)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${(ratio === null ? '-' : ratio.toFixed(2)).padEnd(5)}${peak ? `   ${((100 * g) / peak).toFixed(1)}%` : ''}`);
-}
-const num = (name: string, dflt: number) => {
-  const v = args.find((x) => x.startsWith(`--${name}=`));
-  const n = v ? Number(v.slice(name.length + 3)) : dflt;
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: ${v} is not a positive integer`);
-  return n;
-};
 
 /** Best seconds per call of fn on the device (work recorded back to back, timed to the completion of one submit) after a warm-up call. */
 async function deviceSeconds(fn: () => void): Promise<number> {
@@ -193,6 +147,32 @@ function hostSeconds(fn: () => void): number {
   } while (performance.now() < end);
   return best;
 }
+
+const label = `${[a.vendor, a.device, a.description].filter((s) => s).join(" · ")} [${a.backend}/${a.featureLevel}]${a.software ? ' — SOFTWARE adapter (runs on the CPU; not a GPU figure)' : ''}`;
+console.log(`adapter: ${label}${a.subgroups ? ' (offers subgroups)' : ''}`);
+console.log(`native: ${native ? native.describe() : 'not built'}`);
+const f16B = deviceHasF16(ctx);
+console.log(`f16 B: ${f16B ? 'array<f16> (shader-f16)' : 'packed, unpack2x16float (no shader-f16 on this device)'}`);
+const peakArg = args.find((x) => x.startsWith('--peak-gflops='));
+const peak = peakArg ? Number(peakArg.slice('--peak-gflops='.length)) : null;
+if (peak !== null && !(peak > 0)) throw new Error(`--peak-gflops: ${peakArg} is not a positive number`);
+console.log(`size      webgpu GFLOP/s   tile 128 GFLOP/s   f16-B GFLOP/s   native GFLOP/s   ratio${peak ? `   share of the ${peak} GFLOP/s peak` : ''}`);
+const rows: { n: number; webgpu: number; webgpu_tile128: number; webgpuF16B: number; native: number | null; ratio: number | null; share_of_peak?: number }[] = [];
+for (const n of sizes) {
+  const g = await gpuGflops(n);
+  const g128 = await gpuGflops(n, false, 128);
+  const h = await gpuGflops(n, true);
+  const c = cpuGflops(n);
+  const ratio = c ? g / c : null;
+  rows.push({ n, webgpu: +g.toFixed(2), webgpu_tile128: +g128.toFixed(2), webgpuF16B: +h.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3), ...(peak ? { share_of_peak: +(g / peak).toFixed(4) } : {}) });
+  console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${g128.toFixed(2).padStart(16)}   ${h.toFixed(2).padStart(13)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${(ratio === null ? '-' : ratio.toFixed(2)).padEnd(5)}${peak ? `   ${((100 * g) / peak).toFixed(1)}%` : ''}`);
+}
+const num = (name: string, dflt: number) => {
+  const v = args.find((x) => x.startsWith(`--${name}=`));
+  const n = v ? Number(v.slice(name.length + 3)) : dflt;
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: ${v} is not a positive integer`);
+  return n;
+};
 
 // Causal self-attention at a training shape: the device's kernels (the tiled ones: attention.ts)
 // beside the native CPU backend's, forward and backward, GFLOP/s counted as FlashAttention does:
