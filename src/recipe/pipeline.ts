@@ -205,9 +205,8 @@ export async function runPipeline(config: PipelineConfig, log: (line: string) =>
   // back, and all of them share its compiled pipelines and buffer pool (a device per placement
   // would compile every kernel again, five times for sft → rl). Without an adapter it says so once.
   const held = c.device === 'webgpu' ? await placeOnDevice('pipeline', []) : null;
-  if (held && !held.onDevice) c.device = 'cpu';
   try {
-    return await runStages(c, log);
+    return await runStages(held?.onDevice === false ? { ...c, device: 'cpu' } : c, log);
   } finally {
     await held?.release();
   }

@@ -110,11 +110,15 @@ ${dimsWgsl(D, Dv)}
 ${visibleWgsl(hasOffsets, hasLens, 6)}`;
 }
 
-const rowHead = `@compute @workgroup_size(${ROW_WG})
+/** WGSL: a kernel's entry, `name` its workgroup's index (of p.rows), `lid` its lane, `lowest` the least finite f32. */
+function kernelHead(name: 'row' | 'blk'): string {
+  return `@compute @workgroup_size(${ROW_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = wid.x + wid.y * nwg.x;
+  let ${name} = wid.x + wid.y * nwg.x;
   let lid = lidv.x;
-  if (row >= p.rows) { return; }`;
+  if (${name} >= p.rows) { return; }
+  let lowest = bitcast<f32>(0xff7fffffu);`;
+}
 
 export function attention(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTensor, out: GpuTensor, lse: GpuTensor, p: GpuAttentionParams): void {
   check('attention', q, k, v, p);
@@ -146,7 +150,7 @@ var<workgroup> qs: array<vec4<f32>, D4>;
 var<workgroup> ms: array<f32, ${ROW_WG}>;
 var<workgroup> lsum: array<f32, ${ROW_WG}>;
 var<workgroup> red: array<vec4<f32>, ${ROW_WG}u * CH4>;
-${rowHead}
+${kernelHead('row')}
   // row = (b·Hq + h)·Tq + i, the lse layout.
   let i = row % p.Tq; let h = (row / p.Tq) % p.Hq; let b = row / (p.Tq * p.Hq);
   let hk = h / (p.Hq / p.Hkv);
@@ -155,7 +159,6 @@ ${rowHead}
   let oo = ((b * p.Tq + i) * p.Hq + h) * DV;
   for (var c = lid; c < D4; c = c + ${ROW_WG}u) { qs[c] = ${load4('q', 'qo', 'c', D)}; }
   workgroupBarrier();
-  let lowest = bitcast<f32>(0xff7fffffu);
   var m = lowest; var l = 0.0;
   var acc: array<vec4<f32>, DV4>;
   // Each shared array is written once before the barrier its readers wait on, and red is rewritten
@@ -226,14 +229,6 @@ function store4(arr: string, base: string, src: string, n: number): string {
     }`;
 }
 
-/** The head of the tiled kernels: `blk`, the workgroup's block, and `lid`, its lane. */
-const tiledHead = `@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let blk = wid.x + wid.y * nwg.x;
-  let lid = lidv.x;
-  if (blk >= p.rows) { return; }
-  let lowest = bitcast<f32>(0xff7fffffu);`;
-
 /**
  * WGSL: the lanes load `rows` rows of n elements, from row `first` on (rows past `last` clamp to
  * it; their lanes mask them), into the shared array dst as vec4s; `at(r)` is row r's offset in src.
@@ -254,10 +249,7 @@ function loadKeyTile(D: number, Dv: number): string {
     workgroupBarrier();`;
 }
 
-/**
- * WGSL: this lane's query row of the tiled kernels (blk = (b·Hq + h)·nQ + qb; row i = qb·64 + lane),
- * its q as vec4s in qr, and the shared key tile (ks, vs) the lanes load together.
- */
+/** WGSL: this lane's query row of the tiled kernels (blk = (b·Hq + h)·nQ + qb; row i = qb·64 + lane) and its q as vec4s in qr. */
 function queryLane(D: number): string {
   return `
   let nQ = (p.Tq + ${ROW_WG - 1}u) / ${ROW_WG}u;
@@ -297,7 +289,7 @@ function attentionTiled(ctx: GpuContext, q: GpuTensor, k: GpuTensor, v: GpuTenso
     wgsl: () => `${forwardHead(D, Dv, hasOffsets, hasLens)}
 const BK = ${BK}u;
 ${keyTileArrays}
-${tiledHead}
+${kernelHead('blk')}
 ${queryLane(D)}
   var acc: array<vec4<f32>, DV4>;
   var s: array<f32, BK>;
@@ -373,7 +365,7 @@ const BK = ${tileRows(width)}u;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 ${visibleWgsl(hasOffsets, hasLens, 9)}
 ${keyTileArrays}
-${tiledHead}
+${kernelHead('blk')}
 ${queryLane(D)}
   var dor: array<vec4<f32>, DV4>;
   var dl = 0.0;
@@ -416,7 +408,7 @@ var<workgroup> qs: array<vec4<f32>, BQ * D4>;
 var<workgroup> dos: array<vec4<f32>, BQ * DV4>;
 var<workgroup> ls: array<f32, BQ>;
 var<workgroup> dls: array<f32, BQ>;
-${tiledHead}
+${kernelHead('blk')}
   // blk = (b·Hkv + hk)·nK + kb; this lane's key j = kb·64 + lane.
   let nK = (p.Tk + ${ROW_WG - 1}u) / ${ROW_WG}u;
   let kb = blk % nK; let hk = (blk / nK) % p.Hkv; let b = blk / (nK * p.Hkv);
