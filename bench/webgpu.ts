@@ -1,7 +1,9 @@
 // WebGPU benchmark: GFLOP/s of the tiled WGSL GEMM on the available adapter, beside the
 // native CPU backend's GEMM on the same sizes in the same run (ratio = webgpu / native); causal
 // attention forward and backward GFLOP/s at a training shape, the device's tiled kernels beside
-// the native ones (--attn-batch=B --attn-seq=T --attn-heads=H --attn-dim=D; --no-attention skips
+// the native ones, at each head dim of --attn-dim (a list; on a GPU 64 and 128, the R1 distill
+// models' head dim, where a lane holds 64 vec4s of q and accumulators: the figure says whether
+// that costs; --attn-batch=B --attn-seq=T --attn-heads=H --attn-dim=D[,D…]; --no-attention skips
 // it); and training tokens/s of a small dense preset (the tensor engine on the device: forward,
 // backward, global-norm clipping, AdamW, one loss readback per step) beside the same step
 // on the CPU backend (--train-depth=D --train-batch=B --train-seq=T --train-vocab=V; --no-train
@@ -74,6 +76,7 @@ const json = args.includes('--json');
 const sizesArg = args.find((a) => a.startsWith('--sizes='));
 const secondsArg = args.find((a) => a.startsWith('--seconds='));
 const seconds = secondsArg ? Number(secondsArg.slice('--seconds='.length)) : 1;
+if (!(seconds > 0)) throw new Error(`--seconds: ${secondsArg} is not a positive number`);
 
 const ctx = await GpuContext.open();
 const tileArg = args.find((x) => x.startsWith('--gemm-tile='));
@@ -86,6 +89,31 @@ const a = ctx.adapter;
 const sizes = sizesArg ? sizesArg.slice('--sizes='.length).split(',').map(Number) : a.software ? [128, 256, 512] : [512, 1024, 2048, 4096];
 for (const s of sizes) if (!Number.isInteger(s) || s <= 0) throw new Error(`--sizes: ${s} is not a positive integer`);
 const native = availableBackends().find((b) => b.name === 'native') ?? null;
+
+// Every section's shape flags, read before any work, so a bad one is said at once.
+const num = (name: string, dflt: number) => nums(name, [dflt], false)[0];
+/** A flag's positive integer (list false) or comma-separated positive integers (--name=a,b,…), or dflt without it. */
+function nums(name: string, dflt: number[], list = true): number[] {
+  const v = args.find((x) => x.startsWith(`--${name}=`));
+  if (!v) return dflt;
+  const parts = v.slice(name.length + 3).split(',');
+  const ns = parts.map(Number);
+  if ((!list && parts.length > 1) || ns.some((n) => !Number.isInteger(n) || n <= 0)) {
+    throw new Error(`--${name}: ${v} is not a positive integer${list ? ' or a comma-separated list of them' : ''}`);
+  }
+  return ns;
+}
+/** Causal attention's shape; the head dims are a list (each timed). */
+const ac = { batch: num('attn-batch', a.software ? 2 : 4), seq: num('attn-seq', a.software ? 256 : 2048), heads: num('attn-heads', a.software ? 4 : 16) };
+const attnDims = nums('attn-dim', a.software ? [32] : [64, 128]);
+/** The dense training preset. */
+const tc = { depth: num('train-depth', 2), batch: num('train-batch', a.software ? 4 : 16), seq: num('train-seq', a.software ? 64 : 256), vocab: num('train-vocab', a.software ? 512 : 4096) };
+/** Routed experts of the MoE preset (--moe-experts, default the preset's 8; 2 per token either way). */
+const moeExperts = num('moe-experts', 8);
+/** Decode: sequences and greedy tokens each. */
+const dc = { batch: num('decode-batch', a.software ? 4 : 32), tokens: num('decode-tokens', a.software ? 16 : 64) };
+/** Nucleus sampling's rows. */
+const nc = { vocab: num('nucleus-vocab', 151936), batch: num('nucleus-batch', a.software ? 4 : 32) };
 
 function params(n: number): GemmParams {
   return { batch: 1, m: n, n, k: n, transA: false, transB: false, alpha: 1, beta: 0, strideA: n * n, strideB: n * n, strideC: n * n, bias: null };
@@ -167,21 +195,14 @@ for (const n of sizes) {
   rows.push({ n, webgpu: +g.toFixed(2), webgpu_tile128: +g128.toFixed(2), webgpuF16B: +h.toFixed(2), native: c === null ? null : +c.toFixed(2), ratio: ratio === null ? null : +ratio.toFixed(3), ...(peak ? { share_of_peak: +(g / peak).toFixed(4) } : {}) });
   console.log(`${String(n).padEnd(9)} ${g.toFixed(2).padStart(14)}   ${g128.toFixed(2).padStart(16)}   ${h.toFixed(2).padStart(13)}   ${(c === null ? '-' : c.toFixed(2)).padStart(14)}   ${(ratio === null ? '-' : ratio.toFixed(2)).padEnd(5)}${peak ? `   ${((100 * g) / peak).toFixed(1)}%` : ''}`);
 }
-const num = (name: string, dflt: number) => {
-  const v = args.find((x) => x.startsWith(`--${name}=`));
-  const n = v ? Number(v.slice(name.length + 3)) : dflt;
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: ${v} is not a positive integer`);
-  return n;
-};
 
 // Causal self-attention at a training shape: the device's kernels (the tiled ones: attention.ts)
 // beside the native CPU backend's, forward and backward, GFLOP/s counted as FlashAttention does:
 // 4·D per visible (query, key) pair forward (q·k and p·v), 10·D backward (q·k again, dout·v, and
-// the three gradient products).
-const ac = { batch: num('attn-batch', a.software ? 2 : 4), seq: num('attn-seq', a.software ? 256 : 2048), heads: num('attn-heads', a.software ? 4 : 16), dim: num('attn-dim', a.software ? 32 : 64) };
-let attentionFig: { shape: typeof ac; webgpu_fwd_gflops: number; webgpu_bwd_gflops: number; native_fwd_gflops: number | null; native_bwd_gflops: number | null; ratio_fwd: number | null; ratio_bwd: number | null } | null = null;
-if (!args.includes('--no-attention')) {
-  const { batch: B, seq: T, heads: H, dim: D } = ac;
+// the three gradient products). Once per head dim of --attn-dim.
+const attentionFigs: { shape: typeof ac & { dim: number }; webgpu_fwd_gflops: number; webgpu_bwd_gflops: number; native_fwd_gflops: number | null; native_bwd_gflops: number | null; ratio_fwd: number | null; ratio_bwd: number | null }[] = [];
+for (const D of args.includes('--no-attention') ? [] : attnDims) {
+  const { batch: B, seq: T, heads: H } = ac;
   const p = { B, Tq: T, Tk: T, Hq: H, Hkv: H, D, Dv: D, scale: 1 / Math.sqrt(D), causal: true, qOffset: 0, qOffsets: null, kvLens: null };
   const n = B * T * H * D;
   const host = () => new Float32Array(n).map(() => Math.random() - 0.5); // [B, T, H, D]
@@ -199,18 +220,16 @@ if (!args.includes('--no-attention')) {
   const nb = native ? hostSeconds(() => native.kernels.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, cpuP)) : null;
   const gf = (4 * D * pairs) / fwdS / 1e9, gb = (10 * D * pairs) / bwdS / 1e9;
   const cf = nf === null ? null : (4 * D * pairs) / nf / 1e9, cb = nb === null ? null : (10 * D * pairs) / nb / 1e9;
-  attentionFig = {
-    shape: ac, webgpu_fwd_gflops: +gf.toFixed(2), webgpu_bwd_gflops: +gb.toFixed(2), native_fwd_gflops: cf === null ? null : +cf.toFixed(2), native_bwd_gflops: cb === null ? null : +cb.toFixed(2),
+  const fig = {
+    shape: { ...ac, dim: D }, webgpu_fwd_gflops: +gf.toFixed(2), webgpu_bwd_gflops: +gb.toFixed(2), native_fwd_gflops: cf === null ? null : +cf.toFixed(2), native_bwd_gflops: cb === null ? null : +cb.toFixed(2),
     ratio_fwd: cf === null ? null : +(gf / cf).toFixed(3), ratio_bwd: cb === null ? null : +(gb / cb).toFixed(3),
   };
+  attentionFigs.push(fig);
   console.log(`\ncausal attention, B ${B} × T ${T} × ${H} heads × D ${D}${a.software ? ' (SOFTWARE adapter)' : ''}:`);
-  console.log(`  forward   webgpu ${gf.toFixed(2)} GFLOP/s (${(fwdS * 1000).toFixed(2)} ms)   native ${cf === null ? '-' : `${cf.toFixed(2)} GFLOP/s (${(nf! * 1000).toFixed(2)} ms)`}   ratio ${attentionFig.ratio_fwd ?? '-'}`);
-  console.log(`  backward  webgpu ${gb.toFixed(2)} GFLOP/s (${(bwdS * 1000).toFixed(2)} ms)   native ${cb === null ? '-' : `${cb.toFixed(2)} GFLOP/s (${(nb! * 1000).toFixed(2)} ms)`}   ratio ${attentionFig.ratio_bwd ?? '-'}`);
+  console.log(`  forward   webgpu ${gf.toFixed(2)} GFLOP/s (${(fwdS * 1000).toFixed(2)} ms)   native ${cf === null ? '-' : `${cf.toFixed(2)} GFLOP/s (${(nf! * 1000).toFixed(2)} ms)`}   ratio ${fig.ratio_fwd ?? '-'}`);
+  console.log(`  backward  webgpu ${gb.toFixed(2)} GFLOP/s (${(bwdS * 1000).toFixed(2)} ms)   native ${cb === null ? '-' : `${cb.toFixed(2)} GFLOP/s (${(nb! * 1000).toFixed(2)} ms)`}   ratio ${fig.ratio_bwd ?? '-'}`);
 }
 
-const tc = { depth: num('train-depth', 2), batch: num('train-batch', a.software ? 4 : 16), seq: num('train-seq', a.software ? 64 : 256), vocab: num('train-vocab', a.software ? 512 : 4096) };
-/** Routed experts of the MoE preset (--moe-experts, default the preset's 8; 2 per token either way). */
-const moeExperts = num('moe-experts', 8);
 /** Dispatches of the last timed training step on the device (how the step is bound on a GPU). */
 let lastStepDispatches = 0;
 /** Of the best device step: ms from its start to its last submit (the host recording it), and in all. */
@@ -379,7 +398,6 @@ if (!args.includes('--no-moe')) {
   console.log(`  grouped/per-expert ${(gr / pe).toFixed(3)}   grouped/dense ${(gr / de).toFixed(3)}`);
   console.log(`  cpu (${availableBackends()[0].describe()}) ${c.toFixed(1)} tokens/s   ratio webgpu grouped / cpu ${(gr / c).toFixed(3)}`);
 }
-const dc = { batch: num('decode-batch', a.software ? 4 : 32), tokens: num('decode-tokens', a.software ? 16 : 64) };
 
 /** Decode tokens/s of the engine: `batch` greedy sequences of dc.tokens tokens each (prefill included), best of 2 after a warm-up. */
 async function decodeTokensPerSecond(device: 'webgpu' | 'webgpu-f16' | 'webgpu-readback' | 'cpu', topLogprobs?: number, batch = dc.batch): Promise<number> {
@@ -435,7 +453,7 @@ if (!args.includes('--no-decode')) {
 }
 let nucleus: { vocab: number; batch: number; top_p: number; webgpu_ms: number; readback_host_ms: number; ratio: number } | null = null;
 if (!args.includes('--no-nucleus')) {
-  const V = num('nucleus-vocab', 151936), B = num('nucleus-batch', a.software ? 4 : 32), topP = 0.95;
+  const { vocab: V, batch: B } = nc, topP = 0.95;
   const r = new Rng(3);
   const x = Float32Array.from({ length: B * V }, () => r.normal() * 0.5); // [B, V]
   const prm = new Float32Array(B * SAMPLE_PARAMS); // [B, 6]
@@ -461,6 +479,6 @@ ctx.destroy();
 if (json) {
   console.log(JSON.stringify({
     bench: 'webgpu', adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, backend: a.backend, featureLevel: a.featureLevel, subgroups: a.subgroups },
-    software: a.software, peak_gflops: peak, gemm_tile: gemmTile(), f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, attention: attentionFig, train, train_moe: trainMoe, decode, nucleus,
+    software: a.software, peak_gflops: peak, gemm_tile: gemmTile(), f16B: f16B ? 'shader-f16' : 'packed', native: native ? native.describe() : null, gemm: rows, attention: attentionFigs, train, train_moe: trainMoe, decode, nucleus,
   }));
 }

@@ -115,7 +115,7 @@ if (check) {
     if (!/^# fail 0$/m.test(tests) || !/^# pass [1-9]/m.test(tests)) fail(`the device tests did not all pass in the check:\n${tests.slice(-2000)}`);
     const last = readFileSync(join(out, 'bench-webgpu.txt'), 'utf8').trim().split('\n').at(-1);
     const report = JSON.parse(last);
-    if (report.bench !== 'webgpu' || !report.train || typeof report.train.null_host_step_ms !== 'number' || !report.train_moe || !report.decode || !report.nucleus) fail(`the check's benchmark line is incomplete: ${last}`);
+    if (report.bench !== 'webgpu' || !Array.isArray(report.attention) || report.attention.length === 0 || !report.train || typeof report.train.null_host_step_ms !== 'number' || !report.train_moe || !report.decode || !report.nucleus) fail(`the check's benchmark line is incomplete: ${last}`);
     console.log(`gpu-kit: check passed in a clean clone: adapter ${report.adapter.device || report.adapter.description}, JSON line complete`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
