@@ -4,7 +4,8 @@
 // That is the backend and feature level a Linux GPU gets from Dawn (Vulkan, core), where
 // `npm test` runs them on Mesa's llvmpipe through OpenGL ES (compatibility): the SPIR-V path,
 // core limits and Vulkan's validation, checked before a GPU session. About 14 minutes on 2 cores
-// (9 of them the command tests; `-- backend/webgpu` runs only the kernel files).
+// one file at a time (R1TS_TEST_CONCURRENCY=1; 9 of them the command tests); `-- backend/webgpu`
+// runs only the kernel files (5 minutes, two at a time, run-tests.mjs's default).
 // Usage: npm run test:webgpu-vulkan [-- substring ...]   (the test files whose path contains one; default: webgpu)
 //   R1TS_VK_ICD=/path/to/vk_swiftshader_icd.json picks another driver manifest.
 import { spawnSync } from 'node:child_process';
