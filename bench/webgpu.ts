@@ -73,7 +73,6 @@ import { endDeviceStep, ids, moveToDevice, moveToHost, placeOnDevice, readValues
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const sizesArg = args.find((a) => a.startsWith('--sizes='));
 const secondsArg = args.find((a) => a.startsWith('--seconds='));
 const seconds = secondsArg ? Number(secondsArg.slice('--seconds='.length)) : 1;
 if (!(seconds > 0)) throw new Error(`--seconds: ${secondsArg} is not a positive number`);
@@ -86,10 +85,6 @@ if (tileArg) {
   setGemmTile(tile);
 }
 const a = ctx.adapter;
-const sizes = sizesArg ? sizesArg.slice('--sizes='.length).split(',').map(Number) : a.software ? [128, 256, 512] : [512, 1024, 2048, 4096];
-for (const s of sizes) if (!Number.isInteger(s) || s <= 0) throw new Error(`--sizes: ${s} is not a positive integer`);
-const native = availableBackends().find((b) => b.name === 'native') ?? null;
-
 // Every section's shape flags, read before any work, so a bad one is said at once.
 const num = (name: string, dflt: number) => nums(name, [dflt], false)[0];
 /** A flag's positive integer (list false) or comma-separated positive integers (--name=a,b,…), or dflt without it. */
@@ -103,6 +98,8 @@ function nums(name: string, dflt: number[], list = true): number[] {
   }
   return ns;
 }
+const sizes = nums('sizes', a.software ? [128, 256, 512] : [512, 1024, 2048, 4096]);
+const native = availableBackends().find((b) => b.name === 'native') ?? null;
 /** Causal attention's shape; the head dims are a list (each timed). */
 const ac = { batch: num('attn-batch', a.software ? 2 : 4), seq: num('attn-seq', a.software ? 256 : 2048), heads: num('attn-heads', a.software ? 4 : 16) };
 const attnDims = nums('attn-dim', a.software ? [32] : [64, 128]);
